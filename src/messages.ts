@@ -1,0 +1,849 @@
+/**
+ * Typed Douyu server messages. Every message keeps the wire field names and
+ * string values exactly as `decodeStt` gives them; only fields known to be
+ * nested are decoded one level further into arrays or maps of the same shape.
+ * Field meanings follow PROTOCOL.md §5.
+ *
+ * @module
+ */
+
+import { decodeListAt, decodeMapAt, decodeMapListAt } from "./stt.ts";
+
+/** A decoded nested map: wire keys to string values. */
+export type SttMap = Record<string, string>;
+
+/** One visual effect attached to a user (`el` entries). */
+export interface Effect {
+  /** Effect id. */
+  eid?: string;
+  /** Effect type. */
+  etp?: string;
+  /** Effect count. */
+  sc?: string;
+  /** Effect flag. */
+  ef?: string;
+  /** Any other field, as sent. */
+  [field: string]: string | undefined;
+}
+
+/** Fields describing the user behind a message, shared by many types. */
+export interface UserFields {
+  /** Room the message belongs to. */
+  rid?: string;
+  /** Group id. */
+  gid?: string;
+  /** User id. */
+  uid?: string;
+  /** Nickname. */
+  nn?: string;
+  /** User level. */
+  level?: string;
+  /** Avatar path; see {@linkcode avatarUrl}. */
+  ic?: string;
+  /** Noble level (0 = none). */
+  nl?: string;
+  /** Room role: 4 = room admin. */
+  rg?: string;
+  /** Platform role: 5 = super admin. */
+  pg?: string;
+  /** Fan badge name. */
+  bnn?: string;
+  /** Fan badge level. */
+  bl?: string;
+  /** Room the fan badge belongs to (often not `rid`). */
+  brid?: string;
+}
+
+/** `chatmsg`: a chat message (barrage). */
+export interface ChatMessage extends UserFields {
+  /** Message type. */
+  type: "chatmsg";
+  /** The text. */
+  txt?: string;
+  /** Unique message id. */
+  cid?: string;
+  /** Colour: 1 ff0000, 2 1e87f0, 3 7ac84b, 4 ff7f00, 5 9b39f4, 6 ff69b4. */
+  col?: string;
+  /** Client send time, ms since the epoch. */
+  cst?: string;
+  /** Client type. */
+  ct?: string;
+  /** Present for real clients; absent for most bots. */
+  dms?: string;
+  /** Visual effects. */
+  el?: Effect[];
+  /** Badge/medal ids, when sent. */
+  ail?: string[];
+  /** Any other field, as sent. */
+  [field: string]: unknown;
+}
+
+/** `uenter`: a user enters the room. */
+export interface UserEnterMessage extends UserFields {
+  /** Message type. */
+  type: "uenter";
+  /** Visual effects. */
+  el?: Effect[];
+  /** Any other field, as sent. */
+  [field: string]: unknown;
+}
+
+/** `dgb`: a gift. */
+export interface GiftMessage extends UserFields {
+  /** Message type. */
+  type: "dgb";
+  /** Gift id. */
+  gfid?: string;
+  /** Gift name, when the server includes it. */
+  gfn?: string;
+  /** Number of gifts in this message. */
+  gfcnt?: string;
+  /** Combo count. */
+  hits?: string;
+  /** Receiver uid in multi-host rooms. */
+  receive_uid?: string;
+  /** Receiver nickname in multi-host rooms. */
+  receive_nn?: string;
+  /** Visual effects. */
+  el?: Effect[];
+  /** Any other field, as sent. */
+  [field: string]: unknown;
+}
+
+/** `gdp`: a gift in this room, with its name. */
+export interface GiftNamedMessage extends UserFields {
+  /** Message type. */
+  type: "gdp";
+  /** Gift name. */
+  gfn?: string;
+  /** Count. */
+  gfcnt?: string;
+  /** Any other field, as sent. */
+  [field: string]: unknown;
+}
+
+/** `spbc`: a big-gift broadcast (rockets, planes…), often for another room. */
+export interface GiftBroadcastMessage {
+  /** Message type. */
+  type: "spbc";
+  /** Room of the broadcast (0 for platform-wide). */
+  rid?: string;
+  /** Sender nickname. */
+  sn?: string;
+  /** Receiver (host) nickname. */
+  dn?: string;
+  /** Gift name. */
+  gn?: string;
+  /** Gift count. */
+  gc?: string;
+  /** Room where the gift was sent. */
+  drid?: string;
+  /** Gift id. */
+  gfid?: string;
+  /** Any other field, as sent. */
+  [field: string]: unknown;
+}
+
+/** `ssd`: a super barrage. */
+export interface SuperBarrageMessage {
+  /** Message type. */
+  type: "ssd";
+  /** Room. */
+  rid?: string;
+  /** Super barrage id. */
+  sdid?: string;
+  /** Room it links to. */
+  trid?: string;
+  /** The text. */
+  content?: string;
+  /** Any other field, as sent. */
+  [field: string]: unknown;
+}
+
+/** `rss`: the stream started or stopped. */
+export interface LiveStatusMessage {
+  /** Message type. */
+  type: "rss";
+  /** Room. */
+  rid?: string;
+  /** 1 live, 0 off. */
+  ss?: string;
+  /** 1 = a replay loop, not really live. */
+  ivl?: string;
+  /** Status code. */
+  code?: string;
+  /** Start time, seconds. */
+  rt?: string;
+  /** End time, seconds. */
+  endtime?: string;
+  /** Any other field, as sent. */
+  [field: string]: unknown;
+}
+
+/** `bc_buy_deserve`: a "deserve" purchase. */
+export interface DeserveMessage {
+  /** Message type. */
+  type: "bc_buy_deserve";
+  /** Room. */
+  rid?: string;
+  /** Buyer's user level. */
+  level?: string;
+  /** Deserve level bought. */
+  lev?: string;
+  /** Count. */
+  cnt?: string;
+  /** Combo count. */
+  hits?: string;
+  /** Buyer id. */
+  sid?: string;
+  /** The buyer: `id`, `name`, `nick`, `icon`, `level`, … */
+  sui?: SttMap;
+  /** Any other field, as sent. */
+  [field: string]: unknown;
+}
+
+/** `rankup`: a user moved up a ranking. */
+export interface RankUpMessage {
+  /** Message type. */
+  type: "rankup";
+  /** Room. */
+  rid?: string;
+  /** Room of the ranking. */
+  drid?: string;
+  /** User id. */
+  uid?: string;
+  /** Nickname. */
+  nk?: string;
+  /** Ranking type. */
+  rkt?: string;
+  /** New rank. */
+  rn?: string;
+  /** Any other field, as sent. */
+  [field: string]: unknown;
+}
+
+/** One entry of a contribution ranking. */
+export interface RankEntry {
+  /** User id. */
+  uid?: string;
+  /** Nickname. */
+  nickname?: string;
+  /** Contribution. */
+  gold?: string;
+  /** Current rank. */
+  crk?: string;
+  /** Last rank. */
+  lrk?: string;
+  /** User level. */
+  level?: string;
+  /** Avatar path. */
+  icon?: string;
+  /** Badge ids, when sent. */
+  ail?: string[];
+  /** Any other field, as sent. */
+  [field: string]: string | string[] | undefined;
+}
+
+/** `ranklist`: the room's contribution rankings. */
+export interface RankListMessage {
+  /** Message type. */
+  type: "ranklist";
+  /** Room. */
+  rid?: string;
+  /** Weekly ranking. */
+  list?: RankEntry[];
+  /** All-time ranking. */
+  list_all?: RankEntry[];
+  /** Daily ranking. */
+  list_day?: RankEntry[];
+  /** Any other field, as sent. */
+  [field: string]: unknown;
+}
+
+/** `upgrade`: a user's level went up. */
+export interface UpgradeMessage extends UserFields {
+  /** Message type. */
+  type: "upgrade";
+  /** Any other field, as sent. */
+  [field: string]: unknown;
+}
+
+/** `blab`: a user's fan badge levelled up. */
+export interface BadgeUpgradeMessage extends UserFields {
+  /** Message type. */
+  type: "blab";
+  /** Previous badge level. */
+  lbl?: string;
+  /** Any other field, as sent. */
+  [field: string]: unknown;
+}
+
+/** `newblackres`: a user was muted or banned. */
+export interface BanMessage {
+  /** Message type. */
+  type: "newblackres";
+  /** Room. */
+  rid?: string;
+  /** Operator kind: 0 user, 1 admin, 2 host, 3 super admin. */
+  otype?: string;
+  /** Operator id. */
+  sid?: string;
+  /** Operator nickname. */
+  snic?: string;
+  /** Target id. */
+  did?: string;
+  /** Target nickname. */
+  dnic?: string;
+  /** When the ban ends, seconds. */
+  endtime?: string;
+  /** Any other field, as sent. */
+  [field: string]: unknown;
+}
+
+/** One entry of a fan-club ranking. */
+export interface FanRankEntry {
+  /** User id. */
+  uid?: string;
+  /** Nickname. */
+  nn?: string;
+  /** Avatar path. */
+  ic?: string;
+  /** Intimacy. */
+  fim?: string;
+  /** Badge level. */
+  bl?: string;
+  /** Any other field, as sent. */
+  [field: string]: string | undefined;
+}
+
+/** `frank`: the fan-club ranking. */
+export interface FanRankMessage {
+  /** Message type. */
+  type: "frank";
+  /** Fan count. */
+  fc?: string;
+  /** Badge name. */
+  bnn?: string;
+  /** Entries. */
+  list?: FanRankEntry[];
+  /** Any other field, as sent. */
+  [field: string]: unknown;
+}
+
+/** `fswrank`: the fan-club ranking changed. */
+export interface FanRankChangeMessage {
+  /** Message type. */
+  type: "fswrank";
+  /** Badge name. */
+  bnn?: string;
+  /** Entries. */
+  list?: FanRankEntry[];
+  /** Any other field, as sent. */
+  [field: string]: unknown;
+}
+
+/** Fields of `anbc` and `rnewbc`. */
+export interface NobleFields {
+  /** Room (0 for platform-wide). */
+  rid?: string;
+  /** User id. */
+  uid?: string;
+  /** Nickname. */
+  unk?: string;
+  /** Avatar path. */
+  uic?: string;
+  /** Noble level. */
+  nl?: string;
+  /** Room where it happened. */
+  drid?: string;
+  /** That room's host nickname. */
+  donk?: string;
+}
+
+/** `anbc`: a user opened a noble rank. */
+export interface NobleOpenMessage extends NobleFields {
+  /** Message type. */
+  type: "anbc";
+  /** Any other field, as sent. */
+  [field: string]: unknown;
+}
+
+/** `rnewbc`: a user renewed a noble rank. */
+export interface NobleRenewMessage extends NobleFields {
+  /** Message type. */
+  type: "rnewbc";
+  /** Any other field, as sent. */
+  [field: string]: unknown;
+}
+
+/** The chat carried inside `comm_chatmsg`. */
+export interface NestedChat extends UserFields {
+  /** Usually `chatmsg`. */
+  type?: string;
+  /** The text. */
+  txt?: string;
+  /** Badge ids. */
+  ail?: string[];
+  /** Visual effects. */
+  el?: Effect[];
+  /** Any other field, as sent. */
+  [field: string]: unknown;
+}
+
+/** `comm_chatmsg`: paid super chats and other notices. */
+export interface CommChatMessage {
+  /** Message type. */
+  type: "comm_chatmsg";
+  /** Room. */
+  rid?: string;
+  /** Sender id. */
+  uid?: string;
+  /** Kind of notice, e.g. `voiceDanmu`. */
+  btype?: string;
+  /** The chat itself. */
+  chatmsg?: NestedChat;
+  /** Price in cents. */
+  cprice?: string;
+  /** Price actually paid, in cents. */
+  crealPrice?: string;
+  /** Seconds shown on screen. */
+  cet?: string;
+  /** Any other field, as sent. */
+  [field: string]: unknown;
+}
+
+/** `noble_num_info`: how many nobles are in the room. */
+export interface NobleCountMessage {
+  /** Message type. */
+  type: "noble_num_info";
+  /** Room. */
+  rid?: string;
+  /** Total. */
+  sum?: string;
+  /** Version counter. */
+  vn?: string;
+  /** Count per noble level: `{ lev, num }`. */
+  list?: SttMap[];
+  /** Any other field, as sent. */
+  [field: string]: unknown;
+}
+
+/** `loginres`: the server accepted the login. */
+export interface LoginResponseMessage {
+  /** Message type. */
+  type: "loginres";
+  /** User id (0 when anonymous). */
+  userid?: string;
+  /** Live status at login. */
+  live_stat?: string;
+  /** Server id. */
+  sid?: string;
+  /** Any other field, as sent. */
+  [field: string]: unknown;
+}
+
+/** `pingreq`: a server ping; clients ignore it. */
+export interface PingRequestMessage {
+  /** Message type. */
+  type: "pingreq";
+  /** Server time, ms. */
+  tick?: string;
+  /** Any other field, as sent. */
+  [field: string]: unknown;
+}
+
+/** `mrkl`: the server's heartbeat reply. */
+export interface HeartbeatMessage {
+  /** Message type. */
+  type: "mrkl";
+  /** Any other field, as sent. */
+  [field: string]: unknown;
+}
+
+/** Every message type this library knows, by its wire `type`. */
+export interface KnownMessages {
+  /** Chat. */
+  chatmsg: ChatMessage;
+  /** User entered. */
+  uenter: UserEnterMessage;
+  /** Gift. */
+  dgb: GiftMessage;
+  /** Named gift. */
+  gdp: GiftNamedMessage;
+  /** Gift broadcast. */
+  spbc: GiftBroadcastMessage;
+  /** Super barrage. */
+  ssd: SuperBarrageMessage;
+  /** Live status. */
+  rss: LiveStatusMessage;
+  /** Deserve purchase. */
+  bc_buy_deserve: DeserveMessage;
+  /** Rank change. */
+  rankup: RankUpMessage;
+  /** Rankings. */
+  ranklist: RankListMessage;
+  /** Level up. */
+  upgrade: UpgradeMessage;
+  /** Badge level up. */
+  blab: BadgeUpgradeMessage;
+  /** Mute or ban. */
+  newblackres: BanMessage;
+  /** Fan ranking. */
+  frank: FanRankMessage;
+  /** Fan ranking change. */
+  fswrank: FanRankChangeMessage;
+  /** Noble opened. */
+  anbc: NobleOpenMessage;
+  /** Noble renewed. */
+  rnewbc: NobleRenewMessage;
+  /** Super chat and notices. */
+  comm_chatmsg: CommChatMessage;
+  /** Noble count. */
+  noble_num_info: NobleCountMessage;
+  /** Login accepted. */
+  loginres: LoginResponseMessage;
+  /** Server ping. */
+  pingreq: PingRequestMessage;
+  /** Heartbeat reply. */
+  mrkl: HeartbeatMessage;
+}
+
+/** The wire `type` of a known message. */
+export type KnownType = keyof KnownMessages;
+
+/** Any known message. */
+export type KnownMessage = KnownMessages[KnownType];
+
+/**
+ * A message of a type this library has no interface for, with every field
+ * intact as a string. `type` is `""` when the body had none.
+ */
+export interface UnknownMessage {
+  /** The wire type. */
+  type: string;
+  /** Every field, as sent. */
+  [field: string]: string | undefined;
+}
+
+/** Any server message. */
+export type Message = KnownMessage | UnknownMessage;
+
+/** The message type for a wire type name: known interface or {@linkcode UnknownMessage}. */
+export type MessageOf<T extends string> = T extends KnownType ? KnownMessages[T] : UnknownMessage;
+
+/** The list of known types, in the order of PROTOCOL.md §5. */
+export const KNOWN_TYPES: readonly KnownType[] = [
+  "chatmsg",
+  "uenter",
+  "dgb",
+  "gdp",
+  "spbc",
+  "ssd",
+  "rss",
+  "bc_buy_deserve",
+  "rankup",
+  "ranklist",
+  "upgrade",
+  "blab",
+  "newblackres",
+  "frank",
+  "fswrank",
+  "anbc",
+  "rnewbc",
+  "comm_chatmsg",
+  "noble_num_info",
+  "loginres",
+  "pingreq",
+  "mrkl",
+];
+
+type Fields = Record<string, unknown>;
+
+/*
+ * Nested fields are decoded straight from the wire text: `parseMessage`
+ * keeps their values raw (escaped once more than plain STT, "level 1"), and
+ * each decoder below reads them at the level it is given. Inside an already
+ * decoded nested map, values are plain again (level 0).
+ */
+
+function nestMapList(msg: Fields, key: string, level: number): void {
+  const raw = msg[key];
+  if (typeof raw === "string") msg[key] = decodeMapListAt(raw, level);
+}
+
+function nestList(msg: Fields, key: string, level: number): void {
+  const raw = msg[key];
+  if (typeof raw === "string") msg[key] = decodeListAt(raw, level);
+}
+
+function nestRankEntries(msg: Fields, key: string): void {
+  const raw = msg[key];
+  if (typeof raw !== "string") return;
+  const entries = decodeMapListAt(raw, 1);
+  for (const entry of entries) nestList(entry, "ail", 0);
+  msg[key] = entries;
+}
+
+function nestChat(msg: Fields, level: number): void {
+  nestMapList(msg, "el", level);
+  nestList(msg, "ail", level);
+}
+
+/** A type's nested fields and how to decode them. */
+interface Nesting {
+  keys: ReadonlySet<string>;
+  decode(msg: Fields): void;
+}
+
+/** How each known type's nested fields are decoded. A Map: wire types are hostile keys. */
+const NESTED = new Map<string, Nesting>([
+  ["chatmsg", { keys: new Set(["el", "ail"]), decode: (msg) => nestChat(msg, 1) }],
+  ["uenter", { keys: new Set(["el"]), decode: (msg) => nestMapList(msg, "el", 1) }],
+  ["dgb", { keys: new Set(["el"]), decode: (msg) => nestMapList(msg, "el", 1) }],
+  ["bc_buy_deserve", {
+    keys: new Set(["sui"]),
+    decode(msg) {
+      if (typeof msg.sui === "string") msg.sui = decodeMapAt(msg.sui, 1);
+    },
+  }],
+  ["ranklist", {
+    keys: new Set(["list", "list_all", "list_day"]),
+    decode(msg) {
+      nestRankEntries(msg, "list");
+      nestRankEntries(msg, "list_all");
+      nestRankEntries(msg, "list_day");
+    },
+  }],
+  ["frank", { keys: new Set(["list"]), decode: (msg) => nestMapList(msg, "list", 1) }],
+  ["fswrank", { keys: new Set(["list"]), decode: (msg) => nestMapList(msg, "list", 1) }],
+  ["noble_num_info", { keys: new Set(["list"]), decode: (msg) => nestMapList(msg, "list", 1) }],
+  ["comm_chatmsg", {
+    keys: new Set(["chatmsg"]),
+    decode(msg) {
+      if (typeof msg.chatmsg !== "string") return;
+      const chat: Fields = decodeMapAt(msg.chatmsg, 1);
+      nestChat(chat, 0);
+      msg.chatmsg = chat;
+    },
+  }],
+]);
+
+const rawKeysOf = (type: string): ReadonlySet<string> | undefined => NESTED.get(type)?.keys;
+
+/**
+ * Parses an STT body into a typed message: one-level decode, then the known
+ * nested fields of known types. Unknown types come back with all fields.
+ *
+ * @param body An STT body, as in {@linkcode Frame.body}.
+ * @returns The message; `type` is always a string.
+ *
+ * @example
+ * ```ts
+ * import { parseMessage } from "@x/douyu";
+ *
+ * const msg = parseMessage("type@=uenter/nn@=Alice/el@=eid@AA=1@ASetp@AA=2@AS@S/");
+ * if (msg.type === "uenter") console.log(msg.nn, msg.el); // "Alice" [{ eid: "1", etp: "2" }]
+ * ```
+ */
+export function parseMessage(body: string): Message {
+  const msg: Fields = decodeMapAt(body, 0, rawKeysOf);
+  if (typeof msg.type !== "string") msg.type = "";
+  NESTED.get(msg.type as string)?.decode(msg);
+  return msg as Message;
+}
+
+/**
+ * Narrows a message to one type, known or not.
+ *
+ * @example
+ * ```ts
+ * import { isType, parseMessage } from "@x/douyu";
+ *
+ * const msg = parseMessage("type@=chatmsg/nn@=Bob/txt@=hi/");
+ * if (isType(msg, "chatmsg")) console.log(`${msg.nn}: ${msg.txt}`);
+ * ```
+ */
+export function isType<T extends string>(msg: Message, type: T): msg is Message & MessageOf<T> {
+  return msg.type === type;
+}
+
+/**
+ * A wire string as a finite number, or `undefined` when absent or not numeric.
+ *
+ * @example
+ * ```ts
+ * import { toNumber } from "@x/douyu";
+ *
+ * console.log(toNumber("38"), toNumber(""), toNumber(undefined)); // 38 undefined undefined
+ * ```
+ */
+export function toNumber(value: string | undefined): number | undefined {
+  if (value === undefined || value === "") return undefined;
+  const n = Number(value);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/**
+ * The avatar image URL of an `ic` path.
+ *
+ * @param path The `ic` (or `icon`, `uic`) field.
+ * @param size `small`, `middle` or `big`.
+ *
+ * @example
+ * ```ts
+ * import { avatarUrl } from "@x/douyu";
+ *
+ * console.log(avatarUrl("avatar_v3/202012/abc"));
+ * // "https://apic.douyucdn.cn/upload/avatar_v3/202012/abc_small.jpg"
+ * ```
+ */
+export function avatarUrl(
+  path: string,
+  size: "small" | "middle" | "big" = "small",
+): string {
+  if (/^https?:\/\//.test(path)) return path;
+  return `https://apic.douyucdn.cn/upload/${path}_${size}.jpg`;
+}
+
+/**
+ * Whether a chat message likely comes from a bot: real web and app clients
+ * send `dms`, most bots do not.
+ *
+ * @example
+ * ```ts
+ * import { isLikelyBot, parseMessage } from "@x/douyu";
+ *
+ * console.log(isLikelyBot(parseMessage("type@=chatmsg/txt@=hi/"))); // true
+ * console.log(isLikelyBot(parseMessage("type@=chatmsg/txt@=hi/dms@=5/"))); // false
+ * ```
+ */
+export function isLikelyBot(msg: Message): boolean {
+  return msg.type === "chatmsg" && msg.dms === undefined;
+}
+
+/**
+ * Whether a message belongs to `room`: `false` only when it names another
+ * room in `rid` (broadcasts of other rooms' gifts and nobles carry `rid` 0
+ * or the other room). Messages without `rid` count as this room's.
+ *
+ * @example
+ * ```ts
+ * import { isFromRoom, parseMessage } from "@x/douyu";
+ *
+ * console.log(isFromRoom(parseMessage("type@=chatmsg/rid@=9999/"), 9999)); // true
+ * console.log(isFromRoom(parseMessage("type@=spbc/rid@=0/drid@=1/"), 9999)); // false
+ * ```
+ */
+export function isFromRoom(msg: Message, room: number | string): boolean {
+  const rid = msg.rid;
+  return typeof rid !== "string" || rid === String(room);
+}
+
+/**
+ * Whether the sender's fan badge belongs to `room` (badges from other rooms
+ * are common).
+ *
+ * @example
+ * ```ts
+ * import { isBadgeFromRoom, parseMessage } from "@x/douyu";
+ *
+ * console.log(isBadgeFromRoom(parseMessage("type@=chatmsg/bnn@=x/brid@=1/"), 1)); // true
+ * ```
+ */
+export function isBadgeFromRoom(msg: Message, room: number | string): boolean {
+  return typeof msg.bnn === "string" && msg.bnn !== "" && msg.brid === String(room);
+}
+
+/** A user described in normalised form by {@linkcode userOf}. */
+export interface User {
+  /** User id. */
+  id: number | undefined;
+  /** Nickname (`""` when absent). */
+  name: string;
+  /** User level. */
+  level: number | undefined;
+  /** Noble level, 0 when none. */
+  nobleLevel: number;
+  /** Fan badge, when the user wears one. */
+  badge: { name: string; level: number | undefined; room: number | undefined } | undefined;
+  /** Avatar URL, when known. */
+  avatar: string | undefined;
+  /** Room admin (`rg` 4). */
+  isRoomAdmin: boolean;
+  /** Platform super admin (`pg` 5). */
+  isSuperAdmin: boolean;
+}
+
+/**
+ * The sender of a message in normalised, typed form. The wire fields stay
+ * on the message; this is a view on top.
+ *
+ * @example
+ * ```ts
+ * import { parseMessage, userOf } from "@x/douyu";
+ *
+ * const user = userOf(parseMessage("type@=chatmsg/uid@=7/nn@=Ann/level@=12/bnn@=fan/bl@=3/brid@=9/"));
+ * console.log(user.name, user.level, user.badge); // "Ann" 12 { name: "fan", level: 3, room: 9 }
+ * ```
+ */
+export function userOf(msg: Message): User {
+  const m = msg as UserFields;
+  const icon = m.ic ?? (msg as NobleFields).uic;
+  return {
+    id: toNumber(m.uid),
+    name: m.nn ?? (msg as NobleFields).unk ?? "",
+    level: toNumber(m.level),
+    nobleLevel: toNumber(m.nl) ?? 0,
+    badge: m.bnn ? { name: m.bnn, level: toNumber(m.bl), room: toNumber(m.brid) } : undefined,
+    avatar: icon ? avatarUrl(icon) : undefined,
+    isRoomAdmin: m.rg === "4",
+    isSuperAdmin: m.pg === "5",
+  };
+}
+
+/** A paid super chat, as extracted by {@linkcode superChatOf}. */
+export interface SuperChat {
+  /** Sender nickname. */
+  name: string;
+  /** Sender id. */
+  uid: number | undefined;
+  /** The text. */
+  text: string;
+  /** Price in yuan. */
+  price: number;
+  /** Seconds it stays on screen. */
+  seconds: number;
+  /** Kind of super chat, e.g. `voiceDanmu`. */
+  kind: string;
+}
+
+/**
+ * The super chat in a `comm_chatmsg`, or `undefined` when it is another kind
+ * of notice: a super chat has a price and a display time above zero.
+ *
+ * @example
+ * ```ts
+ * import { parseMessage, superChatOf } from "@x/douyu";
+ *
+ * const msg = parseMessage(
+ *   "type@=comm_chatmsg/btype@=voiceDanmu/cprice@=1000/cet@=30/chatmsg@=nn@A=Ann@Stxt@A=hi@S/",
+ * );
+ * console.log(superChatOf(msg)); // { name: "Ann", uid: undefined, text: "hi", price: 10, seconds: 30, kind: "voiceDanmu" }
+ * ```
+ */
+export function superChatOf(msg: Message): SuperChat | undefined {
+  if (msg.type !== "comm_chatmsg") return undefined;
+  const m = msg as CommChatMessage;
+  const cents = toNumber(m.cprice) ?? toNumber(m.crealPrice) ?? 0;
+  const seconds = toNumber(m.cet) ?? 0;
+  if (cents <= 0 || seconds <= 0) return undefined;
+  const chat = m.chatmsg ?? {};
+  return {
+    name: chat.nn ?? "",
+    uid: toNumber(chat.uid ?? m.uid),
+    text: chat.txt ?? "",
+    price: cents / 100,
+    seconds,
+    kind: m.btype ?? "",
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * The seam between the runtime-free core (codec, session, mock server logic)
+ * and the runtime's sockets. Only the `transport_*.ts` files implement it and
+ * touch `Deno.*`, `node:net` or `WebSocket`.
+ *
+ * @module
+ */
+
+/** A parsed endpoint URL: `tcp://host:port`, `ws://host:port/path` or `wss://…`. */
+export interface Endpoint {
+  /** `tcp`, `ws` or `wss`. */
+  protocol: "tcp" | "ws" | "wss";
+  /** Host name or IP address. */
+  host: string;
+  /** Port number. */
+  port: number;
+  /** The URL as given (normalised), used in messages and `status()` events. */
+  url: string;
+}
+
+/**
+ * A byte stream to or from a Douyu server. One reader at a time.
+ *
+ * Backpressure is pull-based: nothing is read from the socket (beyond a small
+ * bounded buffer) until `read()` is called, so a consumer that stops reading
+ * makes TCP push back on the server.
+ */
+export interface Transport {
+  /** The endpoint URL, for messages. */
+  readonly url: string;
+  /**
+   * The next chunk of bytes, or `null` once the peer closed or `close()` was
+   * called. The chunk is only valid until the next `read()` (implementations
+   * may reuse one buffer). Rejects on a socket error.
+   */
+  read(): Promise<Uint8Array | null>;
+  /** Writes all of `bytes`. Rejects if the connection is closed or broken. */
+  write(bytes: Uint8Array): Promise<void>;
+  /**
+   * Closes the connection and releases every resource. Idempotent; a pending
+   * `read()` resolves `null`.
+   */
+  close(): void;
+}
+
+/** Options given to a {@linkcode TransportFactory}. */
+export interface TransportConnectOptions {
+  /** Aborting it abandons the connection attempt. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Opens a {@linkcode Transport} to an endpoint. Rejects (a `TlsError` for TLS
+ * handshake failures) when it cannot.
+ */
+export type TransportFactory = (
+  endpoint: Endpoint,
+  options: TransportConnectOptions,
+) => Promise<Transport>;
+
+/** A listening server socket, as used by the mock server. */
+export interface Listener {
+  /** The actual address, with the port the OS chose for port 0. */
+  readonly endpoint: Endpoint;
+  /** Stops accepting and closes the listening socket. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Called for every accepted connection. */
+export type ConnectionHandler = (conn: Transport) => void;
+
+/**
+ * Parses `tcp://host:port`, `ws://host:port/path` or `wss://host:port/path`.
+ *
+ * @throws {TypeError} for any other scheme or a missing port on `tcp://`.
+ */
+export function parseEndpoint(url: string): Endpoint {
+  const match = /^(tcp|wss?):\/\/(\[[^\]]+\]|[^:/?#]+)(?::(\d+))?(\/[^?#]*)?(\?[^#]*)?$/i.exec(
+    url.trim(),
+  );
+  if (!match) throw new TypeError(`invalid endpoint URL: ${url}`);
+  const protocol = match[1]!.toLowerCase() as Endpoint["protocol"];
+  const host = match[2]!.replace(/^\[|\]$/g, "");
+  const defaultPort = protocol === "wss" ? 443 : protocol === "ws" ? 80 : undefined;
+  const port = match[3] === undefined ? defaultPort : Number(match[3]);
+  if (port === undefined || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new TypeError(`invalid or missing port in endpoint URL: ${url}`);
+  }
+  const hostPart = host.includes(":") ? `[${host}]` : host;
+  const rest = protocol === "tcp" ? "" : `${match[4] ?? "/"}${match[5] ?? ""}`;
+  return { protocol, host, port, url: `${protocol}://${hostPart}:${port}${rest}` };
+}

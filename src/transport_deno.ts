@@ -1,0 +1,174 @@
+/**
+ * TCP on Deno's own sockets (`Deno.connect`, `Deno.listen`). Bun and Node use
+ * `transport_node.ts` instead; `transports.ts` picks.
+ *
+ * @module
+ */
+import { ClosedError, errorText } from "./errors.ts";
+import type {
+  ConnectionHandler,
+  Endpoint,
+  Listener,
+  Transport,
+  TransportConnectOptions,
+} from "./transport.ts";
+import { parseEndpoint } from "./transport.ts";
+
+/** Size of the one read buffer each connection reuses. */
+const READ_BUFFER_SIZE = 64 * 1024;
+
+/** A `Deno.TcpConn` as a {@linkcode Transport}. */
+class DenoTcpTransport implements Transport {
+  readonly url: string;
+  #conn: Deno.TcpConn;
+  #onClose: (() => void) | undefined;
+  #buffer = new Uint8Array(READ_BUFFER_SIZE);
+  #closed = false;
+  // Writes are chained: a partial write followed by another caller's write
+  // would otherwise interleave bytes of two packets.
+  #writing: Promise<void> = Promise.resolve();
+
+  constructor(conn: Deno.TcpConn, url: string, onClose?: () => void) {
+    this.#conn = conn;
+    this.url = url;
+    this.#onClose = onClose;
+    conn.setNoDelay(true);
+  }
+
+  async read(): Promise<Uint8Array | null> {
+    if (this.#closed) return null;
+    let n: number | null;
+    try {
+      n = await this.#conn.read(this.#buffer);
+    } catch (error) {
+      // close() during a pending read makes Deno reject it; that is an EOF.
+      if (this.#closed) return null;
+      throw new ClosedError(`${this.url}: connection lost (${errorText(error)})`, { cause: error });
+    }
+    return n === null || this.#closed ? null : this.#buffer.subarray(0, n);
+  }
+
+  write(bytes: Uint8Array): Promise<void> {
+    const result = this.#writing.then(() => this.#writeAll(bytes));
+    this.#writing = result.catch(() => {});
+    return result;
+  }
+
+  async #writeAll(bytes: Uint8Array): Promise<void> {
+    let offset = 0;
+    while (offset < bytes.byteLength) {
+      if (this.#closed) throw new ClosedError(`${this.url}: connection closed`);
+      try {
+        offset += await this.#conn.write(bytes.subarray(offset));
+      } catch (error) {
+        const reason = this.#closed ? "connection closed" : `write failed (${errorText(error)})`;
+        throw new ClosedError(`${this.url}: ${reason}`, { cause: error });
+      }
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#conn.close();
+    this.#onClose?.();
+  }
+}
+
+/**
+ * Opens a TCP connection with `Deno.connect`.
+ *
+ * @param endpoint A `tcp://` endpoint.
+ * @param options `signal` abandons the attempt (the promise rejects with its reason).
+ * @returns The connected transport.
+ *
+ * @example
+ * ```ts
+ * import { connectDenoTcp, listenDenoTcp } from "./transport_deno.ts";
+ *
+ * const listener = listenDenoTcp("127.0.0.1", 0, (conn) => conn.close());
+ * const conn = await connectDenoTcp(listener.endpoint);
+ * console.log(await conn.read()); // null: the server hung up
+ * conn.close();
+ * await listener.close();
+ * ```
+ */
+export async function connectDenoTcp(
+  endpoint: Endpoint,
+  options: TransportConnectOptions = {},
+): Promise<Transport> {
+  options.signal?.throwIfAborted();
+  const conn = await Deno.connect({
+    hostname: endpoint.host,
+    port: endpoint.port,
+    transport: "tcp",
+    signal: options.signal,
+  });
+  return new DenoTcpTransport(conn, endpoint.url);
+}
+
+/**
+ * Listens for TCP connections with `Deno.listen`. Closing the listener also
+ * closes the connections it accepted that are still open.
+ *
+ * @param host Address to bind, e.g. `127.0.0.1`.
+ * @param port Port to bind; 0 lets the OS choose (see `endpoint.port`).
+ * @param onConnection Called with each accepted connection.
+ * @returns The listener, already accepting.
+ * @throws {Deno.errors.AddrInUse} and other `Deno.listen` errors.
+ *
+ * @example
+ * ```ts
+ * import { listenDenoTcp } from "./transport_deno.ts";
+ *
+ * const listener = listenDenoTcp("127.0.0.1", 0, (conn) => conn.close());
+ * console.log(listener.endpoint.url); // e.g. "tcp://127.0.0.1:40123"
+ * await listener.close();
+ * ```
+ */
+export function listenDenoTcp(
+  host: string,
+  port: number,
+  onConnection: ConnectionHandler,
+): Listener {
+  const listener = Deno.listen({ hostname: host, port, transport: "tcp" });
+  const hostPart = host.includes(":") ? `[${host}]` : host;
+  const endpoint = parseEndpoint(`tcp://${hostPart}:${listener.addr.port}`);
+  const open = new Set<Transport>();
+
+  const accepting = (async () => {
+    for (;;) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept();
+      } catch {
+        return; // the listener was closed
+      }
+      const transport = new DenoTcpTransport(conn, endpoint.url, () => open.delete(transport));
+      open.add(transport);
+      try {
+        onConnection(transport);
+      } catch (error) {
+        // A throwing handler is a bug: drop the connection, keep accepting,
+        // and let the error surface as an uncaught one.
+        transport.close();
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  })();
+
+  let closing: Promise<void> | undefined;
+  return {
+    endpoint,
+    close() {
+      closing ??= (async () => {
+        listener.close();
+        await accepting;
+        for (const transport of open) transport.close();
+      })();
+      return closing;
+    },
+  };
+}

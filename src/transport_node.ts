@@ -1,0 +1,246 @@
+/**
+ * TCP on `node:net`, for Bun and Node. Deno uses `transport_deno.ts`;
+ * `transports.ts` picks, and imports this module only when it is needed.
+ *
+ * @module
+ */
+import { createConnection, createServer, type Socket } from "node:net";
+import { ClosedError, DouyuError, errorText } from "./errors.ts";
+import type {
+  ConnectionHandler,
+  Endpoint,
+  Listener,
+  Transport,
+  TransportConnectOptions,
+} from "./transport.ts";
+import { parseEndpoint } from "./transport.ts";
+
+/**
+ * Unread bytes held before the socket is paused. Past this, TCP flow control
+ * pushes back on the server instead of our memory growing. The bound is this
+ * plus one socket read (64 KiB on Node, up to 512 KiB on Bun).
+ */
+const READ_HIGH_WATER = 256 * 1024;
+
+interface PendingRead {
+  resolve(chunk: Uint8Array | null): void;
+  reject(error: unknown): void;
+}
+
+/** A `node:net` socket as a pull-based {@linkcode Transport}. */
+class NodeTcpTransport implements Transport {
+  readonly url: string;
+  #socket: Socket;
+  #onClose: (() => void) | undefined;
+  #chunks: Uint8Array[] = [];
+  #buffered = 0;
+  #pending: PendingRead | undefined;
+  #ended = false;
+  #error: Error | undefined;
+  #closed = false;
+
+  constructor(socket: Socket, url: string, onClose?: () => void) {
+    this.#socket = socket;
+    this.url = url;
+    this.#onClose = onClose;
+    socket.setNoDelay(true);
+    socket.on("data", (data: Uint8Array) => this.#push(data));
+    socket.on("end", () => this.#finish());
+    socket.on("close", () => this.#finish());
+    socket.on("error", (error: Error) => {
+      this.#finish(
+        new ClosedError(`${url}: connection lost (${errorText(error)})`, {
+          cause: error,
+        }),
+      );
+    });
+  }
+
+  /** Bytes received but not yet returned by `read()`; bounded, see `READ_HIGH_WATER`. */
+  get bufferedBytes(): number {
+    return this.#buffered;
+  }
+
+  #push(data: Uint8Array): void {
+    // A plain view, so callers never see Buffer's differing `slice` semantics.
+    const chunk = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const pending = this.#pending;
+    if (pending) {
+      this.#pending = undefined;
+      pending.resolve(chunk);
+      return;
+    }
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.byteLength;
+    if (this.#buffered > READ_HIGH_WATER) this.#socket.pause();
+  }
+
+  #finish(error?: Error): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#error = error;
+    const pending = this.#pending;
+    this.#pending = undefined;
+    if (pending && error) pending.reject(error);
+    else pending?.resolve(null);
+  }
+
+  read(): Promise<Uint8Array | null> {
+    if (this.#closed) return Promise.resolve(null);
+    const chunk = this.#chunks.shift();
+    if (chunk) {
+      this.#buffered -= chunk.byteLength;
+      if (this.#buffered <= READ_HIGH_WATER / 2 && this.#socket.isPaused()) {
+        this.#socket.resume();
+      }
+      return Promise.resolve(chunk);
+    }
+    if (this.#error) return Promise.reject(this.#error);
+    if (this.#ended) return Promise.resolve(null);
+    if (this.#pending) return Promise.reject(new DouyuError(`${this.url}: read() already pending`));
+    if (this.#socket.isPaused()) this.#socket.resume();
+    return new Promise((resolve, reject) => {
+      this.#pending = { resolve, reject };
+    });
+  }
+
+  write(bytes: Uint8Array): Promise<void> {
+    if (this.#closed || this.#ended || !this.#socket.writable) {
+      return Promise.reject(new ClosedError(`${this.url}: connection closed`));
+    }
+    // The callback fires once the bytes are handed to the OS (or the socket
+    // failed), so awaiting it is the backpressure.
+    return new Promise((resolve, reject) => {
+      this.#socket.write(bytes, (error) => {
+        if (!error) resolve();
+        else {
+          const reason = this.#closed ? "connection closed" : `write failed (${errorText(error)})`;
+          reject(new ClosedError(`${this.url}: ${reason}`, { cause: error }));
+        }
+      });
+    });
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#chunks = [];
+    this.#buffered = 0;
+    this.#finish();
+    this.#socket.destroy();
+    this.#onClose?.();
+  }
+}
+
+/**
+ * Opens a TCP connection with `node:net`.
+ *
+ * @param endpoint A `tcp://` endpoint.
+ * @param options `signal` abandons the attempt (the promise rejects with its reason).
+ * @returns The connected transport.
+ *
+ * @example
+ * ```ts
+ * import { connectNodeTcp, listenNodeTcp } from "./transport_node.ts";
+ *
+ * const listener = await listenNodeTcp("127.0.0.1", 0, (conn) => conn.close());
+ * const conn = await connectNodeTcp(listener.endpoint);
+ * console.log(await conn.read()); // null: the server hung up
+ * conn.close();
+ * await listener.close();
+ * ```
+ */
+export function connectNodeTcp(
+  endpoint: Endpoint,
+  options: TransportConnectOptions = {},
+): Promise<Transport> {
+  const { signal } = options;
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const socket = createConnection({ host: endpoint.host, port: endpoint.port });
+    const settle = () => {
+      socket.off("connect", onConnect).off("error", onError);
+      signal?.removeEventListener("abort", onAbort);
+    };
+    const onConnect = () => {
+      settle();
+      resolve(new NodeTcpTransport(socket, endpoint.url));
+    };
+    const onError = (error: Error) => {
+      settle();
+      reject(error);
+    };
+    const onAbort = () => {
+      settle();
+      socket.destroy();
+      reject(signal?.reason);
+    };
+    socket.once("connect", onConnect).once("error", onError);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/**
+ * Listens for TCP connections with `node:net`. Closing the listener also
+ * closes the connections it accepted that are still open.
+ *
+ * @param host Address to bind, e.g. `127.0.0.1`.
+ * @param port Port to bind; 0 lets the OS choose (see `endpoint.port`).
+ * @param onConnection Called with each accepted connection.
+ * @returns The listener, once it is bound.
+ *
+ * @example
+ * ```ts
+ * import { listenNodeTcp } from "./transport_node.ts";
+ *
+ * const listener = await listenNodeTcp("127.0.0.1", 0, (conn) => conn.close());
+ * console.log(listener.endpoint.url); // e.g. "tcp://127.0.0.1:40123"
+ * await listener.close();
+ * ```
+ */
+export function listenNodeTcp(
+  host: string,
+  port: number,
+  onConnection: ConnectionHandler,
+): Promise<Listener> {
+  const open = new Set<Transport>();
+  let url = "";
+  const server = createServer((socket) => {
+    const transport = new NodeTcpTransport(socket, url, () => open.delete(transport));
+    open.add(transport);
+    try {
+      onConnection(transport);
+    } catch (error) {
+      // A throwing handler is a bug: drop the connection, keep accepting,
+      // and let the error surface as an uncaught one.
+      transport.close();
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  });
+
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      const address = server.address();
+      const actualPort = typeof address === "object" && address ? address.port : port;
+      const hostPart = host.includes(":") ? `[${host}]` : host;
+      const endpoint = parseEndpoint(`tcp://${hostPart}:${actualPort}`);
+      url = endpoint.url;
+      let closing: Promise<void> | undefined;
+      resolve({
+        endpoint,
+        close() {
+          closing ??= new Promise<void>((done) => {
+            // server.close() waits for open connections, so end them too.
+            server.close(() => done());
+            for (const transport of open) transport.close();
+          });
+          return closing;
+        },
+      });
+    });
+  });
+}

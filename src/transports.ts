@@ -1,0 +1,101 @@
+/**
+ * Picks the socket implementation for the running runtime. The only place
+ * that decides: TCP uses `Deno.connect` under Deno and `node:net` under Bun
+ * and Node; `ws://` and `wss://` use the global `WebSocket` everywhere.
+ *
+ * @module
+ */
+import type {
+  ConnectionHandler,
+  Endpoint,
+  Listener,
+  Transport,
+  TransportConnectOptions,
+  TransportFactory,
+} from "./transport.ts";
+import { connectDenoTcp, listenDenoTcp } from "./transport_deno.ts";
+import { connectWebSocket, listenWebSocket } from "./transport_ws.ts";
+
+// Bun does not define `Deno`, but guard anyway: its Node compatibility grows.
+const isDeno = typeof Deno !== "undefined" && !("Bun" in globalThis);
+
+/**
+ * Opens a {@linkcode Transport} to a `tcp://`, `ws://` or `wss://` endpoint on
+ * whichever runtime is running.
+ *
+ * @example
+ * ```ts
+ * import { parseEndpoint } from "./transport.ts";
+ * import { defaultTransportFactory } from "./transports.ts";
+ *
+ * const endpoint = parseEndpoint("tcp://127.0.0.1:1"); // nothing listens there
+ * await defaultTransportFactory(endpoint, { signal: AbortSignal.timeout(5000) })
+ *   .catch((error) => console.log(`no connection: ${error}`));
+ * ```
+ */
+export const defaultTransportFactory: TransportFactory = async (
+  endpoint: Endpoint,
+  options: TransportConnectOptions,
+): Promise<Transport> => {
+  if (endpoint.protocol !== "tcp") return await connectWebSocket(endpoint, options);
+  if (isDeno) return await connectDenoTcp(endpoint, options);
+  // Loaded lazily so Deno never loads node:net.
+  const { connectNodeTcp } = await import("./transport_node.ts");
+  return await connectNodeTcp(endpoint, options);
+};
+
+/**
+ * Where {@linkcode listen} binds.
+ *
+ * @example
+ * ```ts
+ * import type { ListenOptions } from "./transports.ts";
+ *
+ * const options: ListenOptions = { protocol: "ws", port: 0 }; // host 127.0.0.1
+ * console.log(options.protocol);
+ * ```
+ */
+export interface ListenOptions {
+  /** `tcp` for raw packets, `ws` for packets in binary WebSocket messages. */
+  protocol: "tcp" | "ws";
+  /** Address to bind. Defaults to `127.0.0.1`. */
+  host?: string;
+  /** Port to bind. Defaults to 0: the OS picks one, reported in `Listener.endpoint`. */
+  port?: number;
+}
+
+/**
+ * Listens for connections, as the mock server does. Every accepted connection
+ * is handed to `onConnection` as a {@linkcode Transport}; closing the listener
+ * also closes those still open. A WebSocket server needs Deno or Bun.
+ *
+ * @param endpoint Protocol, host and port to bind.
+ * @param onConnection Called with each accepted connection.
+ * @returns The bound listener; `endpoint.url` is the address to connect to.
+ *
+ * @example Echo server
+ * ```ts
+ * import { defaultTransportFactory, listen } from "./transports.ts";
+ *
+ * const listener = await listen({ protocol: "tcp" }, async (conn) => {
+ *   for (let chunk; (chunk = await conn.read());) await conn.write(chunk);
+ *   conn.close();
+ * });
+ * const client = await defaultTransportFactory(listener.endpoint, {});
+ * await client.write(new Uint8Array([1, 2, 3]));
+ * console.log(await client.read()); // Uint8Array(3) [ 1, 2, 3 ]
+ * client.close();
+ * await listener.close();
+ * ```
+ */
+export async function listen(
+  endpoint: ListenOptions,
+  onConnection: ConnectionHandler,
+): Promise<Listener> {
+  const host = endpoint.host ?? "127.0.0.1";
+  const port = endpoint.port ?? 0;
+  if (endpoint.protocol === "ws") return await listenWebSocket(host, port, onConnection);
+  if (isDeno) return listenDenoTcp(host, port, onConnection);
+  const { listenNodeTcp } = await import("./transport_node.ts");
+  return await listenNodeTcp(host, port, onConnection);
+}

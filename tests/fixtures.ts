@@ -1,0 +1,59 @@
+/** Loads the real Douyu data in `tests/fixtures/` and small test utilities. */
+import { readFixture } from "./harness.ts";
+
+/** One entry of `vectors.json`. */
+export interface Vector {
+  name: string;
+  body: string;
+  source: string;
+}
+
+/** The 44 real bodies of `vectors.json`. */
+export async function vectors(): Promise<Vector[]> {
+  return JSON.parse(await readFixture("vectors.json"));
+}
+
+/** One line of the capture: arrival time (ms) and body. */
+export interface CaptureLine {
+  t: number;
+  body: string;
+}
+
+/** The 332 messages of the real capture, in arrival order. */
+export async function capture(): Promise<CaptureLine[]> {
+  const text = await readFixture("capture_room102965.jsonl");
+  return text.trim().split("\n").map((line) => JSON.parse(line));
+}
+
+/** Just the bodies of the capture. */
+export async function captureBodies(): Promise<string[]> {
+  return (await capture()).map((line) => line.body);
+}
+
+/** Concatenates byte arrays. */
+export function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let pos = 0;
+  for (const part of parts) {
+    out.set(part, pos);
+    pos += part.length;
+  }
+  return out;
+}
+
+/** A small deterministic PRNG (mulberry32), so failures reproduce. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** An integer in [0, n). */
+export function randomInt(random: () => number, n: number): number {
+  return Math.floor(random() * n);
+}

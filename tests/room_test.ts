@@ -1,0 +1,434 @@
+import { deepStrictEqual, ok, rejects, strictEqual, throws } from "node:assert/strict";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { RoomResolveError, TimeoutError } from "../src/errors.ts";
+import {
+  type FetchLike,
+  fetchRoomInfo,
+  parseRoomInput,
+  resolveRoom,
+  type RoomInput,
+} from "../src/room.ts";
+import { test } from "./harness.ts";
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+interface Local {
+  base: string;
+  /** Paths requested, in order. */
+  paths: string[];
+  /** User-Agent of each request, in order. */
+  agents: (string | undefined)[];
+}
+
+/**
+ * Runs `fn` against a fresh HTTP server on 127.0.0.1, then closes the server
+ * and every connection to it (including requests it never answered), so
+ * Deno's resource sanitizer sees nothing left open.
+ */
+async function withServer(handler: Handler, fn: (local: Local) => Promise<void>): Promise<void> {
+  const local: Local = { base: "", paths: [], agents: [] };
+  const server = createServer((req, res) => {
+    local.paths.push(req.url ?? "");
+    local.agents.push(req.headers["user-agent"]);
+    handler(req, res);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  local.base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    await fn(local);
+  } finally {
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    await closed;
+  }
+}
+
+/** Routes `/betard/<name>` and `/m/<name>` to the given handlers; a missing one answers 404. */
+function routes(betard?: Handler, mobile?: Handler): Handler {
+  return (req, res) => {
+    const url = req.url ?? "";
+    const h = url.startsWith("/betard/") ? betard : url.startsWith("/m/") ? mobile : undefined;
+    if (h) h(req, res);
+    else send(res, 404, "not found");
+  };
+}
+
+function send(res: ServerResponse, status: number, body: string, type = "text/plain"): void {
+  res.writeHead(status, { "content-type": type, connection: "close" });
+  res.end(body);
+}
+
+function json(value: unknown): Handler {
+  return (_req, res) => send(res, 200, JSON.stringify(value), "application/json");
+}
+
+function html(body: string): Handler {
+  return (_req, res) => send(res, 200, body, "text/html; charset=utf-8");
+}
+
+function opts(local: Local) {
+  return { apiBase: local.base, mobileBase: `${local.base}/m`, timeout: 5000 };
+}
+
+/** Awaits a rejection and returns the error for further checks. */
+async function failure(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected a rejection");
+}
+
+// ---------------------------------------------------------------------------
+// parseRoomInput
+
+test("parseRoomInput: bare numbers are ids, taken as they are", () => {
+  deepStrictEqual(parseRoomInput(9999), { id: 9999 });
+  deepStrictEqual(parseRoomInput("9999"), { id: 9999 });
+  deepStrictEqual(parseRoomInput(" 288016 "), { id: 288016 });
+});
+
+test("parseRoomInput: names and every URL form", () => {
+  const cases: [string, RoomInput][] = [
+    ["yyf", { name: "yyf" }],
+    [" yyf\n", { name: "yyf" }],
+    ["a_b-1", { name: "a_b-1" }],
+    ["douyu.com/yyf", { name: "yyf" }],
+    ["www.douyu.com/yyf", { name: "yyf" }],
+    ["https://www.douyu.com/yyf", { name: "yyf" }],
+    ["http://www.douyu.com/yyf", { name: "yyf" }],
+    ["//www.douyu.com/yyf", { name: "yyf" }],
+    ["m.douyu.com/yyf", { name: "yyf" }],
+    ["https://m.douyu.com/yyf/", { name: "yyf" }],
+    ["douyu.com/yyf/", { name: "yyf" }],
+    ["douyu.com/yyf?from=share", { name: "yyf" }],
+    ["douyu.com/yyf#chat", { name: "yyf" }],
+    ["https://www.douyu.com/yyf/?a=1&b=2#x", { name: "yyf" }],
+    ["WWW.DOUYU.COM/yyf", { name: "yyf" }],
+    ["douyu.com:443/yyf", { name: "yyf" }],
+    // A number in a path may be a "good number", not the room id: look it up.
+    ["https://www.douyu.com/9999", { name: "9999" }],
+    ["douyu.com/6657", { name: "6657" }],
+    ["https://www.douyu.com/6657/?x=1", { name: "6657" }],
+    // A rid query parameter is the real id and wins over the path.
+    ["https://www.douyu.com/topic/xxx?rid=123", { id: 123 }],
+    ["https://www.douyu.com/topic/xxx?rid=123#top", { id: 123 }],
+    ["https://www.douyu.com/yyf?rid=77", { id: 77 }],
+    ["www.douyu.com/topic/s13/?foo=1&rid=456", { id: 456 }],
+    // An unusable rid is ignored in favour of the path.
+    ["douyu.com/yyf?rid=abc", { name: "yyf" }],
+  ];
+  for (const [input, expected] of cases) {
+    deepStrictEqual(parseRoomInput(input), expected, input);
+  }
+});
+
+test("parseRoomInput: absurd inputs are RoomResolveErrors naming the input", () => {
+  const bad: (string | number)[] = [
+    "",
+    "   ",
+    "a b",
+    "douyu.com/y yf",
+    "yyf\tx",
+    "x".repeat(101),
+    `douyu.com/${"a".repeat(95)}`,
+    "https://evil.com/yyf",
+    "evil.com/yyf",
+    "douyu.com.evil.com/yyf",
+    "evil.com/douyu.com/yyf",
+    "notdouyu.com/yyf",
+    "ftp://douyu.com/yyf",
+    "javascript:alert(1)",
+    "https://user:pw@douyu.com/yyf",
+    "https://douyu.com@evil.com/yyf",
+    "douyu.com",
+    "https://www.douyu.com/",
+    "https://www.douyu.com/topic/xxx",
+    "https://www.douyu.com/topic/xxx?rid=0",
+    "yyf?x",
+    "y\u00e9f",
+    "0",
+    "-5",
+    "_x",
+    "99999999999999999999",
+    0,
+    -1,
+    1.5,
+    NaN,
+    Infinity,
+  ];
+  for (const input of bad) {
+    throws(() => parseRoomInput(input), (error: unknown) => {
+      ok(error instanceof RoomResolveError, `${String(input)}: ${String(error)}`);
+      // Long inputs are cut, so leave the closing quote out of the comparison.
+      const shown = JSON.stringify(String(input).slice(0, 40)).slice(0, -1);
+      ok(error.message.includes(shown), `message ${error.message} should name ${shown}`);
+      ok(!error.message.includes("\n"), "one line");
+      return true;
+    });
+  }
+});
+
+test("parseRoomInput: messages escape control characters in the input", () => {
+  throws(() => parseRoomInput("a\x1b[2J\u202eb"), (error: unknown) => {
+    ok(error instanceof RoomResolveError);
+    // deno-lint-ignore no-control-regex -- looking for control characters is the point
+    ok(!/[\x00-\x1f\x7f-\x9f\u202e]/.test(error.message), error.message);
+    ok(error.message.includes("\\u001b[2J\\u202eb"), error.message);
+    return true;
+  });
+});
+
+// ---------------------------------------------------------------------------
+// resolveRoom against a local server
+
+test("resolveRoom: a bare number needs no network", async () => {
+  const fetch: FetchLike = () => Promise.reject(new Error("must not be called"));
+  strictEqual(await resolveRoom(9999, { fetch }), 9999);
+  strictEqual(await resolveRoom("288016", { fetch }), 288016);
+});
+
+test("resolveRoom: betard JSON gives the room id", async () => {
+  await withServer(
+    routes(json({ error: 0, room: { room_id: 288016, room_name: "x", show_status: 1 } })),
+    async (local) => {
+      strictEqual(await resolveRoom("douyu.com/yyf/", opts(local)), 288016);
+      deepStrictEqual(local.paths, ["/betard/yyf"]);
+      ok(local.agents[0]?.startsWith("Mozilla/5.0"), "browser-like user agent");
+    },
+  );
+});
+
+test("resolveRoom: a good number goes through the API", async () => {
+  await withServer(routes(json({ room: { room_id: "5720533" } })), async (local) => {
+    strictEqual(await resolveRoom("https://www.douyu.com/6657", opts(local)), 5720533);
+    deepStrictEqual(local.paths, ["/betard/6657"]);
+  });
+});
+
+test("resolveRoom: betard 404 falls back to the mobile page", async () => {
+  const page = '<html><script>window.$ROOM = {"rid":123,"vipId":0};</script></html>';
+  await withServer(routes(undefined, html(page)), async (local) => {
+    strictEqual(await resolveRoom("yyf", opts(local)), 123);
+    deepStrictEqual(local.paths, ["/betard/yyf", "/m/yyf"]);
+    ok(local.agents[1]?.includes("Mobile"), "mobile user agent for the mobile page");
+  });
+});
+
+test("resolveRoom: betard bad JSON falls back; room_id form and a quoted value work", async () => {
+  await withServer(
+    routes(html("<html>busy</html>"), html('{"other":1, "room_id" : "4567"}')),
+    async (local) => {
+      strictEqual(await resolveRoom("yyf", opts(local)), 4567);
+    },
+  );
+});
+
+test("resolveRoom: betard without room.room_id falls back", async () => {
+  for (const body of [{ room: {} }, { room: { room_id: 0 } }, { room: { room_id: "abc" } }, []]) {
+    await withServer(routes(json(body), html('"rid": 42')), async (local) => {
+      strictEqual(await resolveRoom("yyf", opts(local)), 42, JSON.stringify(body));
+    });
+  }
+});
+
+test("resolveRoom: both broken gives a RoomResolveError naming the input and both failures", async () => {
+  await withServer(
+    routes((_req, res) => send(res, 500, "oops"), html("<html>no id here</html>")),
+    async (local) => {
+      const error = await failure(resolveRoom("douyu.com/nosuchroom", opts(local)));
+      ok(error instanceof RoomResolveError, String(error));
+      const { message } = error;
+      ok(message.includes('"douyu.com/nosuchroom"'), message);
+      ok(message.includes("betard API: HTTP 500"), message);
+      ok(message.includes('mobile page: no "rid" or "room_id" in page'), message);
+      ok(!message.includes("\n"), "one line");
+      ok(error.cause instanceof AggregateError);
+      strictEqual(error.cause.errors.length, 2);
+    },
+  );
+});
+
+test("resolveRoom: a server that is down gives a RoomResolveError", async () => {
+  let base = "";
+  await withServer(routes(), (local) => {
+    base = local.base;
+    return Promise.resolve();
+  });
+  // The port is closed now: both requests are refused.
+  const error = await failure(resolveRoom("yyf", { apiBase: base, mobileBase: base }));
+  ok(error instanceof RoomResolveError, String(error));
+});
+
+test("resolveRoom: an oversized body is rejected, declared or streamed", async () => {
+  const big = `{"room":{"room_id":1,"pad":"${"x".repeat(5000)}"}}`;
+  await withServer(
+    routes(json(JSON.parse(big)), html(`"rid":7 ${"x".repeat(5000)}`)),
+    async (local) => {
+      const error = await failure(resolveRoom("yyf", { ...opts(local), maxBytes: 1000 }));
+      ok(error instanceof RoomResolveError, String(error));
+      ok(error.message.includes("exceeds maxBytes (1000)"), error.message);
+      // Under the limit the same bodies are fine.
+      strictEqual(await resolveRoom("yyf", { ...opts(local), maxBytes: 10_000 }), 1);
+    },
+  );
+
+  // No Content-Length and a body that never ends: the read must stop at the limit.
+  let endless = 0;
+  const stream: Handler = (_req, res) => {
+    endless++;
+    res.writeHead(200, { "content-type": "application/json" });
+    const chunk = "x".repeat(16 * 1024);
+    const pump = () => {
+      while (!res.destroyed && res.write(chunk));
+      if (!res.destroyed) res.once("drain", pump);
+    };
+    pump();
+  };
+  await withServer(routes(stream, stream), async (local) => {
+    const started = Date.now();
+    const error = await failure(resolveRoom("yyf", { ...opts(local), maxBytes: 64 * 1024 }));
+    ok(error instanceof RoomResolveError, String(error));
+    ok(error.message.includes("exceeds maxBytes"), error.message);
+    strictEqual(endless, 2);
+    ok(Date.now() - started < 4000, "stopped reading early");
+  });
+});
+
+test("resolveRoom: a server that never answers times out within the timeout", async () => {
+  const hanging: ServerResponse[] = [];
+  await withServer(
+    (_req, res) => void hanging.push(res),
+    async (local) => {
+      const started = Date.now();
+      const error = await failure(resolveRoom("yyf", { ...opts(local), timeout: 300 }));
+      const elapsed = Date.now() - started;
+      ok(error instanceof TimeoutError, String(error));
+      ok(error.message.includes('"yyf"') && error.message.includes("300 ms"), error.message);
+      ok(error.cause !== undefined);
+      ok(elapsed >= 250 && elapsed < 2000, `took ${elapsed} ms`);
+      // The timeout covers the whole call: no fallback request after it fired.
+      deepStrictEqual(local.paths, ["/betard/yyf"]);
+    },
+  );
+});
+
+test("resolveRoom: a body that stalls mid-way times out too", async () => {
+  await withServer(
+    routes((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.write('{"room":');
+    }),
+    async (local) => {
+      const error = await failure(resolveRoom("yyf", { ...opts(local), timeout: 300 }));
+      ok(error instanceof TimeoutError, String(error));
+    },
+  );
+});
+
+test("resolveRoom: the user's signal aborts with its reason", async () => {
+  await withServer(
+    () => {},
+    async (local) => {
+      const controller = new AbortController();
+      const reason = new Error("user stop");
+      const pending = resolveRoom("yyf", { ...opts(local), signal: controller.signal });
+      await new Promise((r) => setTimeout(r, 50));
+      controller.abort(reason);
+      strictEqual(await failure(pending), reason);
+    },
+  );
+  // Already aborted: rejects at once, with the reason.
+  const fetch: FetchLike = (_url, init) =>
+    init.signal?.aborted ? Promise.reject(init.signal.reason) : Promise.reject(new Error("?"));
+  const reason = new Error("early");
+  const error = await failure(resolveRoom("yyf", { fetch, signal: AbortSignal.abort(reason) }));
+  strictEqual(error, reason);
+});
+
+test("resolveRoom: injected fetch, default endpoints, URL escaping and options checks", async () => {
+  const seen: string[] = [];
+  const agents: (string | null)[] = [];
+  const fetch: FetchLike = (url, init) => {
+    seen.push(url);
+    agents.push(new Headers(init.headers).get("user-agent"));
+    return Promise.resolve(
+      url.includes("/betard/")
+        ? new Response("nope", { status: 403 })
+        : new Response('"room_id":0 "rid":"99"'),
+    );
+  };
+  strictEqual(await resolveRoom("a_b-1", { fetch, userAgent: "" }), 99);
+  deepStrictEqual(seen, ["https://www.douyu.com/betard/a_b-1", "https://m.douyu.com/a_b-1"]);
+  deepStrictEqual(agents, [null, null], "userAgent '' sends none");
+  await rejects(resolveRoom("yyf", { fetch, timeout: 0 }), RangeError);
+  await rejects(resolveRoom("yyf", { fetch, timeout: -1 }), RangeError);
+  await rejects(resolveRoom("", { fetch }), RoomResolveError);
+  // Infinity disables the timeout.
+  strictEqual(await resolveRoom("yyf", { fetch, timeout: Infinity, apiBase: "http://x/" }), 99);
+});
+
+test("resolveRoom: hostile error text does not reach the message raw", async () => {
+  const fetch: FetchLike = () => Promise.reject(new Error("boom\x1b[2J\r\nsecond line"));
+  const error = await failure(resolveRoom("yyf", { fetch }));
+  ok(error instanceof RoomResolveError);
+  // deno-lint-ignore no-control-regex -- looking for control characters is the point
+  ok(!/[\x00-\x1f]/.test(error.message), JSON.stringify(error.message));
+});
+
+// ---------------------------------------------------------------------------
+// fetchRoomInfo
+
+test("fetchRoomInfo: reads id, title, nickname, live and videoLoop", async () => {
+  await withServer(
+    routes(json({
+      room: {
+        room_id: 288016,
+        room_name: "\u6d4b\u8bd5",
+        nickname: "streamer",
+        show_status: 1,
+        videoLoop: 0,
+      },
+    })),
+    async (local) => {
+      deepStrictEqual(await fetchRoomInfo("https://www.douyu.com/yyf", opts(local)), {
+        roomId: 288016,
+        name: "\u6d4b\u8bd5",
+        nickname: "streamer",
+        live: true,
+        videoLoop: false,
+      });
+      // A bare id goes to the API too, since only it knows the status.
+      await fetchRoomInfo(288016, opts(local));
+      deepStrictEqual(local.paths, ["/betard/yyf", "/betard/288016"]);
+    },
+  );
+});
+
+test("fetchRoomInfo: offline, looping, and fields left out when absent", async () => {
+  const answers: unknown[] = [
+    { room: { room_id: 1, show_status: 2, videoLoop: 1 } },
+    { room: { room_id: "2", show_status: "1", videoLoop: true } },
+    { room: { room_id: 3 } },
+  ];
+  const fetch: FetchLike = () => Promise.resolve(Response.json(answers.shift()));
+  deepStrictEqual(await fetchRoomInfo("a", { fetch }), { roomId: 1, live: false, videoLoop: true });
+  deepStrictEqual(await fetchRoomInfo("b", { fetch }), { roomId: 2, live: true, videoLoop: true });
+  deepStrictEqual(await fetchRoomInfo("c", { fetch }), { roomId: 3 });
+});
+
+test("fetchRoomInfo: failure is a RoomResolveError; no mobile fallback", async () => {
+  await withServer(routes(json({ error: 102, msg: "room not found" })), async (local) => {
+    const error = await failure(fetchRoomInfo("nosuch", opts(local)));
+    ok(error instanceof RoomResolveError, String(error));
+    ok(error.message.includes('"nosuch"'), error.message);
+    ok(error.message.includes("no room object"), error.message);
+    ok(error.cause instanceof Error);
+    deepStrictEqual(local.paths, ["/betard/nosuch"]);
+  });
+});

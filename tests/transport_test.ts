@@ -1,0 +1,296 @@
+/**
+ * Real sockets on 127.0.0.1: the runtime's transports against the runtime's
+ * listeners, over TCP and WebSocket.
+ */
+import assert from "node:assert/strict";
+import { ClosedError, DouyuError, TlsError } from "../src/errors.ts";
+import type { Listener, Transport } from "../src/transport.ts";
+import { parseEndpoint } from "../src/transport.ts";
+import { defaultTransportFactory, listen } from "../src/transports.ts";
+import { WS_MAX_UNREAD_BYTES } from "../src/transport_ws.ts";
+import { test } from "./harness.ts";
+
+const PROTOCOLS = ["tcp", "ws"] as const;
+const MiB = 1024 * 1024;
+/** The node:net transport's high-water mark plus one socket read (Bun reads up to 512 KiB). */
+const HELD_LIMIT = 256 * 1024 + 512 * 1024;
+
+/** A listener whose per-connection tasks can be awaited, so nothing outlives a test. */
+interface Server {
+  listener: Listener;
+  /** Closes the listener and waits for every connection handler to finish. */
+  close(): Promise<void>;
+}
+
+async function serve(
+  protocol: "tcp" | "ws",
+  handle: (conn: Transport) => Promise<void>,
+): Promise<Server> {
+  const tasks: Promise<void>[] = [];
+  const listener = await listen({ protocol }, (conn) => {
+    tasks.push(handle(conn).catch(() => {}).finally(() => conn.close()));
+  });
+  return {
+    listener,
+    async close() {
+      await listener.close();
+      await Promise.all(tasks);
+    },
+  };
+}
+
+async function echo(conn: Transport): Promise<void> {
+  for (let chunk; (chunk = await conn.read());) await conn.write(chunk);
+}
+
+/** Reads exactly `n` bytes, copying each chunk since transports may reuse it. */
+async function readBytes(conn: Transport, n: number): Promise<Uint8Array> {
+  const out = new Uint8Array(n);
+  let filled = 0;
+  while (filled < n) {
+    const chunk = await conn.read();
+    if (chunk === null) throw new Error(`EOF after ${filled} of ${n} bytes`);
+    assert.ok(filled + chunk.byteLength <= n, "more bytes than were sent");
+    out.set(chunk, filled);
+    filled += chunk.byteLength;
+  }
+  return out;
+}
+
+/** Reads and discards at least `n` bytes. */
+async function skipBytes(conn: Transport, n: number): Promise<void> {
+  for (let skipped = 0; skipped < n;) {
+    const chunk = await conn.read();
+    if (chunk === null) throw new Error(`EOF after ${skipped} of ${n} bytes`);
+    skipped += chunk.byteLength;
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function bufferedBytes(conn: Transport): number {
+  return (conn as { bufferedBytes?: number }).bufferedBytes ?? 0;
+}
+
+for (const protocol of PROTOCOLS) {
+  test(`${protocol}: echo round trip`, async () => {
+    const server = await serve(protocol, echo);
+    const { endpoint } = server.listener;
+    assert.equal(endpoint.protocol, protocol);
+    assert.equal(endpoint.host, "127.0.0.1");
+    assert.notEqual(endpoint.port, 0);
+    const client = await defaultTransportFactory(endpoint, {});
+    assert.equal(client.url, endpoint.url);
+    for (const text of ["hello", "\u4f60\u597d, douyu"]) {
+      const bytes = new TextEncoder().encode(text);
+      await client.write(bytes);
+      assert.equal(new TextDecoder().decode(await readBytes(client, bytes.byteLength)), text);
+    }
+    client.close();
+    await server.close();
+  });
+
+  test(`${protocol}: a 4 MiB write, and concurrent writes, arrive complete and in order`, async () => {
+    const server = await serve(protocol, echo);
+    const client = await defaultTransportFactory(server.listener.endpoint, {});
+    const data = new Uint8Array(4 * MiB);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7 + (i >>> 16)) & 0xff;
+    // One big write, then pieces written without waiting for each other.
+    const pieces = [data.subarray(0, 1000), data.subarray(1000, 300_000), data.subarray(300_000)];
+    for (const writes of [[data], pieces]) {
+      const [, received] = await Promise.all([
+        Promise.all(writes.map((piece) => client.write(piece))),
+        readBytes(client, data.byteLength),
+      ]);
+      const mismatch = received.findIndex((byte, i) => byte !== data[i]);
+      assert.equal(mismatch, -1, `first difference at byte ${mismatch}`);
+    }
+    client.close();
+    await server.close();
+  });
+
+  test(`${protocol}: close() is idempotent and unblocks a pending read`, async () => {
+    let serverSawEof = false;
+    const server = await serve(protocol, async (conn) => {
+      serverSawEof = (await conn.read()) === null;
+    });
+    const client = await defaultTransportFactory(server.listener.endpoint, {});
+    const pending = client.read();
+    client.close();
+    client.close();
+    assert.equal(await pending, null);
+    assert.equal(await client.read(), null);
+    await assert.rejects(client.write(new Uint8Array([1])), ClosedError);
+    await server.close();
+    assert.ok(serverSawEof);
+  });
+
+  test(`${protocol}: close() settles a pending write`, async () => {
+    const stop = Promise.withResolvers<void>();
+    const server = await serve(protocol, () => stop.promise); // never reads
+    const client = await defaultTransportFactory(server.listener.endpoint, {});
+    // Over TCP this is far more than the kernel buffers, so the write blocks.
+    const pending = client.write(new Uint8Array(protocol === "tcp" ? 64 * MiB : 8 * MiB));
+    await delay(protocol === "tcp" ? 100 : 0);
+    client.close();
+    await assert.rejects(pending, ClosedError);
+    stop.resolve();
+    await server.close();
+  });
+
+  test(`${protocol}: closing the listener closes its connections`, async () => {
+    const server = await serve(protocol, async (conn) => {
+      await conn.read();
+    });
+    const client = await defaultTransportFactory(server.listener.endpoint, {});
+    await delay(20); // let the server accept it
+    await server.listener.close();
+    await server.listener.close();
+    // A clean close reads as EOF; an abrupt one (Bun's stop) as ClosedError.
+    try {
+      assert.equal(await client.read(), null);
+    } catch (error) {
+      assert.ok(error instanceof ClosedError, String(error));
+    }
+    client.close();
+    await server.close();
+  });
+
+  test(`${protocol}: connecting to a closed port fails quickly`, async () => {
+    const server = await serve(protocol, echo);
+    const { endpoint } = server.listener;
+    await server.close();
+    const started = Date.now();
+    await assert.rejects(defaultTransportFactory(endpoint, {}));
+    assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`);
+  });
+
+  test(`${protocol}: an aborted signal rejects with its reason`, async () => {
+    const server = await serve(protocol, echo);
+    const reason = new Error("stop");
+    await assert.rejects(
+      defaultTransportFactory(server.listener.endpoint, { signal: AbortSignal.abort(reason) }),
+      (error) => error === reason,
+    );
+    await server.close();
+  });
+}
+
+test("tcp: a client that stops reading makes the server wait", async () => {
+  let sent = 0;
+  let writerDone = false;
+  const server = await serve("tcp", async (conn) => {
+    const chunk = new Uint8Array(MiB);
+    try {
+      for (;;) {
+        await conn.write(chunk);
+        sent += chunk.byteLength;
+      }
+    } finally {
+      writerDone = true;
+    }
+  });
+  const client = await defaultTransportFactory(server.listener.endpoint, {});
+  // Wait until the server's writes stall: the kernel buffers are full.
+  let last = -1;
+  for (let i = 0; i < 100 && sent !== last; i++) {
+    last = sent;
+    await delay(200);
+  }
+  assert.equal(sent, last, "the server never stalled");
+  assert.ok(!writerDone);
+  assert.ok(sent < 64 * MiB, `server wrote ${sent} bytes into an idle client`);
+  assert.ok(bufferedBytes(client) <= HELD_LIMIT, `client holds ${bufferedBytes(client)} bytes`);
+  // Reading lets the server go on.
+  await skipBytes(client, sent + MiB);
+  assert.ok(bufferedBytes(client) <= HELD_LIMIT, `client holds ${bufferedBytes(client)} bytes`);
+  client.close();
+  await server.close();
+  assert.ok(writerDone);
+});
+
+test("ws: unread data past the limit closes the connection", async () => {
+  const serverDone = Promise.withResolvers<void>();
+  const server = await serve("ws", async (conn) => {
+    const chunk = new Uint8Array(256 * 1024);
+    try {
+      for (let sent = 0; sent <= WS_MAX_UNREAD_BYTES + 4 * MiB; sent += chunk.byteLength) {
+        await conn.write(chunk);
+      }
+      assert.equal(await conn.read(), null);
+    } finally {
+      serverDone.resolve();
+    }
+  });
+  const client = await defaultTransportFactory(server.listener.endpoint, {});
+  await serverDone.promise; // the client closed on overflow
+  await assert.rejects(client.read(), ClosedError);
+  assert.equal(bufferedBytes(client), 0);
+  client.close();
+  await server.close();
+});
+
+test("ws: text messages are ignored", async () => {
+  const received: number[][] = [];
+  const server = await serve("ws", async (conn) => {
+    for (let chunk; (chunk = await conn.read());) received.push([...chunk]);
+  });
+  const ws = new WebSocket(server.listener.endpoint.url);
+  const closed = new Promise((resolve) => ws.addEventListener("close", resolve));
+  await new Promise((resolve) => ws.addEventListener("open", resolve));
+  ws.send("type@=mrkl/");
+  ws.send(new Uint8Array([1, 2, 3]));
+  ws.send("more text");
+  ws.send(new Uint8Array([4]));
+  await delay(50);
+  ws.close();
+  await closed;
+  await server.close();
+  assert.deepEqual(received, [[1, 2, 3], [4]]);
+});
+
+test("wss: a failed TLS handshake is a TlsError", async () => {
+  // Plain TCP that answers the ClientHello with HTTP: not TLS at all.
+  const server = await serve("tcp", async (conn) => {
+    await conn.read();
+    await conn.write(new TextEncoder().encode("HTTP/1.1 400 Bad Request\r\n\r\n"));
+  });
+  const url = `wss://127.0.0.1:${server.listener.endpoint.port}/`;
+  await assert.rejects(defaultTransportFactory(parseEndpoint(url), {}), (error) => {
+    assert.ok(error instanceof TlsError, String(error));
+    assert.equal(error.url, url);
+    return true;
+  });
+  await server.close();
+});
+
+test("ws: aborting during the handshake rejects with the reason", async () => {
+  // A TCP server that never answers the WebSocket upgrade.
+  const server = await serve("tcp", async (conn) => {
+    while (await conn.read());
+  });
+  const url = `ws://127.0.0.1:${server.listener.endpoint.port}/`;
+  const controller = new AbortController();
+  const reason = new Error("gave up");
+  const attempt = defaultTransportFactory(parseEndpoint(url), { signal: controller.signal });
+  await delay(50);
+  controller.abort(reason);
+  await assert.rejects(attempt, (error) => error === reason);
+  await server.close();
+});
+
+test("ws: a failed connection names the url", async () => {
+  const server = await serve("tcp", async (conn) => {
+    await conn.read();
+    await conn.write(new TextEncoder().encode("HTTP/1.1 404 Not Found\r\n\r\n"));
+  });
+  const url = `ws://127.0.0.1:${server.listener.endpoint.port}/`;
+  await assert.rejects(defaultTransportFactory(parseEndpoint(url), {}), (error) => {
+    assert.ok(error instanceof DouyuError && !(error instanceof TlsError), String(error));
+    assert.ok(error.message.includes(url), error.message);
+    return true;
+  });
+  await server.close();
+});
