@@ -1,5 +1,24 @@
 /**
- * A Douyu (斗鱼) live-chat ("barrage") client for Deno, Bun and Node.
+ * A Douyu (斗鱼) live-chat ("barrage") client for Deno, Bun and Node: connect
+ * to a room, keep the heartbeat, reconnect across faults, and get every
+ * message the room produces as a typed object.
+ *
+ * Run as the main module, this file is the `douyu` command line tool.
+ *
+ * @example Watch a room (here the bundled mock server stands in for Douyu)
+ * ```ts
+ * import { connect } from "@x/douyu";
+ * import { MockServer } from "@x/douyu/testing";
+ *
+ * await using server = await MockServer.start({ messages: ["type@=chatmsg/nn@=Ann/txt@=hi/"] });
+ * await using session = await connect(9999, { url: server.url });
+ * for await (const msg of session) {
+ *   if (msg.type === "chatmsg") {
+ *     console.log(`${msg.nn}: ${msg.txt}`);
+ *     break;
+ *   }
+ * }
+ * ```
  *
  * @example Decode what the server sends
  * ```ts
@@ -47,3 +66,42 @@ export {
   unescapeStt,
 } from "./src/stt.ts";
 export * from "./src/messages.ts";
+export {
+  type CloseInfo,
+  connect,
+  type ConnectOptions,
+  DEFAULT_TCP_URLS,
+  DEFAULT_WSS_PORTS,
+  defaultUrls,
+  type MessageHandler,
+  type ReconnectPolicy,
+  Session,
+  type StatusEvent,
+} from "./src/session.ts";
+export type { OverflowPolicy } from "./src/queue.ts";
+export {
+  fetchRoomInfo,
+  parseRoomInput,
+  resolveRoom,
+  type FetchLike,
+  type ResolveRoomOptions,
+  type RoomInfo,
+  type RoomInfoOptions,
+  type RoomInput,
+} from "./src/room.ts";
+export { sanitizeForTerminal } from "./src/sanitize.ts";
+export {
+  type ConnectionHandler,
+  type Endpoint,
+  type Listener,
+  parseEndpoint,
+  type Transport,
+  type TransportConnectOptions,
+  type TransportFactory,
+} from "./src/transport.ts";
+export { defaultTransportFactory } from "./src/transports.ts";
+
+if (import.meta.main) {
+  const { runCli } = await import("./src/cli.ts");
+  await runCli();
+}

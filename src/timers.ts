@@ -1,0 +1,101 @@
+/**
+ * Timers that hang off an AbortSignal: aborting the signal clears them, so a
+ * closed session leaves no timer behind. Web-standard `setTimeout` only.
+ *
+ * @module
+ */
+
+/**
+ * Waits `ms` milliseconds, or less if `signal` aborts first. Never rejects.
+ *
+ * @example
+ * ```ts
+ * import { sleep } from "./timers.ts";
+ *
+ * await sleep(10, AbortSignal.abort()); // returns at once
+ * ```
+ */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/**
+ * Calls `fn` once after `ms`, unless `signal` aborts first.
+ *
+ * @returns A function that cancels the timer.
+ *
+ * @example
+ * ```ts
+ * import { setTimer } from "./timers.ts";
+ *
+ * const controller = new AbortController();
+ * setTimer(1000, () => console.log("never"), controller.signal);
+ * controller.abort(); // the timer is gone
+ * ```
+ */
+export function setTimer(ms: number, fn: () => void, signal: AbortSignal): () => void {
+  if (signal.aborted) return () => {};
+  const cancel = () => {
+    clearTimeout(timer);
+    signal.removeEventListener("abort", cancel);
+  };
+  const timer = setTimeout(() => {
+    signal.removeEventListener("abort", cancel);
+    fn();
+  }, ms);
+  signal.addEventListener("abort", cancel, { once: true });
+  return cancel;
+}
+
+/**
+ * Calls `fn` every `ms` until `signal` aborts.
+ *
+ * @example
+ * ```ts
+ * import { setRepeating } from "./timers.ts";
+ *
+ * const controller = new AbortController();
+ * setRepeating(45_000, () => console.log("heartbeat"), controller.signal);
+ * controller.abort();
+ * ```
+ */
+export function setRepeating(ms: number, fn: () => void, signal: AbortSignal): void {
+  if (signal.aborted) return;
+  const timer = setInterval(fn, ms);
+  signal.addEventListener("abort", () => clearInterval(timer), { once: true });
+}
+
+/**
+ * A child AbortController that aborts with its parent. `release()` detaches it
+ * from the parent, so short-lived children do not pile up listeners on a
+ * long-lived parent.
+ *
+ * @example
+ * ```ts
+ * import { childController } from "./timers.ts";
+ *
+ * const parent = new AbortController();
+ * const child = childController(parent.signal);
+ * parent.abort();
+ * console.log(child.signal.aborted); // true
+ * ```
+ */
+export function childController(
+  parent: AbortSignal,
+): AbortController & { release(): void } {
+  const controller = new AbortController() as AbortController & { release(): void };
+  const forward = () => controller.abort(parent.reason);
+  if (parent.aborted) forward();
+  else parent.addEventListener("abort", forward, { once: true });
+  controller.release = () => parent.removeEventListener("abort", forward);
+  return controller;
+}

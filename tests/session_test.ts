@@ -1,0 +1,401 @@
+import assert from "node:assert/strict";
+import {
+  ClosedError,
+  connect,
+  ConnectionError,
+  type Message,
+  ProtocolError,
+  type Session,
+  type StatusEvent,
+  TimeoutError,
+} from "../mod.ts";
+import { type MockClient, MockServer } from "../src/testing.ts";
+import { test } from "./harness.ts";
+
+/** Fast settings so reconnect tests take milliseconds. */
+const FAST = {
+  loginTimeout: 2000,
+  reconnect: { initialDelay: 10, maxDelay: 50 },
+} as const;
+
+const chat = (n: number) => `type@=chatmsg/rid@=9999/uid@=${n}/nn@=user${n}/txt@=message ${n}/`;
+const seq = (msg: Message) => Number(msg.uid);
+
+/** One iterator per session: a session is iterated by one loop at a time. */
+const iterators = new WeakMap<object, AsyncIterator<Message>>();
+
+/** Collects `n` messages of the session, failing if they take longer than `ms`. */
+async function take<M extends Message>(
+  session: Session<M>,
+  n: number,
+  ms = 5000,
+): Promise<Message[]> {
+  const out: Message[] = [];
+  let iterator = iterators.get(session);
+  if (iterator === undefined) iterators.set(session, iterator = session[Symbol.asyncIterator]());
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(), ms);
+  try {
+    while (out.length < n) {
+      const next = await Promise.race([
+        iterator.next(),
+        new Promise<never>((_, reject) =>
+          deadline.signal.addEventListener(
+            "abort",
+            () => reject(new Error(`timed out with ${out.length} of ${n} messages`)),
+            { once: true },
+          )
+        ),
+      ]);
+      if (next.done) break;
+      out.push(next.value);
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  return out;
+}
+
+/** Records status events until the session closes. */
+function watch<M extends Message>(session: Session<M>): StatusEvent[] {
+  const events: StatusEvent[] = [];
+  (async () => {
+    for await (const event of session.status()) events.push(event);
+  })();
+  return events;
+}
+
+async function closedPort(): Promise<string> {
+  const server = await MockServer.start();
+  const url = server.url;
+  await server.close();
+  return url;
+}
+
+test("session: logs in, waits for loginres, then joins the group", async () => {
+  await using server = await MockServer.start();
+  await using session = await connect(9999, { url: server.url, group: -9999 });
+  const client = server.clients[0]!;
+  await client.waitFor("joingroup");
+  assert.deepEqual(client.received.slice(0, 2), [
+    { type: "loginreq", roomid: "9999" },
+    { type: "joingroup", rid: "9999", gid: "-9999" },
+  ]);
+  assert.equal(session.url, server.url);
+  // The session's own messages reach the consumer too.
+  const [loginres, pingreq] = await take(session, 2);
+  assert.equal(loginres?.type, "loginres");
+  assert.equal(pingreq?.type, "pingreq");
+});
+
+test("session: never joins without loginres; login timeout names the endpoint", async () => {
+  await using server = await MockServer.start({ answerLogin: false });
+  const started = Date.now();
+  const error = await connect(9999, { url: server.url, loginTimeout: 150 }).catch((e) => e);
+  assert.ok(error instanceof ConnectionError, String(error));
+  assert.equal(error.attempts.length, 1);
+  assert.ok(error.attempts[0]!.error instanceof TimeoutError);
+  assert.match(error.message, /127\.0\.0\.1/);
+  assert.ok(Date.now() - started < 2000);
+  const client = server.clients[0]!;
+  await client.closed;
+  assert.deepEqual(client.received.map((m) => m.type), ["loginreq"]);
+});
+
+test("session: connection error lists every endpoint, tried once each in order", async () => {
+  const a = await closedPort();
+  const b = await closedPort();
+  const error = await connect(9999, { url: [a, b], ...FAST }).catch((e) => e);
+  assert.ok(error instanceof ConnectionError);
+  assert.deepEqual(error.attempts.map((x: { url: string }) => x.url), [a, b]);
+  assert.match(error.message, new RegExp(`${a}.*${b}`));
+});
+
+test("session: falls over to the next endpoint", async () => {
+  const dead = await closedPort();
+  await using server = await MockServer.start({ messages: [chat(1)] });
+  await using session = await connect(9999, { url: [dead, server.url], types: ["chatmsg"] });
+  assert.equal(session.url, server.url);
+  assert.deepEqual((await take(session, 1)).map(seq), [1]);
+});
+
+test("session: heartbeat every interval, with round-trip times", async () => {
+  await using server = await MockServer.start();
+  await using session = await connect(9999, { url: server.url, heartbeatInterval: 40 });
+  const events = watch(session);
+  const client = server.clients[0]!;
+  await client.waitFor("mrkl", 5);
+  const count = client.received.filter((m) => m.type === "mrkl").length;
+  assert.ok(count >= 5 && count <= 7, `${count} heartbeats`);
+  assert.ok(events.some((e) => e.type === "heartbeat" && e.rtt >= 0));
+});
+
+test("session: types filter drops other messages but still logs in", async () => {
+  await using server = await MockServer.start({
+    messages: ["type@=uenter/nn@=x/", chat(1), "type@=dgb/gfid@=1/", chat(2)],
+  });
+  await using session = await connect(9999, { url: server.url, types: ["chatmsg"] });
+  const got = await take(session, 2);
+  assert.deepEqual(got.map((m) => m.type), ["chatmsg", "chatmsg"]);
+  assert.deepEqual(got.map(seq), [1, 2]);
+});
+
+test("session: idle timeout declares a half-open connection dead and reconnects", async () => {
+  await using server = await MockServer.start({ messages: [chat(1)] });
+  await using session = await connect(9999, {
+    url: server.url,
+    idleTimeout: 150,
+    heartbeatInterval: 10_000,
+    types: ["chatmsg"],
+    ...FAST,
+  });
+  const events = watch(session);
+  const first = await server.nextClient();
+  assert.deepEqual((await take(session, 1)).map(seq), [1]);
+  first.silence();
+  const second = await server.nextClient();
+  assert.notEqual(second, first);
+  await first.closed;
+  const cause = events.find((e) => e.type === "disconnected");
+  assert.ok(cause?.type === "disconnected" && cause.error instanceof TimeoutError);
+  assert.ok(events.some((e) => e.type === "reconnecting"));
+  assert.deepEqual((await take(session, 1)).map(seq), [1]);
+});
+
+/**
+ * Each fault: the first connection delivers 1..3, then breaks as the fault
+ * makes it; whatever the server sends afterwards (on the new connection)
+ * arrives exactly once and in order.
+ */
+const faults: Record<string, (client: MockClient) => Promise<unknown>> = {
+  "cut mid-frame": (c) => c.cutMidFrame(chat(99)),
+  "garbage bytes": (c) => c.sendGarbage(64),
+  "a 2 GB length": (c) => c.sendHugeLength(),
+  "server close": async (c) => c.close(),
+};
+for (const [name, fault] of Object.entries(faults)) {
+  test(`session: after ${name}, later messages arrive exactly once, in order`, async () => {
+    await using server = await MockServer.start();
+    await using session = await connect(9999, { url: server.url, types: ["chatmsg"], ...FAST });
+    const events = watch(session);
+    const first = await server.nextClient();
+    await first.sendFrames([chat(1), chat(2), chat(3)], "coalesce");
+    assert.deepEqual((await take(session, 3)).map(seq), [1, 2, 3]);
+    await fault(first);
+    const second = await server.nextClient();
+    await second.sendFrames([chat(4), chat(5)], { split: 3 });
+    await second.send(chat(6));
+    assert.deepEqual((await take(session, 3)).map(seq), [4, 5, 6]);
+    const disconnected = events.find((e) => e.type === "disconnected");
+    assert.ok(disconnected?.type === "disconnected");
+    if (name === "garbage bytes" || name === "a 2 GB length") {
+      assert.ok(disconnected.error instanceof ProtocolError, String(disconnected.error));
+    }
+  });
+}
+
+test("session: frames split into 1-byte writes and coalesced writes are reassembled", async () => {
+  await using server = await MockServer.start();
+  await using session = await connect(9999, { url: server.url, types: ["chatmsg"] });
+  const client = server.clients[0]!;
+  await client.joined;
+  await client.sendFrames([chat(1), chat(2)], { split: 1 });
+  await client.sendFrames([chat(3), chat(4), chat(5)], "coalesce");
+  assert.deepEqual((await take(session, 5)).map(seq), [1, 2, 3, 4, 5]);
+});
+
+test("session: close() sends logout, is idempotent, resolves closed", async () => {
+  await using server = await MockServer.start();
+  const session = await connect(9999, { url: server.url });
+  const client = server.clients[0]!;
+  await client.joined;
+  await Promise.all([session.close(), session.close()]);
+  await session.close();
+  assert.equal((await client.waitFor("logout")).type, "logout");
+  assert.deepEqual(await session.closed, { reason: "closed" });
+  await assert.rejects(session.send({ type: "mrkl" }), ClosedError);
+});
+
+test("session: break out of for-await logs out and closes", async () => {
+  await using server = await MockServer.start({ messages: [chat(1), chat(2)] });
+  const session = await connect(9999, { url: server.url, types: ["chatmsg"] });
+  for await (const msg of session) {
+    assert.equal(seq(msg), 1);
+    break;
+  }
+  assert.equal((await session.closed).reason, "closed");
+  await server.clients[0]!.waitFor("logout");
+});
+
+test("session: an aborted signal logs out and closes with the reason", async () => {
+  await using server = await MockServer.start();
+  const controller = new AbortController();
+  const session = await connect(9999, { url: server.url, signal: controller.signal });
+  await server.clients[0]!.joined;
+  controller.abort(new Error("user stop"));
+  const info = await session.closed;
+  assert.equal(info.reason, "aborted");
+  assert.equal((info.error as Error).message, "user stop");
+  await server.clients[0]!.waitFor("logout");
+  // An already-aborted signal never connects.
+  await assert.rejects(connect(9999, { url: server.url, signal: controller.signal }), ClosedError);
+});
+
+test("session: handlers, several per type, none replacing another", async () => {
+  await using server = await MockServer.start({
+    messages: [chat(1), "type@=dgb/nn@=g/gfid@=824/gfcnt@=2/", chat(2)],
+  });
+  await using session = await connect(9999, { url: server.url });
+  const seen: string[] = [];
+  const done = new Promise<void>((resolve) => {
+    session.on("chatmsg", (msg) => void seen.push(`a${msg.uid}`));
+    session.on("chatmsg", (msg) => {
+      seen.push(`b${msg.uid}`);
+      if (msg.uid === "2") resolve();
+    });
+    session.on("dgb", (msg) => void seen.push(`gift${msg.gfcnt}`));
+    session.on("chatmsg", () => {
+      throw new Error("a broken handler");
+    });
+  });
+  const events = watch(session);
+  await done;
+  assert.deepEqual(seen, ["a1", "b1", "gift2", "a2", "b2"]);
+  assert.ok(events.some((e) => e.type === "error"));
+});
+
+test("session: slow consumer, pause policy: TCP pushes back, nothing lost", async () => {
+  const total = 3000;
+  await using server = await MockServer.start({
+    messages: Array.from({ length: total }, (_, i) => chat(i + 1)),
+  });
+  await using session = await connect(9999, {
+    url: server.url,
+    types: ["chatmsg"],
+    queueSize: 16,
+    overflow: "pause",
+  });
+  const events = watch(session);
+  const got: number[] = [];
+  for await (const msg of session) {
+    got.push(seq(msg));
+    if (got.length % 500 === 0) await new Promise((r) => setTimeout(r, 20));
+    if (got.length === total) break;
+  }
+  assert.deepEqual(got, Array.from({ length: total }, (_, i) => i + 1));
+  assert.ok(!events.some((e) => e.type === "dropped"));
+});
+
+test("session: slow consumer, drop-oldest policy: bounded, drops reported", async () => {
+  await using server = await MockServer.start();
+  await using session = await connect(9999, {
+    url: server.url,
+    types: ["chatmsg"],
+    queueSize: 10,
+    overflow: "drop-oldest",
+  });
+  const events = watch(session);
+  const client = server.clients[0]!;
+  await client.joined;
+  await client.sendFrames(Array.from({ length: 200 }, (_, i) => chat(i + 1)), "coalesce");
+  await client.send(chat(201));
+  // Wait until the last message is queued, then read everything left.
+  while (!events.some((e) => e.type === "dropped" && e.total === 191)) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const got = (await take(session, 10)).map(seq);
+  assert.deepEqual(got, Array.from({ length: 10 }, (_, i) => 192 + i));
+});
+
+test("session: 100 concurrent sessions in one process", async () => {
+  await using server = await MockServer.start();
+  const sessions = await Promise.all(
+    Array.from({ length: 100 }, () => connect(9999, { url: server.url, types: ["chatmsg"] })),
+  );
+  await Promise.all(server.clients.map((c) => c.joined));
+  await server.broadcast(chat(7));
+  const got = await Promise.all(sessions.map((s) => take(s, 1)));
+  assert.ok(got.every((m) => m.length === 1 && seq(m[0]!) === 7));
+  await Promise.all(sessions.map((s) => s.close()));
+  await Promise.all(server.clients.map((c) => c.waitFor("logout")));
+});
+
+test("session: reconnecting gives up after maxAttempts and closes with the error", async () => {
+  const server = await MockServer.start();
+  const session = await connect(9999, {
+    url: server.url,
+    reconnect: { initialDelay: 5, maxDelay: 10, maxAttempts: 2 },
+    loginTimeout: 500,
+  });
+  await server.close();
+  const info = await session.closed;
+  assert.equal(info.reason, "error");
+});
+
+test("session: reconnect: false ends the session when the server goes", async () => {
+  await using server = await MockServer.start();
+  const session = await connect(9999, { url: server.url, reconnect: false });
+  server.clients[0]!.close();
+  const info = await session.closed;
+  assert.equal(info.reason, "error");
+  assert.ok(info.error instanceof ClosedError);
+});
+
+test("session: over WebSocket, same messages and session behaviour", async () => {
+  await using server = await MockServer.start({
+    protocols: ["ws"],
+    messages: [chat(1), chat(2)],
+  });
+  assert.match(server.url, /^ws:\/\//);
+  await using session = await connect(9999, { url: server.url, types: ["chatmsg"] });
+  assert.deepEqual((await take(session, 2)).map(seq), [1, 2]);
+  await session.close();
+  await server.clients[0]!.waitFor("logout");
+});
+
+test("session: a failed TLS handshake is a TlsError, and the next endpoint is tried", async () => {
+  await using server = await MockServer.start({ messages: [chat(1)] });
+  // A TLS client talking to a plain TCP server fails its handshake.
+  const wss = server.url.replace("tcp://", "wss://") + "/";
+  const error = await connect(9999, { url: wss, loginTimeout: 2000 }).catch((e) => e);
+  assert.ok(error instanceof ConnectionError, String(error));
+  assert.equal(error.attempts[0]!.error?.constructor?.name, "TlsError", String(error));
+  await using session = await connect(9999, { url: [wss, server.url], types: ["chatmsg"] });
+  assert.equal(session.url, server.url);
+  assert.deepEqual((await take(session, 1)).map(seq), [1]);
+});
+
+test("session: pause policy stops reading, heartbeats go on, idle timer waits", async () => {
+  await using server = await MockServer.start();
+  await using session = await connect(9999, {
+    url: server.url,
+    types: ["chatmsg"],
+    queueSize: 8,
+    overflow: "pause",
+    heartbeatInterval: 30,
+    idleTimeout: 100,
+  });
+  const events = watch(session);
+  const client = await server.nextClient();
+  const total = 20_000;
+  const padding = "x".repeat(1000);
+  const big = (n: number) => `type@=chatmsg/uid@=${n}/txt@=${padding}/`;
+  // ~20 MB: far more than socket buffers hold, so the server must stall.
+  let sent = 0;
+  const sending = (async () => {
+    for (let i = 1; i <= total; i++) {
+      await client.send(big(i));
+      sent = i;
+    }
+  })();
+  await new Promise((r) => setTimeout(r, 400));
+  const stalledAt = sent;
+  assert.ok(stalledAt < total, "the server was not pushed back");
+  const beats = client.received.filter((m) => m.type === "mrkl").length;
+  assert.ok(beats >= 5, `${beats} heartbeats while paused`);
+  assert.ok(!events.some((e) => e.type === "disconnected"), "idle timeout fired while paused");
+  const got = await take(session, total, 30_000);
+  await sending;
+  assert.equal(got.length, total);
+  assert.ok(got.every((m, i) => seq(m) === i + 1));
+});
