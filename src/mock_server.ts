@@ -231,6 +231,8 @@ const HUGE_LENGTH = 2_000_000_000;
 const YIELD_EVERY = 64;
 /** …and waits for a timer turn when none happened for this many milliseconds. */
 const STARVED_MS = 4;
+/** Size of the writes a back-to-back stream is gathered into. */
+const BATCH_BYTES = 16 * 1024;
 /** Longer timer delays overflow and fire at once; waits are capped here (~24.8 days). */
 const MAX_TIMEOUT = 0x7fffffff;
 /** `crypto.getRandomValues` fills at most this many bytes per call. */
@@ -471,6 +473,9 @@ export class MockClient {
   #hasJoined = false;
   #lastActivity = performance.now();
   #sinceYield = 0;
+  /** Frames streamed back to back, waiting to go out in one write. */
+  #batch: Uint8Array[] = [];
+  #batchBytes = 0;
   /** The marker timer of `#yield()`, and whether it fired. */
   #tick: Promise<void> | undefined;
   #tickFired = false;
@@ -862,9 +867,22 @@ export class MockClient {
     return this.#open && !this.#silenced;
   }
 
-  /** Writes one streamed message; false once streaming should stop. */
-  async #emit(message: MockMessage): Promise<boolean> {
+  /**
+   * Writes one streamed message; false once streaming should stop. With
+   * `coalesce`, frames are gathered and written in batches of about 16 KiB,
+   * as a busy real server's stream arrives (one packet per write would make
+   * the mock, not the client under test, the bottleneck). Only whole frames
+   * are batched, so each WebSocket message still holds complete packets.
+   */
+  async #emit(message: MockMessage, coalesce = false): Promise<boolean> {
     if (!this.#streaming()) return false;
+    if (coalesce) {
+      const frame = serverFrame(message);
+      this.#batch.push(frame);
+      this.#batchBytes += frame.length;
+      return this.#batchBytes < BATCH_BYTES || await this.#flush();
+    }
+    if (!await this.#flush()) return false;
     try {
       await this.send(message);
     } catch {
@@ -876,6 +894,22 @@ export class MockClient {
       this.#sinceYield = 0;
       await this.#yield();
     }
+    return this.#streaming();
+  }
+
+  /** Writes the pending batch; false once streaming should stop. */
+  async #flush(): Promise<boolean> {
+    if (this.#batch.length === 0) return this.#streaming();
+    const bytes = concatBytes(this.#batch);
+    this.#batch = [];
+    this.#batchBytes = 0;
+    if (!this.#streaming()) return false;
+    try {
+      await this.sendRaw(bytes);
+    } catch {
+      return false;
+    }
+    await this.#yield();
     return this.#streaming();
   }
 
@@ -915,10 +949,10 @@ export class MockClient {
     const { interval, loop } = this.#settings;
     const signal = this.#controller.signal;
     let first = true;
-    const next = async (message: MockMessage): Promise<boolean> => {
+    const next = async (message: MockMessage, coalesce: boolean): Promise<boolean> => {
       if (!first && interval > 0) await sleep(interval, signal);
       first = false;
-      return await this.#emit(message);
+      return await this.#emit(message, coalesce && interval === 0);
     };
     do {
       const items = typeof source === "function" ? source() : source;
@@ -939,7 +973,8 @@ export class MockClient {
               break;
             }
             count++;
-            if (!await next(result.value)) return;
+            // A live async source may pause for long: never hold its messages back.
+            if (!await next(result.value, false)) return;
           }
         } finally {
           signal.removeEventListener("abort", onAbort);
@@ -949,8 +984,9 @@ export class MockClient {
       } else {
         for (const message of items) {
           count++;
-          if (!await next(message)) return;
+          if (!await next(message, true)) return;
         }
+        if (!await this.#flush()) return;
       }
       // An empty (or exhausted one-shot) source would make `loop` spin forever.
       if (count === 0) return;
@@ -969,10 +1005,15 @@ export class MockClient {
       for (const line of lines) {
         if (speed > 0) {
           const wait = start + (line.t - t0) / speed - performance.now();
-          if (wait > 0) await sleep(wait, signal);
+          if (wait > 0) {
+            if (!await this.#flush()) return;
+            await sleep(wait, signal);
+          }
         }
-        if (!await this.#emit(line.body)) return;
+        // Lines already due go out together, like a burst on the real server.
+        if (!await this.#emit(line.body, true)) return;
       }
+      if (!await this.#flush()) return;
     } while (loop && this.#streaming());
   }
 }

@@ -1,0 +1,156 @@
+/**
+ * End-to-end benchmark: a mock server in another process streams the real
+ * capture over loopback as fast as it can; we count messages through
+ * `for await`. Every figure is reported against the codec-only rate on the
+ * same bodies measured in this process.
+ *
+ *   deno run -A scripts/bench_session.ts [--repeat 60] [--douyudm DIR] [--idle 1000]
+ *
+ * --douyudm DIR: also run douyudm@2.0.1's own WebSocket client (installed in
+ * DIR/node_modules) under Node against the same server.
+ * --idle N: open N idle sessions and report the memory they take.
+ */
+// deno-lint-ignore-file no-console
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import process from "node:process";
+import { parseArgs } from "node:util";
+import { connect, encodeFrame, FrameDecoder, parseMessage } from "../mod.ts";
+
+const { values } = parseArgs({
+  args: process.argv.slice(2),
+  options: {
+    repeat: { type: "string", default: "60" },
+    rounds: { type: "string", default: "3" },
+    douyudm: { type: "string" },
+    idle: { type: "string", default: "0" },
+  },
+});
+const repeat = Number(values.repeat);
+const rounds = Number(values.rounds);
+
+const server = spawn(
+  process.execPath,
+  [
+    "run",
+    "-N",
+    "-R",
+    new URL("./bench_server.ts", import.meta.url).pathname,
+    "--repeat",
+    `${repeat}`,
+  ],
+  { stdio: ["pipe", "pipe", "inherit"] },
+);
+const info: { tcp: string; ws: string; messages: number } = await new Promise((resolve) => {
+  createInterface({ input: server.stdout! }).once("line", (line) => resolve(JSON.parse(line)));
+});
+// loginres and pingreq come first, then the stream.
+const expected = info.messages + 2;
+
+const { readFile } = await import("node:fs/promises");
+const capture = await readFile(
+  new URL("../tests/fixtures/capture_room102965.jsonl", import.meta.url),
+  "utf8",
+);
+const bodies = capture.trim().split("\n").map((line) => JSON.parse(line).body as string);
+const stream = new Uint8Array(
+  Array.from({ length: repeat }, () => bodies).flat().flatMap((b) => [...encodeFrame(b, 690)]),
+);
+
+function codecOnly(): number {
+  const started = performance.now();
+  const decoder = new FrameDecoder();
+  let n = 0;
+  for (let pos = 0; pos < stream.length; pos += 65536) {
+    for (const frame of decoder.push(stream.subarray(pos, pos + 65536))) {
+      if (parseMessage(frame.body).type !== "") n++;
+    }
+  }
+  if (n !== info.messages) throw new Error(`codec decoded ${n} of ${info.messages}`);
+  return n / ((performance.now() - started) / 1000);
+}
+
+async function endToEnd(url: string): Promise<number> {
+  const started = performance.now();
+  const session = await connect(9999, { url });
+  let n = 0;
+  for await (const msg of session) {
+    if (msg.type !== "" && ++n === expected) break;
+  }
+  return n / ((performance.now() - started) / 1000);
+}
+
+function douyudm(dir: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("node", [
+      new URL("./douyudm_client.cjs", import.meta.url).pathname,
+      dir,
+      info.ws,
+      `${expected}`,
+    ], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout!.on("data", (d) => (out += d));
+    child.on("exit", (code) => {
+      if (code !== 0) return reject(new Error(`douyudm client exited with ${code}`));
+      const { count, ms } = JSON.parse(out);
+      resolve(count / (ms / 1000));
+    });
+  });
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const rates: Record<string, number[]> = { codec: [], tcp: [], ws: [] };
+if (values.douyudm) rates.douyudm = [];
+codecOnly(); // warm up
+await endToEnd(info.tcp);
+for (let r = 0; r < rounds; r++) {
+  rates.codec!.push(codecOnly());
+  rates.tcp!.push(await endToEnd(info.tcp));
+  rates.ws!.push(await endToEnd(info.ws));
+  if (values.douyudm) rates.douyudm!.push(await douyudm(values.douyudm));
+}
+
+console.log(`${expected} messages per run (capture x${repeat}), median of ${rounds} runs`);
+const codec = median(rates.codec!);
+for (const [name, list] of Object.entries(rates)) {
+  const rate = median(list);
+  const vsDouyudm = rates.douyudm ? `  ${(rate / median(rates.douyudm)).toFixed(2)}x douyudm` : "";
+  console.log(
+    `${name.padEnd(8)} ${Math.round(rate).toString().padStart(8)} msg/s  ` +
+      `${(rate / codec).toFixed(2)}x codec-only${vsDouyudm}`,
+  );
+}
+
+const idle = Number(values.idle);
+if (idle > 0) {
+  const idleServer = spawn(
+    process.execPath,
+    ["run", "-N", "-R", new URL("./bench_server.ts", import.meta.url).pathname],
+    { stdio: ["pipe", "pipe", "inherit"] },
+  );
+  const idleInfo: { tcp: string } = await new Promise((resolve) => {
+    createInterface({ input: idleServer.stdout! }).once("line", (l) => resolve(JSON.parse(l)));
+  });
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  const before = process.memoryUsage();
+  const sessions = [];
+  for (let i = 0; i < idle; i += 100) {
+    sessions.push(
+      ...await Promise.all(
+        Array.from({ length: Math.min(100, idle - i) }, () => connect(9999, { url: idleInfo.tcp })),
+      ),
+    );
+  }
+  gc?.();
+  const after = process.memoryUsage();
+  const mb = (n: number) => (n / 1048576).toFixed(1);
+  console.log(
+    `${idle} idle sessions: rss +${mb(after.rss - before.rss)} MB ` +
+      `(${((after.rss - before.rss) / idle / 1024).toFixed(1)} KiB each), ` +
+      `heap +${mb(after.heapUsed - before.heapUsed)} MB`,
+  );
+  await Promise.all(sessions.map((s) => s.close()));
+  idleServer.stdin!.end();
+}
+server.stdin!.end();
