@@ -12,6 +12,7 @@
  */
 // deno-lint-ignore-file no-console
 import { spawn } from "node:child_process";
+import { tmpdir } from "node:os";
 import { createInterface } from "node:readline";
 import process from "node:process";
 import { parseArgs } from "node:util";
@@ -87,7 +88,8 @@ function douyudm(dir: string): Promise<number> {
       dir,
       info.ws,
       `${expected}`,
-    ], { stdio: ["ignore", "pipe", "inherit"] });
+      // Its logger writes <room>.json into the working directory.
+    ], { stdio: ["ignore", "pipe", "inherit"], cwd: tmpdir() });
     let out = "";
     child.stdout!.on("data", (d) => (out += d));
     child.on("exit", (code) => {

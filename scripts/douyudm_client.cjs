@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console
 // Runs douyudm@2.0.1's own client (WebSocket) against a local mock server and
 // reports how long it took to receive `expected` messages. Used by
 // scripts/bench_session.ts; needs Node and douyudm installed outside the repo.
