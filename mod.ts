@@ -80,10 +80,10 @@ export {
 } from "./src/session.ts";
 export type { OverflowPolicy } from "./src/queue.ts";
 export {
+  type FetchLike,
   fetchRoomInfo,
   parseRoomInput,
   resolveRoom,
-  type FetchLike,
   type ResolveRoomOptions,
   type RoomInfo,
   type RoomInfoOptions,

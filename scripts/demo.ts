@@ -18,7 +18,8 @@ import { SAMPLE_ROOM, sampleRecording } from "../src/sample.ts";
 
 const SPEED = 4;
 
-const sample = sampleRecording();
+// Starting now, so times inside messages (when a mute ends) read naturally.
+const sample = sampleRecording(Date.now());
 // Stop after the last message that has a line of its own: the sample is over.
 const shown = sample.filter((line) => formatMessage(parseMessage(line.body)) !== undefined).length;
 

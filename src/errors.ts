@@ -103,6 +103,8 @@ export class TlsError extends DouyuError {
   readonly url: string;
 
   /**
+   * Creates the error for one endpoint.
+   *
    * @param url The endpoint.
    * @param cause The runtime's TLS error.
    */

@@ -7,7 +7,15 @@
  * @module
  */
 
-import { decodeListAt, decodeMapAt, decodeMapListAt } from "./stt.ts";
+import {
+  decodeBody,
+  decodeListAt,
+  decodeListRange,
+  decodeMapListAt,
+  decodeMapListRange,
+  decodeMapRange,
+  type NestedDecoder,
+} from "./stt.ts";
 
 /** A decoded nested map: wire keys to string values. */
 export type SttMap = Record<string, string>;
@@ -529,7 +537,11 @@ export interface UnknownMessage {
 export type Message = KnownMessage | UnknownMessage;
 
 /** The message type for a wire type name: known interface or {@linkcode UnknownMessage}. */
-export type MessageOf<T extends string> = T extends KnownType ? KnownMessages[T] : UnknownMessage;
+export type MessageOf<T extends string> = string extends T
+  // A type only known at run time (a plain `string`) may be any message.
+  ? Message
+  : T extends KnownType ? KnownMessages[T]
+  : UnknownMessage;
 
 /** The list of known types, in the order of PROTOCOL.md §5. */
 export const KNOWN_TYPES: readonly KnownType[] = [
@@ -560,10 +572,10 @@ export const KNOWN_TYPES: readonly KnownType[] = [
 type Fields = Record<string, unknown>;
 
 /*
- * Nested fields are decoded straight from the wire text: `parseMessage`
- * keeps their values raw (escaped once more than plain STT, "level 1"), and
- * each decoder below reads them at the level it is given. Inside an already
- * decoded nested map, values are plain again (level 0).
+ * Nested fields are decoded straight from the wire text of the body, where
+ * their values are escaped once more than plain STT ("level 1"), while the
+ * body is decoded. Inside an already decoded nested map, values are plain
+ * again (level 0).
  */
 
 function nestMapList(msg: Fields, key: string, level: number): void {
@@ -576,59 +588,44 @@ function nestList(msg: Fields, key: string, level: number): void {
   if (typeof raw === "string") msg[key] = decodeListAt(raw, level);
 }
 
-function nestRankEntries(msg: Fields, key: string): void {
-  const raw = msg[key];
-  if (typeof raw !== "string") return;
-  const entries = decodeMapListAt(raw, 1);
-  for (const entry of entries) nestList(entry, "ail", 0);
-  msg[key] = entries;
-}
-
 function nestChat(msg: Fields, level: number): void {
   nestMapList(msg, "el", level);
   nestList(msg, "ail", level);
 }
 
-/** A type's nested fields and how to decode them. */
-interface Nesting {
-  keys: ReadonlySet<string>;
-  decode(msg: Fields): void;
-}
+const mapList: NestedDecoder = (text, from, to) => decodeMapListRange(text, from, to, 1);
+const list: NestedDecoder = (text, from, to) => decodeListRange(text, from, to, 1);
+const rankEntries: NestedDecoder = (text, from, to) => {
+  const entries: Fields[] = decodeMapListRange(text, from, to, 1);
+  for (const entry of entries) nestList(entry, "ail", 0);
+  return entries;
+};
 
-/** How each known type's nested fields are decoded. A Map: wire types are hostile keys. */
-const NESTED = new Map<string, Nesting>([
-  ["chatmsg", { keys: new Set(["el", "ail"]), decode: (msg) => nestChat(msg, 1) }],
-  ["uenter", { keys: new Set(["el"]), decode: (msg) => nestMapList(msg, "el", 1) }],
-  ["dgb", { keys: new Set(["el"]), decode: (msg) => nestMapList(msg, "el", 1) }],
-  ["bc_buy_deserve", {
-    keys: new Set(["sui"]),
-    decode(msg) {
-      if (typeof msg.sui === "string") msg.sui = decodeMapAt(msg.sui, 1);
-    },
-  }],
-  ["ranklist", {
-    keys: new Set(["list", "list_all", "list_day"]),
-    decode(msg) {
-      nestRankEntries(msg, "list");
-      nestRankEntries(msg, "list_all");
-      nestRankEntries(msg, "list_day");
-    },
-  }],
-  ["frank", { keys: new Set(["list"]), decode: (msg) => nestMapList(msg, "list", 1) }],
-  ["fswrank", { keys: new Set(["list"]), decode: (msg) => nestMapList(msg, "list", 1) }],
-  ["noble_num_info", { keys: new Set(["list"]), decode: (msg) => nestMapList(msg, "list", 1) }],
-  ["comm_chatmsg", {
-    keys: new Set(["chatmsg"]),
-    decode(msg) {
-      if (typeof msg.chatmsg !== "string") return;
-      const chat: Fields = decodeMapAt(msg.chatmsg, 1);
+/** Each known type's nested fields and their decoders. Maps: wire types are hostile keys. */
+const NESTED = new Map<string, ReadonlyMap<string, NestedDecoder>>([
+  ["chatmsg", new Map([["el", mapList], ["ail", list]])],
+  ["uenter", new Map([["el", mapList]])],
+  ["dgb", new Map([["el", mapList]])],
+  ["bc_buy_deserve", new Map([["sui", (text, from, to) => decodeMapRange(text, from, to, 1)]])],
+  [
+    "ranklist",
+    new Map([["list", rankEntries], ["list_all", rankEntries], ["list_day", rankEntries]]),
+  ],
+  ["frank", new Map([["list", mapList]])],
+  ["fswrank", new Map([["list", mapList]])],
+  ["noble_num_info", new Map([["list", mapList]])],
+  [
+    "comm_chatmsg",
+    new Map([["chatmsg", (text, from, to) => {
+      const chat: Fields = decodeMapRange(text, from, to, 1);
       nestChat(chat, 0);
-      msg.chatmsg = chat;
-    },
-  }],
+      return chat;
+    }]]),
+  ],
 ]);
 
-const rawKeysOf = (type: string): ReadonlySet<string> | undefined => NESTED.get(type)?.keys;
+const nestedKeysOf = (type: string): ReadonlyMap<string, NestedDecoder> | undefined =>
+  NESTED.get(type);
 
 /**
  * Parses an STT body into a typed message: one-level decode, then the known
@@ -646,9 +643,8 @@ const rawKeysOf = (type: string): ReadonlySet<string> | undefined => NESTED.get(
  * ```
  */
 export function parseMessage(body: string): Message {
-  const msg: Fields = decodeMapAt(body, 0, rawKeysOf);
+  const msg: Fields = decodeBody(body, nestedKeysOf);
   if (typeof msg.type !== "string") msg.type = "";
-  NESTED.get(msg.type as string)?.decode(msg);
   return msg as Message;
 }
 

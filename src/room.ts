@@ -35,8 +35,10 @@ export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
  * ```ts
  * import { fetchRoomInfo, type RoomInfoOptions } from "@x/douyu";
  *
- * const options: RoomInfoOptions = { timeout: 5000, signal: AbortSignal.timeout(60_000) };
- * console.log((await fetchRoomInfo("yyf", options)).live);
+ * // A stand-in for Douyu's API, so this example runs offline.
+ * const fetch = () => Promise.resolve(Response.json({ room: { room_id: 288016, show_status: 1 } }));
+ * const options: RoomInfoOptions = { timeout: 5000, fetch };
+ * console.log((await fetchRoomInfo("yyf", options)).live); // true
  * ```
  */
 export interface RoomInfoOptions {
@@ -79,11 +81,11 @@ export interface RoomInfoOptions {
  * import { resolveRoom, type ResolveRoomOptions } from "@x/douyu";
  *
  * const options: ResolveRoomOptions = {
- *   apiBase: "http://127.0.0.1:8080",
- *   mobileBase: "http://127.0.0.1:8080/m",
+ *   apiBase: "http://127.0.0.1:1", // nothing listens: both lookups fail fast
+ *   mobileBase: "http://127.0.0.1:1/m",
  *   timeout: 2000,
  * };
- * console.log(await resolveRoom("yyf", options));
+ * console.log(await resolveRoom("yyf", options).catch((e) => e.name)); // "RoomResolveError"
  * ```
  */
 export interface ResolveRoomOptions extends RoomInfoOptions {
@@ -248,8 +250,11 @@ function parseRoomUrl(input: string, text: string): RoomInput {
  * ```ts
  * import { resolveRoom } from "@x/douyu";
  *
- * const roomId = await resolveRoom("https://www.douyu.com/yyf", { timeout: 5000 });
- * console.log(roomId);
+ * console.log(await resolveRoom("9999")); // 9999: a bare id needs no lookup
+ *
+ * // Names go through Douyu's API; a stand-in answers here, so this runs offline.
+ * const fetch = () => Promise.resolve(Response.json({ room: { room_id: 288016 } }));
+ * console.log(await resolveRoom("https://www.douyu.com/yyf", { fetch })); // 288016
  * ```
  */
 export async function resolveRoom(
@@ -308,7 +313,10 @@ export async function resolveRoom(
  * ```ts
  * import { fetchRoomInfo, sanitizeForTerminal } from "@x/douyu";
  *
- * const info = await fetchRoomInfo("yyf");
+ * // A stand-in for Douyu's API, so this example runs offline.
+ * const fetch = () =>
+ *   Promise.resolve(Response.json({ room: { room_id: 288016, show_status: 2, room_name: "hi" } }));
+ * const info = await fetchRoomInfo("yyf", { fetch });
  * console.log(info.roomId, info.live ? "live" : "offline", sanitizeForTerminal(info.name ?? ""));
  * ```
  */

@@ -137,6 +137,15 @@ export function decodeStt(text: string): Record<string, string> {
 export type RawKeys = (type: string) => ReadonlySet<string> | undefined;
 
 /**
+ * Decodes a nested value from its raw wire text in a body, `text` at
+ * `from..to` (escaped once more than plain STT: level 1).
+ */
+export type NestedDecoder = (text: string, from: number, to: number) => unknown;
+
+/** The nested keys of a message type, with their decoders. */
+export type NestedKeys = (type: string) => ReadonlyMap<string, NestedDecoder> | undefined;
+
+/**
  * Decodes a map whose text is escaped `level` more times than plain STT:
  * level 0 is a body, level 1 the raw wire text of a nested map value. Pairs
  * end with `/` escaped `level` times and split at `@=` escaped `level`
@@ -153,17 +162,706 @@ export function decodeMapAt(
   level: number,
   rawKeys?: RawKeys,
 ): Record<string, string> {
-  const templates = templatesFor(rawKeys);
   if (level === 0) {
-    const known = decodeKnownLayout(text, templates);
-    if (known !== undefined) return known;
+    return decodeBody(text, rawKeys && rawNestedKeys(rawKeys)) as Record<string, string>;
   }
-  currentTemplates = templates;
-  const out = build(scan(text, level), level, rawKeys);
+  if (rawKeys !== undefined) {
+    return decodeGeneral(text, level, rawNestedKeys(rawKeys)) as Record<string, string>;
+  }
+  return decodeMapRange(text, 0, text.length, level);
+}
+
+/**
+ * Decodes a body (level 0), and each value of a nested key of its type
+ * with that key's decoder, straight from the body's text.
+ */
+export function decodeBody(
+  text: string,
+  nestedKeys: NestedKeys | undefined,
+): Record<string, unknown> {
+  const trie = bodyTrie(text, nestedKeys);
+  return (trie && decodeBodyKnown(text, trie)) ?? decodeGeneral(text, 0, nestedKeys);
+}
+
+/** {@linkcode decodeMapAt} for a map at `from..to` of `text`, with no raw keys. */
+export function decodeMapRange(
+  text: string,
+  from: number,
+  to: number,
+  level: number,
+): Record<string, string> {
+  const trie = nestedTrie(level);
+  return (trie && decodeNestedKnown(text, from, to, trie, false)) ??
+    decodeGeneral(text.slice(from, to), level, undefined) as Record<string, string>;
+}
+
+/** The raw value itself: what a raw key's "decoder" returns. */
+const keepRaw: NestedDecoder = (text, from, to) => text.slice(from, to);
+
+/** {@linkcode RawKeys} as {@linkcode NestedKeys}, one per function (tries are kept per function). */
+const rawAdapters = new WeakMap<RawKeys, NestedKeys>();
+
+function rawNestedKeys(rawKeys: RawKeys): NestedKeys {
+  let nested = rawAdapters.get(rawKeys);
+  if (nested === undefined) {
+    const maps = new WeakMap<ReadonlySet<string>, ReadonlyMap<string, NestedDecoder>>();
+    nested = (type) => {
+      const keys = rawKeys(type);
+      if (keys === undefined) return undefined;
+      let map = maps.get(keys);
+      if (map === undefined) {
+        map = new Map([...keys].map((key) => [key, keepRaw]));
+        maps.set(keys, map);
+      }
+      return map;
+    };
+    rawAdapters.set(rawKeys, nested);
+  }
+  return nested;
+}
+
+/*
+ * The fast path. Messages of one kind repeat the same keys in the same
+ * order, give or take an optional key, so the key orders seen are kept as a
+ * trie per message type (and one per level for nested maps). Decoding
+ * follows it: each wire key is compared with the key expected there (no
+ * substring, no hashing to turn it into a property name), and the walk ends
+ * on a node holding a fast-mode object with that key order, which is copied
+ * and has its values replaced. Building the object key by key instead would
+ * leave V8 with a slow dictionary-mode object past ~16 keys.
+ *
+ * Each node also remembers a short value seen first at that place (room ids,
+ * flags and counts mostly repeat): when the wire text holds that value again,
+ * the copied object already has it, and neither a substring nor a store is
+ * paid. The key, the separator, that value and the pair's end are compared
+ * in one loop.
+ *
+ * Anything unusual (a key with an escape, a segment without a separator, a
+ * limit reached) returns `undefined`, and the general path decodes the text.
+ */
+
+/** One key of a key order seen before. */
+interface KeyNode {
+  /** The key; never holds `@` or `/`, so it reads the same on the wire. */
+  readonly key: string;
+  /** The node of the previous key; `undefined` for the root. */
+  readonly parent: KeyNode | undefined;
+  /** Keys from the root to here. */
+  readonly depth: number;
+  /** How to decode the value, for a nested key. */
+  readonly nested: NestedDecoder | undefined;
+  /** The key appeared earlier in this order: the first one wins, this value is dropped. */
+  readonly duplicate: boolean;
+  /**
+   * A short value without `@` or `/` (so it reads the same on the wire at
+   * any level), the one the shapes below hold for this key; or `undefined`.
+   * Set from the first value seen.
+   */
+  usual: string | undefined;
+  /**
+   * The wire text of the pair as character codes (V8 reads a typed array
+   * faster than a string): key and separator, then, when there is a usual
+   * value, that value and the pair's end token.
+   */
+  wire: Uint16Array;
+  /** Length of the key and separator in {@linkcode wire}. */
+  readonly prefixLength: number;
+  /** The first value was long (avatar paths, hashes…). */
+  readonly long: boolean;
+  /** The keys seen after this one. */
+  readonly children: KeyNode[];
+  /** The child that matched last, tried first. */
+  last: KeyNode | undefined;
+  /** For key orders ending here: a fast-mode object with every key, each set to its `usual`. */
+  shape: Record<string, unknown> | undefined;
+  /**
+   * Whether {@linkcode shape} has a key that `Object.prototype` has too
+   * (`__proto__`, `toString`…): copying it by assignment would call the
+   * `__proto__` setter, or fail on a frozen prototype.
+   */
+  inherited: boolean;
+}
+
+/** The key orders of one kind of map. */
+interface Trie {
+  /** The wire type of the bodies it decodes (`""` for others). */
+  readonly type: string;
+  /** The escape level of the maps it decodes. */
+  readonly level: number;
+  readonly root: KeyNode;
+  /** The nested keys of bodies of this type. */
+  readonly nested: ReadonlyMap<string, NestedDecoder> | undefined;
+  /** The root's child for a leading `type@=<type>/`, which {@linkcode bodyTrie} has read. */
+  typeNode: KeyNode | undefined;
+}
+
+/** The tries of bodies for one {@linkcode NestedKeys} function (nested keys change the values). */
+interface TrieSet {
+  /** By wire `type`. A Map: wire types are hostile keys. */
+  readonly byType: Map<string, Trie>;
+  /** A direct-mapped cache over `byType` by a hash of the type, to skip a substring. */
+  readonly recent: (Trie | undefined)[];
+  /** Bodies without a `type`. */
+  typeless: Trie | undefined;
+}
+
+/** Bounds, so hostile traffic cannot grow the tries without limit. */
+const MAX_TYPES = 512;
+const MAX_NODES = 8192;
+const MAX_CHILDREN = 32;
+const MAX_DEPTH = 128;
+const MAX_KEY_LENGTH = 256;
+/** Longer values rarely repeat, and could keep a whole earlier body alive. */
+const MAX_USUAL_LENGTH = 12;
+/** Values from this length on are looked through with indexOf. */
+const LONG_VALUE = 24;
+/** Nested maps have no type: one trie per level. */
+const MAX_NESTED_LEVEL = 8;
+const RECENT_TYPES = 64; // a power of 2
+
+let nodeCount = 0;
+const trieSets = new Map<NestedKeys | undefined, TrieSet>();
+let lastNestedKeys: NestedKeys | undefined;
+let lastSet: TrieSet | undefined;
+let nestedTries: Trie[] = [];
+
+function newTrie(
+  type: string,
+  level: number,
+  nested: ReadonlyMap<string, NestedDecoder> | undefined,
+): Trie {
+  const root: KeyNode = {
+    key: "",
+    parent: undefined,
+    depth: 0,
+    nested: undefined,
+    duplicate: false,
+    usual: undefined,
+    wire: codesOf(""),
+    prefixLength: 0,
+    long: false,
+    children: [],
+    last: undefined,
+    shape: undefined,
+    inherited: false,
+  };
+  return { type, level, root, nested, typeNode: undefined };
+}
+
+/** Forgets every key order (when the node budget runs out). */
+function forgetTries(): void {
+  trieSets.clear();
+  lastNestedKeys = undefined;
+  lastSet = undefined;
+  nestedTries = [];
+  nodeCount = 0;
+}
+
+function trieSet(nestedKeys: NestedKeys | undefined): TrieSet {
+  if (lastSet !== undefined && lastNestedKeys === nestedKeys) return lastSet;
+  let set = trieSets.get(nestedKeys);
+  if (set === undefined) {
+    // A caller passing a new function each time must not grow this forever.
+    if (trieSets.size >= 16) forgetTries();
+    set = {
+      byType: new Map(),
+      recent: new Array(RECENT_TYPES).fill(undefined),
+      typeless: undefined,
+    };
+    trieSets.set(nestedKeys, set);
+  }
+  lastNestedKeys = nestedKeys;
+  lastSet = set;
+  return set;
+}
+
+/** Where the pair after a leading `type@=<type>/` starts, as found by {@linkcode bodyTrie}; else 0. */
+let afterType = 0;
+
+/**
+ * The trie for a body, found by its `type` (the first `type` key, as
+ * {@linkcode peekType} reads it), or `undefined` past the bounds.
+ */
+function bodyTrie(text: string, nestedKeys: NestedKeys | undefined): Trie | undefined {
+  const set = trieSet(nestedKeys);
+  let from: number;
+  afterType = 0;
+  if (textAt(text, 0, TYPE_KEY)) {
+    from = TYPE_KEY.length;
+  } else {
+    const at = text.indexOf("/" + TYPE_KEY);
+    if (at === -1) return set.typeless ??= newTrie("", 0, undefined);
+    from = at + 1 + TYPE_KEY.length;
+  }
+  // Find the end of the type and hash it in one go.
+  const length = text.length;
+  let end = from;
+  let hash = 0;
+  for (; end < length; end++) {
+    const c = text.charCodeAt(end);
+    if (c === SLASH) break;
+    hash = (hash * 31 + c) | 0;
+  }
+  if (from === TYPE_KEY.length) afterType = end + 1;
+  const slot = hash & (RECENT_TYPES - 1);
+  let trie = set.recent[slot];
+  if (trie !== undefined && trie.type.length === end - from && textAt(text, from, trie.type)) {
+    return trie;
+  }
+  const type = text.slice(from, end);
+  trie = set.byType.get(type);
+  if (trie === undefined) {
+    if (set.byType.size >= MAX_TYPES || type.length > MAX_KEY_LENGTH) return undefined;
+    trie = newTrie(detached(type), 0, nestedKeys?.(unescapeStt(type)));
+    set.byType.set(trie.type, trie);
+  }
+  set.recent[slot] = trie;
+  return trie;
+}
+
+function nestedTrie(level: number): Trie | undefined {
+  if (level < 1 || level >= MAX_NESTED_LEVEL) return undefined;
+  return nestedTries[level] ??= newTrie("", level, undefined);
+}
+
+/** Whether `text` holds `pattern` at `pos`. */
+function textAt(text: string, pos: number, pattern: string): boolean {
+  const length = pattern.length;
+  for (let k = 0; k < length; k++) {
+    if (pattern.charCodeAt(k) !== text.charCodeAt(pos + k)) return false;
+  }
+  return true;
+}
+
+/** Scratch space of one decode: keys and values to store, in the order read. */
+const scratchKeys: string[] = [];
+const scratchValues: string[] = [];
+const scratchEscaped: boolean[] = [];
+
+/**
+ * Nested values found by {@linkcode decodeBodyKnown}, decoded once the map
+ * is built (their decoders use the scratch space too). A stack: a decoder
+ * may decode a body in turn, above the entries of the body it belongs to.
+ */
+const pendingKeys: string[] = [];
+const pendingDecoders: NestedDecoder[] = [];
+const pendingFrom: number[] = [];
+const pendingTo: number[] = [];
+let pendingTop = 0;
+
+/**
+ * Decodes a body along `trie`, learning new key orders on the way; see
+ * above. `undefined` sends the body to the general path.
+ */
+function decodeBodyKnown(text: string, trie: Trie): Record<string, unknown> | undefined {
+  const to = text.length;
+  let node = trie.root;
+  let pos = 0;
+  if (afterType !== 0 && trie.typeNode !== undefined) {
+    // bodyTrie has read the type already.
+    node = trie.typeNode;
+    pos = afterType;
+  }
+  let changed = 0; // values that differ from the shape's, in scratchKeys/Values
+  const pendingBase = pendingTop;
+  let pending = pendingBase;
+  while (pos < to) {
+    // The key: the one that followed last time (compared here, inline: this
+    // is the hottest loop), another one seen before, or a new one.
+    let child = node.last;
+    let matched = 0;
+    if (child !== undefined) {
+      const wire = child.wire;
+      const limit = Math.min(wire.length, to - pos);
+      while (matched < limit && wire[matched] === text.charCodeAt(pos + matched)) matched++;
+      if (matched < child.prefixLength) child = undefined;
+    }
+    if (child === undefined) {
+      child = otherChild(node, text, pos, to);
+      matched = otherMatched;
+    }
+    if (child?.usual !== undefined) {
+      // The whole pair with its usual value (or that value ending the body).
+      const whole = child.wire.length;
+      if (matched === whole || (matched === whole - 1 && pos + matched === to)) {
+        node = child;
+        pos += matched;
+        continue;
+      }
+    }
+    let valueStart: number;
+    let key: string | undefined; // a key not seen here before
+    let nested: NestedDecoder | undefined;
+    if (child !== undefined) {
+      valueStart = pos + child.prefixLength;
+      nested = child.nested;
+    } else {
+      const keyEnd = newKeyEnd(text, pos, to, 0);
+      if (keyEnd === -1) return undefined;
+      valueStart = keyEnd + 2;
+      key = text.slice(pos, keyEnd);
+      nested = trie.nested?.get(key);
+    }
+
+    let end = valueStart;
+    let escaped = false;
+    if (nested !== undefined || child?.long) {
+      // A nested value is decoded later, from the wire text: only its end is
+      // needed now. A long value is found faster by indexOf than by a loop,
+      // and unescapeStt looks for escapes the same way.
+      end = text.indexOf("/", valueStart);
+      if (end === -1) end = to;
+      escaped = true;
+    } else {
+      for (; end < to; end++) {
+        const c = text.charCodeAt(end);
+        if (c === SLASH) break;
+        if (c === AT) escaped = true;
+      }
+    }
+    const value = text.slice(valueStart, end);
+
+    if (child === undefined) {
+      child = addChild(trie, node, key!, nested, escaped ? undefined : value);
+      if (child === undefined) return undefined;
+    }
+    if (child.duplicate) {
+      // The first one wins.
+    } else if (nested !== undefined) {
+      pendingKeys[pending] = child.key;
+      pendingDecoders[pending] = nested;
+      pendingFrom[pending] = valueStart;
+      pendingTo[pending] = end;
+      pending++;
+    } else {
+      scratchKeys[changed] = child.key;
+      scratchValues[changed] = escaped ? unescapeStt(value) : value;
+      changed++;
+    }
+    node = child;
+    pos = end + 1;
+  }
+  const out = build(node, changed);
+  if (pending > pendingBase) {
+    pendingTop = pending;
+    try {
+      for (let i = pendingBase; i < pending; i++) {
+        out[pendingKeys[i]!] = pendingDecoders[i]!(text, pendingFrom[i]!, pendingTo[i]!);
+      }
+    } finally {
+      pendingTop = pendingBase;
+    }
+  }
+  return out;
+}
+
+/** Where {@linkcode decodeNestedKnown} stopped: after the map and its list item's end token. */
+let nestedNext = 0;
+
+/**
+ * Decodes the map at `from..to` escaped `level` ≥ 1 times along `trie`, as
+ * {@linkcode decodeBodyKnown} does for bodies. In a list (`inList`), the map
+ * also ends at the item's end token, `/` escaped `level - 1` times, and
+ * {@linkcode nestedNext} tells where the next item starts: the items are
+ * decoded in the same pass that finds where they end.
+ */
+function decodeNestedKnown(
+  text: string,
+  from: number,
+  to: number,
+  trie: Trie,
+  inList: boolean,
+): Record<string, string> | undefined {
+  const level = trie.level;
+  const endLength = level + 1; // of the pair's end token: "@S", "@AS", …
+  let node = trie.root;
+  let changed = 0;
+  let pos = from;
+  nestedNext = to;
+  while (pos < to) {
+    if (inList) {
+      const next = itemEnd(text, pos, to, level);
+      if (next !== -1) {
+        nestedNext = next;
+        break;
+      }
+    }
+    // The key, as in decodeBodyKnown.
+    let child = node.last;
+    let matched = 0;
+    if (child !== undefined) {
+      const wire = child.wire;
+      const limit = Math.min(wire.length, to - pos);
+      while (matched < limit && wire[matched] === text.charCodeAt(pos + matched)) matched++;
+      if (matched < child.prefixLength) child = undefined;
+    }
+    if (child === undefined) {
+      child = otherChild(node, text, pos, to);
+      matched = otherMatched;
+    }
+    if (child?.usual !== undefined) {
+      const whole = child.wire.length;
+      const valueEnd = pos + whole - endLength;
+      if (
+        matched === whole ||
+        (matched === whole - endLength &&
+          (valueEnd === to || (inList && itemEnd(text, valueEnd, to, level) !== -1)))
+      ) {
+        node = child;
+        pos += matched;
+        continue;
+      }
+    }
+    let valueStart: number;
+    let key: string | undefined; // a key not seen here before
+    if (child !== undefined) {
+      valueStart = pos + child.prefixLength;
+    } else {
+      const keyEnd = newKeyEnd(text, pos, to, level);
+      if (keyEnd === -1) return undefined;
+      valueStart = keyEnd + level + 2;
+      key = text.slice(pos, keyEnd);
+    }
+
+    // The value ends at the pair's end token `@` + (level-1)×`A` + `S`, or at
+    // the item's end; any other `@` is an escape.
+    let end = valueStart;
+    let next = -1;
+    let escaped = false;
+    for (; end < to; end++) {
+      const c = text.charCodeAt(end);
+      if (c === SLASH && inList && level === 1) break; // the item's end
+      if (c !== AT) continue;
+      let j = end + 1;
+      while (j < to && text.charCodeAt(j) === LETTER_A) j++;
+      if (j < to && text.charCodeAt(j) === LETTER_S) {
+        const run = j - end - 1;
+        if (run === level - 1) {
+          next = j + 1;
+          break;
+        }
+        if (inList && run === level - 2) break; // the item's end
+      }
+      escaped = true;
+      end = j - 1;
+    }
+    // Without a pair end: the end of the text, or the item's end (seen at the top of the loop).
+    if (next === -1) next = end;
+    const value = text.slice(valueStart, end);
+
+    if (child === undefined) {
+      child = addChild(trie, node, key!, undefined, escaped ? undefined : value);
+      if (child === undefined) return undefined;
+    }
+    if (!child.duplicate) {
+      scratchKeys[changed] = child.key;
+      scratchValues[changed] = escaped ? unescapeTimes(value, level + 1) : value;
+      changed++;
+    }
+    node = child;
+    pos = next;
+  }
+  return build(node, changed) as Record<string, string>;
+}
+
+/**
+ * Where the next list item starts when a list item escaped `level - 1`
+ * times ends at `at` (`/`, `@S`, `@AS`…), else -1.
+ */
+function itemEnd(text: string, at: number, to: number, level: number): number {
+  if (level === 1) return text.charCodeAt(at) === SLASH ? at + 1 : -1;
+  if (text.charCodeAt(at) !== AT) return -1;
+  for (let k = 1; k < level - 1; k++) {
+    if (text.charCodeAt(at + k) !== LETTER_A) return -1;
+  }
+  const s = at + level - 1;
+  return s < to && text.charCodeAt(s) === LETTER_S ? s + 1 : -1;
+}
+
+/** The object decoded along the trie down to `node`: a copy of its shape, with the values read. */
+function build(node: KeyNode, changed: number): Record<string, unknown> {
+  if (node.parent === undefined) return {};
+  const shape = node.shape ??= shapeOf(node);
+  // Object.assign onto `{}` copies the shape's map too, and stays fast in V8
+  // where a spread of many different shapes falls back to a slow generic
+  // copy. But it assigns, where a spread defines.
+  const out = node.inherited ? { ...shape } : Object.assign({}, shape);
+  for (let c = 0; c < changed; c++) out[scratchKeys[c]!] = scratchValues[c]!;
+  return out;
+}
+
+/** How much of its wire text {@linkcode otherChild} found. */
+let otherMatched = 0;
+
+/** The child of `node` whose key is at `pos`, other than `node.last`, which becomes it. */
+function otherChild(node: KeyNode, text: string, pos: number, to: number): KeyNode | undefined {
+  const children = node.children;
+  for (let c = 0; c < children.length; c++) {
+    const child = children[c]!;
+    if (child === node.last) continue;
+    const wire = child.wire;
+    const limit = Math.min(wire.length, to - pos);
+    let matched = 0;
+    while (matched < limit && wire[matched] === text.charCodeAt(pos + matched)) matched++;
+    if (matched >= child.prefixLength) {
+      node.last = child;
+      otherMatched = matched;
+      return child;
+    }
+  }
+  otherMatched = 0;
+  return undefined;
+}
+
+/**
+ * Where the key of a pair not seen before ends (at its separator), or -1 for
+ * what the fast path leaves to the general one: a key with `@` or `/`, or a
+ * segment without a separator.
+ */
+function newKeyEnd(text: string, pos: number, to: number, level: number): number {
+  for (let i = pos; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c === SLASH) return -1;
+    if (c !== AT) continue;
+    for (let k = 1; k <= level; k++) {
+      if (text.charCodeAt(i + k) !== LETTER_A) return -1;
+    }
+    return i + level + 1 < to && text.charCodeAt(i + level + 1) === EQ ? i : -1;
+  }
+  return -1;
+}
+
+/**
+ * Adds a key after `parent`, its first value (`undefined` when escaped)
+ * giving its usual one; or returns `undefined` past the bounds.
+ */
+function addChild(
+  trie: Trie,
+  parent: KeyNode,
+  key: string,
+  nested: NestedDecoder | undefined,
+  value: string | undefined,
+): KeyNode | undefined {
+  if (
+    parent.children.length >= MAX_CHILDREN || parent.depth >= MAX_DEPTH ||
+    key.length > MAX_KEY_LENGTH
+  ) {
+    return undefined;
+  }
+  if (nodeCount >= MAX_NODES) {
+    forgetTries();
+    return undefined;
+  }
+  let duplicate = false;
+  for (let n: KeyNode | undefined = parent; n?.parent !== undefined; n = n.parent) {
+    if (n.key === key) duplicate = true;
+  }
+  // A nested value is decoded each time, never taken from the shape. A
+  // body's type is the trie's, whatever its length.
+  const usual = !duplicate && nested === undefined && value !== undefined &&
+      !value.includes("/") &&
+      (value.length <= MAX_USUAL_LENGTH || (key === "type" && value === trie.type))
+    ? detached(value)
+    : undefined;
+  const prefix = key + "@" + "A".repeat(trie.level) + "=";
+  const child: KeyNode = {
+    key: detached(key),
+    parent,
+    depth: parent.depth + 1,
+    nested,
+    duplicate,
+    usual,
+    wire: codesOf(usual === undefined ? prefix : prefix + usual + structuralToken(trie.level)),
+    prefixLength: prefix.length,
+    long: value === undefined || value.length >= LONG_VALUE,
+    children: [],
+    last: undefined,
+    shape: undefined,
+    inherited: false,
+  };
+  nodeCount++;
+  parent.children.push(child);
+  parent.last = child;
+  if (parent === trie.root && key === "type" && usual === trie.type && trie.level === 0) {
+    trie.typeNode = child;
+  }
+  return child;
+}
+
+/**
+ * `text`, without the body it was cut from: V8 makes a long substring a view
+ * of its parent, and a trie kept for long must not keep old bodies alive.
+ */
+function detached(text: string): string {
+  return text.length <= MAX_USUAL_LENGTH ? text : String.fromCharCode(...codesOf(text));
+}
+
+function codesOf(text: string): Uint16Array {
+  const codes = new Uint16Array(text.length);
+  for (let i = 0; i < text.length; i++) codes[i] = text.charCodeAt(i);
+  return codes;
+}
+
+/** The fast-mode object for key orders ending at `node`: each key set to its usual value. */
+function shapeOf(node: KeyNode): Record<string, unknown> {
+  const path: KeyNode[] = [];
+  for (let n: KeyNode | undefined = node; n?.parent !== undefined; n = n.parent) path.push(n);
+  const shape: Record<string, unknown> = {};
+  for (let i = path.length - 1; i >= 0; i--) {
+    const n = path[i]!;
+    if (n.duplicate) continue;
+    defineOwn(shape, n.key, n.usual ?? "");
+    if (n.key in Object.prototype) node.inherited = true;
+  }
+  // Spreading a dictionary-mode object yields a fast-mode one.
+  return { ...shape };
+}
+
+/**
+ * {@linkcode decodeMapAt} without the fast path, for tests comparing the two.
+ *
+ * @internal
+ */
+export function decodeMapGeneral(text: string, level: number): Record<string, string> {
+  return decodeGeneral(text, level, undefined) as Record<string, string>;
+}
+
+/*
+ * The general path: any text, any level. Pairs are collected in the scratch
+ * arrays, then the object is built key by key, first wins.
+ */
+
+function decodeGeneral(
+  text: string,
+  level: number,
+  nestedKeys: NestedKeys | undefined,
+): Record<string, unknown> {
+  const count = scan(text, level);
+  let nested: ReadonlyMap<string, NestedDecoder> | undefined;
+  if (nestedKeys !== undefined) {
+    const at = scratchKeys.indexOf("type");
+    if (at !== -1 && at < count) nested = nestedKeys(valueAt(at, level, undefined));
+  }
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i < count; i++) {
+    const key = scratchKeys[i]!;
+    if (out[key] === undefined && key !== "__proto__") {
+      out[key] = valueAt(i, level, nested);
+    } else if (!Object.hasOwn(out, key)) {
+      defineOwn(out, key, valueAt(i, level, nested));
+    } // else a duplicate: the first one wins
+  }
   if (scratchKeys.length > 1024) {
     scratchKeys.length = 0;
     scratchValues.length = 0;
     scratchEscaped.length = 0;
+  }
+  if (nested !== undefined) {
+    // Decoded now that the scratch space is free.
+    for (const [key, decode] of nested) {
+      const raw = out[key];
+      if (Object.hasOwn(out, key) && typeof raw === "string") out[key] = decode(raw, 0, raw.length);
+    }
   }
   return out;
 }
@@ -225,13 +923,10 @@ function scan(text: string, level: number): number {
       }
     }
     if (eq !== -1) {
-      const value = text.slice(valueStart, i);
-      scratchKeys[count] = keyEscaped
-        ? unescapeTimes(text.slice(start, eq), level + 1)
-        : predictKey(text, start, eq, count);
-      scratchValues[count] = value;
+      const key = text.slice(start, eq);
+      scratchKeys[count] = keyEscaped ? unescapeTimes(key, level + 1) : key;
+      scratchValues[count] = text.slice(valueStart, i);
       scratchEscaped[count] = escaped;
-      if (count === 0) currentTemplate = selectTemplate(scratchKeys[0]!, value);
       count++;
     }
     start = next;
@@ -242,14 +937,28 @@ function scan(text: string, level: number): number {
   return count;
 }
 
-/** Whether the text at `start..eq` is exactly `key`. */
-function keyAt(text: string, start: number, eq: number, key: string): boolean {
-  if (key.length !== eq - start) return false;
-  // A plain loop: keys are short, and V8 inlines this where startsWith is a call.
-  for (let k = 0; k < key.length; k++) {
-    if (key.charCodeAt(k) !== text.charCodeAt(start + k)) return false;
-  }
-  return true;
+/** The value of scanned pair `index`: unescaped, unless its key is in `raw`. */
+function valueAt(
+  index: number,
+  level: number,
+  raw: ReadonlyMap<string, unknown> | undefined,
+): string {
+  const value = scratchValues[index]!;
+  if (!scratchEscaped[index] || raw?.has(scratchKeys[index]!)) return value;
+  return unescapeTimes(value, level + 1);
+}
+
+/**
+ * Stores `key` as a plain own property even when it is `__proto__` or shadows
+ * an inherited name: assignment would call the `__proto__` setter instead.
+ */
+function defineOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, {
+    value,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
 }
 
 /** `/` escaped `level` times: the end of a pair or item at that level. */
@@ -289,211 +998,6 @@ function unescapeTimes(text: string, times: number): string {
 }
 
 /**
- * The key of the pair at `start..eq` (known to hold no escape). Messages of
- * one kind repeat the same keys in the same order, so the key string seen at
- * this position last time is reused when it matches: that skips a substring
- * and the hashing V8 does to turn it into a property name.
- */
-function predictKey(text: string, start: number, eq: number, index: number): string {
-  const template = currentTemplate;
-  const predicted = template?.keys[index];
-  if (predicted !== undefined && keyAt(text, start, eq, predicted)) return predicted;
-  const key = text.slice(start, eq);
-  if (template !== undefined && index < MAX_TEMPLATE_KEYS) template.keys[index] = key;
-  return key;
-}
-
-/**
- * Scratch space for one decode (a decode never re-enters itself). Pairs are
- * collected first so the object can be built in one go.
- */
-const scratchKeys: string[] = [];
-const scratchValues: string[] = [];
-const scratchEscaped: boolean[] = [];
-
-/** One key order seen for a kind of message, with a fast-mode object of that shape. */
-interface Layout {
-  keys: string[];
-  shape: Record<string, string>;
-  /** Per key: keep the value raw (a nested value, see {@linkcode RawKeys}). */
-  raw: boolean[];
-}
-
-/** What is remembered of a kind of message (by `type`, or by first key). */
-interface Template {
-  /** The key order last seen, for predicting keys; only keys without escapes. */
-  keys: string[];
-  /** Recent distinct key orders, most recent first. */
-  layouts: Layout[];
-}
-
-/** Bounds on the templates, so hostile traffic cannot grow them without limit. */
-const MAX_TEMPLATES = 512;
-const MAX_TEMPLATE_KEYS = 128;
-const MAX_LAYOUTS = 4;
-/** Templates per {@linkcode RawKeys} function: raw keys change the layouts. */
-const templateSets = new Map<RawKeys | undefined, Map<string, Template>>();
-let currentTemplates = templatesFor(undefined);
-let currentTemplate: Template | undefined;
-
-function templatesFor(rawKeys: RawKeys | undefined): Map<string, Template> {
-  let set = templateSets.get(rawKeys);
-  if (set === undefined) {
-    // A caller passing a new function each time must not grow this forever.
-    if (templateSets.size >= 16) templateSets.clear();
-    set = new Map();
-    templateSets.set(rawKeys, set);
-  }
-  return set;
-}
-
-/**
- * The fast path of a body decode: when the body starts like one seen before,
- * copy that layout's fast-mode object and overwrite its values, checking
- * each key against the layout. Returns `undefined` (and the general path
- * runs) as soon as anything differs: another key, a key with escapes, more
- * or fewer pairs. Kept apart from {@linkcode scan}: it is the hottest loop.
- */
-function decodeKnownLayout(
-  text: string,
-  templates: Map<string, Template>,
-): Record<string, string> | undefined {
-  let id: string;
-  if (text.startsWith("type@=")) {
-    let end = text.indexOf("/", 6);
-    if (end === -1) end = text.length;
-    id = text.slice(6, end);
-  } else {
-    const eq = text.indexOf("@=");
-    const end = text.indexOf("/");
-    if (eq === -1 || (end !== -1 && end < eq)) return undefined;
-    id = "\u0000" + text.slice(0, eq);
-  }
-  const layout = templates.get(id)?.layouts[0];
-  if (layout === undefined) return undefined;
-  const keys = layout.keys;
-  const raw = layout.raw;
-  const out = { ...layout.shape };
-  const length = text.length;
-  let index = 0;
-  let start = 0;
-  let eq = -1;
-  let keyEscaped = false;
-  let escaped = false;
-  for (let i = 0; i <= length; i++) {
-    const c = i < length ? text.charCodeAt(i) : SLASH;
-    if (c === AT) {
-      if (eq === -1 && text.charCodeAt(i + 1) === EQ) {
-        eq = i++;
-        keyEscaped = escaped;
-        escaped = false;
-      } else {
-        escaped = true;
-      }
-      continue;
-    }
-    if (c !== SLASH) continue;
-    if (eq !== -1) {
-      const key = keys[index];
-      if (key === undefined || keyEscaped || !keyAt(text, start, eq, key)) return undefined;
-      const value = text.slice(eq + 2, i);
-      out[key] = escaped && !raw[index] ? unescapeStt(value) : value;
-      index++;
-    }
-    start = i + 1;
-    eq = -1;
-    escaped = false;
-  }
-  return index === keys.length ? out : undefined;
-}
-
-function selectTemplate(firstKey: string, firstValue: string): Template | undefined {
-  const id = firstKey === "type" ? firstValue : "\u0000" + firstKey;
-  const templates = currentTemplates;
-  let template = templates.get(id);
-  if (template === undefined && templates.size < MAX_TEMPLATES) {
-    template = { keys: [], layouts: [] };
-    templates.set(id, template);
-  }
-  return template;
-}
-
-/**
- * Builds the decoded object from the scratch arrays, first wins. Adding
- * dozens of keys one by one leaves V8 with a slow dictionary-mode object, so
- * the result is also remembered as a layout: the next message of that shape
- * starts as a copy of it (fast properties) and only has its values replaced.
- */
-function build(count: number, level: number, rawKeys: RawKeys | undefined): Record<string, string> {
-  let raw: ReadonlySet<string> | undefined;
-  if (rawKeys !== undefined) {
-    const at = scratchKeys.indexOf("type");
-    if (at !== -1 && at < count) raw = rawKeys(valueAt(at, level, undefined));
-  }
-  const template = currentTemplate;
-  currentTemplate = undefined;
-  if (template !== undefined) {
-    const layouts = template.layouts;
-    for (let l = 0; l < layouts.length; l++) {
-      const layout = layouts[l]!;
-      const keys = layout.keys;
-      if (keys.length !== count) continue;
-      let i = 0;
-      while (i < count && keys[i] === scratchKeys[i]) i++;
-      if (i !== count) continue;
-      // The layout in front is the one the fast path tries next.
-      if (l > 0) layouts.unshift(...layouts.splice(l, 1));
-      const out = { ...layout.shape };
-      for (let j = 0; j < count; j++) out[keys[j]!] = valueAt(j, level, raw);
-      return out;
-    }
-  }
-  const out: Record<string, string> = {};
-  let unique = true;
-  for (let i = 0; i < count; i++) {
-    const key = scratchKeys[i]!;
-    if (out[key] === undefined && key !== "__proto__") {
-      out[key] = valueAt(i, level, raw);
-    } else if (!Object.hasOwn(out, key)) {
-      defineOwn(out, key, valueAt(i, level, raw));
-      unique = false;
-    } else {
-      unique = false; // the first one wins
-    }
-  }
-  if (template !== undefined && unique && count > 0 && count <= MAX_TEMPLATE_KEYS) {
-    const keys = scratchKeys.slice(0, count);
-    template.layouts.unshift({
-      keys,
-      // Spreading a dictionary-mode object yields a fast-mode one.
-      shape: { ...out },
-      raw: keys.map((key) => raw?.has(key) ?? false),
-    });
-    if (template.layouts.length > MAX_LAYOUTS) template.layouts.pop();
-  }
-  return out;
-}
-
-function valueAt(index: number, level: number, raw: ReadonlySet<string> | undefined): string {
-  const value = scratchValues[index]!;
-  if (!scratchEscaped[index] || raw?.has(scratchKeys[index]!)) return value;
-  return unescapeTimes(value, level + 1);
-}
-
-/**
- * Stores `key` as a plain own property even when it is `__proto__` or shadows
- * an inherited name: assignment would call the `__proto__` setter instead.
- */
-function defineOwn(target: Record<string, unknown>, key: string, value: unknown): void {
-  Object.defineProperty(target, key, {
-    value,
-    enumerable: true,
-    writable: true,
-    configurable: true,
-  });
-}
-
-/**
  * Decodes one level of an STT array: `a/b/c/` → `["a", "b", "c"]`, each item
  * unescaped once. A final item without its `/` is kept; an empty string is
  * an empty array.
@@ -511,13 +1015,17 @@ export function decodeSttList(text: string): string[] {
 
 /** {@linkcode decodeSttList} for a list escaped `level` more times (see {@linkcode decodeMapAt}). */
 export function decodeListAt(text: string, level: number): string[] {
+  return decodeListRange(text, 0, text.length, level);
+}
+
+/** {@linkcode decodeListAt} for the list at `from..to` of `text`. */
+export function decodeListRange(text: string, from: number, to: number, level: number): string[] {
   const end = structuralToken(level);
   const out: string[] = [];
-  const length = text.length;
-  let start = 0;
-  while (start < length) {
+  let start = from;
+  while (start < to) {
     let stop = text.indexOf(end, start);
-    if (stop === -1) stop = length;
+    if (stop === -1 || stop > to) stop = to;
     out.push(unescapeTimes(text.slice(start, stop), level + 1));
     start = stop + end.length;
   }
@@ -539,10 +1047,8 @@ export function decodeListAt(text: string, level: number): string[] {
  */
 export function decodeSttPairs(text: string): Array<[key: string, value: string]> {
   const out: Array<[string, string]> = [];
-  currentTemplates = templatesFor(undefined);
   const count = scan(text, 0);
   for (let i = 0; i < count; i++) out.push([scratchKeys[i]!, valueAt(i, 0, undefined)]);
-  currentTemplate = undefined;
   return out;
 }
 
@@ -563,15 +1069,46 @@ export function decodeSttMapList(text: string): Record<string, string>[] {
 
 /** {@linkcode decodeSttMapList} for a list escaped `level` more times (see {@linkcode decodeMapAt}). */
 export function decodeMapListAt(text: string, level: number): Record<string, string>[] {
-  const end = structuralToken(level);
+  return decodeMapListRange(text, 0, text.length, level);
+}
+
+/**
+ * {@linkcode decodeMapListAt} for the list at `from..to` of `text`. Items end
+ * at `/` escaped `level` times, and are maps escaped `level + 1` times.
+ */
+export function decodeMapListRange(
+  text: string,
+  from: number,
+  to: number,
+  level: number,
+): Record<string, string>[] {
   const out: Record<string, string>[] = [];
-  const length = text.length;
-  let start = 0;
-  while (start < length) {
-    let stop = text.indexOf(end, start);
-    if (stop === -1) stop = length;
-    if (stop > start) out.push(decodeMapAt(text.slice(start, stop), level + 1));
-    start = stop + end.length;
+  let pos = from;
+  const trie = nestedTrie(level + 1);
+  if (trie !== undefined) {
+    // Each item is decoded where it lies, in the pass that finds its end.
+    while (pos < to) {
+      const next = itemEnd(text, pos, to, level + 1);
+      if (next !== -1) {
+        pos = next; // an empty item
+        continue;
+      }
+      const map = decodeNestedKnown(text, pos, to, trie, true);
+      if (map === undefined) break; // this item and the rest take the general path
+      out.push(map);
+      pos = nestedNext;
+    }
+  }
+  const end = structuralToken(level);
+  while (pos < to) {
+    let stop = text.indexOf(end, pos);
+    if (stop === -1 || stop > to) stop = to;
+    if (stop > pos) {
+      out.push(
+        decodeGeneral(text.slice(pos, stop), level + 1, undefined) as Record<string, string>,
+      );
+    }
+    pos = stop + end.length;
   }
   return out;
 }

@@ -15,7 +15,14 @@ import {
   unescapeStt,
 } from "../mod.ts";
 import { readFixture, test } from "./harness.ts";
-import { decodeListAt, decodeMapAt, decodeMapListAt } from "../src/stt.ts";
+import {
+  decodeListAt,
+  decodeMapAt,
+  decodeMapGeneral,
+  decodeMapListAt,
+  decodeMapListRange,
+  decodeMapRange,
+} from "../src/stt.ts";
 import { captureBodies, concat, randomInt, seededRandom, vectors } from "./fixtures.ts";
 
 const encoder = new TextEncoder();
@@ -370,5 +377,188 @@ test("property: nested decoding at level 1 equals unescape-then-decode", async (
     assert.deepEqual(decodeMapListAt(raw, 1), decodeSttMapList(plain), raw);
     assert.deepEqual(decodeListAt(raw, 1), decodeSttList(plain), raw);
     assert.deepEqual(decodeMapAt(raw, 1), decodeStt(plain), raw);
+  }
+});
+
+/**
+ * A reference one-level decoder, straight from PROTOCOL.md §2 and kept
+ * naive on purpose: split on `/`, split at the first `@=`, unescape, first
+ * key wins. The optimised decoders are checked against it.
+ */
+function referenceDecode(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const segment of text.split("/")) {
+    const eq = segment.indexOf("@=");
+    if (eq === -1) continue;
+    const key = unescapeStt(segment.slice(0, eq));
+    if (Object.hasOwn(out, key)) continue;
+    Object.defineProperty(out, key, {
+      value: unescapeStt(segment.slice(eq + 2)),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return out;
+}
+
+/** Same keys in the same order, same values. */
+function assertSameMap(actual: object, expected: object, message: string): void {
+  assert.deepEqual(Object.keys(actual), Object.keys(expected), message);
+  assert.deepEqual(actual, expected, message);
+}
+
+test("property: decoding along learned key orders equals a reference decoder", async () => {
+  const random = seededRandom(5);
+  const pick = <T>(items: readonly T[]): T => items[randomInt(random, items.length)]!;
+  // Few keys and values, so that key orders, optional keys and values repeat
+  // (the fast path learns them) among hostile ones.
+  const keys = ["type", "rid", "uid", "nn", "el", "__proto__", "a@b", "k/s", "", "toString", "1"];
+  const values = [
+    "",
+    "0",
+    "1",
+    "102965",
+    "@",
+    "/",
+    "@S",
+    "@A",
+    "@=",
+    "a@Ab",
+    "你好",
+    "x".repeat(13),
+  ];
+  const types = ["chatmsg", "dgb", "x@Sy", ""];
+  const bodies: string[] = [];
+  for (let i = 0; i < 3000; i++) {
+    let body = random() < 0.8 ? `type@=${escapeStt(pick(types))}/` : "";
+    for (let n = randomInt(random, 8); n > 0; n--) {
+      const r = random();
+      if (r < 0.05) body += "novalue/";
+      else if (r < 0.08) body += "/";
+      else body += `${escapeStt(pick(keys))}@=${escapeStt(pick(values))}/`;
+    }
+    // Sometimes raw garbage: escapes the server would not write, a cut end.
+    if (random() < 0.1) body += pick(["@", "@X", "a@=b@", "@A", "k@=v"]);
+    bodies.push(body);
+  }
+  for (const v of await vectors()) bodies.push(v.body);
+  bodies.push(...(await captureBodies()));
+  // Each body three times: the first decode may learn, later ones follow.
+  for (let round = 0; round < 3; round++) {
+    for (const body of bodies) assertSameMap(decodeStt(body), referenceDecode(body), body);
+  }
+});
+
+test("property: nested lists and maps, found in place, equal a reference decoder", async () => {
+  const random = seededRandom(17);
+  const pick = <T>(items: readonly T[]): T => items[randomInt(random, items.length)]!;
+  const keys = ["uid", "nn", "ic", "lev", "num", "ail", "x@y", ""];
+  const values = ["", "1", "7", "@Alice", "a/b", "@S", "@AS", "@A=", "你", "z".repeat(20)];
+  const entry = (): Record<string, string | string[]> => {
+    const map: Record<string, string | string[]> = {};
+    for (let n = randomInt(random, 5); n > 0; n--) map[pick(keys)] = pick(values);
+    if (random() < 0.2) map.ail = [pick(values), pick(values)];
+    return map;
+  };
+  const lists: string[] = [];
+  const maps: string[] = [];
+  for (let i = 0; i < 2000; i++) {
+    const raw = escapeStt(encodeStt(Array.from({ length: randomInt(random, 5) }, entry)));
+    // Servers also send a list without its last terminator.
+    lists.push(random() < 0.2 ? raw.replace(/@S$/, "") : raw);
+    maps.push(escapeStt(encodeStt(entry())));
+  }
+  const referenceMapList = (plain: string) =>
+    plain.split("/").filter((item) => item !== "").map((item) =>
+      referenceDecode(unescapeStt(item))
+    );
+  // The raw value alone, and in place inside a larger text.
+  const inside = (raw: string) => {
+    const text = `k@=v/list@=${raw}/z@=1/`;
+    const from = text.indexOf("list@=") + 6;
+    return [text, from, from + raw.length] as const;
+  };
+  const check = (
+    actual: Record<string, string>[],
+    expected: Record<string, string>[],
+    raw: string,
+  ) => {
+    assert.equal(actual.length, expected.length, raw);
+    actual.forEach((map, i) => assertSameMap(map, expected[i]!, raw));
+  };
+  for (let round = 0; round < 2; round++) {
+    for (const raw of lists) {
+      const expected = referenceMapList(unescapeStt(raw));
+      check(decodeMapListAt(raw, 1), expected, raw);
+      check(decodeMapListRange(...inside(raw), 1), expected, raw);
+      check(decodeSttMapList(unescapeStt(raw)), expected, raw);
+    }
+    for (const raw of maps) {
+      const expected = referenceDecode(unescapeStt(raw));
+      assertSameMap(decodeMapAt(raw, 1), expected, raw);
+      assertSameMap(decodeMapRange(...inside(raw), 1), expected, raw);
+    }
+    // Real values, whatever their shape: in place or cut out, the same.
+    for (const v of await vectors()) {
+      for (const value of Object.values(decodeStt(v.body))) {
+        const raw = escapeStt(value);
+        check(decodeMapListRange(...inside(raw), 1), decodeMapListAt(raw, 1), raw);
+        assertSameMap(decodeMapRange(...inside(raw), 1), decodeMapAt(raw, 1), raw);
+      }
+    }
+  }
+});
+
+test("hostile input: floods of new keys stay bounded and decode right", () => {
+  const random = seededRandom(23);
+  // Past the bounds on key orders (children per key, nodes in all), which
+  // are then forgotten and learned again.
+  for (let i = 0; i < 40000; i++) {
+    const body = `type@=t${i % 500}/k${randomInt(random, 100000)}@=1/shared@=2/k${i}@=3/`;
+    assertSameMap(decodeStt(body), referenceDecode(body), body);
+  }
+  for (let i = 0; i < 600; i++) {
+    const body = `type@=t${i}/a@=1/`;
+    assertSameMap(decodeStt(body), referenceDecode(body), body);
+  }
+});
+
+test("property: on any text, at any level, the fast path equals the general one", () => {
+  const random = seededRandom(31);
+  const alphabet = ["@", "A", "S", "=", "/", "x", "k", "你", "@A", "@S", "@AA=", "@A=", "@="];
+  const tokens = ["@AS", "@AAS", "@S", "/", "@AAA=", "@AAAS"];
+  const texts: string[] = [];
+  for (let i = 0; i < 3000; i++) {
+    let text = "";
+    for (let n = randomInt(random, 12); n > 0; n--) {
+      text += random() < 0.3
+        ? tokens[randomInt(random, tokens.length)]
+        : alphabet[randomInt(random, alphabet.length)];
+    }
+    texts.push(text);
+  }
+  // Lists as decodeMapListAt splits them, each item by the general path.
+  const generalList = (text: string, level: number) => {
+    const end = ["/", "@S", "@AS", "@AAS"][level]!;
+    const out: Record<string, string>[] = [];
+    for (let start = 0; start < text.length;) {
+      let stop = text.indexOf(end, start);
+      if (stop === -1) stop = text.length;
+      if (stop > start) out.push(decodeMapGeneral(text.slice(start, stop), level + 1));
+      start = stop + end.length;
+    }
+    return out;
+  };
+  for (let round = 0; round < 2; round++) {
+    for (const text of texts) {
+      for (let level = 0; level <= 3; level++) {
+        assertSameMap(decodeMapAt(text, level), decodeMapGeneral(text, level), `${level} ${text}`);
+        const list = decodeMapListAt(text, level);
+        const expected = generalList(text, level);
+        assert.equal(list.length, expected.length, `${level} ${text}`);
+        list.forEach((map, i) => assertSameMap(map, expected[i]!, `${level} ${text}`));
+      }
+    }
   }
 });

@@ -12,12 +12,14 @@ import {
   type Message,
   parseMessage,
   peekType,
+  type SttValue,
   superChatOf,
   toNumber,
+  unescapeStt,
   userOf,
 } from "../mod.ts";
 import { test } from "./harness.ts";
-import { captureBodies, vectors } from "./fixtures.ts";
+import { captureBodies, randomInt, seededRandom, vectors } from "./fixtures.ts";
 
 /** Fields `parseMessage` decodes further, per type. */
 const NESTED: Record<string, string[]> = {
@@ -175,4 +177,160 @@ test("helpers: numbers, users, bots, rooms, avatars", () => {
   assert.equal(superChatOf(parseMessage("type@=comm_chatmsg/cprice@=0/cet@=30/")), undefined);
   assert.equal(superChatOf(chat), undefined);
   assert.equal(KNOWN_TYPES.length, 22);
+});
+
+/** A naive one-level decoder (PROTOCOL.md §2), the reference for the optimised one. */
+function referenceDecode(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const segment of text.split("/")) {
+    const eq = segment.indexOf("@=");
+    if (eq === -1) continue;
+    const key = unescapeStt(segment.slice(0, eq));
+    if (Object.hasOwn(out, key)) continue;
+    Object.defineProperty(out, key, {
+      value: unescapeStt(segment.slice(eq + 2)),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return out;
+}
+
+/** `parseMessage` the slow, obvious way: decode, then unescape and decode nested values. */
+function referenceParse(body: string): Record<string, unknown> {
+  const msg: Record<string, unknown> = referenceDecode(body);
+  if (typeof msg.type !== "string") msg.type = "";
+  const list = (plain: string) => {
+    const items = plain.split("/");
+    if (items.at(-1) === "") items.pop();
+    return items.map(unescapeStt);
+  };
+  const mapList = (plain: string) =>
+    plain.split("/").filter((item) => item !== "").map((item) =>
+      referenceDecode(unescapeStt(item))
+    );
+  const nest = (
+    target: Record<string, unknown>,
+    key: string,
+    decode: (plain: string) => unknown,
+  ) => {
+    const value = target[key];
+    if (typeof value === "string" && Object.hasOwn(target, key)) target[key] = decode(value);
+  };
+  switch (msg.type) {
+    case "chatmsg":
+      nest(msg, "el", mapList);
+      nest(msg, "ail", list);
+      break;
+    case "uenter":
+    case "dgb":
+      nest(msg, "el", mapList);
+      break;
+    case "bc_buy_deserve":
+      nest(msg, "sui", referenceDecode);
+      break;
+    case "ranklist":
+      for (const key of ["list", "list_all", "list_day"]) {
+        nest(msg, key, (plain) => {
+          const entries = mapList(plain);
+          for (const entry of entries) nest(entry, "ail", list);
+          return entries;
+        });
+      }
+      break;
+    case "frank":
+    case "fswrank":
+    case "noble_num_info":
+      nest(msg, "list", mapList);
+      break;
+    case "comm_chatmsg":
+      nest(msg, "chatmsg", (plain) => {
+        const chat: Record<string, unknown> = referenceDecode(plain);
+        nest(chat, "el", mapList);
+        nest(chat, "ail", list);
+        return chat;
+      });
+  }
+  return msg;
+}
+
+test("property: parseMessage equals a reference parse, nested values included", async () => {
+  const random = seededRandom(8);
+  const pick = <T>(items: readonly T[]): T => items[randomInt(random, items.length)]!;
+  const texts = [
+    "",
+    "0",
+    "1",
+    "@Alice",
+    "a/b",
+    "@S",
+    "@AS",
+    "@A=",
+    "你好",
+    "x".repeat(14),
+    "__proto__",
+  ];
+  const plainKeys = ["uid", "nn", "ic", "rid", "lev", "x@y", "a/b", "__proto__"];
+  const strings = () => Array.from({ length: randomInt(random, 4) }, () => pick(texts));
+  // Any value where nothing is nested: decoding must keep it as it is.
+  const anything = (depth: number): SttValue =>
+    depth < 2 && random() < 0.3 ? [map(depth + 1), pick(texts)] : pick(texts);
+  const map = (depth: number): Record<string, SttValue> => {
+    const out: Record<string, SttValue> = {};
+    for (let n = randomInt(random, 5); n > 0; n--) out[pick(plainKeys)] = anything(depth);
+    return out;
+  };
+  const entries = () =>
+    Array.from({ length: randomInt(random, 4) }, () => {
+      const entry: Record<string, SttValue> = map(1);
+      if (random() < 0.3) entry.ail = strings();
+      return entry;
+    });
+  // Values of the nested keys, each in its shape.
+  const nested: Record<string, () => SttValue> = {
+    el: entries,
+    list: entries,
+    list_all: entries,
+    list_day: entries,
+    ail: strings,
+    sui: () => map(1),
+    chatmsg: () => ({ ...map(1), el: entries(), ail: strings() }),
+  };
+  const types = [
+    "chatmsg",
+    "uenter",
+    "dgb",
+    "bc_buy_deserve",
+    "ranklist",
+    "frank",
+    "fswrank",
+    "noble_num_info",
+    "comm_chatmsg",
+    "other",
+  ];
+  const nestedKeys = Object.keys(nested);
+  const bodies: string[] = [];
+  for (let i = 0; i < 3000; i++) {
+    const fields: Record<string, SttValue> = { type: pick(types), rid: pick(texts) };
+    for (let n = randomInt(random, 4); n > 0; n--) {
+      const key = pick(nestedKeys);
+      fields[key] = nested[key]!();
+    }
+    Object.assign(fields, map(0));
+    let body = encodeStt(fields);
+    if (random() < 0.2) body = `rid@=first/${body}`; // `type` not first
+    if (random() < 0.2) body += `type@=second/${pick(nestedKeys)}@=dup@S/`; // duplicates
+    bodies.push(body);
+  }
+  for (const v of await vectors()) bodies.push(v.body);
+  bodies.push(...(await captureBodies()));
+  for (let round = 0; round < 3; round++) {
+    for (const body of bodies) {
+      const msg = parseMessage(body);
+      const expected = referenceParse(body);
+      assert.deepEqual(Object.keys(msg), Object.keys(expected), body);
+      assert.deepEqual(msg, expected, body);
+    }
+  }
 });

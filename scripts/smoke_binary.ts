@@ -1,0 +1,116 @@
+/**
+ * CI smoke test of the single-file binary (`deno run -A scripts/smoke_binary.ts`,
+ * the last step of `deno task ci`): builds `dist/douyu-bun` with
+ * `bun build --compile`, runs it against an in-process mock server, and
+ * checks its NDJSON output, `--help` and a usage error. Prints one line per
+ * check and exits non-zero on the first failure.
+ *
+ * @module
+ */
+// deno-lint-ignore-file no-console
+
+import { formatJson } from "../src/format.ts";
+import { parseMessage } from "../src/messages.ts";
+import { MockServer } from "../src/mock_server.ts";
+import { encodeStt } from "../src/stt.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const BINARY = `${ROOT}dist/douyu-bun`;
+
+const MESSAGES = [
+  encodeStt({
+    type: "chatmsg",
+    rid: 9999,
+    uid: 1,
+    nn: "Ann",
+    txt: "hello a/b @x",
+    level: 12,
+    dms: 5,
+  }),
+  encodeStt({
+    type: "dgb",
+    rid: 9999,
+    nn: "Bo",
+    gfid: 824,
+    gfcnt: 1,
+    hits: 2,
+    el: [{ eid: 1500000113, etp: 1 }],
+  }),
+  "type@=uenter/rid@=9999/nn@=小鱼干/level@=3/",
+  "type@=synexp/o_lev@=56/rid@=9999/",
+  "type@=chatmsg/rid@=9999/nn@=\u001b[31mEvil\u0007/txt@=\u001b]0;x\u0007hi/dms@=5/",
+];
+
+interface Output {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function exec(command: string, args: string[]): Promise<Output> {
+  const { code, stdout, stderr } = await new Deno.Command(command, {
+    args,
+    cwd: ROOT,
+    stdin: "null",
+  }).output();
+  const decoder = new TextDecoder();
+  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+}
+
+let failed = false;
+function check(name: string, pass: boolean, detail: () => string): void {
+  console.log(`${pass ? "ok  " : "FAIL"} ${name}`);
+  if (!pass) {
+    console.log(detail());
+    failed = true;
+  }
+}
+
+const build = await exec("bun", ["build", "--compile", "--outfile", BINARY, "mod.ts"]);
+check("bun build --compile --outfile dist/douyu-bun mod.ts", build.code === 0, () => build.stderr);
+
+if (!failed) {
+  const server = await MockServer.start({ messages: MESSAGES });
+  try {
+    const expected = MESSAGES.map((body) => formatJson(parseMessage(body)) + "\n").join("");
+    const live = await exec(BINARY, [
+      "--url",
+      server.url,
+      "--json",
+      "--count",
+      String(MESSAGES.length),
+      "9999",
+    ]);
+    check(
+      "live run against the mock server: exit 0, NDJSON equal to what was served",
+      live.code === 0 && live.stdout === expected,
+      () =>
+        `exit ${live.code}\nstdout:\n${live.stdout}\nexpected:\n${expected}\nstderr:\n${live.stderr}`,
+    );
+    const client = server.clients[0];
+    await client?.closed;
+    check(
+      "the session ended with logout",
+      client?.received.some((message) => message.type === "logout") ?? false,
+      () => JSON.stringify(client?.received),
+    );
+  } finally {
+    await server.close();
+  }
+
+  const help = await exec(BINARY, ["--help"]);
+  check(
+    "--help: exit 0, usage on stdout",
+    help.code === 0 && help.stdout.includes("Usage:"),
+    () => `exit ${help.code}\n${help.stdout}${help.stderr}`,
+  );
+  const bogus = await exec(BINARY, ["--bogus", "9999"]);
+  check(
+    "unknown flag: exit 2, named on stderr",
+    bogus.code === 2 && bogus.stdout === "" && bogus.stderr.includes("unknown option --bogus"),
+    () => `exit ${bogus.code}\n${bogus.stdout}${bogus.stderr}`,
+  );
+}
+
+console.log(failed ? "smoke_binary: FAILED" : "smoke_binary: the Bun binary passed every check");
+Deno.exit(failed ? 1 : 0);

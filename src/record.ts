@@ -1,0 +1,240 @@
+/**
+ * The recording format of `douyu --record` and `douyu replay`: JSON Lines,
+ * one `{"t": <arrival time, ms since the epoch>, "body": "<STT body>"}` per
+ * server message, in arrival order. It is the format of the real capture in
+ * `tests/fixtures/`, and what `MockServer`'s `recording` option takes, so a
+ * recording can be replayed to a bot. The body is kept raw, so replaying
+ * re-frames exactly the bytes that arrived.
+ *
+ * Pure: parsing and serialising are string functions, and
+ * {@linkcode RecordWriter} writes through a function it is given.
+ *
+ * @module
+ */
+
+import { DouyuError } from "./errors.ts";
+
+/**
+ * One recorded message.
+ *
+ * @example
+ * ```ts
+ * import type { RecordLine } from "./record.ts";
+ *
+ * const line: RecordLine = { t: 1714564800000, body: "type@=chatmsg/nn@=Ann/txt@=hi/" };
+ * console.log(line.body);
+ * ```
+ */
+export interface RecordLine {
+  /** When the message arrived, in ms since the epoch. */
+  t: number;
+  /** The STT body as it arrived. */
+  body: string;
+}
+
+/**
+ * A recording file is malformed; the message names the file and line.
+ *
+ * @example
+ * ```ts
+ * import { parseRecording, RecordingError } from "./record.ts";
+ *
+ * try {
+ *   parseRecording('{"t": 1, "body": "type@=mrkl/"}\nnot json\n', "rec.jsonl");
+ * } catch (error) {
+ *   if (error instanceof RecordingError) console.log(error.message); // "rec.jsonl:2: not JSON"
+ * }
+ * ```
+ */
+export class RecordingError extends DouyuError {}
+
+/**
+ * One line of a recording, with its newline.
+ *
+ * @example
+ * ```ts
+ * import { serializeRecordLine } from "./record.ts";
+ *
+ * console.log(serializeRecordLine({ t: 1, body: "type@=mrkl/" })); // '{"t":1,"body":"type@=mrkl/"}\n'
+ * ```
+ */
+export function serializeRecordLine(line: RecordLine): string {
+  return JSON.stringify({ t: line.t, body: line.body }) + "\n";
+}
+
+/**
+ * Parses a whole recording. Blank lines are skipped and CRLF line ends are
+ * accepted; anything else must be an object with a finite number `t` and a
+ * string `body` (other keys are ignored).
+ *
+ * @param text The file's content.
+ * @param source How to name the file in errors.
+ * @returns The lines, in file order.
+ * @throws {RecordingError} naming the first bad line (`source:line: reason`).
+ *
+ * @example
+ * ```ts
+ * import { parseRecording } from "./record.ts";
+ *
+ * const lines = parseRecording('{"t": 1000, "body": "type@=chatmsg/txt@=hi/"}\n');
+ * console.log(lines); // [ { t: 1000, body: "type@=chatmsg/txt@=hi/" } ]
+ * ```
+ */
+export function parseRecording(text: string, source = "recording"): RecordLine[] {
+  const lines: RecordLine[] = [];
+  let number = 0;
+  for (const raw of text.split("\n")) {
+    number++;
+    const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+    if (line.trim() === "") continue;
+    lines.push(parseRecordLine(line, `${source}:${number}`));
+  }
+  return lines;
+}
+
+/**
+ * Parses one line of a recording.
+ *
+ * @param line One JSON line, without its newline.
+ * @param where How to name the line in errors, e.g. `rec.jsonl:12`.
+ * @throws {RecordingError} when the line is not a valid record.
+ *
+ * @example
+ * ```ts
+ * import { parseRecordLine } from "./record.ts";
+ *
+ * console.log(parseRecordLine('{"t": 5, "body": "type@=mrkl/"}').t); // 5
+ * ```
+ */
+export function parseRecordLine(line: string, where = "recording"): RecordLine {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    // Not the parser's message: it would quote a slice of the (untrusted) line.
+    throw new RecordingError(`${where}: not JSON`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new RecordingError(`${where}: expected an object with "t" and "body"`);
+  }
+  const { t, body } = value as Record<string, unknown>;
+  if (typeof t !== "number" || !Number.isFinite(t)) {
+    throw new RecordingError(`${where}: "t" must be a number (ms since the epoch)`);
+  }
+  if (typeof body !== "string") throw new RecordingError(`${where}: "body" must be a string`);
+  return { t, body };
+}
+
+/** Options of {@linkcode RecordWriter}. */
+export interface RecordWriterOptions {
+  /** Milliseconds a line may wait in memory before it is written. Default 250. */
+  flushInterval?: number;
+  /** Write at once when this many characters are waiting. Default 65 536. */
+  maxBuffer?: number;
+  /** Called once with the first write error; later lines are then discarded. */
+  onError?: (error: unknown) => void;
+}
+
+/**
+ * Buffers recorded lines and writes them in order through `write`, at most
+ * `flushInterval` ms late, so recording a busy room costs one write per
+ * batch instead of one per message. {@linkcode RecordWriter.close} writes
+ * what is left: call it before exiting, also on Ctrl-C.
+ *
+ * @example Recording a session's bodies
+ * ```ts
+ * import { RecordWriter } from "./record.ts";
+ *
+ * let file = "";
+ * const writer = new RecordWriter(async (text) => {
+ *   file += text;
+ * });
+ * writer.add("type@=chatmsg/txt@=hi/", 1714564800000); // e.g. from connect()'s onBody
+ * await writer.close();
+ * console.log(file); // '{"t":1714564800000,"body":"type@=chatmsg/txt@=hi/"}\n'
+ * ```
+ */
+export class RecordWriter {
+  readonly #write: (text: string) => Promise<void>;
+  readonly #flushInterval: number;
+  readonly #maxBuffer: number;
+  readonly #onError: ((error: unknown) => void) | undefined;
+  #buffer: string[] = [];
+  #buffered = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #chain: Promise<void> = Promise.resolve();
+  #error: unknown;
+  #failed = false;
+  #closed = false;
+  #count = 0;
+
+  /**
+   * Creates a writer; nothing is written until the first line is added.
+   *
+   * @param write Appends text to the recording; called with whole lines, one call at a time.
+   * @param options Flush timing and an error callback.
+   */
+  constructor(write: (text: string) => Promise<void>, options: RecordWriterOptions = {}) {
+    this.#write = write;
+    this.#flushInterval = options.flushInterval ?? 250;
+    this.#maxBuffer = options.maxBuffer ?? 65_536;
+    this.#onError = options.onError;
+  }
+
+  /** How many lines were added (written or waiting). */
+  get lines(): number {
+    return this.#count;
+  }
+
+  /** Adds one message; ignored after `close()` or a write error. */
+  add(body: string, t: number): void {
+    if (this.#closed || this.#failed) return;
+    const line = serializeRecordLine({ t, body });
+    this.#buffer.push(line);
+    this.#buffered += line.length;
+    this.#count++;
+    if (this.#buffered >= this.#maxBuffer) {
+      void this.flush();
+    } else if (this.#timer === undefined) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        void this.flush();
+      }, this.#flushInterval);
+    }
+  }
+
+  /** Writes every waiting line; resolves once written. Never rejects: see `close()`. */
+  flush(): Promise<void> {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    if (this.#buffer.length > 0 && !this.#failed) {
+      const text = this.#buffer.join("");
+      this.#buffer = [];
+      this.#buffered = 0;
+      this.#chain = this.#chain.then(async () => {
+        if (this.#failed) return;
+        try {
+          await this.#write(text);
+        } catch (error) {
+          this.#failed = true;
+          this.#error = error;
+          this.#onError?.(error);
+        }
+      });
+    }
+    return this.#chain;
+  }
+
+  /**
+   * Writes what is left and stops. Idempotent.
+   *
+   * @throws The first write error, if any write failed.
+   */
+  async close(): Promise<void> {
+    await this.flush();
+    this.#closed = true;
+    if (this.#failed) throw this.#error;
+  }
+}
