@@ -68,11 +68,18 @@ const OK = 0;
 const FAILURE = 1;
 const USAGE = 2;
 
+/** How long an interrupted process waits for stdout and stderr to drain before exiting, ms. */
+const INTERRUPTED_FLUSH_MS = 500;
+
 /** The longest delay `setTimeout` supports, ms. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** Session messages the tool does not print unless `--types` names them. */
-const SESSION_TYPES: ReadonlySet<string> = new Set(["loginres", "pingreq", "mrkl"]);
+/**
+ * The handshake and keepalive messages (`loginres`, `pingreq`, `mrkl`): not
+ * printed unless `--types` names them, and not replayed by `serve`, whose
+ * mock sends its own. (Not `session.ts`'s set of types the session needs.)
+ */
+const HIDDEN_BY_DEFAULT: ReadonlySet<string> = new Set(["loginres", "pingreq", "mrkl"]);
 
 const COMMANDS = ["replay", "serve", "resolve"] as const;
 type Command = "watch" | typeof COMMANDS[number];
@@ -411,17 +418,26 @@ class Printer {
   readonly #io: CliIO;
   readonly #options: OutputOptions;
   readonly #room: number | undefined;
+  readonly #stop: AbortSignal;
 
-  constructor(io: CliIO, options: OutputOptions, room: number | undefined) {
+  /** `stop` ends a write that is waiting on a blocked stdout (a pipe nobody reads). */
+  constructor(io: CliIO, options: OutputOptions, room: number | undefined, stop: AbortSignal) {
     this.#io = io;
     this.#options = options;
     this.#room = room;
+    this.#stop = stop;
   }
 
-  /** Prints `msg` if it passes the filters. Returns false once the command should stop. */
+  /**
+   * Prints `msg` if it passes the filters. Returns false once the command
+   * should stop: the count is reached, stdout failed, or `stop` aborted
+   * while the line was waiting to be written.
+   */
   async print(msg: Message, receivedAt: number): Promise<boolean> {
     const options = this.#options;
-    if (options.types !== undefined ? !options.types.has(msg.type) : SESSION_TYPES.has(msg.type)) {
+    if (
+      options.types !== undefined ? !options.types.has(msg.type) : HIDDEN_BY_DEFAULT.has(msg.type)
+    ) {
       return true;
     }
     if (options.noBots && isLikelyBot(msg)) return true;
@@ -433,12 +449,14 @@ class Printer {
       all: options.types !== undefined,
     });
     if (line === undefined) return true;
+    let written: boolean;
     try {
-      await this.#io.stdout(line + "\n");
+      written = await unlessStopped(this.#io.stdout(line + "\n"), this.#stop);
     } catch (error) {
       this.outputError = error;
       return false;
     }
+    if (!written) return false;
     this.printed++;
     return options.count === undefined || this.printed < options.count;
   }
@@ -450,6 +468,25 @@ class Printer {
     await say(io, `cannot write to stdout: ${errorText(this.outputError)}`);
     return FAILURE;
   }
+}
+
+/**
+ * Waits for a write, or for `signal` to abort, whichever comes first: true
+ * when the write completed. A write given up on is left to finish (or fail)
+ * on its own; its outcome is ignored.
+ */
+function unlessStopped(write: void | Promise<void>, signal: AbortSignal): Promise<boolean> {
+  if (write === undefined) return Promise.resolve(true);
+  let onAbort = () => {};
+  const stopped = new Promise<boolean>((resolve) => {
+    onAbort = () => resolve(false);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+  // The write first: one that has already completed wins over an abort.
+  return Promise.race([Promise.resolve(write).then(() => true), stopped]).finally(() =>
+    signal.removeEventListener("abort", onAbort)
+  );
 }
 
 /** A stop controller that aborts with INTERRUPTED when the io signal does; `unlink` detaches. */
@@ -586,7 +623,7 @@ async function watchRoom(
   }
   await say(io, `room ${room}: connected to ${session.url ?? "?"}`);
   const status = reportStatus(session, io);
-  const printer = new Printer(io, output, room);
+  const printer = new Printer(io, output, room, stop.signal);
   const cancelDeadline = deadline(stop, output.duration);
   try {
     for await (const msg of session) {
@@ -650,15 +687,20 @@ async function openForWriting(path: string): Promise<WritableFile> {
   }
   const encoder = new TextEncoder();
   return {
-    async write(text) {
-      const bytes = encoder.encode(text);
-      for (let offset = 0; offset < bytes.length;) {
-        const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset);
-        offset += bytesWritten;
-      }
-    },
+    write: (text) =>
+      writeAll(encoder.encode(text), async (chunk) => (await handle.write(chunk)).bytesWritten),
     close: () => handle.close(),
   };
+}
+
+/** Writes all of `bytes` through `write`, which may take only a part and says how many bytes. */
+async function writeAll(
+  bytes: Uint8Array,
+  write: (chunk: Uint8Array) => Promise<number>,
+): Promise<void> {
+  for (let offset = 0; offset < bytes.length;) {
+    offset += await write(bytes.subarray(offset));
+  }
 }
 
 async function readRecording(path: string): Promise<RecordLine[]> {
@@ -686,7 +728,7 @@ async function replay(values: Values, positionals: string[], io: CliIO): Promise
   }
   const lines = await readRecording(path);
   const { stop, unlink } = stopController(io);
-  const printer = new Printer(io, output, room);
+  const printer = new Printer(io, output, room, stop.signal);
   const cancelDeadline = deadline(stop, output.duration);
   try {
     const start = performance.now();
@@ -723,7 +765,7 @@ async function serve(values: Values, positionals: string[], io: CliIO): Promise<
   const lines = path === undefined ? sampleRecording(Date.now()) : await readRecording(path);
   // The mock answers the handshake and heartbeats itself; replaying recorded
   // ones would confuse clients.
-  const recording = lines.filter((line) => !SESSION_TYPES.has(peekType(line.body) ?? ""));
+  const recording = lines.filter((line) => !HIDDEN_BY_DEFAULT.has(peekType(line.body) ?? ""));
 
   const start = (protocols: ("tcp" | "ws")[]) =>
     MockServer.start({ host, port, protocols, recording, speed, loop });
@@ -825,12 +867,7 @@ function serialized(write: (text: string) => Promise<void>): (text: string) => P
 function denoIO(): SystemIO {
   const encoder = new TextEncoder();
   const writer = (file: typeof Deno.stdout) =>
-    serialized(async (text) => {
-      const bytes = encoder.encode(text);
-      for (let offset = 0; offset < bytes.length;) {
-        offset += await file.write(bytes.subarray(offset));
-      }
-    });
+    serialized((text) => writeAll(encoder.encode(text), (chunk) => file.write(chunk)));
   const controller = new AbortController();
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
   const handlers = signals.map((name) => {
@@ -955,6 +992,17 @@ export async function runCli(args?: string[]): Promise<void> {
   } finally {
     system.dispose();
   }
-  await system.flush();
+  if (code === 130 || code === 143) {
+    // Interrupted: output a blocked stdout (a pipe nobody reads) still holds
+    // must not keep the process alive.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      system.flush(),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, INTERRUPTED_FLUSH_MS))),
+    ]);
+    clearTimeout(timer);
+  } else {
+    await system.flush();
+  }
   system.exit(code);
 }

@@ -57,23 +57,26 @@ const SGR = {
 } as const;
 type Style = keyof typeof SGR;
 
+// Tables indexed by a wire value are Maps: a plain object would answer
+// `constructor`, `__proto__` or `toString` from Object.prototype.
+
 /** Chat colours (`col`), as close as the 8 basic ANSI colours get. */
-const CHAT_COLORS: Record<string, Style> = {
-  "1": "red",
-  "2": "blue",
-  "3": "green",
-  "4": "yellow",
-  "5": "magenta",
-  "6": "magenta",
-};
+const CHAT_COLORS: ReadonlyMap<string, Style> = new Map([
+  ["1", "red"],
+  ["2", "blue"],
+  ["3", "green"],
+  ["4", "yellow"],
+  ["5", "magenta"],
+  ["6", "magenta"],
+]);
 
 /** Who muted someone, by `newblackres.otype`. */
-const OPERATORS: Record<string, string> = {
-  "0": "user",
-  "1": "admin",
-  "2": "host",
-  "3": "super admin",
-};
+const OPERATORS: ReadonlyMap<string, string> = new Map([
+  ["0", "user"],
+  ["1", "admin"],
+  ["2", "host"],
+  ["3", "super admin"],
+]);
 
 /** The parts of a human line before they are padded, coloured and joined. */
 interface Line {
@@ -263,7 +266,7 @@ function describe(msg: Message): Line | undefined {
         level: user.level,
         name: user.nn,
         text: safe(str(msg, "txt")),
-        textStyle: CHAT_COLORS[str(msg, "col") ?? ""],
+        textStyle: CHAT_COLORS.get(str(msg, "col") ?? ""),
       };
     case "uenter":
       return {
@@ -334,7 +337,7 @@ function describe(msg: Message): Line | undefined {
       };
     }
     case "newblackres": {
-      const role = OPERATORS[str(msg, "otype") ?? ""] ?? "someone";
+      const role = OPERATORS.get(str(msg, "otype") ?? "") ?? "someone";
       const operator = str(msg, "snic");
       const end = toNumber(str(msg, "endtime"));
       return {

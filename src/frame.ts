@@ -81,6 +81,8 @@ export interface FrameDecoderOptions {
  * from the chunk, and only an incomplete tail is copied, into a buffer that
  * never exceeds one frame. After a `ProtocolError` the stream cannot be
  * resynchronised: discard the connection (or call `reset()` for a new one).
+ * A chunk with good frames before the bad bytes returns those frames and
+ * sets {@linkcode FrameDecoder.error}; the next push throws.
  *
  * @example
  * ```ts
@@ -101,6 +103,7 @@ export class FrameDecoder {
   #pendingLength = 0;
   /** Total bytes of the pending frame once its header is known, else 0. */
   #pendingTotal = 0;
+  #error: ProtocolError | undefined;
 
   /** Creates a decoder. */
   constructor(options: FrameDecoderOptions = {}) {
@@ -119,6 +122,7 @@ export class FrameDecoder {
 
   /** Forgets any partial frame, for reuse on a new connection. */
   reset(): void {
+    this.#error = undefined;
     this.#pending = new Uint8Array(HEADER_SIZE);
     this.#pendingLength = 0;
     this.#pendingTotal = 0;
@@ -133,22 +137,39 @@ export class FrameDecoder {
    * two length fields that differ.
    */
   push(chunk: Uint8Array): Frame[] {
+    if (this.#error !== undefined) throw this.#error;
     const frames: Frame[] = [];
-    let pos = 0;
-    if (this.#pendingLength > 0) {
-      pos = this.#completePending(chunk, frames);
-      if (this.#pendingLength > 0) return frames;
+    try {
+      let pos = 0;
+      if (this.#pendingLength > 0) {
+        pos = this.#completePending(chunk, frames);
+        if (this.#pendingLength > 0) return frames;
+      }
+      const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      const end = chunk.length;
+      while (end - pos >= HEADER_SIZE) {
+        const total = this.#frameTotal(view, pos);
+        if (end - pos < total) break;
+        this.#emit(chunk, view, pos, total, frames);
+        pos += total;
+      }
+      if (pos < end) this.#keep(chunk.subarray(pos));
+      return frames;
+    } catch (error) {
+      // Frames that were whole before the bad header are real messages: hand
+      // them over, and fail from the next push on (see `error`).
+      if (!(error instanceof ProtocolError) || frames.length === 0) throw error;
+      this.#error = error;
+      return frames;
     }
-    const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    const end = chunk.length;
-    while (end - pos >= HEADER_SIZE) {
-      const total = this.#frameTotal(view, pos);
-      if (end - pos < total) break;
-      this.#emit(chunk, view, pos, total, frames);
-      pos += total;
-    }
-    if (pos < end) this.#keep(chunk.subarray(pos));
-    return frames;
+  }
+
+  /**
+   * The framing error met after the frames the last `push()` returned, if
+   * any. Once set, every `push()` throws it: the stream cannot be resynchronised.
+   */
+  get error(): ProtocolError | undefined {
+    return this.#error;
   }
 
   /** Appends to the pending frame; returns how much of `chunk` it used. */

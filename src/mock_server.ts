@@ -17,6 +17,7 @@ import { encodeFrame, FrameDecoder, SERVER_MESSAGE_TYPE } from "./frame.ts";
 import { decodeStt, encodeStt, type SttValue } from "./stt.ts";
 import type { Listener, Transport } from "./transport.ts";
 import { listen } from "./transports.ts";
+import { type Deferred, deferred, MAX_TIMEOUT, sleep } from "./timers.ts";
 
 /**
  * A transport the mock server listens on: `tcp` (raw packets) or `ws`
@@ -233,8 +234,6 @@ const YIELD_EVERY = 64;
 const STARVED_MS = 4;
 /** Size of the writes a back-to-back stream is gathered into. */
 const BATCH_BYTES = 16 * 1024;
-/** Longer timer delays overflow and fire at once; waits are capped here (~24.8 days). */
-const MAX_TIMEOUT = 0x7fffffff;
 /** `crypto.getRandomValues` fills at most this many bytes per call. */
 const RANDOM_CHUNK = 65536;
 
@@ -270,54 +269,6 @@ interface ClientInit {
   settings: Settings;
   /** Called when the client sends its first `joingroup`. */
   onJoin: () => void;
-}
-
-interface Deferred<T> {
-  promise: Promise<T>;
-  /** True once resolved or rejected, so a settled waiter is never handed a client. */
-  readonly settled: boolean;
-  resolve(value: T): void;
-  reject(reason: unknown): void;
-}
-
-/** `Promise.withResolvers` (which Node 20 lacks), plus a `settled` flag. */
-function deferred<T>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (reason: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  const result = {
-    promise,
-    settled: false,
-    resolve(value: T) {
-      result.settled = true;
-      resolve(value);
-    },
-    reject(reason: unknown) {
-      result.settled = true;
-      reject(reason);
-    },
-  };
-  return result;
-}
-
-/**
- * Waits `ms`, or less if `signal` aborts first; never rejects. Aborting
- * clears the timer, which is what keeps `close()` leak-free.
- */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, Math.min(ms, MAX_TIMEOUT));
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 /**

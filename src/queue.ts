@@ -7,7 +7,10 @@
 /**
  * What happens when the consumer falls behind and the queue is full:
  * - `"pause"`: stop reading the socket until there is room again (TCP then
- *   pushes back on the server; heartbeats keep going). Nothing is lost.
+ *   pushes back on the server; heartbeats keep going). Nothing is lost over
+ *   TCP. A WebSocket cannot push back: once 16 MiB pile up unread, that
+ *   connection is dropped and the session reconnects, so prefer TCP for
+ *   consumers that may stall.
  * - `"drop-oldest"`: keep reading and drop the oldest queued messages; the
  *   session reports how many in `status()` (`dropped` events).
  */
@@ -71,7 +74,7 @@ export class MessageQueue<T> {
     }
     this.#items.push(item);
     if (this.#policy === "drop-oldest" && this.size > this.#capacity) {
-      this.#head++;
+      this.#items[this.#head++] = undefined as T; // let it be collected
       this.#compact();
       return 1;
     }

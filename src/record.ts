@@ -33,7 +33,8 @@ export interface RecordLine {
 }
 
 /**
- * A recording file is malformed; the message names the file and line.
+ * A recording file is malformed (the message names the file and line), or a
+ * {@linkcode RecordWriter} fell too far behind the messages it records.
  *
  * @example
  * ```ts
@@ -131,7 +132,15 @@ export interface RecordWriterOptions {
   flushInterval?: number;
   /** Write at once when this many characters are waiting. Default 65 536. */
   maxBuffer?: number;
-  /** Called once with the first write error; later lines are then discarded. */
+  /**
+   * Most characters that may wait in memory, buffered or handed to `write`
+   * but not yet written. A line that would go past it fails the writer with
+   * a {@linkcode RecordingError} (through `onError`, and `close()` throws
+   * it): the file is slower than the messages arrive, and memory must not
+   * grow without bound. Default 16 777 216 (16 Mi).
+   */
+  maxPending?: number;
+  /** Called once with the first error (a write error, or `maxPending`); later lines are then discarded. */
   onError?: (error: unknown) => void;
 }
 
@@ -158,9 +167,12 @@ export class RecordWriter {
   readonly #write: (text: string) => Promise<void>;
   readonly #flushInterval: number;
   readonly #maxBuffer: number;
+  readonly #maxPending: number;
   readonly #onError: ((error: unknown) => void) | undefined;
   #buffer: string[] = [];
   #buffered = 0;
+  /** Characters added but not yet written: the buffer and the writes in flight or queued. */
+  #pending = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #chain: Promise<void> = Promise.resolve();
   #error: unknown;
@@ -178,6 +190,7 @@ export class RecordWriter {
     this.#write = write;
     this.#flushInterval = options.flushInterval ?? 250;
     this.#maxBuffer = options.maxBuffer ?? 65_536;
+    this.#maxPending = options.maxPending ?? 16 * 1024 * 1024;
     this.#onError = options.onError;
   }
 
@@ -186,10 +199,24 @@ export class RecordWriter {
     return this.#count;
   }
 
-  /** Adds one message; ignored after `close()` or a write error. */
+  /**
+   * Adds one message; ignored once `close()` was called or the writer
+   * failed. A line that would make more than `maxPending` characters wait
+   * fails the writer instead.
+   */
   add(body: string, t: number): void {
     if (this.#closed || this.#failed) return;
     const line = serializeRecordLine({ t, body });
+    if (this.#pending + line.length > this.#maxPending) {
+      this.#fail(
+        new RecordingError(
+          `fell behind: more than ${this.#maxPending} characters were waiting to be written ` +
+            "(the file is slower than the messages arrive)",
+        ),
+      );
+      return;
+    }
+    this.#pending += line.length;
     this.#buffer.push(line);
     this.#buffered += line.length;
     this.#count++;
@@ -218,23 +245,40 @@ export class RecordWriter {
         try {
           await this.#write(text);
         } catch (error) {
-          this.#failed = true;
-          this.#error = error;
-          this.#onError?.(error);
+          this.#fail(error);
+          return;
         }
+        this.#pending -= text.length;
       });
     }
     return this.#chain;
   }
 
   /**
-   * Writes what is left and stops. Idempotent.
+   * Writes what is left and stops: `add()` is a no-op from the moment it is
+   * called, and no timer is left behind. Idempotent.
    *
-   * @throws The first write error, if any write failed.
+   * @throws The first error: a failed write, or the {@linkcode RecordingError}
+   * of going past `maxPending`.
    */
   async close(): Promise<void> {
-    await this.flush();
+    // Closed first: an add() while the last lines are written must not start a timer.
     this.#closed = true;
+    await this.flush();
     if (this.#failed) throw this.#error;
+  }
+
+  /** Stops for good after the first error: drops what waits, reports the error once. */
+  #fail(error: unknown): void {
+    if (this.#failed) return;
+    this.#failed = true;
+    this.#error = error;
+    this.#buffer = [];
+    this.#buffered = 0;
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    this.#onError?.(error);
   }
 }

@@ -14,7 +14,15 @@ import { type Message, type MessageOf, parseMessage } from "./messages.ts";
 import { MessageQueue, type OverflowPolicy } from "./queue.ts";
 import { resolveRoom } from "./room.ts";
 import { encodeStt, peekType, peekTypeBytes, type SttValue } from "./stt.ts";
-import { childController, setRepeating, setTimer, sleep } from "./timers.ts";
+import {
+  childController,
+  type Deferred,
+  deferred,
+  MAX_TIMEOUT,
+  setRepeating,
+  setTimer,
+  sleep,
+} from "./timers.ts";
 import {
   type Endpoint,
   parseEndpoint,
@@ -76,7 +84,10 @@ export interface ConnectOptions<T extends string = string> {
    * `ws://…` or `wss://…`. Default: {@linkcode defaultUrls} (Douyu's servers).
    */
   url?: string | readonly string[];
-  /** Milliseconds between `mrkl` heartbeats. Default 45 000 (the protocol's maximum). */
+  /**
+   * Milliseconds between `mrkl` heartbeats; must be shorter than
+   * `idleTimeout`. Default 45 000 (the protocol's maximum).
+   */
   heartbeatInterval?: number;
   /**
    * Milliseconds without a byte from the server before the connection is
@@ -208,7 +219,8 @@ export async function connect<const T extends string = string>(
  * handlers with {@linkcode Session.on}. Create it with {@linkcode connect}.
  *
  * Messages are queued for the iterator unless handlers are registered and no
- * iterator has been started: then handlers alone receive them.
+ * iterator has been started: then handlers alone receive them. (Messages that
+ * arrived before the first handler wait in the queue for an iterator.)
  *
  * @example Handlers, as in the seed's callback style
  * ```ts
@@ -268,6 +280,11 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
     return this.#connection?.joined ? this.#connection.endpoint.url : undefined;
   }
 
+  /** Messages waiting for the iterator. */
+  get queued(): number {
+    return this.#queue.size;
+  }
+
   /** Whether the session has been closed (or is closing). */
   get isClosed(): boolean {
     return this.#lifetime.signal.aborted;
@@ -279,7 +296,9 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
    */
   start(): Promise<void> {
     if (this.#running !== undefined) throw new DouyuError("session already started");
-    const ready = deferred();
+    const ready = deferred<void>();
+    // A rejection nobody awaits (the session closed first) is not an error.
+    ready.promise.catch(() => {});
     if (this.#userSignal?.aborted) {
       this.#running = Promise.resolve();
       void this.#finish({ reason: "aborted", error: this.#userSignal.reason });
@@ -310,6 +329,8 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
     set.add(stored);
     return () => {
       set.delete(stored);
+      // With no handler left, messages go back to the queue.
+      if (set.size === 0 && this.#handlers.get(type) === set) this.#handlers.delete(type);
     };
   }
 
@@ -374,7 +395,8 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
 
   /**
    * Ends the session: sends `logout`, closes the socket, stops every timer.
-   * Idempotent; resolves when everything is released.
+   * Messages still queued are discarded (an aborted `signal` instead lets the
+   * loop drain them). Idempotent; resolves when everything is released.
    */
   close(): Promise<void> {
     return this.#finish({ reason: "closed" });
@@ -410,7 +432,7 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
   }
 
   /** Connects, serves, and reconnects until the session ends. */
-  async #run(ready: Deferred): Promise<void> {
+  async #run(ready: Deferred<void>): Promise<void> {
     const lifetime = this.#lifetime.signal;
     const endpoints = this.#endpoints;
     const policy = this.#options.reconnect;
@@ -498,9 +520,9 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
       const join = async () => {
         await open.write(encodeFrame(`type@=joingroup/rid@=${this.room}/gid@=${options.group}/`));
         connection.joined = true;
-        joinedAt = Date.now();
+        joinedAt = performance.now();
         setRepeating(options.heartbeatInterval, () => {
-          connection.heartbeatSentAt = Date.now();
+          connection.heartbeatSentAt = performance.now();
           open.write(HEARTBEAT).catch(fail);
         }, signal);
         this.#emit({ type: "connected", url: endpoint.url });
@@ -516,7 +538,11 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
       transport?.close();
       if (this.#connection?.controller === controller) this.#connection = undefined;
     }
-    return { joined: joinedAt !== 0, error, upFor: joinedAt === 0 ? 0 : Date.now() - joinedAt };
+    return {
+      joined: joinedAt !== 0,
+      error,
+      upFor: joinedAt === 0 ? 0 : performance.now() - joinedAt,
+    };
   }
 
   /** The read loop of one connection; returns when it ends, throws what broke it. */
@@ -526,27 +552,24 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
     const signal = controller.signal;
     const types = options.types;
     const onBody = options.onBody;
+    const wanted = (type: string | undefined) =>
+      type !== undefined && (types!.has(type) || SESSION_TYPES.has(type));
     const decoder = new FrameDecoder({
       maxFrameSize: options.maxFrameSize,
       // Unwanted types are dropped before their UTF-8 is decoded, unless a
       // recorder wants every body.
       ...(types !== undefined && onBody === undefined
-        ? {
-          filter: (body: Uint8Array) => {
-            const type = peekTypeBytes(body);
-            return type !== undefined && (types.has(type) || SESSION_TYPES.has(type));
-          },
-        }
+        ? { filter: (body: Uint8Array) => wanted(peekTypeBytes(body)) }
         : {}),
     });
 
-    // Idle watchdog: reading paused for a slow consumer is not idleness.
-    let lastActivity = Date.now();
+    // Idle watchdog. Time spent waiting for a slow consumer is not idleness.
+    let lastActivity = performance.now();
     let cancelWatchdog = () => {};
     const arm = () => {
       cancelWatchdog();
       cancelWatchdog = setTimer(options.idleTimeout, () => {
-        const idle = Date.now() - lastActivity;
+        const idle = Math.round(performance.now() - lastActivity);
         if (idle >= options.idleTimeout) {
           fail(new TimeoutError(`no data from ${connection.endpoint.url} for ${idle} ms`));
         } else {
@@ -555,13 +578,20 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
       }, signal);
     };
     arm();
+    // Only a joined connection pauses: login must go on whatever the queue holds.
+    const mustPause = () =>
+      connection.joined && options.overflow === "pause" &&
+      this.#queue.size >= options.queueSize;
+    const waitForConsumer = async () => {
+      cancelWatchdog();
+      await this.#queue.waitForSpace(signal);
+      lastActivity = performance.now();
+      arm();
+    };
 
     while (!signal.aborted) {
-      if (this.#queue.size >= options.queueSize && options.overflow === "pause") {
-        cancelWatchdog();
-        await this.#queue.waitForSpace(signal);
-        lastActivity = Date.now();
-        arm();
+      if (mustPause()) {
+        await waitForConsumer();
         continue;
       }
       const chunk = await transport.read();
@@ -571,18 +601,22 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
         }
         return;
       }
-      const now = Date.now();
-      lastActivity = now;
-      const frames = decoder.push(chunk); // a ProtocolError ends this connection
+      const receivedAt = Date.now(); // wall-clock time, for recordings
+      lastActivity = performance.now();
+      const frames = decoder.push(chunk);
       let dropped = 0;
       for (const frame of frames) {
+        // One read can carry thousands of messages: the queue bound holds per message.
+        if (mustPause()) await waitForConsumer();
+        if (signal.aborted) return;
         const body = frame.body;
         if (onBody !== undefined) {
-          onBody(body, now);
-          if (types !== undefined) {
-            const type = peekType(body);
-            if (type === undefined || !(types.has(type) || SESSION_TYPES.has(type))) continue;
+          try {
+            onBody(body, receivedAt);
+          } catch (error) {
+            this.#emit({ type: "error", error });
           }
+          if (types !== undefined && !wanted(peekType(body))) continue;
         }
         const msg = parseMessage(body);
         if (msg.type === "loginres" && !connection.joined) {
@@ -591,7 +625,7 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
           this.#emit({
             type: "heartbeat",
             url: connection.endpoint.url,
-            rtt: now - connection.heartbeatSentAt,
+            rtt: Math.round(performance.now() - connection.heartbeatSentAt),
           });
           connection.heartbeatSentAt = 0;
         }
@@ -602,6 +636,9 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
         this.#dropped += dropped;
         this.#emit({ type: "dropped", count: dropped, total: this.#dropped });
       }
+      // The good frames before a framing error are delivered; then the
+      // connection ends (a byte stream cannot be resynchronised).
+      if (decoder.error !== undefined) throw decoder.error;
     }
   }
 
@@ -634,25 +671,6 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
   }
 }
 
-/** A promise with its settle functions (Promise.withResolvers is missing on Node 20). */
-interface Deferred {
-  promise: Promise<void>;
-  resolve(): void;
-  reject(error: unknown): void;
-}
-
-function deferred(): Deferred {
-  let resolve!: () => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  // A rejection nobody awaits (the session closed first) is not an error.
-  promise.catch(() => {});
-  return { promise, resolve, reject };
-}
-
 /** The delay before retry number `attempt` (1-based): exponential, capped, half jitter. */
 function backoff(policy: Required<ReconnectPolicy>, attempt: number): number {
   const base = Math.min(
@@ -663,20 +681,34 @@ function backoff(policy: Required<ReconnectPolicy>, attempt: number): number {
 }
 
 function resolveOptions(options: ConnectOptions): ResolvedOptions {
-  const positive = (name: string, value: number | undefined, fallback: number) => {
+  const positive = (name: string, value: number | undefined, fallback: number, max = Infinity) => {
     const n = value ?? fallback;
-    if (!(n > 0)) throw new RangeError(`${name} must be a positive number, got ${value}`);
+    if (!(n > 0 && n <= max)) {
+      throw new RangeError(`${name} must be a number above 0 and at most ${max}, got ${value}`);
+    }
     return n;
   };
+  // Timer delays beyond 2^31-1 ms fire at once on every runtime.
+  const delay = (name: string, value: number | undefined, fallback: number) =>
+    positive(name, value, fallback, MAX_TIMEOUT);
   const reconnect = options.reconnect ?? true;
   const policy = reconnect === false ? undefined : reconnect === true ? {} : reconnect;
+  const heartbeatInterval = delay("heartbeatInterval", options.heartbeatInterval, 45_000);
+  const idleTimeout = delay("idleTimeout", options.idleTimeout, 120_000);
+  // The server answers each heartbeat, so a quiet room still sends a byte
+  // every heartbeatInterval: a shorter idle timeout would reconnect forever.
+  if (heartbeatInterval >= idleTimeout) {
+    throw new RangeError(
+      `heartbeatInterval (${heartbeatInterval} ms) must be shorter than idleTimeout (${idleTimeout} ms)`,
+    );
+  }
   return {
-    heartbeatInterval: positive("heartbeatInterval", options.heartbeatInterval, 45_000),
-    idleTimeout: positive("idleTimeout", options.idleTimeout, 120_000),
-    loginTimeout: positive("loginTimeout", options.loginTimeout, 10_000),
+    heartbeatInterval,
+    idleTimeout,
+    loginTimeout: delay("loginTimeout", options.loginTimeout, 10_000),
     reconnect: policy && {
-      initialDelay: positive("reconnect.initialDelay", policy.initialDelay, 1000),
-      maxDelay: positive("reconnect.maxDelay", policy.maxDelay, 30_000),
+      initialDelay: delay("reconnect.initialDelay", policy.initialDelay, 1000),
+      maxDelay: delay("reconnect.maxDelay", policy.maxDelay, 30_000),
       multiplier: positive("reconnect.multiplier", policy.multiplier, 2),
       resetAfter: positive("reconnect.resetAfter", policy.resetAfter, 60_000),
       maxAttempts: policy.maxAttempts ?? Infinity,

@@ -1,9 +1,16 @@
 /**
  * Timers that hang off an AbortSignal: aborting the signal clears them, so a
  * closed session leaves no timer behind. Web-standard `setTimeout` only.
+ * Also the small promise helper the session and the mock server share.
  *
  * @module
  */
+
+/**
+ * The longest delay `setTimeout` honours (2^31-1 ms, about 24.8 days): a
+ * longer one fires after 1 ms on every runtime.
+ */
+export const MAX_TIMEOUT = 2 ** 31 - 1;
 
 /**
  * Waits `ms` milliseconds, or less if `signal` aborts first. Never rejects.
@@ -23,7 +30,7 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
       signal.removeEventListener("abort", done);
       resolve();
     };
-    const timer = setTimeout(done, ms);
+    const timer = setTimeout(done, Math.min(ms, MAX_TIMEOUT));
     signal.addEventListener("abort", done, { once: true });
   });
 }
@@ -51,7 +58,7 @@ export function setTimer(ms: number, fn: () => void, signal: AbortSignal): () =>
   const timer = setTimeout(() => {
     signal.removeEventListener("abort", cancel);
     fn();
-  }, ms);
+  }, Math.min(ms, MAX_TIMEOUT));
   signal.addEventListener("abort", cancel, { once: true });
   return cancel;
 }
@@ -70,7 +77,7 @@ export function setTimer(ms: number, fn: () => void, signal: AbortSignal): () =>
  */
 export function setRepeating(ms: number, fn: () => void, signal: AbortSignal): void {
   if (signal.aborted) return;
-  const timer = setInterval(fn, ms);
+  const timer = setInterval(fn, Math.min(ms, MAX_TIMEOUT));
   signal.addEventListener("abort", () => clearInterval(timer), { once: true });
 }
 
@@ -98,4 +105,50 @@ export function childController(
   else parent.addEventListener("abort", forward, { once: true });
   controller.release = () => parent.removeEventListener("abort", forward);
   return controller;
+}
+
+/** A promise with its settle functions, as made by {@linkcode deferred}. */
+export interface Deferred<T> {
+  /** The promise. */
+  promise: Promise<T>;
+  /** True once resolved or rejected. */
+  readonly settled: boolean;
+  /** Resolves the promise. */
+  resolve(value: T): void;
+  /** Rejects the promise. */
+  reject(reason: unknown): void;
+}
+
+/**
+ * `Promise.withResolvers` (which Node 20 lacks), plus a `settled` flag.
+ *
+ * @example
+ * ```ts
+ * import { deferred } from "./timers.ts";
+ *
+ * const ready = deferred<number>();
+ * ready.resolve(42);
+ * console.log(ready.settled, await ready.promise); // true 42
+ * ```
+ */
+export function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (reason: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  const result = {
+    promise,
+    settled: false,
+    resolve(value: T) {
+      result.settled = true;
+      resolve(value);
+    },
+    reject(reason: unknown) {
+      result.settled = true;
+      reject(reason);
+    },
+  };
+  return result;
 }

@@ -30,6 +30,9 @@ import { parseEndpoint } from "./transport.ts";
  */
 export const WS_MAX_UNREAD_BYTES: number = 16 * 1024 * 1024;
 
+/** The most one `read()` returns: a larger WebSocket message comes out in slices. */
+const READ_SLICE = 64 * 1024;
+
 /** `write()` waits while more than this is queued in the socket. */
 const WRITE_HIGH_WATER = 1024 * 1024;
 
@@ -88,8 +91,9 @@ class WsTransport implements Transport {
     const pending = this.#pending;
     if (pending) {
       this.#pending = undefined;
-      pending.resolve(chunk);
-      return;
+      pending.resolve(chunk.subarray(0, READ_SLICE));
+      if (chunk.length <= READ_SLICE) return;
+      chunk = chunk.subarray(READ_SLICE);
     }
     this.#chunks.push(chunk);
     this.#buffered += chunk.byteLength;
@@ -119,8 +123,16 @@ class WsTransport implements Transport {
 
   read(): Promise<Uint8Array | null> {
     if (this.#closed) return Promise.resolve(null);
-    const chunk = this.#chunks.shift();
+    let chunk = this.#chunks[0];
     if (chunk) {
+      // A huge message is handed out in slices, so a reader that decodes a
+      // read at a time never holds more than a slice's worth of messages.
+      if (chunk.length > READ_SLICE) {
+        this.#chunks[0] = chunk.subarray(READ_SLICE);
+        chunk = chunk.subarray(0, READ_SLICE);
+      } else {
+        this.#chunks.shift();
+      }
       this.#buffered -= chunk.byteLength;
       return Promise.resolve(chunk);
     }

@@ -7,7 +7,7 @@
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createServer, type RequestListener } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type CliIO, main, VERSION } from "../src/cli.ts";
@@ -413,6 +413,60 @@ test("cli: an interrupt logs out, flushes the recording and exits 130 (143 for S
   }
 });
 
+/**
+ * Runs `main()` with a stdout like a pipe nobody reads (the first write never
+ * completes) and interrupts it 100 ms after that write; gives up after 5 s.
+ */
+async function runBlocked(
+  args: string[],
+): Promise<{ code: number | string; written: string[]; elapsed: number }> {
+  const interrupt = new AbortController();
+  const written: string[] = [];
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const io: CliIO = {
+    stdout: (text) => {
+      written.push(text);
+      timer ??= setTimeout(() => interrupt.abort("SIGINT"), 100);
+      return new Promise<void>(() => {});
+    },
+    stderr: () => {},
+    signal: interrupt.signal,
+  };
+  const started = performance.now();
+  let giveUp: ReturnType<typeof setTimeout> | undefined;
+  const code = await Promise.race([
+    main(args, io),
+    new Promise<string>((resolve) => (giveUp = setTimeout(() => resolve("still running"), 5000))),
+  ]);
+  clearTimeout(giveUp);
+  clearTimeout(timer);
+  return { code, written, elapsed: performance.now() - started };
+}
+
+test("cli: an interrupt ends the watch even while stdout is blocked, and flushes the recording", async () => {
+  const dir = await tempDir();
+  try {
+    const file = `${dir}/blocked.jsonl`;
+    await using server = await MockServer.start({ messages: SERVED, loop: true, interval: 5 });
+    const watched = await runBlocked(["--url", server.url, "--json", "--record", file, "9999"]);
+    strictEqual(watched.code, 130, "exit code");
+    ok(watched.elapsed < 3000, `took ${watched.elapsed} ms`);
+    strictEqual(watched.written.length, 1, "nothing more is written after the blocked line");
+    ok(await loggedOut(server.clients[0]!));
+    // The recording was flushed on the way out: whole lines, with the line stdout was given.
+    const recorded = parseRecording(await readFile(file, "utf8"));
+    ok(recorded.length > 1, `${recorded.length} lines recorded`);
+    ok(recorded.some((line) => formatJson(parseMessage(line.body)) + "\n" === watched.written[0]));
+
+    // replay prints through the same printer.
+    const replayed = await runBlocked(["replay", file, "--json", "--speed", "0"]);
+    strictEqual(replayed.code, 130, "replay exit code");
+    strictEqual(replayed.written.length, 1);
+  } finally {
+    await rm(dir, { recursive: true });
+  }
+});
+
 test("cli: a stdout that fails ends the session; a closed pipe is not an error", async () => {
   await using server = await MockServer.start({ messages: SERVED, loop: true, interval: 5 });
   const fail = (error: Error & { code?: string }) => {
@@ -678,8 +732,11 @@ interface Child {
   readonly exited: Promise<number | null>;
 }
 
-/** Spawns a process with piped stdout/stderr, on Deno or Bun/Node. */
-function spawnProcess(command: string, args: string[]): Child {
+/**
+ * Spawns a process with piped stdout/stderr, on Deno or Bun/Node. With
+ * `blockStdout`, stdout is a pipe nobody reads until the process exits.
+ */
+function spawnProcess(command: string, args: string[], blockStdout = false): Child {
   let stdout = "";
   let stderr = "";
   let waiter: { n: number; resolve: () => void } | undefined;
@@ -701,7 +758,7 @@ function spawnProcess(command: string, args: string[]): Child {
       for await (const chunk of stream) sink(decoder.decode(chunk, { stream: true }));
     };
     const pumps = Promise.all([
-      pump(child.stdout, onOut),
+      blockStdout ? child.status.then(() => pump(child.stdout, onOut)) : pump(child.stdout, onOut),
       pump(child.stderr, (t) => (stderr += t)),
     ]);
     kill = (signal) => child.kill(signal);
@@ -712,7 +769,12 @@ function spawnProcess(command: string, args: string[]): Child {
     })();
   } else {
     const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
-    child.stdout.setEncoding("utf8").on("data", onOut);
+    if (blockStdout) {
+      child.stdout.pause();
+      child.on("exit", () => child.stdout.setEncoding("utf8").on("data", onOut));
+    } else {
+      child.stdout.setEncoding("utf8").on("data", onOut);
+    }
     child.stderr.setEncoding("utf8").on("data", (text: string) => (stderr += text));
     kill = (signal) => child.kill(signal);
     exited = new Promise((resolve) => child.on("close", (code) => resolve(code)));
@@ -735,11 +797,15 @@ function spawnProcess(command: string, args: string[]): Child {
 }
 
 /** The CLI as a user runs it: `deno run <permissions> mod.ts` or `bun mod.ts`. */
-function spawnCli(args: string[], permissions: string[] = ["-N"]): Child {
+function spawnCli(args: string[], permissions: string[] = ["-N"], blockStdout = false): Child {
   if (runtime === "deno") {
-    return spawnProcess(Deno.execPath(), ["run", "--no-prompt", ...permissions, MOD, ...args]);
+    return spawnProcess(
+      Deno.execPath(),
+      ["run", "--no-prompt", ...permissions, MOD, ...args],
+      blockStdout,
+    );
   }
-  return spawnProcess(process.execPath, [MOD, ...args]);
+  return spawnProcess(process.execPath, [MOD, ...args], blockStdout);
 }
 
 async function finished(child: Child): Promise<Result> {
@@ -788,6 +854,58 @@ test("cli process: SIGINT logs out, completes the recording and exits 130", asyn
     const recorded = parseRecording(text).map((line) => formatJson(parseMessage(line.body)));
     for (const line of lines(result.stdout)) ok(recorded.includes(line), "printed ⊆ recorded");
     ok(recorded.length >= 15);
+  } finally {
+    await rm(dir, { recursive: true });
+  }
+});
+
+test("cli process: SIGINT exits 130 promptly even when stdout is a pipe nobody reads", async () => {
+  const dir = await tempDir();
+  try {
+    const file = `${dir}/blocked.jsonl`;
+    await using server = await MockServer.start({ messages: SERVED, loop: true });
+    const child = spawnCli(
+      ["--url", server.url, "--json", "--record", file, "9999"],
+      ["-N", `--allow-write=${dir}`],
+      true,
+    );
+    const size = async () => (await stat(file).catch(() => undefined))?.size ?? 0;
+    // Far more recorded than a pipe holds: stdout is full and its write is waiting.
+    for (let waited = 0; await size() < 1 << 20; waited += 50) {
+      if (waited > 20_000) {
+        child.kill("SIGTERM");
+        await child.exited;
+        throw new Error(`the recording did not grow: ${await size()} bytes`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // Time for the printer to fill the pipe, should it have lagged behind the recorder.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const interrupted = performance.now();
+    child.kill("SIGINT");
+    let code: number | null | string;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    code = await Promise.race([
+      child.exited,
+      new Promise<string>((resolve) => (timer = setTimeout(() => resolve("still running"), 5000))),
+    ]);
+    clearTimeout(timer);
+    if (code === "still running") {
+      child.kill("SIGINT"); // the second Ctrl-C
+      code = await child.exited;
+    }
+    const elapsed = performance.now() - interrupted;
+    strictEqual(code, 130, child.stderr);
+    ok(elapsed < 4000, `exited ${elapsed} ms after SIGINT`);
+    ok(!child.stderr.includes("cannot write"), child.stderr);
+    const text = await readFile(file, "utf8");
+    ok(text.endsWith("\n"), "the recording ends with a whole line");
+    ok(child.stdout.length * 4 < text.length, `stdout was blocked: ${child.stdout.length} bytes`);
+    const recorded = parseRecording(text).map((line) => formatJson(parseMessage(line.body)));
+    const printed = lines(child.stdout);
+    // The last line may be cut where the pipe was full.
+    for (const line of printed.slice(0, -1)) ok(recorded.includes(line), "printed ⊆ recorded");
+    ok(await loggedOut(server.clients[0]!), "logout reached the server");
   } finally {
     await rm(dir, { recursive: true });
   }

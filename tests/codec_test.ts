@@ -562,3 +562,17 @@ test("property: on any text, at any level, the fast path equals the general one"
     }
   }
 });
+
+test("FrameDecoder: good frames before bad bytes are returned, then it fails", () => {
+  const bad = new Uint8Array(12).fill(0xff);
+  const decoder = new FrameDecoder();
+  const frames = decoder.push(
+    concat([encodeFrame("type@=a/", 690), encodeFrame("type@=b/", 690), bad]),
+  );
+  assert.deepEqual(frames.map((f) => f.body), ["type@=a/", "type@=b/"]);
+  assert.ok(decoder.error instanceof ProtocolError);
+  assert.throws(() => decoder.push(encodeFrame("type@=c/", 690)), ProtocolError);
+  decoder.reset();
+  assert.equal(decoder.error, undefined);
+  assert.deepEqual(decoder.push(encodeFrame("type@=c/", 690)).length, 1);
+});

@@ -195,6 +195,30 @@ test("format: colour wraps columns in SGR codes, and chat colours follow `col`",
   ok(!line("type@=chatmsg/nn@=Ann/txt@=hi/")!.includes("\x1b"));
 });
 
+test("format: wire values naming Object.prototype members are no colour and no operator", () => {
+  const plainChat = line("type@=chatmsg/nn@=Ann/level@=1/txt@=hi/")!;
+  for (const value of ["constructor", "__proto__", "toString", "hasOwnProperty", "valueOf"]) {
+    strictEqual(
+      textOf(line(`type@=newblackres/otype@=${value}/snic@=Mod/dnic@=Spammer/`)),
+      "was muted by someone Mod",
+      `otype@=${value}`,
+    );
+    const colored = line(`type@=chatmsg/nn@=Ann/level@=1/txt@=hi/col@=${value}/`, {
+      color: true,
+    })!;
+    // The text keeps no colour at all, and nothing but SGR codes is added.
+    ok(colored.endsWith(" hi"), `col@=${value}: ${JSON.stringify(colored)}`);
+    strictEqual(colored.replace(/\x1b\[\d+m/g, ""), plainChat, `col@=${value}`);
+    strictEqual(line(`type@=chatmsg/nn@=Ann/level@=1/txt@=hi/col@=${value}/`), plainChat);
+  }
+  // The known values still map.
+  strictEqual(
+    textOf(line("type@=newblackres/otype@=3/snic@=Mod/dnic@=Spammer/")),
+    "was muted by super admin Mod",
+  );
+  ok(line("type@=chatmsg/txt@=hi/col@=5/", { color: true })!.endsWith("\x1b[35mhi\x1b[0m"));
+});
+
 test("format: formatJson is JSON.stringify, and parses back to the same message", async () => {
   for (const v of await vectors()) {
     const msg = parseMessage(v.body);
@@ -269,6 +293,75 @@ test("record: RecordWriter flushes on its timer, and reports a failed write once
   failing.add("type@=mrkl/", 2);
   await rejects(failing.close(), /disk full/);
   strictEqual(errors.length, 1);
+});
+
+/** A write function that holds every write until `open()`, like a file slower than the room. */
+function gatedWrites() {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const writes: string[] = [];
+  const write = async (text: string) => {
+    await gate;
+    writes.push(text);
+  };
+  return { write, writes, open };
+}
+
+test("record: RecordWriter fails once when more than maxPending characters wait to be written", async () => {
+  const { write, writes, open } = gatedWrites();
+  const errors: unknown[] = [];
+  const writer = new RecordWriter(write, {
+    flushInterval: 10_000,
+    maxBuffer: 100,
+    maxPending: 1000,
+    onError: (error) => errors.push(error),
+  });
+  const body = `type@=chatmsg/txt@=${"x".repeat(50)}/`;
+  const size = serializeRecordLine({ t: 0, body }).length;
+  const fits = Math.floor(1000 / size);
+  for (let i = 0; i < fits; i++) writer.add(body, i);
+  strictEqual(errors.length, 0, "up to the cap is fine");
+  for (let i = fits; i < 100; i++) writer.add(body, i);
+  strictEqual(errors.length, 1, "one error, however many lines follow");
+  ok(errors[0] instanceof RecordingError, String(errors[0]));
+  ok(/more than 1000 characters/.test((errors[0] as Error).message), String(errors[0]));
+  strictEqual(writer.lines, fits, "lines past the cap are not kept");
+  open();
+  await rejects(writer.close(), (error) => error === errors[0]);
+  // What reached the file is whole lines, in order, never more than the cap.
+  const written = parseRecording(writes.join(""));
+  deepStrictEqual(written.map((l) => l.t), [...Array(written.length).keys()]);
+  ok(writes.join("").length <= 1000);
+});
+
+test("record: RecordWriter holds at most 16 MiB for a stalled file by default", async () => {
+  const { write, open } = gatedWrites();
+  const errors: unknown[] = [];
+  const writer = new RecordWriter(write, { onError: (error) => errors.push(error) });
+  const body = "x".repeat(1024 * 1024); // each line is just over 1 MiB
+  for (let i = 0; i < 15; i++) writer.add(body, i);
+  strictEqual(errors.length, 0, "15 MiB waiting is fine");
+  writer.add(body, 15);
+  strictEqual(errors.length, 1, "16 MiB and a little is not");
+  open();
+  await rejects(writer.close(), /fell behind/);
+});
+
+test("record: RecordWriter.close stops at once: an add() during its flush is never written", async () => {
+  const { write, writes, open } = gatedWrites();
+  const writer = new RecordWriter(write, { flushInterval: 5 });
+  writer.add("type@=chatmsg/txt@=1/", 1);
+  const closing = writer.close();
+  writer.add("type@=chatmsg/txt@=2/", 2); // while close() is flushing: ignored
+  open();
+  await closing;
+  // Longer than flushInterval: a timer started by that add() would have written by now.
+  await new Promise((resolve) => setTimeout(resolve, 40));
+  deepStrictEqual(parseRecording(writes.join("")).map((l) => l.t), [1]);
+  strictEqual(writer.lines, 1);
+  writer.add("type@=chatmsg/txt@=3/", 3); // after close: ignored too
+  await writer.close(); // idempotent
+  strictEqual(writes.length, 1);
 });
 
 test("sample: a valid recording of realistic, correctly escaped messages", () => {

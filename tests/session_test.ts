@@ -3,6 +3,7 @@ import {
   ClosedError,
   connect,
   ConnectionError,
+  encodeFrame,
   type Message,
   ProtocolError,
   type Session,
@@ -145,7 +146,7 @@ test("session: idle timeout declares a half-open connection dead and reconnects"
   await using session = await connect(9999, {
     url: server.url,
     idleTimeout: 150,
-    heartbeatInterval: 10_000,
+    heartbeatInterval: 50, // a silenced server answers no heartbeat
     types: ["chatmsg"],
     ...FAST,
   });
@@ -398,4 +399,95 @@ test("session: pause policy stops reading, heartbeats go on, idle timer waits", 
   await sending;
   assert.equal(got.length, total);
   assert.ok(got.every((m, i) => seq(m) === i + 1));
+});
+
+test("session: a full queue does not stop the next connection from logging in", async () => {
+  await using server = await MockServer.start();
+  await using session = await connect(9999, {
+    url: server.url,
+    types: ["chatmsg"],
+    queueSize: 5,
+    overflow: "pause",
+    heartbeatInterval: 20, // a heartbeat write is what notices the dead peer while paused
+    ...FAST,
+  });
+  const first = await server.nextClient();
+  await first.sendFrames(Array.from({ length: 5 }, (_, i) => chat(i + 1)), "coalesce");
+  while (session.queued < 5) await new Promise((r) => setTimeout(r, 5));
+  first.close();
+  // Nobody has read yet: the queue is full while the new connection logs in.
+  const second = await server.nextClient();
+  assert.equal(session.queued, 5);
+  await second.send(chat(6));
+  assert.deepEqual((await take(session, 6)).map(seq), [1, 2, 3, 4, 5, 6]);
+});
+
+test("session: pause bounds the queue per message, even when one read carries thousands", async () => {
+  await using server = await MockServer.start({ protocols: ["ws"] });
+  await using session = await connect(9999, {
+    url: server.url,
+    types: ["chatmsg"],
+    queueSize: 10,
+    overflow: "pause",
+  });
+  const client = await server.nextClient();
+  // One WebSocket message holding 20,000 packets.
+  await client.sendFrames(Array.from({ length: 20_000 }, (_, i) => chat(i + 1)), "coalesce");
+  await new Promise((r) => setTimeout(r, 200));
+  assert.ok(session.queued <= 10, `${session.queued} messages queued`);
+  const got = await take(session, 20_000, 30_000);
+  assert.ok(got.every((m, i) => seq(m) === i + 1));
+});
+
+test("session: good frames before a framing error in the same read are delivered", async () => {
+  await using server = await MockServer.start();
+  await using session = await connect(9999, { url: server.url, types: ["chatmsg"], ...FAST });
+  const first = await server.nextClient();
+  const bad = new Uint8Array(12).fill(0xff);
+  const frames = [chat(1), chat(2)].map((b) => encodeFrame(b, 690));
+  await first.sendRaw(new Uint8Array([...frames[0]!, ...frames[1]!, ...bad]));
+  assert.deepEqual((await take(session, 2)).map(seq), [1, 2]);
+  const second = await server.nextClient();
+  await second.send(chat(3));
+  assert.deepEqual((await take(session, 1)).map(seq), [3]);
+});
+
+test("session: a throwing onBody is reported, not fatal", async () => {
+  await using server = await MockServer.start({ messages: [chat(1), chat(2)] });
+  await using session = await connect(9999, {
+    url: server.url,
+    types: ["chatmsg"],
+    onBody: () => {
+      throw new Error("recorder broke");
+    },
+  });
+  const events = watch(session);
+  assert.deepEqual((await take(session, 2)).map(seq), [1, 2]);
+  assert.equal(server.clients.length, 1);
+  assert.ok(events.some((e) => e.type === "error"));
+});
+
+test("session: removing the last handler sends messages back to the queue", async () => {
+  await using server = await MockServer.start();
+  await using session = await connect(9999, { url: server.url, types: ["chatmsg"] });
+  const off = session.on("chatmsg", () => {});
+  off();
+  const client = await server.nextClient();
+  await client.send(chat(1));
+  assert.deepEqual((await take(session, 1)).map(seq), [1]);
+});
+
+test("session: options are checked (timer limits, heartbeat below idle timeout)", async () => {
+  for (
+    const options of [
+      { heartbeatInterval: Infinity },
+      { idleTimeout: 2 ** 31 },
+      { loginTimeout: 0 },
+      { heartbeatInterval: 60_000, idleTimeout: 30_000 },
+      { reconnect: { maxDelay: Infinity } },
+      { queueSize: -1 },
+    ]
+  ) {
+    await assert.rejects(connect(9999, { url: "tcp://127.0.0.1:1", ...options }), RangeError);
+  }
 });
