@@ -275,6 +275,26 @@ interface ClientInit {
  * Rejects `target` with the signal's reason when it aborts, and unhooks the
  * listener when `target` settles first.
  */
+/**
+ * Adds a waiter to `list` until its promise settles (or `signal` aborts).
+ *
+ * @returns The waiter's promise.
+ */
+function addWaiter<T, W extends { deferred: Deferred<T> }>(
+  list: W[],
+  waiter: W,
+  signal: AbortSignal | undefined,
+): Promise<T> {
+  list.push(waiter);
+  settleOnAbort(waiter.deferred, signal);
+  const forget = () => {
+    const index = list.indexOf(waiter);
+    if (index !== -1) list.splice(index, 1);
+  };
+  waiter.deferred.promise.then(forget, forget);
+  return waiter.deferred.promise;
+}
+
 function settleOnAbort<T>(target: Deferred<T>, signal: AbortSignal | undefined): void {
   if (signal === undefined) return;
   if (signal.aborted) {
@@ -526,14 +546,7 @@ export class MockClient {
       );
     }
     const waiter = { type, count: count - seen, deferred: deferred<Record<string, string>>() };
-    this.#waiters.push(waiter);
-    settleOnAbort(waiter.deferred, options.signal);
-    const forget = () => {
-      const index = this.#waiters.indexOf(waiter);
-      if (index !== -1) this.#waiters.splice(index, 1);
-    };
-    waiter.deferred.promise.then(forget, forget);
-    return waiter.deferred.promise;
+    return addWaiter<Record<string, string>, typeof waiter>(this.#waiters, waiter, options.signal);
   }
 
   /**
@@ -1122,15 +1135,9 @@ export class MockServer implements AsyncDisposable {
       return Promise.reject(new ClosedError("mock server closed"));
     }
     const waiter = { joined: options.joined ?? true, deferred: deferred<MockClient>() };
-    this.#waiters.push(waiter);
-    settleOnAbort(waiter.deferred, options.signal);
-    const forget = () => {
-      const index = this.#waiters.indexOf(waiter);
-      if (index !== -1) this.#waiters.splice(index, 1);
-    };
-    waiter.deferred.promise.then(forget, forget);
+    const promise = addWaiter<MockClient, typeof waiter>(this.#waiters, waiter, options.signal);
     this.#dispatch();
-    return waiter.deferred.promise;
+    return promise;
   }
 
   /**

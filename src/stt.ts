@@ -466,20 +466,9 @@ function decodeBodyKnown(text: string, trie: Trie): Record<string, unknown> | un
   const pendingBase = pendingTop;
   let pending = pendingBase;
   while (pos < to) {
-    // The key: the one that followed last time (compared here, inline: this
-    // is the hottest loop), another one seen before, or a new one.
-    let child = node.last;
-    let matched = 0;
-    if (child !== undefined) {
-      const wire = child.wire;
-      const limit = Math.min(wire.length, to - pos);
-      while (matched < limit && wire[matched] === text.charCodeAt(pos + matched)) matched++;
-      if (matched < child.prefixLength) child = undefined;
-    }
-    if (child === undefined) {
-      child = otherChild(node, text, pos, to);
-      matched = otherMatched;
-    }
+    // The key: the one that followed last time, another one seen before, or a new one.
+    let child = nextKey(node, text, pos, to);
+    let matched = keyMatched;
     if (child?.usual !== undefined) {
       // The whole pair with its usual value (or that value ending the body).
       const whole = child.wire.length;
@@ -587,18 +576,8 @@ function decodeNestedKnown(
       }
     }
     // The key, as in decodeBodyKnown.
-    let child = node.last;
-    let matched = 0;
-    if (child !== undefined) {
-      const wire = child.wire;
-      const limit = Math.min(wire.length, to - pos);
-      while (matched < limit && wire[matched] === text.charCodeAt(pos + matched)) matched++;
-      if (matched < child.prefixLength) child = undefined;
-    }
-    if (child === undefined) {
-      child = otherChild(node, text, pos, to);
-      matched = otherMatched;
-    }
+    let child = nextKey(node, text, pos, to);
+    let matched = keyMatched;
     if (child?.usual !== undefined) {
       const whole = child.wire.length;
       const valueEnd = pos + whole - endLength;
@@ -690,10 +669,30 @@ function build(node: KeyNode, changed: number): Record<string, unknown> {
   return out;
 }
 
-/** How much of its wire text {@linkcode otherChild} found. */
-let otherMatched = 0;
+/** How much of its wire text {@linkcode nextKey} (or {@linkcode otherChild}) found. */
+let keyMatched = 0;
 
 /** The child of `node` whose key is at `pos`, other than `node.last`, which becomes it. */
+/**
+ * The child of `node` whose wire text (key, separator, maybe the usual value)
+ * starts at `pos`: first the one that followed last time, then the others.
+ * Sets {@linkcode keyMatched} to how many characters matched.
+ */
+function nextKey(node: KeyNode, text: string, pos: number, to: number): KeyNode | undefined {
+  const last = node.last;
+  if (last !== undefined) {
+    const wire = last.wire;
+    const limit = Math.min(wire.length, to - pos);
+    let matched = 0;
+    while (matched < limit && wire[matched] === text.charCodeAt(pos + matched)) matched++;
+    if (matched >= last.prefixLength) {
+      keyMatched = matched;
+      return last;
+    }
+  }
+  return otherChild(node, text, pos, to);
+}
+
 function otherChild(node: KeyNode, text: string, pos: number, to: number): KeyNode | undefined {
   const children = node.children;
   for (let c = 0; c < children.length; c++) {
@@ -705,11 +704,11 @@ function otherChild(node: KeyNode, text: string, pos: number, to: number): KeyNo
     while (matched < limit && wire[matched] === text.charCodeAt(pos + matched)) matched++;
     if (matched >= child.prefixLength) {
       node.last = child;
-      otherMatched = matched;
+      keyMatched = matched;
       return child;
     }
   }
-  otherMatched = 0;
+  keyMatched = 0;
   return undefined;
 }
 

@@ -23,7 +23,14 @@ import {
   decodeMapListRange,
   decodeMapRange,
 } from "../src/stt.ts";
-import { captureBodies, concat, randomInt, seededRandom, vectors } from "./fixtures.ts";
+import {
+  captureBodies,
+  concat,
+  randomInt,
+  referenceDecode,
+  seededRandom,
+  vectors,
+} from "./fixtures.ts";
 
 const encoder = new TextEncoder();
 
@@ -379,28 +386,6 @@ test("property: nested decoding at level 1 equals unescape-then-decode", async (
     assert.deepEqual(decodeMapAt(raw, 1), decodeStt(plain), raw);
   }
 });
-
-/**
- * A reference one-level decoder, straight from PROTOCOL.md §2 and kept
- * naive on purpose: split on `/`, split at the first `@=`, unescape, first
- * key wins. The optimised decoders are checked against it.
- */
-function referenceDecode(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const segment of text.split("/")) {
-    const eq = segment.indexOf("@=");
-    if (eq === -1) continue;
-    const key = unescapeStt(segment.slice(0, eq));
-    if (Object.hasOwn(out, key)) continue;
-    Object.defineProperty(out, key, {
-      value: unescapeStt(segment.slice(eq + 2)),
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-  }
-  return out;
-}
 
 /** Same keys in the same order, same values. */
 function assertSameMap(actual: object, expected: object, message: string): void {

@@ -1,4 +1,5 @@
 /** Loads the real Douyu data in `tests/fixtures/` and small test utilities. */
+import { unescapeStt } from "../src/stt.ts";
 import { readFixture } from "./harness.ts";
 
 /** One entry of `vectors.json`. */
@@ -56,4 +57,26 @@ export function seededRandom(seed: number): () => number {
 /** An integer in [0, n). */
 export function randomInt(random: () => number, n: number): number {
   return Math.floor(random() * n);
+}
+
+/**
+ * A reference one-level decoder, straight from PROTOCOL.md §2 and kept
+ * naive on purpose: split on `/`, split at the first `@=`, unescape, first
+ * key wins. The optimised decoders are checked against it.
+ */
+export function referenceDecode(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const segment of text.split("/")) {
+    const eq = segment.indexOf("@=");
+    if (eq === -1) continue;
+    const key = unescapeStt(segment.slice(0, eq));
+    if (Object.hasOwn(out, key)) continue;
+    Object.defineProperty(out, key, {
+      value: unescapeStt(segment.slice(eq + 2)),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return out;
 }

@@ -19,7 +19,7 @@ import {
   userOf,
 } from "../mod.ts";
 import { test } from "./harness.ts";
-import { captureBodies, randomInt, seededRandom, vectors } from "./fixtures.ts";
+import { captureBodies, randomInt, referenceDecode, seededRandom, vectors } from "./fixtures.ts";
 
 /** Fields `parseMessage` decodes further, per type. */
 const NESTED: Record<string, string[]> = {
@@ -178,24 +178,6 @@ test("helpers: numbers, users, bots, rooms, avatars", () => {
   assert.equal(superChatOf(chat), undefined);
   assert.equal(KNOWN_TYPES.length, 22);
 });
-
-/** A naive one-level decoder (PROTOCOL.md §2), the reference for the optimised one. */
-function referenceDecode(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const segment of text.split("/")) {
-    const eq = segment.indexOf("@=");
-    if (eq === -1) continue;
-    const key = unescapeStt(segment.slice(0, eq));
-    if (Object.hasOwn(out, key)) continue;
-    Object.defineProperty(out, key, {
-      value: unescapeStt(segment.slice(eq + 2)),
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-  }
-  return out;
-}
 
 /** `parseMessage` the slow, obvious way: decode, then unescape and decode nested values. */
 function referenceParse(body: string): Record<string, unknown> {

@@ -1,6 +1,7 @@
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { sanitizeForTerminal } from "../src/sanitize.ts";
 import { test } from "./harness.ts";
+import { seededRandom } from "./fixtures.ts";
 
 /** The forbidden set, spelled out independently of the implementation's regex. */
 function isForbidden(code: number): boolean {
@@ -59,20 +60,8 @@ test("sanitize: the fast path returns the input itself", () => {
   for (let i = 0; i < 3; i++) strictEqual(sanitizeForTerminal("ab\x1bcd\x1bef"), "abcdef");
 });
 
-/** A small deterministic PRNG (mulberry32), so a failure reproduces. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 test("sanitize: random strings keep allowed characters in order and lose every forbidden one", () => {
-  const random = rng(0x5eed);
+  const random = seededRandom(0x5eed);
   // Weighted towards the edges of the forbidden ranges.
   const interesting = [
     0x00,
