@@ -468,7 +468,7 @@ function decodeBodyKnown(text: string, trie: Trie): Record<string, unknown> | un
   while (pos < to) {
     // The key: the one that followed last time, another one seen before, or a new one.
     let child = nextKey(node, text, pos, to);
-    let matched = keyMatched;
+    const matched = keyMatched;
     if (child?.usual !== undefined) {
       // The whole pair with its usual value (or that value ending the body).
       const whole = child.wire.length;
@@ -577,7 +577,7 @@ function decodeNestedKnown(
     }
     // The key, as in decodeBodyKnown.
     let child = nextKey(node, text, pos, to);
-    let matched = keyMatched;
+    const matched = keyMatched;
     if (child?.usual !== undefined) {
       const whole = child.wire.length;
       const valueEnd = pos + whole - endLength;

@@ -12,7 +12,7 @@ import type {
   Transport,
   TransportConnectOptions,
 } from "./transport.ts";
-import { parseEndpoint } from "./transport.ts";
+import { deliverConnection, listenerEndpoint, WriteChain } from "./transport_shared.ts";
 
 /** Size of the one read buffer each connection reuses. */
 const READ_BUFFER_SIZE = 64 * 1024;
@@ -26,7 +26,7 @@ class DenoTcpTransport implements Transport {
   #closed = false;
   // Writes are chained: a partial write followed by another caller's write
   // would otherwise interleave bytes of two packets.
-  #writing: Promise<void> = Promise.resolve();
+  #writing = new WriteChain();
 
   constructor(conn: Deno.TcpConn, url: string, onClose?: () => void) {
     this.#conn = conn;
@@ -49,9 +49,7 @@ class DenoTcpTransport implements Transport {
   }
 
   write(bytes: Uint8Array): Promise<void> {
-    const result = this.#writing.then(() => this.#writeAll(bytes));
-    this.#writing = result.catch(() => {});
-    return result;
+    return this.#writing.run(() => this.#writeAll(bytes));
   }
 
   async #writeAll(bytes: Uint8Array): Promise<void> {
@@ -132,8 +130,7 @@ export function listenDenoTcp(
   onConnection: ConnectionHandler,
 ): Listener {
   const listener = Deno.listen({ hostname: host, port, transport: "tcp" });
-  const hostPart = host.includes(":") ? `[${host}]` : host;
-  const endpoint = parseEndpoint(`tcp://${hostPart}:${listener.addr.port}`);
+  const endpoint = listenerEndpoint("tcp", host, listener.addr.port);
   const open = new Set<Transport>();
 
   const accepting = (async () => {
@@ -146,16 +143,7 @@ export function listenDenoTcp(
       }
       const transport = new DenoTcpTransport(conn, endpoint.url, () => open.delete(transport));
       open.add(transport);
-      try {
-        onConnection(transport);
-      } catch (error) {
-        // A throwing handler is a bug: drop the connection, keep accepting,
-        // and let the error surface as an uncaught one.
-        transport.close();
-        queueMicrotask(() => {
-          throw error;
-        });
-      }
+      deliverConnection(onConnection, transport);
     }
   })();
 

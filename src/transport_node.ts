@@ -5,7 +5,7 @@
  * @module
  */
 import { createConnection, createServer, type Socket } from "node:net";
-import { ClosedError, DouyuError, errorText } from "./errors.ts";
+import { ClosedError, errorText } from "./errors.ts";
 import type {
   ConnectionHandler,
   Endpoint,
@@ -13,7 +13,7 @@ import type {
   Transport,
   TransportConnectOptions,
 } from "./transport.ts";
-import { parseEndpoint } from "./transport.ts";
+import { deliverConnection, listenerEndpoint, ReadQueue } from "./transport_shared.ts";
 
 /**
  * Unread bytes held before the socket is paused. Past this, TCP flow control
@@ -22,33 +22,29 @@ import { parseEndpoint } from "./transport.ts";
  */
 const READ_HIGH_WATER = 256 * 1024;
 
-interface PendingRead {
-  resolve(chunk: Uint8Array | null): void;
-  reject(error: unknown): void;
-}
-
 /** A `node:net` socket as a pull-based {@linkcode Transport}. */
 class NodeTcpTransport implements Transport {
   readonly url: string;
   #socket: Socket;
   #onClose: (() => void) | undefined;
-  #chunks: Uint8Array[] = [];
-  #buffered = 0;
-  #pending: PendingRead | undefined;
-  #ended = false;
-  #error: Error | undefined;
+  #queue: ReadQueue;
   #closed = false;
 
   constructor(socket: Socket, url: string, onClose?: () => void) {
     this.#socket = socket;
     this.url = url;
     this.#onClose = onClose;
+    this.#queue = new ReadQueue(url, {
+      onRead: () => {
+        if (this.#queue.bufferedBytes <= READ_HIGH_WATER / 2 && socket.isPaused()) socket.resume();
+      },
+    });
     socket.setNoDelay(true);
     socket.on("data", (data: Uint8Array) => this.#push(data));
-    socket.on("end", () => this.#finish());
-    socket.on("close", () => this.#finish());
+    socket.on("end", () => this.#queue.finish());
+    socket.on("close", () => this.#queue.finish());
     socket.on("error", (error: Error) => {
-      this.#finish(
+      this.#queue.finish(
         new ClosedError(`${url}: connection lost (${errorText(error)})`, {
           cause: error,
         }),
@@ -58,54 +54,22 @@ class NodeTcpTransport implements Transport {
 
   /** Bytes received but not yet returned by `read()`; bounded, see `READ_HIGH_WATER`. */
   get bufferedBytes(): number {
-    return this.#buffered;
+    return this.#queue.bufferedBytes;
   }
 
   #push(data: Uint8Array): void {
     // A plain view, so callers never see Buffer's differing `slice` semantics.
-    const chunk = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    const pending = this.#pending;
-    if (pending) {
-      this.#pending = undefined;
-      pending.resolve(chunk);
-      return;
-    }
-    this.#chunks.push(chunk);
-    this.#buffered += chunk.byteLength;
-    if (this.#buffered > READ_HIGH_WATER) this.#socket.pause();
-  }
-
-  #finish(error?: Error): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    this.#error = error;
-    const pending = this.#pending;
-    this.#pending = undefined;
-    if (pending && error) pending.reject(error);
-    else pending?.resolve(null);
+    this.#queue.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    if (this.#queue.bufferedBytes > READ_HIGH_WATER) this.#socket.pause();
   }
 
   read(): Promise<Uint8Array | null> {
     if (this.#closed) return Promise.resolve(null);
-    const chunk = this.#chunks.shift();
-    if (chunk) {
-      this.#buffered -= chunk.byteLength;
-      if (this.#buffered <= READ_HIGH_WATER / 2 && this.#socket.isPaused()) {
-        this.#socket.resume();
-      }
-      return Promise.resolve(chunk);
-    }
-    if (this.#error) return Promise.reject(this.#error);
-    if (this.#ended) return Promise.resolve(null);
-    if (this.#pending) return Promise.reject(new DouyuError(`${this.url}: read() already pending`));
-    if (this.#socket.isPaused()) this.#socket.resume();
-    return new Promise((resolve, reject) => {
-      this.#pending = { resolve, reject };
-    });
+    return this.#queue.read();
   }
 
   write(bytes: Uint8Array): Promise<void> {
-    if (this.#closed || this.#ended || !this.#socket.writable) {
+    if (this.#closed || this.#queue.ended || !this.#socket.writable) {
       return Promise.reject(new ClosedError(`${this.url}: connection closed`));
     }
     // The callback fires once the bytes are handed to the OS (or the socket
@@ -124,9 +88,8 @@ class NodeTcpTransport implements Transport {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#chunks = [];
-    this.#buffered = 0;
-    this.#finish();
+    this.#queue.clear();
+    this.#queue.finish();
     this.#socket.destroy();
     this.#onClose?.();
   }
@@ -208,16 +171,7 @@ export function listenNodeTcp(
   const server = createServer((socket) => {
     const transport = new NodeTcpTransport(socket, url, () => open.delete(transport));
     open.add(transport);
-    try {
-      onConnection(transport);
-    } catch (error) {
-      // A throwing handler is a bug: drop the connection, keep accepting,
-      // and let the error surface as an uncaught one.
-      transport.close();
-      queueMicrotask(() => {
-        throw error;
-      });
-    }
+    deliverConnection(onConnection, transport);
   });
 
   return new Promise((resolve, reject) => {
@@ -226,8 +180,7 @@ export function listenNodeTcp(
       server.off("error", reject);
       const address = server.address();
       const actualPort = typeof address === "object" && address ? address.port : port;
-      const hostPart = host.includes(":") ? `[${host}]` : host;
-      const endpoint = parseEndpoint(`tcp://${hostPart}:${actualPort}`);
+      const endpoint = listenerEndpoint("tcp", host, actualPort);
       url = endpoint.url;
       let closing: Promise<void> | undefined;
       resolve({

@@ -13,7 +13,7 @@ import type {
   Transport,
   TransportConnectOptions,
 } from "./transport.ts";
-import { parseEndpoint } from "./transport.ts";
+import { deliverConnection, listenerEndpoint, ReadQueue, WriteChain } from "./transport_shared.ts";
 
 /**
  * Unread binary data a WebSocket transport holds before it gives up. A
@@ -49,57 +49,42 @@ interface MessageSink {
   close(): void;
 }
 
-interface PendingRead {
-  resolve(chunk: Uint8Array | null): void;
-  reject(error: unknown): void;
-}
-
 /** A message-based socket as a {@linkcode Transport}: each binary message is one chunk. */
 class WsTransport implements Transport {
   readonly url: string;
   #sink: MessageSink;
   #onClose: (() => void) | undefined;
-  #chunks: Uint8Array[] = [];
-  #buffered = 0;
-  #pending: PendingRead | undefined;
-  #ended = false;
-  #error: Error | undefined;
+  // A huge message is handed out in slices, so a reader that decodes a read
+  // at a time never holds more than a slice's worth of messages.
+  #queue: ReadQueue;
   #closed = false;
   // Writes are chained so that at most one message sits past the sink's
   // high-water mark: Bun even drops messages sent past its limit.
-  #writing: Promise<void> = Promise.resolve();
+  #writing = new WriteChain();
 
   constructor(url: string, sink: MessageSink, onClose?: () => void) {
     this.url = url;
     this.#sink = sink;
     this.#onClose = onClose;
+    this.#queue = new ReadQueue(url, { maxRead: READ_SLICE });
   }
 
   /** Bytes received but not yet returned by `read()`. */
   get bufferedBytes(): number {
-    return this.#buffered;
+    return this.#queue.bufferedBytes;
   }
 
   /** Whether the socket has closed (or failed). */
   get ended(): boolean {
-    return this.#ended;
+    return this.#queue.ended;
   }
 
   /** Delivers one binary message. */
   receive(chunk: Uint8Array): void {
-    if (this.#ended) return;
-    const pending = this.#pending;
-    if (pending) {
-      this.#pending = undefined;
-      pending.resolve(chunk.subarray(0, READ_SLICE));
-      if (chunk.length <= READ_SLICE) return;
-      chunk = chunk.subarray(READ_SLICE);
-    }
-    this.#chunks.push(chunk);
-    this.#buffered += chunk.byteLength;
-    if (this.#buffered > WS_MAX_UNREAD_BYTES) {
-      this.#chunks = [];
-      this.#buffered = 0;
+    if (this.#queue.ended) return;
+    this.#queue.push(chunk);
+    if (this.#queue.bufferedBytes > WS_MAX_UNREAD_BYTES) {
+      this.#queue.clear();
       this.finish(
         new ClosedError(
           `${this.url}: closed, more than ${WS_MAX_UNREAD_BYTES} bytes arrived unread`,
@@ -111,53 +96,27 @@ class WsTransport implements Transport {
 
   /** The socket closed; with `error` if it failed. */
   finish(error?: Error): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    this.#error = error;
-    const pending = this.#pending;
-    this.#pending = undefined;
-    if (pending && error) pending.reject(error);
-    else pending?.resolve(null);
-    this.#onClose?.();
+    if (this.#queue.finish(error)) this.#onClose?.();
   }
 
   read(): Promise<Uint8Array | null> {
     if (this.#closed) return Promise.resolve(null);
-    let chunk = this.#chunks[0];
-    if (chunk) {
-      // A huge message is handed out in slices, so a reader that decodes a
-      // read at a time never holds more than a slice's worth of messages.
-      if (chunk.length > READ_SLICE) {
-        this.#chunks[0] = chunk.subarray(READ_SLICE);
-        chunk = chunk.subarray(0, READ_SLICE);
-      } else {
-        this.#chunks.shift();
-      }
-      this.#buffered -= chunk.byteLength;
-      return Promise.resolve(chunk);
-    }
-    if (this.#error) return Promise.reject(this.#error);
-    if (this.#ended) return Promise.resolve(null);
-    if (this.#pending) return Promise.reject(new DouyuError(`${this.url}: read() already pending`));
-    return new Promise((resolve, reject) => {
-      this.#pending = { resolve, reject };
-    });
+    return this.#queue.read();
   }
 
   write(bytes: Uint8Array): Promise<void> {
-    const result = this.#writing.then(() => {
-      if (this.#closed || this.#ended) throw new ClosedError(`${this.url}: connection closed`);
+    return this.#writing.run(() => {
+      if (this.#closed || this.#queue.ended) {
+        throw new ClosedError(`${this.url}: connection closed`);
+      }
       return this.#sink.send(bytes);
     });
-    this.#writing = result.catch(() => {});
-    return result;
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#chunks = [];
-    this.#buffered = 0;
+    this.#queue.clear();
     this.finish();
     this.#sink.close();
   }
@@ -332,22 +291,6 @@ export async function listenWebSocket(
   throw new DouyuError("WebSocket server needs Deno or Bun");
 }
 
-function endpointFor(host: string, port: number): Endpoint {
-  return parseEndpoint(`ws://${host.includes(":") ? `[${host}]` : host}:${port}/`);
-}
-
-/** Hands a new connection to the handler; a throwing handler is a bug, surfaced as uncaught. */
-function deliver(onConnection: ConnectionHandler, transport: Transport): void {
-  try {
-    onConnection(transport);
-  } catch (error) {
-    transport.close();
-    queueMicrotask(() => {
-      throw error;
-    });
-  }
-}
-
 async function listenDeno(
   host: string,
   port: number,
@@ -361,7 +304,7 @@ async function listenDeno(
     port,
     // Also keeps Deno.serve from logging "Listening on ...".
     onListen: (addr) => {
-      const endpoint = endpointFor(host, addr.port);
+      const endpoint = listenerEndpoint("ws", host, addr.port);
       url = endpoint.url;
       listening.resolve(endpoint);
     },
@@ -373,7 +316,7 @@ async function listenDeno(
     const transport = wrapWebSocket(socket, url, () => open.delete(transport));
     socket.addEventListener("open", () => {
       open.add(transport);
-      deliver(onConnection, transport);
+      deliverConnection(onConnection, transport);
     }, { once: true });
     return response;
   });
@@ -428,7 +371,7 @@ function listenBun(
         }, () => open.delete(transport));
         ws.data.transport = transport;
         open.add(transport);
-        deliver(onConnection, transport);
+        deliverConnection(onConnection, transport);
       },
       message(ws, message) {
         if (typeof message === "string") return;
@@ -444,7 +387,7 @@ function listenBun(
       },
     },
   });
-  const endpoint = endpointFor(host, server.port);
+  const endpoint = listenerEndpoint("ws", host, server.port);
   url = endpoint.url;
   let closing: Promise<void> | undefined;
   return {

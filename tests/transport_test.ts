@@ -7,6 +7,13 @@ import { ClosedError, DouyuError, TlsError } from "../src/errors.ts";
 import type { Listener, Transport } from "../src/transport.ts";
 import { parseEndpoint } from "../src/transport.ts";
 import { defaultTransportFactory, listen } from "../src/transports.ts";
+import {
+  bracketHost,
+  deliverConnection,
+  listenerEndpoint,
+  ReadQueue,
+  WriteChain,
+} from "../src/transport_shared.ts";
 import { WS_MAX_UNREAD_BYTES } from "../src/transport_ws.ts";
 import { test } from "./harness.ts";
 
@@ -293,4 +300,131 @@ test("ws: a failed connection names the url", async () => {
     return true;
   });
   await server.close();
+});
+
+test("ReadQueue: queued chunks, slices, byte count and a waiting read", async () => {
+  let reads = 0;
+  const queue = new ReadQueue("tcp://example:1", { maxRead: 4, onRead: () => reads++ });
+  queue.push(new Uint8Array([1, 2, 3, 4, 5, 6]));
+  queue.push(new Uint8Array([7]));
+  assert.equal(queue.bufferedBytes, 7);
+  assert.deepEqual([...(await queue.read())!], [1, 2, 3, 4]);
+  assert.equal(queue.bufferedBytes, 3);
+  assert.deepEqual([...(await queue.read())!], [5, 6]);
+  assert.deepEqual([...(await queue.read())!], [7]);
+  assert.equal(queue.bufferedBytes, 0);
+  assert.equal(reads, 3);
+  // A read that waits gets at most maxRead bytes; the rest is queued.
+  const waiting = queue.read();
+  assert.equal(reads, 4);
+  await assert.rejects(queue.read(), (error) => {
+    assert.ok(error instanceof DouyuError);
+    assert.equal(error.message, "tcp://example:1: read() already pending");
+    return true;
+  });
+  queue.push(new Uint8Array([8, 9, 10, 11, 12]));
+  assert.deepEqual([...(await waiting)!], [8, 9, 10, 11]);
+  assert.equal(queue.bufferedBytes, 1);
+  // Queued bytes are still read after the end; then EOF, again and again.
+  assert.equal(queue.finish(), true);
+  assert.equal(queue.finish(new Error("late")), false);
+  assert.ok(queue.ended);
+  assert.deepEqual([...(await queue.read())!], [12]);
+  assert.equal(await queue.read(), null);
+  assert.equal(await queue.read(), null);
+});
+
+test("ReadQueue: finish settles a waiting read; an error outlasts the queued bytes", async () => {
+  const unlimited = new ReadQueue("ws://example/");
+  const big = new Uint8Array(1 << 20);
+  unlimited.push(big);
+  assert.equal(await unlimited.read(), big);
+  const waiting = unlimited.read();
+  unlimited.finish();
+  assert.equal(await waiting, null);
+
+  const failing = new ReadQueue("ws://example/");
+  const failed = failing.read();
+  const error = new ClosedError("lost");
+  failing.finish(error);
+  await assert.rejects(failed, (e) => e === error);
+  await assert.rejects(failing.read(), (e) => e === error);
+
+  const cleared = new ReadQueue("ws://example/");
+  cleared.push(new Uint8Array([1, 2]));
+  cleared.clear();
+  assert.equal(cleared.bufferedBytes, 0);
+  cleared.finish(error);
+  await assert.rejects(cleared.read(), (e) => e === error);
+});
+
+test("WriteChain: writes run one at a time, in order, past a failed one", async () => {
+  const chain = new WriteChain();
+  const log: string[] = [];
+  const gate = Promise.withResolvers<void>();
+  const first = chain.run(async () => {
+    log.push("first start");
+    await gate.promise;
+    log.push("first end");
+  });
+  const second = chain.run(() => {
+    log.push("second");
+    throw new ClosedError("closed");
+  });
+  const third = chain.run(() => {
+    log.push("third");
+    return Promise.resolve();
+  });
+  await delay(0);
+  assert.deepEqual(log, ["first start"]);
+  gate.resolve();
+  await first;
+  await assert.rejects(second, ClosedError);
+  await third;
+  assert.deepEqual(log, ["first start", "first end", "second", "third"]);
+});
+
+test("deliverConnection: a throwing handler closes the connection and rethrows later", () => {
+  let closed = 0;
+  const conn: Transport = {
+    url: "tcp://example:1",
+    read: () => Promise.resolve(null),
+    write: () => Promise.resolve(),
+    close: () => void closed++,
+  };
+  const queued: (() => void)[] = [];
+  const original = globalThis.queueMicrotask;
+  globalThis.queueMicrotask = (callback) => void queued.push(callback);
+  const boom = new Error("handler bug");
+  try {
+    deliverConnection((c) => assert.equal(c, conn), conn);
+    assert.equal(closed, 0);
+    deliverConnection(() => {
+      throw boom;
+    }, conn);
+  } finally {
+    globalThis.queueMicrotask = original;
+  }
+  assert.equal(closed, 1);
+  assert.equal(queued.length, 1);
+  assert.throws(queued[0]!, (error) => error === boom);
+});
+
+test("bracketHost and listenerEndpoint: IPv6 hosts in brackets", () => {
+  assert.equal(bracketHost("127.0.0.1"), "127.0.0.1");
+  assert.equal(bracketHost("localhost"), "localhost");
+  assert.equal(bracketHost("::1"), "[::1]");
+  assert.deepEqual(listenerEndpoint("tcp", "::1", 4000), {
+    protocol: "tcp",
+    host: "::1",
+    port: 4000,
+    url: "tcp://[::1]:4000",
+  });
+  assert.deepEqual(listenerEndpoint("ws", "127.0.0.1", 8080), {
+    protocol: "ws",
+    host: "127.0.0.1",
+    port: 8080,
+    url: "ws://127.0.0.1:8080/",
+  });
+  assert.equal(listenerEndpoint("ws", "fe80::1", 80).url, "ws://[fe80::1]:80/");
 });
