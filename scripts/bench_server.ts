@@ -1,7 +1,8 @@
 /**
  * The mock server for `scripts/bench_session.ts`, in its own process so the
- * client under test has a core to itself. Prints one JSON line with its
- * URLs, then serves until stdin closes.
+ * client under test has a core to itself. The stream is encoded once, in
+ * batches of whole frames, so the server is not what limits the rate being
+ * measured. Prints one JSON line with its URLs, then serves until stdin closes.
  *
  *   deno run -N -R scripts/bench_server.ts --repeat 60
  */
@@ -9,6 +10,7 @@
 import { readFile } from "node:fs/promises";
 import process from "node:process";
 import { parseArgs } from "node:util";
+import { encodeFrame } from "../mod.ts";
 import { MockServer } from "../src/testing.ts";
 
 const { values } = parseArgs({
@@ -21,10 +23,37 @@ const capture = await readFile(
   "utf8",
 );
 const bodies = capture.trim().split("\n").map((line) => JSON.parse(line).body as string);
-const messages = Array.from({ length: repeat }, () => bodies).flat();
+const frames = Array.from({ length: repeat }, () => bodies).flat().map((b) => encodeFrame(b, 690));
 
-const server = await MockServer.start({ protocols: ["tcp", "ws"], messages });
-console.log(JSON.stringify({ ...server.urls, messages: messages.length }));
+// ~16 KiB writes of whole frames: a WebSocket message then holds whole packets.
+const batches: Uint8Array[] = [];
+for (let i = 0; i < frames.length;) {
+  const batch: Uint8Array[] = [];
+  let size = 0;
+  while (i < frames.length && size < 16 * 1024) {
+    batch.push(frames[i]!);
+    size += frames[i++]!.length;
+  }
+  const bytes = new Uint8Array(size);
+  let pos = 0;
+  for (const frame of batch) {
+    bytes.set(frame, pos);
+    pos += frame.length;
+  }
+  batches.push(bytes);
+}
+
+const server = await MockServer.start({ protocols: ["tcp", "ws"] });
+(async () => {
+  for (;;) {
+    const client = await server.nextClient().catch(() => undefined);
+    if (client === undefined) return; // the server closed
+    (async () => {
+      for (const batch of batches) await client.sendRaw(batch);
+    })().catch(() => {}); // the client may leave first
+  }
+})();
+console.log(JSON.stringify({ ...server.urls, messages: frames.length }));
 // Serve until the parent closes our stdin.
 process.stdin.resume();
 process.stdin.on("end", () => void server.close().then(() => process.exit(0)));

@@ -81,7 +81,11 @@ export class MessageQueue<T> {
     return 0;
   }
 
-  /** Resolves when the queue has room (at once if it has), or when `signal` aborts. */
+  /**
+   * Resolves at once while the queue has room; once it is full, only when it
+   * has drained to half its capacity (or `signal` aborts), so a producer
+   * faster than its consumer pauses now and then instead of per message.
+   */
   waitForSpace(signal: AbortSignal): Promise<void> {
     if (this.size < this.#capacity || this.#ended || signal.aborted) return Promise.resolve();
     return new Promise((resolve) => {
@@ -101,7 +105,7 @@ export class MessageQueue<T> {
       const value = this.#items[this.#head]!;
       this.#items[this.#head++] = undefined as T; // let it be collected
       this.#compact();
-      if (this.#waitingProducer !== undefined && this.size < this.#capacity) {
+      if (this.#waitingProducer !== undefined && this.size <= this.#capacity >> 1) {
         this.#waitingProducer();
       }
       return Promise.resolve({ value, done: false });

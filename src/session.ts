@@ -565,28 +565,27 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
 
     // Idle watchdog. Time spent waiting for a slow consumer is not idleness.
     let lastActivity = performance.now();
-    let cancelWatchdog = () => {};
-    const arm = () => {
-      cancelWatchdog();
-      cancelWatchdog = setTimer(options.idleTimeout, () => {
+    let paused = false;
+    const watch = () => {
+      setTimer(options.idleTimeout, () => {
         const idle = Math.round(performance.now() - lastActivity);
-        if (idle >= options.idleTimeout) {
-          fail(new TimeoutError(`no data from ${connection.endpoint.url} for ${idle} ms`));
+        if (paused || idle < options.idleTimeout) {
+          watch();
         } else {
-          arm();
+          fail(new TimeoutError(`no data from ${connection.endpoint.url} for ${idle} ms`));
         }
       }, signal);
     };
-    arm();
+    watch();
     // Only a joined connection pauses: login must go on whatever the queue holds.
     const mustPause = () =>
       connection.joined && options.overflow === "pause" &&
       this.#queue.size >= options.queueSize;
     const waitForConsumer = async () => {
-      cancelWatchdog();
+      paused = true;
       await this.#queue.waitForSpace(signal);
+      paused = false;
       lastActivity = performance.now();
-      arm();
     };
 
     while (!signal.aborted) {
