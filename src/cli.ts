@@ -21,7 +21,7 @@ import { DouyuError, errorText } from "./errors.ts";
 import { formatJson, formatMessage } from "./format.ts";
 import { isFromRoom, isLikelyBot, type Message, parseMessage } from "./messages.ts";
 import { MockServer } from "./mock_server.ts";
-import { parseRecording, type RecordLine, RecordWriter } from "./record.ts";
+import { parseRecording, type RecordLine, RecordWriter, replayDelay } from "./record.ts";
 import { parseRoomInput, resolveRoom, type RoomInput } from "./room.ts";
 import { sampleRecording } from "./sample.ts";
 import { sanitizeForTerminal } from "./sanitize.ts";
@@ -29,6 +29,7 @@ import { connect, type Session } from "./session.ts";
 import { peekType } from "./stt.ts";
 import { sleep } from "./timers.ts";
 import { parseEndpoint } from "./transport.ts";
+import { isDeno } from "./transports.ts";
 
 /** The version `douyu --version` prints; kept equal to `deno.json` by a test. */
 export const VERSION = "0.1.0";
@@ -732,12 +733,9 @@ async function replay(values: Values, positionals: string[], io: CliIO): Promise
   const cancelDeadline = deadline(stop, output.duration);
   try {
     const start = performance.now();
-    const t0 = lines[0]?.t ?? 0;
     for (const line of lines) {
-      if (speed > 0) {
-        const wait = (line.t - t0) / speed - (performance.now() - start);
-        if (wait > 0) await sleep(wait, stop.signal);
-      }
+      const wait = replayDelay(line, lines[0]!, performance.now() - start, speed);
+      if (wait > 0) await sleep(wait, stop.signal);
       if (stop.signal.aborted) break;
       if (!await printer.print(parseMessage(line.body), line.t)) break;
     }
@@ -851,8 +849,6 @@ interface SystemIO {
   dispose(): void;
   exit(code: number): void;
 }
-
-const isDeno = typeof Deno !== "undefined" && !("Bun" in globalThis);
 
 /** Serialises writes to one stream, so concurrent notes never interleave mid-line. */
 function serialized(write: (text: string) => Promise<void>): (text: string) => Promise<void> {

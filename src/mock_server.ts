@@ -17,6 +17,7 @@ import { encodeFrame, FrameDecoder, SERVER_MESSAGE_TYPE } from "./frame.ts";
 import { decodeStt, encodeStt, type SttValue } from "./stt.ts";
 import type { Listener, Transport } from "./transport.ts";
 import { listen } from "./transports.ts";
+import { type RecordLine, replayDelay } from "./record.ts";
 import { type Deferred, deferred, MAX_TIMEOUT, sleep } from "./timers.ts";
 
 /**
@@ -49,8 +50,8 @@ export type MockProtocol = "tcp" | "ws";
 export type MockMessage = string | SttValue;
 
 /**
- * One line of a recording: when it arrived (ms, any epoch) and its STT body.
- * This is the shape of each line of a `.jsonl` capture.
+ * One line of a recording: when it arrived (ms, any epoch) and its STT body,
+ * the shape of each line of a `.jsonl` capture and of `douyu --record`.
  *
  * @example
  * ```ts
@@ -60,12 +61,7 @@ export type MockMessage = string | SttValue;
  * console.log(line.body);
  * ```
  */
-export interface RecordedLine {
-  /** Arrival time in milliseconds; only differences between lines matter. */
-  readonly t: number;
-  /** The STT body as received. */
-  readonly body: string;
-}
+export type RecordedLine = RecordLine;
 
 /**
  * Where the messages streamed after `joingroup` come from: an iterable (an
@@ -961,18 +957,13 @@ export class MockClient {
     if (lines.length === 0) return;
     const { speed, loop } = this.#settings;
     const signal = this.#controller.signal;
-    const t0 = lines[0]!.t;
     do {
-      // Scheduled against the pass's start, not the previous line, so slow
-      // writes do not accumulate drift.
       const start = performance.now();
       for (const line of lines) {
-        if (speed > 0) {
-          const wait = start + (line.t - t0) / speed - performance.now();
-          if (wait > 0) {
-            if (!await this.#flush()) return;
-            await sleep(wait, signal);
-          }
+        const wait = replayDelay(line, lines[0]!, performance.now() - start, speed);
+        if (wait > 0) {
+          if (!await this.#flush()) return;
+          await sleep(wait, signal);
         }
         // Lines already due go out together, like a burst on the real server.
         if (!await this.#emit(line.body, true)) return;

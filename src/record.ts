@@ -33,6 +33,30 @@ export interface RecordLine {
 }
 
 /**
+ * How many milliseconds to wait before `line` is due when replaying at
+ * `speed`: its offset from the first line divided by `speed`, less the time
+ * already `elapsed` since the replay started. Scheduling against the start,
+ * not the previous line, keeps slow output from accumulating drift. At speed
+ * 0 (as fast as possible) nothing waits.
+ *
+ * @example
+ * ```ts
+ * import { replayDelay } from "./record.ts";
+ *
+ * const first = { t: 1000, body: "type@=mrkl/" };
+ * console.log(replayDelay({ t: 3000, body: "type@=mrkl/" }, first, 500, 2)); // 500
+ * ```
+ */
+export function replayDelay(
+  line: RecordLine,
+  first: RecordLine,
+  elapsed: number,
+  speed: number,
+): number {
+  return speed > 0 ? (line.t - first.t) / speed - elapsed : 0;
+}
+
+/**
  * A recording file is malformed (the message names the file and line), or a
  * {@linkcode RecordWriter} fell too far behind the messages it records.
  *

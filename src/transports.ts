@@ -16,8 +16,19 @@ import type {
 import { connectDenoTcp, listenDenoTcp } from "./transport_deno.ts";
 import { connectWebSocket, listenWebSocket } from "./transport_ws.ts";
 
-// Bun does not define `Deno`, but guard anyway: its Node compatibility grows.
-const isDeno = typeof Deno !== "undefined" && !("Bun" in globalThis);
+/**
+ * Whether this is Deno (Bun does not define `Deno`, but the check guards
+ * anyway: its Node compatibility grows). The CLI asks here too, so the
+ * runtime is decided in one place.
+ *
+ * @example
+ * ```ts
+ * import { isDeno } from "./transports.ts";
+ *
+ * console.log(isDeno ? "Deno" : "Bun or Node");
+ * ```
+ */
+export const isDeno: boolean = typeof Deno !== "undefined" && !("Bun" in globalThis);
 
 /**
  * Opens a {@linkcode Transport} to a `tcp://`, `ws://` or `wss://` endpoint on
