@@ -43,7 +43,7 @@ export {
   RoomResolveError,
   TimeoutError,
   TlsError,
-} from "./src/errors.ts";
+} from "./src/base/errors.ts";
 export {
   CLIENT_MESSAGE_TYPE,
   DEFAULT_MAX_FRAME_SIZE,
@@ -52,7 +52,7 @@ export {
   FrameDecoder,
   type FrameDecoderOptions,
   SERVER_MESSAGE_TYPE,
-} from "./src/frame.ts";
+} from "./src/protocol/frame.ts";
 export {
   decodeStt,
   decodeSttList,
@@ -64,8 +64,8 @@ export {
   peekTypeBytes,
   type SttValue,
   unescapeStt,
-} from "./src/stt.ts";
-export * from "./src/messages.ts";
+} from "./src/protocol/stt.ts";
+export * from "./src/protocol/messages.ts";
 export {
   type CloseInfo,
   connect,
@@ -77,8 +77,8 @@ export {
   type ReconnectPolicy,
   Session,
   type StatusEvent,
-} from "./src/session.ts";
-export type { OverflowPolicy } from "./src/queue.ts";
+} from "./src/session/session.ts";
+export type { OverflowPolicy } from "./src/session/queue.ts";
 export {
   type FetchLike,
   fetchRoomInfo,
@@ -88,8 +88,8 @@ export {
   type RoomInfo,
   type RoomInfoOptions,
   type RoomInput,
-} from "./src/room.ts";
-export { sanitizeForTerminal } from "./src/sanitize.ts";
+} from "./src/web/room.ts";
+export { sanitizeForTerminal } from "./src/base/sanitize.ts";
 export {
   type ConnectionHandler,
   type Endpoint,
@@ -98,10 +98,10 @@ export {
   type Transport,
   type TransportConnectOptions,
   type TransportFactory,
-} from "./src/transport.ts";
-export { defaultTransportFactory } from "./src/transports.ts";
+} from "./src/transport/seam.ts";
+export { defaultTransportFactory } from "./src/transport/default.ts";
 
 if (import.meta.main) {
-  const { runCli } = await import("./src/cli.ts");
+  const { runCli } = await import("./src/cli/cli.ts");
   await runCli();
 }

@@ -11,7 +11,7 @@ import { readFile } from "node:fs/promises";
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { encodeFrame } from "../mod.ts";
-import { MockServer } from "../src/testing.ts";
+import { MockServer } from "../src/testing/mod.ts";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),

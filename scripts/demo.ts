@@ -10,11 +10,11 @@
  */
 // deno-lint-ignore-file no-console
 
-import { main } from "../src/cli.ts";
-import { formatMessage } from "../src/format.ts";
-import { parseMessage } from "../src/messages.ts";
-import { MockServer } from "../src/mock_server.ts";
-import { SAMPLE_ROOM, sampleRecording } from "../src/sample.ts";
+import { main } from "../src/cli/cli.ts";
+import { formatMessage } from "../src/output/format.ts";
+import { parseMessage } from "../src/protocol/messages.ts";
+import { MockServer } from "../src/testing/mock_server.ts";
+import { SAMPLE_ROOM, sampleRecording } from "../src/testing/sample.ts";
 
 const SPEED = 4;
 

@@ -9,10 +9,10 @@
  */
 // deno-lint-ignore-file no-console
 
-import { formatJson } from "../src/format.ts";
-import { parseMessage } from "../src/messages.ts";
-import { MockServer } from "../src/mock_server.ts";
-import { encodeStt } from "../src/stt.ts";
+import { formatJson } from "../src/output/format.ts";
+import { parseMessage } from "../src/protocol/messages.ts";
+import { MockServer } from "../src/testing/mock_server.ts";
+import { encodeStt } from "../src/protocol/stt.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const BINARY = `${ROOT}dist/douyu-bun`;

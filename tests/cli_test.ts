@@ -10,14 +10,14 @@ import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createServer, type RequestListener } from "node:http";
 import type { AddressInfo } from "node:net";
-import { type CliIO, main, VERSION } from "../src/cli.ts";
-import { formatJson, formatMessage } from "../src/format.ts";
-import { type Message, parseMessage } from "../src/messages.ts";
-import { type MockClient, MockServer } from "../src/mock_server.ts";
-import { parseRecording, serializeRecordLine } from "../src/record.ts";
-import { SAMPLE_ROOM, sampleRecording } from "../src/sample.ts";
-import { connect } from "../src/session.ts";
-import { encodeStt } from "../src/stt.ts";
+import { type CliIO, main, VERSION } from "../src/cli/cli.ts";
+import { formatJson, formatMessage } from "../src/output/format.ts";
+import { type Message, parseMessage } from "../src/protocol/messages.ts";
+import { type MockClient, MockServer } from "../src/testing/mock_server.ts";
+import { parseRecording, serializeRecordLine } from "../src/protocol/record.ts";
+import { SAMPLE_ROOM, sampleRecording } from "../src/testing/sample.ts";
+import { connect } from "../src/session/session.ts";
+import { encodeStt } from "../src/protocol/stt.ts";
 import { runtime, test } from "./harness.ts";
 
 const ROOM = 9999;
@@ -716,7 +716,7 @@ test("cli: --help and --version print to stdout and exit 0", async () => {
   const version = await run(["--version"]);
   strictEqual(version.stdout, `douyu ${VERSION}\n`);
   const config = JSON.parse(await readFile(`${ROOT}deno.json`, "utf8"));
-  strictEqual(VERSION, config.version, "VERSION in src/cli.ts must match deno.json");
+  strictEqual(VERSION, config.version, "VERSION in src/cli/cli.ts must match deno.json");
 });
 
 // ---------------------------------------------------------------------------

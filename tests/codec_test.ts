@@ -22,7 +22,7 @@ import {
   decodeMapListAt,
   decodeMapListRange,
   decodeMapRange,
-} from "../src/stt.ts";
+} from "../src/protocol/stt.ts";
 import {
   captureBodies,
   concat,

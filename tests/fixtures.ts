@@ -1,5 +1,5 @@
 /** Loads the real Douyu data in `tests/fixtures/` and small test utilities. */
-import { unescapeStt } from "../src/stt.ts";
+import { unescapeStt } from "../src/protocol/stt.ts";
 import { readFixture } from "./harness.ts";
 
 /** One entry of `vectors.json`. */

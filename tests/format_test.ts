@@ -1,16 +1,22 @@
 // deno-lint-ignore-file no-control-regex -- these tests look for control characters
 import { deepStrictEqual, ok, rejects, strictEqual, throws } from "node:assert/strict";
-import { displayWidth, fitWidth, formatJson, formatMessage, NAME_WIDTH } from "../src/format.ts";
-import { type Message, parseMessage } from "../src/messages.ts";
+import {
+  displayWidth,
+  fitWidth,
+  formatJson,
+  formatMessage,
+  NAME_WIDTH,
+} from "../src/output/format.ts";
+import { type Message, parseMessage } from "../src/protocol/messages.ts";
 import {
   parseRecording,
   parseRecordLine,
   RecordingError,
   RecordWriter,
   serializeRecordLine,
-} from "../src/record.ts";
-import { SAMPLE_ROOM, sampleRecording } from "../src/sample.ts";
-import { encodeStt } from "../src/stt.ts";
+} from "../src/protocol/record.ts";
+import { SAMPLE_ROOM, sampleRecording } from "../src/testing/sample.ts";
+import { encodeStt } from "../src/protocol/stt.ts";
 import { capture, vectors } from "./fixtures.ts";
 import { test } from "./harness.ts";
 

@@ -3,13 +3,17 @@
  * codec and nothing else, over TCP and WebSocket.
  */
 import assert from "node:assert/strict";
-import { ClosedError, ProtocolError } from "../src/errors.ts";
-import { encodeFrame, type Frame, FrameDecoder } from "../src/frame.ts";
-import { DEFAULT_LOGIN_RESPONSE, MockServer, type MockServerOptions } from "../src/mock_server.ts";
-import { decodeStt, encodeStt } from "../src/stt.ts";
-import type { Transport } from "../src/transport.ts";
-import { parseEndpoint } from "../src/transport.ts";
-import { defaultTransportFactory } from "../src/transports.ts";
+import { ClosedError, ProtocolError } from "../src/base/errors.ts";
+import { encodeFrame, type Frame, FrameDecoder } from "../src/protocol/frame.ts";
+import {
+  DEFAULT_LOGIN_RESPONSE,
+  MockServer,
+  type MockServerOptions,
+} from "../src/testing/mock_server.ts";
+import { decodeStt, encodeStt } from "../src/protocol/stt.ts";
+import type { Transport } from "../src/transport/seam.ts";
+import { parseEndpoint } from "../src/transport/seam.ts";
+import { defaultTransportFactory } from "../src/transport/default.ts";
 import { captureBodies } from "./fixtures.ts";
 import { test } from "./harness.ts";
 

@@ -1,14 +1,14 @@
 import { deepStrictEqual, ok, rejects, strictEqual, throws } from "node:assert/strict";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { RoomResolveError, TimeoutError } from "../src/errors.ts";
+import { RoomResolveError, TimeoutError } from "../src/base/errors.ts";
 import {
   type FetchLike,
   fetchRoomInfo,
   parseRoomInput,
   resolveRoom,
   type RoomInput,
-} from "../src/room.ts";
+} from "../src/web/room.ts";
 import { test } from "./harness.ts";
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;

@@ -1,5 +1,5 @@
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
-import { sanitizeForTerminal } from "../src/sanitize.ts";
+import { sanitizeForTerminal } from "../src/base/sanitize.ts";
 import { test } from "./harness.ts";
 import { seededRandom } from "./fixtures.ts";
 

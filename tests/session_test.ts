@@ -10,7 +10,7 @@ import {
   type StatusEvent,
   TimeoutError,
 } from "../mod.ts";
-import { type MockClient, MockServer } from "../src/testing.ts";
+import { type MockClient, MockServer } from "../src/testing/mod.ts";
 import { test } from "./harness.ts";
 
 /** Fast settings so reconnect tests take milliseconds. */

@@ -3,18 +3,18 @@
  * listeners, over TCP and WebSocket.
  */
 import assert from "node:assert/strict";
-import { ClosedError, DouyuError, TlsError } from "../src/errors.ts";
-import type { Listener, Transport } from "../src/transport.ts";
-import { parseEndpoint } from "../src/transport.ts";
-import { defaultTransportFactory, listen } from "../src/transports.ts";
+import { ClosedError, DouyuError, TlsError } from "../src/base/errors.ts";
+import type { Listener, Transport } from "../src/transport/seam.ts";
+import { parseEndpoint } from "../src/transport/seam.ts";
+import { defaultTransportFactory, listen } from "../src/transport/default.ts";
 import {
   bracketHost,
   deliverConnection,
   listenerEndpoint,
   ReadQueue,
   WriteChain,
-} from "../src/transport_shared.ts";
-import { WS_MAX_UNREAD_BYTES } from "../src/transport_ws.ts";
+} from "../src/transport/shared.ts";
+import { WS_MAX_UNREAD_BYTES } from "../src/transport/websocket.ts";
 import { test } from "./harness.ts";
 
 const PROTOCOLS = ["tcp", "ws"] as const;

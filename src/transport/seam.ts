@@ -1,6 +1,6 @@
 /**
  * The seam between the runtime-free core (codec, session, mock server logic)
- * and the runtime's sockets. Only the `transport_*.ts` files implement it and
+ * and the runtime's sockets. Only the files of `src/transport/` implement it and
  * touch `Deno.*`, `node:net` or `WebSocket`.
  *
  * @module

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { DouyuError } from "./errors.ts";
+import { DouyuError } from "../base/errors.ts";
 
 /**
  * One recorded message.

@@ -9,8 +9,8 @@
  * @module
  */
 
-import { errorText, RoomResolveError, TimeoutError } from "./errors.ts";
-import { sanitizeForTerminal } from "./sanitize.ts";
+import { errorText, RoomResolveError, TimeoutError } from "../base/errors.ts";
+import { sanitizeForTerminal } from "../base/sanitize.ts";
 
 /**
  * The subset of `fetch` this module calls. `globalThis.fetch` fits; an

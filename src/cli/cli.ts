@@ -17,19 +17,19 @@
 import { open, readFile } from "node:fs/promises";
 import type { Writable } from "node:stream";
 import { parseArgs } from "node:util";
-import { DouyuError, errorText } from "./errors.ts";
-import { formatJson, formatMessage } from "./format.ts";
-import { isFromRoom, isLikelyBot, type Message, parseMessage } from "./messages.ts";
-import { MockServer } from "./mock_server.ts";
-import { parseRecording, type RecordLine, RecordWriter, replayDelay } from "./record.ts";
-import { parseRoomInput, resolveRoom, type RoomInput } from "./room.ts";
-import { sampleRecording } from "./sample.ts";
-import { sanitizeForTerminal } from "./sanitize.ts";
-import { connect, type Session } from "./session.ts";
-import { peekType } from "./stt.ts";
-import { sleep } from "./timers.ts";
-import { parseEndpoint } from "./transport.ts";
-import { isDeno } from "./transports.ts";
+import { DouyuError, errorText } from "../base/errors.ts";
+import { formatJson, formatMessage } from "../output/format.ts";
+import { isFromRoom, isLikelyBot, type Message, parseMessage } from "../protocol/messages.ts";
+import { MockServer } from "../testing/mock_server.ts";
+import { parseRecording, type RecordLine, RecordWriter, replayDelay } from "../protocol/record.ts";
+import { parseRoomInput, resolveRoom, type RoomInput } from "../web/room.ts";
+import { sampleRecording } from "../testing/sample.ts";
+import { sanitizeForTerminal } from "../base/sanitize.ts";
+import { connect, type Session } from "../session/session.ts";
+import { peekType } from "../protocol/stt.ts";
+import { sleep } from "../base/timers.ts";
+import { parseEndpoint } from "../transport/seam.ts";
+import { isDeno } from "../transport/default.ts";
 
 /** The version `douyu --version` prints; kept equal to `deno.json` by a test. */
 export const VERSION = "0.1.0";
@@ -78,7 +78,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /**
  * The handshake and keepalive messages (`loginres`, `pingreq`, `mrkl`): not
  * printed unless `--types` names them, and not replayed by `serve`, whose
- * mock sends its own. (Not `session.ts`'s set of types the session needs.)
+ * mock sends its own. (Not `session/session.ts`'s set of types the session needs.)
  */
 const HIDDEN_BY_DEFAULT: ReadonlySet<string> = new Set(["loginres", "pingreq", "mrkl"]);
 
@@ -207,7 +207,7 @@ type Values = ReturnType<typeof parse>["values"];
  * @example Ten chat messages of a (mock) room, as NDJSON
  * ```ts
  * import { main } from "./cli.ts";
- * import { MockServer } from "./mock_server.ts";
+ * import { MockServer } from "../testing/mock_server.ts";
  *
  * await using server = await MockServer.start({
  *   messages: Array.from({ length: 10 }, (_, i) => ({ type: "chatmsg", nn: "Ann", txt: `#${i}` })),

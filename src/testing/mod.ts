@@ -63,12 +63,12 @@ export {
   type SendFramesMode,
   type WaitForOptions,
 } from "./mock_server.ts";
-export type { SttValue } from "./stt.ts";
+export type { SttValue } from "../protocol/stt.ts";
 export {
   type Endpoint,
   parseEndpoint,
   type Transport,
   type TransportConnectOptions,
   type TransportFactory,
-} from "./transport.ts";
-export { defaultTransportFactory } from "./transports.ts";
+} from "../transport/seam.ts";
+export { defaultTransportFactory } from "../transport/default.ts";

@@ -12,9 +12,9 @@ import type {
   Transport,
   TransportConnectOptions,
   TransportFactory,
-} from "./transport.ts";
-import { connectDenoTcp, listenDenoTcp } from "./transport_deno.ts";
-import { connectWebSocket, listenWebSocket } from "./transport_ws.ts";
+} from "./seam.ts";
+import { connectDenoTcp, listenDenoTcp } from "./deno_tcp.ts";
+import { connectWebSocket, listenWebSocket } from "./websocket.ts";
 
 /**
  * Whether this is Deno (Bun does not define `Deno`, but the check guards
@@ -23,7 +23,7 @@ import { connectWebSocket, listenWebSocket } from "./transport_ws.ts";
  *
  * @example
  * ```ts
- * import { isDeno } from "./transports.ts";
+ * import { isDeno } from "./default.ts";
  *
  * console.log(isDeno ? "Deno" : "Bun or Node");
  * ```
@@ -36,8 +36,8 @@ export const isDeno: boolean = typeof Deno !== "undefined" && !("Bun" in globalT
  *
  * @example
  * ```ts
- * import { parseEndpoint } from "./transport.ts";
- * import { defaultTransportFactory } from "./transports.ts";
+ * import { parseEndpoint } from "./seam.ts";
+ * import { defaultTransportFactory } from "./default.ts";
  *
  * const endpoint = parseEndpoint("tcp://127.0.0.1:1"); // nothing listens there
  * await defaultTransportFactory(endpoint, { signal: AbortSignal.timeout(5000) })
@@ -51,7 +51,7 @@ export const defaultTransportFactory: TransportFactory = async (
   if (endpoint.protocol !== "tcp") return await connectWebSocket(endpoint, options);
   if (isDeno) return await connectDenoTcp(endpoint, options);
   // Loaded lazily so Deno never loads node:net.
-  const { connectNodeTcp } = await import("./transport_node.ts");
+  const { connectNodeTcp } = await import("./node_tcp.ts");
   return await connectNodeTcp(endpoint, options);
 };
 
@@ -60,7 +60,7 @@ export const defaultTransportFactory: TransportFactory = async (
  *
  * @example
  * ```ts
- * import type { ListenOptions } from "./transports.ts";
+ * import type { ListenOptions } from "./default.ts";
  *
  * const options: ListenOptions = { protocol: "ws", port: 0 }; // host 127.0.0.1
  * console.log(options.protocol);
@@ -86,7 +86,7 @@ export interface ListenOptions {
  *
  * @example Echo server
  * ```ts
- * import { defaultTransportFactory, listen } from "./transports.ts";
+ * import { defaultTransportFactory, listen } from "./default.ts";
  *
  * const listener = await listen({ protocol: "tcp" }, async (conn) => {
  *   for (let chunk; (chunk = await conn.read());) await conn.write(chunk);
@@ -107,6 +107,6 @@ export async function listen(
   const port = endpoint.port ?? 0;
   if (endpoint.protocol === "ws") return await listenWebSocket(host, port, onConnection);
   if (isDeno) return listenDenoTcp(host, port, onConnection);
-  const { listenNodeTcp } = await import("./transport_node.ts");
+  const { listenNodeTcp } = await import("./node_tcp.ts");
   return await listenNodeTcp(host, port, onConnection);
 }

@@ -1,18 +1,18 @@
 /**
  * TCP on Deno's own sockets (`Deno.connect`, `Deno.listen`). Bun and Node use
- * `transport_node.ts` instead; `transports.ts` picks.
+ * `node_tcp.ts` instead; `default.ts` picks.
  *
  * @module
  */
-import { ClosedError, errorText } from "./errors.ts";
+import { ClosedError, errorText } from "../base/errors.ts";
 import type {
   ConnectionHandler,
   Endpoint,
   Listener,
   Transport,
   TransportConnectOptions,
-} from "./transport.ts";
-import { deliverConnection, listenerEndpoint, WriteChain } from "./transport_shared.ts";
+} from "./seam.ts";
+import { deliverConnection, listenerEndpoint, WriteChain } from "./shared.ts";
 
 /** Size of the one read buffer each connection reuses. */
 const READ_BUFFER_SIZE = 64 * 1024;
@@ -82,7 +82,7 @@ class DenoTcpTransport implements Transport {
  *
  * @example
  * ```ts
- * import { connectDenoTcp, listenDenoTcp } from "./transport_deno.ts";
+ * import { connectDenoTcp, listenDenoTcp } from "./deno_tcp.ts";
  *
  * const listener = listenDenoTcp("127.0.0.1", 0, (conn) => conn.close());
  * const conn = await connectDenoTcp(listener.endpoint);
@@ -117,7 +117,7 @@ export async function connectDenoTcp(
  *
  * @example
  * ```ts
- * import { listenDenoTcp } from "./transport_deno.ts";
+ * import { listenDenoTcp } from "./deno_tcp.ts";
  *
  * const listener = listenDenoTcp("127.0.0.1", 0, (conn) => conn.close());
  * console.log(listener.endpoint.url); // e.g. "tcp://127.0.0.1:40123"

@@ -17,8 +17,8 @@
  * @module
  */
 
-import { type Message, superChatOf, toNumber, type UserFields } from "./messages.ts";
-import { sanitizeForTerminal } from "./sanitize.ts";
+import { type Message, superChatOf, toNumber, type UserFields } from "../protocol/messages.ts";
+import { sanitizeForTerminal } from "../base/sanitize.ts";
 
 /** Options of {@linkcode formatMessage}. */
 export interface FormatOptions {

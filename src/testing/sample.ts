@@ -8,8 +8,8 @@
  * @module
  */
 
-import type { RecordLine } from "./record.ts";
-import { encodeStt, type SttValue } from "./stt.ts";
+import type { RecordLine } from "../protocol/record.ts";
+import { encodeStt, type SttValue } from "../protocol/stt.ts";
 
 /** The room id every sample message belongs to. */
 export const SAMPLE_ROOM = 9999;

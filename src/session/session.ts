@@ -7,13 +7,13 @@
  * @module
  */
 
-import { ClosedError, ConnectionError, DouyuError, TimeoutError } from "./errors.ts";
-import type { ConnectionAttempt } from "./errors.ts";
-import { encodeFrame, FrameDecoder } from "./frame.ts";
-import { type Message, type MessageOf, parseMessage } from "./messages.ts";
+import { ClosedError, ConnectionError, DouyuError, TimeoutError } from "../base/errors.ts";
+import type { ConnectionAttempt } from "../base/errors.ts";
+import { encodeFrame, FrameDecoder } from "../protocol/frame.ts";
+import { type Message, type MessageOf, parseMessage } from "../protocol/messages.ts";
 import { MessageQueue, type OverflowPolicy } from "./queue.ts";
-import { resolveRoom } from "./room.ts";
-import { encodeStt, peekType, peekTypeBytes, type SttValue } from "./stt.ts";
+import { resolveRoom } from "../web/room.ts";
+import { encodeStt, peekType, peekTypeBytes, type SttValue } from "../protocol/stt.ts";
 import {
   childController,
   type Deferred,
@@ -22,14 +22,14 @@ import {
   setRepeating,
   setTimer,
   sleep,
-} from "./timers.ts";
+} from "../base/timers.ts";
 import {
   type Endpoint,
   parseEndpoint,
   type Transport,
   type TransportFactory,
-} from "./transport.ts";
-import { defaultTransportFactory } from "./transports.ts";
+} from "../transport/seam.ts";
+import { defaultTransportFactory } from "../transport/default.ts";
 
 /**
  * Douyu's barrage endpoints, tried in this order by default: plain TCP first

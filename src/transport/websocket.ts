@@ -5,15 +5,15 @@
  *
  * @module
  */
-import { ClosedError, DouyuError, TlsError } from "./errors.ts";
+import { ClosedError, DouyuError, TlsError } from "../base/errors.ts";
 import type {
   ConnectionHandler,
   Endpoint,
   Listener,
   Transport,
   TransportConnectOptions,
-} from "./transport.ts";
-import { deliverConnection, listenerEndpoint, ReadQueue, WriteChain } from "./transport_shared.ts";
+} from "./seam.ts";
+import { deliverConnection, listenerEndpoint, ReadQueue, WriteChain } from "./shared.ts";
 
 /**
  * Unread binary data a WebSocket transport holds before it gives up. A
@@ -23,7 +23,7 @@ import { deliverConnection, listenerEndpoint, ReadQueue, WriteChain } from "./tr
  *
  * @example
  * ```ts
- * import { WS_MAX_UNREAD_BYTES } from "./transport_ws.ts";
+ * import { WS_MAX_UNREAD_BYTES } from "./websocket.ts";
  *
  * console.log(WS_MAX_UNREAD_BYTES / 1024 / 1024); // 16
  * ```
@@ -164,7 +164,7 @@ function eventText(event: Event): string {
  *
  * @example
  * ```ts
- * import { connectWebSocket, listenWebSocket } from "./transport_ws.ts";
+ * import { connectWebSocket, listenWebSocket } from "./websocket.ts";
  *
  * const listener = await listenWebSocket("127.0.0.1", 0, (conn) => conn.close());
  * const conn = await connectWebSocket(listener.endpoint);
@@ -273,7 +273,7 @@ interface BunServer {
  *
  * @example
  * ```ts
- * import { listenWebSocket } from "./transport_ws.ts";
+ * import { listenWebSocket } from "./websocket.ts";
  *
  * const listener = await listenWebSocket("127.0.0.1", 0, (conn) => conn.close());
  * console.log(listener.endpoint.url); // e.g. "ws://127.0.0.1:40123/"

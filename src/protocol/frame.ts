@@ -5,7 +5,7 @@
  * @module
  */
 
-import { ProtocolError } from "./errors.ts";
+import { ProtocolError } from "../base/errors.ts";
 
 /** Message type of packets a client sends. */
 export const CLIENT_MESSAGE_TYPE = 689;

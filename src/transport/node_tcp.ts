@@ -1,19 +1,19 @@
 /**
- * TCP on `node:net`, for Bun and Node. Deno uses `transport_deno.ts`;
- * `transports.ts` picks, and imports this module only when it is needed.
+ * TCP on `node:net`, for Bun and Node. Deno uses `deno_tcp.ts`;
+ * `default.ts` picks, and imports this module only when it is needed.
  *
  * @module
  */
 import { createConnection, createServer, type Socket } from "node:net";
-import { ClosedError, errorText } from "./errors.ts";
+import { ClosedError, errorText } from "../base/errors.ts";
 import type {
   ConnectionHandler,
   Endpoint,
   Listener,
   Transport,
   TransportConnectOptions,
-} from "./transport.ts";
-import { deliverConnection, listenerEndpoint, ReadQueue } from "./transport_shared.ts";
+} from "./seam.ts";
+import { deliverConnection, listenerEndpoint, ReadQueue } from "./shared.ts";
 
 /**
  * Unread bytes held before the socket is paused. Past this, TCP flow control
@@ -104,7 +104,7 @@ class NodeTcpTransport implements Transport {
  *
  * @example
  * ```ts
- * import { connectNodeTcp, listenNodeTcp } from "./transport_node.ts";
+ * import { connectNodeTcp, listenNodeTcp } from "./node_tcp.ts";
  *
  * const listener = await listenNodeTcp("127.0.0.1", 0, (conn) => conn.close());
  * const conn = await connectNodeTcp(listener.endpoint);
@@ -154,7 +154,7 @@ export function connectNodeTcp(
  *
  * @example
  * ```ts
- * import { listenNodeTcp } from "./transport_node.ts";
+ * import { listenNodeTcp } from "./node_tcp.ts";
  *
  * const listener = await listenNodeTcp("127.0.0.1", 0, (conn) => conn.close());
  * console.log(listener.endpoint.url); // e.g. "tcp://127.0.0.1:40123"

@@ -5,20 +5,20 @@
  * client sent, and can misbehave on demand (split or coalesced packets, a
  * packet cut by a hang-up, garbage, a huge length, a silent half-open peer).
  *
- * It only uses the transport seam (`listen()` from `transports.ts`), so it
+ * It only uses the transport seam (`listen()` from `transport/default.ts`), so it
  * runs unchanged on every runtime that seam supports. Every timer hangs off
  * an `AbortSignal`, so `close()` leaves nothing running (Deno's op and
  * resource sanitizers stay green).
  *
  * @module
  */
-import { ClosedError, ProtocolError } from "./errors.ts";
-import { encodeFrame, FrameDecoder, SERVER_MESSAGE_TYPE } from "./frame.ts";
-import { decodeStt, encodeStt, type SttValue } from "./stt.ts";
-import type { Listener, Transport } from "./transport.ts";
-import { listen } from "./transports.ts";
-import { type RecordLine, replayDelay } from "./record.ts";
-import { type Deferred, deferred, MAX_TIMEOUT, sleep } from "./timers.ts";
+import { ClosedError, ProtocolError } from "../base/errors.ts";
+import { encodeFrame, FrameDecoder, SERVER_MESSAGE_TYPE } from "../protocol/frame.ts";
+import { decodeStt, encodeStt, type SttValue } from "../protocol/stt.ts";
+import type { Listener, Transport } from "../transport/seam.ts";
+import { listen } from "../transport/default.ts";
+import { type RecordLine, replayDelay } from "../protocol/record.ts";
+import { type Deferred, deferred, MAX_TIMEOUT, sleep } from "../base/timers.ts";
 
 /**
  * A transport the mock server listens on: `tcp` (raw packets) or `ws`

@@ -1,14 +1,14 @@
 /**
- * Runtime-free pieces the `transport_*.ts` files share: the receive queue of a
+ * Runtime-free pieces the socket implementations share: the receive queue of a
  * push-based socket, write serialisation, handing accepted connections to a
  * handler, and listener endpoints. Nothing here touches `Deno.*`, `node:*`
  * or `WebSocket`.
  *
  * @module
  */
-import { DouyuError } from "./errors.ts";
-import type { ConnectionHandler, Endpoint, Transport } from "./transport.ts";
-import { parseEndpoint } from "./transport.ts";
+import { DouyuError } from "../base/errors.ts";
+import type { ConnectionHandler, Endpoint, Transport } from "./seam.ts";
+import { parseEndpoint } from "./seam.ts";
 
 interface PendingRead {
   resolve(chunk: Uint8Array | null): void;
