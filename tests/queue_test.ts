@@ -42,3 +42,37 @@ test("queue: a waiting consumer gets the next push; end() finishes it; abort fre
   assert.deepEqual(await last, { value: undefined, done: true });
   assert.throws(() => new MessageQueue(0, "pause"), RangeError);
 });
+
+test("queue: every waiting producer resumes at half capacity; onDrop sees each dropped item", async () => {
+  const queue = new MessageQueue<number>(4, "pause");
+  for (let i = 0; i < 4; i++) queue.push(i);
+  assert.ok(queue.full);
+  const controller = new AbortController();
+  let resumed = 0;
+  const waiting = [1, 2, 3].map(() =>
+    queue.waitForSpace(controller.signal).then(() => void resumed++)
+  );
+  await queue.next();
+  await queue.next();
+  await Promise.all(waiting);
+  assert.equal(resumed, 3);
+  assert.equal(queue.full, false);
+
+  const dropped: string[] = [];
+  const dropping = new MessageQueue<string>(1, "drop-oldest", (item) => dropped.push(item));
+  for (const item of ["a", "b", "c"]) dropping.push(item);
+  assert.deepEqual(dropped, ["a", "b"]);
+});
+
+test("queue: draining 200,000 queued items takes linear time", async () => {
+  // Array.shift() made this quadratic: seconds for 200k items.
+  const queue = new MessageQueue<number>(1_000_000, "pause");
+  const count = 200_000;
+  for (let i = 0; i < count; i++) queue.push(i);
+  const started = performance.now();
+  let sum = 0;
+  for (let i = 0; i < count; i++) sum += (await queue.next()).value!;
+  const elapsed = performance.now() - started;
+  assert.equal(sum, (count * (count - 1)) / 2);
+  assert.ok(elapsed < 2000, `draining took ${elapsed} ms`);
+});

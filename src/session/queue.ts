@@ -1,25 +1,26 @@
 /**
- * The bounded queue between the socket reader and the consumer.
+ * The bounded queue between the socket readers and the consumer.
  *
  * @module
  */
 
+import { Fifo } from "../base/fifo.ts";
+
 /**
  * What happens when the consumer falls behind and the queue is full:
  * - `"pause"`: stop reading the socket until there is room again (TCP then
- *   pushes back on the server; heartbeats keep going). Nothing is lost over
- *   TCP. A WebSocket cannot push back: once 16 MiB pile up unread, that
- *   connection is dropped and the session reconnects, so prefer TCP for
- *   consumers that may stall.
+ *   pushes back on the server; heartbeats keep going). Nothing is lost, over
+ *   TCP and WebSocket alike: both are read only as fast as the queue drains.
  * - `"drop-oldest"`: keep reading and drop the oldest queued messages; the
  *   session reports how many in `status()` (`dropped` events).
  */
 export type OverflowPolicy = "pause" | "drop-oldest";
 
 /**
- * A bounded FIFO with one asynchronous consumer. Under `"pause"` the
- * producer awaits {@linkcode waitForSpace} before reading more, so the queue
- * holds at most its capacity plus what one socket read carried.
+ * A bounded FIFO with one asynchronous consumer and any number of producers.
+ * Under `"pause"` a producer awaits {@linkcode MessageQueue.waitForSpace}
+ * before reading more, so the queue holds at most its capacity plus what one
+ * socket read per producer carried.
  *
  * @example
  * ```ts
@@ -36,27 +37,34 @@ export type OverflowPolicy = "pause" | "drop-oldest";
 export class MessageQueue<T> {
   readonly #capacity: number;
   readonly #policy: OverflowPolicy;
-  #items: T[] = [];
-  #head = 0;
+  readonly #onDrop: ((item: T) => void) | undefined;
+  #items = new Fifo<T>();
   #ended = false;
   #waitingConsumer: ((result: IteratorResult<T, undefined>) => void) | undefined;
-  #waitingProducer: (() => void) | undefined;
+  readonly #waitingProducers = new Set<() => void>();
 
   /**
    * @param capacity How many messages may wait for the consumer.
    * @param policy What to do when full.
+   * @param onDrop Called with each message `"drop-oldest"` drops.
    */
-  constructor(capacity: number, policy: OverflowPolicy) {
+  constructor(capacity: number, policy: OverflowPolicy, onDrop?: (item: T) => void) {
     if (!Number.isInteger(capacity) || capacity < 1) {
       throw new RangeError(`queue size must be a positive integer, got ${capacity}`);
     }
     this.#capacity = capacity;
     this.#policy = policy;
+    this.#onDrop = onDrop;
   }
 
   /** Messages waiting. */
   get size(): number {
-    return this.#items.length - this.#head;
+    return this.#items.size;
+  }
+
+  /** Whether the queue holds its capacity or more: a `"pause"` producer should wait. */
+  get full(): boolean {
+    return this.#items.size >= this.#capacity;
   }
 
   /**
@@ -73,9 +81,9 @@ export class MessageQueue<T> {
       return 0;
     }
     this.#items.push(item);
-    if (this.#policy === "drop-oldest" && this.size > this.#capacity) {
-      this.#items[this.#head++] = undefined as T; // let it be collected
-      this.#compact();
+    if (this.#policy === "drop-oldest" && this.#items.size > this.#capacity) {
+      const dropped = this.#items.shift()!;
+      this.#onDrop?.(dropped);
       return 1;
     }
     return 0;
@@ -83,30 +91,29 @@ export class MessageQueue<T> {
 
   /**
    * Resolves at once while the queue has room; once it is full, only when it
-   * has drained to half its capacity (or `signal` aborts), so a producer
-   * faster than its consumer pauses now and then instead of per message.
+   * has drained to half its capacity (or `signal` aborts, or the queue
+   * ends), so a producer faster than its consumer pauses now and then
+   * instead of per message. Any number of producers may wait.
    */
   waitForSpace(signal: AbortSignal): Promise<void> {
-    if (this.size < this.#capacity || this.#ended || signal.aborted) return Promise.resolve();
+    if (!this.full || this.#ended || signal.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         signal.removeEventListener("abort", done);
-        this.#waitingProducer = undefined;
+        this.#waitingProducers.delete(done);
         resolve();
       };
-      this.#waitingProducer = done;
+      this.#waitingProducers.add(done);
       signal.addEventListener("abort", done, { once: true });
     });
   }
 
   /** The next message; waits for one. Done once ended and drained. */
   next(): Promise<IteratorResult<T, undefined>> {
-    if (this.size > 0) {
-      const value = this.#items[this.#head]!;
-      this.#items[this.#head++] = undefined as T; // let it be collected
-      this.#compact();
-      if (this.#waitingProducer !== undefined && this.size <= this.#capacity >> 1) {
-        this.#waitingProducer();
+    if (this.#items.size > 0) {
+      const value = this.#items.shift()!;
+      if (this.#waitingProducers.size > 0 && this.#items.size <= this.#capacity >> 1) {
+        this.#wakeProducers();
       }
       return Promise.resolve({ value, done: false });
     }
@@ -114,14 +121,14 @@ export class MessageQueue<T> {
     if (this.#waitingConsumer !== undefined) {
       return Promise.reject(new TypeError("only one consumer may wait at a time"));
     }
-    this.#waitingProducer?.();
+    this.#wakeProducers();
     return new Promise((resolve) => (this.#waitingConsumer = resolve));
   }
 
   /** No more messages will come; the consumer drains what is queued, then is done. */
   end(): void {
     this.#ended = true;
-    this.#waitingProducer?.();
+    this.#wakeProducers();
     const consumer = this.#waitingConsumer;
     this.#waitingConsumer = undefined;
     consumer?.({ value: undefined, done: true });
@@ -129,18 +136,11 @@ export class MessageQueue<T> {
 
   /** Drops everything queued and ends. */
   clear(): void {
-    this.#items = [];
-    this.#head = 0;
+    this.#items.clear();
     this.end();
   }
 
-  #compact(): void {
-    if (this.#head === this.#items.length) {
-      this.#items = [];
-      this.#head = 0;
-    } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
+  #wakeProducers(): void {
+    for (const wake of [...this.#waitingProducers]) wake();
   }
 }

@@ -1,7 +1,8 @@
 /**
  * Picks the socket implementation for the running runtime. The only place
- * that decides: TCP uses `Deno.connect` under Deno and `node:net` under Bun
- * and Node; `ws://` and `wss://` use the global `WebSocket` everywhere.
+ * that decides: TCP and TLS use `Deno.connect` and `Deno.startTls` under
+ * Deno, `node:net` and `node:tls` under Bun and Node; `ws://` and `wss://`
+ * run this package's WebSocket (`websocket.ts`) over them.
  *
  * @module
  */
@@ -13,8 +14,8 @@ import type {
   TransportConnectOptions,
   TransportFactory,
 } from "./seam.ts";
-import { connectDenoTcp, listenDenoTcp } from "./deno_tcp.ts";
-import { connectWebSocket, listenWebSocket } from "./websocket.ts";
+import { connectDeno, listenDenoTcp } from "./deno_tcp.ts";
+import { listenWebSocket, openWebSocket } from "./websocket.ts";
 
 /**
  * Whether this is Deno (Bun does not define `Deno`, but the check guards
@@ -48,11 +49,13 @@ export const defaultTransportFactory: TransportFactory = async (
   endpoint: Endpoint,
   options: TransportConnectOptions,
 ): Promise<Transport> => {
-  if (endpoint.protocol !== "tcp") return await connectWebSocket(endpoint, options);
-  if (isDeno) return await connectDenoTcp(endpoint, options);
-  // Loaded lazily so Deno never loads node:net.
-  const { connectNodeTcp } = await import("./node_tcp.ts");
-  return await connectNodeTcp(endpoint, options);
+  const tls = endpoint.protocol === "wss";
+  const stream = isDeno
+    ? await connectDeno(endpoint, tls, options)
+    // Loaded lazily so Deno never loads node:net.
+    : await (await import("./node_tcp.ts")).connectNode(endpoint, tls, options);
+  if (endpoint.protocol === "tcp") return stream;
+  return await openWebSocket(stream, endpoint, options.signal);
 };
 
 /**
@@ -78,7 +81,7 @@ export interface ListenOptions {
 /**
  * Listens for connections, as the mock server does. Every accepted connection
  * is handed to `onConnection` as a {@linkcode Transport}; closing the listener
- * also closes those still open. A WebSocket server needs Deno or Bun.
+ * also closes those still open. Works on Deno, Bun and Node, WebSocket too.
  *
  * @param endpoint Protocol, host and port to bind.
  * @param onConnection Called with each accepted connection.
@@ -105,8 +108,7 @@ export async function listen(
 ): Promise<Listener> {
   const host = endpoint.host ?? "127.0.0.1";
   const port = endpoint.port ?? 0;
-  if (endpoint.protocol === "ws") return await listenWebSocket(host, port, onConnection);
-  if (isDeno) return listenDenoTcp(host, port, onConnection);
-  const { listenNodeTcp } = await import("./node_tcp.ts");
-  return await listenNodeTcp(host, port, onConnection);
+  const listenTcp = isDeno ? listenDenoTcp : (await import("./node_tcp.ts")).listenNodeTcp;
+  if (endpoint.protocol === "ws") return await listenWebSocket(listenTcp, host, port, onConnection);
+  return await listenTcp(host, port, onConnection);
 }

@@ -1,10 +1,10 @@
 /**
- * TCP on Deno's own sockets (`Deno.connect`, `Deno.listen`). Bun and Node use
- * `node_tcp.ts` instead; `default.ts` picks.
+ * TCP and TLS on Deno's own sockets (`Deno.connect`, `Deno.startTls`,
+ * `Deno.listen`). Bun and Node use `node_tcp.ts` instead; `default.ts` picks.
  *
  * @module
  */
-import { ClosedError, errorText } from "../base/errors.ts";
+import { ClosedError, errorText, TlsError } from "../base/errors.ts";
 import type {
   ConnectionHandler,
   Endpoint,
@@ -14,38 +14,65 @@ import type {
 } from "./seam.ts";
 import { deliverConnection, listenerEndpoint, WriteChain } from "./shared.ts";
 
-/** Size of the one read buffer each connection reuses. */
-const READ_BUFFER_SIZE = 64 * 1024;
+/**
+ * The read buffer starts this small and shrinks back to it: an idle
+ * connection (a heartbeat every 45 s) then pins only this much, which is what
+ * lets a thousand sessions fit in a few megabytes.
+ */
+const MIN_READ_BUFFER = 2 * 1024;
+/** …and grows to this while reads keep filling it, for bulk throughput. */
+const MAX_READ_BUFFER = 64 * 1024;
+/** Consecutive reads under an eighth of the buffer before it shrinks. */
+const SHRINK_AFTER = 16;
 
-/** A `Deno.TcpConn` as a {@linkcode Transport}. */
-class DenoTcpTransport implements Transport {
+/** A `Deno.TcpConn` or `Deno.TlsConn` as a {@linkcode Transport}. */
+class DenoConnTransport implements Transport {
   readonly url: string;
-  #conn: Deno.TcpConn;
+  #conn: Deno.Conn;
   #onClose: (() => void) | undefined;
-  #buffer = new Uint8Array(READ_BUFFER_SIZE);
+  #buffer = new Uint8Array(MIN_READ_BUFFER);
+  #smallReads = 0;
   #closed = false;
   // Writes are chained: a partial write followed by another caller's write
   // would otherwise interleave bytes of two packets.
   #writing = new WriteChain();
 
-  constructor(conn: Deno.TcpConn, url: string, onClose?: () => void) {
+  constructor(conn: Deno.Conn, url: string, onClose?: () => void) {
     this.#conn = conn;
     this.url = url;
     this.#onClose = onClose;
-    conn.setNoDelay(true);
   }
 
   async read(): Promise<Uint8Array | null> {
     if (this.#closed) return null;
+    const buffer = this.#buffer;
     let n: number | null;
     try {
-      n = await this.#conn.read(this.#buffer);
+      n = await this.#conn.read(buffer);
     } catch (error) {
       // close() during a pending read makes Deno reject it; that is an EOF.
       if (this.#closed) return null;
       throw new ClosedError(`${this.url}: connection lost (${errorText(error)})`, { cause: error });
     }
-    return n === null || this.#closed ? null : this.#buffer.subarray(0, n);
+    if (n === null || this.#closed) return null;
+    this.#resize(n, buffer.length);
+    // The chunk stays valid until the next read: a resize allocates afresh.
+    return buffer.subarray(0, n);
+  }
+
+  /** Sizes the next read's buffer to what the last reads carried. */
+  #resize(n: number, size: number): void {
+    if (n === size && size < MAX_READ_BUFFER) {
+      this.#buffer = new Uint8Array(Math.min(size * 4, MAX_READ_BUFFER));
+      this.#smallReads = 0;
+    } else if (n <= size >> 3 && size > MIN_READ_BUFFER) {
+      if (++this.#smallReads >= SHRINK_AFTER) {
+        this.#buffer = new Uint8Array(Math.max(size >> 2, MIN_READ_BUFFER));
+        this.#smallReads = 0;
+      }
+    } else {
+      this.#smallReads = 0;
+    }
   }
 
   write(bytes: Uint8Array): Promise<void> {
@@ -74,35 +101,70 @@ class DenoTcpTransport implements Transport {
 }
 
 /**
- * Opens a TCP connection with `Deno.connect`.
+ * Opens a TCP connection with `Deno.connect`, and for `tls` wraps it with
+ * `Deno.startTls` and completes the handshake before resolving.
  *
- * @param endpoint A `tcp://` endpoint.
- * @param options `signal` abandons the attempt (the promise rejects with its reason).
+ * @param endpoint Where to connect; `url` names the connection in errors.
+ * @param tls Whether to speak TLS (for `wss://`).
+ * @param options `signal` abandons the attempt (the promise rejects with its
+ *   reason); `caCerts` adds trusted roots for TLS.
  * @returns The connected transport.
+ * @throws {TlsError} when the TLS handshake fails.
  *
  * @example
  * ```ts
- * import { connectDenoTcp, listenDenoTcp } from "./deno_tcp.ts";
+ * import { connectDeno, listenDenoTcp } from "./deno_tcp.ts";
  *
  * const listener = listenDenoTcp("127.0.0.1", 0, (conn) => conn.close());
- * const conn = await connectDenoTcp(listener.endpoint);
+ * const conn = await connectDeno(listener.endpoint, false);
  * console.log(await conn.read()); // null: the server hung up
  * conn.close();
  * await listener.close();
  * ```
  */
-export async function connectDenoTcp(
+export async function connectDeno(
   endpoint: Endpoint,
+  tls: boolean,
   options: TransportConnectOptions = {},
 ): Promise<Transport> {
-  options.signal?.throwIfAborted();
-  const conn = await Deno.connect({
+  const { signal } = options;
+  signal?.throwIfAborted();
+  const tcp = await Deno.connect({
     hostname: endpoint.host,
     port: endpoint.port,
     transport: "tcp",
-    signal: options.signal,
+    signal,
   });
-  return new DenoTcpTransport(conn, endpoint.url);
+  tcp.setNoDelay(true);
+  if (!tls) return new DenoConnTransport(tcp, endpoint.url);
+  // Closing the connection is the only way to stop a handshake in flight.
+  // startTls takes the TCP connection over, so whichever is current closes.
+  let current: Deno.Conn = tcp;
+  let closed = false;
+  const closeCurrent = () => {
+    if (closed) return;
+    closed = true;
+    current.close();
+  };
+  signal?.addEventListener("abort", closeCurrent, { once: true });
+  try {
+    const conn = await Deno.startTls(tcp, {
+      hostname: endpoint.host,
+      ...(options.caCerts ? { caCerts: [...options.caCerts] } : {}),
+    });
+    current = conn;
+    if (closed) conn.close(); // aborted while startTls ran
+    signal?.throwIfAborted();
+    await conn.handshake();
+    signal?.throwIfAborted();
+    return new DenoConnTransport(conn, endpoint.url);
+  } catch (error) {
+    closeCurrent();
+    signal?.throwIfAborted();
+    throw new TlsError(endpoint.url, error);
+  } finally {
+    signal?.removeEventListener("abort", closeCurrent);
+  }
 }
 
 /**
@@ -141,7 +203,8 @@ export function listenDenoTcp(
       } catch {
         return; // the listener was closed
       }
-      const transport = new DenoTcpTransport(conn, endpoint.url, () => open.delete(transport));
+      conn.setNoDelay(true);
+      const transport = new DenoConnTransport(conn, endpoint.url, () => open.delete(transport));
       open.add(transport);
       deliverConnection(onConnection, transport);
     }

@@ -1,11 +1,13 @@
 /**
- * TCP on `node:net`, for Bun and Node. Deno uses `deno_tcp.ts`;
- * `default.ts` picks, and imports this module only when it is needed.
+ * TCP and TLS on `node:net` and `node:tls`, for Bun and Node. Deno uses
+ * `deno_tcp.ts`; `default.ts` picks, and imports this module only when it is
+ * needed.
  *
  * @module
  */
 import { createConnection, createServer, type Socket } from "node:net";
-import { ClosedError, errorText } from "../base/errors.ts";
+import { connect as connectTls, rootCertificates } from "node:tls";
+import { ClosedError, errorText, TlsError } from "../base/errors.ts";
 import type {
   ConnectionHandler,
   Endpoint,
@@ -22,7 +24,7 @@ import { deliverConnection, listenerEndpoint, ReadQueue } from "./shared.ts";
  */
 const READ_HIGH_WATER = 256 * 1024;
 
-/** A `node:net` socket as a pull-based {@linkcode Transport}. */
+/** A `node:net` (or `node:tls`) socket as a pull-based {@linkcode Transport}. */
 class NodeTcpTransport implements Transport {
   readonly url: string;
   #socket: Socket;
@@ -96,49 +98,72 @@ class NodeTcpTransport implements Transport {
 }
 
 /**
- * Opens a TCP connection with `node:net`.
+ * Opens a TCP connection with `node:net`, or for `tls` a TLS one with
+ * `node:tls`, resolving once the handshake is done.
  *
- * @param endpoint A `tcp://` endpoint.
- * @param options `signal` abandons the attempt (the promise rejects with its reason).
+ * @param endpoint Where to connect; `url` names the connection in errors.
+ * @param tls Whether to speak TLS (for `wss://`).
+ * @param options `signal` abandons the attempt (the promise rejects with its
+ *   reason); `caCerts` adds trusted roots for TLS.
  * @returns The connected transport.
+ * @throws {TlsError} when the TLS handshake fails.
  *
  * @example
  * ```ts
- * import { connectNodeTcp, listenNodeTcp } from "./node_tcp.ts";
+ * import { connectNode, listenNodeTcp } from "./node_tcp.ts";
  *
  * const listener = await listenNodeTcp("127.0.0.1", 0, (conn) => conn.close());
- * const conn = await connectNodeTcp(listener.endpoint);
+ * const conn = await connectNode(listener.endpoint, false);
  * console.log(await conn.read()); // null: the server hung up
  * conn.close();
  * await listener.close();
  * ```
  */
-export function connectNodeTcp(
+export function connectNode(
   endpoint: Endpoint,
+  tls: boolean,
   options: TransportConnectOptions = {},
 ): Promise<Transport> {
   const { signal } = options;
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
-    const socket = createConnection({ host: endpoint.host, port: endpoint.port });
+    let connected = false;
+    const socket = tls
+      ? connectTls({
+        host: endpoint.host,
+        port: endpoint.port,
+        // SNI takes a name, never an address.
+        ...(/^[\d.]+$|:/.test(endpoint.host) ? {} : { servername: endpoint.host }),
+        // `ca` replaces the default roots; extra ones are added to them.
+        ...(options.caCerts ? { ca: [...rootCertificates, ...options.caCerts] } : {}),
+      })
+      : createConnection({ host: endpoint.host, port: endpoint.port });
+    const ready = tls ? "secureConnect" : "connect";
     const settle = () => {
-      socket.off("connect", onConnect).off("error", onError);
+      socket.off(ready, onReady).off("connect", onTcp).off("error", onError);
       signal?.removeEventListener("abort", onAbort);
     };
-    const onConnect = () => {
+    const onTcp = () => (connected = true);
+    const onReady = () => {
       settle();
       resolve(new NodeTcpTransport(socket, endpoint.url));
     };
     const onError = (error: Error) => {
       settle();
-      reject(error);
+      socket.destroy();
+      // Once TCP is up, what fails before `secureConnect` is the handshake.
+      reject(
+        tls && (connected || /ssl|tls|certificate/i.test(error.message))
+          ? new TlsError(endpoint.url, error)
+          : error,
+      );
     };
     const onAbort = () => {
       settle();
       socket.destroy();
       reject(signal?.reason);
     };
-    socket.once("connect", onConnect).once("error", onError);
+    socket.once(ready, onReady).once("connect", onTcp).once("error", onError);
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 }

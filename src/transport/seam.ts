@@ -1,7 +1,13 @@
 /**
  * The seam between the runtime-free core (codec, session, mock server logic)
- * and the runtime's sockets. Only the files of `src/transport/` implement it and
- * touch `Deno.*`, `node:net` or `WebSocket`.
+ * and the runtime's sockets. Only the files of `src/transport/` implement it
+ * and touch `Deno.*`, `node:net` or `node:tls`.
+ *
+ * Every transport is pulled: bytes are read from the socket only when
+ * `read()` is called. WebSocket is spoken by this package itself over a TCP
+ * or TLS byte stream (`websocket.ts`) rather than through the runtime's
+ * event-driven `WebSocket`, which reads on regardless of whether anyone keeps
+ * up: pulled, a consumer that falls behind makes TCP push back on the server.
  *
  * @module
  */
@@ -23,7 +29,8 @@ export interface Endpoint {
  *
  * Backpressure is pull-based: nothing is read from the socket (beyond a small
  * bounded buffer) until `read()` is called, so a consumer that stops reading
- * makes TCP push back on the server.
+ * makes TCP push back on the server. Over WebSocket, `read()` returns the
+ * payload bytes of binary messages, which carry the same byte stream.
  */
 export interface Transport {
   /** The endpoint URL, for messages. */
@@ -47,6 +54,11 @@ export interface Transport {
 export interface TransportConnectOptions {
   /** Aborting it abandons the connection attempt. */
   signal?: AbortSignal;
+  /**
+   * Extra trusted root certificates (PEM) for `wss://`, e.g. a test
+   * server's own. The runtime's usual roots are trusted either way.
+   */
+  caCerts?: readonly string[];
 }
 
 /**

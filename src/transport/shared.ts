@@ -1,12 +1,13 @@
 /**
- * Runtime-free pieces the socket implementations share: the receive queue of a
- * push-based socket, write serialisation, handing accepted connections to a
- * handler, and listener endpoints. Nothing here touches `Deno.*`, `node:*`
- * or `WebSocket`.
+ * Runtime-free pieces the socket implementations share: the bounded receive
+ * queue of a socket that can be paused (`node:net`), write serialisation,
+ * handing accepted connections to a handler, and listener endpoints. Nothing
+ * here touches `Deno.*` or `node:*`.
  *
  * @module
  */
 import { DouyuError } from "../base/errors.ts";
+import { Fifo } from "../base/fifo.ts";
 import type { ConnectionHandler, Endpoint, Transport } from "./seam.ts";
 import { parseEndpoint } from "./seam.ts";
 
@@ -28,17 +29,19 @@ export interface ReadQueueOptions {
 }
 
 /**
- * Turns a push-based source (socket events) into pull-based `read()`s: chunks
- * that arrive while nobody reads wait in a list, a `read()` while the list is
- * empty waits for the next chunk or the end. One reader at a time. Bounding
- * the list (pausing the source, or giving up) is up to the owner, by
- * {@linkcode ReadQueue.bufferedBytes}.
+ * The receive side of a socket that delivers `data` events but can be paused
+ * (`node:net`), as pull-based `read()`s: chunks that arrive while nobody
+ * reads wait in a list, a `read()` while the list is empty waits for the next
+ * chunk or the end. One reader at a time. The owner keeps the list short by
+ * pausing the socket past a high-water mark of
+ * {@linkcode ReadQueue.bufferedBytes} and resuming it from `onRead`, so TCP
+ * pushes back on the peer. Taking a chunk costs O(1), however many wait.
  */
 export class ReadQueue {
   #url: string;
   #maxRead: number;
   #onRead: (() => void) | undefined;
-  #chunks: Uint8Array[] = [];
+  #chunks = new Fifo<Uint8Array>();
   #buffered = 0;
   #pending: PendingRead | undefined;
   #ended = false;
@@ -103,7 +106,7 @@ export class ReadQueue {
 
   /** Drops every queued chunk. */
   clear(): void {
-    this.#chunks = [];
+    this.#chunks.clear();
     this.#buffered = 0;
   }
 
@@ -113,10 +116,10 @@ export class ReadQueue {
    * Rejects with a `DouyuError` while another `read()` is waiting.
    */
   read(): Promise<Uint8Array | null> {
-    let chunk = this.#chunks[0];
+    let chunk = this.#chunks.peek();
     if (chunk) {
       if (chunk.byteLength > this.#maxRead) {
-        this.#chunks[0] = chunk.subarray(this.#maxRead);
+        this.#chunks.replaceHead(chunk.subarray(this.#maxRead));
         chunk = chunk.subarray(0, this.#maxRead);
       } else {
         this.#chunks.shift();
@@ -144,10 +147,17 @@ export class ReadQueue {
  */
 export class WriteChain {
   #tail: Promise<void> = Promise.resolve();
+  #pending = 0;
+
+  /** Whether no write is running or waiting. */
+  get idle(): boolean {
+    return this.#pending === 0;
+  }
 
   /** Runs `write` once every earlier one has settled; settles as it does. */
   run(write: () => Promise<void>): Promise<void> {
-    const result = this.#tail.then(write);
+    this.#pending++;
+    const result = this.#tail.then(write).finally(() => this.#pending--);
     this.#tail = result.catch(() => {});
     return result;
   }

@@ -1,400 +1,513 @@
 /**
- * WebSocket transports: the client on the global `WebSocket` (Deno, Bun,
- * Node 22+), and a server for the mock server on `Deno.serve` or `Bun.serve`.
- * Each binary message carries Douyu packets; text messages are ignored.
+ * WebSocket (RFC 6455), spoken by this package over any byte-stream
+ * {@linkcode Transport}: the client handshake for `ws://` and `wss://`, the
+ * server handshake for the mock server, and framing both ways. Each binary
+ * message carries Douyu packets; text messages are ignored, pings answered.
+ *
+ * Why not the runtime's `WebSocket`: it reads the socket and fires `message`
+ * events whether or not anyone keeps up, so a consumer that falls behind
+ * makes bytes pile up in memory. Here reading is pulled: a frame is parsed
+ * only when `read()` asks for bytes, so TCP pushes back on the server. It
+ * also gives Node 20, which has no `WebSocket`, the same transport.
+ *
+ * Runtime-free: web-standard `crypto` (SHA-1 for the handshake, random
+ * masks) and the byte streams handed in.
  *
  * @module
  */
-import { ClosedError, DouyuError, TlsError } from "../base/errors.ts";
-import type {
-  ConnectionHandler,
-  Endpoint,
-  Listener,
-  Transport,
-  TransportConnectOptions,
-} from "./seam.ts";
-import { deliverConnection, listenerEndpoint, ReadQueue, WriteChain } from "./shared.ts";
+import { ClosedError, DouyuError, ProtocolError } from "../base/errors.ts";
+import { setTimer } from "../base/timers.ts";
+import type { ConnectionHandler, Endpoint, Listener, Transport } from "./seam.ts";
+import { bracketHost, deliverConnection, listenerEndpoint, WriteChain } from "./shared.ts";
+
+/** The most an HTTP handshake head may take, request or response. */
+const MAX_HEAD_BYTES = 16 * 1024;
+/** How long a server waits for a connection's upgrade request. */
+const SERVER_HANDSHAKE_TIMEOUT = 10_000;
+/** How long `close()` waits to send the close frame before dropping the socket. */
+const CLOSE_FRAME_TIMEOUT = 1000;
+/** RFC 6455 §1.3: appended to the key before hashing. */
+const ACCEPT_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+/** The origin Douyu's web player sends (PROTOCOL.md §3). */
+const DOUYU_ORIGIN = "https://www.douyu.com";
+
+const OPCODE_CONTINUATION = 0x0;
+const OPCODE_BINARY = 0x2;
+const OPCODE_CLOSE = 0x8;
+const OPCODE_PING = 0x9;
+const OPCODE_PONG = 0xa;
+/** Control frames carry at most this much (RFC 6455 §5.5). */
+const MAX_CONTROL_PAYLOAD = 125;
+
+const encoder = new TextEncoder();
+const latin1 = new TextDecoder("latin1");
+
+type Role = "client" | "server";
 
 /**
- * Unread binary data a WebSocket transport holds before it gives up. A
- * WebSocket cannot be paused, so a consumer that stops reading would otherwise
- * let memory grow without bound; past this the connection is closed and the
- * next `read()` rejects with a `ClosedError`.
- *
- * @example
- * ```ts
- * import { WS_MAX_UNREAD_BYTES } from "./websocket.ts";
- *
- * console.log(WS_MAX_UNREAD_BYTES / 1024 / 1024); // 16
- * ```
+ * A WebSocket over a byte stream, as a pulled {@linkcode Transport}: `read()`
+ * returns the payload bytes of binary messages (a message may come in
+ * several pieces, pieces of several messages never together), `write()`
+ * sends one binary message.
  */
-export const WS_MAX_UNREAD_BYTES: number = 16 * 1024 * 1024;
-
-/** The most one `read()` returns: a larger WebSocket message comes out in slices. */
-const READ_SLICE = 64 * 1024;
-
-/** `write()` waits while more than this is queued in the socket. */
-const WRITE_HIGH_WATER = 1024 * 1024;
-
-/**
- * Error texts that mean the TLS handshake failed: rustls on Deno ("received
- * corrupt message", "peer is incompatible", "received fatal alert:
- * HandshakeFailure", certificate errors), BoringSSL on Bun ("TLS handshake failed").
- */
-const TLS_FAILURE = /\btls\b|ssl|certificate|corrupt message|fatal alert|peer is incompatible/i;
-
-/** How a {@linkcode WsTransport} sends and closes on the underlying socket. */
-interface MessageSink {
-  send(bytes: Uint8Array): Promise<void>;
-  close(): void;
-}
-
-/** A message-based socket as a {@linkcode Transport}: each binary message is one chunk. */
-class WsTransport implements Transport {
+class WebSocketTransport implements Transport {
   readonly url: string;
-  #sink: MessageSink;
-  #onClose: (() => void) | undefined;
-  // A huge message is handed out in slices, so a reader that decodes a read
-  // at a time never holds more than a slice's worth of messages.
-  #queue: ReadQueue;
+  readonly #stream: Transport;
+  readonly #role: Role;
+  readonly #writing = new WriteChain();
+  /** Bytes read from the stream and not parsed yet (valid until the next stream read). */
+  #chunk: Uint8Array = new Uint8Array(0);
+  #pos = 0;
+  /** A frame header split across stream reads. */
+  #header = new Uint8Array(14);
+  #headerLength = 0;
+  /** The frame being read: its opcode, payload bytes left, mask and position in it. */
+  #opcode = -1;
+  #remaining = 0;
+  #mask: Uint8Array | undefined;
+  #maskOffset = 0;
+  /** The opcode of the message that continuation frames extend. */
+  #messageOpcode = OPCODE_BINARY;
+  /** A control frame's payload, gathered across reads. */
+  #control: number[] = [];
   #closed = false;
-  // Writes are chained so that at most one message sits past the sink's
-  // high-water mark: Bun even drops messages sent past its limit.
-  #writing = new WriteChain();
+  #closeSent = false;
+  #ended = false;
 
-  constructor(url: string, sink: MessageSink, onClose?: () => void) {
+  constructor(stream: Transport, url: string, role: Role, leftover?: Uint8Array) {
+    this.#stream = stream;
     this.url = url;
-    this.#sink = sink;
-    this.#onClose = onClose;
-    this.#queue = new ReadQueue(url, { maxRead: READ_SLICE });
+    this.#role = role;
+    if (leftover) this.#chunk = leftover;
   }
 
-  /** Bytes received but not yet returned by `read()`. */
-  get bufferedBytes(): number {
-    return this.#queue.bufferedBytes;
-  }
-
-  /** Whether the socket has closed (or failed). */
-  get ended(): boolean {
-    return this.#queue.ended;
-  }
-
-  /** Delivers one binary message. */
-  receive(chunk: Uint8Array): void {
-    if (this.#queue.ended) return;
-    this.#queue.push(chunk);
-    if (this.#queue.bufferedBytes > WS_MAX_UNREAD_BYTES) {
-      this.#queue.clear();
-      this.finish(
-        new ClosedError(
-          `${this.url}: closed, more than ${WS_MAX_UNREAD_BYTES} bytes arrived unread`,
-        ),
-      );
-      this.#sink.close();
+  async read(): Promise<Uint8Array | null> {
+    for (;;) {
+      if (this.#closed || this.#ended) return null;
+      if (this.#pos === this.#chunk.length) {
+        const chunk = await this.#stream.read();
+        if (chunk === null || this.#closed) {
+          this.#ended = true;
+          return null;
+        }
+        this.#chunk = chunk;
+        this.#pos = 0;
+        continue;
+      }
+      const payload = this.#parse();
+      if (payload !== undefined) return payload;
     }
   }
 
-  /** The socket closed; with `error` if it failed. */
-  finish(error?: Error): void {
-    if (this.#queue.finish(error)) this.#onClose?.();
+  /**
+   * Parses what the current chunk holds, up to the first binary payload
+   * piece, which it returns; `undefined` when the chunk ran out first.
+   */
+  #parse(): Uint8Array | undefined {
+    const chunk = this.#chunk;
+    while (this.#pos < chunk.length) {
+      if (this.#opcode === -1) {
+        if (!this.#readHeader()) return undefined;
+        if (this.#remaining === 0 && this.#finishFrame()) return undefined;
+        continue;
+      }
+      const take = Math.min(this.#remaining, chunk.length - this.#pos);
+      const piece = chunk.subarray(this.#pos, this.#pos + take);
+      this.#pos += take;
+      this.#remaining -= take;
+      if (this.#mask !== undefined) this.#unmask(piece);
+      const opcode = this.#opcode;
+      const binary = opcode === OPCODE_BINARY ||
+        (opcode === OPCODE_CONTINUATION && this.#messageOpcode === OPCODE_BINARY);
+      if (opcode >= OPCODE_CLOSE) {
+        for (const byte of piece) this.#control.push(byte);
+      }
+      if (this.#remaining === 0 && this.#finishFrame()) return undefined;
+      if (binary && take > 0) return piece;
+    }
+    return undefined;
   }
 
-  read(): Promise<Uint8Array | null> {
-    if (this.#closed) return Promise.resolve(null);
-    return this.#queue.read();
+  /** Reads a frame header from the chunk, across reads if needed; true once complete. */
+  #readHeader(): boolean {
+    const chunk = this.#chunk;
+    const header = this.#header;
+    if (this.#headerLength < 2) {
+      const take = Math.min(2 - this.#headerLength, chunk.length - this.#pos);
+      header.set(chunk.subarray(this.#pos, this.#pos + take), this.#headerLength);
+      this.#headerLength += take;
+      this.#pos += take;
+      if (this.#headerLength < 2) return false;
+    }
+    const masked = (header[1]! & 0x80) !== 0;
+    const short = header[1]! & 0x7f;
+    const size = 2 + (short === 126 ? 2 : short === 127 ? 8 : 0) + (masked ? 4 : 0);
+    if (this.#headerLength < size) {
+      const take = Math.min(size - this.#headerLength, chunk.length - this.#pos);
+      header.set(chunk.subarray(this.#pos, this.#pos + take), this.#headerLength);
+      this.#headerLength += take;
+      this.#pos += take;
+      if (this.#headerLength < size) return false;
+    }
+    const fin = (header[0]! & 0x80) !== 0;
+    const opcode = header[0]! & 0x0f;
+    if ((header[0]! & 0x70) !== 0) {
+      throw new ProtocolError(`${this.url}: WebSocket frame with reserved bits set`);
+    }
+    const view = new DataView(header.buffer, header.byteOffset, size);
+    let length = short;
+    if (short === 126) length = view.getUint16(2);
+    if (short === 127) {
+      const high = view.getUint32(2);
+      // 2^53 bytes and up cannot be counted exactly; no real frame comes near.
+      if (high >= 0x200000) throw new ProtocolError(`${this.url}: WebSocket frame too long`);
+      length = high * 0x100000000 + view.getUint32(6);
+    }
+    if (opcode >= OPCODE_CLOSE) {
+      if (!fin || length > MAX_CONTROL_PAYLOAD || opcode > OPCODE_PONG) {
+        throw new ProtocolError(`${this.url}: invalid WebSocket control frame (opcode ${opcode})`);
+      }
+    } else if (opcode > OPCODE_BINARY) {
+      throw new ProtocolError(`${this.url}: unknown WebSocket opcode ${opcode}`);
+    } else if (opcode !== OPCODE_CONTINUATION) {
+      this.#messageOpcode = opcode;
+    }
+    this.#opcode = opcode;
+    this.#remaining = length;
+    this.#mask = masked ? header.slice(size - 4, size) : undefined;
+    this.#maskOffset = 0;
+    this.#headerLength = 0;
+    return true;
+  }
+
+  #unmask(piece: Uint8Array): void {
+    // The chunk is ours until the next stream read: unmasked in place.
+    const mask = this.#mask!;
+    let offset = this.#maskOffset;
+    for (let i = 0; i < piece.length; i++) piece[i]! ^= mask[offset++ & 3]!;
+    this.#maskOffset = offset & 3;
+  }
+
+  /** Acts on a complete frame; true when the stream has ended (a close frame). */
+  #finishFrame(): boolean {
+    const opcode = this.#opcode;
+    this.#opcode = -1;
+    if (opcode < OPCODE_CLOSE) return false;
+    const payload = new Uint8Array(this.#control);
+    this.#control = [];
+    if (opcode === OPCODE_PING) {
+      this.#send(OPCODE_PONG, payload).catch(() => {});
+      return false;
+    }
+    if (opcode === OPCODE_PONG) return false;
+    // The peer closes: answer with its status code after what is being
+    // written (a pong, say), then the stream ends.
+    this.#ended = true;
+    this.#shutdown(payload.subarray(0, 2), true);
+    return true;
   }
 
   write(bytes: Uint8Array): Promise<void> {
-    return this.#writing.run(() => {
-      if (this.#closed || this.#queue.ended) {
-        throw new ClosedError(`${this.url}: connection closed`);
-      }
-      return this.#sink.send(bytes);
-    });
+    if (this.#closed || this.#ended) {
+      return Promise.reject(new ClosedError(`${this.url}: connection closed`));
+    }
+    return this.#send(OPCODE_BINARY, bytes);
+  }
+
+  #send(opcode: number, payload: Uint8Array): Promise<void> {
+    const frame = encodeWebSocketFrame(opcode, payload, this.#role === "client");
+    return this.#writing.run(() => this.#stream.write(frame));
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#queue.clear();
-    this.finish();
-    this.#sink.close();
+    this.#shutdown(new Uint8Array([0x03, 0xe8]), false); // 1000: normal closure
+  }
+
+  /**
+   * Sends a close frame (once), then closes the stream when it has left, or
+   * after `CLOSE_FRAME_TIMEOUT` if the peer does not read. When we close
+   * behind a write that is still waiting, the peer is not reading and the
+   * frame would not leave either: the stream closes at once instead.
+   */
+  #shutdown(status: Uint8Array, afterWrites: boolean): void {
+    if (this.#closeSent) return;
+    this.#closeSent = true;
+    if (!afterWrites && !this.#writing.idle) {
+      this.#stream.close();
+      return;
+    }
+    const guard = new AbortController();
+    setTimer(CLOSE_FRAME_TIMEOUT, () => this.#stream.close(), guard.signal);
+    this.#send(OPCODE_CLOSE, status).catch(() => {}).finally(() => {
+      guard.abort();
+      this.#stream.close();
+    });
   }
 }
 
-/** Wraps a standard `WebSocket` (client, or server side under Deno). */
-function wrapWebSocket(ws: WebSocket, url: string, onClose?: () => void): WsTransport {
-  ws.binaryType = "arraybuffer";
-  const transport = new WsTransport(url, {
-    async send(bytes) {
-      if (ws.readyState !== WebSocket.OPEN) throw new ClosedError(`${url}: connection closed`);
-      // The DOM type excludes SharedArrayBuffer views; ours never are.
-      ws.send(bytes as Uint8Array<ArrayBuffer>);
-      // WebSocket has no drain event; poll the send queue instead.
-      while (ws.bufferedAmount > WRITE_HIGH_WATER && ws.readyState === WebSocket.OPEN) {
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-      if (ws.readyState !== WebSocket.OPEN) throw new ClosedError(`${url}: connection closed`);
-    },
-    close: () => ws.close(),
-  }, onClose);
-  ws.addEventListener("message", (event: MessageEvent) => {
-    if (event.data instanceof ArrayBuffer) transport.receive(new Uint8Array(event.data));
-  });
-  ws.addEventListener("error", (event: Event) => {
-    transport.finish(new ClosedError(`${url}: connection lost (${eventText(event)})`));
-  });
-  ws.addEventListener("close", () => transport.finish());
-  return transport;
-}
-
-function eventText(event: Event): string {
-  const message = (event as Partial<ErrorEvent>).message;
-  return typeof message === "string" && message ? message : "WebSocket error";
-}
-
 /**
- * Opens a WebSocket connection with the global `WebSocket`.
+ * Encodes one final WebSocket frame. Clients mask what they send (RFC 6455
+ * §5.3); servers do not.
  *
- * @param endpoint A `ws://` or `wss://` endpoint.
- * @param options `signal` abandons the attempt (the promise rejects with its reason).
- * @returns The open transport.
- * @throws {TlsError} when the `wss://` TLS handshake fails (as far as the
- *   runtime's error text tells), a `DouyuError` naming the URL for other failures.
+ * @param opcode 2 for binary, 8 close, 9 ping, 10 pong (1, text, is never sent here).
+ * @param payload The payload; copied, never modified.
+ * @param masked Whether to mask it (true for clients).
+ * @returns The frame's bytes.
  *
  * @example
  * ```ts
- * import { connectWebSocket, listenWebSocket } from "./websocket.ts";
+ * import { encodeWebSocketFrame } from "./websocket.ts";
  *
- * const listener = await listenWebSocket("127.0.0.1", 0, (conn) => conn.close());
- * const conn = await connectWebSocket(listener.endpoint);
- * console.log(await conn.read()); // null: the server hung up
- * conn.close();
+ * const frame = encodeWebSocketFrame(2, new Uint8Array([1, 2, 3]), false);
+ * console.log([...frame]); // [ 130, 3, 1, 2, 3 ]
+ * ```
+ */
+export function encodeWebSocketFrame(
+  opcode: number,
+  payload: Uint8Array,
+  masked: boolean,
+): Uint8Array {
+  const length = payload.length;
+  const lengthBytes = length < 126 ? 0 : length < 0x10000 ? 2 : 8;
+  const headerSize = 2 + lengthBytes + (masked ? 4 : 0);
+  const frame = new Uint8Array(headerSize + length);
+  const view = new DataView(frame.buffer);
+  frame[0] = 0x80 | opcode;
+  frame[1] = (masked ? 0x80 : 0) | (lengthBytes === 0 ? length : lengthBytes === 2 ? 126 : 127);
+  if (lengthBytes === 2) view.setUint16(2, length);
+  if (lengthBytes === 8) {
+    view.setUint32(2, Math.floor(length / 0x100000000));
+    view.setUint32(6, length >>> 0);
+  }
+  frame.set(payload, headerSize);
+  if (masked) {
+    const mask = frame.subarray(headerSize - 4, headerSize);
+    crypto.getRandomValues(mask);
+    for (let i = headerSize; i < frame.length; i++) frame[i]! ^= mask[(i - headerSize) & 3]!;
+  }
+  return frame;
+}
+
+/** One HTTP head: the start line and the headers (names lower-cased). */
+interface HttpHead {
+  startLine: string;
+  headers: Map<string, string>;
+  /** Bytes after the head, already read: the first frames. */
+  rest: Uint8Array;
+}
+
+/** Reads an HTTP head (up to the blank line) from `stream`, bounded in size. */
+async function readHead(stream: Transport, url: string): Promise<HttpHead> {
+  let head = new Uint8Array(0);
+  for (;;) {
+    const chunk = await stream.read();
+    if (chunk === null) throw new DouyuError(`${url}: connection closed during the handshake`);
+    const joined = new Uint8Array(head.length + chunk.length);
+    joined.set(head);
+    joined.set(chunk, head.length);
+    head = joined;
+    const end = findHeadEnd(head);
+    if (end !== -1) return parseHead(head.subarray(0, end), head.slice(end + 4));
+    if (head.length > MAX_HEAD_BYTES) {
+      throw new ProtocolError(`${url}: handshake head longer than ${MAX_HEAD_BYTES} bytes`);
+    }
+  }
+}
+
+function findHeadEnd(bytes: Uint8Array): number {
+  for (let i = 0; i + 3 < bytes.length; i++) {
+    if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+function parseHead(bytes: Uint8Array, rest: Uint8Array): HttpHead {
+  const lines = latin1.decode(bytes).split("\r\n");
+  const headers = new Map<string, string>();
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(":");
+    if (colon <= 0) continue;
+    const name = line.slice(0, colon).trim().toLowerCase();
+    // The first of a repeated header wins, as for STT keys.
+    if (!headers.has(name)) headers.set(name, line.slice(colon + 1).trim());
+  }
+  return { startLine: lines[0] ?? "", headers, rest };
+}
+
+async function acceptKey(key: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-1", encoder.encode(key + ACCEPT_GUID));
+  return toBase64(new Uint8Array(digest));
+}
+
+function toBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
+
+function hasToken(value: string | undefined, token: string): boolean {
+  return value !== undefined &&
+    value.toLowerCase().split(",").some((part) => part.trim() === token);
+}
+
+/**
+ * Runs the client handshake on an open byte stream (TCP for `ws://`, TLS
+ * for `wss://`) and returns the WebSocket as a {@linkcode Transport}. On
+ * failure the stream is closed.
+ *
+ * @param stream The connected stream; owned by the result from now on.
+ * @param endpoint A `ws://` or `wss://` endpoint: host, port and path.
+ * @param signal Aborting it abandons the handshake (rejecting with its reason).
+ * @returns The open WebSocket.
+ * @throws {DouyuError} naming the URL when the server refuses the upgrade.
+ *
+ * @example
+ * ```ts
+ * import { connectDeno, listenDenoTcp } from "./deno_tcp.ts";
+ * import { listenWebSocket, openWebSocket } from "./websocket.ts";
+ *
+ * const listener = await listenWebSocket(listenDenoTcp, "127.0.0.1", 0, (conn) => conn.close());
+ * const stream = await connectDeno(listener.endpoint, false);
+ * const ws = await openWebSocket(stream, listener.endpoint);
+ * console.log(await ws.read()); // null: the server hung up
+ * ws.close();
  * await listener.close();
  * ```
  */
-export function connectWebSocket(
+export async function openWebSocket(
+  stream: Transport,
   endpoint: Endpoint,
-  options: TransportConnectOptions = {},
+  signal?: AbortSignal,
 ): Promise<Transport> {
-  const { signal } = options;
   const { url } = endpoint;
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    if (typeof WebSocket === "undefined") {
-      return reject(new DouyuError(`${url}: WebSocket needs Deno, Bun or Node 22+`));
+  const onAbort = () => stream.close();
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    const key = toBase64(crypto.getRandomValues(new Uint8Array(16)));
+    const target = new URL(url.replace(/^ws/, "http"));
+    const path = target.pathname + target.search;
+    const defaultPort = endpoint.protocol === "wss" ? 443 : 80;
+    const host = bracketHost(endpoint.host) +
+      (endpoint.port === defaultPort ? "" : `:${endpoint.port}`);
+    await stream.write(encoder.encode(
+      `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\nOrigin: ${DOUYU_ORIGIN}\r\n\r\n`,
+    ));
+    const head = await readHead(stream, url);
+    const status = /^HTTP\/1\.[01] (\d{3})(.*)$/.exec(head.startLine);
+    if (status?.[1] !== "101") {
+      const line = status ? `HTTP ${status[1]}${status[2]}` : "not an HTTP response";
+      throw new DouyuError(`WebSocket connection to ${url} failed: ${line.slice(0, 100)}`);
     }
-    const ws = new WebSocket(url);
-    const transport = wrapWebSocket(ws, url);
-    // Failures are reported on `close`, which follows `error`: by then the
-    // runtime has released the socket, so nothing outlives the rejection.
-    let failure: unknown;
-    const onOpen = () => {
-      cleanup();
-      resolve(transport);
-    };
-    const onError = (event: Event) => {
-      const text = eventText(event);
-      failure ??= endpoint.protocol === "wss" && TLS_FAILURE.test(text)
-        ? new TlsError(url, new Error(text))
-        : new DouyuError(
-          text.includes(url) ? text : `WebSocket connection to ${url} failed: ${text}`,
-        );
-    };
-    const onClose = (event: CloseEvent) => {
-      cleanup();
-      reject(
-        failure ??
-          new DouyuError(`WebSocket connection to ${url} closed (code ${event.code})`),
-      );
-    };
-    const onAbort = () => {
-      failure = signal?.reason;
-      ws.close();
-    };
-    const cleanup = () => {
-      ws.removeEventListener("open", onOpen);
-      ws.removeEventListener("error", onError);
-      ws.removeEventListener("close", onClose);
-      signal?.removeEventListener("abort", onAbort);
-    };
-    ws.addEventListener("open", onOpen);
-    ws.addEventListener("error", onError);
-    ws.addEventListener("close", onClose);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
-/** The part of Bun's `ServerWebSocket` used here. */
-interface BunSocket {
-  data: BunSocketData;
-  send(data: Uint8Array): number;
-  close(): void;
-}
-
-interface BunSocketData {
-  transport?: WsTransport;
-  /** Writes waiting for `drain` (or `close`). */
-  drainWaiters?: (() => void)[];
-}
-
-/** The part of `Bun.serve` used here (Deno type-checks this file, so no Bun types). */
-interface BunRuntime {
-  serve(options: {
-    hostname: string;
-    port: number;
-    fetch(request: Request, server: BunServer): Response | undefined;
-    websocket: {
-      open(ws: BunSocket): void;
-      message(ws: BunSocket, message: string | Uint8Array): void;
-      drain(ws: BunSocket): void;
-      close(ws: BunSocket): void;
-    };
-  }): BunServer;
-}
-
-interface BunServer {
-  readonly port: number;
-  upgrade(request: Request, options: { data: BunSocketData }): boolean;
-  stop(closeActiveConnections?: boolean): Promise<void> | void;
+    if (
+      head.headers.get("upgrade")?.toLowerCase() !== "websocket" ||
+      !hasToken(head.headers.get("connection"), "upgrade") ||
+      head.headers.get("sec-websocket-accept") !== await acceptKey(key)
+    ) {
+      throw new DouyuError(`WebSocket connection to ${url} failed: invalid upgrade response`);
+    }
+    signal?.throwIfAborted();
+    return new WebSocketTransport(stream, url, "client", head.rest);
+  } catch (error) {
+    stream.close();
+    signal?.throwIfAborted();
+    throw error;
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
 }
 
 /**
- * Listens for WebSocket connections on any path, for the mock server:
- * `Deno.serve` under Deno, `Bun.serve` under Bun. Accepted connections are
- * {@linkcode Transport}s, handed over once open. Closing the listener also
- * closes them.
+ * Runs the server handshake on an accepted byte stream: reads the upgrade
+ * request (bounded in size and time), answers `101 Switching Protocols`, and
+ * returns the WebSocket. A request that is not a WebSocket upgrade gets
+ * `426 Upgrade Required` and the stream is closed.
  *
- * @param host Address to bind, e.g. `127.0.0.1`.
- * @param port Port to bind; 0 lets the OS choose (see `endpoint.port`).
- * @param onConnection Called with each accepted connection.
- * @returns The listener, once it is bound.
- * @throws {DouyuError} under Node, which has no built-in WebSocket server.
+ * @param stream The accepted connection; owned by the result from now on.
+ * @param url The listener's `ws://` URL, for messages.
+ * @returns The open WebSocket.
+ * @throws {DouyuError} when the request is not an upgrade (after answering it).
+ *
+ * @example
+ * ```ts ignore
+ * const ws = await acceptWebSocket(acceptedConn, "ws://127.0.0.1:8080/");
+ * ```
+ */
+export async function acceptWebSocket(stream: Transport, url: string): Promise<Transport> {
+  const timeout = new AbortController();
+  setTimer(SERVER_HANDSHAKE_TIMEOUT, () => stream.close(), timeout.signal);
+  try {
+    const head = await readHead(stream, url);
+    const key = head.headers.get("sec-websocket-key");
+    if (
+      !/^GET /.test(head.startLine) || key === undefined ||
+      head.headers.get("upgrade")?.toLowerCase() !== "websocket" ||
+      head.headers.get("sec-websocket-version") !== "13"
+    ) {
+      await stream.write(encoder.encode(
+        "HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13\r\nContent-Type: text/plain\r\n" +
+          "Content-Length: 15\r\nConnection: close\r\n\r\nWebSocket only\n",
+      )).catch(() => {});
+      throw new DouyuError(`${url}: not a WebSocket upgrade request`);
+    }
+    await stream.write(encoder.encode(
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        `Sec-WebSocket-Accept: ${await acceptKey(key)}\r\n\r\n`,
+    ));
+    return new WebSocketTransport(stream, url, "server", head.rest);
+  } catch (error) {
+    stream.close();
+    throw error;
+  } finally {
+    timeout.abort();
+  }
+}
+
+/** The runtime's TCP listen function: `listenDenoTcp` or `listenNodeTcp`. */
+export type TcpListen = (
+  host: string,
+  port: number,
+  onConnection: ConnectionHandler,
+) => Listener | Promise<Listener>;
+
+/**
+ * Listens for WebSocket connections on any path: a TCP listener whose
+ * connections are handed over as WebSockets once their handshake is done.
+ * Connections that fail the handshake are answered (or dropped) and closed,
+ * never handed over. Closing the listener closes every connection.
+ *
+ * @param listenTcp The runtime's TCP listen function.
+ * @param host Address to bind.
+ * @param port Port to bind; 0 lets the OS choose.
+ * @param onConnection Called with each WebSocket.
+ * @returns The bound listener, with a `ws://` endpoint.
  *
  * @example
  * ```ts
+ * import { listenDenoTcp } from "./deno_tcp.ts";
  * import { listenWebSocket } from "./websocket.ts";
  *
- * const listener = await listenWebSocket("127.0.0.1", 0, (conn) => conn.close());
+ * const listener = await listenWebSocket(listenDenoTcp, "127.0.0.1", 0, (ws) => ws.close());
  * console.log(listener.endpoint.url); // e.g. "ws://127.0.0.1:40123/"
  * await listener.close();
  * ```
  */
 export async function listenWebSocket(
+  listenTcp: TcpListen,
   host: string,
   port: number,
   onConnection: ConnectionHandler,
 ): Promise<Listener> {
-  const bun = (globalThis as { Bun?: BunRuntime }).Bun;
-  if (bun) return listenBun(bun, host, port, onConnection);
-  if (typeof Deno !== "undefined") return await listenDeno(host, port, onConnection);
-  throw new DouyuError("WebSocket server needs Deno or Bun");
-}
-
-async function listenDeno(
-  host: string,
-  port: number,
-  onConnection: ConnectionHandler,
-): Promise<Listener> {
-  const open = new Set<Transport>();
-  const listening = Promise.withResolvers<Endpoint>();
-  let url = "";
-  const server = Deno.serve({
-    hostname: host,
-    port,
-    // Also keeps Deno.serve from logging "Listening on ...".
-    onListen: (addr) => {
-      const endpoint = listenerEndpoint("ws", host, addr.port);
-      url = endpoint.url;
-      listening.resolve(endpoint);
-    },
-  }, (request) => {
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return new Response("WebSocket only", { status: 426 });
-    }
-    const { socket, response } = Deno.upgradeWebSocket(request);
-    const transport = wrapWebSocket(socket, url, () => open.delete(transport));
-    socket.addEventListener("open", () => {
-      open.add(transport);
-      deliverConnection(onConnection, transport);
-    }, { once: true });
-    return response;
+  const tcp = await listenTcp(host, port, (stream) => {
+    const url = `${stream.url.replace(/^tcp:/, "ws:")}/`;
+    acceptWebSocket(stream, url).then(
+      (ws) => deliverConnection(onConnection, ws),
+      () => {}, // answered (or dropped) already; nothing to hand over
+    );
   });
-  const endpoint = await listening.promise;
-  let closing: Promise<void> | undefined;
-  return {
-    endpoint,
-    close() {
-      for (const transport of open) transport.close();
-      closing ??= server.shutdown();
-      return closing;
-    },
-  };
-}
-
-function wakeWriters(ws: BunSocket): void {
-  const waiters = ws.data.drainWaiters ?? [];
-  ws.data.drainWaiters = undefined;
-  for (const wake of waiters) wake();
-}
-
-function listenBun(
-  bun: BunRuntime,
-  host: string,
-  port: number,
-  onConnection: ConnectionHandler,
-): Listener {
-  const open = new Set<Transport>();
-  let url = "";
-  const server = bun.serve({
-    hostname: host,
-    port,
-    fetch(request, server) {
-      if (server.upgrade(request, { data: {} })) return undefined;
-      return new Response("WebSocket only", { status: 426 });
-    },
-    websocket: {
-      open(ws) {
-        const transport = new WsTransport(url, {
-          async send(bytes) {
-            // -1: queued under backpressure, wait for `drain`. 0: dropped, because
-            // the socket closed or the queue was over Bun's limit; either way
-            // the byte stream has a hole now, so end it.
-            const sent = ws.send(bytes);
-            if (sent === 0) ws.close();
-            if (sent === -1) {
-              await new Promise<void>((resolve) => (ws.data.drainWaiters ??= []).push(resolve));
-            }
-            if (sent === 0 || transport.ended) throw new ClosedError(`${url}: connection closed`);
-          },
-          close: () => ws.close(),
-        }, () => open.delete(transport));
-        ws.data.transport = transport;
-        open.add(transport);
-        deliverConnection(onConnection, transport);
-      },
-      message(ws, message) {
-        if (typeof message === "string") return;
-        // A plain view: Bun hands over a Buffer, whose `slice` semantics differ.
-        ws.data.transport?.receive(
-          new Uint8Array(message.buffer, message.byteOffset, message.byteLength),
-        );
-      },
-      drain: wakeWriters,
-      close(ws) {
-        ws.data.transport?.finish();
-        wakeWriters(ws);
-      },
-    },
-  });
-  const endpoint = listenerEndpoint("ws", host, server.port);
-  url = endpoint.url;
-  let closing: Promise<void> | undefined;
-  return {
-    endpoint,
-    close() {
-      closing ??= Promise.resolve(server.stop(true));
-      return closing;
-    },
-  };
+  return { endpoint: listenerEndpoint("ws", host, tcp.endpoint.port), close: () => tcp.close() };
 }
