@@ -4,6 +4,7 @@
  * test), `node:test` under Bun and Node.
  */
 import { test as nodeTest } from "node:test";
+import process from "node:process";
 
 /** A test body. */
 export type TestFn = () => void | Promise<void>;
@@ -43,4 +44,59 @@ export const runtime: "deno" | "bun" | "node" = isDeno
 export async function readFixture(name: string): Promise<string> {
   const { readFile } = await import("node:fs/promises");
   return await readFile(new URL(`./fixtures/${name}`, import.meta.url), "utf8");
+}
+
+/** A script of `tests/peers/` running in its own process: see {@linkcode spawnPeer}. */
+export interface Peer {
+  /** The next line the peer printed on stdout, parsed as JSON. */
+  next<T = Record<string, unknown>>(): Promise<T>;
+  /** Sends a line to the peer's stdin. */
+  send(line: string): void;
+  /** Ends the peer (closing its stdin, then SIGKILL if it lingers) and waits for its exit. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs `tests/peers/<name>` in a separate process of the same runtime, so a
+ * peer that floods the network never starves this process's timers. It
+ * prints one JSON object per line on stdout; it ends when its stdin closes.
+ */
+export async function spawnPeer(name: string, args: string[] = []): Promise<Peer> {
+  const { spawn } = await import("node:child_process");
+  const { createInterface } = await import("node:readline");
+  const script = new URL(`./peers/${name}`, import.meta.url).pathname;
+  const command = runtime === "deno"
+    ? [Deno.execPath(), ["run", "-A", script, ...args]] as const
+    : [process.execPath, [script, ...args]] as const;
+  const child = spawn(command[0], command[1], { stdio: ["pipe", "pipe", "inherit"] });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const lines: string[] = [];
+  const waiting: ((line: string | undefined) => void)[] = [];
+  const reader = createInterface({ input: child.stdout! });
+  reader.on("line", (line) => {
+    const wake = waiting.shift();
+    if (wake) wake(line);
+    else lines.push(line);
+  });
+  reader.once("close", () => {
+    for (const wake of waiting.splice(0)) wake(undefined);
+  });
+  return {
+    async next<T>() {
+      const line = lines.shift() ??
+        await new Promise<string | undefined>((resolve) => waiting.push(resolve));
+      if (line === undefined) throw new Error(`peer ${name} ended`);
+      return JSON.parse(line) as T;
+    },
+    send(line) {
+      child.stdin!.write(line + "\n");
+    },
+    async stop() {
+      child.stdin!.end();
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+      await exited;
+      clearTimeout(timer);
+      reader.close();
+    },
+  };
 }

@@ -11,7 +11,7 @@ import {
   TimeoutError,
 } from "../mod.ts";
 import { type MockClient, MockServer } from "../src/testing/mod.ts";
-import { test } from "./harness.ts";
+import { spawnPeer, test } from "./harness.ts";
 
 /** Fast settings so reconnect tests take milliseconds. */
 const FAST = {
@@ -342,6 +342,124 @@ test("session: reconnect: false ends the session when the server goes", async ()
   assert.ok(info.error instanceof ClosedError);
 });
 
+for (const protocol of ["tcp", "ws"] as const) {
+  test(`session: over ${protocol}, logout reaches the server before the process exits`, async () => {
+    await using server = await MockServer.start({ protocols: [protocol], messages: [chat(1)] });
+    const bot = await spawnPeer("close_and_exit.ts", [server.url]);
+    try {
+      assert.deepEqual(await bot.next(), { closed: true });
+      const client = server.clients[0]!;
+      await client.closed;
+      assert.ok(
+        client.received.some((m) => m.type === "logout"),
+        `received: ${client.received.map((m) => m.type)}`,
+      );
+    } finally {
+      await bot.stop();
+    }
+  });
+}
+
+test("session: a ~30 MB WebSocket burst to a consumer that lags arrives whole, no reconnect", async () => {
+  // The runtime's WebSocket read on whatever the consumer did: a burst like
+  // this piled up unread until the connection was dropped (at 16 MiB).
+  const total = 60_000;
+  const peer = await spawnPeer("flood_server.ts", ["ws", String(total), "500", "64"]);
+  try {
+    const { url } = await peer.next<{ url: string }>();
+    const session = await connect(9999, { url, types: ["chatmsg"], reconnect: false });
+    const events = watch(session);
+    let n = 0;
+    for await (const msg of session) {
+      if (seq(msg) !== ++n) assert.fail(`message ${seq(msg)} arrived as number ${n}`);
+      // The consumer falls behind for a while, then reads in a tight loop.
+      if (n === 1) await new Promise((r) => setTimeout(r, 1000));
+      if (n === total) break;
+    }
+    assert.equal(n, total);
+    assert.ok(!events.some((e) => e.type === "disconnected"), "the connection was dropped");
+  } finally {
+    await peer.stop();
+  }
+});
+
+test("session: a peer that streams without loginres is cut off, bounded", async () => {
+  await using server = await MockServer.start({ answerLogin: false });
+  const connecting = connect(9999, { url: server.url, reconnect: false, loginTimeout: 30_000 });
+  const client = await server.nextClient({ joined: false });
+  await client.waitFor("loginreq");
+  // 400 KiB of chat and no loginres: more than MAX_BYTES_BEFORE_LOGIN.
+  const flood = Array.from({ length: 4000 }, (_, i) => `${chat(i)}${"y".repeat(60)}/`);
+  const started = Date.now();
+  client.sendFrames(flood).catch(() => {}); // the client hangs up mid-way
+  const error = await connecting.catch((e) => e);
+  assert.ok(error instanceof ConnectionError, String(error));
+  assert.ok(error.attempts[0]!.error instanceof ProtocolError, String(error));
+  assert.match(String(error.message), /without loginres/);
+  assert.ok(Date.now() - started < 10_000, "it waited for the login timeout");
+});
+
+test("session: isClosed at once; a handler that closes gets nothing more, even from the same read", async () => {
+  await using server = await MockServer.start();
+  const session = await connect(9999, { url: server.url, types: ["chatmsg"] });
+  const seen: number[] = [];
+  let closing: Promise<void> | undefined;
+  session.on("chatmsg", (msg) => {
+    seen.push(seq(msg));
+    closing ??= session.close();
+    assert.equal(session.isClosed, true);
+  });
+  session.on("*", (msg) => void seen.push(-seq(msg)));
+  const client = server.clients[0]!;
+  await client.joined;
+  // Ten messages in one write: one read carries them all.
+  await client.sendFrames(Array.from({ length: 10 }, (_, i) => chat(i + 1)));
+  await client.waitFor("logout");
+  await closing;
+  assert.deepEqual(seen, [1]);
+
+  await using server2 = await MockServer.start();
+  const other = await connect(9999, { url: server2.url });
+  const closed = other.close();
+  assert.equal(other.isClosed, true, "isClosed while logout is being written");
+  await closed;
+});
+
+test("session: join-then-drop counts toward maxAttempts; a connection up for resetAfter does not", async () => {
+  // Every connection is dropped right after it joins.
+  await using server = await MockServer.start();
+  const dropping = (async () => {
+    for (;;) (await server.nextClient()).close();
+  })().catch(() => {}); // ends when the server closes
+  const session = await connect(9999, {
+    url: server.url,
+    reconnect: { initialDelay: 5, maxDelay: 10, maxAttempts: 3, resetAfter: 60_000 },
+  });
+  const info = await session.closed;
+  assert.equal(info.reason, "error");
+  assert.equal(server.clients.length, 4, "the first connection and three retries");
+  await server.close();
+  await dropping;
+
+  // Connections that stay up longer than resetAfter never exhaust the retries.
+  await using steady = await MockServer.start();
+  const lasting = (async () => {
+    for (let i = 0; i < 6; i++) {
+      const client = await steady.nextClient();
+      await new Promise((r) => setTimeout(r, 150));
+      client.close();
+    }
+  })();
+  const kept = await connect(9999, {
+    url: steady.url,
+    reconnect: { initialDelay: 5, maxDelay: 10, maxAttempts: 1, resetAfter: 20 },
+  });
+  await lasting;
+  await steady.nextClient(); // the seventh connection: still reconnecting after six drops
+  assert.equal(kept.isClosed, false);
+  await kept.close();
+});
+
 test("session: over WebSocket, same messages and session behaviour", async () => {
   await using server = await MockServer.start({
     protocols: ["ws"],
@@ -367,38 +485,40 @@ test("session: a failed TLS handshake is a TlsError, and the next endpoint is tr
 });
 
 test("session: pause policy stops reading, heartbeats go on, idle timer waits", async () => {
-  await using server = await MockServer.start();
-  await using session = await connect(9999, {
-    url: server.url,
-    types: ["chatmsg"],
-    queueSize: 8,
-    overflow: "pause",
-    heartbeatInterval: 30,
-    idleTimeout: 100,
-  });
-  const events = watch(session);
-  const client = await server.nextClient();
+  // The flooding server runs in its own process: in this one it would starve
+  // the very timers (heartbeat, idle watchdog) this test watches.
   const total = 20_000;
-  const padding = "x".repeat(1000);
-  const big = (n: number) => `type@=chatmsg/uid@=${n}/txt@=${padding}/`;
-  // ~20 MB: far more than socket buffers hold, so the server must stall.
-  let sent = 0;
-  const sending = (async () => {
-    for (let i = 1; i <= total; i++) {
-      await client.send(big(i));
-      sent = i;
-    }
-  })();
-  await new Promise((r) => setTimeout(r, 400));
-  const stalledAt = sent;
-  assert.ok(stalledAt < total, "the server was not pushed back");
-  const beats = client.received.filter((m) => m.type === "mrkl").length;
-  assert.ok(beats >= 5, `${beats} heartbeats while paused`);
-  assert.ok(!events.some((e) => e.type === "disconnected"), "idle timeout fired while paused");
-  const got = await take(session, total, 30_000);
-  await sending;
-  assert.equal(got.length, total);
-  assert.ok(got.every((m, i) => seq(m) === i + 1));
+  const peer = await spawnPeer("flood_server.ts", ["tcp", String(total), "1000"]);
+  try {
+    const { url } = await peer.next<{ url: string }>();
+    const session = await connect(9999, {
+      url,
+      types: ["chatmsg"],
+      queueSize: 8,
+      overflow: "pause",
+      heartbeatInterval: 200,
+      idleTimeout: 1000,
+    });
+    const events = watch(session);
+    const status = async () => {
+      peer.send("status");
+      return await peer.next<{ sent: number; beats: number }>();
+    };
+    // Nobody reads for 3 s, three idle timeouts' worth: ~20 MB cannot fit in
+    // socket buffers, so the server must stall, while heartbeats go on.
+    await new Promise((r) => setTimeout(r, 3000));
+    const stalled = await status();
+    assert.ok(stalled.sent < total, "the server was not pushed back");
+    assert.ok(stalled.beats >= 5, `${stalled.beats} heartbeats while paused`);
+    assert.ok(!events.some((e) => e.type === "disconnected"), "idle timeout fired while paused");
+    const got = await take(session, total, 60_000);
+    assert.equal(got.length, total);
+    assert.ok(got.every((m, i) => seq(m) === i + 1));
+    assert.equal((await status()).sent, total);
+    await session.close();
+  } finally {
+    await peer.stop();
+  }
 });
 
 test("session: a full queue does not stop the next connection from logging in", async () => {

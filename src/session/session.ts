@@ -7,7 +7,13 @@
  * @module
  */
 
-import { ClosedError, ConnectionError, DouyuError, TimeoutError } from "../base/errors.ts";
+import {
+  ClosedError,
+  ConnectionError,
+  DouyuError,
+  ProtocolError,
+  TimeoutError,
+} from "../base/errors.ts";
 import type { ConnectionAttempt } from "../base/errors.ts";
 import { encodeFrame, FrameDecoder } from "../protocol/frame.ts";
 import { type Message, type MessageOf, parseMessage } from "../protocol/messages.ts";
@@ -73,7 +79,13 @@ export interface ReconnectPolicy {
   multiplier?: number;
   /** A connection that stayed up this long (ms) resets the backoff. Default 60 000. */
   resetAfter?: number;
-  /** Give up after this many consecutive failed retries. Default `Infinity`. */
+  /**
+   * Give up after this many consecutive failed retries. A retry fails when it
+   * does not log in and join, and also when it joins but the connection
+   * drops within `resetAfter`: a server that accepts and then hangs up at
+   * once is failing too. Only a connection that stays up for `resetAfter`
+   * starts the count afresh. Default `Infinity`.
+   */
   maxAttempts?: number;
 }
 
@@ -147,6 +159,13 @@ export type MessageHandler<M> = (message: M) => void | Promise<void>;
 
 /** The session messages that the session itself needs, whatever the `types` filter. */
 const SESSION_TYPES = new Set(["loginres", "mrkl"]);
+/**
+ * The most bytes a connection may receive before `loginres`. The real server
+ * sends `loginres` first (a few hundred bytes); a peer that streams anything
+ * else instead is broken or hostile (Douyu's TCP is plaintext, so anyone on
+ * the path can try), and is cut off here rather than filling memory.
+ */
+export const MAX_BYTES_BEFORE_LOGIN = 256 * 1024;
 const HEARTBEAT = encodeFrame("type@=mrkl/");
 const LOGOUT = encodeFrame("type@=logout/");
 /** How long `close()` waits for `logout` to be written before closing anyway. */
@@ -165,6 +184,50 @@ interface ResolvedOptions {
   transport: TransportFactory;
   maxFrameSize: number;
   onBody: ((body: string, receivedAt: number) => void) | undefined;
+}
+
+/**
+ * Where a session hands its messages: its own bounded queue, or (for a
+ * {@linkcode Hub}-style owner) a shared one. `full` tells a `"pause"`
+ * session to stop reading until `waitForSpace` resolves.
+ */
+export interface MessageSink<M> {
+  /** Hands over one message; returns how many queued messages were dropped to make room. */
+  push(message: M): number;
+  /** Whether a `"pause"` producer should wait before reading more. */
+  readonly full: boolean;
+  /** Resolves once there is room again (or `signal` aborts). */
+  waitForSpace(signal: AbortSignal): Promise<void>;
+}
+
+/** Set by `Session`'s static block: see {@linkcode routeSession}. */
+let route: (
+  session: Session<Message>,
+  sink: MessageSink<Message>,
+  onStatus: (event: StatusEvent) => void,
+) => void;
+
+/**
+ * Makes a session hand every message to `sink` instead of its own queue and
+ * iterator, and report every status event to `onStatus`: how a hub runs
+ * many rooms into one queue. Call it before `start()`. Not public API.
+ *
+ * @example
+ * ```ts ignore
+ * routeSession(session, sharedQueue, (event) => report(room, event));
+ * await session.start();
+ * ```
+ */
+export function routeSession<M extends Message>(
+  session: Session<M>,
+  sink: MessageSink<M>,
+  onStatus: (event: StatusEvent) => void,
+): void {
+  route(
+    session as unknown as Session<Message>,
+    sink as unknown as MessageSink<Message>,
+    onStatus,
+  );
 }
 
 /** The live part of one connection. */
@@ -245,6 +308,10 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
   readonly #options: ResolvedOptions;
   readonly #endpoints: Endpoint[];
   readonly #queue: MessageQueue<M>;
+  /** Where messages go: `#queue`, unless a hub routed them elsewhere. */
+  #sink: MessageSink<M>;
+  /** Set by `close()` (or an abort) at once: nothing is delivered after it. */
+  #closeRequested = false;
   readonly #handlers = new Map<string, Set<MessageHandler<M>>>();
   readonly #statusListeners = new Set<(event: StatusEvent) => void>();
   /** Aborted when the session closes: every timer and socket hangs off it. */
@@ -271,6 +338,7 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
     if (urls.length === 0) throw new TypeError("url: at least one endpoint is needed");
     this.#endpoints = urls.map(parseEndpoint);
     this.#queue = new MessageQueue<M>(this.#options.queueSize, this.#options.overflow);
+    this.#sink = this.#queue;
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     this.#userSignal = options.signal;
   }
@@ -285,9 +353,16 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
     return this.#queue.size;
   }
 
-  /** Whether the session has been closed (or is closing). */
+  /** Whether the session has been closed, or is closing: true from the moment `close()` is called. */
   get isClosed(): boolean {
-    return this.#lifetime.signal.aborted;
+    return this.#closeRequested || this.#lifetime.signal.aborted;
+  }
+
+  static {
+    route = (session, sink, onStatus) => {
+      session.#sink = sink;
+      session.#statusListeners.add(onStatus);
+    };
   }
 
   /**
@@ -408,6 +483,13 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
   }
 
   #finish(info: CloseInfo): Promise<void> {
+    // From here on nothing more is delivered, not even the rest of the read
+    // being processed (a handler may be what called close()).
+    this.#closeRequested = true;
+    if (this.#closing === undefined) {
+      if (info.reason === "closed") this.#queue.clear();
+      else this.#queue.end();
+    }
     this.#closing ??= (async () => {
       this.#userSignal?.removeEventListener("abort", this.#onUserAbort);
       const connection = this.#connection;
@@ -422,8 +504,6 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
       }
       this.#lifetime.abort(new ClosedError(`session ${info.reason}`, { cause: info.error }));
       await this.#running;
-      if (info.reason === "closed") this.#queue.clear();
-      else this.#queue.end();
       this.#emit({ type: "closed", info });
       this.#statusListeners.clear();
       this.#resolveClosed(info);
@@ -578,16 +658,15 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
     };
     watch();
     // Only a joined connection pauses: login must go on whatever the queue holds.
-    const mustPause = () =>
-      connection.joined && options.overflow === "pause" &&
-      this.#queue.size >= options.queueSize;
+    const mustPause = () => connection.joined && options.overflow === "pause" && this.#sink.full;
     const waitForConsumer = async () => {
       paused = true;
-      await this.#queue.waitForSpace(signal);
+      await this.#sink.waitForSpace(signal);
       paused = false;
       lastActivity = performance.now();
     };
 
+    let bytesBeforeLogin = 0;
     while (!signal.aborted) {
       if (mustPause()) {
         await waitForConsumer();
@@ -600,6 +679,11 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
         }
         return;
       }
+      if (!connection.joined && (bytesBeforeLogin += chunk.length) > MAX_BYTES_BEFORE_LOGIN) {
+        throw new ProtocolError(
+          `${connection.endpoint.url} sent more than ${MAX_BYTES_BEFORE_LOGIN} bytes without loginres`,
+        );
+      }
       const receivedAt = Date.now(); // wall-clock time, for recordings
       lastActivity = performance.now();
       const frames = decoder.push(chunk);
@@ -607,7 +691,7 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
       for (const frame of frames) {
         // One read can carry thousands of messages: the queue bound holds per message.
         if (mustPause()) await waitForConsumer();
-        if (signal.aborted) return;
+        if (signal.aborted || this.#closeRequested) return;
         const body = frame.body;
         if (onBody !== undefined) {
           try {
@@ -641,19 +725,22 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
     }
   }
 
-  /** Hands a message to the handlers and/or the queue; returns how many were dropped. */
+  /** Hands a message to the handlers and/or the sink; returns how many were dropped. */
   #deliver(msg: M): number {
     if (this.#handlers.size > 0) {
       this.#call(this.#handlers.get(msg.type), msg);
       this.#call(this.#handlers.get("*"), msg);
       if (!this.#iterating) return 0;
+      // A handler may have closed the session.
+      if (this.#closeRequested) return 0;
     }
-    return this.#queue.push(msg);
+    return this.#sink.push(msg);
   }
 
   #call(handlers: Set<MessageHandler<M>> | undefined, msg: M): void {
     if (handlers === undefined) return;
     for (const handler of handlers) {
+      if (this.#closeRequested) return;
       try {
         const result = handler(msg);
         if (result instanceof Promise) {
