@@ -39,6 +39,7 @@ export {
   type ConnectionAttempt,
   ConnectionError,
   DouyuError,
+  HubFullError,
   ProtocolError,
   RoomResolveError,
   TimeoutError,
@@ -79,6 +80,14 @@ export {
   type StatusEvent,
 } from "./src/session/session.ts";
 export type { OverflowPolicy } from "./src/session/queue.ts";
+export {
+  DEFAULT_MAX_ROOMS,
+  Hub,
+  type HubMessage,
+  type HubOptions,
+  type HubStatusEvent,
+  type RoomOptions,
+} from "./src/rooms/hub.ts";
 export {
   type FetchLike,
   fetchRoomInfo,

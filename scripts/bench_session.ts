@@ -4,7 +4,11 @@
  * `for await`. Every figure is reported against the codec-only rate on the
  * same bodies measured in this process.
  *
- *   deno run -A scripts/bench_session.ts [--repeat 60] [--douyudm DIR] [--idle 1000]
+ *   deno run -A scripts/bench_session.ts [--repeat 200] [--douyudm DIR] [--idle 1000]
+ *
+ * The default burst (the capture x200, about 17 MB) is larger than the 16 MiB
+ * a WebSocket client used to hold unread before it gave up; each run reports
+ * the reconnects it saw, which must be 0.
  *
  * --douyudm DIR: also run douyudm@2.0.1's own WebSocket client (installed in
  * DIR/node_modules) under Node against the same server.
@@ -21,7 +25,7 @@ import { connect, encodeFrame, FrameDecoder, parseMessage } from "../mod.ts";
 const { values } = parseArgs({
   args: process.argv.slice(2),
   options: {
-    repeat: { type: "string", default: "60" },
+    repeat: { type: "string", default: "200" },
     rounds: { type: "string", default: "3" },
     douyudm: { type: "string" },
     idle: { type: "string", default: "0" },
@@ -71,13 +75,19 @@ function codecOnly(): number {
   return n / ((performance.now() - started) / 1000);
 }
 
+let reconnects = 0;
+
 async function endToEnd(url: string): Promise<number> {
   const started = performance.now();
   const session = await connect(9999, { url });
+  const watching = (async () => {
+    for await (const event of session.status()) if (event.type === "disconnected") reconnects++;
+  })();
   let n = 0;
   for await (const msg of session) {
     if (msg.type !== "" && ++n === expected) break;
   }
+  await watching;
   return n / ((performance.now() - started) / 1000);
 }
 
@@ -112,7 +122,10 @@ for (let r = 0; r < rounds; r++) {
   if (values.douyudm) rates.douyudm!.push(await douyudm(values.douyudm));
 }
 
-console.log(`${expected} messages per run (capture x${repeat}), median of ${rounds} runs`);
+console.log(
+  `${expected} messages per run (capture x${repeat}), median of ${rounds} runs; ` +
+    `${reconnects} reconnects`,
+);
 const codec = median(rates.codec!);
 for (const [name, list] of Object.entries(rates)) {
   const rate = median(list);

@@ -17,6 +17,7 @@ import {
 import type { ConnectionAttempt } from "../base/errors.ts";
 import { encodeFrame, FrameDecoder } from "../protocol/frame.ts";
 import { type Message, type MessageOf, parseMessage } from "../protocol/messages.ts";
+import { EventFeed } from "./feed.ts";
 import { MessageQueue, type OverflowPolicy } from "./queue.ts";
 import { resolveRoom } from "../web/room.ts";
 import { encodeStt, peekType, peekTypeBytes, type SttValue } from "../protocol/stt.ts";
@@ -313,7 +314,7 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
   /** Set by `close()` (or an abort) at once: nothing is delivered after it. */
   #closeRequested = false;
   readonly #handlers = new Map<string, Set<MessageHandler<M>>>();
-  readonly #statusListeners = new Set<(event: StatusEvent) => void>();
+  readonly #status = new EventFeed<StatusEvent>(STATUS_BUFFER);
   /** Aborted when the session closes: every timer and socket hangs off it. */
   readonly #lifetime = new AbortController();
   readonly #userSignal: AbortSignal | undefined;
@@ -361,7 +362,7 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
   static {
     route = (session, sink, onStatus) => {
       session.#sink = sink;
-      session.#statusListeners.add(onStatus);
+      session.#status.listen(onStatus);
     };
   }
 
@@ -432,27 +433,7 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
    * events beyond 256.
    */
   status(): AsyncIterableIterator<StatusEvent> {
-    const queue = new MessageQueue<StatusEvent>(STATUS_BUFFER, "drop-oldest");
-    const listener = (event: StatusEvent) => {
-      queue.push(event);
-      if (event.type === "closed") queue.end();
-    };
-    if (this.isClosed) queue.end();
-    else this.#statusListeners.add(listener);
-    const stop = () => {
-      this.#statusListeners.delete(listener);
-      queue.clear();
-    };
-    return {
-      next: () => queue.next(),
-      return: () => {
-        stop();
-        return Promise.resolve({ value: undefined, done: true });
-      },
-      [Symbol.asyncIterator]() {
-        return this;
-      },
-    };
+    return this.#status.subscribe();
   }
 
   /** Iterates the messages. Ending the loop early (`break`) closes the session. */
@@ -505,7 +486,7 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
       this.#lifetime.abort(new ClosedError(`session ${info.reason}`, { cause: info.error }));
       await this.#running;
       this.#emit({ type: "closed", info });
-      this.#statusListeners.clear();
+      this.#status.end();
       this.#resolveClosed(info);
     })();
     return this.#closing;
@@ -753,7 +734,7 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
   }
 
   #emit(event: StatusEvent): void {
-    for (const listener of this.#statusListeners) listener(event);
+    this.#status.emit(event);
   }
 }
 
