@@ -45,8 +45,8 @@ async function startServer(serverRate: number): Promise<{ url: string; stop(): v
   const child = spawn(
     process.execPath,
     isDeno
-      ? ["run", "-N", "-R", script, "--rate", `${serverRate}`]
-      : [script, "--rate", `${serverRate}`],
+      ? ["run", "-N", "-R", script, `--rate=${serverRate}`]
+      : [script, `--rate=${serverRate}`],
     { stdio: ["pipe", "pipe", "inherit"] },
   );
   const line = await new Promise<string>((resolve) =>
