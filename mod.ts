@@ -39,6 +39,7 @@ export {
   type ConnectionAttempt,
   ConnectionError,
   DouyuError,
+  GiftCatalogError,
   ProtocolError,
   RoomResolveError,
   TimeoutError,
@@ -89,6 +90,17 @@ export {
   type RoomInfoOptions,
   type RoomInput,
 } from "./src/web/room.ts";
+export {
+  fetchGiftCatalog,
+  GiftCatalog,
+  GiftCatalogCache,
+  type GiftCatalogCacheOptions,
+  type GiftCatalogInit,
+  type GiftCatalogOptions,
+  type GiftDetails,
+  type GiftEntry,
+  giftOf,
+} from "./src/web/gifts.ts";
 export { sanitizeForTerminal } from "./src/base/sanitize.ts";
 export {
   type ConnectionHandler,
