@@ -101,6 +101,16 @@ export {
   type GiftEntry,
   giftOf,
 } from "./src/web/gifts.ts";
+export {
+  createFilter,
+  type FilterDecision,
+  type FilterReason,
+  type FilterRules,
+  type FoldResult,
+  type MessageFilter,
+  RepeatFolder,
+  type RepeatFolderOptions,
+} from "./src/output/filters.ts";
 export { sanitizeForTerminal } from "./src/base/sanitize.ts";
 export {
   type ConnectionHandler,
