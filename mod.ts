@@ -39,6 +39,7 @@ export {
   type ConnectionAttempt,
   ConnectionError,
   DouyuError,
+  GiftCatalogError,
   HubFullError,
   ProtocolError,
   RoomResolveError,
@@ -98,6 +99,27 @@ export {
   type RoomInfoOptions,
   type RoomInput,
 } from "./src/web/room.ts";
+export {
+  fetchGiftCatalog,
+  GiftCatalog,
+  GiftCatalogCache,
+  type GiftCatalogCacheOptions,
+  type GiftCatalogInit,
+  type GiftCatalogOptions,
+  type GiftDetails,
+  type GiftEntry,
+  giftOf,
+} from "./src/web/gifts.ts";
+export {
+  createFilter,
+  type FilterDecision,
+  type FilterReason,
+  type FilterRules,
+  type FoldResult,
+  type MessageFilter,
+  RepeatFolder,
+  type RepeatFolderOptions,
+} from "./src/output/filters.ts";
 export { sanitizeForTerminal } from "./src/base/sanitize.ts";
 export {
   type ConnectionHandler,

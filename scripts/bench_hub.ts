@@ -44,9 +44,7 @@ async function startServer(serverRate: number): Promise<{ url: string; stop(): v
   const script = new URL("./bench_hub_server.ts", import.meta.url).pathname;
   const child = spawn(
     process.execPath,
-    isDeno
-      ? ["run", "-N", "-R", script, `--rate=${serverRate}`]
-      : [script, `--rate=${serverRate}`],
+    isDeno ? ["run", "-N", "-R", script, `--rate=${serverRate}`] : [script, `--rate=${serverRate}`],
     { stdio: ["pipe", "pipe", "inherit"] },
   );
   const line = await new Promise<string>((resolve) =>

@@ -7,9 +7,10 @@ import {
   fetchRoomInfo,
   parseRoomInput,
   resolveRoom,
+  type RoomInfo,
   type RoomInput,
 } from "../src/web/room.ts";
-import { test } from "./harness.ts";
+import { readFixture, test } from "./harness.ts";
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -19,6 +20,8 @@ interface Local {
   paths: string[];
   /** User-Agent of each request, in order. */
   agents: (string | undefined)[];
+  /** Referer of each request, in order. */
+  referers: (string | undefined)[];
 }
 
 /**
@@ -27,10 +30,11 @@ interface Local {
  * Deno's resource sanitizer sees nothing left open.
  */
 async function withServer(handler: Handler, fn: (local: Local) => Promise<void>): Promise<void> {
-  const local: Local = { base: "", paths: [], agents: [] };
+  const local: Local = { base: "", paths: [], agents: [], referers: [] };
   const server = createServer((req, res) => {
     local.paths.push(req.url ?? "");
     local.agents.push(req.headers["user-agent"]);
+    local.referers.push(req.headers.referer);
     handler(req, res);
   });
   await new Promise<void>((resolve, reject) => {
@@ -47,11 +51,20 @@ async function withServer(handler: Handler, fn: (local: Local) => Promise<void>)
   }
 }
 
-/** Routes `/betard/<name>` and `/m/<name>` to the given handlers; a missing one answers 404. */
-function routes(betard?: Handler, mobile?: Handler): Handler {
+/**
+ * Routes `/betard/<name>`, `/m/<name>` and the open API's
+ * `/api/RoomApi/room/<name>` to the given handlers; a missing one answers 404.
+ */
+function routes(betard?: Handler, mobile?: Handler, open?: Handler): Handler {
   return (req, res) => {
     const url = req.url ?? "";
-    const h = url.startsWith("/betard/") ? betard : url.startsWith("/m/") ? mobile : undefined;
+    const h = url.startsWith("/betard/")
+      ? betard
+      : url.startsWith("/m/")
+      ? mobile
+      : url.startsWith("/api/RoomApi/room/")
+      ? open
+      : undefined;
     if (h) h(req, res);
     else send(res, 404, "not found");
   };
@@ -71,7 +84,12 @@ function html(body: string): Handler {
 }
 
 function opts(local: Local) {
-  return { apiBase: local.base, mobileBase: `${local.base}/m`, timeout: 5000 };
+  return {
+    apiBase: local.base,
+    mobileBase: `${local.base}/m`,
+    openApiBase: local.base,
+    timeout: 5000,
+  };
 }
 
 /** Awaits a rejection and returns the error for further checks. */
@@ -312,23 +330,25 @@ test("resolveRoom: a server that never answers times out within the timeout", as
       ok(error.message.includes('"yyf"') && error.message.includes("300 ms"), error.message);
       ok(error.cause !== undefined);
       ok(elapsed >= 250 && elapsed < 2000, `took ${elapsed} ms`);
-      // The timeout covers the whole call: no fallback request after it fired.
-      deepStrictEqual(local.paths, ["/betard/yyf"]);
+      // betard had half of the time, the mobile page the rest; nothing after that.
+      deepStrictEqual(local.paths, ["/betard/yyf", "/m/yyf"]);
     },
   );
 });
 
 test("resolveRoom: a body that stalls mid-way times out too", async () => {
-  await withServer(
-    routes((_req, res) => {
-      res.writeHead(200, { "content-type": "application/json" });
-      res.write('{"room":');
-    }),
-    async (local) => {
-      const error = await failure(resolveRoom("yyf", { ...opts(local), timeout: 300 }));
-      ok(error instanceof TimeoutError, String(error));
-    },
-  );
+  const stall: Handler = (_req, res) => {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.write('{"room":');
+  };
+  await withServer(routes(stall, stall), async (local) => {
+    const error = await failure(resolveRoom("yyf", { ...opts(local), timeout: 300 }));
+    ok(error instanceof TimeoutError, String(error));
+  });
+  // A stalled betard body uses up only betard's share.
+  await withServer(routes(stall, html('"rid":5')), async (local) => {
+    strictEqual(await resolveRoom("yyf", { ...opts(local), timeout: 300 }), 5);
+  });
 });
 
 test("resolveRoom: the user's signal aborts with its reason", async () => {
@@ -382,32 +402,108 @@ test("resolveRoom: hostile error text does not reach the message raw", async () 
 });
 
 // ---------------------------------------------------------------------------
-// fetchRoomInfo
+// Issue 7 item 9: the mobile-page lookup is anchored, and a slow betard leaves time for it
 
-test("fetchRoomInfo: reads id, title, nickname, live and videoLoop", async () => {
+test("resolveRoom: the mobile page's id must end where the number ends", async () => {
+  const refused = [
+    '{"rid":12345678901234567}', // 17 digits: not the start of it
+    '{"rid":"123abc"}',
+    '{"rid":1.5}',
+    '{"room_id":12e3}',
+    '{"rid":123abc}',
+    '{"rid":"123}',
+    '{"rid":-5}',
+  ];
+  for (const page of refused) {
+    await withServer(routes(undefined, html(page)), async (local) => {
+      const error = await failure(resolveRoom("yyf", opts(local)));
+      ok(error instanceof RoomResolveError, `${page}: ${String(error)}`);
+      ok(error.message.includes('no "rid" or "room_id" in page'), error.message);
+    });
+  }
+  const accepted: [string, number][] = [
+    ['{"rid":123}', 123],
+    ['{"rid": 123 ,"x":1}', 123],
+    ['{"rid":"123"}', 123],
+    ['{"vip":0,"rid":123\n}', 123],
+    ['[{"room_id":456}]', 456],
+    ['"rid":789', 789], // at the very end of the page
+    // A malformed value is skipped; a later well-formed one is used.
+    ['{"rid":1.5,"room_id":4567}', 4567],
+    ['{"rid":"12abc","rid":"99"}', 99],
+  ];
+  for (const [page, id] of accepted) {
+    await withServer(routes(undefined, html(page)), async (local) => {
+      strictEqual(await resolveRoom("yyf", opts(local)), id, page);
+    });
+  }
+});
+
+test("resolveRoom: a betard that never answers still leaves time for the mobile page", async () => {
+  const hanging: ServerResponse[] = [];
   await withServer(
-    routes(json({
-      room: {
-        room_id: 288016,
-        room_name: "\u6d4b\u8bd5",
-        nickname: "streamer",
-        show_status: 1,
-        videoLoop: 0,
-      },
-    })),
+    routes((_req, res) => void hanging.push(res), html('{"rid":321}')),
     async (local) => {
-      deepStrictEqual(await fetchRoomInfo("https://www.douyu.com/yyf", opts(local)), {
-        roomId: 288016,
-        name: "\u6d4b\u8bd5",
-        nickname: "streamer",
-        live: true,
-        videoLoop: false,
-      });
-      // A bare id goes to the API too, since only it knows the status.
-      await fetchRoomInfo(288016, opts(local));
-      deepStrictEqual(local.paths, ["/betard/yyf", "/betard/288016"]);
+      const started = Date.now();
+      strictEqual(await resolveRoom("yyf", { ...opts(local), timeout: 1000 }), 321);
+      const elapsed = Date.now() - started;
+      deepStrictEqual(local.paths, ["/betard/yyf", "/m/yyf"]);
+      // betard gets half of the time, then the mobile page answers at once.
+      ok(elapsed >= 400 && elapsed < 1000, `took ${elapsed} ms`);
     },
   );
+});
+
+test("resolveRoom: betard timing out on its share and the mobile page failing names both", async () => {
+  await withServer(
+    routes(() => {}, (_req, res) => send(res, 404, "no")),
+    async (local) => {
+      const error = await failure(resolveRoom("yyf", { ...opts(local), timeout: 600 }));
+      ok(error instanceof RoomResolveError, String(error));
+      ok(/betard API: no answer within \d+ ms/.test(error.message), error.message);
+      ok(error.message.includes("mobile page: HTTP 404"), error.message);
+    },
+  );
+});
+
+// ---------------------------------------------------------------------------
+// fetchRoomInfo
+
+/** Recorded shapes of the two room APIs (tests/fixtures/http_*.json). */
+const betardBody = await readFixture("http_betard.json");
+const openApiBody = await readFixture("http_open_api.json");
+
+function raw(body: string, type = "application/json"): Handler {
+  return (_req, res) => send(res, 200, body, type);
+}
+
+const AVATAR = "https://apic.douyucdn.cn/upload/avatar_v3/202012/0a1b2c3d4e5f_big.jpg";
+const COVER = "https://rpic.douyucdn.cn/asrpic/210103/102965_1600.png/dy1";
+const TITLE = "\u5468\u672b S \u8d5b\u89e3\u8bf4\uff5c\u4e00\u8d77\u770b <b>\u51b3\u8d5b</b>";
+
+test("fetchRoomInfo: betard gives title, owner, category, live, loop, start, avatar, cover", async () => {
+  await withServer(routes(raw(betardBody)), async (local) => {
+    deepStrictEqual(await fetchRoomInfo("https://www.douyu.com/yyf", opts(local)), {
+      roomId: 102965,
+      name: TITLE, // kept as sent: sanitising (and any HTML) is the display's business
+      nickname: "\u6837\u4f8b\u89e3\u8bf4",
+      live: true,
+      videoLoop: false,
+      category: "\u82f1\u96c4\u8054\u76df",
+      startedAt: 1609660800_000,
+      avatar: AVATAR,
+      cover: COVER,
+      source: "betard",
+    });
+    // A bare id goes to the API too, since only it knows the status.
+    await fetchRoomInfo(102965, opts(local));
+    strictEqual(local.paths.length, 2);
+    ok(/^\/betard\/yyf\?_=[0-9a-z]+$/.test(local.paths[0]!), local.paths[0]);
+    ok(/^\/betard\/102965\?_=[0-9a-z]+$/.test(local.paths[1]!), local.paths[1]);
+    ok(local.paths[0]!.split("=")[1] !== local.paths[1]!.split("=")[1], "a fresh ?_= each time");
+    ok(local.agents.every((agent) => agent?.startsWith("Mozilla/5.0")), "browser agent");
+    deepStrictEqual(local.referers, ["https://www.douyu.com/", "https://www.douyu.com/"]);
+  });
 });
 
 test("fetchRoomInfo: offline, looping, and fields left out when absent", async () => {
@@ -417,18 +513,168 @@ test("fetchRoomInfo: offline, looping, and fields left out when absent", async (
     { room: { room_id: 3 } },
   ];
   const fetch: FetchLike = () => Promise.resolve(Response.json(answers.shift()));
-  deepStrictEqual(await fetchRoomInfo("a", { fetch }), { roomId: 1, live: false, videoLoop: true });
-  deepStrictEqual(await fetchRoomInfo("b", { fetch }), { roomId: 2, live: true, videoLoop: true });
-  deepStrictEqual(await fetchRoomInfo("c", { fetch }), { roomId: 3 });
+  deepStrictEqual(await fetchRoomInfo("a", { fetch }), {
+    roomId: 1,
+    live: false,
+    videoLoop: true,
+    source: "betard",
+  });
+  deepStrictEqual(await fetchRoomInfo("b", { fetch }), {
+    roomId: 2,
+    live: true,
+    videoLoop: true,
+    source: "betard",
+  });
+  deepStrictEqual(await fetchRoomInfo("c", { fetch }), { roomId: 3, source: "betard" });
 });
 
-test("fetchRoomInfo: failure is a RoomResolveError; no mobile fallback", async () => {
+test("fetchRoomInfo: junk in betard fields is left out, never trusted", async () => {
+  const body = {
+    room: {
+      room_id: 7,
+      room_name: { toString: "x" },
+      nickname: 42,
+      show_status: "live",
+      videoLoop: "maybe",
+      second_lvl_name: ["a"],
+      show_time: -5,
+      avatar: { big: "javascript:alert(1)", middle: "data:image/png;base64,AAAA", small: 5 },
+      room_pic: "//rpic.douyucdn.cn/no-scheme.png",
+    },
+  };
+  const fetch: FetchLike = () => Promise.resolve(Response.json(body));
+  deepStrictEqual(await fetchRoomInfo("x", { fetch }), { roomId: 7, source: "betard" });
+  // The next size down is used when the big avatar is unusable.
+  const smaller = {
+    room: { room_id: 7, avatar: { big: "ftp://x/y", small: "https://a.b/s.jpg" } },
+  };
+  const fetch2: FetchLike = () => Promise.resolve(Response.json(smaller));
+  strictEqual((await fetchRoomInfo("x", { fetch: fetch2 })).avatar, "https://a.b/s.jpg");
+  // Keys such as __proto__ from the wire are plain data.
+  const hostile = '{"room":{"__proto__":{"room_id":5},"room_id":8,"constructor":1}}';
+  const fetch3: FetchLike = () => Promise.resolve(new Response(hostile));
+  deepStrictEqual(await fetchRoomInfo("x", { fetch: fetch3 }), { roomId: 8, source: "betard" });
+  strictEqual(({} as Record<string, unknown>).room_id, undefined);
+});
+
+test("fetchRoomInfo: when betard fails, the open API answers and says it cannot see loops", async () => {
+  await withServer(
+    routes((_req, res) => send(res, 502, "bad gateway"), undefined, raw(openApiBody)),
+    async (local) => {
+      deepStrictEqual(await fetchRoomInfo("yyf", opts(local)), {
+        roomId: 102965,
+        name: TITLE,
+        nickname: "\u6837\u4f8b\u89e3\u8bf4",
+        live: true,
+        category: "\u82f1\u96c4\u8054\u76df",
+        // "2021-01-03 16:00" in China time (UTC+8).
+        startedAt: Date.UTC(2021, 0, 3, 8, 0),
+        avatar: AVATAR,
+        cover: COVER,
+        online: 123456,
+        source: "open",
+      });
+      strictEqual(local.paths[1], "/api/RoomApi/room/yyf");
+      strictEqual(local.referers[1], "https://www.douyu.com/");
+    },
+  );
+});
+
+test("fetchRoomInfo: open API status codes, dates and a missing room id", async () => {
+  const cases: [unknown, Partial<RoomInfo> | string][] = [
+    [{ error: 0, data: { room_id: 5, room_status: "2" } }, { roomId: 5, live: false }],
+    [{ error: "0", data: { room_status: "3", start_time: "0" } }, { roomId: 9 }],
+    [{ error: 0, data: { start_time: "2024-02-30 10:00" } }, { roomId: 9 }],
+    [{ error: 0, data: { start_time: "2024-02-29 23:59:59" } }, {
+      roomId: 9,
+      startedAt: Date.UTC(2024, 1, 29, 15, 59, 59),
+    }],
+    [{ error: 0, data: { start_time: 1700000000 } }, { roomId: 9, startedAt: 1700000000_000 }],
+    [{ error: 101, data: "\u623f\u95f4\u672a\u627e\u5230" }, "open API: no such room (error 101)"],
+    [{ error: 102, data: {} }, "open API: error 102"],
+    [{ data: {} }, "open API: no error code in response"],
+    [{ error: 0, data: [] }, "open API: no data object in response"],
+    [[1, 2], "open API: response is not a JSON object"],
+  ];
+  for (const [answer, expected] of cases) {
+    const fetch: FetchLike = (url) =>
+      Promise.resolve(
+        url.includes("/betard/") ? new Response("", { status: 404 }) : Response.json(answer),
+      );
+    const result = fetchRoomInfo(9, { fetch });
+    if (typeof expected === "string") {
+      const error = await failure(result);
+      ok(error instanceof RoomResolveError, String(error));
+      ok(error.message.includes("betard API: HTTP 404"), error.message);
+      ok(error.message.includes(expected), `${error.message} should say ${expected}`);
+      ok(error.cause instanceof AggregateError);
+    } else {
+      deepStrictEqual(await result, { ...expected, source: "open" }, JSON.stringify(answer));
+    }
+  }
+  // A name the open API answers without a room id cannot be turned into one.
+  const fetch: FetchLike = (url) =>
+    Promise.resolve(
+      url.includes("/betard/")
+        ? new Response("", { status: 404 })
+        : Response.json({ error: 0, data: {} }),
+    );
+  const error = await failure(fetchRoomInfo("yyf", { fetch }));
+  ok(
+    error instanceof RoomResolveError && error.message.includes("no valid data.room_id"),
+    String(error),
+  );
+});
+
+test("fetchRoomInfo: both failing is a RoomResolveError naming both; no mobile page", async () => {
   await withServer(routes(json({ error: 102, msg: "room not found" })), async (local) => {
     const error = await failure(fetchRoomInfo("nosuch", opts(local)));
     ok(error instanceof RoomResolveError, String(error));
     ok(error.message.includes('"nosuch"'), error.message);
-    ok(error.message.includes("no room object"), error.message);
-    ok(error.cause instanceof Error);
-    deepStrictEqual(local.paths, ["/betard/nosuch"]);
+    ok(error.message.includes("betard API: no room object"), error.message);
+    ok(error.message.includes("open API: HTTP 404"), error.message);
+    ok(error.cause instanceof AggregateError);
+    strictEqual(local.paths.length, 2);
+    ok(local.paths[0]!.startsWith("/betard/nosuch?_="));
+    strictEqual(local.paths[1], "/api/RoomApi/room/nosuch");
+  });
+});
+
+test("fetchRoomInfo: a betard that hangs leaves the open API half of the time", async () => {
+  await withServer(routes(() => {}, undefined, raw(openApiBody)), async (local) => {
+    const started = Date.now();
+    const info = await fetchRoomInfo("yyf", { ...opts(local), timeout: 1000 });
+    const elapsed = Date.now() - started;
+    strictEqual(info.source, "open");
+    ok(elapsed >= 400 && elapsed < 1000, `took ${elapsed} ms`);
+  });
+  // Both hanging: the whole call's timeout, as a TimeoutError.
+  await withServer(() => {}, async (local) => {
+    const error = await failure(fetchRoomInfo("yyf", { ...opts(local), timeout: 300 }));
+    ok(error instanceof TimeoutError, String(error));
+    strictEqual(local.paths.length, 2);
+  });
+});
+
+test("fetchRoomInfo: the user's signal during the fallback aborts with its reason", async () => {
+  await withServer(
+    routes((_req, res) => send(res, 500, "x"), undefined, () => {}),
+    async (local) => {
+      const controller = new AbortController();
+      const reason = new Error("stop");
+      const pending = fetchRoomInfo("yyf", { ...opts(local), signal: controller.signal });
+      while (local.paths.length < 2) await new Promise((r) => setTimeout(r, 10));
+      controller.abort(reason);
+      strictEqual(await failure(pending), reason);
+    },
+  );
+});
+
+test("fetchRoomInfo: an oversized open API answer is refused like any other", async () => {
+  const big = JSON.stringify({ error: 0, data: { room_id: 1, pad: "x".repeat(5000) } });
+  await withServer(routes(undefined, undefined, raw(big)), async (local) => {
+    const error = await failure(fetchRoomInfo("yyf", { ...opts(local), maxBytes: 1000 }));
+    ok(error instanceof RoomResolveError, String(error));
+    ok(/open API: response .*exceeds maxBytes \(1000\)/.test(error.message), error.message);
   });
 });

@@ -188,6 +188,21 @@ export class HubFullError extends DouyuError {
   }
 }
 
+/**
+ * A room's gift catalogue could not be fetched: neither the room's gift list
+ * nor the props config gave anything usable. `cause` holds what went wrong
+ * with each.
+ *
+ * @example
+ * ```ts
+ * import { GiftCatalogError } from "@x/douyu";
+ *
+ * const err = new GiftCatalogError("no gift catalogue for room 9999: gift list: HTTP 500");
+ * console.log(err.name); // "GiftCatalogError"
+ * ```
+ */
+export class GiftCatalogError extends DouyuError {}
+
 /** One-line text of any thrown value, for messages. */
 export function errorText(error: unknown): string {
   if (error instanceof Error) return error.message || error.name;

@@ -19,7 +19,8 @@ import type { Writable } from "node:stream";
 import { parseArgs } from "node:util";
 import { DouyuError, errorText } from "../base/errors.ts";
 import { formatJson, formatMessage } from "../output/format.ts";
-import { isFromRoom, isLikelyBot, type Message, parseMessage } from "../protocol/messages.ts";
+import { createFilter, type MessageFilter } from "../output/filters.ts";
+import { type Message, parseMessage } from "../protocol/messages.ts";
 import { MockServer } from "../testing/mock_server.ts";
 import { parseRecording, type RecordLine, RecordWriter, replayDelay } from "../protocol/record.ts";
 import { parseRoomInput, resolveRoom, type RoomInput } from "../web/room.ts";
@@ -418,14 +419,18 @@ class Printer {
   outputError: unknown;
   readonly #io: CliIO;
   readonly #options: OutputOptions;
-  readonly #room: number | undefined;
+  readonly #filter: MessageFilter;
   readonly #stop: AbortSignal;
 
   /** `stop` ends a write that is waiting on a blocked stdout (a pipe nobody reads). */
   constructor(io: CliIO, options: OutputOptions, room: number | undefined, stop: AbortSignal) {
     this.#io = io;
     this.#options = options;
-    this.#room = room;
+    // The same rules as the library's (and a browser overlay's): one module.
+    this.#filter = createFilter({
+      noBots: options.noBots,
+      ...(options.onlyRoom && room !== undefined ? { onlyRoom: room } : {}),
+    });
     this.#stop = stop;
   }
 
@@ -441,8 +446,7 @@ class Printer {
     ) {
       return true;
     }
-    if (options.noBots && isLikelyBot(msg)) return true;
-    if (options.onlyRoom && this.#room !== undefined && !isFromRoom(msg, this.#room)) return true;
+    if (!this.#filter(msg).keep) return true;
     const line = options.json ? formatJson(msg) : formatMessage(msg, {
       color: this.#io.color ?? false,
       now: receivedAt,

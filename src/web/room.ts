@@ -1,31 +1,36 @@
 /**
  * Turning what users type (`yyf`, `douyu.com/6657`, a room URL) into the
- * numeric room id the barrage protocol needs, and reading a room's live
- * status.
+ * numeric room id the barrage protocol needs, and reading a room's title,
+ * owner, category and live status.
  *
  * Only web-standard APIs are used (`fetch`, `AbortSignal`, `TextDecoder`), so
- * this runs unchanged on Deno, Bun and Node.
+ * this runs unchanged on Deno, Bun, Node and in browsers.
  *
  * @module
  */
 
-import { errorText, RoomResolveError, TimeoutError } from "../base/errors.ts";
-import { sanitizeForTerminal } from "../base/sanitize.ts";
+import { RoomResolveError } from "../base/errors.ts";
+import {
+  type Call,
+  DESKTOP_UA,
+  DOUYU_REFERER,
+  type FetchLike,
+  field,
+  getText,
+  isRecord,
+  MOBILE_UA,
+  oneLine,
+  parseJson,
+  quote,
+  startCall,
+  toHttpUrl,
+  toInt,
+  toRoomId,
+  toText,
+  trimSlash,
+} from "./http.ts";
 
-/**
- * The subset of `fetch` this module calls. `globalThis.fetch` fits; an
- * injected one must honour `init.signal`, because timeouts and cancellation
- * are delivered only through it.
- *
- * @example A fetch that answers from memory
- * ```ts
- * import { type FetchLike, resolveRoom } from "@x/douyu";
- *
- * const fake: FetchLike = async () => Response.json({ room: { room_id: 9999 } });
- * console.log(await resolveRoom("yyf", { fetch: fake })); // 9999
- * ```
- */
-export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
+export type { FetchLike } from "./http.ts";
 
 /**
  * Options for {@linkcode fetchRoomInfo}, and the shared part of
@@ -44,6 +49,12 @@ export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
 export interface RoomInfoOptions {
   /** Base URL of the `betard` API, without a trailing path. Default `https://www.douyu.com`. */
   apiBase?: string;
+  /**
+   * Base URL of Douyu's open API, which {@linkcode fetchRoomInfo} asks when
+   * `betard` fails (`GET {openApiBase}/api/RoomApi/room/<name or id>`).
+   * {@linkcode resolveRoom} does not use it. Default `https://open.douyucdn.cn`.
+   */
+  openApiBase?: string;
   /** The `fetch` to use. Default `globalThis.fetch`, looked up at call time. */
   fetch?: FetchLike;
   /**
@@ -55,6 +66,12 @@ export interface RoomInfoOptions {
    * Milliseconds for the whole call, all requests included; past it the call
    * rejects with a {@linkcode TimeoutError}. `Infinity` disables it. Default
    * 10000.
+   *
+   * The first lookup (`betard`) gets half of it: if it has not answered by
+   * then, it counts as failed and the fallback (the mobile page for
+   * {@linkcode resolveRoom}, the open API for {@linkcode fetchRoomInfo}) gets
+   * the rest. So a `betard` that hangs still leaves the fallback 5 s by
+   * default, and the whole call never takes longer than `timeout`.
    */
   timeout?: number;
   /**
@@ -65,10 +82,11 @@ export interface RoomInfoOptions {
   maxBytes?: number;
   /**
    * `User-Agent` header sent with every request. By default a desktop browser's
-   * for the API and a mobile browser's for the mobile page: Douyu's web front
+   * for the APIs and a mobile browser's for the mobile page: Douyu's web front
    * ends are built for browsers, and a script's default agent is a cheap
    * signal for bot filtering (and a desktop agent on the mobile site risks a
-   * redirect to the desktop page). `""` sends no header of our own.
+   * redirect to the desktop page). `""` sends no header of our own. The API
+   * requests also send `Referer: https://www.douyu.com/`, as the web page does.
    */
   userAgent?: string;
 }
@@ -94,29 +112,64 @@ export interface ResolveRoomOptions extends RoomInfoOptions {
 }
 
 /**
- * What {@linkcode fetchRoomInfo} learns about a room. Text fields are exactly
- * what the server sent: pass them through `sanitizeForTerminal` before
- * printing them.
+ * What {@linkcode fetchRoomInfo} learns about a room. Every field but
+ * `roomId` is absent when the API did not send it, or sent something that
+ * does not fit its type. Text fields are exactly what the server sent: pass
+ * them through `sanitizeForTerminal` before printing them. URLs are absolute
+ * `http(s)` URLs (anything else is dropped), safe for an `<img src>`.
+ *
+ * Live or a rerun? Douyu marks a recording played in a loop as live too
+ * (`show_status` 1) and says `videoLoop` beside it, so "really live" is
+ * `live && videoLoop === false`. With `source: "open"` the fallback API was
+ * used: it cannot tell a loop from live, so `videoLoop` is absent and `live`
+ * may be a loop.
  *
  * @example
  * ```ts
  * import type { RoomInfo } from "@x/douyu";
  *
- * const info: RoomInfo = { roomId: 9999, nickname: "someone", live: true };
- * console.log(info.live ? "live" : "offline");
+ * const info: RoomInfo = { roomId: 9999, nickname: "someone", live: true, videoLoop: false };
+ * const state = !info.live ? "offline" : info.videoLoop === false ? "live" : "live or a loop";
+ * console.log(state); // "live"
  * ```
  */
 export interface RoomInfo {
   /** The numeric room id the barrage protocol needs. */
   roomId: number;
-  /** Room title (`room.room_name`). */
+  /** Room title (`room.room_name`; open API `room_name`). */
   name?: string;
-  /** Streamer's nickname (`room.nickname`). */
+  /** Streamer's nickname (`room.nickname`; open API `owner_name`). */
   nickname?: string;
-  /** Whether the room is live (`room.show_status` is 1); absent when the API did not say. */
+  /** Whether the room is live (`room.show_status` is 1; open API `room_status` "1"). */
   live?: boolean;
-  /** Whether a recording is being replayed in a loop (`room.videoLoop`); absent when unknown. */
+  /**
+   * Whether a recording is being replayed in a loop (`room.videoLoop`);
+   * absent when unknown, always absent with `source: "open"`.
+   */
   videoLoop?: boolean;
+  /** Category, e.g. a game's name (`room.second_lvl_name`; open API `cate_name`). */
+  category?: string;
+  /**
+   * When the current broadcast started (or the last one, when offline), in
+   * ms since the epoch (`room.show_time`; open API `start_time`, read as
+   * China time, UTC+8, when it is a `YYYY-MM-DD HH:MM` date).
+   */
+  startedAt?: number;
+  /**
+   * The streamer's avatar URL: the largest `room.avatar` size given (`big`,
+   * then `middle`, then `small`); open API `avatar`.
+   */
+  avatar?: string;
+  /** The room's cover picture URL (`room.room_pic`; open API `room_thumb`). */
+  cover?: string;
+  /** Audience figure the open API reports (`online`); `betard` does not give one. */
+  online?: number;
+  /**
+   * Which API answered: `"betard"` (www.douyu.com) or `"open"` (the
+   * open.douyucdn.cn fallback, which cannot tell a loop from live). Always set
+   * by {@linkcode fetchRoomInfo}.
+   */
+  source?: "betard" | "open";
 }
 
 /**
@@ -135,12 +188,10 @@ export type RoomInput = { id: number } | { name: string };
 
 const DEFAULT_API_BASE = "https://www.douyu.com";
 const DEFAULT_MOBILE_BASE = "https://m.douyu.com";
-const DEFAULT_TIMEOUT = 10_000;
-const DEFAULT_MAX_BYTES = 2 * 1024 * 1024;
-const DESKTOP_UA =
-  "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36";
-const MOBILE_UA =
-  "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
+const DEFAULT_OPEN_API_BASE = "https://open.douyucdn.cn";
+const DEFAULTS = { timeout: 10_000, maxBytes: 2 * 1024 * 1024 };
+/** The first of two lookups gets this share of the call's time; the fallback gets the rest. */
+const FIRST_SHARE = 0.5;
 
 const MAX_INPUT_LENGTH = 100;
 // Pretty names are short ASCII words; anything else cannot be one, and
@@ -233,12 +284,14 @@ function parseRoomUrl(input: string, text: string): RoomInput {
 /**
  * Turns a room id, name or Douyu URL into the numeric room id. A bare number
  * is returned as is without network access; anything else is looked up with
- * `GET {apiBase}/betard/<name>` (JSON `room.room_id`) and, if that fails, the
- * mobile page `GET {mobileBase}/<name>` (`"rid":<n>` or `"room_id":<n>` in
- * the HTML).
+ * `GET {apiBase}/betard/<name>` (JSON `room.room_id`) and, if that fails or
+ * has not answered within half of `timeout`, the mobile page
+ * `GET {mobileBase}/<name>` (`"rid":<n>` or `"room_id":<n>` in the HTML,
+ * the number ending there: `"rid":123abc` is not room 123).
  *
  * @param input A room id (`9999`), name (`yyf`) or URL (`https://www.douyu.com/6657`).
- * @param options Endpoints, `fetch`, `signal`, `timeout`, `maxBytes`, `userAgent`.
+ * @param options Endpoints, `fetch`, `signal`, `timeout` (half of it for
+ * `betard`, the rest for the mobile page), `maxBytes`, `userAgent`.
  * @returns The room id, a positive integer.
  * @throws {RoomResolveError} The input is invalid, or both lookups failed
  * (the message names both failures; `cause` is an `AggregateError` of them).
@@ -263,20 +316,26 @@ export async function resolveRoom(
 ): Promise<number> {
   const parsed = parseRoomInput(input);
   if ("id" in parsed) return parsed.id;
-  const call = startCall(options);
+  const call = startCall(options, `looking up room ${quote(input)}`, DEFAULTS);
   try {
     let apiError: unknown;
     try {
-      return (await fetchBetard(call, options.apiBase ?? DEFAULT_API_BASE, parsed.name)).roomId;
+      const base = options.apiBase ?? DEFAULT_API_BASE;
+      const info = await call.attempt(
+        FIRST_SHARE,
+        (signal) => fetchBetard(call, signal, base, parsed.name, false),
+      );
+      return info.roomId;
     } catch (error) {
-      call.rethrowIfStopped(input, error);
+      call.rethrowIfStopped(error);
       apiError = error;
     }
     let mobileError: unknown;
     try {
-      return await fetchMobileRid(call, options.mobileBase ?? DEFAULT_MOBILE_BASE, parsed.name);
+      const base = options.mobileBase ?? DEFAULT_MOBILE_BASE;
+      return await call.attempt(1, (signal) => fetchMobileRid(call, signal, base, parsed.name));
     } catch (error) {
-      call.rethrowIfStopped(input, error);
+      call.rethrowIfStopped(error);
       mobileError = error;
     }
     throw new RoomResolveError(
@@ -296,15 +355,25 @@ export async function resolveRoom(
 }
 
 /**
- * Reads a room's id, title, streamer nickname and live status from the
- * `betard` API (`GET {apiBase}/betard/<name or id>`). Unlike
- * {@linkcode resolveRoom} there is no fallback, since only the API reports
- * these fields, and even a bare number is sent to the API.
+ * Reads a room's id, title, owner, category, live status, start time,
+ * avatar and cover picture.
+ *
+ * It asks the `betard` API first (`GET {apiBase}/betard/<name or id>?_=<random>`,
+ * with a browser `User-Agent` and `Referer: https://www.douyu.com/`; the
+ * random query gets past the CDN, which caches answers for about 60 s, so a
+ * status read just after a change is the new one). When that fails, it asks
+ * the open API (`GET {openApiBase}/api/RoomApi/room/<name or id>`), which
+ * knows most of the same fields but cannot tell a loop from live: the result
+ * then says `source: "open"` and has no `videoLoop`. Even a bare number goes
+ * to the APIs, since only they know the status.
  *
  * @param input A room id, name or Douyu URL, as for {@linkcode resolveRoom}.
- * @param options Endpoint, `fetch`, `signal`, `timeout`, `maxBytes`, `userAgent`.
- * @returns What the API said; `live` and `videoLoop` are absent when it did not say.
- * @throws {RoomResolveError} The input is invalid or the API failed.
+ * @param options Endpoints, `fetch`, `signal`, `timeout` (half of it for
+ * `betard`, the rest for the fallback), `maxBytes`, `userAgent`.
+ * @returns What the API said; see {@linkcode RoomInfo} for each field.
+ * @throws {RoomResolveError} The input is invalid, or both APIs failed (the
+ * message names both failures, e.g. `open API: no such room (error 101)`;
+ * `cause` is an `AggregateError` of them).
  * @throws {TimeoutError} `timeout` ms passed first.
  * @throws {RangeError} `timeout` is not positive or `maxBytes` is negative.
  * @throws The `signal`'s reason when it was aborted.
@@ -315,9 +384,25 @@ export async function resolveRoom(
  *
  * // A stand-in for Douyu's API, so this example runs offline.
  * const fetch = () =>
- *   Promise.resolve(Response.json({ room: { room_id: 288016, show_status: 2, room_name: "hi" } }));
+ *   Promise.resolve(Response.json({
+ *     room: { room_id: 288016, show_status: 1, videoLoop: 0, room_name: "hi", show_time: 1700000000 },
+ *   }));
  * const info = await fetchRoomInfo("yyf", { fetch });
- * console.log(info.roomId, info.live ? "live" : "offline", sanitizeForTerminal(info.name ?? ""));
+ * const state = !info.live ? "offline" : info.videoLoop ? "a rerun" : "live";
+ * console.log(info.roomId, state, sanitizeForTerminal(info.name ?? "")); // 288016 "live" "hi"
+ * console.log(new Date(info.startedAt ?? 0).toISOString()); // "2023-11-14T22:13:20.000Z"
+ * ```
+ *
+ * @example When `betard` fails, the open API answers
+ * ```ts
+ * import { type FetchLike, fetchRoomInfo } from "@x/douyu";
+ *
+ * const fetch: FetchLike = async (url) =>
+ *   url.includes("/betard/")
+ *     ? new Response("busy", { status: 503 })
+ *     : Response.json({ error: 0, data: { room_id: "288016", room_status: "1", online: 1200 } });
+ * const info = await fetchRoomInfo(288016, { fetch });
+ * console.log(info.source, info.live, info.videoLoop); // "open" true undefined: live, or a loop
  * ```
  */
 export async function fetchRoomInfo(
@@ -326,220 +411,194 @@ export async function fetchRoomInfo(
 ): Promise<RoomInfo> {
   const parsed = parseRoomInput(input);
   const name = "id" in parsed ? String(parsed.id) : parsed.name;
-  const call = startCall(options);
+  const call = startCall(options, `looking up room ${quote(input)}`, DEFAULTS);
   try {
-    return await fetchBetard(call, options.apiBase ?? DEFAULT_API_BASE, name);
-  } catch (error) {
-    call.rethrowIfStopped(input, error);
+    let apiError: unknown;
+    try {
+      const base = options.apiBase ?? DEFAULT_API_BASE;
+      return await call.attempt(
+        FIRST_SHARE,
+        (signal) => fetchBetard(call, signal, base, name, true),
+      );
+    } catch (error) {
+      call.rethrowIfStopped(error);
+      apiError = error;
+    }
+    let openError: unknown;
+    try {
+      const base = options.openApiBase ?? DEFAULT_OPEN_API_BASE;
+      const known = "id" in parsed ? parsed.id : undefined;
+      return await call.attempt(1, (signal) => fetchOpenApi(call, signal, base, name, known));
+    } catch (error) {
+      call.rethrowIfStopped(error);
+      openError = error;
+    }
     throw new RoomResolveError(
-      `could not fetch room info for ${quote(input)}: betard API: ${oneLine(error)}`,
-      { cause: error },
+      `could not fetch room info for ${quote(input)}: betard API: ${oneLine(apiError)}; open API: ${
+        oneLine(openError)
+      }`,
+      { cause: new AggregateError([apiError, openError], "betard API and open API both failed") },
     );
   } finally {
     call.done();
   }
 }
 
-/** The state of one `resolveRoom`/`fetchRoomInfo` call, shared by its requests. */
-interface Call {
-  fetch: FetchLike;
-  signal: AbortSignal;
-  maxBytes: number;
-  userAgent: string | undefined;
-  /** Throws the abort reason or a TimeoutError if the call was stopped. */
-  rethrowIfStopped(input: string | number, error: unknown): void;
-  /** Releases what the call holds. */
-  done(): void;
-}
-
-function startCall(options: RoomInfoOptions): Call {
-  const timeout = options.timeout ?? DEFAULT_TIMEOUT;
-  if (!(timeout > 0)) {
-    throw new RangeError(`timeout must be a positive number of ms, got ${timeout}`);
-  }
-  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
-  if (!(maxBytes >= 0)) {
-    throw new RangeError(`maxBytes must be a non-negative number, got ${maxBytes}`);
-  }
-  const fetchFn = options.fetch ?? globalThis.fetch;
-  const user = options.signal;
-  // Ours, aborted when the call ends, so nothing an injected fetch left
-  // running outlives the call.
-  const own = new AbortController();
-  const signals = [own.signal];
-  if (user) signals.push(user);
-  // AbortSignal.timeout rather than setTimeout: its timer does not keep the
-  // process alive, and there is nothing to clear on every exit path.
-  const timer = Number.isFinite(timeout) ? AbortSignal.timeout(Math.ceil(timeout)) : undefined;
-  if (timer) signals.push(timer);
-  const signal = AbortSignal.any(signals);
-  return {
-    // A plain call: invoking `options.fetch(...)` would bind `this` to the
-    // options object, which browsers' fetch rejects ("Illegal invocation").
-    fetch: (url, init) => fetchFn(url, init),
+async function fetchBetard(
+  call: Call,
+  signal: AbortSignal,
+  base: string,
+  name: string,
+  bustCache: boolean,
+): Promise<RoomInfo> {
+  // Only the status needs to be fresh: a room id never changes, so a lookup
+  // for it may as well be served from the CDN.
+  const query = bustCache ? `?_=${cacheBuster()}` : "";
+  const text = await getText(
+    call,
     signal,
-    maxBytes,
-    userAgent: options.userAgent,
-    rethrowIfStopped(input, error) {
-      // The user's abort wins over our timeout: they asked to stop.
-      if (user?.aborted) throw user.reason;
-      if (timer?.aborted) {
-        throw new TimeoutError(`looking up room ${quote(input)} timed out after ${timeout} ms`, {
-          cause: error,
-        });
-      }
+    `${trimSlash(base)}/betard/${encodeURIComponent(name)}${query}`,
+    {
+      accept: "application/json, text/plain, */*",
+      ua: call.userAgent ?? DESKTOP_UA,
+      referer: DOUYU_REFERER,
     },
-    done() {
-      own.abort();
-    },
-  };
-}
-
-async function fetchBetard(call: Call, base: string, name: string): Promise<RoomInfo> {
-  const text = await getText(call, `${trimSlash(base)}/betard/${encodeURIComponent(name)}`, {
-    accept: "application/json, text/plain, */*",
-    ua: call.userAgent ?? DESKTOP_UA,
-  });
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    // Our own message: the parser's quotes a slice of the (untrusted) body.
-    throw new Error("response is not JSON", { cause: error });
-  }
-  const room = isRecord(json) ? json.room : undefined;
+  );
+  const json = parseJson(text);
+  const room = isRecord(json) ? field(json, "room") : undefined;
   if (!isRecord(room)) throw new Error("no room object in response");
-  const roomId = toRoomId(room.room_id);
+  const roomId = toRoomId(field(room, "room_id"));
   if (roomId === undefined) throw new Error("no valid room.room_id in response");
   const info: RoomInfo = { roomId };
-  if (typeof room.room_name === "string") info.name = room.room_name;
-  if (typeof room.nickname === "string") info.nickname = room.nickname;
-  const showStatus = toInt(room.show_status);
+  const title = toText(field(room, "room_name"));
+  if (title !== undefined) info.name = title;
+  const owner = toText(field(room, "nickname")) ?? toText(field(room, "owner_name"));
+  if (owner !== undefined) info.nickname = owner;
+  const showStatus = toInt(field(room, "show_status"));
   if (showStatus !== undefined) info.live = showStatus === 1;
-  const videoLoop = typeof room.videoLoop === "boolean" ? room.videoLoop : toInt(room.videoLoop);
+  const loopValue = field(room, "videoLoop");
+  const videoLoop = typeof loopValue === "boolean" ? loopValue : toInt(loopValue);
   if (videoLoop !== undefined) info.videoLoop = videoLoop === true || videoLoop === 1;
+  const category = toText(field(room, "second_lvl_name"));
+  if (category !== undefined) info.category = category;
+  const shown = toInt(field(room, "show_time"));
+  if (shown !== undefined && shown > 0) info.startedAt = shown * 1000;
+  const avatars = field(room, "avatar");
+  if (isRecord(avatars)) {
+    const avatar = toHttpUrl(field(avatars, "big")) ?? toHttpUrl(field(avatars, "middle")) ??
+      toHttpUrl(field(avatars, "small"));
+    if (avatar !== undefined) info.avatar = avatar;
+  }
+  const cover = toHttpUrl(field(room, "room_pic"));
+  if (cover !== undefined) info.cover = cover;
+  info.source = "betard";
   return info;
 }
 
-// Quoted or not, with optional spaces, as pages embed JSON state both ways.
-const RID_IN_PAGE = /"(?:rid|room_id)"\s*:\s*"?(\d{1,16})"?/g;
+/** Douyu's open API's "no such room" code. */
+const OPEN_API_NO_SUCH_ROOM = 101;
 
-async function fetchMobileRid(call: Call, base: string, name: string): Promise<number> {
-  const html = await getText(call, `${trimSlash(base)}/${encodeURIComponent(name)}`, {
+async function fetchOpenApi(
+  call: Call,
+  signal: AbortSignal,
+  base: string,
+  name: string,
+  knownId: number | undefined,
+): Promise<RoomInfo> {
+  const text = await getText(
+    call,
+    signal,
+    `${trimSlash(base)}/api/RoomApi/room/${encodeURIComponent(name)}`,
+    {
+      accept: "application/json, text/plain, */*",
+      ua: call.userAgent ?? DESKTOP_UA,
+      referer: DOUYU_REFERER,
+    },
+  );
+  const json = parseJson(text);
+  if (!isRecord(json)) throw new Error("response is not a JSON object");
+  const code = toInt(field(json, "error"));
+  if (code === OPEN_API_NO_SUCH_ROOM) throw new Error(`no such room (error ${code})`);
+  if (code !== 0) {
+    throw new Error(code === undefined ? "no error code in response" : `error ${code}`);
+  }
+  const data = field(json, "data");
+  if (!isRecord(data)) throw new Error("no data object in response");
+  const roomId = toRoomId(field(data, "room_id")) ?? knownId;
+  if (roomId === undefined) throw new Error("no valid data.room_id in response");
+  const info: RoomInfo = { roomId };
+  const title = toText(field(data, "room_name"));
+  if (title !== undefined) info.name = title;
+  const owner = toText(field(data, "owner_name"));
+  if (owner !== undefined) info.nickname = owner;
+  const status = toInt(field(data, "room_status"));
+  if (status === 1 || status === 2) info.live = status === 1;
+  const category = toText(field(data, "cate_name"));
+  if (category !== undefined) info.category = category;
+  const started = openApiTime(field(data, "start_time"));
+  if (started !== undefined) info.startedAt = started;
+  const avatar = toHttpUrl(field(data, "avatar"));
+  if (avatar !== undefined) info.avatar = avatar;
+  const cover = toHttpUrl(field(data, "room_thumb"));
+  if (cover !== undefined) info.cover = cover;
+  const online = toInt(field(data, "online"));
+  if (online !== undefined) info.online = online;
+  info.source = "open";
+  return info;
+}
+
+const CHINA_DATE = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?$/;
+const CHINA_OFFSET_MS = 8 * 3600_000;
+
+/**
+ * The open API's `start_time`: a `YYYY-MM-DD HH:MM[:SS]` date in China time
+ * (UTC+8, no daylight saving), or epoch seconds. Ms since the epoch.
+ */
+function openApiTime(value: unknown): number | undefined {
+  const seconds = toInt(value);
+  if (seconds !== undefined) return seconds > 0 ? seconds * 1000 : undefined;
+  if (typeof value !== "string") return undefined;
+  const m = CHINA_DATE.exec(value);
+  if (m === null) return undefined;
+  const [year, month, day, hour, minute, second] = m.slice(1).map((part) => Number(part ?? 0));
+  const ms = Date.UTC(year!, month! - 1, day!, hour!, minute!, second!) - CHINA_OFFSET_MS;
+  // Date.UTC rolls 2024-02-31 over into March: refuse dates that do not exist.
+  const check = new Date(ms + CHINA_OFFSET_MS);
+  return check.getUTCMonth() === month! - 1 && check.getUTCDate() === day! && hour! < 24 &&
+      minute! < 60 && second! < 60
+    ? ms
+    : undefined;
+}
+
+/** A fresh value for `?_=`, so the CDN in front of `betard` cannot answer from its cache. */
+function cacheBuster(): string {
+  return `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/*
+ * `"rid":123` or `"room_id":"123"` as pages embed their state, quoted or not,
+ * with optional spaces. The number must end there: a quoted one at its
+ * closing quote, a bare one before a comma, brace, bracket, whitespace or the
+ * end of the page. Otherwise `"rid":12345678901234567`, `"rid":"123abc"` or
+ * `1.5` would yield the start of the number: another room.
+ */
+const RID_IN_PAGE = /"(?:rid|room_id)"\s*:\s*(?:"([1-9]\d{0,15})"|([1-9]\d{0,15})(?=[\s,}\]]|$))/g;
+
+async function fetchMobileRid(
+  call: Call,
+  signal: AbortSignal,
+  base: string,
+  name: string,
+): Promise<number> {
+  const html = await getText(call, signal, `${trimSlash(base)}/${encodeURIComponent(name)}`, {
     accept: "text/html,application/xhtml+xml,*/*;q=0.8",
     ua: call.userAgent ?? MOBILE_UA,
   });
   for (const match of html.matchAll(RID_IN_PAGE)) {
-    const id = toRoomId(match[1]);
+    const id = toRoomId(match[1] ?? match[2]);
     if (id !== undefined) return id;
   }
   throw new Error('no "rid" or "room_id" in page');
-}
-
-async function getText(
-  call: Call,
-  url: string,
-  headers: { accept: string; ua: string },
-): Promise<string> {
-  const init: RequestInit = {
-    signal: call.signal,
-    headers: headers.ua === ""
-      ? { accept: headers.accept }
-      : { accept: headers.accept, "user-agent": headers.ua },
-  };
-  const response = await call.fetch(url, init);
-  if (!response.ok) {
-    await discard(response);
-    throw new Error(`HTTP ${response.status}`);
-  }
-  return await readText(response, call.maxBytes, call.signal);
-}
-
-/** Reads a body as UTF-8, at most `maxBytes` of it, cancelling the stream on any failure. */
-async function readText(
-  response: Response,
-  maxBytes: number,
-  signal: AbortSignal,
-): Promise<string> {
-  const declared = Number(response.headers.get("content-length") ?? NaN);
-  if (declared > maxBytes) {
-    await discard(response);
-    throw new Error(`response of ${declared} bytes exceeds maxBytes (${maxBytes})`);
-  }
-  const body = response.body;
-  if (body === null) return "";
-  const reader = body.getReader();
-  // Runtimes tie the body to the fetch signal, but an injected fetch may not:
-  // cancelling here ends a pending read() either way.
-  const onAbort = () => void reader.cancel(signal.reason).catch(ignore);
-  signal.addEventListener("abort", onAbort, { once: true });
-  const decoder = new TextDecoder();
-  let text = "";
-  let total = 0;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > maxBytes) throw new Error(`response exceeds maxBytes (${maxBytes})`);
-      text += decoder.decode(value, { stream: true });
-    }
-    signal.throwIfAborted();
-    return text + decoder.decode();
-  } catch (error) {
-    await reader.cancel().catch(ignore);
-    throw error;
-  } finally {
-    signal.removeEventListener("abort", onAbort);
-  }
-}
-
-/** Releases a body we will not read: an unread body holds its connection open. */
-async function discard(response: Response): Promise<void> {
-  await response.body?.cancel().catch(ignore);
-}
-
-function ignore(): void {}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** A room id from a number or numeric string, or `undefined` if it is not a positive integer. */
-function toRoomId(value: unknown): number | undefined {
-  const n = toInt(value);
-  return n !== undefined && n > 0 ? n : undefined;
-}
-
-function toInt(value: unknown): number | undefined {
-  const n = typeof value === "number"
-    ? value
-    : typeof value === "string" && /^\d{1,16}$/.test(value)
-    ? Number(value)
-    : NaN;
-  return Number.isSafeInteger(n) ? n : undefined;
-}
-
-function trimSlash(base: string): string {
-  return base.replace(/\/+$/, "");
-}
-
-// Control characters JSON.stringify leaves alone but a terminal would act on.
-const UNSAFE_IN_QUOTE = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
-
-/** The input, quoted and escaped for a one-line message, cut to 40 characters. */
-function quote(input: string | number): string {
-  const text = String(input);
-  const short = text.length > 40 ? `${text.slice(0, 40)}...` : text;
-  return JSON.stringify(short).replace(
-    UNSAFE_IN_QUOTE,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
-}
-
-/** An error's text, safe for a one-line message. */
-function oneLine(error: unknown): string {
-  return sanitizeForTerminal(errorText(error));
 }
 
 function invalid(input: string | number, reason: string): RoomResolveError {

@@ -1,0 +1,893 @@
+/**
+ * Gift names, prices and icons. A `dgb` message carries only a gift id
+ * (`gfid`); this module fetches a room's gift catalogue from Douyu's web
+ * endpoints and turns a gift message into a name and a value in yuan.
+ *
+ * - {@linkcode fetchGiftCatalog} fetches one catalogue, once.
+ * - {@linkcode GiftCatalogCache} keeps catalogues per room for a while, with
+ *   one fetch at a time per room: what a long-running program wants.
+ * - {@linkcode giftOf} reads a gift (or super chat) message against a
+ *   catalogue.
+ *
+ * Everything the endpoints send is treated as hostile: bodies are bounded in
+ * bytes, requests in time, entries in number; each entry is schema-checked,
+ * and entries live in `Map`s keyed by id, so a key such as `__proto__` is
+ * plain data. Names are kept exactly as sent: sanitise them when you display
+ * them (`sanitizeForTerminal`, or text nodes in a page). Only web-standard
+ * APIs are used.
+ *
+ * @module
+ */
+
+import { GiftCatalogError } from "../base/errors.ts";
+import { type Message, superChatOf, toNumber } from "../protocol/messages.ts";
+import {
+  DESKTOP_UA,
+  DOUYU_REFERER,
+  type FetchLike,
+  field,
+  getText,
+  isRecord,
+  oneLine,
+  parseJson,
+  startCall,
+  toHttpUrl,
+  toInt,
+  toText,
+  trimSlash,
+} from "./http.ts";
+
+/**
+ * One gift or prop of a catalogue. Prices are integers in hundredths of
+ * their currency, as Douyu lists them: fen (1/100 yuan) for paid gifts
+ * (`YUCHI`, 鱼翅, 1 鱼翅 = 1 yuan) and props, hundredths of a fish ball for
+ * free gifts (`YUWAN`, 鱼丸, which cost no money).
+ *
+ * @example
+ * ```ts
+ * import type { GiftEntry } from "@x/douyu";
+ *
+ * const rocket: GiftEntry = { id: "20004", name: "火箭", price: 50000, priceType: "YUCHI", paid: true, source: "room" };
+ * console.log(`${rocket.name}: ¥${(rocket.price! / 100).toFixed(2)}`); // "火箭: ¥500.00"
+ * ```
+ */
+export interface GiftEntry {
+  /** Gift id, as a `dgb` message's `gfid` names it (decimal digits). */
+  id: string;
+  /** Name, exactly as listed; absent when the entry had no usable one. */
+  name?: string;
+  /** Listed price in hundredths of its currency (see above); absent when not listed. */
+  price?: number;
+  /** `priceInfo.priceType` as listed (`YUCHI`, `YUWAN`, …); absent for props. */
+  priceType?: string;
+  /** `true` for `YUCHI` (paid with money), `false` for `YUWAN` (free); absent when unknown. */
+  paid?: boolean;
+  /** Icon URL (absolute `http(s)`), when listed. */
+  icon?: string;
+  /** Where it came from: the room's gift list, or the platform's props config. */
+  source: "room" | "props";
+}
+
+/**
+ * What a {@linkcode GiftCatalog} is built from.
+ *
+ * @example
+ * ```ts
+ * import { GiftCatalog, type GiftCatalogInit } from "@x/douyu";
+ *
+ * const init: GiftCatalogInit = { roomId: 9999, gifts: [{ id: "1", name: "a", source: "room" }] };
+ * console.log(new GiftCatalog(init).size); // 1
+ * ```
+ */
+export interface GiftCatalogInit {
+  /** The room the gift list belongs to. */
+  roomId: number;
+  /**
+   * The room's gifts (`source: "room"`). A `Map` from id to entry is used as
+   * it is, not copied: do not change it afterwards.
+   */
+  gifts?: Iterable<GiftEntry> | ReadonlyMap<string, GiftEntry>;
+  /** The platform's props, consulted for ids the room's list lacks. A `Map` is used as it is. */
+  props?: Iterable<GiftEntry> | ReadonlyMap<string, GiftEntry>;
+  /** When it was fetched, ms since the epoch. Default now. */
+  fetchedAt?: number;
+  /** One line per source that failed, e.g. `props config: HTTP 500`. Default none. */
+  problems?: readonly string[];
+}
+
+/**
+ * A room's gifts by id: the room's gift list first, then the platform's props
+ * config for ids the list lacks (older and backpack items such as 粉丝荧光棒,
+ * `gfid` 824). Build one with {@linkcode fetchGiftCatalog} or
+ * {@linkcode GiftCatalogCache}, or from your own entries.
+ *
+ * @example
+ * ```ts
+ * import { GiftCatalog } from "@x/douyu";
+ *
+ * const catalog = new GiftCatalog({
+ *   roomId: 9999,
+ *   gifts: [{ id: "20004", name: "火箭", price: 50000, paid: true, source: "room" }],
+ *   props: [{ id: "824", name: "粉丝荧光棒", price: 0, source: "props" }],
+ * });
+ * console.log(catalog.get(824)?.name, catalog.get("20004")?.price, catalog.get(1)); // "粉丝荧光棒" 50000 undefined
+ * ```
+ */
+export class GiftCatalog {
+  /** The room the gift list belongs to. */
+  readonly roomId: number;
+  /** When it was fetched, ms since the epoch. */
+  readonly fetchedAt: number;
+  /**
+   * One line per source that failed (`gift list: HTTP 500`), empty when both
+   * worked. A catalogue with problems is still usable; it just knows less.
+   */
+  readonly problems: readonly string[];
+  readonly #gifts: ReadonlyMap<string, GiftEntry>;
+  readonly #props: ReadonlyMap<string, GiftEntry>;
+
+  /**
+   * Builds a catalogue from entries.
+   *
+   * @param init The room, its gifts and the props; see {@linkcode GiftCatalogInit}.
+   */
+  constructor(init: GiftCatalogInit) {
+    this.roomId = init.roomId;
+    this.fetchedAt = init.fetchedAt ?? Date.now();
+    this.problems = init.problems ?? [];
+    this.#gifts = toMap(init.gifts);
+    this.#props = toMap(init.props);
+  }
+
+  /**
+   * The entry for a gift id: the room's list first, then the props.
+   *
+   * @param id A `gfid`, as a string or number.
+   */
+  get(id: string | number): GiftEntry | undefined {
+    const key = String(id);
+    return this.#gifts.get(key) ?? this.#props.get(key);
+  }
+
+  /** How many ids it knows (an id in both lists counts twice). */
+  get size(): number {
+    return this.#gifts.size + this.#props.size;
+  }
+
+  /** Every entry: the room's gifts, then the props. */
+  *entries(): IterableIterator<GiftEntry> {
+    yield* this.#gifts.values();
+    yield* this.#props.values();
+  }
+}
+
+function toMap(
+  entries: Iterable<GiftEntry> | ReadonlyMap<string, GiftEntry> | undefined,
+): ReadonlyMap<string, GiftEntry> {
+  if (entries === undefined) return new Map();
+  if (entries instanceof Map) return entries;
+  const map = new Map<string, GiftEntry>();
+  for (const entry of entries as Iterable<GiftEntry>) {
+    if (!map.has(entry.id)) map.set(entry.id, entry);
+  }
+  return map;
+}
+
+/**
+ * Options for {@linkcode fetchGiftCatalog}, and (without `signal`) for a
+ * {@linkcode GiftCatalogCache}.
+ *
+ * @example Pointing both endpoints at a local server
+ * ```ts
+ * import type { GiftCatalogOptions } from "@x/douyu";
+ *
+ * const options: GiftCatalogOptions = {
+ *   giftApiBase: "http://127.0.0.1:8080",
+ *   propsBase: "http://127.0.0.1:8080",
+ *   timeout: 5000,
+ * };
+ * console.log(options.timeout);
+ * ```
+ */
+export interface GiftCatalogOptions {
+  /**
+   * Base URL of the gift API: `GET {giftApiBase}/api/gift/v3/web/list?rid=<room>`.
+   * Default `https://gift.douyucdn.cn`.
+   */
+  giftApiBase?: string;
+  /**
+   * Base URL of the props config:
+   * `GET {propsBase}/resource/common/prop_gift_list/prop_gift_config.json`.
+   * Default `https://webconf.douyucdn.cn`.
+   */
+  propsBase?: string;
+  /** Fetch the props config too. Default true; false asks only the room's gift list. */
+  props?: boolean;
+  /** The `fetch` to use. Default `globalThis.fetch`, looked up at call time. */
+  fetch?: FetchLike;
+  /** Aborting it abandons the fetch; the promise then rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /**
+   * Milliseconds each of the two requests (sent at the same time) may take,
+   * body included; a request that takes longer counts as failed. Default
+   * 10000; `Infinity` disables it.
+   */
+  timeout?: number;
+  /** Largest response body read, in bytes. Default 4 MiB (the props config is about 1 MB). */
+  maxBytes?: number;
+  /**
+   * Most entries accepted from each source; a list with more is refused as a
+   * failure of that source. Default 20000 (a room lists about 150 gifts, the
+   * props config about 1600).
+   */
+  maxGifts?: number;
+  /** `User-Agent` header. Default a desktop browser's; `""` sends none of our own. */
+  userAgent?: string;
+}
+
+const DEFAULT_GIFT_API_BASE = "https://gift.douyucdn.cn";
+const DEFAULT_PROPS_BASE = "https://webconf.douyucdn.cn";
+const PROPS_PATH = "/resource/common/prop_gift_list/prop_gift_config.json";
+/** Where the gift list's icon paths live when an entry names no `picUrlPrefix`. */
+const DEFAULT_PIC_PREFIX = "https://gfs-op.douyucdn.cn/dygift";
+const DEFAULTS = { timeout: 10_000, maxBytes: 4 * 1024 * 1024 };
+const DEFAULT_MAX_GIFTS = 20_000;
+/** Longest name kept; a longer one is junk, and the entry keeps only its price. */
+const MAX_NAME_LENGTH = 100;
+/** Highest price believed, in hundredths: 10 million yuan. Above it, the price is junk. */
+const MAX_PRICE = 1_000_000_000;
+const JSONP_CALLBACK = "DYConfigCallback";
+
+/**
+ * Fetches a room's gift catalogue: the room's gift list
+ * (`GET {giftApiBase}/api/gift/v3/web/list?rid=<room>`: `data.giftList[]`
+ * with `id`, `name`, `priceInfo.price`/`priceType`, icon `picUrlPrefix` +
+ * `basicInfo.giftPic`) and the platform's props config (JSONP
+ * `DYConfigCallback({...})`: `data[id].name`, `pc`, `himg`), both at once.
+ * Nothing is cached: a program that looks gifts up repeatedly should hold a
+ * {@linkcode GiftCatalogCache} instead.
+ *
+ * One source failing is not an error: the catalogue then knows less and
+ * lists the failure in `problems`.
+ *
+ * @param room The numeric room id (a positive integer, or a string of digits).
+ * @param options Endpoints, `fetch`, `signal`, `timeout`, `maxBytes`, `maxGifts`.
+ * @returns The catalogue.
+ * @throws {GiftCatalogError} Both sources failed (or the one asked for, with
+ * `props: false`); the message names each failure.
+ * @throws {RangeError} `room` is not a room id, or `timeout`, `maxBytes` or
+ * `maxGifts` is out of range.
+ * @throws The `signal`'s reason when it was aborted.
+ *
+ * @example Name and value of a gift message
+ * ```ts
+ * import { type FetchLike, fetchGiftCatalog, giftOf, parseMessage } from "@x/douyu";
+ *
+ * // Stand-ins for Douyu's two endpoints, so this example runs offline.
+ * const fetch: FetchLike = async (url) =>
+ *   url.includes("/api/gift/")
+ *     ? Response.json({
+ *       error: 0,
+ *       data: { giftList: [{ id: 20004, name: "火箭", priceInfo: { price: 50000, priceType: "YUCHI" } }] },
+ *     })
+ *     : new Response('DYConfigCallback({"error":0,"data":{"824":{"name":"粉丝荧光棒","pc":0}}});');
+ *
+ * const catalog = await fetchGiftCatalog(9999, { fetch });
+ * const gift = giftOf(parseMessage("type@=dgb/gfid@=20004/gfcnt@=2/nn@=Ann/"), catalog);
+ * console.log(gift?.name, gift?.value); // "火箭" 1000
+ * ```
+ */
+export async function fetchGiftCatalog(
+  room: number | string,
+  options: GiftCatalogOptions = {},
+): Promise<GiftCatalog> {
+  const roomId = toCatalogRoom(room);
+  const maxGifts = checkLimits(options);
+  const wantProps = options.props ?? true;
+  const [list, props] = await Promise.allSettled([
+    loadGiftList(roomId, options, maxGifts),
+    wantProps ? loadProps(options, maxGifts) : undefined,
+  ]);
+  // The user's stop is not a failure of the endpoints: it wins, as is.
+  options.signal?.throwIfAborted();
+  return compose(
+    roomId,
+    list,
+    wantProps ? props as PromiseSettledResult<Map<string, GiftEntry>> : undefined,
+    Date.now(),
+  );
+}
+
+function compose(
+  roomId: number,
+  list: PromiseSettledResult<Map<string, GiftEntry>>,
+  props: PromiseSettledResult<Map<string, GiftEntry>> | undefined,
+  now: number,
+): GiftCatalog {
+  const problems: string[] = [];
+  if (list.status === "rejected") problems.push(`gift list: ${oneLine(list.reason)}`);
+  if (props?.status === "rejected") problems.push(`props config: ${oneLine(props.reason)}`);
+  const failed = [list, props].filter((r) => r?.status === "rejected").length;
+  const asked = props === undefined ? 1 : 2;
+  if (failed === asked) {
+    throw new GiftCatalogError(`no gift catalogue for room ${roomId}: ${problems.join("; ")}`, {
+      cause: new AggregateError(
+        [list, props].flatMap((r) => r?.status === "rejected" ? [r.reason] : []),
+        "every gift source failed",
+      ),
+    });
+  }
+  return new GiftCatalog({
+    roomId,
+    gifts: list.status === "fulfilled" ? list.value : undefined,
+    props: props?.status === "fulfilled" ? props.value : undefined,
+    fetchedAt: now,
+    problems,
+  });
+}
+
+function toCatalogRoom(room: number | string): number {
+  const id = typeof room === "number" ? room : /^\d{1,16}$/.test(room) ? Number(room) : NaN;
+  if (!Number.isSafeInteger(id) || id <= 0) {
+    throw new RangeError(`room must be a positive integer room id, got ${JSON.stringify(room)}`);
+  }
+  return id;
+}
+
+/** Checks the limits up front, so that a bad one is a RangeError rather than two failed fetches. */
+function checkLimits(options: GiftCatalogOptions): number {
+  const timeout = options.timeout ?? DEFAULTS.timeout;
+  if (!(timeout > 0)) {
+    throw new RangeError(`timeout must be a positive number of ms, got ${timeout}`);
+  }
+  nonNegative(options.maxBytes ?? DEFAULTS.maxBytes, "maxBytes");
+  return nonNegative(options.maxGifts ?? DEFAULT_MAX_GIFTS, "maxGifts");
+}
+
+async function loadGiftList(
+  roomId: number,
+  options: GiftCatalogOptions,
+  maxGifts: number,
+): Promise<Map<string, GiftEntry>> {
+  const call = startCall(options, `fetching the gift list of room ${roomId}`, DEFAULTS);
+  try {
+    const base = trimSlash(options.giftApiBase ?? DEFAULT_GIFT_API_BASE);
+    const text = await getText(call, call.signal, `${base}/api/gift/v3/web/list?rid=${roomId}`, {
+      accept: "application/json, text/plain, */*",
+      ua: call.userAgent ?? DESKTOP_UA,
+      referer: DOUYU_REFERER,
+    });
+    return parseGiftList(parseJson(text), maxGifts);
+  } catch (error) {
+    call.rethrowIfStopped(error);
+    throw error;
+  } finally {
+    call.done();
+  }
+}
+
+async function loadProps(
+  options: GiftCatalogOptions,
+  maxGifts: number,
+): Promise<Map<string, GiftEntry>> {
+  const call = startCall(options, "fetching the props config", DEFAULTS);
+  try {
+    const base = trimSlash(options.propsBase ?? DEFAULT_PROPS_BASE);
+    const text = await getText(call, call.signal, `${base}${PROPS_PATH}`, {
+      accept: "application/javascript, application/json, */*",
+      ua: call.userAgent ?? DESKTOP_UA,
+      referer: DOUYU_REFERER,
+    });
+    return parseProps(parseJson(unwrapJsonp(text)), maxGifts);
+  } catch (error) {
+    call.rethrowIfStopped(error);
+    throw error;
+  } finally {
+    call.done();
+  }
+}
+
+/** Checks the `error` field Douyu's JSON answers carry: 0 means success. */
+function checkErrorCode(root: Record<string, unknown>): void {
+  const code = toInt(field(root, "error"));
+  if (code !== 0) {
+    throw new Error(code === undefined ? "no error code in response" : `error ${code}`);
+  }
+}
+
+function parseGiftList(json: unknown, maxGifts: number): Map<string, GiftEntry> {
+  if (!isRecord(json)) throw new Error("response is not a JSON object");
+  checkErrorCode(json);
+  const data = field(json, "data");
+  if (!isRecord(data)) throw new Error("no data object in response");
+  const list = field(data, "giftList");
+  if (!Array.isArray(list)) throw new Error("no data.giftList array in response");
+  if (list.length > maxGifts) throw new Error(`more than ${maxGifts} gifts in response`);
+  const commonPrefix = field(data, "picUrlPrefix");
+  const gifts = new Map<string, GiftEntry>();
+  for (const item of list) {
+    const entry = isRecord(item) ? giftListEntry(item, commonPrefix) : undefined;
+    // The first entry of an id wins: a later duplicate cannot replace it.
+    if (entry !== undefined && !gifts.has(entry.id)) gifts.set(entry.id, entry);
+  }
+  return gifts;
+}
+
+function giftListEntry(
+  item: Record<string, unknown>,
+  commonPrefix: unknown,
+): GiftEntry | undefined {
+  const id = toId(field(item, "id"));
+  if (id === undefined) return undefined;
+  const entry: GiftEntry = { id, source: "room" };
+  const name = toName(field(item, "name"));
+  if (name !== undefined) entry.name = name;
+  const priceInfo = field(item, "priceInfo");
+  if (isRecord(priceInfo)) {
+    const price = toPrice(field(priceInfo, "price"));
+    if (price !== undefined) entry.price = price;
+    const type = toText(field(priceInfo, "priceType"), 20);
+    if (type !== undefined) {
+      entry.priceType = type;
+      if (type === "YUCHI") entry.paid = true;
+      else if (type === "YUWAN") entry.paid = false;
+    }
+  }
+  const basic = field(item, "basicInfo");
+  if (isRecord(basic)) {
+    const prefix = toText(field(item, "picUrlPrefix"), 500) ?? toText(commonPrefix, 500) ??
+      DEFAULT_PIC_PREFIX;
+    const path = toText(field(basic, "giftPic"), 500) || toText(field(basic, "chatPic"), 500);
+    const icon = path ? joinIcon(prefix, path) : undefined;
+    if (icon !== undefined) entry.icon = icon;
+  }
+  return entry.name !== undefined || entry.price !== undefined ? entry : undefined;
+}
+
+/** `prefix` + `path` with exactly one slash between them; an absolute `path` stands alone. */
+function joinIcon(prefix: string, path: string): string | undefined {
+  if (/^https?:\/\//i.test(path)) return toHttpUrl(path);
+  return toHttpUrl(`${prefix.replace(/\/+$/, "")}/${path.replace(/^\/+/, "")}`);
+}
+
+/**
+ * The JSON inside `DYConfigCallback(...)`, found by its fixed wrapper and
+ * never run. Plain JSON passes through, in case Douyu drops the wrapper.
+ */
+function unwrapJsonp(text: string): string {
+  const body = text.trim();
+  if (body.startsWith("{")) return body;
+  if (!body.startsWith(JSONP_CALLBACK)) {
+    throw new Error(`response is neither JSON nor ${JSONP_CALLBACK}(...)`);
+  }
+  const open = body.indexOf("(", JSONP_CALLBACK.length);
+  const close = body.lastIndexOf(")");
+  // Only whitespace may stand between the name and "(", and only ";" after ")".
+  if (
+    open < 0 || close < open || body.slice(JSONP_CALLBACK.length, open).trim() !== "" ||
+    !/^;?$/.test(body.slice(close + 1).trim())
+  ) {
+    throw new Error(`response is not a well-formed ${JSONP_CALLBACK}(...) call`);
+  }
+  return body.slice(open + 1, close);
+}
+
+function parseProps(json: unknown, maxGifts: number): Map<string, GiftEntry> {
+  if (!isRecord(json)) throw new Error("response is not a JSON object");
+  checkErrorCode(json);
+  const data = field(json, "data");
+  if (!isRecord(data)) throw new Error("no data object in response");
+  const ids = Object.keys(data);
+  if (ids.length > maxGifts) throw new Error(`more than ${maxGifts} props in response`);
+  const props = new Map<string, GiftEntry>();
+  for (const key of ids) {
+    const id = toId(key);
+    const item = data[key];
+    if (id === undefined || !isRecord(item)) continue;
+    const entry: GiftEntry = { id, source: "props" };
+    const name = toName(field(item, "name"));
+    if (name !== undefined) entry.name = name;
+    const price = toPrice(field(item, "pc"));
+    if (price !== undefined) entry.price = price;
+    const icon = toHttpUrl(field(item, "himg")) ?? toHttpUrl(field(item, "cimg"));
+    if (icon !== undefined) entry.icon = icon;
+    if (entry.name !== undefined || entry.price !== undefined) props.set(id, entry);
+  }
+  return props;
+}
+
+/** A gift id: a positive integer, as a number or a string of digits, returned as a string. */
+function toId(value: unknown): string | undefined {
+  const n = toInt(value);
+  return n !== undefined && n > 0 ? String(n) : undefined;
+}
+
+function toName(value: unknown): string | undefined {
+  const name = toText(value, MAX_NAME_LENGTH);
+  return name === undefined || name.trim() === "" ? undefined : name;
+}
+
+function toPrice(value: unknown): number | undefined {
+  const price = toInt(value);
+  return price !== undefined && price <= MAX_PRICE ? price : undefined;
+}
+
+/**
+ * Options of a {@linkcode GiftCatalogCache}: those of
+ * {@linkcode fetchGiftCatalog} (but `signal`, which each `get` takes), plus
+ * how long catalogues are kept.
+ *
+ * @example
+ * ```ts
+ * import { GiftCatalogCache, type GiftCatalogCacheOptions } from "@x/douyu";
+ *
+ * const options: GiftCatalogCacheOptions = { ttl: 30 * 60_000, maxRooms: 8 };
+ * const cache = new GiftCatalogCache(options);
+ * console.log(cache.size); // 0
+ * ```
+ */
+export interface GiftCatalogCacheOptions extends Omit<GiftCatalogOptions, "signal"> {
+  /** How long a complete catalogue is used before it is fetched again, ms. Default 10 minutes. */
+  ttl?: number;
+  /**
+   * After a failure, how long before asking again, ms: a failed fetch (or a
+   * catalogue with `problems`) is kept that long, so a burst of gift messages
+   * does not become a burst of requests. Default 1 minute.
+   */
+  retryAfter?: number;
+  /** Most rooms kept; the least recently used goes first. Default 100. */
+  maxRooms?: number;
+  /** The clock, ms since the epoch. Default `Date.now`; tests pass their own. */
+  now?: () => number;
+}
+
+/** One cached thing: the fetch in flight, or its outcome and expiry. */
+interface Slot<T> {
+  promise: Promise<T>;
+  pending: boolean;
+  /** The last good value, kept while a refresh runs and after one fails. */
+  value: T | undefined;
+  expires: number;
+}
+
+/**
+ * Gift catalogues by room, fetched on first use and kept for `ttl`.
+ *
+ * - Callers that ask for the same room at the same time share one fetch.
+ * - The props config, the same for every room, is fetched once for all
+ *   rooms and kept for `ttl` too.
+ * - A failure is remembered for `retryAfter`, so that a flood of gift
+ *   messages cannot become a flood of requests. When a refresh fails, or
+ *   gives a catalogue with `problems` where the last one had none, the last
+ *   good catalogue goes on being used until the next try.
+ * - At most `maxRooms` rooms are kept, the least recently used dropped first.
+ *
+ * @example
+ * ```ts
+ * import { type FetchLike, GiftCatalogCache, giftOf, parseMessage } from "@x/douyu";
+ *
+ * let requests = 0;
+ * const fetch: FetchLike = async (url) => {
+ *   requests++;
+ *   return url.includes("/api/gift/")
+ *     ? Response.json({ error: 0, data: { giftList: [{ id: 20004, name: "火箭" }] } })
+ *     : new Response('DYConfigCallback({"error":0,"data":{}})');
+ * };
+ * const gifts = new GiftCatalogCache({ fetch });
+ * const [a, b] = await Promise.all([gifts.get(9999), gifts.get(9999)]);
+ * console.log(a === b, requests); // true 2: one gift list and one props config
+ * console.log(giftOf(parseMessage("type@=dgb/gfid@=20004/"), gifts.peek(9999))?.name); // "火箭"
+ * ```
+ */
+export class GiftCatalogCache {
+  readonly #options: GiftCatalogCacheOptions;
+  readonly #ttl: number;
+  readonly #retryAfter: number;
+  readonly #maxRooms: number;
+  readonly #maxGifts: number;
+  readonly #now: () => number;
+  readonly #rooms = new Map<number, Slot<GiftCatalog>>();
+  #props: Slot<Map<string, GiftEntry>> | undefined;
+  #controller = new AbortController();
+
+  /**
+   * Creates an empty cache; nothing is fetched until {@linkcode GiftCatalogCache.get}.
+   *
+   * @param options Endpoints and limits as for {@linkcode fetchGiftCatalog}, and `ttl`,
+   * `retryAfter`, `maxRooms`, `now`.
+   * @throws {RangeError} An option is out of range.
+   */
+  constructor(options: GiftCatalogCacheOptions = {}) {
+    this.#options = options;
+    this.#ttl = nonNegative(options.ttl ?? 10 * 60_000, "ttl");
+    this.#retryAfter = nonNegative(options.retryAfter ?? 60_000, "retryAfter");
+    this.#maxRooms = Math.max(1, nonNegative(options.maxRooms ?? 100, "maxRooms"));
+    this.#maxGifts = checkLimits(options);
+    this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * The room's catalogue: the cached one while it is fresh, else a new fetch
+   * (shared with every other caller asking meanwhile).
+   *
+   * @param room The numeric room id.
+   * @param options `signal`: aborting it stops this caller's wait (with the
+   * signal's reason) but not the shared fetch, which others may be awaiting.
+   * @returns The catalogue (possibly with `problems`).
+   * @throws {GiftCatalogError} Both sources failed, and no earlier catalogue
+   * of the room is at hand.
+   * @throws {RangeError} `room` is not a room id.
+   */
+  get(room: number | string, options: { signal?: AbortSignal } = {}): Promise<GiftCatalog> {
+    let roomId: number;
+    try {
+      roomId = toCatalogRoom(room);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const slot = this.#fresh(this.#rooms.get(roomId), () => this.#loadRoom(roomId));
+    // Most recently used last: the first key is the one to evict.
+    this.#rooms.delete(roomId);
+    this.#rooms.set(roomId, slot);
+    for (const key of this.#rooms.keys()) {
+      if (this.#rooms.size <= this.#maxRooms) break;
+      this.#rooms.delete(key);
+    }
+    return whileNotAborted(slot.promise, options.signal);
+  }
+
+  /**
+   * The room's catalogue if one has been fetched, without waiting or
+   * fetching: for code that must decide at once, such as a filter running
+   * on every message. It may be older than `ttl` (a refresh may be running).
+   *
+   * @param room The numeric room id.
+   */
+  peek(room: number | string): GiftCatalog | undefined {
+    return this.#rooms.get(typeof room === "number" ? room : Number(room))?.value;
+  }
+
+  /** How many rooms are cached (or being fetched). */
+  get size(): number {
+    return this.#rooms.size;
+  }
+
+  /**
+   * Forgets every catalogue and abandons the fetches in flight: their callers
+   * get a `GiftCatalogError` saying the cache was cleared.
+   */
+  clear(): void {
+    this.#controller.abort(new GiftCatalogError("the gift catalogue cache was cleared"));
+    this.#controller = new AbortController();
+    this.#rooms.clear();
+    this.#props = undefined;
+  }
+
+  /** `slot` if it is being fetched or still fresh, else a new fetch that remembers its value. */
+  #fresh<T>(slot: Slot<T> | undefined, load: () => Promise<T>): Slot<T> {
+    if (slot !== undefined && (slot.pending || this.#now() < slot.expires)) return slot;
+    const signal = this.#controller.signal;
+    const next: Slot<T> = { promise: load(), pending: true, value: slot?.value, expires: 0 };
+    next.promise = next.promise.then(
+      (value) => {
+        next.pending = false;
+        const incomplete = value instanceof GiftCatalog && value.problems.length > 0;
+        next.expires = this.#now() + (incomplete ? this.#retryAfter : this.#ttl);
+        // A catalogue that knows less does not replace a complete one; it is
+        // tried again after retryAfter.
+        const previous = next.value;
+        if (incomplete && previous instanceof GiftCatalog && previous.problems.length === 0) {
+          return previous;
+        }
+        next.value = value;
+        return value;
+      },
+      (error: unknown) => {
+        next.pending = false;
+        next.expires = this.#now() + this.#retryAfter;
+        // Cleared: nothing of this fetch counts.
+        if (signal.aborted) throw signal.reason;
+        // A stale value beats none: keep using it until the next try.
+        if (next.value !== undefined) return next.value;
+        throw error;
+      },
+    );
+    // A failure nobody awaits (every caller gave up) must not be an unhandled rejection.
+    next.promise.catch(() => {});
+    return next;
+  }
+
+  async #loadRoom(roomId: number): Promise<GiftCatalog> {
+    const options = { ...this.#options, signal: this.#controller.signal };
+    const wantProps = options.props ?? true;
+    const [list, props] = await Promise.allSettled([
+      loadGiftList(roomId, options, this.#maxGifts),
+      wantProps ? this.#loadProps(options) : undefined,
+    ]);
+    options.signal.throwIfAborted();
+    return compose(
+      roomId,
+      list,
+      wantProps ? props as PromiseSettledResult<Map<string, GiftEntry>> : undefined,
+      this.#now(),
+    );
+  }
+
+  #loadProps(options: GiftCatalogOptions): Promise<Map<string, GiftEntry>> {
+    this.#props = this.#fresh(this.#props, () => loadProps(options, this.#maxGifts));
+    return this.#props.promise;
+  }
+}
+
+function nonNegative(value: number, name: string): number {
+  if (!(value >= 0)) throw new RangeError(`${name} must be a non-negative number, got ${value}`);
+  return value;
+}
+
+/** `promise`, or a rejection with `signal`'s reason as soon as it aborts. */
+function whileNotAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+/**
+ * What {@linkcode giftOf} reads from a gift message. Prices are in fen (1/100
+ * yuan) and in yuan; a free gift (`YUWAN`) is worth 0. Any field the message
+ * and the catalogue cannot tell is `undefined`.
+ *
+ * @example
+ * ```ts
+ * import type { GiftDetails } from "@x/douyu";
+ *
+ * const show = (g: GiftDetails) =>
+ *   `${g.name ?? `gift #${g.id}`} x${g.count}${g.value !== undefined ? ` (¥${g.value.toFixed(2)})` : ""}`;
+ * console.log(show({
+ *   kind: "gift", id: "20004", prop: false, name: "火箭", count: 1, unitPriceFen: 50000,
+ *   unitPrice: 500, valueFen: 50000, value: 500, paid: true, icon: undefined,
+ * })); // "火箭 x1 (¥500.00)"
+ * ```
+ */
+export interface GiftDetails {
+  /** `"gift"` for `dgb`, `gdp` and `spbc`; `"superchat"` for a paid super chat. */
+  kind: "gift" | "superchat";
+  /**
+   * The gift id (`gfid`), or for a `dgb` with `gfid` 0 the prop id (`pid`);
+   * `undefined` for a super chat or when the message names none. Show an
+   * unknown gift as `gift #<id>`.
+   */
+  id: string | undefined;
+  /** Whether `id` is a prop id (`pid`, from a `dgb` with `gfid` 0), not a gift id. */
+  prop: boolean;
+  /** Name: the message's own (`gfn`, `gn`) wins over the catalogue's. Raw: sanitise to display. */
+  name: string | undefined;
+  /** How many were given (`gfcnt`, `gc`); 1 when the message does not say. */
+  count: number;
+  /** Money value of one, in fen: the listed price, 0 for a free gift. */
+  unitPriceFen: number | undefined;
+  /** `unitPriceFen` in yuan. */
+  unitPrice: number | undefined;
+  /** Money value of the whole message, in fen: `unitPriceFen × count`. */
+  valueFen: number | undefined;
+  /** `valueFen` in yuan. */
+  value: number | undefined;
+  /** `true` paid with money, `false` free (fish balls), `undefined` unknown. */
+  paid: boolean | undefined;
+  /** Icon URL from the catalogue. */
+  icon: string | undefined;
+}
+
+/**
+ * The gift in a message: its name, count, unit price, total value and icon.
+ * Works on `dgb` (gifts), `gdp` (gifts with a name), `spbc` (big-gift
+ * broadcasts, often of another room) and paid super chats (`comm_chatmsg`,
+ * valued by `cprice` in fen; see `superChatOf`); any other message gives
+ * `undefined`.
+ *
+ * - The name is the message's own (`gfn`, `gn`) when it has one, else the
+ *   catalogue's.
+ * - A `dgb` with `gfid` 0 is a prop named by `pid`: `id` is the `pid` and
+ *   `prop` is true. Such an item is not looked up, since the catalogue is
+ *   keyed by gift id and a `pid` of the same number would be another item.
+ * - A gift the catalogue does not know (or without a catalogue) still has its
+ *   `id` and `count`, with name (unless the message has one), prices, `paid`
+ *   and `icon` undefined.
+ *
+ * @param msg Any message.
+ * @param catalog The room's catalogue, if you have one.
+ * @returns The gift, or `undefined` for a message that is not a gift.
+ *
+ * @example
+ * ```ts
+ * import { GiftCatalog, giftOf, parseMessage } from "@x/douyu";
+ *
+ * const catalog = new GiftCatalog({
+ *   roomId: 9999,
+ *   gifts: [{ id: "20004", name: "火箭", price: 50000, priceType: "YUCHI", paid: true, source: "room" }],
+ * });
+ * const rocket = giftOf(parseMessage("type@=dgb/gfid@=20004/gfcnt@=1/"), catalog);
+ * console.log(rocket?.name, rocket?.value, rocket?.paid); // "火箭" 500 true
+ *
+ * const unknown = giftOf(parseMessage("type@=dgb/gfid@=777/gfcnt@=3/"), catalog);
+ * console.log(unknown?.name ?? `gift #${unknown?.id}`, unknown?.value); // "gift #777" undefined
+ *
+ * const sc = giftOf(parseMessage("type@=comm_chatmsg/btype@=voiceDanmu/cprice@=3000/cet@=60/"));
+ * console.log(sc?.kind, sc?.value); // "superchat" 30
+ * ```
+ */
+export function giftOf(msg: Message, catalog?: GiftCatalog): GiftDetails | undefined {
+  switch (msg.type) {
+    case "dgb":
+    case "gdp": {
+      const gfid = str(msg, "gfid");
+      const pid = str(msg, "pid");
+      // gfid 0 (or none at all) with a pid: a prop, named by its pid.
+      const prop = (gfid === undefined || gfid === "0") && pid !== undefined && pid !== "0";
+      const id = prop ? pid : gfid;
+      return details(id, prop, str(msg, "gfn"), str(msg, "gfcnt"), prop ? undefined : catalog);
+    }
+    case "spbc":
+      return details(str(msg, "gfid"), false, str(msg, "gn"), str(msg, "gc"), catalog);
+    case "comm_chatmsg": {
+      const sc = superChatOf(msg);
+      if (sc === undefined) return undefined;
+      const fen = Math.round(sc.price * 100);
+      return {
+        kind: "superchat",
+        id: undefined,
+        prop: false,
+        name: undefined,
+        count: 1,
+        unitPriceFen: fen,
+        unitPrice: fen / 100,
+        valueFen: fen,
+        value: fen / 100,
+        paid: true,
+        icon: undefined,
+      };
+    }
+    default:
+      return undefined;
+  }
+}
+
+function details(
+  rawId: string | undefined,
+  prop: boolean,
+  ownName: string | undefined,
+  rawCount: string | undefined,
+  catalog: GiftCatalog | undefined,
+): GiftDetails {
+  const id = rawId === undefined || rawId === "" ? undefined : rawId;
+  const entry = id !== undefined && /^\d{1,16}$/.test(id) ? catalog?.get(id) : undefined;
+  const parsedCount = toNumber(rawCount);
+  const count = parsedCount !== undefined && Number.isSafeInteger(parsedCount) && parsedCount >= 0
+    ? parsedCount
+    : 1;
+  // A free gift's price is in fish balls, which are not money.
+  const unitPriceFen = entry?.paid === false ? 0 : entry?.price;
+  const total = unitPriceFen === undefined ? undefined : unitPriceFen * count;
+  const valueFen = total !== undefined && Number.isSafeInteger(total) ? total : undefined;
+  return {
+    kind: "gift",
+    id,
+    prop,
+    name: ownName !== undefined && ownName !== "" ? ownName : entry?.name,
+    count,
+    unitPriceFen,
+    unitPrice: unitPriceFen === undefined ? undefined : unitPriceFen / 100,
+    valueFen,
+    value: valueFen === undefined ? undefined : valueFen / 100,
+    paid: entry?.paid,
+    icon: entry?.icon,
+  };
+}
+
+function str(msg: Message, key: string): string | undefined {
+  const value = Object.hasOwn(msg, key) ? (msg as Record<string, unknown>)[key] : undefined;
+  return typeof value === "string" ? value : undefined;
+}
