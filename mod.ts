@@ -90,6 +90,14 @@ export {
   type RoomOptions,
 } from "./src/rooms/hub.ts";
 export {
+  type LiveEvent,
+  type LiveOptions,
+  type LiveSnapshot,
+  type LiveState,
+  LiveWatcher,
+  watchLive,
+} from "./src/rooms/live.ts";
+export {
   type FetchLike,
   fetchRoomInfo,
   parseRoomInput,

@@ -1,0 +1,220 @@
+import assert from "node:assert/strict";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { type LiveEvent, type LiveWatcher, watchLive } from "../mod.ts";
+import { MockServer } from "../src/testing/mod.ts";
+import { test } from "./harness.ts";
+
+/** What the stand-in room API answers, changeable while a test runs. */
+interface Room {
+  show_status: number;
+  videoLoop: number;
+  /** Answer betard with HTTP 500 (the open API then answers). */
+  betardDown?: boolean;
+}
+
+/** A local HTTP server playing betard and the open API for the rooms in `rooms`. */
+async function roomApi(
+  rooms: Map<number, Room>,
+): Promise<{ base: string; requests: string[]; close(): Promise<void> }> {
+  const requests: string[] = [];
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const url = req.url ?? "";
+    requests.push(url);
+    const id = Number(/\/(\d+)(?:\?|$)/.exec(url)?.[1]);
+    const room = rooms.get(id);
+    const json = (status: number, body: unknown) => {
+      res.writeHead(status, { "content-type": "application/json" });
+      res.end(JSON.stringify(body));
+    };
+    if (room === undefined) return json(404, {});
+    if (url.startsWith("/betard/")) {
+      if (room.betardDown) return json(500, {});
+      return json(200, {
+        room: {
+          room_id: id,
+          room_name: `title ${id}`,
+          nickname: `owner ${id}`,
+          show_status: room.show_status,
+          videoLoop: room.videoLoop,
+        },
+      });
+    }
+    if (url.startsWith("/api/RoomApi/room/")) {
+      return json(200, {
+        error: 0,
+        data: { room_id: String(id), room_status: room.show_status === 1 ? "1" : "2" },
+      });
+    }
+    json(404, {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests,
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}
+
+const rss = (ss: number, ivl = 0) => `type@=rss/rid@=9999/ss@=${ss}/ivl@=${ivl}/code@=0/`;
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Reads the watcher's events into an array as they come. */
+function collect(watcher: LiveWatcher): LiveEvent[] {
+  const events: LiveEvent[] = [];
+  (async () => {
+    for await (const event of watcher) events.push(event);
+  })();
+  return events;
+}
+
+async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await delay(10);
+  }
+}
+
+const states = (events: LiveEvent[]) => events.map((e) => e.state);
+
+test("live: a flapping rss (off, then on within the window) is no offline; one that holds is", async () => {
+  const rooms = new Map([[9999, { show_status: 1, videoLoop: 0 }]]);
+  const api = await roomApi(rooms);
+  await using server = await MockServer.start();
+  const watcher = watchLive([9999], {
+    url: server.url,
+    apiBase: api.base,
+    openApiBase: api.base,
+    offlineConfirmation: 1500,
+  });
+  try {
+    const events = collect(watcher);
+    await until("live", () => events.length === 1);
+    assert.deepEqual(states(events), ["live"]);
+    assert.equal(events[0]!.info?.name, "title 9999");
+    const client = await server.nextClient();
+    await client.send(rss(0));
+    await delay(200);
+    await client.send(rss(1));
+    await delay(2000); // past the window: the offline never held
+    assert.deepEqual(states(events), ["live"]);
+    const offAt = Date.now();
+    await client.send(rss(0));
+    await until("offline", () => events.length === 2);
+    assert.deepEqual(states(events), ["live", "offline"]);
+    assert.ok(Math.abs(events[1]!.at - offAt) < 1000, "at is when the offline was first seen");
+    assert.ok(Date.now() - offAt >= 1400, "reported before the window ran out");
+    await client.send(rss(0)); // no repeats
+    await delay(500);
+    assert.equal(events.length, 2);
+  } finally {
+    await watcher.close();
+    await api.close();
+  }
+});
+
+test("live: a video loop is a loop, never live, from rss or the API", async () => {
+  const rooms = new Map([[9999, { show_status: 1, videoLoop: 1 }]]);
+  const api = await roomApi(rooms);
+  await using server = await MockServer.start();
+  await using watcher = watchLive([9999], {
+    url: server.url,
+    apiBase: api.base,
+    openApiBase: api.base,
+    offlineConfirmation: 300,
+  });
+  const events = collect(watcher);
+  await until("loop", () => events.length === 1);
+  const client = await server.nextClient();
+  await client.send(rss(1, 1));
+  await client.send(rss(0, 1));
+  await delay(600);
+  assert.deepEqual(states(events), ["loop"]);
+  await client.send(rss(1, 0));
+  await until("live", () => events.length === 2);
+  assert.deepEqual(states(events), ["loop", "live"]);
+  await watcher.close();
+  await api.close();
+});
+
+test("live: a change while disconnected is caught by the re-sync after reconnecting", async () => {
+  const room = { show_status: 1, videoLoop: 0 };
+  const api = await roomApi(new Map([[9999, room]]));
+  await using server = await MockServer.start();
+  await using watcher = watchLive([9999], {
+    url: server.url,
+    apiBase: api.base,
+    openApiBase: api.base,
+    offlineConfirmation: 200,
+    reconnect: { initialDelay: 10, maxDelay: 20 },
+  });
+  const events = collect(watcher);
+  await until("live", () => events.length === 1);
+  const first = await server.nextClient();
+  // The stream ends while the barrage connection is down: no rss ever says so.
+  room.show_status = 2;
+  first.close();
+  await server.nextClient();
+  await until("offline", () => events.length === 2);
+  assert.deepEqual(states(events), ["live", "offline"]);
+  await watcher.close();
+  await api.close();
+});
+
+test("live: the exported state is not announced again after a restart; periodic re-sync", async () => {
+  const room = { show_status: 1, videoLoop: 0 };
+  const api = await roomApi(new Map([[9999, room]]));
+  await using server = await MockServer.start();
+  const options = { url: server.url, apiBase: api.base, openApiBase: api.base };
+  const first = watchLive([9999], options);
+  const events = collect(first);
+  await until("live", () => events.length === 1);
+  const saved = JSON.parse(JSON.stringify(first.state()));
+  assert.deepEqual(Object.keys(saved), ["9999"]);
+  assert.equal(saved["9999"].state, "live");
+  await first.close();
+
+  const second = watchLive([9999], {
+    ...options,
+    state: saved,
+    resyncInterval: 300,
+    offlineConfirmation: 100,
+  });
+  const again = collect(second);
+  await server.nextClient();
+  await server.nextClient(); // the second watcher's connection
+  await delay(800); // connected and re-synced a few times: still live, nothing to say
+  assert.deepEqual(again, []);
+  // No rss, no reconnect: only the periodic re-sync can notice.
+  room.show_status = 2;
+  await until("offline", () => again.length === 1);
+  assert.deepEqual(states(again), ["offline"]);
+  assert.deepEqual(second.state()["9999"]?.state, "offline");
+  await second.close();
+  await api.close();
+});
+
+test("live: when only the open API answers, a known loop stays a loop", async () => {
+  const room = { show_status: 1, videoLoop: 1, betardDown: false };
+  const api = await roomApi(new Map([[9999, room]]));
+  await using server = await MockServer.start();
+  await using watcher = watchLive([9999], {
+    url: server.url,
+    apiBase: api.base,
+    openApiBase: api.base,
+    resyncInterval: 200,
+  });
+  const events = collect(watcher);
+  await until("loop", () => events.length === 1);
+  room.betardDown = true; // the open API says "1": live or loop, it cannot tell
+  await until("open API asked", () => api.requests.some((r) => r.startsWith("/api/RoomApi/")));
+  await delay(500);
+  assert.deepEqual(states(events), ["loop"]);
+  await watcher.close();
+  await api.close();
+});
