@@ -141,6 +141,8 @@ export {
 export { defaultTransportFactory } from "./src/transport/default.ts";
 
 if (import.meta.main) {
-  const { runCli } = await import("./src/cli/cli.ts");
-  await runCli();
+  // Not a top-level await: with one, CommonJS code could not require() the
+  // npm build of this module (Node 20.19+ and 22.12+ require ES modules only
+  // when they have none).
+  import("./src/cli/cli.ts").then(({ runCli }) => runCli());
 }

@@ -835,6 +835,28 @@ test("cli process: exit codes and messages of the real command (watching needs o
   ok(await loggedOut(server.clients[0]!));
 });
 
+test("cli process: serve is stopped by SIGINT or SIGTERM with exit status 0, as --help says", async () => {
+  const help = await finished(spawnCli(["--help"]));
+  ok(
+    help.stdout.includes("serve runs until it is stopped: Ctrl-C or SIGTERM end it with status 0"),
+  );
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    const child = spawnCli(["serve", "--port", "0"]);
+    for (let waited = 0; !child.stderr.includes("Ctrl-C stops"); waited += 50) {
+      if (waited > 20_000) {
+        child.kill("SIGTERM");
+        await child.exited;
+        throw new Error(`serve did not start: ${child.stderr}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    child.kill(signal);
+    const result = await finished(child);
+    strictEqual(result.code, 0, `${signal}: ${result.stderr}`);
+    strictEqual(result.stdout, "");
+  }
+});
+
 test("cli process: SIGINT logs out, completes the recording and exits 130", async () => {
   const dir = await tempDir();
   try {

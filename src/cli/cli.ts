@@ -2,7 +2,7 @@
  * The `douyu` command line tool: watch a room's barrage, replay a
  * recording, run the mock server, resolve a room name. `mod.ts` runs
  * {@linkcode runCli} when it is the main module (and so does the compiled
- * binary).
+ * binary); `bin.ts`, the npm build's `douyu`, runs it unconditionally.
  *
  * Everything runtime-specific (arguments, standard streams, terminal
  * detection, signals, exiting) is in {@linkcode runCli}; {@linkcode main}
@@ -60,7 +60,8 @@ export interface CliIO {
   color?: boolean;
   /**
    * Aborted on SIGINT or SIGTERM: the command logs out, flushes the
-   * recording and returns 130 (143 when the reason is `"SIGTERM"`).
+   * recording and returns 130 (143 when the reason is `"SIGTERM"`). `serve`,
+   * which runs until it is stopped, returns 0.
    */
   signal?: AbortSignal;
 }
@@ -157,7 +158,8 @@ Serve:
   --port N           TCP port (default: a free one; a WebSocket port is added under Deno and Bun)
   --host ADDR        address to listen on (default 127.0.0.1)
   --speed X          replay speed (default 1)
-  --loop             replay the recording forever
+  --loop             replay the recording forever (without it, each client gets
+                     it once, then stays connected with nothing more to come)
 
   -h, --help         show this help
   --version          show the version
@@ -165,6 +167,7 @@ Serve:
 Output: messages on stdout, one per line; status and errors on stderr.
 Exit status: 0 done, 1 failure (no endpoint reachable, room lookup, file),
 2 usage error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+serve runs until it is stopped: Ctrl-C or SIGTERM end it with status 0.
 `;
 
 const SHORT_USAGE =
@@ -198,8 +201,8 @@ type Values = ReturnType<typeof parse>["values"];
  * Runs the `douyu` command line with the given arguments (without the
  * program name) and returns the exit code: 0 done, 1 failure (no endpoint
  * reachable, room lookup failed, file error), 2 usage error, 130
- * interrupted (143 for SIGTERM). Never throws for expected failures: they
- * are one line `douyu: <message>` on `io.stderr`.
+ * interrupted (143 for SIGTERM; `serve` returns 0 when stopped). Never throws
+ * for expected failures: they are one line `douyu: <message>` on `io.stderr`.
  *
  * @param args Command line arguments, e.g. `["--json", "--count", "5", "9999"]`.
  * @param io Standard streams, colour and the interrupt signal.

@@ -1,0 +1,261 @@
+/**
+ * The npm build (`dist/npm/`, from `deno task build:npm`) under the Node on
+ * this machine: `node --test tests/node/npm_test.mjs`, which `deno task
+ * test:node` runs after building. Plain JavaScript, so that Node runs it as
+ * it is; it needs nothing installed.
+ *
+ * The package is reached the way a project that installed it reaches it:
+ * through `node_modules/@x/douyu` (a link to `dist/npm/`) and the `exports`
+ * and `bin` of its package.json.
+ */
+import { deepStrictEqual, doesNotMatch, match, ok, strictEqual } from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm, symlink } from "node:fs/promises";
+import { createServer } from "node:http";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const PACKAGE_DIR = fileURLToPath(new URL("../../dist/npm/", import.meta.url));
+const ROOM = 9999;
+/** Every test's limit: a hung child process or socket fails the test instead of the run. */
+const LIMIT = { timeout: 30_000 };
+
+/** What the mock server streams: chat, a gift, an entry (STT bodies as the server sends them). */
+const SERVED = [
+  "type@=chatmsg/rid@=9999/uid@=1/nn@=Ann/txt@=hello a@Sb/level@=12/dms@=5/",
+  "type@=dgb/rid@=9999/uid@=2/nn@=Bo/gfid@=824/gfcnt@=1/hits@=3/",
+  "type@=uenter/rid@=9999/uid@=3/nn@=小鱼干/level@=3/",
+  "type@=chatmsg/rid@=9999/uid@=4/nn@=Cy/txt@=second/level@=7/dms@=5/",
+  "type@=chatmsg/rid@=9999/uid@=5/nn@=Dee/txt@=third/level@=1/dms@=5/",
+  "type@=chatmsg/rid@=9999/uid@=6/nn@=Eve/txt@=fourth/level@=2/dms@=5/",
+];
+
+let consumerDir = "";
+/** `require` as a CommonJS module of a project that installed the package. */
+let requireFromConsumer = createRequire(import.meta.url);
+let manifest = {};
+/** The package's `.` export, imported through its package.json. */
+let douyu;
+/** The package's `./testing` export. */
+let testing;
+
+before(async () => {
+  manifest = JSON.parse(await readFile(join(PACKAGE_DIR, "package.json"), "utf8"));
+  consumerDir = await mkdtemp(join(tmpdir(), "douyu-npm-test-"));
+  const link = join(consumerDir, "node_modules", ...manifest.name.split("/"));
+  await mkdir(join(link, ".."), { recursive: true });
+  await symlink(PACKAGE_DIR, link, "dir");
+  requireFromConsumer = createRequire(join(consumerDir, "consumer.js"));
+  douyu = await import(pathToFileURL(requireFromConsumer.resolve(manifest.name)).href);
+  testing = await import(
+    pathToFileURL(requireFromConsumer.resolve(`${manifest.name}/testing`)).href
+  );
+});
+
+after(async () => {
+  if (consumerDir !== "") await rm(consumerDir, { recursive: true, force: true });
+});
+
+test(
+  "package.json: an ES module package for Node 20 with both exports and the douyu bin",
+  LIMIT,
+  () => {
+    strictEqual(manifest.name, "@x/douyu");
+    strictEqual(manifest.type, "module");
+    match(manifest.engines.node, /^>=20(\.|$)/);
+    deepStrictEqual(Object.keys(manifest.exports).sort(), [".", "./package.json", "./testing"]);
+    ok(typeof manifest.bin.douyu === "string", "bin.douyu");
+    strictEqual(typeof douyu.connect, "function");
+    strictEqual(typeof testing.MockServer, "function");
+    strictEqual(testing.parseEndpoint, douyu.parseEndpoint, "one copy of the code both export");
+    strictEqual(douyu.runCli, undefined, "runCli is not public");
+  },
+);
+
+test(
+  "library: connects over TCP to the mock server from ./testing and gets every message",
+  LIMIT,
+  async () => {
+    const { connect, ProtocolError, sanitizeForTerminal } = douyu;
+    const server = await testing.MockServer.start({ messages: SERVED });
+    try {
+      strictEqual(server.url.startsWith("tcp://127.0.0.1:"), true, server.url);
+      const session = await connect(ROOM, { url: server.url, reconnect: false });
+      const got = [];
+      try {
+        for await (const msg of session) {
+          if (msg.type === "loginres" || msg.type === "pingreq") continue;
+          got.push(msg);
+          if (got.length === SERVED.length) break;
+        }
+      } finally {
+        await session.close();
+      }
+      deepStrictEqual(got.map((msg) => msg.type), [
+        "chatmsg",
+        "dgb",
+        "uenter",
+        "chatmsg",
+        "chatmsg",
+        "chatmsg",
+      ]);
+      strictEqual(got[0].nn, "Ann");
+      strictEqual(got[0].txt, "hello a/b");
+      strictEqual(got[2].nn, "小鱼干");
+      strictEqual(sanitizeForTerminal("a\u001b[31mb"), "a[31mb");
+      ok(new ProtocolError("x") instanceof douyu.DouyuError);
+      const client = await server.nextClient();
+      strictEqual(client.received[0].type, "loginreq");
+      strictEqual(client.received[0].roomid, String(ROOM));
+    } finally {
+      await server.close();
+    }
+  },
+);
+
+test(
+  "library: ws:// without a WebSocket (Node 20) fails with an error that says so",
+  LIMIT,
+  async (t) => {
+    if (typeof globalThis.WebSocket === "function") return t.skip("this Node has WebSocket");
+    const { connect } = douyu;
+    let failure;
+    try {
+      const session = await connect(ROOM, {
+        url: "ws://127.0.0.1:1/",
+        reconnect: false,
+        loginTimeout: 5000,
+      });
+      await session.close();
+    } catch (error) {
+      failure = error;
+    }
+    ok(failure instanceof douyu.DouyuError, String(failure));
+    match(String(failure?.message), /WebSocket/);
+  },
+);
+
+test("library: CommonJS can require() it (Node 20.19+, 22.12+: no top-level await)", LIMIT, (t) => {
+  if (!process.features.require_module) return t.skip("this Node cannot require ES modules");
+  const required = requireFromConsumer(manifest.name);
+  strictEqual(required.connect, douyu.connect, "the same module as import");
+  strictEqual(requireFromConsumer(`${manifest.name}/testing`).MockServer, testing.MockServer);
+});
+
+test(
+  "bin: `douyu --json --count 5` prints 5 NDJSON lines from the mock server and exits 0",
+  LIMIT,
+  async () => {
+    const bin = join(PACKAGE_DIR, manifest.bin.douyu);
+    match(await readFile(bin, "utf8"), /^#!\/usr\/bin\/env node\n/);
+    const server = await testing.MockServer.start({ messages: SERVED });
+    try {
+      const args = ["--url", server.url, "--json", "--count", "5", String(ROOM)];
+      const { code, stdout, stderr } = await runNode([bin, ...args]);
+      strictEqual(code, 0, stderr);
+      const lines = stdout.split("\n").filter((line) => line !== "");
+      strictEqual(lines.length, 5, stdout);
+      const printed = lines.map((line) => JSON.parse(line));
+      deepStrictEqual(printed.map((msg) => msg.nn), ["Ann", "Bo", "小鱼干", "Cy", "Dee"]);
+      match(stderr, new RegExp(`connected to ${server.url}`));
+    } finally {
+      await server.close();
+    }
+  },
+);
+
+test("bin: --version prints the package version; a bad option exits 2", LIMIT, async () => {
+  const bin = join(PACKAGE_DIR, manifest.bin.douyu);
+  const version = await runNode([bin, "--version"]);
+  strictEqual(version.code, 0, version.stderr);
+  strictEqual(version.stdout, `douyu ${manifest.version}\n`);
+  const usage = await runNode([bin, "--bogus", "9999"]);
+  strictEqual(usage.code, 2);
+  match(usage.stderr, /unknown option --bogus/);
+});
+
+test(
+  "bin: `douyu resolve` looks a room name up over HTTP (a local stand-in for Douyu)",
+  LIMIT,
+  async () => {
+    const paths = [];
+    const server = createServer((request, response) => {
+      paths.push(request.url);
+      response.setHeader("content-type", "application/json");
+      response.end(JSON.stringify({ error: 0, room: { room_id: 288016, show_status: 1 } }));
+    });
+    await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const base = `http://127.0.0.1:${server.address().port}`;
+      const bin = join(PACKAGE_DIR, manifest.bin.douyu);
+      const args = ["resolve", "douyu.com/yyf", "--api-base", base, "--mobile-base", `${base}/m`];
+      const { code, stdout, stderr } = await runNode([bin, ...args]);
+      strictEqual(code, 0, stderr);
+      strictEqual(stdout, "288016\n");
+      deepStrictEqual(paths, ["/betard/yyf"]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  },
+);
+
+test(
+  "bin: `douyu serve` serves the sample over TCP (no WebSocket server on Node); SIGINT ends it with 0",
+  LIMIT,
+  async () => {
+    const bin = join(PACKAGE_DIR, manifest.bin.douyu);
+    const child = spawn(process.execPath, [bin, "serve", "--speed", "0"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    const exited = new Promise((resolve) => child.on("close", (code) => resolve(code)));
+    const listening = new Promise((resolve, reject) => {
+      child.stderr.setEncoding("utf8").on("data", (text) => {
+        stderr += text;
+        const url = /listening on (tcp:\/\/\S+)/.exec(stderr)?.[1];
+        if (url !== undefined && stderr.includes("Ctrl-C stops")) resolve(url);
+      });
+      exited.then(() => reject(new Error(`serve exited: ${stderr}`)));
+    });
+    try {
+      const url = await listening;
+      doesNotMatch(stderr, /ws:\/\//);
+      const session = await douyu.connect(ROOM, { url, reconnect: false, types: ["chatmsg"] });
+      try {
+        for await (const msg of session) {
+          strictEqual(typeof msg.txt, "string");
+          break;
+        }
+      } finally {
+        await session.close();
+      }
+    } finally {
+      child.kill("SIGINT");
+    }
+    strictEqual(await exited, 0, stderr);
+  },
+);
+
+/** Runs `node <args>` and collects its output; a guard kills it after 20 s. */
+function runNode(args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (text) => (stdout += text));
+    child.stderr.setEncoding("utf8").on("data", (text) => (stderr += text));
+    const guard = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    child.on("error", (error) => {
+      clearTimeout(guard);
+      reject(error);
+    });
+    child.on("close", (code) => {
+      clearTimeout(guard);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
