@@ -36,6 +36,7 @@
 
 export {
   ClosedError,
+  ClusterError,
   type ConnectionAttempt,
   ConnectionError,
   DouyuError,

@@ -203,6 +203,21 @@ export class HubFullError extends DouyuError {
  */
 export class GiftCatalogError extends DouyuError {}
 
+/**
+ * A NATS JetStream operation of `@x/douyu/nats` failed: no server reachable,
+ * JetStream not enabled, a bucket or stream that cannot be set up, a durable
+ * consumer with other settings. `cause` holds the NATS client's error.
+ *
+ * @example
+ * ```ts
+ * import { ClusterError, DouyuError } from "@x/douyu";
+ *
+ * const err = new ClusterError("cannot reach NATS at nats://127.0.0.1:4222");
+ * console.log(err instanceof DouyuError, err.name); // true "ClusterError"
+ * ```
+ */
+export class ClusterError extends DouyuError {}
+
 /** One-line text of any thrown value, for messages. */
 export function errorText(error: unknown): string {
   if (error instanceof Error) return error.message || error.name;

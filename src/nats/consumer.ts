@@ -1,0 +1,434 @@
+/**
+ * Reading the `DOUYU` stream back: {@linkcode subscribe} yields the
+ * collected messages, filtered by room and type, from now on, from a point
+ * in time, or (durably) from where a named consumer left off.
+ *
+ * @module
+ */
+
+import {
+  AckPolicy,
+  type Consumer,
+  type ConsumerConfig,
+  type ConsumerMessages,
+  DeliverPolicy,
+  type JsMsg,
+  type OrderedConsumerOptions,
+} from "@nats-io/jetstream";
+import { ClusterError, errorText } from "../base/errors.ts";
+import type { Message } from "../protocol/messages.ts";
+import {
+  type Cluster,
+  HEADER_COLLECTOR,
+  HEADER_RECEIVED_AT,
+  MAX_MESSAGE_BYTES,
+  STREAM_NAME,
+  SUBJECT_PREFIX,
+  subjectToken,
+} from "./cluster.ts";
+
+/** Filter subjects past which a consumer filters by the stream's wildcard instead. */
+const MAX_FILTERS = 256;
+/** Messages the client fetches ahead. */
+const PREFETCH = 256;
+/** Nesting a message may have (Douyu's is at most three levels deep). */
+const MAX_DEPTH = 6;
+
+/**
+ * Options of {@linkcode subscribe}.
+ *
+ * @example
+ * ```ts
+ * import type { SubscribeOptions } from "@x/douyu/nats";
+ *
+ * const options: SubscribeOptions = {
+ *   rooms: [9999],
+ *   types: ["chatmsg", "dgb"],
+ *   since: Date.now() - 10 * 60_000,
+ * };
+ * console.log(options.rooms); // [ 9999 ]
+ * ```
+ */
+export interface SubscribeOptions {
+  /** Only these rooms. Default: every room. */
+  rooms?: readonly number[];
+  /** Only these message types. Default: every type. */
+  types?: readonly string[];
+  /**
+   * Start from messages stored since this time (ms since the epoch, or a
+   * Date). Default: only messages stored from now on. For a durable consumer
+   * it applies when the consumer is created.
+   */
+  since?: number | Date;
+  /**
+   * A durable consumer's name: it remembers what was acknowledged, so a
+   * restarted reader resumes where it stopped (at-least-once: a message is
+   * acknowledged when the loop asks for the next one). Default: an
+   * ephemeral, ordered consumer that the server forgets.
+   */
+  durable?: string;
+  /** Aborting it ends the loop. */
+  signal?: AbortSignal;
+}
+
+/**
+ * One message read back from the stream.
+ *
+ * @example
+ * ```ts
+ * import type { ClusterMessage } from "@x/douyu/nats";
+ *
+ * const item: ClusterMessage = {
+ *   room: 9999,
+ *   message: { type: "chatmsg", nn: "Ann", txt: "hi" },
+ *   receivedAt: 0,
+ *   collector: "a",
+ *   seq: 1,
+ *   storedAt: 0,
+ * };
+ * console.log(item.room, item.message.type); // 9999 "chatmsg"
+ * ```
+ */
+export interface ClusterMessage<M extends Message = Message> {
+  /** The room. */
+  room: number;
+  /** The message, as `--json` prints it, parsed. */
+  message: M;
+  /** When the collector took it from its room, ms since the epoch. */
+  receivedAt: number;
+  /** The collector's name. */
+  collector: string;
+  /** Its sequence number in the stream. */
+  seq: number;
+  /** When the stream stored it, ms since the epoch. */
+  storedAt: number;
+}
+
+/**
+ * A reader of the stream: `for await` its messages; `close()`, `break` or
+ * the signal end it.
+ *
+ * @example
+ * ```ts ignore
+ * await using subscription = subscribe(cluster, { types: ["chatmsg"] });
+ * for await (const { room, message } of subscription) console.log(room, message);
+ * ```
+ */
+export class Subscription<M extends Message = Message>
+  implements AsyncIterable<ClusterMessage<M>>, AsyncDisposable {
+  readonly #cluster: Cluster;
+  readonly #options: SubscribeOptions;
+  readonly #rooms: ReadonlySet<number> | undefined;
+  readonly #types: ReadonlySet<string> | undefined;
+  #messages: ConsumerMessages | undefined;
+  #closed = false;
+  #iterating = false;
+  #skipped = 0;
+  readonly #onAbort = () => void this.close();
+
+  /** @internal Use {@linkcode subscribe}. */
+  constructor(cluster: Cluster, options: SubscribeOptions) {
+    this.#cluster = cluster;
+    this.#options = options;
+    for (const room of options.rooms ?? []) {
+      if (!Number.isSafeInteger(room) || room < 1) {
+        throw new RangeError(`a room id must be a positive integer, got ${room}`);
+      }
+    }
+    for (const type of options.types ?? []) {
+      if (subjectToken(type) !== type) {
+        throw new RangeError(`invalid message type ${JSON.stringify(type)}`);
+      }
+    }
+    if (options.durable !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(options.durable)) {
+      throw new RangeError(
+        `a durable name is 1 to 64 letters, digits, _ or -, got ${JSON.stringify(options.durable)}`,
+      );
+    }
+    this.#rooms = options.rooms?.length ? new Set(options.rooms) : undefined;
+    this.#types = options.types?.length ? new Set(options.types) : undefined;
+    if (options.signal?.aborted) this.#closed = true;
+    else options.signal?.addEventListener("abort", this.#onAbort, { once: true });
+  }
+
+  /** Messages skipped as malformed (a payload that is not a message, an unknown subject). */
+  get skipped(): number {
+    return this.#skipped;
+  }
+
+  /** Iterates the messages; ending the loop early closes the subscription. */
+  [Symbol.asyncIterator](): AsyncIterator<ClusterMessage<M>> {
+    if (this.#iterating) {
+      throw new TypeError("a subscription can be iterated by one loop at a time");
+    }
+    this.#iterating = true;
+    const generator = this.#read();
+    return {
+      next: () => generator.next(),
+      return: async () => {
+        await this.close();
+        return await generator.return(undefined);
+      },
+    };
+  }
+
+  /** Stops reading. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed && this.#messages === undefined) return;
+    this.#closed = true;
+    this.#options.signal?.removeEventListener("abort", this.#onAbort);
+    const messages = this.#messages;
+    this.#messages = undefined;
+    if (messages !== undefined) await messages.close().catch(() => {});
+  }
+
+  /** `await using` support: {@linkcode Subscription.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async *#read(): AsyncGenerator<ClusterMessage<M>, undefined> {
+    if (this.#closed) return;
+    const consumer = await this.#consumer();
+    if (this.#closed) return;
+    const messages = await consumer.consume({ max_messages: PREFETCH });
+    if (this.#closed) {
+      await messages.close().catch(() => {});
+      return;
+    }
+    this.#messages = messages;
+    const durable = this.#options.durable !== undefined;
+    try {
+      for await (const raw of messages) {
+        const item = this.#parse(raw);
+        if (item !== undefined) yield item;
+        // Acknowledged once the loop asked for the next: at-least-once for a durable reader.
+        if (durable) raw.ack();
+        if (this.#closed) break;
+      }
+    } finally {
+      await this.close();
+    }
+  }
+
+  async #consumer(): Promise<Consumer> {
+    const { js, jsm } = this.#cluster;
+    const filters = filterSubjects(this.#options.rooms, this.#options.types, {
+      multiple: this.#cluster.multipleFilters,
+    });
+    const since = this.#options.since;
+    const start: Pick<ConsumerConfig, "deliver_policy" | "opt_start_time"> = since === undefined
+      ? { deliver_policy: DeliverPolicy.New }
+      : {
+        deliver_policy: DeliverPolicy.StartTime,
+        opt_start_time: new Date(since).toISOString(),
+      };
+    try {
+      const name = this.#options.durable;
+      if (name === undefined) {
+        const options: Partial<OrderedConsumerOptions> = {
+          // One subject as a string: an array asks for nats-server 2.10.
+          filter_subjects: filters.subjects.length === 1 ? filters.subjects[0]! : filters.subjects,
+          ...start,
+        };
+        return await js.consumers.get(STREAM_NAME, options);
+      }
+      const config: Partial<ConsumerConfig> = {
+        durable_name: name,
+        ack_policy: AckPolicy.Explicit,
+        max_ack_pending: PREFETCH * 4,
+        ...(filters.subjects.length === 1
+          ? { filter_subject: filters.subjects[0]! }
+          : { filter_subjects: filters.subjects }),
+        ...start,
+      };
+      let existing: ConsumerConfig | undefined;
+      try {
+        existing = (await jsm.consumers.info(STREAM_NAME, name)).config;
+      } catch {
+        existing = undefined;
+      }
+      if (existing === undefined) {
+        await jsm.consumers.add(STREAM_NAME, config);
+      } else {
+        const had = existing.filter_subjects ??
+          (existing.filter_subject ? [existing.filter_subject] : []);
+        if (had.join(" ") !== filters.subjects.join(" ")) {
+          throw new ClusterError(
+            `durable consumer ${name} reads ${had.join(", ") || "everything"}, not ${
+              filters.subjects.join(", ")
+            }; use another name or the same --rooms and --types`,
+          );
+        }
+      }
+      return await js.consumers.get(STREAM_NAME, name);
+    } catch (error) {
+      if (error instanceof ClusterError) throw error;
+      throw new ClusterError(`cannot read the ${STREAM_NAME} stream: ${errorText(error)}`, {
+        cause: error,
+      });
+    }
+  }
+
+  #parse(raw: JsMsg): ClusterMessage<M> | undefined {
+    const tokens = raw.subject.split(".");
+    const room =
+      tokens.length === 3 && tokens[0] === SUBJECT_PREFIX && /^[1-9][0-9]{0,14}$/.test(tokens[1]!)
+        ? Number(tokens[1])
+        : undefined;
+    if (room === undefined || raw.data.length > MAX_MESSAGE_BYTES) {
+      this.#skipped++;
+      return undefined;
+    }
+    if (this.#rooms !== undefined && !this.#rooms.has(room)) return undefined;
+    if (this.#types !== undefined && !this.#types.has(tokens[2]!)) return undefined;
+    const message = toMessage(raw.data);
+    if (message === undefined) {
+      this.#skipped++;
+      return undefined;
+    }
+    const storedAt = raw.time.getTime();
+    const header = (name: string) => raw.headers?.get(name) ?? "";
+    const receivedText = header(HEADER_RECEIVED_AT);
+    const receivedAt = /^[0-9]{1,15}$/.test(receivedText) ? Number(receivedText) : storedAt;
+    const collector = header(HEADER_COLLECTOR);
+    return {
+      room,
+      message: message as M,
+      receivedAt,
+      collector: /^[A-Za-z0-9_-]{1,64}$/.test(collector) ? collector : "",
+      seq: raw.seq,
+      storedAt,
+    };
+  }
+}
+
+/**
+ * Reads the collected messages back: an ephemeral ordered consumer by
+ * default (from now on, or from `since`), or a durable one that resumes
+ * where it stopped. Malformed messages (anyone with publish rights on
+ * `douyu.>` could write anything) are skipped and counted.
+ *
+ * @param cluster The cluster.
+ * @param options Rooms, types, start time, durable name, signal.
+ * @returns The subscription; iterate it once.
+ *
+ * @example The last ten minutes of chat and gifts in room 9999, then live
+ * ```ts ignore
+ * import { Cluster, subscribe } from "@x/douyu/nats";
+ *
+ * await using cluster = await Cluster.connect("nats://127.0.0.1:4222");
+ * const since = Date.now() - 10 * 60_000;
+ * for await (const item of subscribe(cluster, { rooms: [9999], types: ["chatmsg", "dgb"], since })) {
+ *   console.log(item.room, item.message.type, item.collector);
+ * }
+ * ```
+ */
+export function subscribe<M extends Message = Message>(
+  cluster: Cluster,
+  options: SubscribeOptions = {},
+): Subscription<M> {
+  return new Subscription<M>(cluster, options);
+}
+
+/**
+ * The filter subjects for rooms and types, and whether they are exact. A
+ * server that takes one filter only (before 2.10), or a product of more than
+ * 256 subjects, gets the tightest single wildcard, and the rest is filtered
+ * on the client.
+ *
+ * @param rooms Rooms, or none for all.
+ * @param types Types, or none for all.
+ * @param options `multiple`: the server takes several filter subjects.
+ * @returns The subjects.
+ *
+ * @example
+ * ```ts
+ * import { filterSubjects } from "@x/douyu/nats";
+ *
+ * console.log(filterSubjects([9999], ["chatmsg", "dgb"], { multiple: true }).subjects);
+ * // [ "douyu.9999.chatmsg", "douyu.9999.dgb" ]
+ * console.log(filterSubjects([9999], ["chatmsg", "dgb"], { multiple: false }).subjects);
+ * // [ "douyu.9999.*" ]
+ * ```
+ */
+export function filterSubjects(
+  rooms: readonly number[] | undefined,
+  types: readonly string[] | undefined,
+  options: { multiple: boolean },
+): { subjects: string[] } {
+  const roomTokens = rooms?.length ? [...new Set(rooms)].map(String) : ["*"];
+  const typeTokens = types?.length ? [...new Set(types)] : [">"];
+  const product = roomTokens.length * typeTokens.length;
+  if (product === 1 || (options.multiple && product <= MAX_FILTERS)) {
+    const subjects: string[] = [];
+    for (const room of roomTokens) {
+      for (const type of typeTokens) {
+        subjects.push(
+          room === "*" && type === ">"
+            ? `${SUBJECT_PREFIX}.>`
+            : `${SUBJECT_PREFIX}.${room}.${type}`,
+        );
+      }
+    }
+    return { subjects };
+  }
+  const room = roomTokens.length === 1 ? roomTokens[0]! : "*";
+  const type = typeTokens.length === 1 ? typeTokens[0]! : "*";
+  if (room === "*" && (type === "*" || type === ">")) return { subjects: [`${SUBJECT_PREFIX}.>`] };
+  return { subjects: [`${SUBJECT_PREFIX}.${room}.${type === ">" ? "*" : type}`] };
+}
+
+/**
+ * Parses `--since`: a duration back from now (`90s`, `10m`, `2h`, `1d`) or a
+ * date (`2024-05-01T20:00:00Z`).
+ *
+ * @param text The text.
+ * @param now The current time, ms since the epoch.
+ * @returns The time, ms since the epoch, or `undefined` when not understood.
+ *
+ * @example
+ * ```ts
+ * import { parseSince } from "@x/douyu/nats";
+ *
+ * console.log(parseSince("10m", 1_000_000)); // 400000
+ * console.log(parseSince("2024-05-01T00:00:00Z", 0)); // 1714521600000
+ * console.log(parseSince("soon", 0)); // undefined
+ * ```
+ */
+export function parseSince(text: string, now: number): number | undefined {
+  const match = /^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)\s*$/.exec(text);
+  if (match !== null) {
+    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as "s"];
+    const ms = Number(match[1]) * unit;
+    return Number.isFinite(ms) && ms <= now ? Math.round(now - ms) : undefined;
+  }
+  if (!/^\d{4}-\d{2}-\d{2}/.test(text.trim())) return undefined;
+  const time = Date.parse(text);
+  return Number.isFinite(time) ? time : undefined;
+}
+
+/**
+ * A payload as a message: a JSON object with a string `type`, whose values
+ * are strings, numbers, or lists and maps of them (as `parseMessage` makes),
+ * nested at most six levels. Anything else is `undefined`.
+ */
+export function toMessage(payload: Uint8Array): Message | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder().decode(payload));
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  if (typeof (value as { type?: unknown }).type !== "string") return undefined;
+  if (!Object.hasOwn(value, "type") || !wellFormed(value, 0)) return undefined;
+  return value as Message;
+}
+
+function wellFormed(value: unknown, depth: number): boolean {
+  if (typeof value === "string" || typeof value === "number") return true;
+  if (typeof value !== "object" || value === null || depth >= MAX_DEPTH) return false;
+  const items = Array.isArray(value) ? value : Object.values(value);
+  return items.every((item) => wellFormed(item, depth + 1));
+}

@@ -1,0 +1,323 @@
+/**
+ * Publishing into JetStream asynchronously, with a bounded number of acks
+ * outstanding and a bounded buffer: a {@linkcode StreamPublisher} keeps every
+ * message until the stream has acknowledged it, retries what failed, and
+ * makes its producer wait once the buffer is full.
+ *
+ * @module
+ */
+
+import type { MsgHdrs, NatsConnection, QueuedIterator, Status } from "@nats-io/transport-node";
+import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
+import { Fifo } from "../base/fifo.ts";
+import { type Deferred, deferred, setTimer } from "../base/timers.ts";
+
+/**
+ * Options of a {@linkcode StreamPublisher}.
+ *
+ * @example
+ * ```ts
+ * import type { PublisherOptions } from "@x/douyu/nats";
+ *
+ * const options: PublisherOptions = { maxPending: 256, maxBuffered: 10_000 };
+ * console.log(options.maxPending); // 256
+ * ```
+ */
+export interface PublisherOptions {
+  /** Publishes awaiting their ack at once. Default 256. */
+  maxPending?: number;
+  /**
+   * Messages kept until acknowledged (sent or waiting), at most. Past it
+   * {@linkcode StreamPublisher.publish} waits. Default 10 000.
+   */
+  maxBuffered?: number;
+  /** The same bound in bytes of payload. Default 32 MiB. */
+  maxBufferedBytes?: number;
+  /** Milliseconds to wait for one ack before retrying. Default 5000. */
+  ackTimeout?: number;
+}
+
+/**
+ * A publisher's counters.
+ *
+ * @example
+ * ```ts
+ * import type { PublisherCounters } from "@x/douyu/nats";
+ *
+ * const counters: Partial<PublisherCounters> = { published: 10, duplicates: 1 };
+ * console.log(counters.published); // 10
+ * ```
+ */
+export interface PublisherCounters {
+  /** Messages the stream acknowledged (including those it found duplicate). */
+  published: number;
+  /** Of those, acknowledged as duplicates of a message with the same `Nats-Msg-Id`. */
+  duplicates: number;
+  /** Publishes that failed (timeout, no JetStream, disconnected) and were retried. */
+  retries: number;
+  /** Messages held now: sent and awaiting their ack, or waiting to be sent. */
+  buffered: number;
+  /** The most ever held at once. */
+  maxBuffered: number;
+  /** The bound on held messages. */
+  bufferLimit: number;
+  /** How many times `publish()` had to wait for room. */
+  waits: number;
+}
+
+/** One message to publish. */
+interface Item {
+  subject: string;
+  payload: Uint8Array;
+  headers: MsgHdrs;
+  msgId: string | undefined;
+  attempts: number;
+}
+
+const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 2000;
+
+/**
+ * Publishes into JetStream without waiting for each ack: up to `maxPending`
+ * publishes are in flight (the NATS client writes them out in batches), and
+ * every message stays in a bounded buffer until acknowledged. A failed
+ * publish is retried, with backoff, until it succeeds or the publisher is
+ * closed; while the connection is down nothing is sent.
+ *
+ * {@linkcode StreamPublisher.publish} resolves at once while there is room,
+ * and otherwise once there is: a producer that awaits it stops when NATS is
+ * unreachable, which is how a collector pushes back on its rooms.
+ *
+ * @example
+ * ```ts ignore
+ * const publisher = new StreamPublisher(cluster.connection, cluster.js, { maxBuffered: 1000 });
+ * await publisher.publish("douyu.9999.chatmsg", bytes, headers, "9999:abc");
+ * await publisher.flush(5000);
+ * publisher.close();
+ * ```
+ */
+export class StreamPublisher {
+  readonly #connection: NatsConnection;
+  readonly #js: JetStreamClient;
+  readonly #maxPending: number;
+  readonly #maxBuffered: number;
+  readonly #maxBytes: number;
+  readonly #ackTimeout: number;
+  readonly #queue = new Fifo<Item>();
+  /** Failed publishes, sent again before the queue (at most `maxPending` of them). */
+  #retries: Item[] = [];
+  readonly #lifetime = new AbortController();
+  #inFlight = 0;
+  #count = 0;
+  #bytes = 0;
+  #connected = true;
+  #retryAt = 0;
+  #retryTimerSet = false;
+  #retryDelay = RETRY_MIN_MS;
+  #space: Deferred<void> | undefined;
+  #drained: Deferred<void> | undefined;
+  #closed = false;
+  readonly #counters: PublisherCounters;
+
+  /**
+   * Creates a publisher on a connection.
+   *
+   * @param connection The NATS connection: its status pauses sending while it is down.
+   * @param js The JetStream client to publish with.
+   * @param options Bounds and the ack timeout.
+   */
+  constructor(connection: NatsConnection, js: JetStreamClient, options: PublisherOptions = {}) {
+    this.#connection = connection;
+    this.#js = js;
+    this.#maxPending = positive(options.maxPending ?? 256, "maxPending");
+    this.#maxBuffered = positive(options.maxBuffered ?? 10_000, "maxBuffered");
+    this.#maxBytes = positive(options.maxBufferedBytes ?? 32 * 1024 * 1024, "maxBufferedBytes");
+    this.#ackTimeout = positive(options.ackTimeout ?? 5000, "ackTimeout");
+    this.#counters = {
+      published: 0,
+      duplicates: 0,
+      retries: 0,
+      buffered: 0,
+      maxBuffered: 0,
+      bufferLimit: this.#maxBuffered,
+      waits: 0,
+    };
+    void this.#watchConnection();
+  }
+
+  /** A snapshot of the counters. */
+  get counters(): PublisherCounters {
+    return { ...this.#counters, buffered: this.#count };
+  }
+
+  /** True while the buffer has no room: the next `publish()` would wait. */
+  get full(): boolean {
+    return this.#count >= this.#maxBuffered || this.#bytes >= this.#maxBytes;
+  }
+
+  /**
+   * Hands over a message. Resolves once it is buffered: at once while there
+   * is room, else when acks have made room (or the publisher closes, which
+   * drops it).
+   *
+   * @param subject The subject.
+   * @param payload The body.
+   * @param headers Its headers (`Nats-Msg-Id` is set from `msgId`).
+   * @param msgId The de-duplication id, if the message has one.
+   */
+  async publish(
+    subject: string,
+    payload: Uint8Array,
+    headers: MsgHdrs,
+    msgId?: string,
+  ): Promise<void> {
+    if (this.full && !this.#closed) {
+      this.#counters.waits++;
+      while (this.full && !this.#closed) {
+        this.#space ??= deferred<void>();
+        await this.#space.promise;
+      }
+    }
+    if (this.#closed) return;
+    this.#queue.push({ subject, payload, headers, msgId, attempts: 0 });
+    this.#count++;
+    this.#bytes += payload.length;
+    if (this.#count > this.#counters.maxBuffered) this.#counters.maxBuffered = this.#count;
+    this.#pump();
+  }
+
+  /**
+   * Waits until every buffered message is acknowledged, or `timeout` ms.
+   *
+   * @param timeout Milliseconds at most.
+   * @returns How many messages are still unacknowledged (0: all published).
+   */
+  async flush(timeout: number): Promise<number> {
+    if (this.#count > 0 && !this.#closed) {
+      this.#drained ??= deferred<void>();
+      const stop = new AbortController();
+      await Promise.race([
+        this.#drained.promise,
+        new Promise<void>((resolve) => setTimer(timeout, resolve, stop.signal)),
+      ]);
+      stop.abort();
+    }
+    return this.#count;
+  }
+
+  /** Stops sending and retrying; waiting `publish()` calls resolve, their messages dropped. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#lifetime.abort();
+    this.#queue.clear();
+    this.#retries = [];
+    this.#space?.resolve();
+    this.#space = undefined;
+    this.#drained?.resolve();
+    this.#drained = undefined;
+  }
+
+  async #watchConnection(): Promise<void> {
+    const status = statusOf(this.#connection);
+    this.#lifetime.signal.addEventListener("abort", () => status.stop(), { once: true });
+    for await (const event of status) {
+      if (event.type === "disconnect") {
+        this.#connected = false;
+      } else if (event.type === "reconnect") {
+        this.#connected = true;
+        this.#retryDelay = RETRY_MIN_MS;
+        this.#pump();
+      }
+    }
+  }
+
+  #pump(): void {
+    if (this.#closed || !this.#connected) return;
+    const now = Date.now();
+    if (now < this.#retryAt) {
+      this.#scheduleRetry(this.#retryAt - now);
+      return;
+    }
+    while (this.#inFlight < this.#maxPending) {
+      const item = this.#retries.shift() ?? this.#queue.shift();
+      if (item === undefined) break;
+      this.#send(item);
+    }
+  }
+
+  #scheduleRetry(delay: number): void {
+    if (this.#retryTimerSet) return;
+    this.#retryTimerSet = true;
+    setTimer(delay, () => {
+      this.#retryTimerSet = false;
+      this.#pump();
+    }, this.#lifetime.signal);
+  }
+
+  #send(item: Item): void {
+    this.#inFlight++;
+    item.attempts++;
+    let sent: Promise<PubAck>;
+    try {
+      sent = this.#js.publish(item.subject, item.payload, {
+        headers: item.headers,
+        timeout: this.#ackTimeout,
+        ...(item.msgId !== undefined ? { msgID: item.msgId } : {}),
+      });
+    } catch (error) {
+      sent = Promise.reject(error);
+    }
+    sent.then(
+      (ack) => {
+        this.#inFlight--;
+        if (this.#closed) return;
+        this.#retryDelay = RETRY_MIN_MS;
+        this.#counters.published++;
+        if (ack.duplicate) this.#counters.duplicates++;
+        this.#release(item);
+        this.#pump();
+      },
+      () => {
+        this.#inFlight--;
+        if (this.#closed) return;
+        // Kept, and sent again before newer messages once the backoff has passed.
+        this.#counters.retries++;
+        this.#retries.push(item);
+        this.#retryAt = Date.now() + this.#retryDelay;
+        this.#retryDelay = Math.min(this.#retryDelay * 2, RETRY_MAX_MS);
+        this.#pump();
+      },
+    );
+  }
+
+  #release(item: Item): void {
+    this.#count--;
+    this.#bytes -= item.payload.length;
+    if (this.#space !== undefined && !this.full) {
+      const space = this.#space;
+      this.#space = undefined;
+      space.resolve();
+    }
+    if (this.#count === 0 && this.#drained !== undefined) {
+      const drained = this.#drained;
+      this.#drained = undefined;
+      drained.resolve();
+    }
+  }
+}
+
+function positive(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new RangeError(`${name} must be a positive integer, got ${value}`);
+  }
+  return value;
+}
+
+/**
+ * The connection's status events, as the stoppable iterator the client
+ * returns (`status()` is typed as a plain iterable): `stop()` ends the loop.
+ */
+export function statusOf(connection: NatsConnection): QueuedIterator<Status> {
+  return connection.status() as QueuedIterator<Status>;
+}

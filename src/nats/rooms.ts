@@ -1,0 +1,187 @@
+/**
+ * The desired rooms (`douyu_rooms`) and the cluster's state at a glance:
+ * who watches which room, which rooms nobody watches, each room's last
+ * message time, each collector's counters.
+ *
+ * @module
+ */
+
+import {
+  type Cluster,
+  COLLECTORS_BUCKET,
+  LEASES_BUCKET,
+  ROOMS_BUCKET,
+  type RoomSettings,
+} from "./cluster.ts";
+import {
+  type CollectorHealth,
+  type CollectorRoom,
+  parseHealth,
+  parseLease,
+  parseRoomSettings,
+  roomKey,
+  roomOfKey,
+  snapshot,
+} from "./records.ts";
+
+/**
+ * One desired room in a {@linkcode ClusterOverview}.
+ *
+ * @example
+ * ```ts
+ * import type { RoomStatus } from "@x/douyu/nats";
+ *
+ * const status: RoomStatus = { room: 9999, settings: {}, collector: "a" };
+ * console.log(status.collector ?? "unassigned"); // "a"
+ * ```
+ */
+export interface RoomStatus {
+  /** The room id. */
+  room: number;
+  /** Its settings. */
+  settings: RoomSettings;
+  /** The collector holding its lease; absent when unassigned. */
+  collector?: string;
+  /** Since when that collector holds it, ms since the epoch. */
+  since?: number;
+  /** What that collector's last heartbeat says of it. */
+  state?: CollectorRoom["state"];
+  /** When its last message arrived at its collector, ms since the epoch. */
+  lastMessageAt?: number;
+  /** Messages its collector took from it. */
+  messages?: number;
+}
+
+/**
+ * The cluster at a glance, as {@linkcode overview} reads it.
+ *
+ * @example
+ * ```ts
+ * import type { ClusterOverview } from "@x/douyu/nats";
+ *
+ * const empty: ClusterOverview = { rooms: [], unassigned: [], collectors: [], leaseTtl: 15000 };
+ * console.log(empty.unassigned.length); // 0
+ * ```
+ */
+export interface ClusterOverview {
+  /** Every desired room, by id. */
+  rooms: RoomStatus[];
+  /** The desired rooms nobody holds a lease on. */
+  unassigned: number[];
+  /** The live collectors (those whose heartbeat has not expired), by name. */
+  collectors: CollectorHealth[];
+  /** The lease TTL, ms. */
+  leaseTtl: number;
+}
+
+/**
+ * Adds rooms to the desired set (an existing room's settings are replaced).
+ * Collectors pick them up within a scan.
+ *
+ * @param cluster The cluster.
+ * @param rooms Room ids.
+ * @param settings Settings for these rooms, e.g. `{ types: ["chatmsg"] }`.
+ *
+ * @example
+ * ```ts ignore
+ * import { addRooms, Cluster } from "@x/douyu/nats";
+ *
+ * await using cluster = await Cluster.connect("nats://127.0.0.1:4222");
+ * await addRooms(cluster, [9999, 288016]);
+ * ```
+ */
+export async function addRooms(
+  cluster: Cluster,
+  rooms: readonly number[],
+  settings: RoomSettings = {},
+): Promise<void> {
+  for (const room of rooms) checkRoom(room);
+  const value = JSON.stringify({ ...settings, addedAt: settings.addedAt ?? Date.now() });
+  await Promise.all(rooms.map((room) => cluster.rooms.put(roomKey(room), value)));
+}
+
+/**
+ * Removes rooms from the desired set; their collectors stop them within a
+ * scan and release their leases.
+ *
+ * @param cluster The cluster.
+ * @param rooms Room ids.
+ *
+ * @example
+ * ```ts ignore
+ * import { Cluster, removeRooms } from "@x/douyu/nats";
+ *
+ * await using cluster = await Cluster.connect("nats://127.0.0.1:4222");
+ * await removeRooms(cluster, [288016]);
+ * ```
+ */
+export async function removeRooms(cluster: Cluster, rooms: readonly number[]): Promise<void> {
+  for (const room of rooms) checkRoom(room);
+  await Promise.all(rooms.map((room) => cluster.rooms.delete(roomKey(room))));
+}
+
+/**
+ * Reads the desired rooms, the leases and the heartbeats: who watches what,
+ * what is unassigned, and each room's last message time (from its
+ * collector's last heartbeat, so up to a heartbeat interval old).
+ *
+ * @param cluster The cluster.
+ * @returns The overview.
+ *
+ * @example
+ * ```ts ignore
+ * import { Cluster, overview } from "@x/douyu/nats";
+ *
+ * await using cluster = await Cluster.connect("nats://127.0.0.1:4222");
+ * const { unassigned, collectors } = await overview(cluster);
+ * console.log(unassigned, collectors.map((c) => [c.name, c.rooms.length]));
+ * ```
+ */
+export async function overview(cluster: Cluster): Promise<ClusterOverview> {
+  const [desired, leases, heartbeats] = await Promise.all([
+    snapshot(cluster.js, cluster.jsm, ROOMS_BUCKET),
+    snapshot(cluster.js, cluster.jsm, LEASES_BUCKET),
+    snapshot(cluster.js, cluster.jsm, COLLECTORS_BUCKET),
+  ]);
+  const collectors: CollectorHealth[] = [];
+  /** Per instance: its rooms, from its heartbeat. */
+  const reported = new Map<string, Map<number, CollectorRoom>>();
+  for (const entry of heartbeats.values()) {
+    const health = parseHealth(entry.value);
+    if (health === undefined) continue;
+    collectors.push(health);
+    reported.set(health.instance, new Map(health.rooms.map((room) => [room.room, room])));
+  }
+  collectors.sort((a, b) => a.name.localeCompare(b.name));
+  const rooms: RoomStatus[] = [];
+  const unassigned: number[] = [];
+  for (const [key, entry] of desired) {
+    const room = roomOfKey(key);
+    if (room === undefined) continue;
+    const status: RoomStatus = { room, settings: parseRoomSettings(entry.value) };
+    const leaseEntry = leases.get(key);
+    const lease = leaseEntry === undefined ? undefined : parseLease(leaseEntry.value);
+    if (lease === undefined) {
+      unassigned.push(room);
+    } else {
+      status.collector = lease.collector;
+      status.since = lease.since;
+      const seen = reported.get(lease.instance)?.get(room);
+      if (seen !== undefined) {
+        status.state = seen.state;
+        status.messages = seen.messages;
+        if (seen.lastMessageAt !== undefined) status.lastMessageAt = seen.lastMessageAt;
+      }
+    }
+    rooms.push(status);
+  }
+  rooms.sort((a, b) => a.room - b.room);
+  unassigned.sort((a, b) => a - b);
+  return { rooms, unassigned, collectors, leaseTtl: cluster.leaseTtl };
+}
+
+function checkRoom(room: number): void {
+  if (!Number.isSafeInteger(room) || room < 1) {
+    throw new RangeError(`a room id must be a positive integer, got ${room}`);
+  }
+}
