@@ -89,7 +89,7 @@ export {
   type RoomInfoOptions,
   type RoomInput,
 } from "./src/web/room.ts";
-export { sanitizeForTerminal } from "./src/base/sanitize.ts";
+export { sanitizeForTerminal, type SanitizeOptions } from "./src/base/sanitize.ts";
 export {
   type ConnectionHandler,
   type Endpoint,

@@ -23,7 +23,10 @@ import { test } from "./harness.ts";
 /** 2024-01-01 20:15:03 local time: the time column reads 20:15:03 in any time zone. */
 const AT = new Date(2024, 0, 1, 20, 15, 3).getTime();
 
+/** What a terminal would act on: JSON lines must not contain these raw. */
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+/** What a text line must not contain at all: controls and invisible characters. */
+const UNSAFE = /[\p{Cc}\p{Cf}\p{Co}\p{Cs}\p{Zl}\p{Zp}\u115f\u1160\u3164\uffa0]/u;
 
 function line(body: string, options: { color?: boolean; all?: boolean } = {}): string | undefined {
   return formatMessage(parseMessage(body), { now: AT, ...options });
@@ -156,13 +159,14 @@ test("format: every real fixture message formats to one line without control cha
       const formatted = line(body, { all: true, color });
       ok(formatted !== undefined, body);
       const plain = color ? formatted.replace(/\x1b\[\d+m/g, "") : formatted;
-      ok(!CONTROL.test(plain), `control character in ${JSON.stringify(plain)}`);
+      ok(!UNSAFE.test(plain), `control character in ${JSON.stringify(plain)}`);
     }
   }
 });
 
 test("format: a hostile nickname and message cannot reach the terminal's control plane", () => {
-  const hostile = "\x1b]0;owned\x07\x1b[2J\x1b[31mred\r\nnext\u009b1m\u202eevil\u2028x\tz\x00";
+  const hostile =
+    "\x1b]0;owned\x07\x1b[2J\x1b[31mred\r\nnext\u009b1m\u202eevil\u2028x\tz\x00\u200b\u3164\u{e0041}\ud800";
   for (const type of ["chatmsg", "uenter", "dgb", "newblackres", "anbc", "spbc", "blab"]) {
     const msg = {
       type,
@@ -182,7 +186,7 @@ test("format: a hostile nickname and message cannot reach the terminal's control
     for (const color of [false, true]) {
       const formatted = formatMessage(msg, { color, all: true, now: AT })!;
       const plain = color ? formatted.replace(/\x1b\[\d+m/g, "") : formatted;
-      ok(!CONTROL.test(plain), `${type}: ${JSON.stringify(plain)}`);
+      ok(!UNSAFE.test(plain), `${type}: ${JSON.stringify(plain)}`);
       if (color) ok(!/\x1b(?!\[\d+m)/.test(formatted), `stray ESC in ${JSON.stringify(formatted)}`);
     }
   }
@@ -401,4 +405,89 @@ test("sample: a valid recording of realistic, correctly escaped messages", () =>
   ok(chat !== undefined, "a chat with a slash survives escaping");
   ok(messages.some((m) => m.type === "chatmsg" && m.dms === undefined), "a bot-like chat");
   ok(messages.some((m) => m.rid !== undefined && m.rid !== String(SAMPLE_ROOM)), "another room");
+});
+
+/** A message whose every name field is `name` and every text field is `text`. */
+function everyField(type: string, name: string, text: string): Message {
+  return {
+    type,
+    nn: name,
+    unk: name,
+    snic: name,
+    dnic: name,
+    sn: name,
+    dn: name,
+    donk: name,
+    nk: name,
+    receive_nn: name,
+    drid: "7",
+    txt: text,
+    content: text,
+    gfn: text,
+    gn: text,
+    chatmsg: { nn: name, txt: text, level: "3" },
+    btype: "voiceDanmu",
+    cprice: "3000",
+    cet: "60",
+    sui: { nick: name, level: "3" },
+    lev: "1",
+  } as unknown as Message;
+}
+
+test("format: names show invisible characters as escapes, message texts lose them", () => {
+  const spoof = "A\u200bnn";
+  const shown = "A<U+200B>nn";
+  const expected: [string, number][] = [
+    // type, how many names the line shows
+    ["chatmsg", 1],
+    ["uenter", 1],
+    ["dgb", 2], // sender, receiver
+    ["spbc", 2], // sender, host
+    ["comm_chatmsg", 1],
+    ["newblackres", 2], // target, operator
+    ["anbc", 2], // noble, host
+    ["rnewbc", 2],
+    ["upgrade", 1],
+    ["blab", 1],
+    ["rankup", 1],
+    ["bc_buy_deserve", 1],
+  ];
+  for (const [type, names] of expected) {
+    for (const color of [false, true]) {
+      const formatted = formatMessage(everyField(type, spoof, "hi\u200bthere"), {
+        color,
+        now: AT,
+      })!;
+      const plain = formatted.replace(/\x1b\[\d+m/g, "");
+      strictEqual(plain.split(shown).length - 1, names, `${type}: ${JSON.stringify(plain)}`);
+      ok(!/\bAnn\b/.test(plain), `${type} shows a name as Ann: ${JSON.stringify(plain)}`);
+      ok(!UNSAFE.test(plain), `${type}: ${JSON.stringify(plain)}`);
+    }
+  }
+  // The name column, and the text: removed there.
+  const chat = formatMessage(everyField("chatmsg", spoof, "hi\u200bthere"), { now: AT })!;
+  ok(chat.startsWith(`20:15:03 chat          ${shown}`), chat);
+  strictEqual(textOf(chat), "hithere");
+  strictEqual(
+    textOf(formatMessage(everyField("ssd", spoof, "hi\u200bthere"), { now: AT })),
+    "hithere",
+  );
+  // Compact lines reveal nickname fields too, and only those.
+  const compact = formatMessage(
+    { type: "synexp", nn: spoof, nickname: spoof, note: "a\u200bb" } as Message,
+    { all: true, now: AT },
+  )!;
+  strictEqual(textOf(compact), `nn=${shown} nickname=${shown} note=ab`);
+});
+
+test("format: with colour, a revealed escape in the name column is dim, the rest bold", () => {
+  const body = "type@=chatmsg/nn@=A\u200bnn/level@=1/txt@=hi/";
+  const colored = line(body, { color: true })!;
+  ok(
+    colored.includes("\x1b[1mA\x1b[0m\x1b[2m<U+200B>\x1b[0m\x1b[1mnn"),
+    JSON.stringify(colored),
+  );
+  strictEqual(colored.replace(/\x1b\[\d+m/g, ""), line(body)!);
+  // A name without escapes is painted as before.
+  ok(line("type@=chatmsg/nn@=Ann/txt@=hi/", { color: true })!.includes("\x1b[1mAnn "));
 });
