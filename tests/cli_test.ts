@@ -572,6 +572,71 @@ test("cli: file errors are one line naming the file, exit 1", async () => {
   }
 });
 
+/** Writes a recording of `bodies` whose last line, a CJK chat, is cut inside a character. */
+async function writeCutRecording(file: string, bodies: string[]): Promise<void> {
+  const whole = bodies.map((body, i) => serializeRecordLine({ t: 1_000 + i, body })).join("");
+  const last = serializeRecordLine({ t: 2_000, body: "type@=chatmsg/nn@=小鱼干/txt@=晚上好/" });
+  const encoder = new TextEncoder();
+  // Up to the middle of 晚's three UTF-8 bytes, as a full disk or a kill may leave it.
+  const cut = encoder.encode(whole + last.slice(0, last.indexOf("晚"))).length + 2;
+  await writeFile(file, encoder.encode(whole + last).subarray(0, cut));
+}
+
+test("cli: replay and serve skip a cut last line with one warning", async () => {
+  const dir = await tempDir();
+  try {
+    const file = `${dir}/cut.jsonl`;
+    const bodies = SERVED.slice(0, 3);
+    await writeCutRecording(file, bodies);
+    const warning = `douyu: ${file}:4: last line is incomplete (cut off?); skipped\n`;
+
+    const replayed = await run(["replay", file, "--json", "--speed", "0"]);
+    strictEqual(replayed.code, 0, replayed.stderr);
+    strictEqual(replayed.stdout, SERVED_JSON.slice(0, 3).join(""));
+    strictEqual(replayed.stderr, warning);
+
+    const interrupt = new AbortController();
+    let announced!: (url: string) => void;
+    const url = new Promise<string>((resolve) => (announced = resolve));
+    const serving = run(["serve", file, "--speed", "0"], {
+      signal: interrupt.signal,
+      onStderr: (text) => {
+        const match = /listening on (tcp:\/\/\S+)/.exec(text);
+        if (match) announced(match[1]!);
+      },
+    });
+    const got: string[] = [];
+    {
+      await using session = await connect(ROOM, { url: await url });
+      for await (const msg of session) {
+        if (msg.type === "loginres" || msg.type === "pingreq") continue;
+        got.push(formatJson(msg) + "\n");
+        if (got.length === bodies.length) break;
+      }
+    }
+    deepStrictEqual(got, SERVED_JSON.slice(0, 3));
+    interrupt.abort("SIGINT");
+    const served = await serving;
+    strictEqual(served.code, 0, served.stderr);
+    ok(served.stderr.startsWith(warning), served.stderr);
+    strictEqual(served.stderr.split("incomplete").length, 2, "one warning");
+    ok(served.stderr.includes(`streaming 3 messages from ${file}`), served.stderr);
+
+    // A bad line that is not last, or that ends with a newline, still fails.
+    const text = await readFile(file, "utf8");
+    for (const bad of [`${text}\n`, `${text}\n{"t": 3, "body": "type@=mrkl/"}\n`]) {
+      await writeFile(file, bad);
+      for (const command of ["replay", "serve"]) {
+        const result = await run([command, file]);
+        strictEqual(result.code, 1);
+        strictEqual(result.stderr, `douyu: ${file}:4: not JSON\n`);
+      }
+    }
+  } finally {
+    await rm(dir, { recursive: true });
+  }
+});
+
 // ---------------------------------------------------------------------------
 // Room names, against a local HTTP server
 

@@ -144,3 +144,69 @@ test("record: RecordWriter.close stops at once: an add() during its flush is nev
   await writer.close(); // idempotent
   strictEqual(writes.length, 1);
 });
+
+/** Parses `text`, collecting what `onIncompleteLine` reports. */
+function parseTolerant(text: string): { lines: number[]; cut: number[] } {
+  const cut: number[] = [];
+  const lines = parseRecording(text, "rec.jsonl", { onIncompleteLine: (line) => cut.push(line) });
+  return { lines: lines.map((line) => line.t), cut };
+}
+
+test("record: a last line cut off is skipped and reported once, with its number", () => {
+  const whole = '{"t": 1, "body": "x"}\n{"t": 2, "body": "y"}\n';
+  deepStrictEqual(parseTolerant(whole), { lines: [1, 2], cut: [] });
+  deepStrictEqual(parseTolerant(`${whole}{"t": 3, "bo`), { lines: [1, 2], cut: [3] });
+  deepStrictEqual(parseTolerant(`${whole}{`), { lines: [1, 2], cut: [3] });
+  deepStrictEqual(parseTolerant(`${whole}\n\n{"t": 3, "body": "z`), { lines: [1, 2], cut: [5] });
+  deepStrictEqual(parseTolerant(`${whole}{"t": 3, "body": "z"\r`), { lines: [1, 2], cut: [3] });
+  deepStrictEqual(parseTolerant('{"t": 1, "bo'), { lines: [], cut: [1] });
+  // Cut just before the newline: the line is whole, nothing is skipped.
+  deepStrictEqual(parseTolerant(whole.slice(0, -1)), { lines: [1, 2], cut: [] });
+  // Blank text after the last newline is not a line.
+  deepStrictEqual(parseTolerant(`${whole}  \r`), { lines: [1, 2], cut: [] });
+  // Without the option, the cut line is skipped all the same.
+  deepStrictEqual(parseRecording(`${whole}{"t": 3`).map((line) => line.t), [1, 2]);
+});
+
+test("record: a bad line that is not a cut last line still fails, naming its line", () => {
+  const cases: [string, string][] = [
+    // In the middle, also when the last line is cut too.
+    ['{"t": 1, "body": "x"}\nnot json\n{"t": 3, "body": "z"}\n', "rec.jsonl:2: not JSON"],
+    ['{"t": 1, "body": "x"}\n{"t": 2, "bo\n{"t": 3, "bo', "rec.jsonl:2: not JSON"],
+    // Last, but ended by a newline: written whole, so it is wrong, not cut.
+    ['{"t": 1, "body": "x"}\n{"t": 2, "bo\n', "rec.jsonl:2: not JSON"],
+    ['{"t": 1, "body": "x"}\n{"t": 2, "bo\r\n', "rec.jsonl:2: not JSON"],
+    ['{"t": 1, "body": "x"}\n{"t": 2, "bo\n\n\n', "rec.jsonl:2: not JSON"],
+    // Last and unterminated, but JSON: a wrong record, not a cut one.
+    ['{"t": 1, "body": "x"}\n{"t": 2}', 'rec.jsonl:2: "body" must be a string'],
+    ['{"t": 1, "body": "x"}\n[1]', "rec.jsonl:2: expected an object"],
+  ];
+  for (const [text, message] of cases) {
+    const cut: number[] = [];
+    throws(
+      () => parseRecording(text, "rec.jsonl", { onIncompleteLine: (line) => cut.push(line) }),
+      (error: unknown) => {
+        ok(error instanceof RecordingError);
+        ok(error.message.startsWith(message), `${JSON.stringify(text)}: ${error.message}`);
+        return true;
+      },
+    );
+    deepStrictEqual(cut, [], JSON.stringify(text));
+  }
+});
+
+test("record: the real capture cut anywhere keeps every whole line", async () => {
+  const recorded = (await capture()).slice(0, 30);
+  const text = recorded.map((line) => JSON.stringify(line) + "\n").join("");
+  const ends: number[] = []; // where each line's newline is
+  for (let at = text.indexOf("\n"); at !== -1; at = text.indexOf("\n", at + 1)) ends.push(at);
+  for (let length = 0; length <= text.length; length++) {
+    const { lines, cut } = parseTolerant(text.slice(0, length));
+    // Whole lines: those whose JSON fits, with or without their newline.
+    const whole = ends.filter((end) => end <= length).length;
+    strictEqual(lines.length, whole, `cut at ${length}`);
+    deepStrictEqual(lines, recorded.slice(0, whole).map((line) => line.t));
+    const partial = length > 0 && !ends.includes(length - 1) && !ends.includes(length);
+    deepStrictEqual(cut, partial ? [whole + 1] : [], `cut at ${length}`);
+  }
+});
