@@ -5,7 +5,7 @@
  * (`deno run -N mod.ts` under Deno, `bun mod.ts` under Bun) for exit codes
  * and signals, and the Bun-compiled binary.
  */
-import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createServer, type RequestListener } from "node:http";
@@ -17,6 +17,7 @@ import { type MockClient, MockServer } from "../src/testing/mock_server.ts";
 import { parseRecording, serializeRecordLine } from "../src/protocol/record.ts";
 import { SAMPLE_ROOM, sampleRecording } from "../src/testing/sample.ts";
 import { connect } from "../src/session/session.ts";
+import { ConnectionError } from "../src/base/errors.ts";
 import { encodeStt } from "../src/protocol/stt.ts";
 import { runtime, test } from "./harness.ts";
 
@@ -732,6 +733,23 @@ test("cli: watching a room by name resolves it first, then joins that room", asy
     strictEqual(result.code, 1);
     ok(result.stderr.startsWith('douyu: could not resolve room "yyf"'), result.stderr);
     strictEqual(server.clients.length, 1, "no connection attempt after a failed lookup");
+  });
+});
+
+test("cli and connect: a tcp:// URL that answers with HTTP fails with a hint to use ws://", async () => {
+  const hint = "the server answered with HTTP, not Douyu's binary protocol: " +
+    "if this is a WebSocket endpoint, use ws:// or wss://";
+  await withHttp(reply(200, "hello"), async (base) => {
+    const url = base.replace("http://", "tcp://");
+    await rejects(connect(ROOM, { url, reconnect: false }), (error: unknown) => {
+      ok(error instanceof ConnectionError, String(error));
+      strictEqual(error.message, `could not connect: ${url} (${hint})`);
+      return true;
+    });
+    const result = await run(["--url", url, "9999"]);
+    strictEqual(result.code, 1);
+    strictEqual(result.stdout, "");
+    strictEqual(result.stderr, `douyu: could not connect: ${url} (${hint})\n`);
   });
 });
 
