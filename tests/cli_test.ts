@@ -5,7 +5,7 @@
  * (`deno run -N mod.ts` under Deno, `bun mod.ts` under Bun) for exit codes
  * and signals, and the Bun-compiled binary.
  */
-import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createServer, type RequestListener } from "node:http";
@@ -17,6 +17,7 @@ import { type MockClient, MockServer } from "../src/testing/mock_server.ts";
 import { parseRecording, serializeRecordLine } from "../src/protocol/record.ts";
 import { SAMPLE_ROOM, sampleRecording } from "../src/testing/sample.ts";
 import { connect } from "../src/session/session.ts";
+import { ConnectionError } from "../src/base/errors.ts";
 import { encodeStt } from "../src/protocol/stt.ts";
 import { runtime, test } from "./harness.ts";
 
@@ -572,6 +573,71 @@ test("cli: file errors are one line naming the file, exit 1", async () => {
   }
 });
 
+/** Writes a recording of `bodies` whose last line, a CJK chat, is cut inside a character. */
+async function writeCutRecording(file: string, bodies: string[]): Promise<void> {
+  const whole = bodies.map((body, i) => serializeRecordLine({ t: 1_000 + i, body })).join("");
+  const last = serializeRecordLine({ t: 2_000, body: "type@=chatmsg/nn@=小鱼干/txt@=晚上好/" });
+  const encoder = new TextEncoder();
+  // Up to the middle of 晚's three UTF-8 bytes, as a full disk or a kill may leave it.
+  const cut = encoder.encode(whole + last.slice(0, last.indexOf("晚"))).length + 2;
+  await writeFile(file, encoder.encode(whole + last).subarray(0, cut));
+}
+
+test("cli: replay and serve skip a cut last line with one warning", async () => {
+  const dir = await tempDir();
+  try {
+    const file = `${dir}/cut.jsonl`;
+    const bodies = SERVED.slice(0, 3);
+    await writeCutRecording(file, bodies);
+    const warning = `douyu: ${file}:4: last line is incomplete (cut off?); skipped\n`;
+
+    const replayed = await run(["replay", file, "--json", "--speed", "0"]);
+    strictEqual(replayed.code, 0, replayed.stderr);
+    strictEqual(replayed.stdout, SERVED_JSON.slice(0, 3).join(""));
+    strictEqual(replayed.stderr, warning);
+
+    const interrupt = new AbortController();
+    let announced!: (url: string) => void;
+    const url = new Promise<string>((resolve) => (announced = resolve));
+    const serving = run(["serve", file, "--speed", "0"], {
+      signal: interrupt.signal,
+      onStderr: (text) => {
+        const match = /listening on (tcp:\/\/\S+)/.exec(text);
+        if (match) announced(match[1]!);
+      },
+    });
+    const got: string[] = [];
+    {
+      await using session = await connect(ROOM, { url: await url });
+      for await (const msg of session) {
+        if (msg.type === "loginres" || msg.type === "pingreq") continue;
+        got.push(formatJson(msg) + "\n");
+        if (got.length === bodies.length) break;
+      }
+    }
+    deepStrictEqual(got, SERVED_JSON.slice(0, 3));
+    interrupt.abort("SIGINT");
+    const served = await serving;
+    strictEqual(served.code, 0, served.stderr);
+    ok(served.stderr.startsWith(warning), served.stderr);
+    strictEqual(served.stderr.split("incomplete").length, 2, "one warning");
+    ok(served.stderr.includes(`streaming 3 messages from ${file}`), served.stderr);
+
+    // A bad line that is not last, or that ends with a newline, still fails.
+    const text = await readFile(file, "utf8");
+    for (const bad of [`${text}\n`, `${text}\n{"t": 3, "body": "type@=mrkl/"}\n`]) {
+      await writeFile(file, bad);
+      for (const command of ["replay", "serve"]) {
+        const result = await run([command, file]);
+        strictEqual(result.code, 1);
+        strictEqual(result.stderr, `douyu: ${file}:4: not JSON\n`);
+      }
+    }
+  } finally {
+    await rm(dir, { recursive: true });
+  }
+});
+
 // ---------------------------------------------------------------------------
 // Room names, against a local HTTP server
 
@@ -667,6 +733,23 @@ test("cli: watching a room by name resolves it first, then joins that room", asy
     strictEqual(result.code, 1);
     ok(result.stderr.startsWith('douyu: could not resolve room "yyf"'), result.stderr);
     strictEqual(server.clients.length, 1, "no connection attempt after a failed lookup");
+  });
+});
+
+test("cli and connect: a tcp:// URL that answers with HTTP fails with a hint to use ws://", async () => {
+  const hint = "the server answered with HTTP, not Douyu's binary protocol: " +
+    "if this is a WebSocket endpoint, use ws:// or wss://";
+  await withHttp(reply(200, "hello"), async (base) => {
+    const url = base.replace("http://", "tcp://");
+    await rejects(connect(ROOM, { url, reconnect: false }), (error: unknown) => {
+      ok(error instanceof ConnectionError, String(error));
+      strictEqual(error.message, `could not connect: ${url} (${hint})`);
+      return true;
+    });
+    const result = await run(["--url", url, "9999"]);
+    strictEqual(result.code, 1);
+    strictEqual(result.stdout, "");
+    strictEqual(result.stderr, `douyu: could not connect: ${url} (${hint})\n`);
   });
 });
 

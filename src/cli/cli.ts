@@ -711,14 +711,20 @@ async function writeAll(
   }
 }
 
-async function readRecording(path: string): Promise<RecordLine[]> {
+/** Reads a recording; a last line cut off (by a kill, a full disk) is skipped with a warning. */
+async function readRecording(path: string, io: CliIO): Promise<RecordLine[]> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
   } catch (error) {
     throw new CliFailure(`cannot read recording ${path}: ${errorText(error)}`);
   }
-  return parseRecording(text, path);
+  let incomplete: number | undefined;
+  const lines = parseRecording(text, path, { onIncompleteLine: (line) => (incomplete = line) });
+  if (incomplete !== undefined) {
+    await say(io, `${path}:${incomplete}: last line is incomplete (cut off?); skipped`);
+  }
+  return lines;
 }
 
 // ---------------------------------------------------------------------------
@@ -734,7 +740,7 @@ async function replay(values: Values, positionals: string[], io: CliIO): Promise
       "--only-room needs --room ID with replay (a recording does not name its room)",
     );
   }
-  const lines = await readRecording(path);
+  const lines = await readRecording(path, io);
   const { stop, unlink } = stopController(io);
   const printer = new Printer(io, output, room, stop.signal);
   const cancelDeadline = deadline(stop, output.duration);
@@ -767,7 +773,7 @@ async function serve(values: Values, positionals: string[], io: CliIO): Promise<
   const speed = numberOption(values, "speed", "number >= 0") ?? 1;
   const host = values.host ?? "127.0.0.1";
   const loop = values.loop ?? false;
-  const lines = path === undefined ? sampleRecording(Date.now()) : await readRecording(path);
+  const lines = path === undefined ? sampleRecording(Date.now()) : await readRecording(path, io);
   // The mock answers the handshake and heartbeats itself; replaying recorded
   // ones would confuse clients.
   const recording = lines.filter((line) => !HIDDEN_BY_DEFAULT.has(peekType(line.body) ?? ""));
