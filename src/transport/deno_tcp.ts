@@ -5,6 +5,7 @@
  * @module
  */
 import { ClosedError, errorText } from "../base/errors.ts";
+import { sleep } from "../base/timers.ts";
 import type {
   ConnectionHandler,
   Endpoint,
@@ -16,6 +17,10 @@ import { deliverConnection, listenerEndpoint, WriteChain } from "./shared.ts";
 
 /** Size of the one read buffer each connection reuses. */
 const READ_BUFFER_SIZE = 64 * 1024;
+/** After a failed `accept()`, the listener waits this long before the next, ms… */
+const ACCEPT_RETRY_FIRST_MS = 5;
+/** …doubling after each failure in a row, up to this. */
+const ACCEPT_RETRY_MAX_MS = 1000;
 
 /** A `Deno.TcpConn` as a {@linkcode Transport}. */
 class DenoTcpTransport implements Transport {
@@ -109,6 +114,11 @@ export async function connectDenoTcp(
  * Listens for TCP connections with `Deno.listen`. Closing the listener also
  * closes the connections it accepted that are still open.
  *
+ * A failed `accept()` does not stop the listener: out of file descriptors
+ * ("too many open files"), say, the connection waits in the kernel's backlog
+ * while the listener backs off (5 ms, doubling up to 1 s) and tries again,
+ * as `node:net` servers do. Only `close()` stops it.
+ *
  * @param host Address to bind, e.g. `127.0.0.1`.
  * @param port Port to bind; 0 lets the OS choose (see `endpoint.port`).
  * @param onConnection Called with each accepted connection.
@@ -132,15 +142,23 @@ export function listenDenoTcp(
   const listener = Deno.listen({ hostname: host, port, transport: "tcp" });
   const endpoint = listenerEndpoint("tcp", host, listener.addr.port);
   const open = new Set<Transport>();
+  const closed = new AbortController();
 
   const accepting = (async () => {
+    let retryMs = 0;
     for (;;) {
       let conn: Deno.TcpConn;
       try {
         conn = await listener.accept();
-      } catch {
-        return; // the listener was closed
+      } catch (error) {
+        if (closed.signal.aborted || error instanceof Deno.errors.BadResource) return;
+        // A resource shortage passes; giving up would leave the port bound and deaf.
+        retryMs = Math.min(Math.max(retryMs * 2, ACCEPT_RETRY_FIRST_MS), ACCEPT_RETRY_MAX_MS);
+        await sleep(retryMs, closed.signal);
+        if (closed.signal.aborted) return;
+        continue;
       }
+      retryMs = 0;
       const transport = new DenoTcpTransport(conn, endpoint.url, () => open.delete(transport));
       open.add(transport);
       deliverConnection(onConnection, transport);
@@ -152,6 +170,7 @@ export function listenDenoTcp(
     endpoint,
     close() {
       closing ??= (async () => {
+        closed.abort();
         listener.close();
         await accepting;
         for (const transport of open) transport.close();
