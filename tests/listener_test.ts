@@ -74,4 +74,4 @@ test("listener: keeps accepting after running out of file descriptors", async ()
     await child.exited;
     await watch.stop();
   }
-});
+}, { timeout: 60_000 });

@@ -18,6 +18,8 @@ const RSS_LIMIT = 200 * 1024 * 1024;
 const FLOOD_SECONDS = 6;
 /** How many clients join and never read. */
 const IDLE_CLIENTS = 500;
+/** Each test takes seconds (Bun's default timeout is 5 s); give up on one after this. */
+const TIMEOUT_MS = 120_000;
 
 const MiB = 1024 * 1024;
 /** What the session itself receives, rather than the room's messages. */
@@ -78,81 +80,91 @@ async function stopServe(serve: Child): Promise<void> {
 }
 
 for (const protocol of ["tcp", "ws"] as const) {
-  test(`serve (${protocol}): a client flooding mrkl without reading is dropped; memory stays bounded`, async () => {
-    const { serve, ...urls } = await startServe([]);
-    const watch = watchProcess(serve.pid);
-    let attack: Child | undefined;
-    try {
-      attack = startAttack("flood", urls[protocol], FLOOD_SECONDS);
-      await attack.waitFor("stdout", /^ready$/m, 30_000);
-      // Well into the flood, a new client is still answered.
-      await delay(FLOOD_SECONDS * 1000 / 2);
-      await served(urls[protocol], 3);
-      // The flood ends by itself after FLOOD_SECONDS.
-      const [line] = await attack.waitFor("stdout", /^\{.*\}$/m, FLOOD_SECONDS * 1000 + 30_000);
-      await attack.exited;
-      attack = undefined;
-      const stats: Record<string, number> = JSON.parse(line);
-      const peak = watch.peakResident;
-      console.log(
-        `serve ${protocol} under a mrkl flood (${runtime}): peak RSS ${
-          (peak / MiB).toFixed(1)
-        } MiB, ` +
-          `${stats.connections} flooding connections, ${(stats.bytes! / MiB).toFixed(0)} MiB sent`,
-      );
-      assert.ok(peak > 0, "RSS was sampled");
-      assert.ok(peak < RSS_LIMIT, `peak RSS ${peak} bytes`);
-      // Each time the server dropped the flooder, it came back. (Bun's WebSocket
-      // server closes with a handshake the flooder never completes, and reads on
-      // meanwhile: there the drop does not show in the flooder's socket.)
-      if (!(runtime === "bun" && protocol === "ws")) {
-        assert.ok(
-          stats.connections! >= 2,
-          `the flooder was never dropped: ${JSON.stringify(stats)}`,
+  test(
+    `serve (${protocol}): a client flooding mrkl without reading is dropped; memory stays bounded`,
+    async () => {
+      const { serve, ...urls } = await startServe([]);
+      const watch = watchProcess(serve.pid);
+      let attack: Child | undefined;
+      try {
+        attack = startAttack("flood", urls[protocol], FLOOD_SECONDS);
+        await attack.waitFor("stdout", /^ready$/m, 30_000);
+        // Well into the flood, a new client is still answered.
+        await delay(FLOOD_SECONDS * 1000 / 2);
+        await served(urls[protocol], 3);
+        // The flood ends by itself after FLOOD_SECONDS.
+        const [line] = await attack.waitFor("stdout", /^\{.*\}$/m, FLOOD_SECONDS * 1000 + 30_000);
+        await attack.exited;
+        attack = undefined;
+        const stats: Record<string, number> = JSON.parse(line);
+        const peak = watch.peakResident;
+        console.log(
+          `serve ${protocol} under a mrkl flood (${runtime}): peak RSS ${
+            (peak / MiB).toFixed(1)
+          } MiB, ` +
+            `${stats.connections} flooding connections, ${
+              (stats.bytes! / MiB).toFixed(0)
+            } MiB sent`,
         );
+        assert.ok(peak > 0, "RSS was sampled");
+        assert.ok(peak < RSS_LIMIT, `peak RSS ${peak} bytes`);
+        // Each time the server dropped the flooder, it came back. (Bun's WebSocket
+        // server closes with a handshake the flooder never completes, and reads on
+        // meanwhile: there the drop does not show in the flooder's socket.)
+        if (!(runtime === "bun" && protocol === "ws")) {
+          assert.ok(
+            stats.connections! >= 2,
+            `the flooder was never dropped: ${JSON.stringify(stats)}`,
+          );
+        }
+        await stopServe(serve);
+      } finally {
+        if (attack !== undefined) {
+          attack.kill("SIGKILL");
+          await attack.exited;
+        }
+        serve.kill("SIGKILL");
+        await serve.exited;
+        await watch.stop();
       }
-      await stopServe(serve);
-    } finally {
-      if (attack !== undefined) {
-        attack.kill("SIGKILL");
-        await attack.exited;
-      }
-      serve.kill("SIGKILL");
-      await serve.exited;
-      await watch.stop();
-    }
-  });
+    },
+    { timeout: TIMEOUT_MS },
+  );
 
-  test(`serve (${protocol}): ${IDLE_CLIENTS} clients that join and never read; memory stays bounded`, async () => {
-    const { serve, ...urls } = await startServe(["--loop"]);
-    const watch = watchProcess(serve.pid);
-    let attack: Child | undefined;
-    try {
-      attack = startAttack("idle", urls[protocol], IDLE_CLIENTS);
-      await attack.waitFor("stdout", /^ready$/m, 60_000);
-      await serve.waitFor("stderr", new RegExp(`client ${IDLE_CLIENTS} joined`), 60_000);
-      // Serve streams the looping sample to all of them meanwhile.
-      await delay(3000);
-      await served(urls[protocol], 3);
-      const peak = watch.peakResident;
-      const stats = await stopAttack(attack);
-      attack = undefined;
-      console.log(
-        `serve ${protocol} with ${IDLE_CLIENTS} clients that never read (${runtime}): ` +
-          `peak RSS ${(peak / MiB).toFixed(1)} MiB, ${JSON.stringify(stats)}`,
-      );
-      assert.equal(stats.opened, IDLE_CLIENTS);
-      assert.ok(peak > 0, "RSS was sampled");
-      assert.ok(peak < RSS_LIMIT, `peak RSS ${peak} bytes`);
-      await stopServe(serve);
-    } finally {
-      if (attack !== undefined) {
-        attack.kill("SIGKILL");
-        await attack.exited;
+  test(
+    `serve (${protocol}): ${IDLE_CLIENTS} clients that join and never read; memory stays bounded`,
+    async () => {
+      const { serve, ...urls } = await startServe(["--loop"]);
+      const watch = watchProcess(serve.pid);
+      let attack: Child | undefined;
+      try {
+        attack = startAttack("idle", urls[protocol], IDLE_CLIENTS);
+        await attack.waitFor("stdout", /^ready$/m, 60_000);
+        await serve.waitFor("stderr", new RegExp(`client ${IDLE_CLIENTS} joined`), 60_000);
+        // Serve streams the looping sample to all of them meanwhile.
+        await delay(3000);
+        await served(urls[protocol], 3);
+        const peak = watch.peakResident;
+        const stats = await stopAttack(attack);
+        attack = undefined;
+        console.log(
+          `serve ${protocol} with ${IDLE_CLIENTS} clients that never read (${runtime}): ` +
+            `peak RSS ${(peak / MiB).toFixed(1)} MiB, ${JSON.stringify(stats)}`,
+        );
+        assert.equal(stats.opened, IDLE_CLIENTS);
+        assert.ok(peak > 0, "RSS was sampled");
+        assert.ok(peak < RSS_LIMIT, `peak RSS ${peak} bytes`);
+        await stopServe(serve);
+      } finally {
+        if (attack !== undefined) {
+          attack.kill("SIGKILL");
+          await attack.exited;
+        }
+        serve.kill("SIGKILL");
+        await serve.exited;
+        await watch.stop();
       }
-      serve.kill("SIGKILL");
-      await serve.exited;
-      await watch.stop();
-    }
-  });
+    },
+    { timeout: TIMEOUT_MS },
+  );
 }
