@@ -774,7 +774,7 @@ const SERVE_IDLE_TIMEOUT_S = 180;
 /**
  * What `serve` lets each client make it hold, tighter than the library's
  * defaults since nobody reads the log here: a few messages, small packets,
- * and few writes queued before a client that does not read is dropped.
+ * and little queued for a client that does not read before it is dropped.
  */
 const SERVE_CLIENT_LIMITS = {
   maxReceived: 16,
