@@ -5,11 +5,13 @@
  * (`deno run -N mod.ts` under Deno, `bun mod.ts` under Bun) for exit codes
  * and signals, and the Bun-compiled binary.
  */
-import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createServer, type RequestListener } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { type CliIO, main, VERSION } from "../src/cli/cli.ts";
 import { formatJson, formatMessage } from "../src/output/format.ts";
 import { type Message, parseMessage } from "../src/protocol/messages.ts";
@@ -17,7 +19,11 @@ import { type MockClient, MockServer } from "../src/testing/mock_server.ts";
 import { parseRecording, serializeRecordLine } from "../src/protocol/record.ts";
 import { SAMPLE_ROOM, sampleRecording } from "../src/testing/sample.ts";
 import { connect } from "../src/session/session.ts";
-import { encodeStt } from "../src/protocol/stt.ts";
+import { ConnectionError } from "../src/base/errors.ts";
+import { decodeStt, encodeStt } from "../src/protocol/stt.ts";
+import { encodeFrame, FrameDecoder } from "../src/protocol/frame.ts";
+import { parseEndpoint, type Transport } from "../src/transport/seam.ts";
+import { defaultTransportFactory } from "../src/transport/default.ts";
 import { runtime, test } from "./harness.ts";
 
 const ROOM = 9999;
@@ -119,8 +125,9 @@ async function loggedOut(client: MockClient): Promise<boolean> {
   return client.received.some((message) => message.type === "logout");
 }
 
+/** A fresh directory under the system's temporary directory (TMPDIR). */
 async function tempDir(): Promise<string> {
-  return await mkdtemp("/tmp/douyu-cli-test-");
+  return await mkdtemp(join(tmpdir(), "douyu-cli-test-"));
 }
 
 /** A URL nothing listens on: a mock server's, after it closed. */
@@ -517,6 +524,12 @@ test("cli: usage errors name the offending flag or value and exit 2", async () =
     [["serve", "--port", "70000"], 'invalid value for --port: "70000"'],
     [["serve", "a", "b"], 'unexpected argument "b"'],
     [["serve", "--json"], "option --json does not apply to douyu serve"],
+    [["serve", "--max-clients", "0"], 'invalid value for --max-clients: "0"'],
+    [["serve", "--max-clients", "2.5"], 'invalid value for --max-clients: "2.5"'],
+    [["serve", "--idle-timeout=-1"], 'invalid value for --idle-timeout: "-1"'],
+    [["serve", "--idle-timeout", "soon"], 'invalid value for --idle-timeout: "soon"'],
+    [["--max-clients", "5", "9999"], "option --max-clients does not apply to watching a room"],
+    [["replay", "x.jsonl", "--idle-timeout", "5"], "option --idle-timeout does not apply"],
     [["resolve"], "missing <room>"],
     [["resolve", "bad name!"], 'invalid room "bad name!"'],
   ];
@@ -567,6 +580,71 @@ test("cli: file errors are one line naming the file, exit 1", async () => {
     ok(unwritable.stderr.startsWith(`douyu: cannot write recording ${dir}/no/such/dir.jsonl: `));
     strictEqual(lines(unwritable.stderr).length, 1);
     strictEqual(server.clients.length, 0, "fails before connecting");
+  } finally {
+    await rm(dir, { recursive: true });
+  }
+});
+
+/** Writes a recording of `bodies` whose last line, a CJK chat, is cut inside a character. */
+async function writeCutRecording(file: string, bodies: string[]): Promise<void> {
+  const whole = bodies.map((body, i) => serializeRecordLine({ t: 1_000 + i, body })).join("");
+  const last = serializeRecordLine({ t: 2_000, body: "type@=chatmsg/nn@=小鱼干/txt@=晚上好/" });
+  const encoder = new TextEncoder();
+  // Up to the middle of 晚's three UTF-8 bytes, as a full disk or a kill may leave it.
+  const cut = encoder.encode(whole + last.slice(0, last.indexOf("晚"))).length + 2;
+  await writeFile(file, encoder.encode(whole + last).subarray(0, cut));
+}
+
+test("cli: replay and serve skip a cut last line with one warning", async () => {
+  const dir = await tempDir();
+  try {
+    const file = `${dir}/cut.jsonl`;
+    const bodies = SERVED.slice(0, 3);
+    await writeCutRecording(file, bodies);
+    const warning = `douyu: ${file}:4: last line is incomplete (cut off?); skipped\n`;
+
+    const replayed = await run(["replay", file, "--json", "--speed", "0"]);
+    strictEqual(replayed.code, 0, replayed.stderr);
+    strictEqual(replayed.stdout, SERVED_JSON.slice(0, 3).join(""));
+    strictEqual(replayed.stderr, warning);
+
+    const interrupt = new AbortController();
+    let announced!: (url: string) => void;
+    const url = new Promise<string>((resolve) => (announced = resolve));
+    const serving = run(["serve", file, "--speed", "0"], {
+      signal: interrupt.signal,
+      onStderr: (text) => {
+        const match = /listening on (tcp:\/\/\S+)/.exec(text);
+        if (match) announced(match[1]!);
+      },
+    });
+    const got: string[] = [];
+    {
+      await using session = await connect(ROOM, { url: await url });
+      for await (const msg of session) {
+        if (msg.type === "loginres" || msg.type === "pingreq") continue;
+        got.push(formatJson(msg) + "\n");
+        if (got.length === bodies.length) break;
+      }
+    }
+    deepStrictEqual(got, SERVED_JSON.slice(0, 3));
+    interrupt.abort("SIGINT");
+    const served = await serving;
+    strictEqual(served.code, 0, served.stderr);
+    ok(served.stderr.startsWith(warning), served.stderr);
+    strictEqual(served.stderr.split("incomplete").length, 2, "one warning");
+    ok(served.stderr.includes(`streaming 3 messages from ${file}`), served.stderr);
+
+    // A bad line that is not last, or that ends with a newline, still fails.
+    const text = await readFile(file, "utf8");
+    for (const bad of [`${text}\n`, `${text}\n{"t": 3, "body": "type@=mrkl/"}\n`]) {
+      await writeFile(file, bad);
+      for (const command of ["replay", "serve"]) {
+        const result = await run([command, file]);
+        strictEqual(result.code, 1);
+        strictEqual(result.stderr, `douyu: ${file}:4: not JSON\n`);
+      }
+    }
   } finally {
     await rm(dir, { recursive: true });
   }
@@ -670,6 +748,23 @@ test("cli: watching a room by name resolves it first, then joins that room", asy
   });
 });
 
+test("cli and connect: a tcp:// URL that answers with HTTP fails with a hint to use ws://", async () => {
+  const hint = "the server answered with HTTP, not Douyu's binary protocol: " +
+    "if this is a WebSocket endpoint, use ws:// or wss://";
+  await withHttp(reply(200, "hello"), async (base) => {
+    const url = base.replace("http://", "tcp://");
+    await rejects(connect(ROOM, { url, reconnect: false }), (error: unknown) => {
+      ok(error instanceof ConnectionError, String(error));
+      strictEqual(error.message, `could not connect: ${url} (${hint})`);
+      return true;
+    });
+    const result = await run(["--url", url, "9999"]);
+    strictEqual(result.code, 1);
+    strictEqual(result.stdout, "");
+    strictEqual(result.stderr, `douyu: could not connect: ${url} (${hint})\n`);
+  });
+});
+
 // ---------------------------------------------------------------------------
 // serve, help, version
 
@@ -702,6 +797,57 @@ test("cli: serve replays the bundled sample to a client until interrupted", asyn
   strictEqual(result.stdout, "");
   ok(result.stderr.includes("the bundled sample"), result.stderr);
   ok(result.stderr.includes(`client 1 joined room ${SAMPLE_ROOM}`), result.stderr);
+});
+
+test("cli: serve --max-clients refuses connections over the cap; --idle-timeout drops silent clients", async () => {
+  const interrupt = new AbortController();
+  let announced!: (url: string) => void;
+  const url = new Promise<string>((resolve) => (announced = resolve));
+  const serving = run(["serve", "--max-clients", "1", "--idle-timeout", "0.5"], {
+    signal: interrupt.signal,
+    onStderr: (text) => {
+      const match = /listening on (tcp:\/\/\S+)/.exec(text);
+      if (match) announced(match[1]!);
+    },
+  });
+  const endpoint = parseEndpoint(await url);
+  const conns: Transport[] = [];
+  const open = async () => {
+    const conn = await defaultTransportFactory(endpoint, {});
+    conns.push(conn);
+    return conn;
+  };
+  /** Logs in; resolves with the time the server hung up (it sends nothing else unjoined). */
+  const loginThenEof = async (conn: Transport) => {
+    await conn.write(encodeFrame("type@=loginreq/roomid@=9999/"));
+    const decoder = new FrameDecoder();
+    const types: string[] = [];
+    for (let chunk; (chunk = await conn.read()) !== null;) {
+      for (const frame of decoder.push(chunk)) types.push(decodeStt(frame.body).type ?? "");
+    }
+    deepStrictEqual(types, ["loginres", "pingreq"]);
+    return performance.now();
+  };
+  try {
+    const first = await open();
+    const started = performance.now();
+    const firstDropped = loginThenEof(first);
+    // Over the cap: closed at once, without an answer.
+    const second = await open();
+    // (Closed already, or reset: both mean no answer.)
+    await second.write(encodeFrame("type@=loginreq/roomid@=9999/")).catch(() => {});
+    strictEqual(await second.read().catch(() => null), null);
+    // The first one sends nothing more: dropped after the idle timeout.
+    const elapsed = await firstDropped - started;
+    ok(elapsed >= 400 && elapsed < 5000, `dropped after ${elapsed} ms`);
+    // Its place is free again.
+    await loginThenEof(await open());
+  } finally {
+    for (const conn of conns) conn.close();
+    interrupt.abort("SIGINT");
+  }
+  const result = await serving;
+  strictEqual(result.code, 0, result.stderr);
 });
 
 test("cli: --help and --version print to stdout and exit 0", async () => {

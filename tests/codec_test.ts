@@ -561,3 +561,51 @@ test("FrameDecoder: good frames before bad bytes are returned, then it fails", (
   assert.equal(decoder.error, undefined);
   assert.deepEqual(decoder.push(encodeFrame("type@=c/", 690)).length, 1);
 });
+
+test("FrameDecoder: a stream that starts with HTTP/ fails at once, suggesting ws://", () => {
+  const response = encoder.encode(
+    "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+  );
+  const isHint = (error: unknown) =>
+    error instanceof ProtocolError &&
+    /answered with HTTP, not Douyu's binary protocol/.test(error.message) &&
+    /use ws:\/\/ or wss:\/\//.test(error.message);
+  assert.throws(() => new FrameDecoder().push(response), isHint);
+  // However the first bytes are split, also one by one.
+  for (let split = 1; split < 5; split++) {
+    const decoder = new FrameDecoder();
+    assert.deepEqual(decoder.push(response.subarray(0, split)), [], `split at ${split}`);
+    assert.throws(() => decoder.push(response.subarray(split)), isHint, `split at ${split}`);
+  }
+  for (let split = 5; split < 12; split++) {
+    assert.throws(() => new FrameDecoder().push(response.subarray(0, split)), isHint);
+  }
+  const bytewise = new FrameDecoder();
+  for (let i = 0; i < 4; i++) assert.deepEqual(bytewise.push(response.subarray(i, i + 1)), []);
+  assert.throws(() => bytewise.push(response.subarray(4, 5)), isHint);
+  assert.throws(() => bytewise.push(response.subarray(5)), isHint, "and from then on");
+  // reset() starts a new stream: the check applies again.
+  bytewise.reset();
+  assert.throws(() => bytewise.push(response), isHint);
+});
+
+test("FrameDecoder: only the very start of a stream is checked for HTTP/", () => {
+  const response = encoder.encode("HTTP/1.1 400 Bad Request\r\n\r\n");
+  const notHint = (error: unknown) =>
+    error instanceof ProtocolError && /length fields differ/.test(error.message);
+  // After a frame: the plain framing error.
+  const later = new FrameDecoder();
+  assert.equal(later.push(encodeFrame("type@=a/", 690)).length, 1);
+  assert.throws(() => later.push(response), notHint);
+  // In the same chunk as a frame before it: the frame, then the plain error.
+  const glued = new FrameDecoder();
+  assert.equal(glued.push(concat([encodeFrame("type@=a/", 690), response])).length, 1);
+  assert.ok(glued.error !== undefined && notHint(glued.error));
+  // Almost HTTP: the plain error.
+  assert.throws(() => new FrameDecoder().push(encoder.encode("HTTP 1.1 400 Bad Request")), notHint);
+  assert.throws(() => new FrameDecoder().push(encoder.encode("http/1.1 400 Bad Request")), notHint);
+  // A real first frame that happens to start with H is decoded as usual.
+  const frame = encodeFrame("type@=" + "x".repeat(72 - 9 - 7) + "/", 690);
+  assert.equal(frame[0], 0x48, "length 72 is 'H'");
+  assert.equal(new FrameDecoder().push(frame).length, 1);
+});

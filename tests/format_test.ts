@@ -1,5 +1,5 @@
 // deno-lint-ignore-file no-control-regex -- these tests look for control characters
-import { deepStrictEqual, ok, rejects, strictEqual, throws } from "node:assert/strict";
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import {
   displayWidth,
   fitWidth,
@@ -8,13 +8,7 @@ import {
   NAME_WIDTH,
 } from "../src/output/format.ts";
 import { type Message, parseMessage } from "../src/protocol/messages.ts";
-import {
-  parseRecording,
-  parseRecordLine,
-  RecordingError,
-  RecordWriter,
-  serializeRecordLine,
-} from "../src/protocol/record.ts";
+import { parseRecording, serializeRecordLine } from "../src/protocol/record.ts";
 import { SAMPLE_ROOM, sampleRecording } from "../src/testing/sample.ts";
 import { encodeStt } from "../src/protocol/stt.ts";
 import { capture, vectors } from "./fixtures.ts";
@@ -23,7 +17,10 @@ import { test } from "./harness.ts";
 /** 2024-01-01 20:15:03 local time: the time column reads 20:15:03 in any time zone. */
 const AT = new Date(2024, 0, 1, 20, 15, 3).getTime();
 
+/** What a terminal would act on: JSON lines must not contain these raw. */
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+/** What a text line must not contain at all: controls and invisible characters. */
+const UNSAFE = /[\p{Cc}\p{Cf}\p{Co}\p{Cs}\p{Zl}\p{Zp}\u115f\u1160\u3164\uffa0]/u;
 
 function line(body: string, options: { color?: boolean; all?: boolean } = {}): string | undefined {
   return formatMessage(parseMessage(body), { now: AT, ...options });
@@ -156,13 +153,14 @@ test("format: every real fixture message formats to one line without control cha
       const formatted = line(body, { all: true, color });
       ok(formatted !== undefined, body);
       const plain = color ? formatted.replace(/\x1b\[\d+m/g, "") : formatted;
-      ok(!CONTROL.test(plain), `control character in ${JSON.stringify(plain)}`);
+      ok(!UNSAFE.test(plain), `control character in ${JSON.stringify(plain)}`);
     }
   }
 });
 
 test("format: a hostile nickname and message cannot reach the terminal's control plane", () => {
-  const hostile = "\x1b]0;owned\x07\x1b[2J\x1b[31mred\r\nnext\u009b1m\u202eevil\u2028x\tz\x00";
+  const hostile =
+    "\x1b]0;owned\x07\x1b[2J\x1b[31mred\r\nnext\u009b1m\u202eevil\u2028x\tz\x00\u200b\u3164\u{e0041}\ud800";
   for (const type of ["chatmsg", "uenter", "dgb", "newblackres", "anbc", "spbc", "blab"]) {
     const msg = {
       type,
@@ -182,7 +180,7 @@ test("format: a hostile nickname and message cannot reach the terminal's control
     for (const color of [false, true]) {
       const formatted = formatMessage(msg, { color, all: true, now: AT })!;
       const plain = color ? formatted.replace(/\x1b\[\d+m/g, "") : formatted;
-      ok(!CONTROL.test(plain), `${type}: ${JSON.stringify(plain)}`);
+      ok(!UNSAFE.test(plain), `${type}: ${JSON.stringify(plain)}`);
       if (color) ok(!/\x1b(?!\[\d+m)/.test(formatted), `stray ESC in ${JSON.stringify(formatted)}`);
     }
   }
@@ -235,141 +233,6 @@ test("format: formatJson is JSON.stringify, and parses back to the same message"
   strictEqual(formatJson(parseMessage("type@=chatmsg/txt@=hi/")), '{"type":"chatmsg","txt":"hi"}');
 });
 
-test("record: serialize and parse round-trip, including the real capture", async () => {
-  const lines = await capture();
-  const text = lines.map(serializeRecordLine).join("");
-  deepStrictEqual(parseRecording(text), lines);
-  strictEqual(serializeRecordLine({ t: 1, body: "a\nb" }), '{"t":1,"body":"a\\nb"}\n');
-  // The fixture's own spacing (`{"t": 1, "body": …}`) and CRLF line ends parse too.
-  deepStrictEqual(parseRecording('{"t": 1, "body": "x"}\r\n\r\n{"t": 2, "body": "y", "z": 0}'), [
-    { t: 1, body: "x" },
-    { t: 2, body: "y" },
-  ]);
-});
-
-test("record: malformed lines are rejected with the file name and line number", () => {
-  const cases: [string, string][] = [
-    ['{"t": 1, "body": "x"}\nnot json\n', "rec.jsonl:2: not JSON"],
-    ["\n\n[1, 2]\n", "rec.jsonl:3: expected an object"],
-    ['{"t": "1", "body": "x"}', 'rec.jsonl:1: "t" must be a number'],
-    ['{"t": 1}', 'rec.jsonl:1: "body" must be a string'],
-    ["null", "rec.jsonl:1: expected an object"],
-  ];
-  for (const [text, message] of cases) {
-    throws(() => parseRecording(text, "rec.jsonl"), (error: unknown) => {
-      ok(error instanceof RecordingError);
-      ok(error.message.startsWith(message), error.message);
-      return true;
-    });
-  }
-  strictEqual(parseRecordLine('{"t": 5, "body": "type@=mrkl/"}').t, 5);
-});
-
-test("record: RecordWriter batches lines, keeps their order and flushes on close", async () => {
-  const writes: string[] = [];
-  const writer = new RecordWriter(async (text) => {
-    await new Promise((resolve) => setTimeout(resolve, 1));
-    writes.push(text);
-  }, { flushInterval: 10_000, maxBuffer: 100 });
-  for (let i = 0; i < 10; i++) writer.add(`type@=chatmsg/txt@=${i}/`, 1000 + i);
-  await writer.close();
-  writer.add("type@=mrkl/", 1); // ignored after close
-  const lines = parseRecording(writes.join(""));
-  deepStrictEqual(lines.map((l) => l.t), [...Array(10).keys()].map((i) => 1000 + i));
-  ok(writes.length > 1 && writes.length < 10, `${writes.length} writes`);
-  strictEqual(writer.lines, 10);
-});
-
-test("record: RecordWriter flushes on its timer, and reports a failed write once", async () => {
-  const writes: string[] = [];
-  const timed = new RecordWriter((text) => Promise.resolve(void writes.push(text)), {
-    flushInterval: 5,
-  });
-  timed.add("type@=mrkl/", 1);
-  await new Promise((resolve) => setTimeout(resolve, 30));
-  strictEqual(writes.length, 1);
-  await timed.close();
-
-  const errors: unknown[] = [];
-  const failing = new RecordWriter(() => Promise.reject(new Error("disk full")), {
-    onError: (error) => errors.push(error),
-  });
-  failing.add("type@=mrkl/", 1);
-  await failing.flush();
-  failing.add("type@=mrkl/", 2);
-  await rejects(failing.close(), /disk full/);
-  strictEqual(errors.length, 1);
-});
-
-/** A write function that holds every write until `open()`, like a file slower than the room. */
-function gatedWrites() {
-  let open!: () => void;
-  const gate = new Promise<void>((resolve) => (open = resolve));
-  const writes: string[] = [];
-  const write = async (text: string) => {
-    await gate;
-    writes.push(text);
-  };
-  return { write, writes, open };
-}
-
-test("record: RecordWriter fails once when more than maxPending characters wait to be written", async () => {
-  const { write, writes, open } = gatedWrites();
-  const errors: unknown[] = [];
-  const writer = new RecordWriter(write, {
-    flushInterval: 10_000,
-    maxBuffer: 100,
-    maxPending: 1000,
-    onError: (error) => errors.push(error),
-  });
-  const body = `type@=chatmsg/txt@=${"x".repeat(50)}/`;
-  const size = serializeRecordLine({ t: 0, body }).length;
-  const fits = Math.floor(1000 / size);
-  for (let i = 0; i < fits; i++) writer.add(body, i);
-  strictEqual(errors.length, 0, "up to the cap is fine");
-  for (let i = fits; i < 100; i++) writer.add(body, i);
-  strictEqual(errors.length, 1, "one error, however many lines follow");
-  ok(errors[0] instanceof RecordingError, String(errors[0]));
-  ok(/more than 1000 characters/.test((errors[0] as Error).message), String(errors[0]));
-  strictEqual(writer.lines, fits, "lines past the cap are not kept");
-  open();
-  await rejects(writer.close(), (error) => error === errors[0]);
-  // What reached the file is whole lines, in order, never more than the cap.
-  const written = parseRecording(writes.join(""));
-  deepStrictEqual(written.map((l) => l.t), [...Array(written.length).keys()]);
-  ok(writes.join("").length <= 1000);
-});
-
-test("record: RecordWriter holds at most 16 MiB for a stalled file by default", async () => {
-  const { write, open } = gatedWrites();
-  const errors: unknown[] = [];
-  const writer = new RecordWriter(write, { onError: (error) => errors.push(error) });
-  const body = "x".repeat(1024 * 1024); // each line is just over 1 MiB
-  for (let i = 0; i < 15; i++) writer.add(body, i);
-  strictEqual(errors.length, 0, "15 MiB waiting is fine");
-  writer.add(body, 15);
-  strictEqual(errors.length, 1, "16 MiB and a little is not");
-  open();
-  await rejects(writer.close(), /fell behind/);
-});
-
-test("record: RecordWriter.close stops at once: an add() during its flush is never written", async () => {
-  const { write, writes, open } = gatedWrites();
-  const writer = new RecordWriter(write, { flushInterval: 5 });
-  writer.add("type@=chatmsg/txt@=1/", 1);
-  const closing = writer.close();
-  writer.add("type@=chatmsg/txt@=2/", 2); // while close() is flushing: ignored
-  open();
-  await closing;
-  // Longer than flushInterval: a timer started by that add() would have written by now.
-  await new Promise((resolve) => setTimeout(resolve, 40));
-  deepStrictEqual(parseRecording(writes.join("")).map((l) => l.t), [1]);
-  strictEqual(writer.lines, 1);
-  writer.add("type@=chatmsg/txt@=3/", 3); // after close: ignored too
-  await writer.close(); // idempotent
-  strictEqual(writes.length, 1);
-});
-
 test("sample: a valid recording of realistic, correctly escaped messages", () => {
   deepStrictEqual(sampleRecording(), sampleRecording(), "the same on every call");
   const start = Date.UTC(2030, 0, 1);
@@ -401,4 +264,89 @@ test("sample: a valid recording of realistic, correctly escaped messages", () =>
   ok(chat !== undefined, "a chat with a slash survives escaping");
   ok(messages.some((m) => m.type === "chatmsg" && m.dms === undefined), "a bot-like chat");
   ok(messages.some((m) => m.rid !== undefined && m.rid !== String(SAMPLE_ROOM)), "another room");
+});
+
+/** A message whose every name field is `name` and every text field is `text`. */
+function everyField(type: string, name: string, text: string): Message {
+  return {
+    type,
+    nn: name,
+    unk: name,
+    snic: name,
+    dnic: name,
+    sn: name,
+    dn: name,
+    donk: name,
+    nk: name,
+    receive_nn: name,
+    drid: "7",
+    txt: text,
+    content: text,
+    gfn: text,
+    gn: text,
+    chatmsg: { nn: name, txt: text, level: "3" },
+    btype: "voiceDanmu",
+    cprice: "3000",
+    cet: "60",
+    sui: { nick: name, level: "3" },
+    lev: "1",
+  } as unknown as Message;
+}
+
+test("format: names show invisible characters as escapes, message texts lose them", () => {
+  const spoof = "A\u200bnn";
+  const shown = "A<U+200B>nn";
+  const expected: [string, number][] = [
+    // type, how many names the line shows
+    ["chatmsg", 1],
+    ["uenter", 1],
+    ["dgb", 2], // sender, receiver
+    ["spbc", 2], // sender, host
+    ["comm_chatmsg", 1],
+    ["newblackres", 2], // target, operator
+    ["anbc", 2], // noble, host
+    ["rnewbc", 2],
+    ["upgrade", 1],
+    ["blab", 1],
+    ["rankup", 1],
+    ["bc_buy_deserve", 1],
+  ];
+  for (const [type, names] of expected) {
+    for (const color of [false, true]) {
+      const formatted = formatMessage(everyField(type, spoof, "hi\u200bthere"), {
+        color,
+        now: AT,
+      })!;
+      const plain = formatted.replace(/\x1b\[\d+m/g, "");
+      strictEqual(plain.split(shown).length - 1, names, `${type}: ${JSON.stringify(plain)}`);
+      ok(!/\bAnn\b/.test(plain), `${type} shows a name as Ann: ${JSON.stringify(plain)}`);
+      ok(!UNSAFE.test(plain), `${type}: ${JSON.stringify(plain)}`);
+    }
+  }
+  // The name column, and the text: removed there.
+  const chat = formatMessage(everyField("chatmsg", spoof, "hi\u200bthere"), { now: AT })!;
+  ok(chat.startsWith(`20:15:03 chat          ${shown}`), chat);
+  strictEqual(textOf(chat), "hithere");
+  strictEqual(
+    textOf(formatMessage(everyField("ssd", spoof, "hi\u200bthere"), { now: AT })),
+    "hithere",
+  );
+  // Compact lines reveal nickname fields too, and only those.
+  const compact = formatMessage(
+    { type: "synexp", nn: spoof, nickname: spoof, note: "a\u200bb" } as Message,
+    { all: true, now: AT },
+  )!;
+  strictEqual(textOf(compact), `nn=${shown} nickname=${shown} note=ab`);
+});
+
+test("format: with colour, a revealed escape in the name column is dim, the rest bold", () => {
+  const body = "type@=chatmsg/nn@=A\u200bnn/level@=1/txt@=hi/";
+  const colored = line(body, { color: true })!;
+  ok(
+    colored.includes("\x1b[1mA\x1b[0m\x1b[2m<U+200B>\x1b[0m\x1b[1mnn"),
+    JSON.stringify(colored),
+  );
+  strictEqual(colored.replace(/\x1b\[\d+m/g, ""), line(body)!);
+  // A name without escapes is painted as before.
+  ok(line("type@=chatmsg/nn@=Ann/txt@=hi/", { color: true })!.includes("\x1b[1mAnn "));
 });

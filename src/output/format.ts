@@ -12,7 +12,12 @@
  *
  * Every value that came from the wire passes through
  * {@linkcode sanitizeForTerminal}, so no escape sequence, bell, carriage
- * return or line break in a nickname or message reaches the terminal.
+ * return, line break or invisible character in a nickname or message reaches
+ * the terminal. Message texts lose such characters; names (every nickname a
+ * line shows: `nn`, `unk`, `sn`, `dn`, `snic`, `dnic`, `donk`, `nk`,
+ * `receive_nn`, a super chat's or buyer's name) show them as visible escapes
+ * such as `<U+200B>` instead (dim in the name column when coloured), so that
+ * `"A\u200Bnn"` cannot pass for `Ann`.
  *
  * @module
  */
@@ -42,6 +47,9 @@ const LEVEL_WIDTH = 5;
 export const NAME_WIDTH = 18;
 /** Longest compact `key=value` text, in columns, before it is cut with `…`. */
 const COMPACT_WIDTH = 160;
+
+/** How {@linkcode sanitizeForTerminal} shows an unsafe character of a name. */
+const REVEALED = /<U\+[0-9A-F]{4,6}>/g;
 
 const SGR = {
   reset: "\x1b[0m",
@@ -96,8 +104,9 @@ interface Line {
  * super chats, and types this library does not know. With `all`, those
  * appear as a compact `type key=value …` line instead.
  *
- * Wire text is sanitised (no control characters, bidi overrides or line
- * separators), so the result is always exactly one line and safe to print.
+ * Wire text is sanitised (no control characters, bidi overrides, line
+ * separators or invisible characters), so the result is always exactly one
+ * line and safe to print; names show such characters as `<U+200B>` escapes.
  *
  * @param msg A message as `parseMessage` or a `Session` gives it.
  * @param options `color`, `now` (the time column), `all`.
@@ -238,6 +247,28 @@ function safe(value: unknown): string {
   return typeof value === "string" ? sanitizeForTerminal(value) : "";
 }
 
+const REVEAL = { reveal: true } as const;
+
+/** A wire name made safe to print, its invisible characters shown as escapes. */
+function safeName(value: unknown): string {
+  return typeof value === "string" ? sanitizeForTerminal(value, REVEAL) : "";
+}
+
+/** Wire keys whose values are nicknames, for compact lines. */
+const NAME_KEYS: ReadonlySet<string> = new Set([
+  "nn",
+  "nk",
+  "nick",
+  "nickname",
+  "unk",
+  "sn",
+  "dn",
+  "snic",
+  "dnic",
+  "donk",
+  "receive_nn",
+]);
+
 function str(msg: Message, key: string): string | undefined {
   const value = (msg as Record<string, unknown>)[key];
   return typeof value === "string" ? value : undefined;
@@ -251,8 +282,10 @@ function combo(hits: string | undefined): string {
 
 /** ` in room N` / ` in X's room N` for a message about another room. */
 function where(room: string | undefined, host?: string): string {
-  if (room === undefined || room === "" || room === "0") return host ? ` for ${safe(host)}` : "";
-  return host ? ` in ${safe(host)}'s room ${safe(room)}` : ` in room ${safe(room)}`;
+  if (room === undefined || room === "" || room === "0") {
+    return host ? ` for ${safeName(host)}` : "";
+  }
+  return host ? ` in ${safeName(host)}'s room ${safe(room)}` : ` in room ${safe(room)}`;
 }
 
 /** The dedicated line of a message, or undefined for types shown only with `all`. */
@@ -289,7 +322,7 @@ function describe(msg: Message): Line | undefined {
         level: user.level,
         name: user.nn,
         text: `sent ${safe(gift)} x${safe(count)}${combo(str(msg, "hits"))}${
-          to ? ` to ${safe(to)}` : ""
+          to ? ` to ${safeName(to)}` : ""
         }`,
         textStyle: "yellow",
       };
@@ -299,9 +332,9 @@ function describe(msg: Message): Line | undefined {
         kind: "bcast",
         kindStyle: "yellow",
         name: str(msg, "sn"),
-        text: `sent ${safe(str(msg, "dn") ?? "the host")} ${safe(str(msg, "gn") ?? "a gift")} x${
-          safe(str(msg, "gc") ?? "1")
-        }${where(str(msg, "drid"))}`,
+        text: `sent ${safeName(str(msg, "dn") ?? "the host")} ${
+          safe(str(msg, "gn") ?? "a gift")
+        } x${safe(str(msg, "gc") ?? "1")}${where(str(msg, "drid"))}`,
         textStyle: "yellow",
       };
     case "ssd":
@@ -344,7 +377,7 @@ function describe(msg: Message): Line | undefined {
         kind: "ban",
         kindStyle: "red",
         name: str(msg, "dnic"),
-        text: `was muted by ${role}${operator ? ` ${safe(operator)}` : ""}${
+        text: `was muted by ${role}${operator ? ` ${safeName(operator)}` : ""}${
           end !== undefined && end > 0 ? ` until ${clock(end * 1000)}` : ""
         }`,
         textStyle: "red",
@@ -413,7 +446,7 @@ function compact(msg: Message): Line {
       : value !== null && typeof value === "object"
       ? "{…}"
       : String(value);
-    parts.push(`${sanitizeForTerminal(key)}=${sanitizeForTerminal(shown)}`);
+    parts.push(`${sanitizeForTerminal(key)}=${NAME_KEYS.has(key) ? safeName(shown) : safe(shown)}`);
   }
   return {
     kind: sanitizeForTerminal(msg.type) || "?",
@@ -429,12 +462,18 @@ function render(line: Line, time: string, color: boolean): string {
   const kind = line.kind.length >= KIND_WIDTH ? line.kind : line.kind.padEnd(KIND_WIDTH);
   const levelValue = toNumber(line.level);
   const level = (levelValue !== undefined ? `Lv${levelValue}` : "").padStart(LEVEL_WIDTH);
-  const name = fitWidth(safe(line.name), NAME_WIDTH);
+  const name = fitWidth(safeName(line.name), NAME_WIDTH);
   return [
     paint("dim", time),
     paint(line.kindStyle, kind),
     paint("gray", level),
-    paint("bold", name),
+    paint("bold", color ? dimEscapes(name) : name),
     paint(line.textStyle, line.text),
   ].join(" ").trimEnd();
+}
+
+/** Dims the `<U+…>` escapes inside the (bold) name column, then goes back to bold. */
+function dimEscapes(name: string): string {
+  if (!name.includes("<U+")) return name;
+  return name.replace(REVEALED, `${SGR.reset}${SGR.dim}$&${SGR.reset}${SGR.bold}`);
 }

@@ -21,6 +21,13 @@ const MIN_LENGTH = 9;
 
 const encoder = new TextEncoder();
 
+/**
+ * How an HTTP response starts: what a `tcp://` URL pointed at a web or
+ * WebSocket port gets back (its length fields would read 1347703880 and
+ * 825110831, which no frame has).
+ */
+const HTTP_START = [0x48, 0x54, 0x54, 0x50, 0x2f]; // "HTTP/"
+
 /** One decoded packet. */
 export interface Frame {
   /** Message type from the header: 690 from the server, 689 from a client. */
@@ -104,6 +111,8 @@ export class FrameDecoder {
   /** Total bytes of the pending frame once its header is known, else 0. */
   #pendingTotal = 0;
   #error: ProtocolError | undefined;
+  /** No byte seen yet that rules out an HTTP response. */
+  #atStart = true;
 
   /** Creates a decoder. */
   constructor(options: FrameDecoderOptions = {}) {
@@ -123,6 +132,7 @@ export class FrameDecoder {
   /** Forgets any partial frame, for reuse on a new connection. */
   reset(): void {
     this.#error = undefined;
+    this.#atStart = true;
     this.#pending = new Uint8Array(HEADER_SIZE);
     this.#pendingLength = 0;
     this.#pendingTotal = 0;
@@ -134,10 +144,13 @@ export class FrameDecoder {
    * @param chunk Bytes from the socket; not retained after the call.
    * @returns The complete frames, in order (often none, often several).
    * @throws {ProtocolError} on a length below 9 or above `maxFrameSize`, or
-   * two length fields that differ.
+   * two length fields that differ; when the stream starts with `HTTP/`, one
+   * that says the peer speaks HTTP (a web or WebSocket server) and suggests
+   * `ws://` or `wss://`.
    */
   push(chunk: Uint8Array): Frame[] {
     if (this.#error !== undefined) throw this.#error;
+    if (this.#atStart) this.#checkStart(chunk);
     const frames: Frame[] = [];
     try {
       let pos = 0;
@@ -170,6 +183,30 @@ export class FrameDecoder {
    */
   get error(): ProtocolError | undefined {
     return this.#error;
+  }
+
+  /**
+   * Fails with a hint when the stream starts with `HTTP/`. Runs only until
+   * its first five bytes are known (a short first read waits in the pending
+   * buffer, since no header is complete yet), so it costs nothing later.
+   */
+  #checkStart(chunk: Uint8Array): void {
+    const held = this.#pendingLength;
+    const known = Math.min(HTTP_START.length, held + chunk.length);
+    for (let i = 0; i < known; i++) {
+      const byte = i < held ? this.#pending[i] : chunk[i - held];
+      if (byte !== HTTP_START[i]) {
+        this.#atStart = false;
+        return;
+      }
+    }
+    if (known < HTTP_START.length) return;
+    this.#atStart = false;
+    this.#error = new ProtocolError(
+      "the server answered with HTTP, not Douyu's binary protocol: " +
+        "if this is a WebSocket endpoint, use ws:// or wss://",
+    );
+    throw this.#error;
   }
 
   /** Appends to the pending frame; returns how much of `chunk` it used. */

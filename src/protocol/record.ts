@@ -87,13 +87,29 @@ export function serializeRecordLine(line: RecordLine): string {
   return JSON.stringify({ t: line.t, body: line.body }) + "\n";
 }
 
+/** Options of {@linkcode parseRecording}. */
+export interface ParseRecordingOptions {
+  /**
+   * Called, at most once, when the last line was cut off and skipped.
+   *
+   * @param line Its number, from 1.
+   */
+  onIncompleteLine?: (line: number) => void;
+}
+
 /**
  * Parses a whole recording. Blank lines are skipped and CRLF line ends are
  * accepted; anything else must be an object with a finite number `t` and a
  * string `body` (other keys are ignored).
  *
+ * One exception: a last line that was cut off is skipped, and reported
+ * through `onIncompleteLine`. A recording is written line by line, so a kill
+ * or a full disk leaves one: its text after the last newline is not JSON.
+ * A line that ends with a newline is whole, and must be valid wherever it is.
+ *
  * @param text The file's content.
  * @param source How to name the file in errors.
+ * @param options `onIncompleteLine`: told when a cut last line was skipped.
  * @returns The lines, in file order.
  * @throws {RecordingError} naming the first bad line (`source:line: reason`).
  *
@@ -104,15 +120,39 @@ export function serializeRecordLine(line: RecordLine): string {
  * const lines = parseRecording('{"t": 1000, "body": "type@=chatmsg/txt@=hi/"}\n');
  * console.log(lines); // [ { t: 1000, body: "type@=chatmsg/txt@=hi/" } ]
  * ```
+ *
+ * @example A recording cut off while its last line was written
+ * ```ts
+ * import { parseRecording } from "./record.ts";
+ *
+ * const text = '{"t": 1000, "body": "type@=mrkl/"}\n{"t": 1001, "bo';
+ * const lines = parseRecording(text, "rec.jsonl", {
+ *   onIncompleteLine: (line) => console.log(`rec.jsonl:${line}: incomplete; skipped`), // line 2
+ * });
+ * console.log(lines.length); // 1
+ * ```
  */
-export function parseRecording(text: string, source = "recording"): RecordLine[] {
+export function parseRecording(
+  text: string,
+  source = "recording",
+  options: ParseRecordingOptions = {},
+): RecordLine[] {
   const lines: RecordLine[] = [];
-  let number = 0;
-  for (const raw of text.split("\n")) {
-    number++;
+  const raws = text.split("\n");
+  for (let index = 0; index < raws.length; index++) {
+    const raw = raws[index]!;
     const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
     if (line.trim() === "") continue;
-    lines.push(parseRecordLine(line, `${source}:${number}`));
+    const value = parseJson(line);
+    if (value === NOT_JSON) {
+      // After the last newline: a line whose writing was cut short.
+      if (index === raws.length - 1) {
+        options.onIncompleteLine?.(index + 1);
+        break;
+      }
+      throw notJson(`${source}:${index + 1}`);
+    }
+    lines.push(recordLineOf(value, `${source}:${index + 1}`));
   }
   return lines;
 }
@@ -132,13 +172,28 @@ export function parseRecording(text: string, source = "recording"): RecordLine[]
  * ```
  */
 export function parseRecordLine(line: string, where = "recording"): RecordLine {
-  let value: unknown;
+  const value = parseJson(line);
+  if (value === NOT_JSON) throw notJson(where);
+  return recordLineOf(value, where);
+}
+
+const NOT_JSON: unique symbol = Symbol("not JSON");
+
+function parseJson(line: string): unknown {
   try {
-    value = JSON.parse(line);
+    return JSON.parse(line);
   } catch {
-    // Not the parser's message: it would quote a slice of the (untrusted) line.
-    throw new RecordingError(`${where}: not JSON`);
+    return NOT_JSON;
   }
+}
+
+// Not the parser's message: it would quote a slice of the (untrusted) line.
+function notJson(where: string): RecordingError {
+  return new RecordingError(`${where}: not JSON`);
+}
+
+/** Checks a parsed line's shape. */
+function recordLineOf(value: unknown, where: string): RecordLine {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new RecordingError(`${where}: expected an object with "t" and "body"`);
   }

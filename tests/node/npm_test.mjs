@@ -128,7 +128,11 @@ test(
     });
     try {
       match(server.url, /^ws:\/\//);
-      const session = await connect(ROOM, { url: server.url, reconnect: false, types: ["chatmsg"] });
+      const session = await connect(ROOM, {
+        url: server.url,
+        reconnect: false,
+        types: ["chatmsg"],
+      });
       try {
         for await (const msg of session) {
           strictEqual(msg.txt, "over ws");
