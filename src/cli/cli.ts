@@ -31,6 +31,9 @@ import { peekType } from "../protocol/stt.ts";
 import { sleep } from "../base/timers.ts";
 import { parseEndpoint } from "../transport/seam.ts";
 import { isDeno } from "../transport/default.ts";
+import { roomsCommand } from "./rooms.ts";
+import { collectCommand } from "./collect.ts";
+import { consumeCommand } from "./consume.ts";
 
 /** The version `douyu --version` prints; kept equal to `deno.json` by a test. */
 export const VERSION = "0.1.0";
@@ -85,6 +88,13 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 const HIDDEN_BY_DEFAULT: ReadonlySet<string> = new Set(["loginres", "pingreq", "mrkl"]);
 
 const COMMANDS = ["replay", "serve", "resolve"] as const;
+
+/** Commands on NATS JetStream; each loads `src/nats/` itself, only when run. */
+const NATS_COMMANDS: ReadonlyMap<string, (args: string[], io: CliIO) => Promise<number>> = new Map([
+  ["rooms", roomsCommand],
+  ["collect", collectCommand],
+  ["consume", consumeCommand],
+]);
 type Command = "watch" | typeof COMMANDS[number];
 
 const OPTIONS = {
@@ -133,6 +143,13 @@ Usage:
   douyu replay <file> [options]    print a recording as if live
   douyu serve [file] [options]     run the mock server (the bundled sample by default)
   douyu resolve <room>             print the numeric room id of a name or URL
+  douyu rooms --nats URL add|remove|list [room...]
+                                   the rooms a cluster of collectors watches
+  douyu collect --nats URL --name NAME [--max-rooms N]
+                                   collect rooms of the cluster into NATS JetStream
+  douyu consume --nats URL [--json] [--types a,b] [--rooms a,b] [--since 10m]
+                                   read collected messages back
+  (douyu rooms|collect|consume --help: their options; see "Scale out" in the README)
 
 <room> is a numeric room id, a name such as yyf, or a URL such as
 douyu.com/yyf or https://www.douyu.com/9999.
@@ -172,7 +189,8 @@ Serve:
 Output: messages on stdout, one per line; status and errors on stderr.
 Exit status: 0 done, 1 failure (no endpoint reachable, room lookup, file),
 2 usage error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
-serve runs until it is stopped: Ctrl-C or SIGTERM end it with status 0.
+serve runs until it is stopped: Ctrl-C or SIGTERM end it with status 0;
+so does collect, after releasing its rooms.
 `;
 
 const SHORT_USAGE =
@@ -180,18 +198,18 @@ const SHORT_USAGE =
   "Try 'douyu --help' for more information.\n";
 
 /** Bad command line: exit 2 with a usage message. */
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
 /** An expected failure with a one-line message: exit 1. */
-class CliFailure extends Error {}
+export class CliFailure extends Error {}
 
 /** Why a command stopped early, as the reason of its stop signal. */
-const INTERRUPTED = Symbol("interrupted");
-const DONE = Symbol("done");
+export const INTERRUPTED = Symbol("interrupted");
+export const DONE = Symbol("done");
 const RECORDING_FAILED = Symbol("recording failed");
 
 /** What the message filters and printer need, from the options. */
-interface OutputOptions {
+export interface OutputOptions {
   json: boolean;
   types: ReadonlySet<string> | undefined;
   count: number | undefined;
@@ -231,6 +249,9 @@ type Values = ReturnType<typeof parse>["values"];
  */
 export async function main(args: string[], io: CliIO): Promise<number> {
   try {
+    // The NATS commands parse their own options (src/cli/nats_common.ts).
+    const natsCommand = NATS_COMMANDS.get(args[0] ?? "");
+    if (natsCommand !== undefined) return await natsCommand(args.slice(1), io);
     const { command, values, positionals } = parseCommandLine(args);
     if (values.help) {
       await io.stdout(HELP);
@@ -262,7 +283,7 @@ export async function main(args: string[], io: CliIO): Promise<number> {
 }
 
 /** Writes `douyu: <text>` to stderr, sanitised; never throws. */
-async function say(io: CliIO, text: string): Promise<void> {
+export async function say(io: CliIO, text: string): Promise<void> {
   const lines = text.replace(/\n$/, "").split("\n").map((line) => sanitizeForTerminal(line));
   try {
     await io.stderr(`douyu: ${lines.join("\n")}\n`);
@@ -271,12 +292,12 @@ async function say(io: CliIO, text: string): Promise<void> {
   }
 }
 
-function describeError(error: unknown): string {
+export function describeError(error: unknown): string {
   if (error instanceof CliFailure || error instanceof DouyuError) return error.message;
   return errorText(error);
 }
 
-function interruptCode(io: CliIO): number {
+export function interruptCode(io: CliIO): number {
   return io.signal?.reason === "SIGTERM" ? 143 : 130;
 }
 
@@ -314,7 +335,7 @@ function parseCommandLine(
 }
 
 /** One line out of a `parseArgs` error, naming the offending argument. */
-function parseArgsMessage(error: unknown): string {
+export function parseArgsMessage(error: unknown): string {
   const code = (error as { code?: unknown }).code;
   const message = errorText(error).split("\n")[0]!;
   if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
@@ -353,7 +374,7 @@ function quoted(value: string): string {
   return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
 }
 
-function numberOption(
+export function numberOption(
   values: Values,
   name:
     | "count"
@@ -386,7 +407,7 @@ function numberOption(
   return n;
 }
 
-function outputOptions(values: Values): OutputOptions {
+export function outputOptions(values: Values): OutputOptions {
   let types: Set<string> | undefined;
   if (values.types !== undefined) {
     const list = values.types.split(",").map((type) => type.trim()).filter((type) => type !== "");
@@ -410,7 +431,7 @@ function outputOptions(values: Values): OutputOptions {
   };
 }
 
-function httpBase(values: Values, name: "api-base" | "mobile-base"): string | undefined {
+export function httpBase(values: Values, name: "api-base" | "mobile-base"): string | undefined {
   const text = values[name];
   if (text === undefined) return undefined;
   let url: URL | undefined;
@@ -429,7 +450,7 @@ function httpBase(values: Values, name: "api-base" | "mobile-base"): string | un
 // Printing
 
 /** Applies the filters and prints; counts what was printed. */
-class Printer {
+export class Printer {
   printed = 0;
   /** The error that made stdout fail, if any. */
   outputError: unknown;
@@ -511,7 +532,7 @@ function unlessStopped(write: void | Promise<void>, signal: AbortSignal): Promis
 }
 
 /** A stop controller that aborts with INTERRUPTED when the io signal does; `unlink` detaches. */
-function stopController(io: CliIO): { stop: AbortController; unlink: () => void } {
+export function stopController(io: CliIO): { stop: AbortController; unlink: () => void } {
   const stop = new AbortController();
   const signal = io.signal;
   if (signal === undefined) return { stop, unlink: () => {} };
@@ -522,7 +543,7 @@ function stopController(io: CliIO): { stop: AbortController; unlink: () => void 
 }
 
 /** Aborts `stop` with DONE after `seconds`; returns the cancel function. */
-function deadline(stop: AbortController, seconds: number | undefined): () => void {
+export function deadline(stop: AbortController, seconds: number | undefined): () => void {
   if (seconds === undefined) return () => {};
   const timer = setTimeout(() => stop.abort(DONE), seconds * 1000);
   return () => clearTimeout(timer);

@@ -349,7 +349,11 @@ export class Collector implements AsyncDisposable {
     this.#track(this.#watchBucket(this.#cluster.rooms, false));
     this.#track(this.#watchHubStatus());
     setRepeating(this.#renewInterval, () => this.#renewAll(), signal);
-    setRepeating(this.#renewInterval, () => void this.#heartbeat().catch(this.#report), signal);
+    setRepeating(
+      this.#renewInterval,
+      () => void this.#heartbeat().catch(this.#failed("heartbeat")),
+      signal,
+    );
     setRepeating(Math.max(100, Math.floor(this.#renewInterval / 4)), () => this.#fence(), signal);
     setTimer(this.#startDelay, () => {
       this.#requestScan(0);
@@ -404,12 +408,19 @@ export class Collector implements AsyncDisposable {
   }
 
   #track(task: Promise<unknown>): void {
-    this.#tasks.push(task.catch(this.#report));
+    this.#tasks.push(task.catch(this.#failed("watch")));
   }
 
-  readonly #report = (error: unknown): void => {
-    if (!this.#lifetime.signal.aborted) this.#events.emit({ type: "error", error });
-  };
+  /** Reports a failure of `what` as an `error` event (while running). */
+  #failed(what: string): (error: unknown) => void {
+    return (error) => {
+      if (this.#lifetime.signal.aborted) return;
+      this.#events.emit({
+        type: "error",
+        error: new ClusterError(`${what} failed: ${errorText(error)}`, { cause: error }),
+      });
+    };
+  }
 
   /** Refuses to start next to a live collector of the same name. */
   async #checkName(): Promise<void> {
@@ -461,7 +472,7 @@ export class Collector implements AsyncDisposable {
     if (this.#scanTimer !== undefined) return;
     this.#scanTimer = setTimer(delay, () => {
       this.#scanTimer = undefined;
-      this.#scanning = this.#scan().catch(this.#report).finally(() => {
+      this.#scanning = this.#scan().catch(this.#failed("scan for free rooms")).finally(() => {
         this.#scanning = undefined;
         if (this.#rescan) {
           this.#rescan = false;
@@ -545,7 +556,7 @@ export class Collector implements AsyncDisposable {
     try {
       revision = await this.#cluster.leases.create(roomKey(room), JSON.stringify(lease));
     } catch (error) {
-      if (!isWrongSequence(error)) this.#report(error);
+      if (!isWrongSequence(error)) this.#failed(`claim of room ${room}`)(error);
       return false;
     }
     const settings = await this.#settingsOf(room);
@@ -686,7 +697,7 @@ export class Collector implements AsyncDisposable {
       } else if (event.type === "reconnect") {
         this.#events.emit({ type: "nats", state: "reconnected" });
         this.#renewAll();
-        void this.#heartbeat().catch(this.#report);
+        void this.#heartbeat().catch(this.#failed("heartbeat"));
         this.#requestScan(Math.random() * this.#claimJitter);
       }
     }

@@ -179,7 +179,9 @@ export class Subscription<M extends Message = Message>
     this.#options.signal?.removeEventListener("abort", this.#onAbort);
     const messages = this.#messages;
     this.#messages = undefined;
-    if (messages !== undefined) await messages.close().catch(() => {});
+    // stop(), not close(): close() waits for the iterator to be read to its end, which the
+    // loop suspended in our `yield` never does.
+    messages?.stop();
   }
 
   /** `await using` support: {@linkcode Subscription.close}. */
@@ -193,7 +195,7 @@ export class Subscription<M extends Message = Message>
     if (this.#closed) return;
     const messages = await consumer.consume({ max_messages: PREFETCH });
     if (this.#closed) {
-      await messages.close().catch(() => {});
+      messages.stop();
       return;
     }
     this.#messages = messages;

@@ -147,7 +147,7 @@ export async function snapshot(
     }
   } finally {
     stop.abort();
-    await messages.close().catch(() => {});
+    messages.stop();
   }
   if (tooSlow) throw new ClusterError(`reading bucket ${bucket} took over ${SNAPSHOT_LIMIT_MS} ms`);
   return entries;
