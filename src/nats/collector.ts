@@ -242,7 +242,10 @@ export class Collector implements AsyncDisposable {
   #rescan = false;
   #scanTimer: (() => void) | undefined;
   #pump: Promise<void> = Promise.resolve();
+  /** Long-lived loops (watchers), awaited by `close()`. */
   #tasks: Promise<unknown>[] = [];
+  /** Short tasks in flight (renewals). */
+  readonly #running = new Set<Promise<void>>();
   #closing: Promise<void> | undefined;
   #resolveClosed!: () => void;
 
@@ -401,7 +404,7 @@ export class Collector implements AsyncDisposable {
     await this.#pump;
     await this.#publisher.flush(this.#flushTimeout);
     this.#publisher.close();
-    await Promise.allSettled(this.#tasks);
+    await Promise.allSettled([...this.#tasks, ...this.#running]);
     this.#owned.clear();
     this.#events.end();
     this.#resolveClosed();
@@ -636,21 +639,37 @@ export class Collector implements AsyncDisposable {
   // -------------------------------------------------------------------------
   // Renewing and fencing
 
-  #renewAll(): void {
+  /**
+   * Renews every lease, a bounded number at once. `force` (after a
+   * reconnect) also renews leases whose renewal is still in flight: one sent
+   * while NATS was away would only time out.
+   */
+  #renewAll(force = false): void {
     if (this.#stopping) return;
     const entries = [...this.#owned.values()].filter((entry) =>
-      entry.state !== "releasing" && entry.renewal === undefined
+      entry.state !== "releasing" && (force || entry.renewal === undefined)
     );
-    // A bounded number at once: hundreds of rooms must not become hundreds of requests in one go.
+    // Hundreds of rooms must not become hundreds of requests in one go.
     let next = 0;
     const worker = async () => {
       while (next < entries.length && !this.#stopping) {
         const entry = entries[next++]!;
-        entry.renewal = this.#renew(entry).finally(() => (entry.renewal = undefined));
-        await entry.renewal;
+        const renewal = this.#renew(entry);
+        entry.renewal = renewal;
+        await renewal;
+        if (entry.renewal === renewal) entry.renewal = undefined;
       }
     };
-    for (let i = 0; i < Math.min(RENEW_CONCURRENCY, entries.length); i++) this.#track(worker());
+    for (let i = 0; i < Math.min(RENEW_CONCURRENCY, entries.length); i++) {
+      this.#background(worker());
+    }
+  }
+
+  /** Keeps a short task until it settles, so that `close()` can wait for it. */
+  #background(task: Promise<void>): void {
+    const settled = task.catch(this.#failed("renewal"));
+    this.#running.add(settled);
+    void settled.finally(() => this.#running.delete(settled));
   }
 
   async #renew(entry: Owned): Promise<void> {
@@ -696,7 +715,7 @@ export class Collector implements AsyncDisposable {
         this.#events.emit({ type: "nats", state: "disconnected" });
       } else if (event.type === "reconnect") {
         this.#events.emit({ type: "nats", state: "reconnected" });
-        this.#renewAll();
+        this.#renewAll(true);
         void this.#heartbeat().catch(this.#failed("heartbeat"));
         this.#requestScan(Math.random() * this.#claimJitter);
       }

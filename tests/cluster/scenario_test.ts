@@ -226,6 +226,9 @@ test("scenario: 60 rooms, collectors that die, join, lose NATS and stop; nothing
     }, 500);
     measured.drainAfterOutageMs = Date.now() - outageEnd;
     const heldAfter = await holders(cluster);
+    measured.fencedOrLost = drained.collectors.map((h) =>
+      (h.counters.fenced ?? 0) + (h.counters.lost ?? 0)
+    );
     for (const [room, lease] of heldBefore) {
       assert.equal(heldAfter.get(room)?.collector, lease.collector, `room ${room} changed hands`);
       assert.equal(heldAfter.get(room)?.since, lease.since, `room ${room} was re-claimed`);
