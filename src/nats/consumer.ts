@@ -15,6 +15,7 @@ import {
   type JsMsg,
   type OrderedConsumerOptions,
 } from "@nats-io/jetstream";
+import { nanos } from "@nats-io/transport-node";
 import { ClusterError, errorText } from "../base/errors.ts";
 import type { Message } from "../protocol/messages.ts";
 import {
@@ -29,6 +30,8 @@ import {
 
 /** Filter subjects past which a consumer filters by the stream's wildcard instead. */
 const MAX_FILTERS = 256;
+/** A durable consumer's ack wait, ms: see {@linkcode SubscribeOptions.durable}. */
+const DURABLE_ACK_WAIT_MS = 10_000;
 /** Messages the client fetches ahead. */
 const PREFETCH = 256;
 /** Nesting a message may have (Douyu's is at most three levels deep). */
@@ -62,8 +65,10 @@ export interface SubscribeOptions {
   since?: number | Date;
   /**
    * A durable consumer's name: it remembers what was acknowledged, so a
-   * restarted reader resumes where it stopped (at-least-once: a message is
-   * acknowledged when the loop asks for the next one). Default: an
+   * restarted reader resumes where it stopped. At-least-once: a message is
+   * acknowledged when the loop asks for the next one, so the one a loop
+   * stopped at comes again (so do those fetched ahead), usually at once, at
+   * the latest after 10 s, and not necessarily in order. Default: an
    * ephemeral, ordered consumer that the server forgets.
    */
   durable?: string;
@@ -200,15 +205,34 @@ export class Subscription<M extends Message = Message>
     }
     this.#messages = messages;
     const durable = this.#options.durable !== undefined;
+    let unacked: JsMsg | undefined;
+    // One iterator, read by hand: after `stop()`, the rest of it is read below.
+    const iterator = messages[Symbol.asyncIterator]();
     try {
-      for await (const raw of messages) {
+      for (;;) {
+        const next = await iterator.next();
+        if (next.done) break;
+        const raw = next.value;
         const item = this.#parse(raw);
-        if (item !== undefined) yield item;
-        // Acknowledged once the loop asked for the next: at-least-once for a durable reader.
+        if (item !== undefined) {
+          unacked = raw;
+          yield item;
+          unacked = undefined;
+        }
+        // Acknowledged once the loop asks for the next one: at-least-once for a durable reader.
         if (durable) raw.ack();
         if (this.#closed) break;
       }
     } finally {
+      messages.stop();
+      if (durable) {
+        // Handed out but not finished, or fetched ahead and never handed out: redelivered at
+        // once to the next reader, instead of after the ack wait.
+        unacked?.nak();
+        for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+          next.value.nak();
+        }
+      }
       await this.close();
     }
   }
@@ -239,6 +263,9 @@ export class Subscription<M extends Message = Message>
         durable_name: name,
         ack_policy: AckPolicy.Explicit,
         max_ack_pending: PREFETCH * 4,
+        // What a reader had not acknowledged when it stopped (naked then, but a nak can race
+        // the end of its pull) comes again after this at the latest.
+        ack_wait: nanos(DURABLE_ACK_WAIT_MS),
         ...(filters.subjects.length === 1
           ? { filter_subject: filters.subjects[0]! }
           : { filter_subjects: filters.subjects }),
