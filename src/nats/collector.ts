@@ -298,7 +298,7 @@ export class Collector implements AsyncDisposable {
       overflow: "pause",
       signal: this.#hubStop.signal,
     });
-    this.#publisher = new StreamPublisher(cluster.connection, cluster.js, publisher);
+    this.#publisher = new StreamPublisher(cluster.connection, publisher);
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     this.#signal = signal;
   }

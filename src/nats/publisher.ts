@@ -7,10 +7,17 @@
  * @module
  */
 
-import type { MsgHdrs, NatsConnection, QueuedIterator, Status } from "@nats-io/transport-node";
-import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
+import {
+  createInbox,
+  type Msg,
+  type MsgHdrs,
+  type NatsConnection,
+  type QueuedIterator,
+  type Status,
+  type Subscription,
+} from "@nats-io/transport-node";
 import { Fifo } from "../base/fifo.ts";
-import { type Deferred, deferred, setTimer } from "../base/timers.ts";
+import { type Deferred, deferred, setRepeating, setTimer } from "../base/timers.ts";
 
 /**
  * Options of a {@linkcode StreamPublisher}.
@@ -90,7 +97,7 @@ const RETRY_MAX_MS = 2000;
  *
  * @example
  * ```ts ignore
- * const publisher = new StreamPublisher(cluster.connection, cluster.js, { maxBuffered: 1000 });
+ * const publisher = new StreamPublisher(cluster.connection, { maxBuffered: 1000 });
  * await publisher.publish("douyu.9999.chatmsg", bytes, headers, "9999:abc");
  * await publisher.flush(5000);
  * publisher.close();
@@ -98,7 +105,6 @@ const RETRY_MAX_MS = 2000;
  */
 export class StreamPublisher {
   readonly #connection: NatsConnection;
-  readonly #js: JetStreamClient;
   readonly #maxPending: number;
   readonly #maxBuffered: number;
   readonly #maxBytes: number;
@@ -107,7 +113,11 @@ export class StreamPublisher {
   /** Failed publishes, sent again before the queue (at most `maxPending` of them). */
   #retries: Item[] = [];
   readonly #lifetime = new AbortController();
-  #inFlight = 0;
+  /** Publishes awaiting their ack, by the id in their reply subject, oldest first. */
+  readonly #inFlight = new Map<string, { item: Item; sentAt: number }>();
+  #nextId = 0;
+  readonly #inbox = createInbox();
+  #acks: Subscription | undefined;
   #count = 0;
   #bytes = 0;
   #connected = true;
@@ -122,13 +132,12 @@ export class StreamPublisher {
   /**
    * Creates a publisher on a connection.
    *
-   * @param connection The NATS connection: its status pauses sending while it is down.
-   * @param js The JetStream client to publish with.
+   * @param connection The NATS connection (the stream's acks come back on it; its status pauses
+   *   sending while it is down).
    * @param options Bounds and the ack timeout.
    */
-  constructor(connection: NatsConnection, js: JetStreamClient, options: PublisherOptions = {}) {
+  constructor(connection: NatsConnection, options: PublisherOptions = {}) {
     this.#connection = connection;
-    this.#js = js;
     this.#maxPending = positive(options.maxPending ?? 256, "maxPending");
     this.#maxBuffered = positive(options.maxBuffered ?? 10_000, "maxBuffered");
     this.#maxBytes = positive(options.maxBufferedBytes ?? 32 * 1024 * 1024, "maxBufferedBytes");
@@ -143,6 +152,16 @@ export class StreamPublisher {
       waits: 0,
     };
     void this.#watchConnection();
+    this.#acks = connection.subscribe(`${this.#inbox}.*`, {
+      callback: (error, msg) => {
+        if (error === null) this.#onAck(msg);
+      },
+    });
+    setRepeating(
+      Math.max(50, Math.min(1000, Math.floor(this.#ackTimeout / 4))),
+      () => this.#expire(),
+      this.#lifetime.signal,
+    );
   }
 
   /** A snapshot of the counters. */
@@ -210,8 +229,11 @@ export class StreamPublisher {
     if (this.#closed) return;
     this.#closed = true;
     this.#lifetime.abort();
+    this.#acks?.unsubscribe();
+    this.#acks = undefined;
     this.#queue.clear();
     this.#retries = [];
+    this.#inFlight.clear();
     this.#space?.resolve();
     this.#space = undefined;
     this.#drained?.resolve();
@@ -239,7 +261,7 @@ export class StreamPublisher {
       this.#scheduleRetry(this.#retryAt - now);
       return;
     }
-    while (this.#inFlight < this.#maxPending) {
+    while (this.#inFlight.size < this.#maxPending) {
       const item = this.#retries.shift() ?? this.#queue.shift();
       if (item === undefined) break;
       this.#send(item);
@@ -255,40 +277,64 @@ export class StreamPublisher {
     }, this.#lifetime.signal);
   }
 
+  /**
+   * Publishes with a reply subject of its own: acks come to one subscription
+   * and are matched by id, timeouts are found by one sweep (`#expire`), so a
+   * publish costs no request object or timer of its own.
+   */
   #send(item: Item): void {
-    this.#inFlight++;
+    const id = (this.#nextId++).toString(36);
     item.attempts++;
-    let sent: Promise<PubAck>;
+    if (item.msgId !== undefined) item.headers.set("Nats-Msg-Id", item.msgId);
+    this.#inFlight.set(id, { item, sentAt: Date.now() });
     try {
-      sent = this.#js.publish(item.subject, item.payload, {
+      this.#connection.publish(item.subject, item.payload, {
+        reply: `${this.#inbox}.${id}`,
         headers: item.headers,
-        timeout: this.#ackTimeout,
-        ...(item.msgId !== undefined ? { msgID: item.msgId } : {}),
       });
-    } catch (error) {
-      sent = Promise.reject(error);
+    } catch {
+      this.#inFlight.delete(id);
+      this.#failed(item);
     }
-    sent.then(
-      (ack) => {
-        this.#inFlight--;
-        if (this.#closed) return;
-        this.#retryDelay = RETRY_MIN_MS;
-        this.#counters.published++;
-        if (ack.duplicate) this.#counters.duplicates++;
-        this.#release(item);
-        this.#pump();
-      },
-      () => {
-        this.#inFlight--;
-        if (this.#closed) return;
-        // Kept, and sent again before newer messages once the backoff has passed.
-        this.#counters.retries++;
-        this.#retries.push(item);
-        this.#retryAt = Date.now() + this.#retryDelay;
-        this.#retryDelay = Math.min(this.#retryDelay * 2, RETRY_MAX_MS);
-        this.#pump();
-      },
-    );
+  }
+
+  /** An ack, an error from the stream, or "no responders" (JetStream unavailable). */
+  #onAck(msg: Msg): void {
+    const id = msg.subject.slice(this.#inbox.length + 1);
+    const entry = this.#inFlight.get(id);
+    if (entry === undefined || this.#closed) return;
+    this.#inFlight.delete(id);
+    const ack = msg.headers?.hasError ? undefined : readAck(msg.data);
+    if (ack === undefined) {
+      this.#failed(entry.item);
+      return;
+    }
+    this.#retryDelay = RETRY_MIN_MS;
+    this.#counters.published++;
+    if (ack.duplicate) this.#counters.duplicates++;
+    this.#release(entry.item);
+    this.#pump();
+  }
+
+  /** Publishes unacknowledged for `ackTimeout` are sent again. */
+  #expire(): void {
+    const limit = Date.now() - this.#ackTimeout;
+    // Oldest first (a Map keeps insertion order): stop at the first still in time.
+    for (const [id, entry] of this.#inFlight) {
+      if (entry.sentAt > limit) break;
+      this.#inFlight.delete(id);
+      this.#failed(entry.item);
+    }
+  }
+
+  /** Keeps a failed message, to be sent again before newer ones once the backoff has passed. */
+  #failed(item: Item): void {
+    if (this.#closed) return;
+    this.#counters.retries++;
+    this.#retries.push(item);
+    this.#retryAt = Date.now() + this.#retryDelay;
+    this.#retryDelay = Math.min(this.#retryDelay * 2, RETRY_MAX_MS);
+    this.#pump();
   }
 
   #release(item: Item): void {
@@ -320,4 +366,19 @@ function positive(value: number, name: string): number {
  */
 export function statusOf(connection: NatsConnection): QueuedIterator<Status> {
   return connection.status() as QueuedIterator<Status>;
+}
+
+/** A JetStream publish ack (`{"stream":…,"seq":…}`); `undefined` for an error reply. */
+function readAck(data: Uint8Array): { duplicate: boolean } | undefined {
+  if (data.length === 0 || data.length > 4096) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder().decode(data));
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null) return undefined;
+  const ack = value as { error?: unknown; seq?: unknown; duplicate?: unknown };
+  if (ack.error !== undefined || typeof ack.seq !== "number") return undefined;
+  return { duplicate: ack.duplicate === true };
 }

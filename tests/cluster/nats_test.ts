@@ -124,7 +124,7 @@ test("identical gifts are both stored; a chat id is stored once", async () => {
   const nats = await startNatsServer();
   const cluster = await Cluster.connect(nats.url);
   try {
-    const publisher = new StreamPublisher(cluster.connection, cluster.js, { maxBuffered: 10 });
+    const publisher = new StreamPublisher(cluster.connection, { maxBuffered: 10 });
     const encode = (text: string) => new TextEncoder().encode(text);
     const gift = { type: "dgb", nn: "Bo", gfid: "824" };
     const chat = { type: "chatmsg", nn: "Ann", txt: "hi", cid: "abc123" };
@@ -278,7 +278,7 @@ test("subscribe: rooms, types, since; a durable consumer resumes", async () => {
   const nats = await startNatsServer();
   const cluster = await Cluster.connect(nats.url);
   try {
-    const publisher = new StreamPublisher(cluster.connection, cluster.js);
+    const publisher = new StreamPublisher(cluster.connection);
     const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
     for (let i = 1; i <= 6; i++) {
       for (const room of [1, 2]) {
