@@ -7,10 +7,11 @@
  * @module
  */
 
+import { parseArgs } from "node:util";
 import { errorText } from "../base/errors.ts";
 import { parseEndpoint } from "../transport/seam.ts";
 import type { CollectorEvent } from "../nats/mod.ts";
-import { type CliIO, say, stopController, UsageError } from "./cli.ts";
+import { type CliIO, parseArgsMessage, say, stopController, UsageError } from "./cli.ts";
 import {
   clusterSettings,
   invalid,
@@ -19,7 +20,6 @@ import {
   NATS_OPTIONS_HELP,
   OK,
   openCluster,
-  parseCommand,
   positiveOption,
   runCommand,
 } from "./nats_common.ts";
@@ -74,7 +74,13 @@ ${NATS_OPTIONS_HELP}`;
  */
 export function collectCommand(args: string[], io: CliIO): Promise<number> {
   return runCommand(io, async () => {
-    const { values, positionals } = parseCommand(args, OPTIONS);
+    let parsed;
+    try {
+      parsed = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: true });
+    } catch (error) {
+      throw new UsageError(parseArgsMessage(error));
+    }
+    const { values, positionals } = parsed;
     if (values.help) {
       await io.stdout(HELP);
       return OK;

@@ -6,12 +6,14 @@
  * @module
  */
 
+import { parseArgs } from "node:util";
 import {
   type CliIO,
   deadline,
   interruptCode,
   INTERRUPTED,
   outputOptions,
+  parseArgsMessage,
   Printer,
   say,
   stopController,
@@ -25,7 +27,6 @@ import {
   NATS_OPTIONS_HELP,
   OK,
   openCluster,
-  parseCommand,
   roomIds,
   runCommand,
 } from "./nats_common.ts";
@@ -75,7 +76,13 @@ ${NATS_OPTIONS_HELP}`;
  */
 export function consumeCommand(args: string[], io: CliIO): Promise<number> {
   return runCommand(io, async () => {
-    const { values, positionals } = parseCommand(args, OPTIONS);
+    let parsed;
+    try {
+      parsed = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: true });
+    } catch (error) {
+      throw new UsageError(parseArgsMessage(error));
+    }
+    const { values, positionals } = parsed;
     if (values.help) {
       await io.stdout(HELP);
       return OK;

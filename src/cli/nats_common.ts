@@ -6,7 +6,7 @@
  * @module
  */
 
-import { parseArgs, type ParseArgsConfig } from "node:util";
+import type { ParseArgsConfig } from "node:util";
 import { errorText } from "../base/errors.ts";
 import { parseRoomInput, resolveRoom } from "../web/room.ts";
 import type { Cluster, ConnectClusterOptions } from "../nats/mod.ts";
@@ -47,21 +47,6 @@ changes an existing one when given):
 /** Loads `src/nats/` (and the NATS client): only the NATS commands ever call this. */
 export function loadNats(): Promise<NatsModule> {
   return import("../nats/mod.ts");
-}
-
-/**
- * Parses a NATS command's arguments (strict), turning parse errors into
- * {@linkcode UsageError}s.
- */
-export function parseCommand<T extends NonNullable<ParseArgsConfig["options"]>>(
-  args: string[],
-  options: T,
-) {
-  try {
-    return parseArgs({ args, options, strict: true, allowPositionals: true });
-  } catch (error) {
-    throw new UsageError(parseArgsMessage(error));
-  }
 }
 
 /** The servers and cluster settings from {@linkcode NATS_OPTIONS}' values. */

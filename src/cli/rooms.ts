@@ -6,8 +6,9 @@
  */
 
 import type { ClusterOverview } from "../nats/mod.ts";
+import { parseArgs } from "node:util";
 import { sanitizeForTerminal } from "../base/sanitize.ts";
-import { type CliIO, stopController, UsageError } from "./cli.ts";
+import { type CliIO, parseArgsMessage, stopController, UsageError } from "./cli.ts";
 import {
   clusterSettings,
   loadNats,
@@ -15,7 +16,6 @@ import {
   NATS_OPTIONS_HELP,
   OK,
   openCluster,
-  parseCommand,
   roomIds,
   runCommand,
 } from "./nats_common.ts";
@@ -56,7 +56,13 @@ ${NATS_OPTIONS_HELP}`;
  */
 export function roomsCommand(args: string[], io: CliIO): Promise<number> {
   return runCommand(io, async () => {
-    const { values, positionals } = parseCommand(args, OPTIONS);
+    let parsed;
+    try {
+      parsed = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: true });
+    } catch (error) {
+      throw new UsageError(parseArgsMessage(error));
+    }
+    const { values, positionals } = parsed;
     if (values.help) {
       await io.stdout(HELP);
       return OK;

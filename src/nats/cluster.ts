@@ -176,17 +176,41 @@ export interface Lease {
  * ```
  */
 export class Cluster implements AsyncDisposable {
-  /** The NATS connection. */
+  /**
+   * The NATS connection. (The NATS client's own type: see its documentation.)
+   *
+   * @ignore
+   */
   readonly connection: NatsConnection;
-  /** The JetStream client. */
+  /**
+   * The JetStream client. (The NATS client's own type: see its documentation.)
+   *
+   * @ignore
+   */
   readonly js: JetStreamClient;
-  /** The JetStream manager. */
+  /**
+   * The JetStream manager. (The NATS client's own type: see its documentation.)
+   *
+   * @ignore
+   */
   readonly jsm: JetStreamManager;
-  /** The desired rooms. */
+  /**
+   * The desired rooms. (The NATS client's own type: see its documentation.)
+   *
+   * @ignore
+   */
   readonly rooms: KV;
-  /** The leases. */
+  /**
+   * The leases. (The NATS client's own type: see its documentation.)
+   *
+   * @ignore
+   */
   readonly leases: KV;
-  /** The collectors' heartbeats. */
+  /**
+   * The collectors' heartbeats. (The NATS client's own type: see its documentation.)
+   *
+   * @ignore
+   */
   readonly collectors: KV;
   /** The leases' lifetime, ms, as the leases bucket has it. */
   readonly leaseTtl: number;
@@ -279,6 +303,8 @@ export class Cluster implements AsyncDisposable {
    * @param options The cluster's settings.
    * @returns The cluster.
    * @throws {ClusterError} when JetStream is not enabled or a bucket cannot be set up.
+   *
+   * @ignore Its parameter is the NATS client's type: documented with the client.
    *
    * @example
    * ```ts ignore

@@ -51,7 +51,7 @@ export {
   type CollectorEvent,
   type CollectorOptions,
 } from "./collector.ts";
-export { type PublisherCounters, type PublisherOptions, StreamPublisher } from "./publisher.ts";
+export type { PublisherCounters, PublisherOptions } from "./publisher.ts";
 export {
   type ClusterMessage,
   filterSubjects,

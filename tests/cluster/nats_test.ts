@@ -17,11 +17,11 @@ import {
   LEASES_BUCKET,
   overview,
   STREAM_NAME,
-  StreamPublisher,
   subjectOf,
   subscribe,
 } from "../../src/nats/mod.ts";
 import { messageHeaders } from "../../src/nats/cluster.ts";
+import { StreamPublisher } from "../../src/nats/publisher.ts";
 import { parseLease, snapshot } from "../../src/nats/records.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -338,6 +338,59 @@ test("subscribe: rooms, types, since; a durable consumer resumes", async () => {
     assert.deepEqual(await read({ signal: stop.signal }, 1), []);
     clearTimeout(timer);
   } finally {
+    await cluster.close();
+    await nats.close();
+  }
+});
+
+test("cut off from NATS past its lease: rooms stop before the lease expires, held messages are published after, rooms claimed again", async () => {
+  const nats = await startNatsServer();
+  let seq = 0;
+  await using server = await MockServer.start({
+    messages: () =>
+      (async function* () {
+        for (;;) {
+          await sleep(50);
+          yield { type: "dgb", rid: 9999, nn: "Bo", gfid: 824, seq: seq++ };
+        }
+      })(),
+  });
+  const ttl = 3000;
+  const cluster = await Cluster.connect(nats.url, { leaseTtl: ttl });
+  const collector = new Collector(cluster, {
+    name: "a",
+    url: server.url,
+    startDelay: 0,
+    claimJitter: 0,
+  });
+  const events: CollectorEvent[] = [];
+  const watching = (async () => {
+    for await (const event of collector.events()) events.push(event);
+  })();
+  try {
+    await addRooms(cluster, [9999]);
+    await collector.start();
+    const first = await server.nextClient();
+    await sleep(1000);
+    const cut = Date.now();
+    await nats.stop();
+    await first.closed;
+    const stoppedAfter = Date.now() - cut;
+    // Renewed every TTL/4, fenced 10% before the TTL: before anyone else could take the room.
+    assert.ok(stoppedAfter < ttl, `room stopped ${stoppedAfter} ms into the outage`);
+    assert.ok(events.some((event) => event.type === "fenced" && event.room === 9999));
+    await sleep(5000 - (Date.now() - cut)); // 5 s without NATS: the lease expired
+    await nats.start();
+    const second = await server.nextClient(); // claimed again once NATS is back
+    assert.ok(second.id > first.id);
+    await until("everything held published", 15_000, async () => {
+      const counters = collector.counters;
+      return counters.buffered === 0 && counters.published === counters.received ? true : undefined;
+    });
+    assert.equal(collector.counters.lost, 0);
+  } finally {
+    await collector.close();
+    await watching;
     await cluster.close();
     await nats.close();
   }

@@ -60,18 +60,38 @@ after(async () => {
 });
 
 test(
-  "package.json: an ES module package for Node 20 with both exports and the douyu bin",
+  "package.json: an ES module package for Node 20 with its exports and the douyu bin",
   LIMIT,
   () => {
     strictEqual(manifest.name, "@x/douyu");
     strictEqual(manifest.type, "module");
     match(manifest.engines.node, /^>=20(\.|$)/);
-    deepStrictEqual(Object.keys(manifest.exports).sort(), [".", "./package.json", "./testing"]);
+    deepStrictEqual(Object.keys(manifest.exports).sort(), [
+      ".",
+      "./nats",
+      "./package.json",
+      "./testing",
+    ]);
     ok(typeof manifest.bin.douyu === "string", "bin.douyu");
     strictEqual(typeof douyu.connect, "function");
     strictEqual(typeof testing.MockServer, "function");
     strictEqual(testing.parseEndpoint, douyu.parseEndpoint, "one copy of the code both export");
     strictEqual(douyu.runCli, undefined, "runCli is not public");
+  },
+);
+
+test(
+  "./nats: loads on Node with the NATS client bundled in (no dependency to install)",
+  LIMIT,
+  async () => {
+    const nats = await import(
+      pathToFileURL(requireFromConsumer.resolve(`${manifest.name}/nats`)).href
+    );
+    strictEqual(typeof nats.Cluster.connect, "function");
+    strictEqual(typeof nats.subscribe, "function");
+    strictEqual(nats.parseSince("10m", 1_000_000), 400_000);
+    strictEqual(manifest.dependencies, undefined);
+    ok(new nats.ClusterError("x") instanceof douyu.DouyuError, "one DouyuError for both");
   },
 );
 
