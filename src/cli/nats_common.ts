@@ -10,7 +10,7 @@ import type { ParseArgsConfig } from "node:util";
 import { errorText } from "../base/errors.ts";
 import { parseRoomInput, resolveRoom } from "../web/room.ts";
 import type { Cluster, ConnectClusterOptions } from "../nats/mod.ts";
-import { CliFailure, type CliIO, describeError, parseArgsMessage, say, UsageError } from "./cli.ts";
+import { CliFailure, type CliIO, describeError, say, UsageError } from "./cli.ts";
 
 /** `src/nats/mod.ts`, as its dynamic import gives it. */
 export type NatsModule = typeof import("../nats/mod.ts");

@@ -178,8 +178,8 @@ export class Subscription<M extends Message = Message>
   }
 
   /** Stops reading. Idempotent. */
-  async close(): Promise<void> {
-    if (this.#closed && this.#messages === undefined) return;
+  close(): Promise<void> {
+    if (this.#closed && this.#messages === undefined) return Promise.resolve();
     this.#closed = true;
     this.#options.signal?.removeEventListener("abort", this.#onAbort);
     const messages = this.#messages;
@@ -187,6 +187,7 @@ export class Subscription<M extends Message = Message>
     // stop(), not close(): close() waits for the iterator to be read to its end, which the
     // loop suspended in our `yield` never does.
     messages?.stop();
+    return Promise.resolve();
   }
 
   /** `await using` support: {@linkcode Subscription.close}. */

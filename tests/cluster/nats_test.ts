@@ -41,7 +41,11 @@ function captureIO(signal?: AbortSignal) {
   };
 }
 
-async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
+async function until<T>(
+  what: string,
+  ms: number,
+  probe: () => T | undefined | Promise<T | undefined>,
+): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = await probe();
@@ -89,7 +93,7 @@ test("consume prints what the live command prints, text and NDJSON", async () =>
     await until(
       "all published",
       10_000,
-      async () => collector.counters.published === SERVED.length ? true : undefined,
+      () => collector.counters.published === SERVED.length ? true : undefined,
     );
     await collector.close();
     const consumed = { json: captureIO(), text: captureIO() };
@@ -383,7 +387,7 @@ test("cut off from NATS past its lease: rooms stop before the lease expires, hel
     await nats.start();
     const second = await server.nextClient(); // claimed again once NATS is back
     assert.ok(second.id > first.id);
-    await until("everything held published", 15_000, async () => {
+    await until("everything held published", 15_000, () => {
       const counters = collector.counters;
       return counters.buffered === 0 && counters.published === counters.received ? true : undefined;
     });
