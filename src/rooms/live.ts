@@ -98,6 +98,12 @@ export interface LiveOptions extends Omit<RoomOptions, "types" | "onBody"> {
    * one after every (re)connect; 0 (the default) for none.
    */
   resyncInterval?: number;
+  /**
+   * Whether to ask the room API at all. `false` follows the barrage's `rss`
+   * alone (for a mock server, say), and then misses changes made while
+   * disconnected. Default true.
+   */
+  roomApi?: boolean;
   /** The state to start from (from {@linkcode LiveWatcher.state}): already known, not announced again. */
   state?: LiveSnapshot;
   /** Aborting it stops the watcher, like `close()`. */
@@ -113,9 +119,19 @@ interface Tracker {
   info: RoomInfo | undefined;
   /** Bumped by every `rss`: a re-sync that started before one is stale. */
   rssSeen: number;
+  /** Settles once the first room API answer (or failure) is in. */
+  firstSync: Promise<void>;
+  /** The events of this room waiting for that answer, in order. */
+  emitting: Promise<void>;
 }
 
 const RETRY_MAX = 30_000;
+/**
+ * How long a transition seen before the room API first answered waits for
+ * that answer, so it can carry the title and owner. The API's own timeout
+ * (10 s by default) normally ends the wait first.
+ */
+const INFO_WAIT = 10_000;
 
 /** `rss`: live when `ss` is 1 and `ivl` is not; `ivl` 1 is a loop, whatever `ss` says. */
 function stateOfRss(msg: LiveStatusMessage): LiveState {
@@ -163,6 +179,7 @@ export class LiveWatcher implements AsyncIterable<LiveEvent>, AsyncDisposable {
       resyncInterval,
       state: _state,
       signal: _signal,
+      roomApi: _roomApi,
       ...connection
     } = options;
     this.#options = options;
@@ -206,6 +223,7 @@ export class LiveWatcher implements AsyncIterable<LiveEvent>, AsyncDisposable {
       this.#events.end();
       await this.#hub.close();
       await Promise.allSettled(this.#tasks);
+      await Promise.allSettled([...this.#trackers.values()].map((tracker) => tracker.emitting));
       this.#resolveClosed();
     })();
     return this.#closing;
@@ -245,11 +263,13 @@ export class LiveWatcher implements AsyncIterable<LiveEvent>, AsyncDisposable {
       pendingOffline: undefined,
       info: undefined,
       rssSeen: 0,
+      firstSync: Promise.resolve(),
+      emitting: Promise.resolve(),
     };
     this.#trackers.set(room, tracker);
     // The barrage's "connected" event triggers a re-sync; until it connects,
     // the API alone tells the state.
-    void this.#resync(tracker);
+    tracker.firstSync = this.#resync(tracker);
     for (let delay = 1000; !lifetime.aborted; delay = Math.min(delay * 2, RETRY_MAX)) {
       try {
         await this.#hub.add(room);
@@ -278,6 +298,7 @@ export class LiveWatcher implements AsyncIterable<LiveEvent>, AsyncDisposable {
   }
 
   async #resync(tracker: Tracker): Promise<void> {
+    if (this.#options.roomApi === false) return;
     const rssBefore = tracker.rssSeen;
     const at = Date.now();
     let info: RoomInfo;
@@ -333,8 +354,20 @@ export class LiveWatcher implements AsyncIterable<LiveEvent>, AsyncDisposable {
   #announce(tracker: Tracker, state: LiveState, at: number): void {
     tracker.announced = { state, at };
     const event: LiveEvent = { room: tracker.room, state, at };
-    if (tracker.info) event.info = tracker.info;
-    this.#events.push(event);
+    // An `rss` can beat the room API's first answer: the event waits for it
+    // (briefly) so that it carries the title and owner.
+    tracker.emitting = tracker.emitting.then(async () => {
+      if (tracker.info === undefined && this.#options.roomApi !== false) {
+        const wait = new AbortController();
+        const stop = () => wait.abort();
+        this.#lifetime.signal.addEventListener("abort", stop, { once: true });
+        await Promise.race([tracker.firstSync, sleep(INFO_WAIT, wait.signal)]);
+        wait.abort();
+        this.#lifetime.signal.removeEventListener("abort", stop);
+      }
+      if (tracker.info) event.info = tracker.info;
+      this.#events.push(event);
+    });
   }
 }
 
