@@ -128,7 +128,6 @@ export {
   RepeatFolder,
   type RepeatFolderOptions,
 } from "./src/output/filters.ts";
-export { sanitizeForTerminal } from "./src/base/sanitize.ts";
 export { sanitizeForTerminal, type SanitizeOptions } from "./src/base/sanitize.ts";
 export {
   type ConnectionHandler,
