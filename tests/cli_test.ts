@@ -10,6 +10,8 @@ import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createServer, type RequestListener } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { type CliIO, main, VERSION } from "../src/cli/cli.ts";
 import { formatJson, formatMessage } from "../src/output/format.ts";
 import { type Message, parseMessage } from "../src/protocol/messages.ts";
@@ -120,8 +122,9 @@ async function loggedOut(client: MockClient): Promise<boolean> {
   return client.received.some((message) => message.type === "logout");
 }
 
+/** A fresh directory under the system's temporary directory (TMPDIR). */
 async function tempDir(): Promise<string> {
-  return await mkdtemp("/tmp/douyu-cli-test-");
+  return await mkdtemp(join(tmpdir(), "douyu-cli-test-"));
 }
 
 /** A URL nothing listens on: a mock server's, after it closed. */
