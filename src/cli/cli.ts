@@ -131,6 +131,7 @@ Usage:
   douyu replay <file> [options]    print a recording as if live
   douyu serve [file] [options]     run the mock server (the bundled sample by default)
   douyu resolve <room>             print the numeric room id of a name or URL
+  douyu overlay <room...>          a chat overlay page for OBS (douyu overlay --help)
 
 <room> is a numeric room id, a name such as yyf, or a URL such as
 douyu.com/yyf or https://www.douyu.com/9999.
@@ -171,7 +172,7 @@ serve runs until it is stopped: Ctrl-C or SIGTERM end it with status 0.
 `;
 
 const SHORT_USAGE =
-  "usage: douyu [options] <room> | replay <file> | serve [file] | resolve <room>\n" +
+  "usage: douyu [options] <room> | replay <file> | serve [file] | resolve <room> | overlay <room...>\n" +
   "Try 'douyu --help' for more information.\n";
 
 /** Bad command line: exit 2 with a usage message. */
@@ -225,6 +226,11 @@ type Values = ReturnType<typeof parse>["values"];
  * ```
  */
 export async function main(args: string[], io: CliIO): Promise<number> {
+  if (args[0] === "overlay") {
+    // Loaded on demand: the other commands never load the overlay's server and page.
+    const { overlayCommand } = await import("./overlay.ts");
+    return await overlayCommand(args.slice(1), io);
+  }
   try {
     const { command, values, positionals } = parseCommandLine(args);
     if (values.help) {
@@ -257,7 +263,7 @@ export async function main(args: string[], io: CliIO): Promise<number> {
 }
 
 /** Writes `douyu: <text>` to stderr, sanitised; never throws. */
-async function say(io: CliIO, text: string): Promise<void> {
+export async function say(io: CliIO, text: string): Promise<void> {
   const lines = text.replace(/\n$/, "").split("\n").map((line) => sanitizeForTerminal(line));
   try {
     await io.stderr(`douyu: ${lines.join("\n")}\n`);
@@ -308,8 +314,14 @@ function parseCommandLine(
   return { command, values, positionals };
 }
 
-/** One line out of a `parseArgs` error, naming the offending argument. */
-function parseArgsMessage(error: unknown): string {
+/**
+ * One line out of a `parseArgs` error, naming the offending argument.
+ * `options` are the option definitions that were parsed.
+ */
+export function parseArgsMessage(
+  error: unknown,
+  options: Readonly<Record<string, { type: "string" | "boolean" }>> = OPTIONS,
+): string {
   const code = (error as { code?: unknown }).code;
   const message = errorText(error).split("\n")[0]!;
   if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
@@ -319,7 +331,7 @@ function parseArgsMessage(error: unknown): string {
   if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
     const name = /'(--?[\w-]+)/.exec(message)?.[1];
     if (name !== undefined) {
-      const option = OPTIONS[name.replace(/^-+/, "") as OptionName];
+      const option = options[name.replace(/^-+/, "")];
       return option?.type === "boolean"
         ? `option ${name} takes no value`
         : `option ${name} needs a value (write ${name}=VALUE for a value starting with -)`;
@@ -498,7 +510,7 @@ function unlessStopped(write: void | Promise<void>, signal: AbortSignal): Promis
 }
 
 /** A stop controller that aborts with INTERRUPTED when the io signal does; `unlink` detaches. */
-function stopController(io: CliIO): { stop: AbortController; unlink: () => void } {
+export function stopController(io: CliIO): { stop: AbortController; unlink: () => void } {
   const stop = new AbortController();
   const signal = io.signal;
   if (signal === undefined) return { stop, unlink: () => {} };
