@@ -344,9 +344,14 @@ async function addRoom(text: string | number, context: AddContext): Promise<void
       server.setRoom(id, { connected: true, error: undefined });
       await say(io, `room ${id}: connected`);
       // In the background: until it arrives, gifts show as ids.
-      catalogs?.get(id).catch(async (error) => {
-        await say(io, `room ${id}: no gift names and values: ${errorText(error)}`);
-      });
+      catalogs?.get(id, { signal }).then(
+        (catalog) => say(io, `room ${id}: gift catalogue loaded (${catalog.size} gifts and props)`),
+        (error) => {
+          if (!signal.aborted) {
+            return say(io, `room ${id}: no gift names and values: ${errorText(error)}`);
+          }
+        },
+      );
       return;
     } catch (error) {
       if (signal.aborted) return;

@@ -83,15 +83,17 @@ body { font-family: var(--font); font-size: var(--font-size); color: var(--text)
 }
 #pinned { display: flex; flex-wrap: wrap; gap: var(--gap); }
 #pinned:empty { display: none; }
+#messages { mask-image: linear-gradient(to bottom, transparent 0, #000 2.5em); }
 .msg {
-  display: flex; flex-wrap: wrap; align-items: center; column-gap: 0.4em;
-  padding: 0.25em 0.6em; border-radius: var(--radius); background: var(--line-background);
-  line-height: 1.4; overflow-wrap: anywhere; text-shadow: 0 1px 2px rgba(0, 0, 0, 0.8);
-  animation: douyu-enter 0.25s ease-out;
+  display: block; flex: none; padding: 0.25em 0.6em; border-radius: var(--radius);
+  background: var(--line-background); line-height: 1.45; overflow-wrap: anywhere;
+  text-shadow: 0 1px 2px rgba(0, 0, 0, 0.8); animation: douyu-enter 0.25s ease-out;
 }
+.msg > *, .sc-head > * { vertical-align: middle; margin-right: 0.3em; }
+.msg > :last-child { margin-right: 0; }
 .msg.fading { opacity: 0; transition: opacity 1s ease-in; }
 @keyframes douyu-enter { from { opacity: 0; transform: translateY(0.5em); } }
-.avatar { width: 1.5em; height: 1.5em; border-radius: 50%; object-fit: cover; flex: none; }
+.avatar { width: 1.5em; height: 1.5em; border-radius: 50%; object-fit: cover; }
 .level {
   font-size: 0.7em; font-weight: 700; padding: 0 0.45em; border-radius: 0.7em;
   background: var(--level); color: #fff; text-shadow: none;
@@ -110,7 +112,7 @@ body { font-family: var(--font); font-size: var(--font-size); color: var(--text)
 .gift .icon { height: 1.5em; vertical-align: middle; }
 .gift .combo, .gift .value { font-size: 0.8em; }
 .superchat { background: var(--tier-color); display: block; }
-.superchat .sc-head { display: flex; align-items: center; gap: 0.4em; }
+.superchat .sc-head { display: flex; align-items: center; }
 .superchat .price { margin-left: auto; font-weight: 700; }
 .superchat .text { display: block; margin-top: 0.2em; }
 .tier-1 { --tier-color: var(--tier-1); }
@@ -144,10 +146,9 @@ body { font-family: var(--font); font-size: var(--font-size); color: var(--text)
 /* theme=compact: smaller lines, no cards, no avatars, outlined text */
 .theme-compact { --font-size: 15px; --gap: 1px; }
 .theme-compact .msg {
-  display: block; padding: 0 0.2em; background: none; border-radius: 0;
+  padding: 0 0.2em; background: none; border-radius: 0;
   text-shadow: -1px -1px 0 #000, 1px -1px 0 #000, -1px 1px 0 #000, 1px 1px 0 #000;
 }
-.theme-compact .msg > * { margin-right: 0.3em; }
 .theme-compact .avatar, .theme-compact .badge { display: none; }
 .theme-compact .superchat { background: none; border-left: 4px solid var(--tier-color); padding-left: 0.4em; }
 .theme-compact .superchat .sc-head { display: inline; }
