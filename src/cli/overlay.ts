@@ -346,11 +346,10 @@ async function addRoom(text: string | number, context: AddContext): Promise<void
       // In the background: until it arrives, gifts show as ids.
       catalogs?.get(id, { signal }).then(
         (catalog) => say(io, `room ${id}: gift catalogue loaded (${catalog.size} gifts and props)`),
-        (error) => {
-          if (!signal.aborted) {
-            return say(io, `room ${id}: no gift names and values: ${errorText(error)}`);
-          }
-        },
+        (error) =>
+          signal.aborted
+            ? undefined
+            : say(io, `room ${id}: no gift names and values: ${errorText(error)}`),
       );
       return;
     } catch (error) {
