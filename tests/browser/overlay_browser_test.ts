@@ -505,7 +505,7 @@ browserTest("a nickname made of HTML stays text, and alert never runs", async ()
     const page = await open("?avatars=0");
     await page.evaluate(() => {
       (window as unknown as Record<string, unknown>).__alerted = false;
-      window.alert = () => ((window as unknown as Record<string, unknown>).__alerted = true);
+      globalThis.alert = () => ((window as unknown as Record<string, unknown>).__alerted = true);
     });
     const evil = "<img src=x onerror=alert(1)>";
     await room.run({
