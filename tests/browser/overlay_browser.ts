@@ -3,8 +3,9 @@
  * playwright-core, against `douyu overlay` running as a real process, fed by
  * a mock room in another process (tests/peers/overlay_room.ts).
  *
- * Deno only (`deno task test:browser`): `deno task test` and Bun skip this
- * folder. A missing Chromium fails the suite; it never skips.
+ * Deno only, run by name (`deno task test:browser`): the file name does not
+ * end in `_test`, so `deno task test` does not collect it, and Bun ignores
+ * this folder. A missing Chromium fails the suite; it never skips.
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { createServer, type Server } from "node:http";
