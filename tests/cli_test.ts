@@ -20,7 +20,10 @@ import { parseRecording, serializeRecordLine } from "../src/protocol/record.ts";
 import { SAMPLE_ROOM, sampleRecording } from "../src/testing/sample.ts";
 import { connect } from "../src/session/session.ts";
 import { ConnectionError } from "../src/base/errors.ts";
-import { encodeStt } from "../src/protocol/stt.ts";
+import { decodeStt, encodeStt } from "../src/protocol/stt.ts";
+import { encodeFrame, FrameDecoder } from "../src/protocol/frame.ts";
+import { parseEndpoint, type Transport } from "../src/transport/seam.ts";
+import { defaultTransportFactory } from "../src/transport/default.ts";
 import { runtime, test } from "./harness.ts";
 
 const ROOM = 9999;
@@ -521,6 +524,12 @@ test("cli: usage errors name the offending flag or value and exit 2", async () =
     [["serve", "--port", "70000"], 'invalid value for --port: "70000"'],
     [["serve", "a", "b"], 'unexpected argument "b"'],
     [["serve", "--json"], "option --json does not apply to douyu serve"],
+    [["serve", "--max-clients", "0"], 'invalid value for --max-clients: "0"'],
+    [["serve", "--max-clients", "2.5"], 'invalid value for --max-clients: "2.5"'],
+    [["serve", "--idle-timeout=-1"], 'invalid value for --idle-timeout: "-1"'],
+    [["serve", "--idle-timeout", "soon"], 'invalid value for --idle-timeout: "soon"'],
+    [["--max-clients", "5", "9999"], "option --max-clients does not apply to watching a room"],
+    [["replay", "x.jsonl", "--idle-timeout", "5"], "option --idle-timeout does not apply"],
     [["resolve"], "missing <room>"],
     [["resolve", "bad name!"], 'invalid room "bad name!"'],
   ];
@@ -788,6 +797,57 @@ test("cli: serve replays the bundled sample to a client until interrupted", asyn
   strictEqual(result.stdout, "");
   ok(result.stderr.includes("the bundled sample"), result.stderr);
   ok(result.stderr.includes(`client 1 joined room ${SAMPLE_ROOM}`), result.stderr);
+});
+
+test("cli: serve --max-clients refuses connections over the cap; --idle-timeout drops silent clients", async () => {
+  const interrupt = new AbortController();
+  let announced!: (url: string) => void;
+  const url = new Promise<string>((resolve) => (announced = resolve));
+  const serving = run(["serve", "--max-clients", "1", "--idle-timeout", "0.5"], {
+    signal: interrupt.signal,
+    onStderr: (text) => {
+      const match = /listening on (tcp:\/\/\S+)/.exec(text);
+      if (match) announced(match[1]!);
+    },
+  });
+  const endpoint = parseEndpoint(await url);
+  const conns: Transport[] = [];
+  const open = async () => {
+    const conn = await defaultTransportFactory(endpoint, {});
+    conns.push(conn);
+    return conn;
+  };
+  /** Logs in; resolves with the time the server hung up (it sends nothing else unjoined). */
+  const loginThenEof = async (conn: Transport) => {
+    await conn.write(encodeFrame("type@=loginreq/roomid@=9999/"));
+    const decoder = new FrameDecoder();
+    const types: string[] = [];
+    for (let chunk; (chunk = await conn.read()) !== null;) {
+      for (const frame of decoder.push(chunk)) types.push(decodeStt(frame.body).type ?? "");
+    }
+    deepStrictEqual(types, ["loginres", "pingreq"]);
+    return performance.now();
+  };
+  try {
+    const first = await open();
+    const started = performance.now();
+    const firstDropped = loginThenEof(first);
+    // Over the cap: closed at once, without an answer.
+    const second = await open();
+    // (Closed already, or reset: both mean no answer.)
+    await second.write(encodeFrame("type@=loginreq/roomid@=9999/")).catch(() => {});
+    strictEqual(await second.read().catch(() => null), null);
+    // The first one sends nothing more: dropped after the idle timeout.
+    const elapsed = await firstDropped - started;
+    ok(elapsed >= 400 && elapsed < 5000, `dropped after ${elapsed} ms`);
+    // Its place is free again.
+    await loginThenEof(await open());
+  } finally {
+    for (const conn of conns) conn.close();
+    interrupt.abort("SIGINT");
+  }
+  const result = await serving;
+  strictEqual(result.code, 0, result.stderr);
 });
 
 test("cli: --help and --version print to stdout and exit 0", async () => {

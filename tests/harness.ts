@@ -13,6 +13,11 @@ export type TestFn = () => void | Promise<void>;
 export interface TestOptions {
   /** Skip the test when true. */
   ignore?: boolean;
+  /**
+   * Fail the test after this many milliseconds, under Bun and Node (Bun's
+   * default is 5 s). Deno has no per-test timeout.
+   */
+  timeout?: number;
 }
 
 const isDeno = typeof Deno !== "undefined" && !("Bun" in globalThis);
@@ -29,7 +34,10 @@ export function test(name: string, fn: TestFn, options: TestOptions = {}): void 
       sanitizeExit: true,
     });
   } else {
-    nodeTest(name, { skip: options.ignore ?? false }, fn);
+    nodeTest(name, {
+      skip: options.ignore ?? false,
+      ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
+    }, fn);
   }
 }
 

@@ -7,6 +7,7 @@ import { ClosedError, ProtocolError } from "../src/base/errors.ts";
 import { encodeFrame, type Frame, FrameDecoder } from "../src/protocol/frame.ts";
 import {
   DEFAULT_LOGIN_RESPONSE,
+  MOCK_SERVER_LIMITS,
   MockServer,
   type MockServerOptions,
 } from "../src/testing/mock_server.ts";
@@ -644,6 +645,14 @@ test("invalid options are rejected", async () => {
     { interval: Number.NaN },
     { idleTimeout: -5 },
     { port: 70000 },
+    { maxClients: 0 },
+    { maxClosedClients: -1 },
+    { maxReceived: 0 },
+    { maxReceived: 1.5 },
+    { maxReceivedChars: Number.POSITIVE_INFINITY },
+    { maxMessageTypes: -1 },
+    { maxPendingBytes: Number.NaN },
+    { maxFrameSize: 8 },
   ];
   for (const options of bad) {
     await assert.rejects(
@@ -652,4 +661,177 @@ test("invalid options are rejected", async () => {
       JSON.stringify(options),
     );
   }
+});
+
+// ---------------------------------------------------------------------------
+// Bounds: what a client can make the server hold
+
+/** `count` packets of `body` in one buffer, as one write. */
+function packets(body: string, count: number): Uint8Array {
+  const frame = encodeFrame(body);
+  const bytes = new Uint8Array(frame.length * count);
+  for (let i = 0; i < count; i++) bytes.set(frame, i * frame.length);
+  return bytes;
+}
+
+test("limits: their defaults are documented", () => {
+  assert.deepEqual(MOCK_SERVER_LIMITS, {
+    maxClients: 1000,
+    maxClosedClients: 100,
+    maxReceived: 1000,
+    maxReceivedChars: 256 * 1024,
+    maxMessageTypes: 256,
+    maxPendingBytes: 1024 * 1024,
+    maxFrameSize: 64 * 1024,
+  });
+  assert.ok(Object.isFrozen(MOCK_SERVER_LIMITS));
+});
+
+test("maxClients: a connection over the cap is closed at once; others are still accepted", async () => {
+  await withServer({ maxClients: 2 }, async (server, connect) => {
+    const first = await connect();
+    const second = await connect();
+    await first.login();
+    await second.login();
+    const third = await connect();
+    await third.expectEof();
+    assert.deepEqual(server.clients.map((c) => c.id), [1, 2]);
+    second.close();
+    await server.clients[1]!.closed;
+    const fourth = await connect();
+    await fourth.login();
+    assert.deepEqual(server.clients.filter((c) => c.isOpen).map((c) => c.id), [1, 3]);
+  });
+});
+
+test("maxClosedClients: clients that left are forgotten, the newest kept", async () => {
+  await withServer({ maxClosedClients: 2 }, async (server, connect) => {
+    const open = await connect();
+    await open.login();
+    for (let i = 0; i < 5; i++) {
+      const raw = await connect();
+      await raw.login();
+      raw.close();
+      await server.clients.at(-1)!.closed;
+    }
+    // The open one, and the last two that left.
+    assert.deepEqual(server.clients.map((c) => c.id), [1, 5, 6]);
+    // nextClient hands out what is still known, in order.
+    assert.equal((await server.nextClient({ joined: false })).id, 1);
+    assert.equal((await server.nextClient({ joined: false })).id, 5);
+  });
+});
+
+test("maxReceived: the log keeps the newest messages; waitFor counts them all", async () => {
+  await withServer({ maxReceived: 3 }, async (server, connect) => {
+    const raw = await connect();
+    await raw.write(packets("type@=mrkl/", 10));
+    await raw.send("type@=last/");
+    const client = await server.nextClient({ joined: false });
+    await client.waitFor("last");
+    assert.deepEqual(client.received, [{ type: "mrkl" }, { type: "mrkl" }, { type: "last" }]);
+    assert.deepEqual(await client.waitFor("mrkl", 10), { type: "mrkl" });
+    // The second one has left the log: the oldest still there stands in for it.
+    assert.equal(await client.waitFor("mrkl", 2), client.received[0]);
+    const eleventh = client.waitFor("mrkl", 11);
+    assert.equal(await within(eleventh, 50), "timeout");
+    await raw.send("type@=mrkl/");
+    await eleventh;
+  });
+});
+
+test("maxReceivedChars: the log drops its oldest messages past that many characters", async () => {
+  await withServer({ maxReceivedChars: 100 }, async (server, connect) => {
+    const raw = await connect();
+    const big = `type@=chatmessage/content@=${"x".repeat(60)}/`;
+    await raw.send(big);
+    await raw.send(big);
+    await raw.send("type@=mrkl/");
+    const client = await server.nextClient({ joined: false });
+    await client.waitFor("mrkl");
+    assert.deepEqual(client.received.map((m) => m.type), ["chatmessage", "mrkl"]);
+    // The newest message stays, however large.
+    await raw.send(`type@=chatmessage/content@=${"y".repeat(200)}/`);
+    await client.waitFor("chatmessage", 3);
+    assert.equal(client.received.length, 1);
+    assert.equal(client.received[0]!.content, "y".repeat(200));
+  });
+});
+
+test("maxMessageTypes: types past the cap are counted in the log only", async () => {
+  await withServer({ maxMessageTypes: 2, maxReceived: 2 }, async (server, connect) => {
+    const raw = await connect();
+    for (const type of ["a", "b", "c", "d", "d"]) await raw.send(`type@=${type}/`);
+    const client = await server.nextClient({ joined: false });
+    await client.waitFor("d", 2);
+    // "a" and "b" are counted, though they have left the log.
+    assert.deepEqual(await client.waitFor("a"), { type: "a" });
+    assert.deepEqual(await client.waitFor("b"), { type: "b" });
+    // "c" is not counted and has left the log: it has not been seen, as far as waitFor knows.
+    assert.equal(await within(client.waitFor("c"), 50), "timeout");
+    // A waiter counts what arrives after it, counted type or not.
+    const nextC = client.waitFor("c");
+    await raw.send("type@=c/");
+    assert.deepEqual(await nextC, { type: "c" });
+  });
+});
+
+test("answers to a burst of mrkl go out together, and all arrive", async () => {
+  await withServer({}, async (server, connect) => {
+    const raw = await connect();
+    await raw.write(packets("type@=mrkl/", 5000));
+    const client = await server.nextClient({ joined: false });
+    await client.waitFor("mrkl", 5000);
+    for (let i = 0; i < 5000; i++) assert.equal(await raw.body(), "type@=mrkl/");
+    // Far fewer reads than answers: they were written in a few writes.
+    assert.ok(raw.chunkSizes.length < 100, `${raw.chunkSizes.length} reads`);
+    assert.ok(client.isOpen);
+  });
+});
+
+test("maxPendingBytes: a client whose answers pile up past the bound is dropped", async () => {
+  await withServer({ maxPendingBytes: 1000 }, async (server, connect) => {
+    const raw = await connect();
+    // Hundreds of answers are due before the first write can complete.
+    await raw.write(packets("type@=mrkl/", 1000));
+    await raw.expectEof();
+    const client = server.clients[0]!;
+    await client.closed;
+    await assert.rejects(client.send(chat("late")), ClosedError);
+    // A single write larger than the bound is not refused when nothing waits.
+    const other = await connect();
+    await other.login();
+    const bodies = Array.from({ length: 100 }, (_, i) => chat(`batch ${i}`));
+    await server.clients[1]!.sendFrames(bodies);
+    for (const body of bodies) assert.equal(await other.body(), body);
+  });
+  // With no room at all, a client still gets one answer at a time.
+  await withServer({ maxPendingBytes: 0 }, async (_server, connect) => {
+    const raw = await connect();
+    await raw.login();
+    await raw.send("type@=mrkl/");
+    assert.equal(await raw.body(), "type@=mrkl/");
+  });
+});
+
+test("maxFrameSize: a client packet larger than that disconnects the client", async () => {
+  await withServer({ maxFrameSize: 100 }, async (server, connect) => {
+    const raw = await connect();
+    await raw.send(`type@=chatmessage/content@=${"x".repeat(50)}/`);
+    await raw.send(`type@=chatmessage/content@=${"x".repeat(100)}/`);
+    await raw.expectEof();
+    const client = server.clients[0]!;
+    await client.closed;
+    assert.equal(client.received.length, 1);
+  });
+});
+
+test("joined resolves with the joingroup message", async () => {
+  await withServer({}, async (server, connect) => {
+    const raw = await connect();
+    await raw.login();
+    await raw.send(JOIN);
+    const client = await server.nextClient();
+    assert.deepEqual(await client.joined, { type: "joingroup", rid: "9999", gid: "-9999" });
+  });
 });

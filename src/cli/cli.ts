@@ -106,6 +106,8 @@ const OPTIONS = {
   port: { type: "string" },
   host: { type: "string" },
   loop: { type: "boolean" },
+  "max-clients": { type: "string" },
+  "idle-timeout": { type: "string" },
 } as const;
 type OptionName = keyof typeof OPTIONS;
 
@@ -120,7 +122,7 @@ const ALLOWED: Record<Command, ReadonlySet<OptionName>> = {
     "mobile-base",
   ]),
   replay: new Set<OptionName>([...FILTER_OPTIONS, "speed", "room"]),
-  serve: new Set<OptionName>(["port", "host", "speed", "loop"]),
+  serve: new Set<OptionName>(["port", "host", "speed", "loop", "max-clients", "idle-timeout"]),
   resolve: new Set<OptionName>(["api-base", "mobile-base"]),
 };
 
@@ -161,6 +163,9 @@ Serve:
   --speed X          replay speed (default 1)
   --loop             replay the recording forever (without it, each client gets
                      it once, then stays connected with nothing more to come)
+  --max-clients N    most clients connected at once; more are refused (default 1000)
+  --idle-timeout S   drop a client that sent nothing (no heartbeat) for S seconds;
+                     0 never does (default 180)
 
   -h, --help         show this help
   --version          show the version
@@ -362,7 +367,15 @@ function quoted(value: string): string {
 
 function numberOption(
   values: Values,
-  name: "count" | "duration" | "heartbeat" | "speed" | "port" | "room",
+  name:
+    | "count"
+    | "duration"
+    | "heartbeat"
+    | "speed"
+    | "port"
+    | "room"
+    | "max-clients"
+    | "idle-timeout",
   kind: "positive integer" | "seconds" | "number >= 0" | "port",
 ): number | undefined {
   const text = values[name];
@@ -776,6 +789,26 @@ async function replay(values: Values, positionals: string[], io: CliIO): Promise
 // ---------------------------------------------------------------------------
 // douyu serve [file]
 
+/** `serve --max-clients` by default. */
+const SERVE_MAX_CLIENTS = 1000;
+/**
+ * `serve --idle-timeout` by default, seconds: like the real server, drop a
+ * client that stopped heartbeating. Clients beat every 45 s by default.
+ */
+const SERVE_IDLE_TIMEOUT_S = 180;
+/**
+ * What `serve` lets each client make it hold, tighter than the library's
+ * defaults since nobody reads the log here: a few messages, small packets,
+ * and little queued for a client that does not read before it is dropped.
+ */
+const SERVE_CLIENT_LIMITS = {
+  maxReceived: 16,
+  maxReceivedChars: 16 * 1024,
+  maxMessageTypes: 16,
+  maxPendingBytes: 128 * 1024,
+  maxFrameSize: 16 * 1024,
+} as const;
+
 async function serve(values: Values, positionals: string[], io: CliIO): Promise<number> {
   if (positionals.length > 1) {
     throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}`);
@@ -785,13 +818,25 @@ async function serve(values: Values, positionals: string[], io: CliIO): Promise<
   const speed = numberOption(values, "speed", "number >= 0") ?? 1;
   const host = values.host ?? "127.0.0.1";
   const loop = values.loop ?? false;
+  const maxClients = numberOption(values, "max-clients", "positive integer") ?? SERVE_MAX_CLIENTS;
+  const idleTimeout = numberOption(values, "idle-timeout", "number >= 0") ?? SERVE_IDLE_TIMEOUT_S;
   const lines = path === undefined ? sampleRecording(Date.now()) : await readRecording(path, io);
   // The mock answers the handshake and heartbeats itself; replaying recorded
   // ones would confuse clients.
   const recording = lines.filter((line) => !HIDDEN_BY_DEFAULT.has(peekType(line.body) ?? ""));
 
   const start = (protocols: ("tcp" | "ws")[]) =>
-    MockServer.start({ host, port, protocols, recording, speed, loop });
+    MockServer.start({
+      host,
+      port,
+      protocols,
+      recording,
+      speed,
+      loop,
+      maxClients,
+      idleTimeout: idleTimeout * 1000,
+      ...SERVE_CLIENT_LIMITS,
+    });
   let server: MockServer;
   try {
     server = await start(["tcp", "ws"]);
@@ -817,7 +862,8 @@ async function serve(values: Values, positionals: string[], io: CliIO): Promise<
     const announce = (async () => {
       for (;;) {
         const client = await server.nextClient({ signal: stop.signal });
-        const join = client.received.find((message) => message.type === "joingroup");
+        // The log may have moved past `joingroup` already (a client can send a lot).
+        const join = await client.joined.catch(() => undefined);
         await say(
           io,
           `client ${client.id} joined room ${join?.rid ?? "?"} over ${client.protocol}`,

@@ -2,13 +2,17 @@
  * A mock Douyu barrage server on 127.0.0.1, for testing bots offline: it
  * answers the session handshake like the real server (PROTOCOL.md §4),
  * streams scripted or recorded messages after `joingroup`, records what each
- * client sent, and can misbehave on demand (split or coalesced packets, a
+ * client sent (the newest messages, and counts of all), and can misbehave on demand (split or coalesced packets, a
  * packet cut by a hang-up, garbage, a huge length, a silent half-open peer).
  *
  * It only uses the transport seam (`listen()` from `transport/default.ts`), so it
  * runs unchanged on every runtime that seam supports. Every timer hangs off
  * an `AbortSignal`, so `close()` leaves nothing running (Deno's op and
  * resource sanitizers stay green).
+ *
+ * Clients are not trusted: what one can make the server hold is bounded
+ * (`MockServerOptions.maxClients` and the options after it), and a client
+ * that sends without reading the answers is disconnected.
  *
  * @module
  */
@@ -153,7 +157,92 @@ export interface MockServerOptions {
   idleTimeout?: number;
   /** Answer `loginreq`. Default true; false never answers (to test login timeouts). */
   answerLogin?: boolean;
+  /**
+   * Most connections open at once. One more is closed as soon as it is
+   * accepted, without a word; the listeners keep accepting others. Default
+   * {@linkcode MOCK_SERVER_LIMITS}`.maxClients` (1000).
+   */
+  maxClients?: number;
+  /**
+   * How many clients that have disconnected {@linkcode MockServer.clients}
+   * (and {@linkcode MockServer.nextClient}) still know: the most recent ones.
+   * Older ones are forgotten, so a server that sees connection after
+   * connection does not keep them all. Default
+   * {@linkcode MOCK_SERVER_LIMITS}`.maxClosedClients` (100).
+   */
+  maxClosedClients?: number;
+  /**
+   * Most messages each client's {@linkcode MockClient.received} log keeps:
+   * the newest. {@linkcode MockClient.waitFor} counts every message anyway.
+   * Default {@linkcode MOCK_SERVER_LIMITS}`.maxReceived` (1000).
+   */
+  maxReceived?: number;
+  /**
+   * Most characters (UTF-16 code units) of message bodies that log keeps;
+   * the oldest messages go first, but the newest one always stays. Default
+   * {@linkcode MOCK_SERVER_LIMITS}`.maxReceivedChars` (262,144).
+   */
+  maxReceivedChars?: number;
+  /**
+   * Most distinct message types each client's counts for
+   * {@linkcode MockClient.waitFor} track (a client can invent types without
+   * end). Types met after that, and types longer than 64 characters, are
+   * not counted: `waitFor` then counts only those still in the log. Default
+   * {@linkcode MOCK_SERVER_LIMITS}`.maxMessageTypes` (256).
+   */
+  maxMessageTypes?: number;
+  /**
+   * Most bytes queued for one client while an earlier write to it has not
+   * completed: answers (`mrkl`, `loginres`), streamed batches, broadcasts and
+   * explicit sends. A client that sends faster than it reads what it is
+   * answered (or stops reading, and keeps sending) would otherwise make its
+   * queue grow without end: a write past this bound closes the client
+   * instead, and rejects with a `ClosedError`. (A write to a client with
+   * nothing queued is never refused, whatever its size.) Answers that pile up
+   * behind a waiting write go out together, in one write. Default
+   * {@linkcode MOCK_SERVER_LIMITS}`.maxPendingBytes` (1 MiB).
+   */
+  maxPendingBytes?: number;
+  /**
+   * The largest packet a client may send (its length field, in bytes); a
+   * larger one breaks framing, and the client is disconnected as for any
+   * framing error. Default {@linkcode MOCK_SERVER_LIMITS}`.maxFrameSize`
+   * (65,536; clients send packets of a few hundred bytes).
+   */
+  maxFrameSize?: number;
 }
+
+/**
+ * The defaults of the {@linkcode MockServerOptions} that bound what a client
+ * can make the mock server hold: open connections, remembered closed ones,
+ * each client's log, counts and queue of writes, and the size of a packet.
+ * With them, a client that floods the server and never reads is dropped
+ * instead of growing its memory (see `maxPendingBytes`).
+ *
+ * @example
+ * ```ts
+ * import { MOCK_SERVER_LIMITS } from "@x/douyu/testing";
+ *
+ * console.log(MOCK_SERVER_LIMITS.maxClients); // 1000
+ * ```
+ */
+export const MOCK_SERVER_LIMITS: Readonly<{
+  maxClients: number;
+  maxClosedClients: number;
+  maxReceived: number;
+  maxReceivedChars: number;
+  maxMessageTypes: number;
+  maxPendingBytes: number;
+  maxFrameSize: number;
+}> = Object.freeze({
+  maxClients: 1000,
+  maxClosedClients: 100,
+  maxReceived: 1000,
+  maxReceivedChars: 256 * 1024,
+  maxMessageTypes: 256,
+  maxPendingBytes: 1024 * 1024,
+  maxFrameSize: 64 * 1024,
+});
 
 /**
  * Options of {@linkcode MockServer.nextClient}.
@@ -232,6 +321,12 @@ const STARVED_MS = 4;
 const BATCH_BYTES = 16 * 1024;
 /** `crypto.getRandomValues` fills at most this many bytes per call. */
 const RANDOM_CHUNK = 65536;
+/** The smallest legal length field of a packet (PROTOCOL.md §1). */
+const MIN_FRAME_LENGTH = 9;
+/** Longer message types are not counted for `waitFor` (see `maxMessageTypes`). */
+const MAX_COUNTED_TYPE_LENGTH = 64;
+/** The answer to every `mrkl`, encoded once: a flood of them is answered without re-encoding. */
+const MRKL_ANSWER = encodeFrame("type@=mrkl/", SERVER_MESSAGE_TYPE);
 
 /** The options with defaults applied, shared by the server and its clients. */
 interface Settings {
@@ -240,12 +335,24 @@ interface Settings {
   readonly protocols: readonly MockProtocol[];
   readonly messages: MockMessageSource | undefined;
   readonly recording: readonly RecordedLine[] | undefined;
+  /**
+   * The recording's packets, encoded on first use and shared by every
+   * client: a looping replay to many clients does not re-encode each pass.
+   */
+  readonly recordingFrames: (Uint8Array | undefined)[];
   readonly speed: number;
   readonly interval: number;
   readonly loop: boolean;
   readonly loginResponse: string;
   readonly idleTimeout: number;
   readonly answerLogin: boolean;
+  readonly maxClients: number;
+  readonly maxClosedClients: number;
+  readonly maxReceived: number;
+  readonly maxReceivedChars: number;
+  readonly maxMessageTypes: number;
+  readonly maxPendingBytes: number;
+  readonly maxFrameSize: number;
 }
 
 /** What the server needs from a client beyond its public API. */
@@ -256,6 +363,8 @@ interface ClientControl {
   hasJoined(): boolean;
   /** Settles once the client's read loop, stream and writes have all ended. */
   finished(): Promise<void>;
+  /** Already handed out by `nextClient()`. */
+  consumed: boolean;
 }
 
 interface ClientInit {
@@ -265,12 +374,10 @@ interface ClientInit {
   settings: Settings;
   /** Called when the client sends its first `joingroup`. */
   onJoin: () => void;
+  /** Called once, when the client closes (whoever closed it). */
+  onClose: () => void;
 }
 
-/**
- * Rejects `target` with the signal's reason when it aborts, and unhooks the
- * listener when `target` settles first.
- */
 /**
  * Adds a waiter to `list` until its promise settles (or `signal` aborts).
  *
@@ -291,6 +398,10 @@ function addWaiter<T, W extends { deferred: Deferred<T> }>(
   return waiter.deferred.promise;
 }
 
+/**
+ * Rejects `target` with the signal's reason when it aborts, and unhooks the
+ * listener when `target` settles first.
+ */
 function settleOnAbort<T>(target: Deferred<T>, signal: AbortSignal | undefined): void {
   if (signal === undefined) return;
   if (signal.aborted) {
@@ -333,6 +444,20 @@ function nonNegative(name: string, value: number | undefined, fallback: number):
   return value;
 }
 
+/** A limit option: an integer from `min` to `max`, or its default. */
+function limit(
+  name: keyof typeof MOCK_SERVER_LIMITS,
+  value: number | undefined,
+  min: number,
+  max: number = Number.MAX_SAFE_INTEGER,
+): number {
+  if (value === undefined) return MOCK_SERVER_LIMITS[name];
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new RangeError(`${name} must be an integer from ${min} to ${max}, got ${value}`);
+  }
+  return value;
+}
+
 function resolveSettings(options: MockServerOptions): Settings {
   const protocols = options.protocols ?? ["tcp"];
   if (protocols.length === 0) throw new TypeError("protocols must name at least one protocol");
@@ -361,12 +486,20 @@ function resolveSettings(options: MockServerOptions): Settings {
     protocols: [...protocols],
     messages: options.messages,
     recording: options.recording,
+    recordingFrames: [],
     speed: nonNegative("speed", options.speed, 1),
     interval: nonNegative("interval", options.interval, 0),
     loop: options.loop ?? false,
     loginResponse: options.loginResponse ?? DEFAULT_LOGIN_RESPONSE,
     idleTimeout: nonNegative("idleTimeout", options.idleTimeout, 0),
     answerLogin: options.answerLogin ?? true,
+    maxClients: limit("maxClients", options.maxClients, 1),
+    maxClosedClients: limit("maxClosedClients", options.maxClosedClients, 0),
+    maxReceived: limit("maxReceived", options.maxReceived, 1),
+    maxReceivedChars: limit("maxReceivedChars", options.maxReceivedChars, 0),
+    maxMessageTypes: limit("maxMessageTypes", options.maxMessageTypes, 0),
+    maxPendingBytes: limit("maxPendingBytes", options.maxPendingBytes, 0),
+    maxFrameSize: limit("maxFrameSize", options.maxFrameSize, MIN_FRAME_LENGTH, 0x7fffffff),
   };
 }
 
@@ -408,26 +541,48 @@ export class MockClient {
    */
   readonly loggedIn: Promise<void>;
   /**
-   * Resolves when the client sends its first `joingroup`. Rejects (pre-handled)
-   * with a `ClosedError` if the connection ends first.
+   * Resolves with the client's first `joingroup` message, once it arrives.
+   * Rejects (pre-handled) with a `ClosedError` if the connection ends first.
    */
-  readonly joined: Promise<void>;
+  readonly joined: Promise<Record<string, string>>;
   /** Resolves when the connection is gone, whoever closed it. Never rejects. */
   readonly closed: Promise<void>;
 
   readonly #conn: Transport;
   readonly #settings: Settings;
   readonly #onJoin: () => void;
+  readonly #onClose: () => void;
   /** Aborted on close: cancels every timer and the stream of this client. */
   readonly #controller = new AbortController();
-  readonly #received: Record<string, string>[] = [];
+  /**
+   * The newest messages received, from `#logHead` on (older slots are
+   * emptied, and removed in bulk once they are half of the array), with the
+   * body length of each in `#logSizes`.
+   */
+  readonly #log: (Record<string, string> | undefined)[] = [];
+  readonly #logSizes: number[] = [];
+  #logHead = 0;
+  #logChars = 0;
+  /** What `received` returned, until the log changes. */
+  #logView: readonly Record<string, string>[] | undefined;
+  /** How many messages of each type arrived, for `waitFor` (see `maxMessageTypes`). */
+  readonly #counts = new Map<string, number>();
+  /** Bytes of the writes queued in `#writes` (and of `#answers`) not written yet. */
+  #queuedBytes = 0;
+  /**
+   * Automatic answers waiting for their turn in `#writes`, to go out in one
+   * write; what to call once they have; and their size.
+   */
+  #answers: Uint8Array[] = [];
+  #answered: (() => void)[] = [];
+  #answersBytes = 0;
   readonly #waiters: {
     type: string;
     count: number;
     deferred: Deferred<Record<string, string>>;
   }[] = [];
   readonly #loggedIn = deferred<void>();
-  readonly #joined = deferred<void>();
+  readonly #joined = deferred<Record<string, string>>();
   readonly #closed = deferred<void>();
   /**
    * Every write goes through this chain, so a multi-write operation (split
@@ -460,6 +615,7 @@ export class MockClient {
           await Promise.allSettled(client.#tasks);
           await client.#writes;
         },
+        consumed: false,
       };
     };
   }
@@ -470,6 +626,7 @@ export class MockClient {
     this.#conn = init.conn;
     this.#settings = init.settings;
     this.#onJoin = init.onJoin;
+    this.#onClose = init.onClose;
     this.loggedIn = this.#loggedIn.promise;
     this.joined = this.#joined.promise;
     this.closed = this.#closed.promise;
@@ -482,7 +639,11 @@ export class MockClient {
   }
 
   /**
-   * Every message the client sent so far, decoded with `decodeStt`, in order.
+   * The messages the client sent, decoded with `decodeStt`, in order: every
+   * one, or the newest ones once there are more than
+   * {@linkcode MockServerOptions.maxReceived} of them (or more than
+   * {@linkcode MockServerOptions.maxReceivedChars} characters). A snapshot:
+   * read it again to see later messages.
    *
    * @example
    * ```ts ignore
@@ -491,7 +652,8 @@ export class MockClient {
    * ```
    */
   get received(): readonly Record<string, string>[] {
-    return this.#received;
+    this.#logView ??= this.#log.slice(this.#logHead) as Record<string, string>[];
+    return this.#logView;
   }
 
   /**
@@ -510,7 +672,11 @@ export class MockClient {
   /**
    * Resolves with the `count`-th message of `type` the client sent, counting
    * every message received so far (so it resolves at once if that many
-   * already arrived).
+   * already arrived), not only those still in
+   * {@linkcode MockClient.received}. If that many arrived but the `count`-th
+   * has left the log since, it resolves with the oldest message of `type`
+   * still there, or with `{ type }` when none is. (Types past
+   * {@linkcode MockServerOptions.maxMessageTypes} are counted in the log only.)
    *
    * @param type A message type such as `"mrkl"` or `"joingroup"`.
    * @param count Which one: 1 (the default) for the first.
@@ -532,9 +698,13 @@ export class MockClient {
     if (!Number.isInteger(count) || count < 1) {
       return Promise.reject(new RangeError(`count must be an integer >= 1, got ${count}`));
     }
-    let seen = 0;
-    for (const message of this.#received) {
-      if (message.type === type && ++seen === count) return Promise.resolve(message);
+    const logged = this.received.filter((message) => message.type === type);
+    const seen = this.#counts.get(type) ??
+      (this.#countable(type) ? 0 : logged.length);
+    if (seen >= count) {
+      // The log holds the last `logged.length` of the `seen` messages of this type.
+      const index = Math.max(0, count - 1 - (seen - logged.length));
+      return Promise.resolve(logged[index] ?? { type });
     }
     if (!this.#open) {
       return Promise.reject(
@@ -560,7 +730,7 @@ export class MockClient {
    */
   send(message: MockMessage): Promise<void> {
     const frame = serverFrame(message);
-    return this.#enqueue(() => this.#conn.write(frame));
+    return this.#enqueue(() => this.#conn.write(frame), frame.byteLength);
   }
 
   /**
@@ -585,7 +755,7 @@ export class MockClient {
     mode: SendFramesMode = "coalesce",
   ): Promise<void> {
     const bytes = concatBytes(messages.map(serverFrame));
-    if (mode === "coalesce") return this.#enqueue(() => this.#conn.write(bytes));
+    if (mode === "coalesce") return this.#enqueue(() => this.#conn.write(bytes), bytes.byteLength);
     const size = mode.split;
     if (!Number.isInteger(size) || size < 1) {
       return Promise.reject(new RangeError(`split must be an integer >= 1, got ${size}`));
@@ -595,7 +765,7 @@ export class MockClient {
       for (let pos = 0; pos < bytes.byteLength; pos += size) {
         await this.#conn.write(bytes.subarray(pos, pos + size));
       }
-    });
+    }, bytes.byteLength);
   }
 
   /**
@@ -616,7 +786,7 @@ export class MockClient {
    */
   sendRaw(bytes: Uint8Array): Promise<void> {
     const copy = bytes.slice();
-    return this.#enqueue(() => this.#conn.write(copy));
+    return this.#enqueue(() => this.#conn.write(copy), copy.byteLength);
   }
 
   /**
@@ -640,7 +810,7 @@ export class MockClient {
       } finally {
         this.close();
       }
-    });
+    }, frame.byteLength);
   }
 
   /**
@@ -686,7 +856,7 @@ export class MockClient {
     // Random length fields match with odds of 2^-32; make them never match,
     // so the test outcome does not depend on luck.
     if (bytes > 4) garbage[4] = garbage[0]! ^ 0xff;
-    return this.#enqueue(() => this.#conn.write(garbage));
+    return this.#enqueue(() => this.#conn.write(garbage), garbage.byteLength);
   }
 
   /**
@@ -706,7 +876,7 @@ export class MockClient {
     view.setUint32(0, HUGE_LENGTH, true);
     view.setUint32(4, HUGE_LENGTH, true);
     view.setUint16(8, SERVER_MESSAGE_TYPE, true);
-    return this.#enqueue(() => this.#conn.write(header));
+    return this.#enqueue(() => this.#conn.write(header), header.byteLength);
   }
 
   /**
@@ -728,21 +898,86 @@ export class MockClient {
     this.#loggedIn.reject(error);
     this.#joined.reject(error);
     for (const waiter of this.#waiters.splice(0)) waiter.deferred.reject(error);
+    this.#answers = [];
+    this.#answered = [];
     this.#closed.resolve();
+    this.#onClose();
   }
 
-  /** Runs `job` after every earlier write; fails fast once closed. */
-  #enqueue(job: () => Promise<void>): Promise<void> {
+  /**
+   * Runs `job`, a write of `size` bytes, after every earlier write; fails
+   * fast once closed. Closes the client instead when too much is queued
+   * already (see `maxPendingBytes`).
+   */
+  #enqueue(job: () => Promise<void>, size: number): Promise<void> {
+    if (!this.#admit(size)) return Promise.reject(this.#closedError());
+    this.#queuedBytes += size;
     const result = this.#writes.then(() => {
-      if (!this.#open) throw new ClosedError(`mock client ${this.id} is closed`);
+      if (!this.#open) throw this.#closedError();
       return job();
     });
-    this.#writes = result.catch(() => {});
+    const settled = () => {
+      this.#queuedBytes -= size;
+    };
+    this.#writes = result.then(settled, settled);
     return result;
   }
 
+  /**
+   * Whether `size` more bytes may be queued; if not, the client does not read
+   * what it is sent, and is closed.
+   */
+  #admit(size: number): boolean {
+    if (!this.#open) return false;
+    const queued = this.#queuedBytes;
+    if (queued > 0 && queued + size > this.#settings.maxPendingBytes) {
+      this.close();
+      return false;
+    }
+    return true;
+  }
+
+  #closedError(): ClosedError {
+    return new ClosedError(`mock client ${this.id} is closed`);
+  }
+
+  /**
+   * Queues an automatic answer. Answers that arrive while earlier writes
+   * wait join one write, so a client sending thousands of `mrkl` in a burst
+   * costs one write, and its bytes, not thousands of queued writes.
+   */
+  #answer(frames: readonly Uint8Array[], onWritten?: () => void): void {
+    let size = 0;
+    for (const frame of frames) size += frame.byteLength;
+    if (!this.#admit(size)) return;
+    // No write queued yet to take these (a queued one takes all there are when its turn comes).
+    if (this.#answersBytes === 0) this.#queueAnswers();
+    this.#answers.push(...frames);
+    if (onWritten !== undefined) this.#answered.push(onWritten);
+    this.#queuedBytes += size;
+    this.#answersBytes += size;
+  }
+
+  /** Queues the write of the answers there will be when its turn comes. */
+  #queueAnswers(): void {
+    let taken = 0;
+    const settled = () => {
+      this.#queuedBytes -= taken;
+    };
+    this.#enqueue(async () => {
+      const frames = this.#answers;
+      const callbacks = this.#answered;
+      taken = this.#answersBytes;
+      this.#answers = [];
+      this.#answered = [];
+      this.#answersBytes = 0;
+      await this.#conn.write(frames.length === 1 ? frames[0]! : concatBytes(frames));
+      for (const callback of callbacks) callback();
+    }, 0).then(settled, settled);
+  }
+
   async #readLoop(): Promise<void> {
-    const decoder = new FrameDecoder();
+    const decoder = new FrameDecoder({ maxFrameSize: this.#settings.maxFrameSize });
     try {
       while (this.#open) {
         let chunk: Uint8Array | null;
@@ -765,6 +1000,8 @@ export class MockClient {
           if (!this.#open) return;
           this.#handle(frame.body);
         }
+        // Good frames came before a bad header in this chunk: hang up now, not on the next read.
+        if (decoder.error !== undefined) return;
       }
     } finally {
       this.close();
@@ -773,10 +1010,12 @@ export class MockClient {
 
   #handle(body: string): void {
     const message = decodeStt(body);
-    this.#received.push(message);
-    for (const waiter of [...this.#waiters]) {
-      if (waiter.deferred.settled || waiter.type !== message.type) continue;
-      if (--waiter.count === 0) waiter.deferred.resolve(message);
+    this.#record(message, body.length);
+    if (this.#waiters.length > 0) {
+      for (const waiter of [...this.#waiters]) {
+        if (waiter.deferred.settled || waiter.type !== message.type) continue;
+        if (--waiter.count === 0) waiter.deferred.resolve(message);
+      }
     }
     if (this.#silenced) return;
     switch (message.type) {
@@ -786,13 +1025,13 @@ export class MockClient {
       case "joingroup":
         if (!this.#hasJoined) {
           this.#hasJoined = true;
-          this.#joined.resolve();
+          this.#joined.resolve(message);
           this.#onJoin();
           this.#tasks.push(this.#stream());
         }
         break;
       case "mrkl":
-        this.send("type@=mrkl/").catch(() => {});
+        this.#answer([MRKL_ANSWER]);
         break;
       case "logout":
         this.close();
@@ -800,13 +1039,50 @@ export class MockClient {
     }
   }
 
+  /** Adds a message to the bounded log and to the counts. */
+  #record(message: Record<string, string>, size: number): void {
+    const log = this.#log;
+    log.push(message);
+    this.#logSizes.push(size);
+    this.#logChars += size;
+    this.#logView = undefined;
+    const { maxReceived, maxReceivedChars } = this.#settings;
+    // The newest message always stays, however large.
+    while (
+      log.length - this.#logHead > 1 &&
+      (log.length - this.#logHead > maxReceived || this.#logChars > maxReceivedChars)
+    ) {
+      this.#logChars -= this.#logSizes[this.#logHead]!;
+      log[this.#logHead++] = undefined;
+    }
+    if (this.#logHead >= 1024 && this.#logHead * 2 >= log.length) {
+      log.splice(0, this.#logHead);
+      this.#logSizes.splice(0, this.#logHead);
+      this.#logHead = 0;
+    }
+    const type = message.type;
+    if (type === undefined) return;
+    const count = this.#counts.get(type);
+    if (count !== undefined) this.#counts.set(type, count + 1);
+    else if (this.#countable(type)) this.#counts.set(type, 1);
+  }
+
+  /** Whether `type` has (or would get) an entry in the counts. */
+  #countable(type: string): boolean {
+    return this.#counts.has(type) ||
+      (type.length <= MAX_COUNTED_TYPE_LENGTH &&
+        this.#counts.size < this.#settings.maxMessageTypes);
+  }
+
   #answerLogin(): void {
-    const loginres = serverFrame(this.#settings.loginResponse);
-    this.#enqueue(async () => {
-      await this.#conn.write(loginres);
-      // The real server follows loginres with a pingreq carrying its clock.
-      await this.#conn.write(serverFrame(`type@=pingreq/tick@=${Date.now()}/`));
-    }).then(() => this.#loggedIn.resolve(), () => {});
+    // The real server follows loginres with a pingreq carrying its clock.
+    this.#answer(
+      [
+        serverFrame(this.#settings.loginResponse),
+        serverFrame(`type@=pingreq/tick@=${Date.now()}/`),
+      ],
+      () => this.#loggedIn.resolve(),
+    );
   }
 
   /** Closes the client once nothing arrived for `limit` ms; one timer, re-armed lazily. */
@@ -834,17 +1110,17 @@ export class MockClient {
    * the mock, not the client under test, the bottleneck). Only whole frames
    * are batched, so each WebSocket message still holds complete packets.
    */
-  async #emit(message: MockMessage, coalesce = false): Promise<boolean> {
+  async #emit(message: MockMessage | Uint8Array, coalesce = false): Promise<boolean> {
     if (!this.#streaming()) return false;
+    const frame = message instanceof Uint8Array ? message : serverFrame(message);
     if (coalesce) {
-      const frame = serverFrame(message);
       this.#batch.push(frame);
       this.#batchBytes += frame.length;
       return this.#batchBytes < BATCH_BYTES || await this.#flush();
     }
     if (!await this.#flush()) return false;
     try {
-      await this.send(message);
+      await this.#enqueue(() => this.#conn.write(frame), frame.byteLength);
     } catch {
       return false;
     }
@@ -865,7 +1141,7 @@ export class MockClient {
     this.#batchBytes = 0;
     if (!this.#streaming()) return false;
     try {
-      await this.sendRaw(bytes);
+      await this.#enqueue(() => this.#conn.write(bytes), bytes.byteLength);
     } catch {
       return false;
     }
@@ -959,14 +1235,16 @@ export class MockClient {
     const signal = this.#controller.signal;
     do {
       const start = performance.now();
-      for (const line of lines) {
+      for (const [index, line] of lines.entries()) {
         const wait = replayDelay(line, lines[0]!, performance.now() - start, speed);
         if (wait > 0) {
           if (!await this.#flush()) return;
           await sleep(wait, signal);
         }
         // Lines already due go out together, like a burst on the real server.
-        if (!await this.#emit(line.body, true)) return;
+        const frames = this.#settings.recordingFrames;
+        const frame = frames[index] ??= serverFrame(line.body);
+        if (!await this.#emit(frame, true)) return;
       }
       if (!await this.#flush()) return;
     } while (loop && this.#streaming());
@@ -1011,9 +1289,19 @@ export class MockServer implements AsyncDisposable {
   #listeners: Listener[] = [];
   #url = "";
   #urls: Readonly<Record<MockProtocol, string | undefined>> = { tcp: undefined, ws: undefined };
-  readonly #clients: MockClient[] = [];
+  /**
+   * The clients still known, in the order they connected: every open one,
+   * and the newest `maxClosedClients` closed ones.
+   */
   readonly #controls: ClientControl[] = [];
-  readonly #consumed = new Set<MockClient>();
+  /** The known closed clients, oldest first: the next to be forgotten. */
+  readonly #closedControls: ClientControl[] = [];
+  #openClients = 0;
+  #nextId = 1;
+  /** What `clients` returned, until the list changes. */
+  #clientsView: readonly MockClient[] | undefined;
+  /** `finished()` of closed clients, forgotten or not, until it settles. */
+  readonly #finishing = new Set<Promise<void>>();
   readonly #waiters: { joined: boolean; deferred: Deferred<MockClient> }[] = [];
   #closing: Promise<void> | undefined;
 
@@ -1092,7 +1380,12 @@ export class MockServer implements AsyncDisposable {
   }
 
   /**
-   * Every connection so far, in the order they connected, open or not.
+   * The connections in the order they connected: every open one, and the
+   * most recent ones that have closed (see
+   * {@linkcode MockServerOptions.maxClosedClients}; older ones are
+   * forgotten). Connections refused over
+   * {@linkcode MockServerOptions.maxClients} are not listed. A snapshot:
+   * read it again to see later connections.
    *
    * @example
    * ```ts ignore
@@ -1100,14 +1393,17 @@ export class MockServer implements AsyncDisposable {
    * ```
    */
   get clients(): readonly MockClient[] {
-    return this.#clients;
+    this.#clientsView ??= this.#controls.map((control) => control.client);
+    return this.#clientsView;
   }
 
   /**
    * Resolves with the next connection not yet returned by this method: by
    * default the earliest one to have sent `joingroup` (with `joined: false`,
    * the earliest to connect). Connections made before the call count, so a
-   * test never misses a client that was faster than it.
+   * test never misses a client that was faster than it (unless it has
+   * closed and was forgotten since: see
+   * {@linkcode MockServerOptions.maxClosedClients}).
    *
    * @param options `joined` (default true) and a `signal` to give up.
    * @returns The client.
@@ -1184,27 +1480,45 @@ export class MockServer implements AsyncDisposable {
     for (const waiter of this.#waiters.splice(0)) {
       waiter.deferred.reject(new ClosedError("mock server closed"));
     }
-    for (const control of this.#controls) control.client.close();
+    // Closing a client registers its `finished()` in `#finishing`.
+    for (const control of [...this.#controls]) control.client.close();
     await Promise.allSettled(this.#listeners.map((listener) => listener.close()));
     // Connections accepted while the listeners were closing were closed on arrival.
-    await Promise.allSettled(this.#controls.map((control) => control.finished()));
+    await Promise.allSettled([...this.#finishing]);
   }
 
   #accept(conn: Transport, protocol: MockProtocol): void {
-    if (this.#closing !== undefined) {
+    if (this.#closing !== undefined || this.#openClients >= this.#settings.maxClients) {
       conn.close();
       return;
     }
-    const control = createClient({
-      id: this.#clients.length + 1,
+    this.#openClients++;
+    const control: ClientControl = createClient({
+      id: this.#nextId++,
       protocol,
       conn,
       settings: this.#settings,
       onJoin: () => this.#dispatch(),
+      onClose: () => this.#forget(control),
     });
-    this.#clients.push(control.client);
     this.#controls.push(control);
+    this.#clientsView = undefined;
     this.#dispatch();
+  }
+
+  /** A client closed: keep it among the newest closed ones, and forget the oldest. */
+  #forget(control: ClientControl): void {
+    this.#openClients--;
+    const finished = control.finished();
+    this.#finishing.add(finished);
+    void finished.finally(() => this.#finishing.delete(finished));
+    this.#closedControls.push(control);
+    while (this.#closedControls.length > this.#settings.maxClosedClients) {
+      const oldest = this.#closedControls.shift()!;
+      const index = this.#controls.indexOf(oldest);
+      if (index !== -1) this.#controls.splice(index, 1);
+      this.#clientsView = undefined;
+    }
   }
 
   /** Hands unclaimed clients to waiting `nextClient()` calls, in call order. */
@@ -1216,13 +1530,13 @@ export class MockServer implements AsyncDisposable {
         continue;
       }
       const match = this.#controls.find((control) =>
-        !this.#consumed.has(control.client) && (!waiter.joined || control.hasJoined())
+        !control.consumed && (!waiter.joined || control.hasJoined())
       );
       if (match === undefined) {
         i++;
         continue;
       }
-      this.#consumed.add(match.client);
+      match.consumed = true;
       this.#waiters.splice(i, 1);
       waiter.deferred.resolve(match.client);
     }

@@ -52,6 +52,7 @@
 
 export {
   DEFAULT_LOGIN_RESPONSE,
+  MOCK_SERVER_LIMITS,
   MockClient,
   type MockMessage,
   type MockMessageSource,

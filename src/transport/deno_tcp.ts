@@ -5,6 +5,7 @@
  * @module
  */
 import { ClosedError, errorText, TlsError } from "../base/errors.ts";
+import { sleep } from "../base/timers.ts";
 import type {
   ConnectionHandler,
   Endpoint,
@@ -24,6 +25,10 @@ const MIN_READ_BUFFER = 2 * 1024;
 const MAX_READ_BUFFER = 64 * 1024;
 /** Consecutive reads under an eighth of the buffer before it shrinks. */
 const SHRINK_AFTER = 16;
+/** After a failed `accept()`, the listener waits this long before the next, ms… */
+const ACCEPT_RETRY_FIRST_MS = 5;
+/** …doubling after each failure in a row, up to this. */
+const ACCEPT_RETRY_MAX_MS = 1000;
 
 /** A `Deno.TcpConn` or `Deno.TlsConn` as a {@linkcode Transport}. */
 class DenoConnTransport implements Transport {
@@ -95,6 +100,8 @@ class DenoConnTransport implements Transport {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    // A closed transport may be kept around (a mock server's history): keep no buffer.
+    this.#buffer = new Uint8Array(0);
     this.#conn.close();
     this.#onClose?.();
   }
@@ -171,6 +178,11 @@ export async function connectDeno(
  * Listens for TCP connections with `Deno.listen`. Closing the listener also
  * closes the connections it accepted that are still open.
  *
+ * A failed `accept()` does not stop the listener: out of file descriptors
+ * ("too many open files"), say, the connection waits in the kernel's backlog
+ * while the listener backs off (5 ms, doubling up to 1 s) and tries again,
+ * as `node:net` servers do. Only `close()` stops it.
+ *
  * @param host Address to bind, e.g. `127.0.0.1`.
  * @param port Port to bind; 0 lets the OS choose (see `endpoint.port`).
  * @param onConnection Called with each accepted connection.
@@ -194,15 +206,23 @@ export function listenDenoTcp(
   const listener = Deno.listen({ hostname: host, port, transport: "tcp" });
   const endpoint = listenerEndpoint("tcp", host, listener.addr.port);
   const open = new Set<Transport>();
+  const closed = new AbortController();
 
   const accepting = (async () => {
+    let retryMs = 0;
     for (;;) {
       let conn: Deno.TcpConn;
       try {
         conn = await listener.accept();
-      } catch {
-        return; // the listener was closed
+      } catch (error) {
+        if (closed.signal.aborted || error instanceof Deno.errors.BadResource) return;
+        // A resource shortage passes; giving up would leave the port bound and deaf.
+        retryMs = Math.min(Math.max(retryMs * 2, ACCEPT_RETRY_FIRST_MS), ACCEPT_RETRY_MAX_MS);
+        await sleep(retryMs, closed.signal);
+        if (closed.signal.aborted) return;
+        continue;
       }
+      retryMs = 0;
       conn.setNoDelay(true);
       const transport = new DenoConnTransport(conn, endpoint.url, () => open.delete(transport));
       open.add(transport);
@@ -215,6 +235,7 @@ export function listenDenoTcp(
     endpoint,
     close() {
       closing ??= (async () => {
+        closed.abort();
         listener.close();
         await accepting;
         for (const transport of open) transport.close();

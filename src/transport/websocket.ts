@@ -39,6 +39,7 @@ const OPCODE_PONG = 0xa;
 /** Control frames carry at most this much (RFC 6455 §5.5). */
 const MAX_CONTROL_PAYLOAD = 125;
 
+const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
 const latin1 = new TextDecoder("latin1");
 
@@ -46,8 +47,8 @@ type Role = "client" | "server";
 
 /**
  * A WebSocket over a byte stream, as a pulled {@linkcode Transport}: `read()`
- * returns the payload bytes of binary messages (a message may come in
- * several pieces, pieces of several messages never together), `write()`
+ * returns the payload bytes of binary messages, as one byte stream (a message
+ * may come in several pieces, and the ends of several in one), `write()`
  * sends one binary message.
  */
 class WebSocketTransport implements Transport {
@@ -56,7 +57,7 @@ class WebSocketTransport implements Transport {
   readonly #role: Role;
   readonly #writing = new WriteChain();
   /** Bytes read from the stream and not parsed yet (valid until the next stream read). */
-  #chunk: Uint8Array = new Uint8Array(0);
+  #chunk: Uint8Array = EMPTY;
   #pos = 0;
   /** A frame header split across stream reads. */
   #header = new Uint8Array(14);
@@ -64,7 +65,9 @@ class WebSocketTransport implements Transport {
   /** The frame being read: its opcode, payload bytes left, mask and position in it. */
   #opcode = -1;
   #remaining = 0;
-  #mask: Uint8Array | undefined;
+  /** The frame's masking key (reused: no allocation per frame), and whether it has one. */
+  readonly #mask = new Uint8Array(4);
+  #masked = false;
   #maskOffset = 0;
   /** The opcode of the message that continuation frames extend. */
   #messageOpcode = OPCODE_BINARY;
@@ -83,12 +86,12 @@ class WebSocketTransport implements Transport {
 
   async read(): Promise<Uint8Array | null> {
     for (;;) {
-      if (this.#closed || this.#ended) return null;
+      if (this.#closed || this.#ended) return this.#release();
       if (this.#pos === this.#chunk.length) {
         const chunk = await this.#stream.read();
         if (chunk === null || this.#closed) {
           this.#ended = true;
-          return null;
+          return this.#release();
         }
         this.#chunk = chunk;
         this.#pos = 0;
@@ -99,33 +102,51 @@ class WebSocketTransport implements Transport {
     }
   }
 
+  /** Lets go of the last chunk (a closed connection may be kept around): `null`, the end. */
+  #release(): null {
+    this.#chunk = EMPTY;
+    this.#pos = 0;
+    return null;
+  }
+
   /**
-   * Parses what the current chunk holds, up to the first binary payload
-   * piece, which it returns; `undefined` when the chunk ran out first.
+   * Parses what is left of the current chunk and returns the binary payload
+   * it held, or `undefined` when it held none. The payloads of consecutive
+   * frames are moved together in place (the chunk is ours until the next
+   * stream read), so a read of many small frames costs one `read()`, not one
+   * per frame.
    */
   #parse(): Uint8Array | undefined {
     const chunk = this.#chunk;
+    let start = -1;
+    let end = -1;
     while (this.#pos < chunk.length) {
       if (this.#opcode === -1) {
-        if (!this.#readHeader()) return undefined;
-        if (this.#remaining === 0 && this.#finishFrame()) return undefined;
+        if (!this.#readHeader()) break;
+        if (this.#remaining === 0 && this.#finishFrame()) break;
         continue;
       }
-      const take = Math.min(this.#remaining, chunk.length - this.#pos);
-      const piece = chunk.subarray(this.#pos, this.#pos + take);
+      const from = this.#pos;
+      const take = Math.min(this.#remaining, chunk.length - from);
+      const piece = chunk.subarray(from, from + take);
       this.#pos += take;
       this.#remaining -= take;
-      if (this.#mask !== undefined) this.#unmask(piece);
+      if (this.#masked) this.#unmask(piece);
       const opcode = this.#opcode;
-      const binary = opcode === OPCODE_BINARY ||
-        (opcode === OPCODE_CONTINUATION && this.#messageOpcode === OPCODE_BINARY);
       if (opcode >= OPCODE_CLOSE) {
         for (const byte of piece) this.#control.push(byte);
+      } else if (
+        take > 0 &&
+        (opcode === OPCODE_BINARY ||
+          (opcode === OPCODE_CONTINUATION && this.#messageOpcode === OPCODE_BINARY))
+      ) {
+        if (start === -1) start = end = from;
+        if (end !== from) chunk.copyWithin(end, from, from + take);
+        end += take;
       }
-      if (this.#remaining === 0 && this.#finishFrame()) return undefined;
-      if (binary && take > 0) return piece;
+      if (this.#remaining === 0 && this.#finishFrame()) break;
     }
-    return undefined;
+    return start === -1 ? undefined : chunk.subarray(start, end);
   }
 
   /** Reads a frame header from the chunk, across reads if needed; true once complete. */
@@ -174,7 +195,8 @@ class WebSocketTransport implements Transport {
     }
     this.#opcode = opcode;
     this.#remaining = length;
-    this.#mask = masked ? header.slice(size - 4, size) : undefined;
+    this.#masked = masked;
+    if (masked) this.#mask.set(header.subarray(size - 4, size));
     this.#maskOffset = 0;
     this.#headerLength = 0;
     return true;
@@ -182,7 +204,7 @@ class WebSocketTransport implements Transport {
 
   #unmask(piece: Uint8Array): void {
     // The chunk is ours until the next stream read: unmasked in place.
-    const mask = this.#mask!;
+    const mask = this.#mask;
     let offset = this.#maskOffset;
     for (let i = 0; i < piece.length; i++) piece[i]! ^= mask[offset++ & 3]!;
     this.#maskOffset = offset & 3;
@@ -222,6 +244,7 @@ class WebSocketTransport implements Transport {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#release();
     this.#shutdown(new Uint8Array([0x03, 0xe8]), false); // 1000: normal closure
   }
 
