@@ -30,11 +30,13 @@ export const VERSION = "0.1.0";
 type Command = (args: string[], io: CliIO) => Promise<number>;
 
 /** The commands named by the first argument; anything else watches rooms. */
-const COMMANDS: ReadonlyMap<string, Command> = new Map([
+const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
   ["live", liveCommand],
   ["replay", replayCommand],
   ["serve", serveCommand],
   ["resolve", resolveCommand],
+  // Loaded on demand: the other commands never load the overlay's server and page.
+  ["overlay", async (args, io) => (await import("./overlay.ts")).overlayCommand(args, io)],
 ]);
 
 const HELP = `douyu ${VERSION}: Douyu (斗鱼) live chat ("barrage") in your terminal
@@ -42,6 +44,7 @@ const HELP = `douyu ${VERSION}: Douyu (斗鱼) live chat ("barrage") in your ter
 Usage:
   douyu [options] <room…>          live barrage of one room or several
   douyu live [options] <room…>     a line each time a room goes live or offline
+  douyu overlay [options] <room…>  a chat overlay page for OBS (--demo: the sample room)
   douyu replay <file> [options]    print a recording as if live
   douyu serve [file] [options]     run the mock server (the bundled sample by default)
   douyu resolve <room>             print the numeric room id of a name or URL
@@ -87,6 +90,15 @@ Live status (douyu live):
   --state FILE       remember what was said in FILE, so a restart does not repeat it
   --count N, --duration S, --url URL, --rooms-file FILE  as above
 
+Overlay (douyu overlay): prints the page's URL, for an OBS "Browser source".
+The page takes parameters (max, fade, minGift, enter, block, blockUsers,
+minLevel, fold, avatars, icons, css, theme, status, lang): see the README.
+  --demo             play the bundled sample room, looping, to style offline
+  --host ADDR        address to listen on (default 127.0.0.1)
+  --port N           port to listen on (default 8765; 0 = a free one)
+  --enter            show room entries by default
+  --url, the filters and the web API options above set every page's defaults
+
 Replay:
   --speed X          1 = as recorded (default), 4 = four times faster, 0 = at once
   --room ID          the recording's room, needed by --only-room when the
@@ -112,7 +124,8 @@ serve runs until it is stopped: Ctrl-C or SIGTERM end it with status 0.
 `;
 
 const SHORT_USAGE =
-  "usage: douyu [options] <room…> | live <room…> | replay <file> | serve [file] | resolve <room>\n" +
+  "usage: douyu [options] <room…> | live <room…> | overlay <room…> | replay <file> | " +
+  "serve [file] | resolve <room>\n" +
   "Try 'douyu --help' for more information.\n";
 
 /**

@@ -208,6 +208,19 @@ export function outputOptions(values: OutputValues & FilterValues): OutputOption
     }
     types = new Set(list);
   }
+  return {
+    json: values.json ?? false,
+    types,
+    count: numberOption(values.count, "count", "positive integer"),
+    duration: numberOption(values.duration, "duration", "seconds"),
+    ...filterOptions(values),
+  };
+}
+
+/** Reads {@linkcode FILTER_OPTIONS}: the rules, and the two that depend on the room or the order. */
+export function filterOptions(
+  values: FilterValues,
+): { rules: FilterRules; onlyRoom: boolean; fold: boolean } {
   const rules: FilterRules = {};
   if (values["no-bots"]) rules.noBots = true;
   const blockWords = list(values["block-words"]);
@@ -219,20 +232,16 @@ export function outputOptions(values: OutputValues & FilterValues): OutputOption
   const minGiftValue = numberOption(values["min-gift-value"], "min-gift-value", "number >= 0");
   if (minGiftValue !== undefined) rules.minGiftValue = minGiftValue;
   return {
-    json: values.json ?? false,
-    types,
-    count: numberOption(values.count, "count", "positive integer"),
-    duration: numberOption(values.duration, "duration", "seconds"),
     rules,
     onlyRoom: values["only-room"] ?? false,
     fold: values["fold-repeats"] ?? false,
   };
 }
 
-/** A comma-separated list, blanks dropped; undefined when absent or empty. */
+/** A comma-separated list (`,` or the fullwidth `，`), blanks dropped; undefined when empty. */
 function list(text: string | undefined): string[] | undefined {
   if (text === undefined) return undefined;
-  const items = text.split(",").map((item) => item.trim()).filter((item) => item !== "");
+  const items = text.split(/[,，]/).map((item) => item.trim()).filter((item) => item !== "");
   return items.length > 0 ? items : undefined;
 }
 
