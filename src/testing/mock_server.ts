@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { concat } from "../base/bytes.ts";
 import { ClosedError, ProtocolError } from "../base/errors.ts";
 import { encodeFrame, FrameDecoder, SERVER_MESSAGE_TYPE } from "../protocol/frame.ts";
 import { decodeStt, encodeStt, type SttValue } from "../protocol/stt.ts";
@@ -422,15 +423,6 @@ function serverFrame(message: MockMessage): Uint8Array {
   return encodeFrame(toBody(message), SERVER_MESSAGE_TYPE);
 }
 
-function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, part) => n + part.byteLength, 0));
-  let pos = 0;
-  for (const part of parts) {
-    out.set(part, pos);
-    pos += part.byteLength;
-  }
-  return out;
-}
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<MockMessage> {
   return typeof value === "object" && value !== null && Symbol.asyncIterator in value;
@@ -754,7 +746,7 @@ export class MockClient {
     messages: readonly MockMessage[],
     mode: SendFramesMode = "coalesce",
   ): Promise<void> {
-    const bytes = concatBytes(messages.map(serverFrame));
+    const bytes = concat(messages.map(serverFrame));
     if (mode === "coalesce") return this.#enqueue(() => this.#conn.write(bytes), bytes.byteLength);
     const size = mode.split;
     if (!Number.isInteger(size) || size < 1) {
@@ -971,7 +963,7 @@ export class MockClient {
       this.#answers = [];
       this.#answered = [];
       this.#answersBytes = 0;
-      await this.#conn.write(frames.length === 1 ? frames[0]! : concatBytes(frames));
+      await this.#conn.write(frames.length === 1 ? frames[0]! : concat(frames));
       for (const callback of callbacks) callback();
     }, 0).then(settled, settled);
   }
@@ -1136,7 +1128,7 @@ export class MockClient {
   /** Writes the pending batch; false once streaming should stop. */
   async #flush(): Promise<boolean> {
     if (this.#batch.length === 0) return this.#streaming();
-    const bytes = concatBytes(this.#batch);
+    const bytes = concat(this.#batch);
     this.#batch = [];
     this.#batchBytes = 0;
     if (!this.#streaming()) return false;

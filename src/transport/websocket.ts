@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { concat } from "../base/bytes.ts";
 import { ClosedError, DouyuError, ProtocolError } from "../base/errors.ts";
 import { setTimer } from "../base/timers.ts";
 import type { ConnectionHandler, Endpoint, Listener, Transport } from "./seam.ts";
@@ -323,14 +324,11 @@ interface HttpHead {
 
 /** Reads an HTTP head (up to the blank line) from `stream`, bounded in size. */
 async function readHead(stream: Transport, url: string): Promise<HttpHead> {
-  let head = new Uint8Array(0);
+  let head: Uint8Array = new Uint8Array(0);
   for (;;) {
     const chunk = await stream.read();
     if (chunk === null) throw new DouyuError(`${url}: connection closed during the handshake`);
-    const joined = new Uint8Array(head.length + chunk.length);
-    joined.set(head);
-    joined.set(chunk, head.length);
-    head = joined;
+    head = concat([head, chunk]);
     const end = findHeadEnd(head);
     if (end !== -1) return parseHead(head.subarray(0, end), head.slice(end + 4));
     if (head.length > MAX_HEAD_BYTES) {
