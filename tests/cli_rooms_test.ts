@@ -2,10 +2,14 @@
  * The command line with many rooms, filters, gift values and live status:
  * in-process against the mock server and local stand-ins for Douyu's APIs.
  */
-import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { lookups, outputOptions } from "../src/cli/options.ts";
+import { Printer } from "../src/cli/printer.ts";
+import { parseMessage } from "../src/protocol/messages.ts";
 import { parseRecording } from "../src/protocol/record.ts";
+import { GiftCatalogCache } from "../src/web/gifts.ts";
 import { encodeStt } from "../src/protocol/stt.ts";
 import { MockServer } from "../src/testing/mock_server.ts";
 import { lines, run, tempDir, withHttp } from "./cli_helpers.ts";
@@ -203,6 +207,67 @@ test("cli: a gift catalogue that cannot be fetched costs one warning; gifts show
     ok(lines(result.stdout).length > 3);
     ok(lines(result.stdout).every((row) => row.endsWith("sent gift #20004 x2")), result.stdout);
   });
+});
+
+test("printer: a gift catalogue that failed is asked again, and values appear once it answers", async () => {
+  const requests: string[] = [];
+  let failures = 1;
+  const api = giftApi(requests);
+  await withHttp(async (req, res) => {
+    if ((req.url ?? "").startsWith("/api/gift/") && failures-- > 0) {
+      requests.push(req.url ?? "");
+      res.writeHead(503).end("busy");
+      return;
+    }
+    await api(req, res);
+  }, async (base) => {
+    let out = "";
+    let err = "";
+    const stop = new AbortController();
+    const gifts = new GiftCatalogCache({ giftApiBase: base, propsBase: base, retryAfter: 0 });
+    const printer = new Printer({
+      io: { stdout: (text) => void (out += text), stderr: (text) => void (err += text) },
+      options: outputOptions({}),
+      stop: stop.signal,
+      showRoom: false,
+      gifts,
+    });
+    const rocket = parseMessage(encodeStt({ type: "dgb", nn: "Rich", gfid: 20004, gfcnt: 1 }));
+    for (let i = 0; i < 200 && !out.includes("¥500.00"); i++) {
+      await printer.print(rocket, Date.now(), 5004);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    gifts.clear();
+    ok(out.includes("sent 火箭 x1 (¥500.00)"), out);
+    ok(lines(out)[0]!.endsWith("sent gift #20004 x1"), out);
+    // The props config answered: a catalogue that knows less, no warning, tried again.
+    strictEqual(err, "");
+    ok(requests.filter((url) => url.startsWith("/api/gift/")).length >= 2, String(requests));
+  });
+});
+
+test("cli: with --url, Douyu's web APIs are asked only at the bases given, fallbacks too", async () => {
+  const local = "http://127.0.0.1:1";
+  const guarded = lookups({ "api-base": local }, ["tcp://127.0.0.1:2"]);
+  await rejects(guarded.fetch!("https://open.douyucdn.cn/api/RoomApi/room/1", {}), /not asked/);
+  await rejects(guarded.fetch!("https://m.douyu.com/yyf", {}), /not asked/);
+  await rejects(guarded.fetch!("http://127.0.0.1:10/betard/1", {}), /not asked/);
+  // Under the base it is a real request (here refused: nothing listens on port 1).
+  await rejects(
+    guarded.fetch!(`${local}/betard/1`, {}),
+    (error) => !/not asked/.test(String(error)),
+  );
+  strictEqual(
+    lookups({ "api-base": local }).fetch,
+    undefined,
+    "without --url: the runtime's fetch",
+  );
+
+  await using server = await served([chat(1, "hi")]);
+  const name = await run(["--url", server.url, "yyf"]);
+  strictEqual(name.code, 1);
+  ok(name.stderr.includes("not asked"), name.stderr);
+  strictEqual(lines(name.stderr).length, 1, name.stderr);
 });
 
 test("cli: with --url and no --gift-api-base, nothing is asked of Douyu's gift API", async () => {

@@ -218,3 +218,42 @@ test("live: when only the open API answers, a known loop stays a loop", async ()
   await watcher.close();
   await api.close();
 });
+
+test("live: a name whose lookup fails is looked up again; a room that gives up is joined again", async () => {
+  const room = { show_status: 1, videoLoop: 0 };
+  const rooms = new Map([[9999, room]]);
+  const api = await roomApi(rooms);
+  await using server = await MockServer.start();
+  // The name lookup: the first attempt finds nothing, later ones the room.
+  let lookups = 0;
+  const fetch = async (url: string, init: RequestInit) => {
+    if (url.includes("/betard/sample")) {
+      if (++lookups === 1) return new Response("busy", { status: 503 });
+      return await globalThis.fetch(`${api.base}/betard/9999`, init);
+    }
+    if (url.includes("m.douyu.com") || url.includes("/sample")) {
+      return new Response("no", { status: 404 });
+    }
+    return await globalThis.fetch(url, init);
+  };
+  const watcher = watchLive(["sample"], {
+    url: server.url,
+    apiBase: api.base,
+    openApiBase: api.base,
+    fetch,
+    reconnect: false, // the session gives up at the first drop
+  });
+  try {
+    const events = collect(watcher);
+    await until("live", () => events.length === 1);
+    assert.ok(lookups >= 2, `${lookups} lookups`);
+    const first = await server.nextClient();
+    first.close(); // with reconnect: false, the hub forgets the room…
+    const second = await server.nextClient(); // …and the watcher joins it again
+    assert.ok(second.isOpen);
+    assert.deepEqual(states(events), ["live"]);
+  } finally {
+    await watcher.close();
+    await api.close();
+  }
+});

@@ -31,7 +31,7 @@ const catalog = new GiftCatalog({
       price: 50000,
       paid: true,
       source: "room",
-      icon: "https://x/i.png",
+      icon: "https://gfs-op.douyucdn.cn/dygift/i.png",
     },
   ],
 });
@@ -124,8 +124,15 @@ test("events: gifts are named, valued and iconed from the catalogue; unknown one
     combo: 3,
     value: 1000,
     paid: true,
-    icon: "https://x/i.png",
+    icon: "https://gfs-op.douyucdn.cn/dygift/i.png",
   });
+  // An icon elsewhere than Douyu's image hosts is not shown: the page would ask that host.
+  const elsewhere = new GiftCatalog({
+    roomId: ROOM,
+    gifts: [{ id: "7", name: "x", icon: "https://evil.example/track.png", source: "room" }],
+  });
+  const tracked = normalizer.normalize(ROOM, msg({ type: "dgb", gfid: 7 }), T, elsewhere);
+  strictEqual(tracked?.type === "gift" ? tracked.gift.icon : "none", undefined);
   const unknown = normalizer.normalize(ROOM, msg({ type: "dgb", gfid: 5, gfcnt: 1 }), T);
   deepStrictEqual(unknown?.type === "gift" ? unknown.gift : undefined, {
     id: "5",
@@ -264,7 +271,30 @@ test("server: the page, its assets and headers; 404, 405", async () => {
   const post = await fetch(server.url, { method: "POST", body: "x" });
   strictEqual(post.status, 405);
   await post.text();
+  // A request target that is no URL is a 400, not a crash (any web page can send one).
+  const raw = await rawRequest(
+    server.url,
+    "GET // HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+  );
+  ok(raw.startsWith("HTTP/1.1 400"), raw);
+  const after = await fetch(server.url);
+  strictEqual(after.status, 200, "still serving");
+  await after.text();
 });
+
+/** Sends `request` as it is over TCP and returns the whole answer. */
+async function rawRequest(base: string, request: string): Promise<string> {
+  const { connect } = await import("node:net");
+  const { hostname, port } = new URL(base);
+  return await new Promise((resolve, reject) => {
+    const socket = connect({ host: hostname, port: Number(port) }, () => socket.write(request));
+    let answer = "";
+    socket.setEncoding("utf8");
+    socket.on("data", (text) => (answer += text));
+    socket.on("end", () => resolve(answer));
+    socket.on("error", reject);
+  });
+}
 
 test("server: each page's stream is filtered by its own parameters, and folds when asked", async () => {
   await using server = await OverlayServer.start({

@@ -70,7 +70,7 @@ export async function liveCommand(args: string[], io: CliIO): Promise<number> {
   if (rooms.length === 0) throw new UsageError("missing <room>: a room id, name or URL");
   for (const room of rooms) parseRoom(room);
   const urls = endpointUrls(values.url);
-  const lookup = lookups(values);
+  const lookup = lookups(values, urls);
   const count = numberOption(values.count, "count", "positive integer");
   const duration = numberOption(values.duration, "duration", "seconds");
   const confirmation = numberOption(
@@ -91,6 +91,7 @@ export async function liveCommand(args: string[], io: CliIO): Promise<number> {
       ...(urls.length > 0 ? { url: urls } : {}),
       ...(lookup.apiBase ? { apiBase: lookup.apiBase } : {}),
       ...(lookup.openApiBase ? { openApiBase: lookup.openApiBase } : {}),
+      ...(lookup.fetch ? { fetch: lookup.fetch } : {}),
       ...(confirmation !== undefined ? { offlineConfirmation: confirmation * 1000 } : {}),
       ...(resync !== undefined ? { resyncInterval: resync * 1000 } : {}),
       ...(saved ? { state: saved } : {}),
@@ -105,7 +106,8 @@ export async function liveCommand(args: string[], io: CliIO): Promise<number> {
       for await (const event of watcher) {
         const line = values.json ? formatJson(event) : describe(event);
         if (!await unlessStopped(io.stdout(line + "\n"), stop.signal)) break;
-        if (statePath !== undefined) await writeState(statePath, watcher.state());
+        // Rooms not reported yet keep what the file knew of them.
+        if (statePath !== undefined) await writeState(statePath, { ...saved, ...watcher.state() });
         if (count !== undefined && ++printed >= count) break;
       }
     } finally {

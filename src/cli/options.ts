@@ -7,10 +7,10 @@
  */
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { errorText } from "../base/errors.ts";
+import { DouyuError, errorText } from "../base/errors.ts";
 import type { FilterRules } from "../output/filters.ts";
 import { parseEndpoint } from "../transport/seam.ts";
-import { parseRoomInput, type RoomInput } from "../web/room.ts";
+import { type FetchLike, parseRoomInput, type RoomInput } from "../web/room.ts";
 import { MAX_TIMER_MS, quoted, UsageError } from "./common.ts";
 
 /** A table of options, as `parseArgs` takes it. */
@@ -245,12 +245,19 @@ function list(text: string | undefined): string[] | undefined {
   return items.length > 0 ? items : undefined;
 }
 
-/** The bases of Douyu's HTTP APIs, as given ({@linkcode LOOKUP_OPTIONS}). */
+/** The bases of Douyu's HTTP APIs, as given ({@linkcode LOOKUP_OPTIONS}), and how to fetch. */
 export interface Lookups {
   apiBase?: string;
   mobileBase?: string;
   giftApiBase?: string;
   openApiBase?: string;
+  /**
+   * With `--url`, a `fetch` that asks only the bases given: the barrage comes
+   * from a mock server or your own, not from Douyu, so the tool must not
+   * reach out to Douyu's APIs on its own (nor fall back to them). Absent
+   * otherwise: the runtime's `fetch`.
+   */
+  fetch?: FetchLike;
 }
 
 /**
@@ -259,13 +266,25 @@ export interface Lookups {
  * stand-in can answer both.
  */
 export function giftBases(
-  giftApiBase: string | undefined,
-): { giftApiBase?: string; propsBase?: string } {
-  return giftApiBase === undefined ? {} : { giftApiBase, propsBase: giftApiBase };
+  lookups: Lookups,
+): { giftApiBase?: string; propsBase?: string; fetch?: FetchLike } {
+  const { giftApiBase, fetch } = lookups;
+  return {
+    ...(giftApiBase === undefined ? {} : { giftApiBase, propsBase: giftApiBase }),
+    ...(fetch ? { fetch } : {}),
+  };
 }
 
-/** Reads {@linkcode LOOKUP_OPTIONS}: each must be an http(s) URL. */
-export function lookups(values: { [K in keyof typeof LOOKUP_OPTIONS]?: string }): Lookups {
+/**
+ * Reads {@linkcode LOOKUP_OPTIONS}: each must be an http(s) URL.
+ *
+ * @param values The parsed options.
+ * @param urls The `--url` endpoints: when there are any, only the bases given are asked.
+ */
+export function lookups(
+  values: { [K in keyof typeof LOOKUP_OPTIONS]?: string },
+  urls: readonly string[] = [],
+): Lookups {
   const result: Lookups = {};
   const apiBase = httpBase(values["api-base"], "api-base");
   if (apiBase) result.apiBase = apiBase;
@@ -275,7 +294,30 @@ export function lookups(values: { [K in keyof typeof LOOKUP_OPTIONS]?: string })
   if (giftApiBase) result.giftApiBase = giftApiBase;
   const openApiBase = httpBase(values["open-api-base"], "open-api-base");
   if (openApiBase) result.openApiBase = openApiBase;
+  if (urls.length > 0) result.fetch = onlyUnder([apiBase, mobileBase, giftApiBase, openApiBase]);
   return result;
+}
+
+/** A `fetch` that asks only URLs under one of `bases`, and refuses the rest with a reason. */
+function onlyUnder(bases: readonly (string | undefined)[]): FetchLike {
+  const allowed = bases.filter((base) => base !== undefined).map((base) =>
+    base.replace(/\/+$/, "")
+  );
+  return (url, init) => {
+    if (
+      allowed.some((base) =>
+        url === base || /^[/?#]/.test(url.slice(base.length)) && url.startsWith(base)
+      )
+    ) {
+      return globalThis.fetch(url, init);
+    }
+    return Promise.reject(
+      new DouyuError(
+        `${new URL(url).origin} not asked: with --url, Douyu's web APIs are asked only at the ` +
+          "bases given with --api-base, --mobile-base, --gift-api-base or --open-api-base",
+      ),
+    );
+  };
 }
 
 function httpBase(text: string | undefined, name: string): string | undefined {

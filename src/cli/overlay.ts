@@ -111,7 +111,7 @@ export async function overlayCommand(args: string[], io: CliIO): Promise<number>
     port: numberOption(values.port, "port", "port") ?? DEFAULT_OVERLAY_PORT,
     urls: endpointUrls(values.url),
     defaults: { rules, enter: values.enter ?? false, fold },
-    lookups: lookups(values),
+    lookups: lookups(values, endpointUrls(values.url)),
   };
   return await runOverlay(settings, io);
 }
@@ -151,7 +151,7 @@ async function runOverlay(settings: OverlaySettings, io: CliIO): Promise<number>
   const { giftApiBase } = settings.lookups;
   const catalogs = settings.demo || (settings.urls.length > 0 && !giftApiBase)
     ? undefined
-    : new GiftCatalogCache(giftBases(giftApiBase));
+    : new GiftCatalogCache(giftBases(settings.lookups));
   const tasks: Promise<void>[] = [];
   try {
     let urls = settings.urls;
@@ -176,6 +176,9 @@ async function runOverlay(settings: OverlaySettings, io: CliIO): Promise<number>
     tasks.push(
       (async () => {
         for await (const { room, message } of activeHub) {
+          // Asks the cache in the background (it fetches at most once per ttl, or
+          // per retryAfter after a failure) and publishes with what is there.
+          if (message.type === "dgb") catalogs?.get(room).catch(() => {});
           server.publish(room, message, demoCatalog ?? catalogs?.peek(room));
         }
       })(),
@@ -217,10 +220,11 @@ async function addRoom(text: string | number, context: AddContext): Promise<void
   if (label !== undefined) server.setRoom(label, { connected: false });
   for (let attempt = 0; !signal.aborted; attempt++) {
     try {
-      const { apiBase, mobileBase } = settings.lookups;
+      const { apiBase, mobileBase, fetch } = settings.lookups;
       const id = "id" in parsed ? parsed.id : await resolveRoom(text, {
         ...(apiBase ? { apiBase } : {}),
         ...(mobileBase ? { mobileBase } : {}),
+        ...(fetch ? { fetch } : {}),
         signal,
       });
       if (label === undefined) {

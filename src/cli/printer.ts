@@ -37,8 +37,6 @@ export class Printer {
   readonly #settings: PrinterSettings;
   readonly #filters = new Map<number | undefined, MessageFilter>();
   readonly #folders = new Map<number | undefined, RepeatFolder>();
-  /** Rooms whose catalogue has been asked for (once each). */
-  readonly #catalogsAsked = new Set<number>();
   #catalogWarned = false;
 
   constructor(settings: PrinterSettings) {
@@ -126,28 +124,26 @@ export class Printer {
   }
 
   /**
-   * The room's gift catalogue when it is at hand. The first gift of a room
-   * starts the lookup in the background and prints without it: output never
-   * waits for an HTTP API, and a lookup that fails costs one warning.
+   * The room's gift catalogue when it is at hand. A gift asks the cache for
+   * it in the background and prints with what is there: output never waits
+   * for an HTTP API. The cache fetches at most once per `ttl` (after a
+   * failure, once per `retryAfter`), so a lookup that failed is tried again
+   * and a stale catalogue refreshed; the first failure costs one warning.
    */
   #catalog(msg: Message, room: number | undefined): GiftCatalog | undefined {
     const gifts = this.#settings.gifts;
     if (gifts === undefined || room === undefined || !GIFT_TYPES.has(msg.type)) return undefined;
-    const catalog = gifts.peek(room);
-    if (catalog === undefined && !this.#catalogsAsked.has(room)) {
-      this.#catalogsAsked.add(room);
-      gifts.get(room, { signal: this.#settings.stop }).catch((error) => {
-        if (this.#catalogWarned || this.#settings.stop.aborted) return;
-        this.#catalogWarned = true;
-        return say(
-          this.#settings.io,
-          `gift names and values unavailable (${
-            errorText(error)
-          }); gifts show as sent, or as gift #<id>`,
-        );
-      });
-    }
-    return catalog;
+    gifts.get(room).catch((error) => {
+      if (this.#catalogWarned || this.#settings.stop.aborted) return;
+      this.#catalogWarned = true;
+      return say(
+        this.#settings.io,
+        `gift names and values unavailable for now (${
+          errorText(error)
+        }); gifts show as sent, or as gift #<id>`,
+      );
+    });
+    return gifts.peek(room);
   }
 }
 

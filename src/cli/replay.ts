@@ -59,7 +59,7 @@ export async function replayCommand(args: string[], io: CliIO): Promise<number> 
   const output = outputOptions(values);
   const speed = numberOption(values.speed, "speed", "number >= 0") ?? 1;
   const room = numberOption(values.room, "room", "positive integer");
-  const { giftApiBase } = lookups(values);
+  const lookup = lookups(values);
   const lines = await readRecording(path, io);
   const rooms = new Set(lines.map((line) => line.room ?? room));
   if (output.onlyRoom && rooms.has(undefined)) {
@@ -68,6 +68,7 @@ export async function replayCommand(args: string[], io: CliIO): Promise<number> 
     );
   }
   const { stop, unlink } = stopController(io);
+  const gifts = lookup.giftApiBase ? new GiftCatalogCache(giftBases(lookup)) : undefined;
   const printer = new Printer({
     io,
     options: output,
@@ -75,7 +76,7 @@ export async function replayCommand(args: string[], io: CliIO): Promise<number> 
     // A multi-room recording shows each line's room, as watching them did.
     showRoom: rooms.size > 1,
     // A recording may come from anywhere: gift names and values only when asked.
-    gifts: giftApiBase ? new GiftCatalogCache(giftBases(giftApiBase)) : undefined,
+    gifts,
   });
   const cancelDeadline = deadline(stop, output.duration);
   try {
@@ -89,6 +90,7 @@ export async function replayCommand(args: string[], io: CliIO): Promise<number> 
   } finally {
     cancelDeadline();
     unlink();
+    gifts?.clear(); // abandons a lookup still in flight
   }
   if (printer.outputError !== undefined) return await printer.outputFailure(io);
   if (stop.signal.reason === INTERRUPTED) return interruptCode(io);

@@ -81,6 +81,7 @@ export async function resolveRooms(
       const id = await resolveRoom(text, {
         ...(lookups.apiBase ? { apiBase: lookups.apiBase } : {}),
         ...(lookups.mobileBase ? { mobileBase: lookups.mobileBase } : {}),
+        ...(lookups.fetch ? { fetch: lookups.fetch } : {}),
         signal,
       });
       ids.add(id);

@@ -84,7 +84,7 @@ export async function watchCommand(args: string[], io: CliIO): Promise<number> {
     urls: endpointUrls(values.url),
     output: outputOptions(values),
     heartbeat: numberOption(values.heartbeat, "heartbeat", "seconds"),
-    lookups: lookups(values),
+    lookups: lookups(values, endpointUrls(values.url)),
   };
 
   let recorder: RecordWriter | undefined;
@@ -151,7 +151,7 @@ async function watchRooms(
   // Douyu's gift API knows Douyu's rooms: asked only when the barrage comes
   // from Douyu (no --url), or when --gift-api-base says where to ask.
   const gifts = urls.length === 0 || lookups.giftApiBase
-    ? new GiftCatalogCache(giftBases(lookups.giftApiBase))
+    ? new GiftCatalogCache(giftBases(lookups))
     : undefined;
   const printer = new Printer({ io, options: output, stop: stop.signal, showRoom: several, gifts });
   let cancelDeadline = () => {};
@@ -179,6 +179,7 @@ async function watchRooms(
     cancelDeadline();
     stop.signal.removeEventListener("abort", closeOnStop);
     await hub.close(); // every room logs out; idempotent
+    gifts?.clear(); // abandons a lookup still in flight
     await status;
   }
   if (printer.outputError !== undefined) return await printer.outputFailure(io);

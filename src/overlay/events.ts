@@ -411,9 +411,7 @@ export class EventNormalizer {
         if (details.id !== undefined) gift.id = clean(details.id, 20);
         if (details.value !== undefined) gift.value = details.value;
         if (details.paid !== undefined) gift.paid = details.paid;
-        if (details.icon !== undefined && /^https?:\/\//.test(details.icon)) {
-          gift.icon = details.icon;
-        }
+        if (details.icon !== undefined && isDouyuImage(details.icon)) gift.icon = details.icon;
         return { id: this.nextId(), type: "gift", room, time, user: userOf(msg), gift };
       }
       case "comm_chatmsg": {
@@ -448,6 +446,21 @@ export class EventNormalizer {
 }
 
 /** Sanitised, trimmed and cut to `max` characters (code points, so no emoji is split). */
+/**
+ * Whether an image URL is on Douyu's image hosts (`*.douyucdn.cn`): the page
+ * loads gift icons, and a catalogue's URL is not to make the streamer's
+ * browser ask anyone else.
+ */
+function isDouyuImage(url: string): boolean {
+  try {
+    const { protocol, hostname } = new URL(url);
+    return (protocol === "https:" || protocol === "http:") &&
+      (hostname === "douyucdn.cn" || hostname.endsWith(".douyucdn.cn"));
+  } catch {
+    return false;
+  }
+}
+
 function clean(text: string | undefined, max: number): string {
   const safe = sanitizeForTerminal(text ?? "").trim();
   if (safe.length <= max) return safe;

@@ -234,7 +234,16 @@ export class OverlayServer implements AsyncDisposable {
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
-    const url = new URL(req.url ?? "/", "http://overlay.invalid");
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", "http://overlay.invalid");
+    } catch {
+      // A target such as `//` is no URL; thrown here it would end the process
+      // (any web page can send one to 127.0.0.1).
+      res.writeHead(400, { "content-type": "text/plain; charset=utf-8" });
+      res.end("bad request\n");
+      return;
+    }
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain; charset=utf-8" });
       res.end("method not allowed\n");

@@ -145,6 +145,8 @@ function stateOfRss(msg: LiveStatusMessage): LiveState {
  *
  * - The barrage's `rss` message says live when `ss` is 1 and `ivl` is not 1;
  *   `ivl` 1 is a video loop (a rerun), reported as `loop`, never `live`.
+ * - Rooms are never dropped: a name whose lookup fails is looked up again,
+ *   and a room whose connection gives up is joined again, with backoff.
  * - `rss` comes only on change, so a change while disconnected would be
  *   missed: the room API (`betard`, then the open API) is asked after every
  *   connect and reconnect, and every `resyncInterval`. When only the open API
@@ -164,7 +166,7 @@ export class LiveWatcher implements AsyncIterable<LiveEvent>, AsyncDisposable {
   readonly #events = new MessageQueue<LiveEvent>(10_000, "drop-oldest");
   readonly #trackers = new Map<number, Tracker>();
   readonly #lifetime = new AbortController();
-  readonly #tasks: Promise<void>[] = [];
+  readonly #tasks = new Set<Promise<void>>();
   readonly #onAbort = () => void this.close();
   #closing: Promise<void> | undefined;
   #resolveClosed!: () => void;
@@ -190,8 +192,9 @@ export class LiveWatcher implements AsyncIterable<LiveEvent>, AsyncDisposable {
     const list = [...rooms];
     this.#hub = new Hub({ ...connection, types: ["rss"], maxRooms: Math.max(1, list.length) });
     const lifetime = this.#lifetime.signal;
-    this.#tasks.push(this.#readMessages(), this.#followConnections());
-    for (const room of list) this.#tasks.push(this.#watchRoom(room));
+    this.#track(this.#readMessages());
+    this.#track(this.#followConnections());
+    for (const room of list) this.#track(this.#watchRoom(room));
     if (resyncInterval !== undefined && resyncInterval > 0) {
       setRepeating(resyncInterval, () => {
         for (const tracker of this.#trackers.values()) void this.#resync(tracker);
@@ -222,11 +225,17 @@ export class LiveWatcher implements AsyncIterable<LiveEvent>, AsyncDisposable {
       for (const tracker of this.#trackers.values()) tracker.pendingOffline?.cancel();
       this.#events.end();
       await this.#hub.close();
-      await Promise.allSettled(this.#tasks);
+      await Promise.allSettled([...this.#tasks]);
       await Promise.allSettled([...this.#trackers.values()].map((tracker) => tracker.emitting));
       this.#resolveClosed();
     })();
     return this.#closing;
+  }
+
+  /** Keeps a background task until it settles, so `close()` can wait for it. */
+  #track(task: Promise<void>): void {
+    this.#tasks.add(task);
+    task.finally(() => this.#tasks.delete(task)).catch(() => {});
   }
 
   /** `await using` support: {@linkcode LiveWatcher.close}. */
@@ -245,17 +254,27 @@ export class LiveWatcher implements AsyncIterable<LiveEvent>, AsyncDisposable {
     };
   }
 
-  /** Resolves a room, starts tracking it, asks the API, then joins its barrage (retrying). */
+  /**
+   * Resolves a room, starts tracking it, asks the API, then joins its
+   * barrage. A name whose lookup fails is looked up again (the API may be
+   * down for a while), with the same backoff as joining.
+   */
   async #watchRoom(input: number | string): Promise<void> {
     const lifetime = this.#lifetime.signal;
-    let room: number;
-    try {
-      const parsed = parseRoomInput(input);
-      room = "id" in parsed ? parsed.id : await resolveRoom(input, this.#lookupOptions());
-    } catch {
-      return; // an unknown room: nothing to watch (resolveRoom said why to anyone who asks)
+    let room: number | undefined;
+    for (let delay = 1000; room === undefined; delay = Math.min(delay * 2, RETRY_MAX)) {
+      const parsed = parseRoomInput(input); // throws for input that is no room at all
+      if ("id" in parsed) room = parsed.id;
+      else {
+        try {
+          room = await resolveRoom(input, this.#lookupOptions());
+        } catch {
+          await sleep(delay * (0.5 + Math.random() / 2), lifetime);
+        }
+      }
+      if (lifetime.aborted) return;
     }
-    if (lifetime.aborted || this.#trackers.has(room)) return;
+    if (this.#trackers.has(room)) return;
     const saved = this.#options.state?.[String(room)];
     const tracker: Tracker = {
       room,
@@ -270,6 +289,12 @@ export class LiveWatcher implements AsyncIterable<LiveEvent>, AsyncDisposable {
     // The barrage's "connected" event triggers a re-sync; until it connects,
     // the API alone tells the state.
     tracker.firstSync = this.#resync(tracker);
+    await this.#join(room);
+  }
+
+  /** Adds a room to the hub, trying again (1 s doubling to 30 s, jittered) while it fails. */
+  async #join(room: number): Promise<void> {
+    const lifetime = this.#lifetime.signal;
     for (let delay = 1000; !lifetime.aborted; delay = Math.min(delay * 2, RETRY_MAX)) {
       try {
         await this.#hub.add(room);
@@ -293,7 +318,13 @@ export class LiveWatcher implements AsyncIterable<LiveEvent>, AsyncDisposable {
   async #followConnections(): Promise<void> {
     for await (const { room, event } of this.#hub.status()) {
       const tracker = this.#trackers.get(room);
-      if (tracker !== undefined && event.type === "connected") void this.#resync(tracker);
+      if (tracker === undefined) continue;
+      if (event.type === "connected") void this.#resync(tracker);
+      // A room whose session gave up (`reconnect: false`, `maxAttempts`) is
+      // joined again: a watcher watches for as long as it runs.
+      if (event.type === "closed" && !this.#lifetime.signal.aborted) {
+        this.#track(this.#join(room));
+      }
     }
   }
 

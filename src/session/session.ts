@@ -556,7 +556,9 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
     let error: unknown;
     try {
       const cancelLoginTimer = setTimer(options.loginTimeout, () => {
-        fail(new TimeoutError(`no loginres from ${endpoint.url} within ${options.loginTimeout} ms`));
+        fail(
+          new TimeoutError(`no loginres from ${endpoint.url} within ${options.loginTimeout} ms`),
+        );
       }, signal);
       transport = await options.transport(endpoint, { signal });
       const open = transport;

@@ -27,7 +27,7 @@ import { type Deferred, deferred, MAX_TIMEOUT, sleep } from "../base/timers.ts";
 
 /**
  * A transport the mock server listens on: `tcp` (raw packets) or `ws`
- * (packets in binary WebSocket messages; needs Deno or Bun).
+ * (packets in binary WebSocket messages).
  *
  * @example
  * ```ts
@@ -422,7 +422,6 @@ function toBody(message: MockMessage): string {
 function serverFrame(message: MockMessage): Uint8Array {
   return encodeFrame(toBody(message), SERVER_MESSAGE_TYPE);
 }
-
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<MockMessage> {
   return typeof value === "object" && value !== null && Symbol.asyncIterator in value;
@@ -1307,7 +1306,7 @@ export class MockServer implements AsyncDisposable {
    * @param options Protocols, scripted messages and behaviour; all optional.
    * @returns The running server.
    * @throws {TypeError} or {RangeError} for invalid options, the runtime's
-   * error if a port cannot be bound, a `DouyuError` for `ws` under Node.
+   * error if a port cannot be bound.
    *
    * @example
    * ```ts

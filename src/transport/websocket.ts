@@ -15,7 +15,6 @@
  *
  * @module
  */
-import { concat } from "../base/bytes.ts";
 import { ClosedError, DouyuError, ProtocolError } from "../base/errors.ts";
 import { setTimer } from "../base/timers.ts";
 import type { ConnectionHandler, Endpoint, Listener, Transport } from "./seam.ts";
@@ -23,6 +22,8 @@ import { bracketHost, deliverConnection, listenerEndpoint, WriteChain } from "./
 
 /** The most an HTTP handshake head may take, request or response. */
 const MAX_HEAD_BYTES = 16 * 1024;
+/** Connections a WebSocket listener lets sit in their handshake at once; more are closed. */
+const MAX_PENDING_HANDSHAKES = 256;
 /** How long a server waits for a connection's upgrade request. */
 const SERVER_HANDSHAKE_TIMEOUT = 10_000;
 /** How long `close()` waits to send the close frame before dropping the socket. */
@@ -65,13 +66,17 @@ class WebSocketTransport implements Transport {
   #headerLength = 0;
   /** The frame being read: its opcode, payload bytes left, mask and position in it. */
   #opcode = -1;
+  /** The opcode of the data message the current frame belongs to (text or binary). */
+  #currentOpcode = -1;
   #remaining = 0;
   /** The frame's masking key (reused: no allocation per frame), and whether it has one. */
   readonly #mask = new Uint8Array(4);
   #masked = false;
   #maskOffset = 0;
-  /** The opcode of the message that continuation frames extend. */
-  #messageOpcode = OPCODE_BINARY;
+  /** The opcode of the fragmented message that continuation frames extend, or -1 between messages. */
+  #messageOpcode = -1;
+  /** The payload of the latest ping, while its pong waits to be written. */
+  #pongPayload: Uint8Array | undefined;
   /** A control frame's payload, gathered across reads. */
   #control: number[] = [];
   #closed = false;
@@ -133,14 +138,9 @@ class WebSocketTransport implements Transport {
       this.#pos += take;
       this.#remaining -= take;
       if (this.#masked) this.#unmask(piece);
-      const opcode = this.#opcode;
-      if (opcode >= OPCODE_CLOSE) {
+      if (this.#opcode >= OPCODE_CLOSE) {
         for (const byte of piece) this.#control.push(byte);
-      } else if (
-        take > 0 &&
-        (opcode === OPCODE_BINARY ||
-          (opcode === OPCODE_CONTINUATION && this.#messageOpcode === OPCODE_BINARY))
-      ) {
+      } else if (take > 0 && this.#currentOpcode === OPCODE_BINARY) {
         if (start === -1) start = end = from;
         if (end !== from) chunk.copyWithin(end, from, from + take);
         end += take;
@@ -176,6 +176,14 @@ class WebSocketTransport implements Transport {
     if ((header[0]! & 0x70) !== 0) {
       throw new ProtocolError(`${this.url}: WebSocket frame with reserved bits set`);
     }
+    // RFC 6455 §5.1: clients mask every frame, servers none.
+    if (masked !== (this.#role === "server")) {
+      throw new ProtocolError(
+        `${this.url}: WebSocket frame ${
+          masked ? "masked by the server" : "not masked by the client"
+        }`,
+      );
+    }
     const view = new DataView(header.buffer, header.byteOffset, size);
     let length = short;
     if (short === 126) length = view.getUint16(2);
@@ -191,8 +199,19 @@ class WebSocketTransport implements Transport {
       }
     } else if (opcode > OPCODE_BINARY) {
       throw new ProtocolError(`${this.url}: unknown WebSocket opcode ${opcode}`);
-    } else if (opcode !== OPCODE_CONTINUATION) {
-      this.#messageOpcode = opcode;
+    } else if (opcode === OPCODE_CONTINUATION) {
+      if (this.#messageOpcode === -1) {
+        throw new ProtocolError(`${this.url}: WebSocket continuation frame with no message`);
+      }
+      // §5.4: the continuation frames of one message, then the next message.
+      this.#currentOpcode = this.#messageOpcode;
+      if (fin) this.#messageOpcode = -1;
+    } else {
+      if (this.#messageOpcode !== -1) {
+        throw new ProtocolError(`${this.url}: WebSocket message inside an unfinished one`);
+      }
+      this.#currentOpcode = opcode;
+      if (!fin) this.#messageOpcode = opcode;
     }
     this.#opcode = opcode;
     this.#remaining = length;
@@ -219,15 +238,38 @@ class WebSocketTransport implements Transport {
     const payload = new Uint8Array(this.#control);
     this.#control = [];
     if (opcode === OPCODE_PING) {
-      this.#send(OPCODE_PONG, payload).catch(() => {});
+      this.#pong(payload);
       return false;
     }
     if (opcode === OPCODE_PONG) return false;
-    // The peer closes: answer with its status code after what is being
-    // written (a pong, say), then the stream ends.
+    // The peer closes: answer after what is being written (a pong, say),
+    // then the stream ends. A 1-byte payload is malformed (§5.5.1); a code
+    // that must not be sent (1005, 1006, 1015) is not echoed back.
     this.#ended = true;
-    this.#shutdown(payload.subarray(0, 2), true);
+    const code = payload.length >= 2 ? payload[0]! << 8 | payload[1]! : undefined;
+    const status = payload.length === 1
+      ? new Uint8Array([0x03, 0xea]) // 1002: protocol error
+      : code === undefined || code === 1005 || code === 1006 || code === 1015
+      ? new Uint8Array(0)
+      : payload.subarray(0, 2);
+    this.#shutdown(status, true);
     return true;
+  }
+
+  /**
+   * Answers a ping. Only the latest ping of those waiting is answered (RFC
+   * 6455 §5.5.3 allows it), so a peer that floods pings and never reads
+   * makes one pong wait, not one per ping.
+   */
+  #pong(payload: Uint8Array): void {
+    const queued = this.#pongPayload !== undefined;
+    this.#pongPayload = payload;
+    if (queued) return;
+    this.#writing.run(() => {
+      const latest = this.#pongPayload ?? payload;
+      this.#pongPayload = undefined;
+      return this.#stream.write(encodeWebSocketFrame(OPCODE_PONG, latest, this.#role === "client"));
+    }).catch(() => {});
   }
 
   write(bytes: Uint8Array): Promise<void> {
@@ -324,21 +366,31 @@ interface HttpHead {
 
 /** Reads an HTTP head (up to the blank line) from `stream`, bounded in size. */
 async function readHead(stream: Transport, url: string): Promise<HttpHead> {
-  let head: Uint8Array = new Uint8Array(0);
+  // Grown by doubling and searched only where the new bytes can complete the
+  // blank line, so a head dripped a byte at a time costs linear time.
+  let head = new Uint8Array(1024);
+  let length = 0;
   for (;;) {
     const chunk = await stream.read();
     if (chunk === null) throw new DouyuError(`${url}: connection closed during the handshake`);
-    head = concat([head, chunk]);
-    const end = findHeadEnd(head);
-    if (end !== -1) return parseHead(head.subarray(0, end), head.slice(end + 4));
-    if (head.length > MAX_HEAD_BYTES) {
+    if (length + chunk.length > head.length) {
+      const grown = new Uint8Array(Math.max(head.length * 2, length + chunk.length));
+      grown.set(head.subarray(0, length));
+      head = grown;
+    }
+    head.set(chunk, length);
+    const from = Math.max(0, length - 3);
+    length += chunk.length;
+    const end = findHeadEnd(head.subarray(0, length), from);
+    if (end !== -1) return parseHead(head.subarray(0, end), head.slice(end + 4, length));
+    if (length > MAX_HEAD_BYTES) {
       throw new ProtocolError(`${url}: handshake head longer than ${MAX_HEAD_BYTES} bytes`);
     }
   }
 }
 
-function findHeadEnd(bytes: Uint8Array): number {
-  for (let i = 0; i + 3 < bytes.length; i++) {
+function findHeadEnd(bytes: Uint8Array, from: number): number {
+  for (let i = from; i + 3 < bytes.length; i++) {
     if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) {
       return i;
     }
@@ -523,12 +575,20 @@ export async function listenWebSocket(
   port: number,
   onConnection: ConnectionHandler,
 ): Promise<Listener> {
+  let handshaking = 0;
   const tcp = await listenTcp(host, port, (stream) => {
+    // Connections still in their handshake are bounded too: a peer that opens
+    // many and never sends the upgrade must not hold sockets without limit.
+    if (handshaking >= MAX_PENDING_HANDSHAKES) {
+      stream.close();
+      return;
+    }
+    handshaking++;
     const url = `${stream.url.replace(/^tcp:/, "ws:")}/`;
     acceptWebSocket(stream, url).then(
       (ws) => deliverConnection(onConnection, ws),
       () => {}, // answered (or dropped) already; nothing to hand over
-    );
+    ).finally(() => handshaking--);
   });
   return { endpoint: listenerEndpoint("ws", host, tcp.endpoint.port), close: () => tcp.close() };
 }
