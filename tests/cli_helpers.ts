@@ -1,10 +1,9 @@
 /** Shared by the CLI tests: running `main()` in-process, temporary dirs, local HTTP servers. */
 import { mkdtemp } from "node:fs/promises";
-import { createServer, type RequestListener } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type CliIO, main } from "../src/cli/cli.ts";
+import { type Handler, withServer } from "./local_http.ts";
 
 export interface Result {
   code: number;
@@ -58,16 +57,8 @@ async function tempDir(): Promise<string> {
 
 /** Runs `fn` against a local HTTP server on 127.0.0.1 (a stand-in for Douyu's APIs), then closes it. */
 export async function withHttp(
-  handler: RequestListener,
+  handler: Handler,
   fn: (base: string) => Promise<void>,
 ): Promise<void> {
-  const server = createServer(handler);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
-  try {
-    await fn(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-  } finally {
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeAllConnections();
-    await closed;
-  }
+  await withServer(handler, (local) => fn(local.base));
 }
