@@ -11,6 +11,7 @@ import { readFile } from "node:fs/promises";
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { encodeFrame } from "../mod.ts";
+import { concat } from "../src/base/bytes.ts";
 import { MockServer } from "../src/testing/mod.ts";
 
 const { values } = parseArgs({
@@ -34,12 +35,7 @@ for (let i = 0; i < frames.length;) {
     batch.push(frames[i]!);
     size += frames[i++]!.length;
   }
-  const bytes = new Uint8Array(size);
-  let pos = 0;
-  for (const frame of batch) {
-    bytes.set(frame, pos);
-    pos += frame.length;
-  }
+  const bytes = concat(batch);
   batches.push(bytes);
 }
 

@@ -1,8 +1,9 @@
 /**
  * `deno task demo`: the first command to run. Starts the mock server on
  * 127.0.0.1 replaying the bundled synthetic sample four times faster than
- * recorded, and runs the `douyu` command line tool against it, printing to
- * this terminal. No Douyu server, no file, no network beyond 127.0.0.1.
+ * recorded (and a stand-in for Douyu's gift API, so gifts show their values),
+ * and runs the `douyu` command line tool against it, printing to this
+ * terminal. No Douyu server, no file, no network beyond 127.0.0.1.
  *
  * Needs only `--allow-net=127.0.0.1`.
  *
@@ -14,7 +15,7 @@ import { main } from "../src/cli/cli.ts";
 import { formatMessage } from "../src/output/format.ts";
 import { parseMessage } from "../src/protocol/messages.ts";
 import { MockServer } from "../src/testing/mock_server.ts";
-import { SAMPLE_ROOM, sampleRecording } from "../src/testing/sample.ts";
+import { SAMPLE_ROOM, sampleGiftList, sampleRecording } from "../src/testing/sample.ts";
 
 const SPEED = 4;
 
@@ -34,13 +35,23 @@ const onInterrupt = () => interrupt.abort("SIGINT");
 Deno.addSignalListener("SIGINT", onInterrupt);
 
 const server = await MockServer.start({ recording: sample, speed: SPEED });
+// A stand-in for Douyu's gift API, so gifts show their names and values offline.
+const giftApi = Deno.serve(
+  { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+  (request) =>
+    new URL(request.url).pathname.startsWith("/api/gift/")
+      ? new Response(sampleGiftList(), { headers: { "content-type": "application/json" } })
+      : new Response('DYConfigCallback({"error":0,"data":{}})'),
+);
 console.error(
   `demo: a mock Douyu server on ${server.url} replays ${sample.length} invented messages ` +
     `at ${SPEED}x speed;\ndemo: this is what \`douyu --url ${server.url} ${SAMPLE_ROOM}\` prints:\n`,
 );
 let code: number;
 try {
-  code = await main(["--url", server.url, "--count", String(shown), String(SAMPLE_ROOM)], {
+  const giftApiBase = `http://127.0.0.1:${giftApi.addr.port}`;
+  const args = ["--url", server.url, "--gift-api-base", giftApiBase, "--count", String(shown)];
+  code = await main([...args, String(SAMPLE_ROOM)], {
     stdout: write(Deno.stdout),
     stderr: write(Deno.stderr),
     color: Deno.stdout.isTerminal() && !Deno.noColor,
@@ -49,6 +60,7 @@ try {
 } finally {
   Deno.removeSignalListener("SIGINT", onInterrupt);
   await server.close();
+  await giftApi.shutdown();
 }
 if (code === 0) {
   console.error(

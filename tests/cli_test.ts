@@ -7,11 +7,8 @@
  */
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { createServer, type RequestListener } from "node:http";
-import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFile, rm, stat, writeFile } from "node:fs/promises";
+import type { RequestListener } from "node:http";
 import { type CliIO, main, VERSION } from "../src/cli/cli.ts";
 import { formatJson, formatMessage } from "../src/output/format.ts";
 import { type Message, parseMessage } from "../src/protocol/messages.ts";
@@ -24,6 +21,7 @@ import { decodeStt, encodeStt } from "../src/protocol/stt.ts";
 import { encodeFrame, FrameDecoder } from "../src/protocol/frame.ts";
 import { parseEndpoint, type Transport } from "../src/transport/seam.ts";
 import { defaultTransportFactory } from "../src/transport/default.ts";
+import { lines, type Result, run, tempDir, withHttp } from "./cli_helpers.ts";
 import { runtime, test } from "./harness.ts";
 
 const ROOM = 9999;
@@ -74,60 +72,10 @@ const SERVED: string[] = [
 ];
 const SERVED_JSON = SERVED.map((body) => formatJson(parseMessage(body)) + "\n");
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-interface RunOptions {
-  /** Stands in for SIGINT. */
-  signal?: AbortSignal;
-  color?: boolean;
-  onStdout?: (text: string) => void;
-  onStderr?: (text: string) => void;
-}
-
-/** Runs `main()` in-process; a guard interrupts it (exit 130) after 15 s so no test hangs. */
-async function run(args: string[], options: RunOptions = {}): Promise<Result> {
-  let stdout = "";
-  let stderr = "";
-  const guard = new AbortController();
-  const timer = setTimeout(() => guard.abort("SIGINT"), 15_000);
-  const io: CliIO = {
-    stdout: (text) => {
-      stdout += text;
-      options.onStdout?.(text);
-    },
-    stderr: (text) => {
-      stderr += text;
-      options.onStderr?.(text);
-    },
-    color: options.color ?? false,
-    signal: options.signal ? AbortSignal.any([options.signal, guard.signal]) : guard.signal,
-  };
-  try {
-    const code = await main(args, io);
-    return { code, stdout, stderr };
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Lines of output, without the trailing empty one. */
-function lines(text: string): string[] {
-  return text === "" ? [] : text.replace(/\n$/, "").split("\n");
-}
-
 /** Waits for the client's connection to end, then says whether it sent `logout` first. */
 async function loggedOut(client: MockClient): Promise<boolean> {
   await client.closed;
   return client.received.some((message) => message.type === "logout");
-}
-
-/** A fresh directory under the system's temporary directory (TMPDIR). */
-async function tempDir(): Promise<string> {
-  return await mkdtemp(join(tmpdir(), "douyu-cli-test-"));
 }
 
 /** A URL nothing listens on: a mock server's, after it closed. */
@@ -512,7 +460,13 @@ test("cli: usage errors name the offending flag or value and exit 2", async () =
     [["--types", "chat msg", "9999"], 'invalid value for --types: "chat msg"'],
     [["--api-base", "ftp://x", "yyf"], 'invalid value for --api-base: "ftp://x"'],
     [[], "missing <room>"],
-    [["9999", "8888"], 'unexpected argument "8888"'],
+    [["9999", "douyu.com/a b"], 'invalid room "douyu.com/a b"'],
+    [["--min-level", "high", "9999"], 'invalid value for --min-level: "high"'],
+    [["--min-gift-value=-1", "9999"], 'invalid value for --min-gift-value: "-1"'],
+    [["--gift-api-base", "nope", "9999"], 'invalid value for --gift-api-base: "nope"'],
+    [["live"], "missing <room>"],
+    [["live", "--speed", "1", "9999"], "option --speed does not apply to douyu live"],
+    [["live", "--offline-confirmation", "x", "9999"], "--offline-confirmation"],
     [["douyu.com/a b"], 'invalid room "douyu.com/a b"'],
     [["https://example.com/yyf"], "not a douyu.com URL"],
     [["-5"], "unknown option -5"],
@@ -520,7 +474,6 @@ test("cli: usage errors name the offending flag or value and exit 2", async () =
     [["replay"], "missing <file>"],
     [["replay", "x.jsonl", "--url", "tcp://a:1"], "option --url does not apply to douyu replay"],
     [["replay", "x.jsonl", "--speed", "fast"], 'invalid value for --speed: "fast"'],
-    [["replay", "x.jsonl", "--only-room"], "--only-room needs --room"],
     [["serve", "--port", "70000"], 'invalid value for --port: "70000"'],
     [["serve", "a", "b"], 'unexpected argument "b"'],
     [["serve", "--json"], "option --json does not apply to douyu serve"],
@@ -546,6 +499,25 @@ test("cli: no reachable endpoint is one line naming every URL tried, exit 1", as
   ok(result.stderr.startsWith("douyu: could not connect: "), result.stderr);
   ok(result.stderr.includes(a) && result.stderr.includes(b), result.stderr);
   ok(!/\n\s+at /.test(result.stderr), "no stack trace");
+});
+
+test("cli: replay --only-room needs --room when the recording does not name its room", async () => {
+  const dir = await tempDir();
+  try {
+    const file = `${dir}/roomless.jsonl`;
+    await writeFile(file, serializeRecordLine({ t: 1, body: "type@=chatmsg/rid@=1/txt@=hi/" }));
+    assertUsage(await run(["replay", file, "--only-room"]), "--only-room needs --room");
+    const named = `${dir}/named.jsonl`;
+    await writeFile(
+      named,
+      serializeRecordLine({ t: 1, room: 1, body: "type@=chatmsg/rid@=1/txt@=hi/" }),
+    );
+    const result = await run(["replay", named, "--only-room", "--json"]);
+    strictEqual(result.code, 0, result.stderr);
+    strictEqual(lines(result.stdout).length, 1);
+  } finally {
+    await rm(dir, { recursive: true });
+  }
 });
 
 test("cli: file errors are one line naming the file, exit 1", async () => {
@@ -652,19 +624,6 @@ test("cli: replay and serve skip a cut last line with one warning", async () => 
 
 // ---------------------------------------------------------------------------
 // Room names, against a local HTTP server
-
-/** Runs `fn` against an HTTP server on 127.0.0.1 that answers with `handler`. */
-async function withHttp(handler: RequestListener, fn: (base: string) => Promise<void>) {
-  const server = createServer(handler);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
-  try {
-    await fn(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-  } finally {
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeAllConnections();
-    await closed;
-  }
-}
 
 function reply(status: number, body: string, type = "application/json"): RequestListener {
   return (_req, res) => {

@@ -32,15 +32,7 @@ export async function captureBodies(): Promise<string[]> {
 }
 
 /** Concatenates byte arrays. */
-export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let pos = 0;
-  for (const part of parts) {
-    out.set(part, pos);
-    pos += part.length;
-  }
-  return out;
-}
+export { concat } from "../src/base/bytes.ts";
 
 /** A small deterministic PRNG (mulberry32), so failures reproduce. */
 export function seededRandom(seed: number): () => number {

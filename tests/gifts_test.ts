@@ -1,6 +1,5 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { ServerResponse } from "node:http";
 import { GiftCatalogError } from "../src/base/errors.ts";
 import { parseMessage } from "../src/protocol/messages.ts";
 import type { FetchLike } from "../src/web/http.ts";
@@ -13,8 +12,7 @@ import {
   giftOf,
 } from "../src/web/gifts.ts";
 import { readFixture, test } from "./harness.ts";
-
-type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+import { type Handler, type LocalHttp, withServer } from "./local_http.ts";
 
 /** Recorded shapes (tests/fixtures/http_*): a room's gift list and the JSONP props config. */
 const giftListBody = await readFixture("http_gift_list.json");
@@ -22,36 +20,6 @@ const propsBody = await readFixture("http_prop_gift_config.jsonp");
 
 const GIFT_PATH = "/api/gift/v3/web/list?rid=";
 const PROPS_PATH = "/resource/common/prop_gift_list/prop_gift_config.json";
-
-interface Local {
-  base: string;
-  /** Request paths, in order. */
-  paths: string[];
-  /** Headers of each request, in order. */
-  headers: IncomingMessage["headers"][];
-}
-
-/** Runs `fn` against a local HTTP server, then closes it and every connection to it. */
-async function withServer(handler: Handler, fn: (local: Local) => Promise<void>): Promise<void> {
-  const local: Local = { base: "", paths: [], headers: [] };
-  const server = createServer((req, res) => {
-    local.paths.push(req.url ?? "");
-    local.headers.push(req.headers);
-    handler(req, res);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  local.base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  try {
-    await fn(local);
-  } finally {
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeAllConnections();
-    await closed;
-  }
-}
 
 /** The gift list and the props config; a missing handler answers 404. */
 function routes(list?: Handler, props?: Handler): Handler {
@@ -72,7 +40,7 @@ function body(text: string, type = "application/json"): Handler {
   return (_req, res) => send(res, 200, text, type);
 }
 
-function opts(local: Local, extra: GiftCatalogOptions = {}): GiftCatalogOptions {
+function opts(local: LocalHttp, extra: GiftCatalogOptions = {}): GiftCatalogOptions {
   return { giftApiBase: local.base, propsBase: local.base, timeout: 5000, ...extra };
 }
 

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { type LiveEvent, type LiveWatcher, watchLive } from "../mod.ts";
 import { MockServer } from "../src/testing/mod.ts";
 import { test } from "./harness.ts";
+import { type LocalHttp, startHttp } from "./local_http.ts";
 
 /** What the stand-in room API answers, changeable while a test runs. */
 interface Room {
@@ -14,13 +14,9 @@ interface Room {
 }
 
 /** A local HTTP server playing betard and the open API for the rooms in `rooms`. */
-async function roomApi(
-  rooms: Map<number, Room>,
-): Promise<{ base: string; requests: string[]; close(): Promise<void> }> {
-  const requests: string[] = [];
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+async function roomApi(rooms: Map<number, Room>): Promise<LocalHttp> {
+  return await startHttp((req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? "";
-    requests.push(url);
     const id = Number(/\/(\d+)(?:\?|$)/.exec(url)?.[1]);
     const room = rooms.get(id);
     const json = (status: number, body: unknown) => {
@@ -48,16 +44,6 @@ async function roomApi(
     }
     json(404, {});
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests,
-    async close() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      await closed;
-    },
-  };
 }
 
 const rss = (ss: number, ivl = 0) => `type@=rss/rid@=9999/ss@=${ss}/ivl@=${ivl}/code@=0/`;
@@ -212,9 +198,48 @@ test("live: when only the open API answers, a known loop stays a loop", async ()
   const events = collect(watcher);
   await until("loop", () => events.length === 1);
   room.betardDown = true; // the open API says "1": live or loop, it cannot tell
-  await until("open API asked", () => api.requests.some((r) => r.startsWith("/api/RoomApi/")));
+  await until("open API asked", () => api.paths.some((r) => r.startsWith("/api/RoomApi/")));
   await delay(500);
   assert.deepEqual(states(events), ["loop"]);
   await watcher.close();
   await api.close();
+});
+
+test("live: a name whose lookup fails is looked up again; a room that gives up is joined again", async () => {
+  const room = { show_status: 1, videoLoop: 0 };
+  const rooms = new Map([[9999, room]]);
+  const api = await roomApi(rooms);
+  await using server = await MockServer.start();
+  // The name lookup: the first attempt finds nothing, later ones the room.
+  let lookups = 0;
+  const fetch = async (url: string, init: RequestInit) => {
+    if (url.includes("/betard/sample")) {
+      if (++lookups === 1) return new Response("busy", { status: 503 });
+      return await globalThis.fetch(`${api.base}/betard/9999`, init);
+    }
+    if (url.includes("m.douyu.com") || url.includes("/sample")) {
+      return new Response("no", { status: 404 });
+    }
+    return await globalThis.fetch(url, init);
+  };
+  const watcher = watchLive(["sample"], {
+    url: server.url,
+    apiBase: api.base,
+    openApiBase: api.base,
+    fetch,
+    reconnect: false, // the session gives up at the first drop
+  });
+  try {
+    const events = collect(watcher);
+    await until("live", () => events.length === 1);
+    assert.ok(lookups >= 2, `${lookups} lookups`);
+    const first = await server.nextClient();
+    first.close(); // with reconnect: false, the hub forgets the room…
+    const second = await server.nextClient(); // …and the watcher joins it again
+    assert.ok(second.isOpen);
+    assert.deepEqual(states(events), ["live"]);
+  } finally {
+    await watcher.close();
+    await api.close();
+  }
 });

@@ -1,6 +1,5 @@
 import { deepStrictEqual, ok, rejects, strictEqual, throws } from "node:assert/strict";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { ServerResponse } from "node:http";
 import { RoomResolveError, TimeoutError } from "../src/base/errors.ts";
 import {
   type FetchLike,
@@ -11,45 +10,7 @@ import {
   type RoomInput,
 } from "../src/web/room.ts";
 import { readFixture, test } from "./harness.ts";
-
-type Handler = (req: IncomingMessage, res: ServerResponse) => void;
-
-interface Local {
-  base: string;
-  /** Paths requested, in order. */
-  paths: string[];
-  /** User-Agent of each request, in order. */
-  agents: (string | undefined)[];
-  /** Referer of each request, in order. */
-  referers: (string | undefined)[];
-}
-
-/**
- * Runs `fn` against a fresh HTTP server on 127.0.0.1, then closes the server
- * and every connection to it (including requests it never answered), so
- * Deno's resource sanitizer sees nothing left open.
- */
-async function withServer(handler: Handler, fn: (local: Local) => Promise<void>): Promise<void> {
-  const local: Local = { base: "", paths: [], agents: [], referers: [] };
-  const server = createServer((req, res) => {
-    local.paths.push(req.url ?? "");
-    local.agents.push(req.headers["user-agent"]);
-    local.referers.push(req.headers.referer);
-    handler(req, res);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  local.base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  try {
-    await fn(local);
-  } finally {
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeAllConnections();
-    await closed;
-  }
-}
+import { type Handler, type LocalHttp, withServer } from "./local_http.ts";
 
 /**
  * Routes `/betard/<name>`, `/m/<name>` and the open API's
@@ -83,7 +44,7 @@ function html(body: string): Handler {
   return (_req, res) => send(res, 200, body, "text/html; charset=utf-8");
 }
 
-function opts(local: Local) {
+function opts(local: LocalHttp) {
   return {
     apiBase: local.base,
     mobileBase: `${local.base}/m`,

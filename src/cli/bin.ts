@@ -7,6 +7,6 @@
  * @module
  */
 
-import { runCli } from "./cli.ts";
+import { runCli } from "./system.ts";
 
 await runCli();

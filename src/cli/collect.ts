@@ -7,11 +7,16 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { errorText } from "../base/errors.ts";
-import { parseEndpoint } from "../transport/seam.ts";
 import type { CollectorEvent } from "../nats/mod.ts";
-import { type CliIO, parseArgsMessage, say, stopController, UsageError } from "./cli.ts";
+import { type CliIO, say, stopController, UsageError } from "./common.ts";
+import {
+  CONNECT_OPTIONS,
+  defineOptions,
+  endpointUrls,
+  numberOption,
+  parseCommand,
+} from "./options.ts";
 import {
   clusterSettings,
   invalid,
@@ -24,18 +29,19 @@ import {
   runCommand,
 } from "./nats_common.ts";
 
-const OPTIONS = {
-  ...NATS_OPTIONS,
-  name: { type: "string" },
-  "max-rooms": { type: "string" },
-  url: { type: "string", multiple: true },
-  types: { type: "string" },
-  heartbeat: { type: "string" },
-  buffer: { type: "string" },
-  "queue-size": { type: "string" },
-  "max-pending": { type: "string" },
-  quiet: { type: "boolean", short: "q" },
-} as const;
+const OPTIONS = defineOptions(
+  {
+    ...NATS_OPTIONS,
+    ...CONNECT_OPTIONS,
+    name: { type: "string" },
+    "max-rooms": { type: "string" },
+    types: { type: "string" },
+    buffer: { type: "string" },
+    "queue-size": { type: "string" },
+    "max-pending": { type: "string" },
+    quiet: { type: "boolean", short: "q" },
+  } as const,
+);
 
 const HELP = `Usage:
   douyu collect --nats URL --name NAME [options]
@@ -74,13 +80,7 @@ ${NATS_OPTIONS_HELP}`;
  */
 export function collectCommand(args: string[], io: CliIO): Promise<number> {
   return runCommand(io, async () => {
-    let parsed;
-    try {
-      parsed = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: true });
-    } catch (error) {
-      throw new UsageError(parseArgsMessage(error));
-    }
-    const { values, positionals } = parsed;
+    const { values, positionals } = parseCommand(args, OPTIONS, "douyu collect");
     if (values.help) {
       await io.stdout(HELP);
       return OK;
@@ -97,13 +97,7 @@ export function collectCommand(args: string[], io: CliIO): Promise<number> {
     const buffer = positiveOption(values, "buffer", 10_000_000);
     const maxPending = positiveOption(values, "max-pending", 100_000);
     const queueSize = positiveOption(values, "queue-size", 10_000_000);
-    const urls = (values.url ?? []).map((url) => {
-      try {
-        return parseEndpoint(url).url;
-      } catch {
-        throw invalid("url", url, "tcp://host:port, ws://... or wss://...");
-      }
-    });
+    const urls = endpointUrls(values.url);
     let types: string[] | undefined;
     if (values.types !== undefined) {
       types = values.types.split(",").map((type) => type.trim()).filter((type) => type !== "");
@@ -111,13 +105,7 @@ export function collectCommand(args: string[], io: CliIO): Promise<number> {
         throw invalid("types", values.types, "type names such as chatmsg,dgb");
       }
     }
-    let heartbeat: number | undefined;
-    if (values.heartbeat !== undefined) {
-      heartbeat = Number(values.heartbeat);
-      if (!Number.isFinite(heartbeat) || heartbeat <= 0 || heartbeat > 45) {
-        throw invalid("heartbeat", values.heartbeat, "seconds, at most 45");
-      }
-    }
+    const heartbeat = numberOption(values.heartbeat, "heartbeat", "seconds");
     const { servers, options } = clusterSettings(values);
     const { stop, unlink } = stopController(io);
     try {

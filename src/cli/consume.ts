@@ -1,24 +1,34 @@
 /**
  * `douyu consume --nats URL`: the collected messages, read back from the
- * `DOUYU` stream and printed exactly as the live command prints them (text
- * lines, or NDJSON with `--json`), through the same printer and filters.
+ * `DOUYU` stream and printed exactly as watching rooms prints them (text
+ * lines, or NDJSON with `--json`), through the same printer, filters and
+ * gift catalogue.
  *
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { GiftCatalogCache } from "../web/gifts.ts";
 import {
   type CliIO,
   deadline,
   interruptCode,
   INTERRUPTED,
-  outputOptions,
-  parseArgsMessage,
-  Printer,
   say,
   stopController,
   UsageError,
-} from "./cli.ts";
+} from "./common.ts";
+import {
+  defineOptions,
+  FILTER_OPTIONS,
+  giftBases,
+  LOOKUP_OPTIONS,
+  lookups,
+  OUTPUT_OPTIONS,
+  outputOptions,
+  parseCommand,
+} from "./options.ts";
+import { Printer } from "./printer.ts";
+import { resolveRooms } from "./resolve.ts";
 import {
   clusterSettings,
   invalid,
@@ -27,40 +37,40 @@ import {
   NATS_OPTIONS_HELP,
   OK,
   openCluster,
-  roomIds,
   runCommand,
 } from "./nats_common.ts";
 
-const OPTIONS = {
-  ...NATS_OPTIONS,
-  json: { type: "boolean" },
-  types: { type: "string" },
-  count: { type: "string" },
-  duration: { type: "string" },
-  "no-bots": { type: "boolean" },
-  rooms: { type: "string", multiple: true },
-  since: { type: "string" },
-  durable: { type: "string" },
-} as const;
+const OPTIONS = defineOptions(
+  {
+    ...NATS_OPTIONS,
+    ...OUTPUT_OPTIONS,
+    ...FILTER_OPTIONS,
+    ...LOOKUP_OPTIONS,
+    rooms: { type: "string", multiple: true },
+    since: { type: "string" },
+    durable: { type: "string" },
+  } as const,
+);
 
 const HELP = `Usage:
   douyu consume --nats URL [options]
 
-Prints the messages the cluster's collectors publish, as the live command does.
+Prints the messages the cluster's collectors publish, as watching rooms does
+(with several rooms, each line shows its room; in JSON, "_room").
 
   --rooms a,b            only these rooms (ids, names or URLs; repeatable)
   --types a,b,c          only these message types, e.g. chatmsg,dgb
   --since T              start T ago (90s, 10m, 2h, 1d) or at a date
                          (2024-05-01T20:00:00Z); default: new messages only
   --durable NAME         a durable consumer: a restart resumes where it stopped
-  --json                 one JSON message per line (NDJSON) instead of text
-  --count N              exit after printing N messages
-  --duration S           exit after S seconds
-  --no-bots              drop chat messages that look automated (no dms field)
+  --json, --count N, --duration S, the filters (--no-bots, --only-room,
+  --block-words, --block-users, --min-level, --min-gift-value, --fold-repeats)
+  and --api-base, --mobile-base, --gift-api-base: as when watching rooms
 ${NATS_OPTIONS_HELP}`;
 
 /**
- * `douyu consume`: prints collected messages until interrupted (or `--count`).
+ * `douyu consume`: prints collected messages until interrupted (or `--count`,
+ * `--duration`).
  *
  * @param args The arguments after `consume`.
  * @param io Standard streams and the interrupt signal.
@@ -71,18 +81,12 @@ ${NATS_OPTIONS_HELP}`;
  * import { consumeCommand } from "./consume.ts";
  *
  * const io = { stdout: (text: string) => void console.log(text), stderr: () => {} };
- * await consumeCommand(["--nats", "nats://127.0.0.1:4222", "--json", "--since", "10m", "--count", "5"], io);
+ * await consumeCommand(["--nats", "nats://127.0.0.1:4222", "--json", "--since", "10m"], io);
  * ```
  */
 export function consumeCommand(args: string[], io: CliIO): Promise<number> {
   return runCommand(io, async () => {
-    let parsed;
-    try {
-      parsed = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: true });
-    } catch (error) {
-      throw new UsageError(parseArgsMessage(error));
-    }
-    const { values, positionals } = parsed;
+    const { values, positionals } = parseCommand(args, OPTIONS, "douyu consume");
     if (values.help) {
       await io.stdout(HELP);
       return OK;
@@ -91,6 +95,7 @@ export function consumeCommand(args: string[], io: CliIO): Promise<number> {
       throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
     }
     const output = outputOptions(values);
+    const webApis = lookups(values);
     const { servers, options } = clusterSettings(values);
     const durable = values.durable;
     if (durable !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(durable)) {
@@ -104,9 +109,16 @@ export function consumeCommand(args: string[], io: CliIO): Promise<number> {
         throw invalid("since", values.since, "a duration such as 10m or 2h, or a date");
       }
     }
+    const texts = (values.rooms ?? []).flatMap((text) => text.split(/[,，]/))
+      .map((text) => text.trim()).filter((text) => text !== "");
     const { stop, unlink } = stopController(io);
+    const gifts = new GiftCatalogCache(giftBases(webApis));
     try {
-      const rooms = await roomIds(values.rooms ?? [], stop.signal);
+      const rooms = texts.length > 0 ? await resolveRooms(texts, webApis, io, stop.signal) : [];
+      if (rooms === undefined) {
+        if (stop.signal.aborted) return interruptCode(io);
+        throw new UsageError("no room left to read (see the lookups above)");
+      }
       const cluster = await openCluster(nats, servers, { ...options, name: "douyu consume" });
       try {
         const subscription = nats.subscribe(cluster, {
@@ -116,12 +128,19 @@ export function consumeCommand(args: string[], io: CliIO): Promise<number> {
           ...(durable !== undefined ? { durable } : {}),
           signal: stop.signal,
         });
-        const printer = new Printer(io, output, undefined, stop.signal);
+        // As when watching: one room shows no room column, several (or all) do.
+        const printer = new Printer({
+          io,
+          options: output,
+          stop: stop.signal,
+          showRoom: rooms.length !== 1,
+          gifts,
+        });
         const cancelDeadline = deadline(stop, output.duration);
         try {
           for await (const item of subscription) {
             if (stop.signal.aborted) break;
-            if (!await printer.print(item.message, item.receivedAt)) break;
+            if (!await printer.print(item.message, item.receivedAt, item.room)) break;
           }
         } finally {
           cancelDeadline();
@@ -135,6 +154,7 @@ export function consumeCommand(args: string[], io: CliIO): Promise<number> {
         await cluster.close();
       }
     } finally {
+      gifts.clear(); // abandons a lookup still in flight
       unlink();
     }
     if (stop.signal.reason === INTERRUPTED) return interruptCode(io);

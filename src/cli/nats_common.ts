@@ -6,31 +6,35 @@
  * @module
  */
 
-import type { ParseArgsConfig } from "node:util";
-import { errorText } from "../base/errors.ts";
-import { parseRoomInput, resolveRoom } from "../web/room.ts";
 import type { Cluster, ConnectClusterOptions } from "../nats/mod.ts";
-import { CliFailure, type CliIO, describeError, say, UsageError } from "./cli.ts";
+import {
+  CliFailure,
+  type CliIO,
+  describeError,
+  FAILURE,
+  OK,
+  say,
+  USAGE,
+  UsageError,
+} from "./common.ts";
+import { defineOptions, HELP_OPTION } from "./options.ts";
 
 /** `src/nats/mod.ts`, as its dynamic import gives it. */
 export type NatsModule = typeof import("../nats/mod.ts");
 
-/** Exit codes, as `cli.ts` documents them. */
-export const OK = 0;
-/** An expected failure. */
-export const FAILURE = 1;
-/** A usage error. */
-export const USAGE = 2;
+export { FAILURE, OK, USAGE };
 
 /** The options every NATS command takes. */
-export const NATS_OPTIONS = {
-  help: { type: "boolean", short: "h" },
-  nats: { type: "string", multiple: true },
-  "lease-ttl": { type: "string" },
-  "retention-age": { type: "string" },
-  "retention-bytes": { type: "string" },
-  replicas: { type: "string" },
-} as const satisfies ParseArgsConfig["options"];
+export const NATS_OPTIONS = defineOptions(
+  {
+    ...HELP_OPTION,
+    nats: { type: "string", multiple: true },
+    "lease-ttl": { type: "string" },
+    "retention-age": { type: "string" },
+    "retention-bytes": { type: "string" },
+    replicas: { type: "string" },
+  } as const,
+);
 
 /** Help text of the options in {@linkcode NATS_OPTIONS}. */
 export const NATS_OPTIONS_HELP =
@@ -141,25 +145,6 @@ export function positiveOption(
 export function invalid(name: string, text: string, expected: string): UsageError {
   const shown = JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}...` : text);
   return new UsageError(`invalid value for --${name}: ${shown} (expected ${expected})`);
-}
-
-/**
- * Room ids from command line words (`9999`, `yyf`, `douyu.com/yyf`, or
- * comma-separated lists of them): names and URLs are looked up.
- */
-export async function roomIds(words: string[], signal: AbortSignal): Promise<number[]> {
-  const ids: number[] = [];
-  for (const word of words.flatMap((text) => text.split(",")).map((text) => text.trim())) {
-    if (word === "") continue;
-    let input;
-    try {
-      input = parseRoomInput(word);
-    } catch (error) {
-      throw new UsageError(errorText(error));
-    }
-    ids.push("id" in input ? input.id : await resolveRoom(word, { signal }));
-  }
-  return [...new Set(ids)];
 }
 
 /** Connects to the cluster, as a one-line failure (exit 1) when it cannot. */

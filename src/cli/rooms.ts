@@ -6,9 +6,10 @@
  */
 
 import type { ClusterOverview } from "../nats/mod.ts";
-import { parseArgs } from "node:util";
 import { sanitizeForTerminal } from "../base/sanitize.ts";
-import { type CliIO, parseArgsMessage, stopController, UsageError } from "./cli.ts";
+import { CliFailure, type CliIO, interruptCode, stopController, UsageError } from "./common.ts";
+import { defineOptions, LOOKUP_OPTIONS, lookups, parseCommand } from "./options.ts";
+import { resolveRooms } from "./resolve.ts";
 import {
   clusterSettings,
   loadNats,
@@ -16,15 +17,17 @@ import {
   NATS_OPTIONS_HELP,
   OK,
   openCluster,
-  roomIds,
   runCommand,
 } from "./nats_common.ts";
 
-const OPTIONS = {
-  ...NATS_OPTIONS,
-  json: { type: "boolean" },
-  types: { type: "string" },
-} as const;
+const OPTIONS = defineOptions(
+  {
+    ...NATS_OPTIONS,
+    ...LOOKUP_OPTIONS,
+    json: { type: "boolean" },
+    types: { type: "string" },
+  } as const,
+);
 
 const HELP = `Usage:
   douyu rooms --nats URL add <room>...     add rooms to the desired set
@@ -56,13 +59,7 @@ ${NATS_OPTIONS_HELP}`;
  */
 export function roomsCommand(args: string[], io: CliIO): Promise<number> {
   return runCommand(io, async () => {
-    let parsed;
-    try {
-      parsed = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: true });
-    } catch (error) {
-      throw new UsageError(parseArgsMessage(error));
-    }
-    const { values, positionals } = parsed;
+    const { values, positionals } = parseCommand(args, OPTIONS, "douyu rooms");
     if (values.help) {
       await io.stdout(HELP);
       return OK;
@@ -97,7 +94,15 @@ export function roomsCommand(args: string[], io: CliIO): Promise<number> {
     const { servers, options } = clusterSettings(values);
     const { stop, unlink } = stopController(io);
     try {
-      const rooms = await roomIds(words, stop.signal);
+      const texts = words.flatMap((word) => word.split(/[,，]/)).map((word) => word.trim())
+        .filter((word) => word !== "");
+      const rooms = action === "list"
+        ? []
+        : await resolveRooms(texts, lookups(values), io, stop.signal);
+      if (rooms === undefined) {
+        if (stop.signal.aborted) return interruptCode(io);
+        throw new CliFailure(`no room to ${action}`);
+      }
       const nats = await loadNats();
       const cluster = await openCluster(nats, servers, { ...options, name: "douyu rooms" });
       try {

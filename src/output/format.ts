@@ -24,6 +24,7 @@
 
 import { type Message, superChatOf, toNumber, type UserFields } from "../protocol/messages.ts";
 import { sanitizeForTerminal } from "../base/sanitize.ts";
+import { type GiftCatalog, giftOf } from "../web/gifts.ts";
 
 /** Options of {@linkcode formatMessage}. */
 export interface FormatOptions {
@@ -37,8 +38,20 @@ export interface FormatOptions {
    * `key=value` line, instead of skipping them. Default false.
    */
   all?: boolean;
+  /** Show this room id in a column after the time (when watching several rooms). */
+  room?: number;
+  /**
+   * Gift names and prices: a gift line then reads `sent 火箭 x1 (¥500.00)`.
+   * Without it (or for a gift it does not know) the message's own name is
+   * shown, else `gift #<id>`.
+   */
+  catalog?: GiftCatalog;
+  /** The line folds this many repeats of the same text: ` ×N` is added to it. */
+  repeat?: number;
 }
 
+/** Width of the room column, when there is one. */
+const ROOM_WIDTH = 9;
 /** Width of the kind column (`chat`, `gift`, …). */
 const KIND_WIDTH = 7;
 /** Width of the level column (`Lv38`, right-aligned). */
@@ -123,9 +136,14 @@ interface Line {
  * ```
  */
 export function formatMessage(msg: Message, options: FormatOptions = {}): string | undefined {
-  const line = describe(msg) ?? (options.all ? compact(msg) : undefined);
+  const line = describe(msg, options.catalog) ?? (options.all ? compact(msg) : undefined);
   if (line === undefined) return undefined;
-  return render(line, clock(options.now ?? Date.now()), options.color ?? false);
+  if (options.repeat !== undefined && options.repeat > 1) line.text += ` ×${options.repeat}`;
+  const time = clock(options.now ?? Date.now());
+  const column = options.room === undefined
+    ? time
+    : `${time} ${fitWidth(String(options.room), ROOM_WIDTH - 1)}`;
+  return render(line, column, options.color ?? false);
 }
 
 /**
@@ -143,8 +161,39 @@ export function formatMessage(msg: Message, options: FormatOptions = {}): string
  * // {"type":"chatmsg","txt":"hi\u009b2J"}
  * ```
  */
-export function formatJson(msg: Message): string {
-  return JSON.stringify(msg).replace(UNSAFE_IN_JSON, escapeUnit);
+export function formatJson(msg: Message | object, extra?: JsonExtra): string {
+  // Ours last, so a wire key of the same name cannot pass for them.
+  const value = extra === undefined ? msg : { ...msg, ...definedOnly(extra) };
+  return JSON.stringify(value).replace(UNSAFE_IN_JSON, escapeUnit);
+}
+
+/**
+ * Fields {@linkcode formatJson} adds to a message, named with a leading `_`
+ * because Douyu's own keys never start with one: `_room`, the room the
+ * message came from, when watching through a hub or replaying a multi-room
+ * recording; `_repeat`, how many repeats of the same text the line folds
+ * (`--fold-repeats`).
+ *
+ * @example
+ * ```ts
+ * import type { JsonExtra } from "./format.ts";
+ *
+ * const extra: JsonExtra = { _room: 9999 };
+ * console.log(extra._room); // 9999
+ * ```
+ */
+export interface JsonExtra {
+  /** The room the message was received for. */
+  _room?: number | undefined;
+  /** The number of repeats this line folds. */
+  _repeat?: number | undefined;
+}
+
+function definedOnly(extra: JsonExtra): JsonExtra {
+  const out: JsonExtra = {};
+  if (extra._room !== undefined) out._room = extra._room;
+  if (extra._repeat !== undefined) out._repeat = extra._repeat;
+  return out;
 }
 
 const UNSAFE_IN_JSON = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
@@ -288,8 +337,22 @@ function where(room: string | undefined, host?: string): string {
   return host ? ` in ${safeName(host)}'s room ${safe(room)}` : ` in room ${safe(room)}`;
 }
 
+/** ` (¥500.00)`, ` (free)`, with the combo when there is one; only what is known. */
+function worth(msg: Message, catalog: GiftCatalog | undefined): string {
+  const hits = toNumber(str(msg, "hits"));
+  const comboText = hits !== undefined && hits > 1 ? `combo ${hits}` : undefined;
+  const details = catalog ? giftOf(msg, catalog) : undefined;
+  const value = details?.paid === false
+    ? "free"
+    : details?.value !== undefined
+    ? `¥${details.value.toFixed(2)}`
+    : undefined;
+  const parts = [value, comboText].filter((part) => part !== undefined);
+  return parts.length > 0 ? ` (${parts.join(", ")})` : "";
+}
+
 /** The dedicated line of a message, or undefined for types shown only with `all`. */
-function describe(msg: Message): Line | undefined {
+function describe(msg: Message, catalog?: GiftCatalog): Line | undefined {
   const user = msg as UserFields & Record<string, unknown>;
   switch (msg.type) {
     case "chatmsg":
@@ -312,8 +375,9 @@ function describe(msg: Message): Line | undefined {
       };
     case "dgb":
     case "gdp": {
-      const id = str(msg, "gfid");
-      const gift = str(msg, "gfn") ?? (id ? `gift #${id}` : "a gift");
+      const details = catalog ? giftOf(msg, catalog) : undefined;
+      const id = details?.id ?? str(msg, "gfid");
+      const gift = details?.name ?? str(msg, "gfn") ?? (id ? `gift #${id}` : "a gift");
       const count = str(msg, "gfcnt") ?? "1";
       const to = str(msg, "receive_nn");
       return {
@@ -321,7 +385,7 @@ function describe(msg: Message): Line | undefined {
         kindStyle: "yellow",
         level: user.level,
         name: user.nn,
-        text: `sent ${safe(gift)} x${safe(count)}${combo(str(msg, "hits"))}${
+        text: `sent ${safe(gift)} x${safe(count)}${worth(msg, catalog)}${
           to ? ` to ${safeName(to)}` : ""
         }`,
         textStyle: "yellow",

@@ -20,6 +20,8 @@ const HEADER_SIZE = 12;
 const MIN_LENGTH = 9;
 
 const encoder = new TextEncoder();
+// One for every decoder: without `stream` a decode keeps no state between calls.
+const decoder = new TextDecoder();
 
 /**
  * How an HTTP response starts: what a `tcp://` URL pointed at a web or
@@ -104,7 +106,6 @@ export interface FrameDecoderOptions {
 export class FrameDecoder {
   readonly #maxFrameSize: number;
   readonly #filter: ((body: Uint8Array) => boolean) | undefined;
-  readonly #text = new TextDecoder();
   /** The incomplete frame carried over from earlier pushes. */
   #pending: Uint8Array = new Uint8Array(HEADER_SIZE);
   #pendingLength = 0;
@@ -279,6 +280,6 @@ export class FrameDecoder {
     const bodyEnd = bytes[last] === 0 ? last : last + 1;
     const body = bytes.subarray(pos + HEADER_SIZE, bodyEnd);
     if (this.#filter !== undefined && !this.#filter(body)) return;
-    frames.push({ type: view.getUint16(pos + 8, true), body: this.#text.decode(body) });
+    frames.push({ type: view.getUint16(pos + 8, true), body: decoder.decode(body) });
   }
 }

@@ -1,7 +1,9 @@
 /**
  * The recording format of `douyu --record` and `douyu replay`: JSON Lines,
  * one `{"t": <arrival time, ms since the epoch>, "body": "<STT body>"}` per
- * server message, in arrival order. It is the format of the real capture in
+ * server message, in arrival order, with `"room": <id>` when the recorder
+ * knew which room it came from (a multi-room recording keeps each line's
+ * room). It is the format of the real capture in
  * `tests/fixtures/`, and what `MockServer`'s `recording` option takes, so a
  * recording can be replayed to a bot. The body is kept raw, so replaying
  * re-frames exactly the bytes that arrived.
@@ -30,6 +32,8 @@ export interface RecordLine {
   t: number;
   /** The STT body as it arrived. */
   body: string;
+  /** The room it was received for, when recorded (absent in older recordings and the capture). */
+  room?: number;
 }
 
 /**
@@ -84,7 +88,10 @@ export class RecordingError extends DouyuError {}
  * ```
  */
 export function serializeRecordLine(line: RecordLine): string {
-  return JSON.stringify({ t: line.t, body: line.body }) + "\n";
+  const record = line.room === undefined
+    ? { t: line.t, body: line.body }
+    : { t: line.t, room: line.room, body: line.body };
+  return JSON.stringify(record) + "\n";
 }
 
 /** Options of {@linkcode parseRecording}. */
@@ -197,12 +204,16 @@ function recordLineOf(value: unknown, where: string): RecordLine {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new RecordingError(`${where}: expected an object with "t" and "body"`);
   }
-  const { t, body } = value as Record<string, unknown>;
+  const { t, body, room } = value as Record<string, unknown>;
   if (typeof t !== "number" || !Number.isFinite(t)) {
     throw new RecordingError(`${where}: "t" must be a number (ms since the epoch)`);
   }
   if (typeof body !== "string") throw new RecordingError(`${where}: "body" must be a string`);
-  return { t, body };
+  if (room === undefined) return { t, body };
+  if (typeof room !== "number" || !Number.isSafeInteger(room) || room <= 0) {
+    throw new RecordingError(`${where}: "room" must be a positive integer room id`);
+  }
+  return { t, body, room };
 }
 
 /** Options of {@linkcode RecordWriter}. */
@@ -282,10 +293,14 @@ export class RecordWriter {
    * Adds one message; ignored once `close()` was called or the writer
    * failed. A line that would make more than `maxPending` characters wait
    * fails the writer instead.
+   *
+   * @param body The STT body as it arrived.
+   * @param t When it arrived, ms since the epoch.
+   * @param room The room it was received for, kept in the line when given.
    */
-  add(body: string, t: number): void {
+  add(body: string, t: number, room?: number): void {
     if (this.#closed || this.#failed) return;
-    const line = serializeRecordLine({ t, body });
+    const line = serializeRecordLine(room === undefined ? { t, body } : { t, body, room });
     if (this.#pending + line.length > this.#maxPending) {
       this.#fail(
         new RecordingError(

@@ -98,6 +98,12 @@ export interface LiveOptions extends Omit<RoomOptions, "types" | "onBody"> {
    * one after every (re)connect; 0 (the default) for none.
    */
   resyncInterval?: number;
+  /**
+   * Whether to ask the room API at all. `false` follows the barrage's `rss`
+   * alone (for a mock server, say), and then misses changes made while
+   * disconnected. Default true.
+   */
+  roomApi?: boolean;
   /** The state to start from (from {@linkcode LiveWatcher.state}): already known, not announced again. */
   state?: LiveSnapshot;
   /** Aborting it stops the watcher, like `close()`. */
@@ -113,9 +119,19 @@ interface Tracker {
   info: RoomInfo | undefined;
   /** Bumped by every `rss`: a re-sync that started before one is stale. */
   rssSeen: number;
+  /** Settles once the first room API answer (or failure) is in. */
+  firstSync: Promise<void>;
+  /** The events of this room waiting for that answer, in order. */
+  emitting: Promise<void>;
 }
 
 const RETRY_MAX = 30_000;
+/**
+ * How long a transition seen before the room API first answered waits for
+ * that answer, so it can carry the title and owner. The API's own timeout
+ * (10 s by default) normally ends the wait first.
+ */
+const INFO_WAIT = 10_000;
 
 /** `rss`: live when `ss` is 1 and `ivl` is not; `ivl` 1 is a loop, whatever `ss` says. */
 function stateOfRss(msg: LiveStatusMessage): LiveState {
@@ -129,6 +145,8 @@ function stateOfRss(msg: LiveStatusMessage): LiveState {
  *
  * - The barrage's `rss` message says live when `ss` is 1 and `ivl` is not 1;
  *   `ivl` 1 is a video loop (a rerun), reported as `loop`, never `live`.
+ * - Rooms are never dropped: a name whose lookup fails is looked up again,
+ *   and a room whose connection gives up is joined again, with backoff.
  * - `rss` comes only on change, so a change while disconnected would be
  *   missed: the room API (`betard`, then the open API) is asked after every
  *   connect and reconnect, and every `resyncInterval`. When only the open API
@@ -148,7 +166,7 @@ export class LiveWatcher implements AsyncIterable<LiveEvent>, AsyncDisposable {
   readonly #events = new MessageQueue<LiveEvent>(10_000, "drop-oldest");
   readonly #trackers = new Map<number, Tracker>();
   readonly #lifetime = new AbortController();
-  readonly #tasks: Promise<void>[] = [];
+  readonly #tasks = new Set<Promise<void>>();
   readonly #onAbort = () => void this.close();
   #closing: Promise<void> | undefined;
   #resolveClosed!: () => void;
@@ -163,6 +181,7 @@ export class LiveWatcher implements AsyncIterable<LiveEvent>, AsyncDisposable {
       resyncInterval,
       state: _state,
       signal: _signal,
+      roomApi: _roomApi,
       ...connection
     } = options;
     this.#options = options;
@@ -173,8 +192,9 @@ export class LiveWatcher implements AsyncIterable<LiveEvent>, AsyncDisposable {
     const list = [...rooms];
     this.#hub = new Hub({ ...connection, types: ["rss"], maxRooms: Math.max(1, list.length) });
     const lifetime = this.#lifetime.signal;
-    this.#tasks.push(this.#readMessages(), this.#followConnections());
-    for (const room of list) this.#tasks.push(this.#watchRoom(room));
+    this.#track(this.#readMessages());
+    this.#track(this.#followConnections());
+    for (const room of list) this.#track(this.#watchRoom(room));
     if (resyncInterval !== undefined && resyncInterval > 0) {
       setRepeating(resyncInterval, () => {
         for (const tracker of this.#trackers.values()) void this.#resync(tracker);
@@ -205,10 +225,17 @@ export class LiveWatcher implements AsyncIterable<LiveEvent>, AsyncDisposable {
       for (const tracker of this.#trackers.values()) tracker.pendingOffline?.cancel();
       this.#events.end();
       await this.#hub.close();
-      await Promise.allSettled(this.#tasks);
+      await Promise.allSettled([...this.#tasks]);
+      await Promise.allSettled([...this.#trackers.values()].map((tracker) => tracker.emitting));
       this.#resolveClosed();
     })();
     return this.#closing;
+  }
+
+  /** Keeps a background task until it settles, so `close()` can wait for it. */
+  #track(task: Promise<void>): void {
+    this.#tasks.add(task);
+    task.finally(() => this.#tasks.delete(task)).catch(() => {});
   }
 
   /** `await using` support: {@linkcode LiveWatcher.close}. */
@@ -227,17 +254,27 @@ export class LiveWatcher implements AsyncIterable<LiveEvent>, AsyncDisposable {
     };
   }
 
-  /** Resolves a room, starts tracking it, asks the API, then joins its barrage (retrying). */
+  /**
+   * Resolves a room, starts tracking it, asks the API, then joins its
+   * barrage. A name whose lookup fails is looked up again (the API may be
+   * down for a while), with the same backoff as joining.
+   */
   async #watchRoom(input: number | string): Promise<void> {
     const lifetime = this.#lifetime.signal;
-    let room: number;
-    try {
-      const parsed = parseRoomInput(input);
-      room = "id" in parsed ? parsed.id : await resolveRoom(input, this.#lookupOptions());
-    } catch {
-      return; // an unknown room: nothing to watch (resolveRoom said why to anyone who asks)
+    let room: number | undefined;
+    for (let delay = 1000; room === undefined; delay = Math.min(delay * 2, RETRY_MAX)) {
+      const parsed = parseRoomInput(input); // throws for input that is no room at all
+      if ("id" in parsed) room = parsed.id;
+      else {
+        try {
+          room = await resolveRoom(input, this.#lookupOptions());
+        } catch {
+          await sleep(delay * (0.5 + Math.random() / 2), lifetime);
+        }
+      }
+      if (lifetime.aborted) return;
     }
-    if (lifetime.aborted || this.#trackers.has(room)) return;
+    if (this.#trackers.has(room)) return;
     const saved = this.#options.state?.[String(room)];
     const tracker: Tracker = {
       room,
@@ -245,11 +282,19 @@ export class LiveWatcher implements AsyncIterable<LiveEvent>, AsyncDisposable {
       pendingOffline: undefined,
       info: undefined,
       rssSeen: 0,
+      firstSync: Promise.resolve(),
+      emitting: Promise.resolve(),
     };
     this.#trackers.set(room, tracker);
     // The barrage's "connected" event triggers a re-sync; until it connects,
     // the API alone tells the state.
-    void this.#resync(tracker);
+    tracker.firstSync = this.#resync(tracker);
+    await this.#join(room);
+  }
+
+  /** Adds a room to the hub, trying again (1 s doubling to 30 s, jittered) while it fails. */
+  async #join(room: number): Promise<void> {
+    const lifetime = this.#lifetime.signal;
     for (let delay = 1000; !lifetime.aborted; delay = Math.min(delay * 2, RETRY_MAX)) {
       try {
         await this.#hub.add(room);
@@ -273,11 +318,18 @@ export class LiveWatcher implements AsyncIterable<LiveEvent>, AsyncDisposable {
   async #followConnections(): Promise<void> {
     for await (const { room, event } of this.#hub.status()) {
       const tracker = this.#trackers.get(room);
-      if (tracker !== undefined && event.type === "connected") void this.#resync(tracker);
+      if (tracker === undefined) continue;
+      if (event.type === "connected") void this.#resync(tracker);
+      // A room whose session gave up (`reconnect: false`, `maxAttempts`) is
+      // joined again: a watcher watches for as long as it runs.
+      if (event.type === "closed" && !this.#lifetime.signal.aborted) {
+        this.#track(this.#join(room));
+      }
     }
   }
 
   async #resync(tracker: Tracker): Promise<void> {
+    if (this.#options.roomApi === false) return;
     const rssBefore = tracker.rssSeen;
     const at = Date.now();
     let info: RoomInfo;
@@ -333,8 +385,20 @@ export class LiveWatcher implements AsyncIterable<LiveEvent>, AsyncDisposable {
   #announce(tracker: Tracker, state: LiveState, at: number): void {
     tracker.announced = { state, at };
     const event: LiveEvent = { room: tracker.room, state, at };
-    if (tracker.info) event.info = tracker.info;
-    this.#events.push(event);
+    // An `rss` can beat the room API's first answer: the event waits for it
+    // (briefly) so that it carries the title and owner.
+    tracker.emitting = tracker.emitting.then(async () => {
+      if (tracker.info === undefined && this.#options.roomApi !== false) {
+        const wait = new AbortController();
+        const stop = () => wait.abort();
+        this.#lifetime.signal.addEventListener("abort", stop, { once: true });
+        await Promise.race([tracker.firstSync, sleep(INFO_WAIT, wait.signal)]);
+        wait.abort();
+        this.#lifetime.signal.removeEventListener("abort", stop);
+      }
+      if (tracker.info) event.info = tracker.info;
+      this.#events.push(event);
+    });
   }
 }
 

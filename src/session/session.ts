@@ -555,12 +555,10 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
     let transport: Transport | undefined;
     let error: unknown;
     try {
-      setTimer(options.loginTimeout, () => {
-        if (joinedAt === 0) {
-          fail(
-            new TimeoutError(`no loginres from ${endpoint.url} within ${options.loginTimeout} ms`),
-          );
-        }
+      const cancelLoginTimer = setTimer(options.loginTimeout, () => {
+        fail(
+          new TimeoutError(`no loginres from ${endpoint.url} within ${options.loginTimeout} ms`),
+        );
       }, signal);
       transport = await options.transport(endpoint, { signal });
       const open = transport;
@@ -582,6 +580,7 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
         await open.write(encodeFrame(`type@=joingroup/rid@=${this.room}/gid@=${options.group}/`));
         connection.joined = true;
         joinedAt = performance.now();
+        cancelLoginTimer();
         setRepeating(options.heartbeatInterval, () => {
           connection.heartbeatSentAt = performance.now();
           open.write(HEARTBEAT).catch(fail);

@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { concat } from "../base/bytes.ts";
 import { ClosedError, ProtocolError } from "../base/errors.ts";
 import { encodeFrame, FrameDecoder, SERVER_MESSAGE_TYPE } from "../protocol/frame.ts";
 import { decodeStt, encodeStt, type SttValue } from "../protocol/stt.ts";
@@ -26,7 +27,7 @@ import { type Deferred, deferred, MAX_TIMEOUT, sleep } from "../base/timers.ts";
 
 /**
  * A transport the mock server listens on: `tcp` (raw packets) or `ws`
- * (packets in binary WebSocket messages; needs Deno or Bun).
+ * (packets in binary WebSocket messages).
  *
  * @example
  * ```ts
@@ -422,16 +423,6 @@ function serverFrame(message: MockMessage): Uint8Array {
   return encodeFrame(toBody(message), SERVER_MESSAGE_TYPE);
 }
 
-function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, part) => n + part.byteLength, 0));
-  let pos = 0;
-  for (const part of parts) {
-    out.set(part, pos);
-    pos += part.byteLength;
-  }
-  return out;
-}
-
 function isAsyncIterable(value: unknown): value is AsyncIterable<MockMessage> {
   return typeof value === "object" && value !== null && Symbol.asyncIterator in value;
 }
@@ -754,7 +745,7 @@ export class MockClient {
     messages: readonly MockMessage[],
     mode: SendFramesMode = "coalesce",
   ): Promise<void> {
-    const bytes = concatBytes(messages.map(serverFrame));
+    const bytes = concat(messages.map(serverFrame));
     if (mode === "coalesce") return this.#enqueue(() => this.#conn.write(bytes), bytes.byteLength);
     const size = mode.split;
     if (!Number.isInteger(size) || size < 1) {
@@ -971,7 +962,7 @@ export class MockClient {
       this.#answers = [];
       this.#answered = [];
       this.#answersBytes = 0;
-      await this.#conn.write(frames.length === 1 ? frames[0]! : concatBytes(frames));
+      await this.#conn.write(frames.length === 1 ? frames[0]! : concat(frames));
       for (const callback of callbacks) callback();
     }, 0).then(settled, settled);
   }
@@ -1136,7 +1127,7 @@ export class MockClient {
   /** Writes the pending batch; false once streaming should stop. */
   async #flush(): Promise<boolean> {
     if (this.#batch.length === 0) return this.#streaming();
-    const bytes = concatBytes(this.#batch);
+    const bytes = concat(this.#batch);
     this.#batch = [];
     this.#batchBytes = 0;
     if (!this.#streaming()) return false;
@@ -1315,7 +1306,7 @@ export class MockServer implements AsyncDisposable {
    * @param options Protocols, scripted messages and behaviour; all optional.
    * @returns The running server.
    * @throws {TypeError} or {RangeError} for invalid options, the runtime's
-   * error if a port cannot be bound, a `DouyuError` for `ws` under Node.
+   * error if a port cannot be bound.
    *
    * @example
    * ```ts

@@ -435,3 +435,41 @@ function line(start: number, at: number, message: Fields | string): RecordLine {
 export function sampleRecording(start: number = T0): RecordLine[] {
   return script(start).map(([at, message]) => line(start, at, message));
 }
+
+/** The gifts the sample sends, with invented but plausible prices (fen). */
+const SAMPLE_GIFTS: ReadonlyArray<{ id: number; name: string; price: number; free?: boolean }> = [
+  { id: 824, name: "荧光棒", price: 10 },
+  { id: 20008, name: "飞机", price: 10_000 },
+  { id: 21196, name: "火箭", price: 50_000 },
+];
+
+/**
+ * The sample room's gift list, in the shape of Douyu's gift API
+ * (`GET /api/gift/v3/web/list?rid=…`, PROTOCOL.md §8), so a demo can serve it
+ * from a local stand-in and show gift names and values offline.
+ *
+ * @returns The JSON body.
+ *
+ * @example
+ * ```ts
+ * import { sampleGiftList } from "./sample.ts";
+ *
+ * const body = JSON.parse(sampleGiftList());
+ * console.log(body.data.giftList[0].name); // "荧光棒"
+ * ```
+ */
+export function sampleGiftList(): string {
+  return JSON.stringify({
+    error: 0,
+    msg: "success",
+    data: {
+      giftList: SAMPLE_GIFTS.map((gift) => ({
+        id: gift.id,
+        name: gift.name,
+        picUrlPrefix: "",
+        basicInfo: {},
+        priceInfo: { price: gift.price, priceType: gift.free ? "YUWAN" : "YUCHI" },
+      })),
+    },
+  });
+}

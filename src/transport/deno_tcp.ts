@@ -100,6 +100,8 @@ class DenoConnTransport implements Transport {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    // A closed transport may be kept around (a mock server's history): keep no buffer.
+    this.#buffer = new Uint8Array(0);
     this.#conn.close();
     this.#onClose?.();
   }

@@ -22,6 +22,8 @@ import { bracketHost, deliverConnection, listenerEndpoint, WriteChain } from "./
 
 /** The most an HTTP handshake head may take, request or response. */
 const MAX_HEAD_BYTES = 16 * 1024;
+/** Connections a WebSocket listener lets sit in their handshake at once; more are closed. */
+const MAX_PENDING_HANDSHAKES = 256;
 /** How long a server waits for a connection's upgrade request. */
 const SERVER_HANDSHAKE_TIMEOUT = 10_000;
 /** How long `close()` waits to send the close frame before dropping the socket. */
@@ -39,6 +41,7 @@ const OPCODE_PONG = 0xa;
 /** Control frames carry at most this much (RFC 6455 §5.5). */
 const MAX_CONTROL_PAYLOAD = 125;
 
+const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
 const latin1 = new TextDecoder("latin1");
 
@@ -46,8 +49,8 @@ type Role = "client" | "server";
 
 /**
  * A WebSocket over a byte stream, as a pulled {@linkcode Transport}: `read()`
- * returns the payload bytes of binary messages (a message may come in
- * several pieces, pieces of several messages never together), `write()`
+ * returns the payload bytes of binary messages, as one byte stream (a message
+ * may come in several pieces, and the ends of several in one), `write()`
  * sends one binary message.
  */
 class WebSocketTransport implements Transport {
@@ -56,18 +59,24 @@ class WebSocketTransport implements Transport {
   readonly #role: Role;
   readonly #writing = new WriteChain();
   /** Bytes read from the stream and not parsed yet (valid until the next stream read). */
-  #chunk: Uint8Array = new Uint8Array(0);
+  #chunk: Uint8Array = EMPTY;
   #pos = 0;
   /** A frame header split across stream reads. */
   #header = new Uint8Array(14);
   #headerLength = 0;
   /** The frame being read: its opcode, payload bytes left, mask and position in it. */
   #opcode = -1;
+  /** The opcode of the data message the current frame belongs to (text or binary). */
+  #currentOpcode = -1;
   #remaining = 0;
-  #mask: Uint8Array | undefined;
+  /** The frame's masking key (reused: no allocation per frame), and whether it has one. */
+  readonly #mask = new Uint8Array(4);
+  #masked = false;
   #maskOffset = 0;
-  /** The opcode of the message that continuation frames extend. */
-  #messageOpcode = OPCODE_BINARY;
+  /** The opcode of the fragmented message that continuation frames extend, or -1 between messages. */
+  #messageOpcode = -1;
+  /** The payload of the latest ping, while its pong waits to be written. */
+  #pongPayload: Uint8Array | undefined;
   /** A control frame's payload, gathered across reads. */
   #control: number[] = [];
   #closed = false;
@@ -83,12 +92,12 @@ class WebSocketTransport implements Transport {
 
   async read(): Promise<Uint8Array | null> {
     for (;;) {
-      if (this.#closed || this.#ended) return null;
+      if (this.#closed || this.#ended) return this.#release();
       if (this.#pos === this.#chunk.length) {
         const chunk = await this.#stream.read();
         if (chunk === null || this.#closed) {
           this.#ended = true;
-          return null;
+          return this.#release();
         }
         this.#chunk = chunk;
         this.#pos = 0;
@@ -99,33 +108,46 @@ class WebSocketTransport implements Transport {
     }
   }
 
+  /** Lets go of the last chunk (a closed connection may be kept around): `null`, the end. */
+  #release(): null {
+    this.#chunk = EMPTY;
+    this.#pos = 0;
+    return null;
+  }
+
   /**
-   * Parses what the current chunk holds, up to the first binary payload
-   * piece, which it returns; `undefined` when the chunk ran out first.
+   * Parses what is left of the current chunk and returns the binary payload
+   * it held, or `undefined` when it held none. The payloads of consecutive
+   * frames are moved together in place (the chunk is ours until the next
+   * stream read), so a read of many small frames costs one `read()`, not one
+   * per frame.
    */
   #parse(): Uint8Array | undefined {
     const chunk = this.#chunk;
+    let start = -1;
+    let end = -1;
     while (this.#pos < chunk.length) {
       if (this.#opcode === -1) {
-        if (!this.#readHeader()) return undefined;
-        if (this.#remaining === 0 && this.#finishFrame()) return undefined;
+        if (!this.#readHeader()) break;
+        if (this.#remaining === 0 && this.#finishFrame()) break;
         continue;
       }
-      const take = Math.min(this.#remaining, chunk.length - this.#pos);
-      const piece = chunk.subarray(this.#pos, this.#pos + take);
+      const from = this.#pos;
+      const take = Math.min(this.#remaining, chunk.length - from);
+      const piece = chunk.subarray(from, from + take);
       this.#pos += take;
       this.#remaining -= take;
-      if (this.#mask !== undefined) this.#unmask(piece);
-      const opcode = this.#opcode;
-      const binary = opcode === OPCODE_BINARY ||
-        (opcode === OPCODE_CONTINUATION && this.#messageOpcode === OPCODE_BINARY);
-      if (opcode >= OPCODE_CLOSE) {
+      if (this.#masked) this.#unmask(piece);
+      if (this.#opcode >= OPCODE_CLOSE) {
         for (const byte of piece) this.#control.push(byte);
+      } else if (take > 0 && this.#currentOpcode === OPCODE_BINARY) {
+        if (start === -1) start = end = from;
+        if (end !== from) chunk.copyWithin(end, from, from + take);
+        end += take;
       }
-      if (this.#remaining === 0 && this.#finishFrame()) return undefined;
-      if (binary && take > 0) return piece;
+      if (this.#remaining === 0 && this.#finishFrame()) break;
     }
-    return undefined;
+    return start === -1 ? undefined : chunk.subarray(start, end);
   }
 
   /** Reads a frame header from the chunk, across reads if needed; true once complete. */
@@ -154,6 +176,14 @@ class WebSocketTransport implements Transport {
     if ((header[0]! & 0x70) !== 0) {
       throw new ProtocolError(`${this.url}: WebSocket frame with reserved bits set`);
     }
+    // RFC 6455 §5.1: clients mask every frame, servers none.
+    if (masked !== (this.#role === "server")) {
+      throw new ProtocolError(
+        `${this.url}: WebSocket frame ${
+          masked ? "masked by the server" : "not masked by the client"
+        }`,
+      );
+    }
     const view = new DataView(header.buffer, header.byteOffset, size);
     let length = short;
     if (short === 126) length = view.getUint16(2);
@@ -169,12 +199,24 @@ class WebSocketTransport implements Transport {
       }
     } else if (opcode > OPCODE_BINARY) {
       throw new ProtocolError(`${this.url}: unknown WebSocket opcode ${opcode}`);
-    } else if (opcode !== OPCODE_CONTINUATION) {
-      this.#messageOpcode = opcode;
+    } else if (opcode === OPCODE_CONTINUATION) {
+      if (this.#messageOpcode === -1) {
+        throw new ProtocolError(`${this.url}: WebSocket continuation frame with no message`);
+      }
+      // §5.4: the continuation frames of one message, then the next message.
+      this.#currentOpcode = this.#messageOpcode;
+      if (fin) this.#messageOpcode = -1;
+    } else {
+      if (this.#messageOpcode !== -1) {
+        throw new ProtocolError(`${this.url}: WebSocket message inside an unfinished one`);
+      }
+      this.#currentOpcode = opcode;
+      if (!fin) this.#messageOpcode = opcode;
     }
     this.#opcode = opcode;
     this.#remaining = length;
-    this.#mask = masked ? header.slice(size - 4, size) : undefined;
+    this.#masked = masked;
+    if (masked) this.#mask.set(header.subarray(size - 4, size));
     this.#maskOffset = 0;
     this.#headerLength = 0;
     return true;
@@ -182,7 +224,7 @@ class WebSocketTransport implements Transport {
 
   #unmask(piece: Uint8Array): void {
     // The chunk is ours until the next stream read: unmasked in place.
-    const mask = this.#mask!;
+    const mask = this.#mask;
     let offset = this.#maskOffset;
     for (let i = 0; i < piece.length; i++) piece[i]! ^= mask[offset++ & 3]!;
     this.#maskOffset = offset & 3;
@@ -196,15 +238,38 @@ class WebSocketTransport implements Transport {
     const payload = new Uint8Array(this.#control);
     this.#control = [];
     if (opcode === OPCODE_PING) {
-      this.#send(OPCODE_PONG, payload).catch(() => {});
+      this.#pong(payload);
       return false;
     }
     if (opcode === OPCODE_PONG) return false;
-    // The peer closes: answer with its status code after what is being
-    // written (a pong, say), then the stream ends.
+    // The peer closes: answer after what is being written (a pong, say),
+    // then the stream ends. A 1-byte payload is malformed (§5.5.1); a code
+    // that must not be sent (1005, 1006, 1015) is not echoed back.
     this.#ended = true;
-    this.#shutdown(payload.subarray(0, 2), true);
+    const code = payload.length >= 2 ? payload[0]! << 8 | payload[1]! : undefined;
+    const status = payload.length === 1
+      ? new Uint8Array([0x03, 0xea]) // 1002: protocol error
+      : code === undefined || code === 1005 || code === 1006 || code === 1015
+      ? new Uint8Array(0)
+      : payload.subarray(0, 2);
+    this.#shutdown(status, true);
     return true;
+  }
+
+  /**
+   * Answers a ping. Only the latest ping of those waiting is answered (RFC
+   * 6455 §5.5.3 allows it), so a peer that floods pings and never reads
+   * makes one pong wait, not one per ping.
+   */
+  #pong(payload: Uint8Array): void {
+    const queued = this.#pongPayload !== undefined;
+    this.#pongPayload = payload;
+    if (queued) return;
+    this.#writing.run(() => {
+      const latest = this.#pongPayload ?? payload;
+      this.#pongPayload = undefined;
+      return this.#stream.write(encodeWebSocketFrame(OPCODE_PONG, latest, this.#role === "client"));
+    }).catch(() => {});
   }
 
   write(bytes: Uint8Array): Promise<void> {
@@ -222,6 +287,7 @@ class WebSocketTransport implements Transport {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#release();
     this.#shutdown(new Uint8Array([0x03, 0xe8]), false); // 1000: normal closure
   }
 
@@ -300,24 +366,31 @@ interface HttpHead {
 
 /** Reads an HTTP head (up to the blank line) from `stream`, bounded in size. */
 async function readHead(stream: Transport, url: string): Promise<HttpHead> {
-  let head = new Uint8Array(0);
+  // Grown by doubling and searched only where the new bytes can complete the
+  // blank line, so a head dripped a byte at a time costs linear time.
+  let head = new Uint8Array(1024);
+  let length = 0;
   for (;;) {
     const chunk = await stream.read();
     if (chunk === null) throw new DouyuError(`${url}: connection closed during the handshake`);
-    const joined = new Uint8Array(head.length + chunk.length);
-    joined.set(head);
-    joined.set(chunk, head.length);
-    head = joined;
-    const end = findHeadEnd(head);
-    if (end !== -1) return parseHead(head.subarray(0, end), head.slice(end + 4));
-    if (head.length > MAX_HEAD_BYTES) {
+    if (length + chunk.length > head.length) {
+      const grown = new Uint8Array(Math.max(head.length * 2, length + chunk.length));
+      grown.set(head.subarray(0, length));
+      head = grown;
+    }
+    head.set(chunk, length);
+    const from = Math.max(0, length - 3);
+    length += chunk.length;
+    const end = findHeadEnd(head.subarray(0, length), from);
+    if (end !== -1) return parseHead(head.subarray(0, end), head.slice(end + 4, length));
+    if (length > MAX_HEAD_BYTES) {
       throw new ProtocolError(`${url}: handshake head longer than ${MAX_HEAD_BYTES} bytes`);
     }
   }
 }
 
-function findHeadEnd(bytes: Uint8Array): number {
-  for (let i = 0; i + 3 < bytes.length; i++) {
+function findHeadEnd(bytes: Uint8Array, from: number): number {
+  for (let i = from; i + 3 < bytes.length; i++) {
     if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) {
       return i;
     }
@@ -502,12 +575,20 @@ export async function listenWebSocket(
   port: number,
   onConnection: ConnectionHandler,
 ): Promise<Listener> {
+  let handshaking = 0;
   const tcp = await listenTcp(host, port, (stream) => {
+    // Connections still in their handshake are bounded too: a peer that opens
+    // many and never sends the upgrade must not hold sockets without limit.
+    if (handshaking >= MAX_PENDING_HANDSHAKES) {
+      stream.close();
+      return;
+    }
+    handshaking++;
     const url = `${stream.url.replace(/^tcp:/, "ws:")}/`;
     acceptWebSocket(stream, url).then(
       (ws) => deliverConnection(onConnection, ws),
       () => {}, // answered (or dropped) already; nothing to hand over
-    );
+    ).finally(() => handshaking--);
   });
   return { endpoint: listenerEndpoint("ws", host, tcp.endpoint.port), close: () => tcp.close() };
 }

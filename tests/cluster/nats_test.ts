@@ -108,6 +108,11 @@ test("consume prints what the live command prints, text and NDJSON", async () =>
         String(SERVED.length),
         "--types",
         "chatmsg,dgb,uenter,rss",
+        "--rooms",
+        "9999", // one room: no room column, as when watching one
+        // Gift names come from Douyu's web API, as when watching: here, from nowhere.
+        "--gift-api-base",
+        "http://127.0.0.1:9/",
       ];
       if (mode === "json") args.push("--json");
       assert.equal(await main(args, capture.io), 0, capture.err.join(""));

@@ -1,0 +1,166 @@
+/**
+ * `deno task bench:overlay`: the overlay under a steady flood, measured in a
+ * real browser. A mock room (its own process) sends chat at `--rate`
+ * messages a second for `--seconds` seconds, each stamped with its send time;
+ * `douyu overlay` (its own process) serves it to headless Chromium. Reports:
+ *
+ * - latency from the mock's send to the page's script receiving the event
+ *   (outside smoothing) and to the element being in the DOM, p50/p95/p99/max;
+ * - messages shown, the DOM's node count at the end;
+ * - the JS heap: at the start, its peak, and at the end after a GC;
+ * - frames longer than 50 ms.
+ *
+ *   deno task bench:overlay [--rate=500] [--seconds=20] [--max=50]
+ */
+// deno-lint-ignore-file no-console
+import { parseArgs } from "node:util";
+import { spawnPeer } from "../tests/harness.ts";
+import { launch } from "../tests/browser/chromium.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    rate: { type: "string", default: "500" },
+    seconds: { type: "string", default: "20" },
+    max: { type: "string", default: "50" },
+  },
+});
+const rate = Number(values.rate);
+const seconds = Number(values.seconds);
+const max = Number(values.max);
+
+const MOD = new URL("../mod.ts", import.meta.url).pathname;
+
+const room = await spawnPeer("overlay_room.ts");
+const { url: roomUrl } = await room.next<{ url: string }>();
+const overlay = new Deno.Command(Deno.execPath(), {
+  args: [
+    "run",
+    "-A",
+    MOD,
+    "overlay",
+    "--url",
+    roomUrl,
+    "--port",
+    "0",
+    "--gift-api-base",
+    "http://127.0.0.1:9",
+    "9999",
+  ],
+  stdin: "null",
+  stdout: "piped",
+  stderr: "inherit",
+}).spawn();
+const reader = overlay.stdout.pipeThrough(new TextDecoderStream()).getReader();
+let first = "";
+while (!first.includes("\n")) first += (await reader.read()).value ?? "";
+const pageUrl = /overlay: (\S+)/.exec(first)![1]!;
+room.send(JSON.stringify({ clients: 1 }));
+await room.next();
+
+const browser = await launch({ width: 480, height: 800 });
+try {
+  const page = await browser.context.newPage();
+  await page.addInitScript(() => {
+    const w = globalThis as unknown as Record<string, unknown>;
+    const arrive: number[] = [];
+    const shown: number[] = [];
+    const frames: number[] = [];
+    w.__bench = { arrive, shown, frames };
+    addEventListener("douyu:event", (event) => {
+      const text = (event as CustomEvent).detail.text as string | undefined;
+      if (text?.startsWith("t")) arrive.push(Date.now() - Number(text.slice(1)));
+    });
+    new MutationObserver((records) => {
+      const now = Date.now();
+      for (const record of records) {
+        for (const node of record.addedNodes) {
+          const text = node instanceof HTMLElement
+            ? node.querySelector(".text")?.textContent
+            : undefined;
+          if (text?.startsWith("t")) shown.push(now - Number(text.slice(1)));
+        }
+      }
+    }).observe(document, { childList: true, subtree: true });
+    let last = performance.now();
+    const frame = (now: number) => {
+      frames.push(now - last);
+      last = now;
+      requestAnimationFrame(frame);
+    };
+    requestAnimationFrame(frame);
+  });
+  await page.goto(`${pageUrl}?avatars=0&max=${max}`);
+  await page.waitForFunction(() =>
+    document.getElementById("overlay")?.getAttribute("data-connection") === "open"
+  );
+  const cdp = await browser.context.newCDPSession(page);
+  await cdp.send("Performance.enable");
+  const heap = async () => {
+    const { metrics } = await cdp.send("Performance.getMetrics");
+    return metrics.find((m: { name: string }) => m.name === "JSHeapUsedSize")!.value as number;
+  };
+  await cdp.send("HeapProfiler.collectGarbage");
+  const heapStart = await heap();
+  let heapPeak = heapStart;
+  const sampling = setInterval(async () => {
+    heapPeak = Math.max(heapPeak, await heap().catch(() => 0));
+  }, 1000);
+  const started = Date.now();
+  room.send(JSON.stringify({ rate: { perSecond: rate, seconds } }));
+  const sent = await room.next<{ sent: number; late: number }>();
+  const elapsed = (Date.now() - started) / 1000;
+  await page.waitForTimeout(1500);
+  clearInterval(sampling);
+  await cdp.send("HeapProfiler.collectGarbage");
+  const heapEnd = await heap();
+  const { nodes } = await cdp.send("Memory.getDOMCounters");
+  const result = await page.evaluate(() => {
+    const bench = (globalThis as unknown as Record<string, unknown>).__bench as Record<
+      string,
+      number[]
+    >;
+    return {
+      arrive: bench.arrive!,
+      shown: bench.shown!,
+      frames: bench.frames!,
+      elements: document.getElementsByTagName("*").length,
+      lines: document.querySelectorAll("#messages > [data-id]").length,
+    };
+  });
+  const pct = (values: number[], p: number) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? NaN;
+  };
+  const summary = (values: number[]) =>
+    `p50 ${pct(values, 50)} ms, p95 ${pct(values, 95)} ms, p99 ${pct(values, 99)} ms, max ${
+      Math.max(...values)
+    } ms`;
+  const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+  const longFrames = result.frames.filter((ms) => ms > 50);
+  console.log(
+    `overlay bench: ${sent.sent} messages at ${rate}/s for ${seconds} s ` +
+      `(sent in ${elapsed.toFixed(1)} s, sender at most ${sent.late} ms behind), max=${max}`,
+  );
+  console.log(`  received by the page: ${result.arrive.length}; shown: ${result.shown.length}`);
+  console.log(`  send → page script (outside smoothing): ${summary(result.arrive)}`);
+  console.log(`  send → element in the DOM:              ${summary(result.shown)}`);
+  console.log(
+    `  DOM at the end: ${result.lines} lines, ${result.elements} elements, ${nodes} nodes`,
+  );
+  console.log(
+    `  JS heap: ${mb(heapStart)} at the start, ${mb(heapPeak)} at its peak, ${
+      mb(heapEnd)
+    } at the end (after GC)`,
+  );
+  console.log(
+    `  frames: ${result.frames.length}, longer than 50 ms: ${longFrames.length}` +
+      (longFrames.length > 0 ? ` (longest ${Math.max(...longFrames).toFixed(0)} ms)` : ""),
+  );
+} finally {
+  await browser.close();
+  overlay.kill("SIGINT");
+  await overlay.status;
+  await reader.cancel().catch(() => {});
+  await room.stop();
+}

@@ -1,0 +1,74 @@
+/**
+ * The files a `douyu` command reads and writes (`--record`, `replay`,
+ * `serve <file>`, `--rooms-file`), through `node:fs/promises`, which Deno,
+ * Bun and Node all provide. Failures are one-line {@linkcode CliFailure}s.
+ *
+ * @module
+ */
+
+import { open, readFile } from "node:fs/promises";
+import { errorText } from "../base/errors.ts";
+import { parseRecording, type RecordLine } from "../protocol/record.ts";
+import { CliFailure, type CliIO, say, writeAll } from "./common.ts";
+
+/** A file open for writing text. */
+export interface WritableFile {
+  write(text: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Opens (creating or truncating) `path` for writing; `what` names it in errors. */
+export async function openForWriting(path: string, what: string): Promise<WritableFile> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, "w");
+  } catch (error) {
+    throw new CliFailure(`cannot write ${what} ${path}: ${errorText(error)}`);
+  }
+  const encoder = new TextEncoder();
+  return {
+    write: (text) =>
+      writeAll(encoder.encode(text), async (chunk) => (await handle.write(chunk)).bytesWritten),
+    close: () => handle.close(),
+  };
+}
+
+/** Reads a text file; `what` names it in errors. */
+export async function readText(path: string, what: string): Promise<string> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (error) {
+    throw new CliFailure(`cannot read ${what} ${path}: ${errorText(error)}`);
+  }
+}
+
+/** Reads a recording; a last line cut off (by a kill, a full disk) is skipped with a warning. */
+export async function readRecording(path: string, io: CliIO): Promise<RecordLine[]> {
+  const text = await readText(path, "recording");
+  let incomplete: number | undefined;
+  const lines = parseRecording(text, path, { onIncompleteLine: (line) => (incomplete = line) });
+  if (incomplete !== undefined) {
+    await say(io, `${path}:${incomplete}: last line is incomplete (cut off?); skipped`);
+  }
+  return lines;
+}
+
+/** The most rooms a `--rooms-file` may list: more is surely not a rooms file. */
+const MAX_ROOMS_IN_FILE = 100_000;
+
+/**
+ * The rooms of a `--rooms-file`: one per line; blank lines and `#` comments
+ * (whole lines, or after a room) are skipped.
+ */
+export async function readRoomsFile(path: string): Promise<string[]> {
+  const rooms: string[] = [];
+  for (const raw of (await readText(path, "rooms file")).split("\n")) {
+    const room = raw.replace(/#.*/, "").trim();
+    if (room === "") continue;
+    if (rooms.length === MAX_ROOMS_IN_FILE) {
+      throw new CliFailure(`${path}: more than ${MAX_ROOMS_IN_FILE} rooms`);
+    }
+    rooms.push(room);
+  }
+  return rooms;
+}

@@ -1,0 +1,324 @@
+/**
+ * `douyu overlay <room…>` and `douyu overlay --demo`: a chat overlay page for
+ * OBS. One process watches the rooms (a `Hub`), names and prices gifts (a
+ * `GiftCatalogCache`), and serves the page and its event stream
+ * (`OverlayServer`) until Ctrl-C.
+ *
+ * @module
+ */
+
+import { errorText } from "../base/errors.ts";
+import { sleep } from "../base/timers.ts";
+import { OverlayServer } from "../overlay/server.ts";
+import type { StreamSettings } from "../overlay/params.ts";
+import type { RecordLine } from "../protocol/record.ts";
+import { Hub } from "../rooms/hub.ts";
+import { MockServer } from "../testing/mock_server.ts";
+import { SAMPLE_ROOM, sampleGiftList, sampleRecording } from "../testing/sample.ts";
+import { GiftCatalog, GiftCatalogCache, type GiftEntry } from "../web/gifts.ts";
+import { parseRoomInput, resolveRoom } from "../web/room.ts";
+import {
+  type CliIO,
+  FAILURE,
+  OK,
+  quoted,
+  say,
+  stopController,
+  untilAborted,
+  UsageError,
+} from "./common.ts";
+import {
+  defineOptions,
+  endpointUrls,
+  FILTER_OPTIONS,
+  filterOptions,
+  giftBases,
+  HELP_OPTION,
+  type Lookups,
+  lookups,
+  numberOption,
+  parseCommand,
+  parseRoom,
+} from "./options.ts";
+
+/** The port the overlay listens on unless told otherwise: fixed, so OBS's URL keeps working. */
+export const DEFAULT_OVERLAY_PORT = 8765;
+
+/** The options of `douyu overlay`. */
+export const OVERLAY_OPTIONS = defineOptions(
+  {
+    ...HELP_OPTION,
+    ...FILTER_OPTIONS,
+    demo: { type: "boolean" },
+    host: { type: "string" },
+    port: { type: "string" },
+    url: { type: "string", multiple: true },
+    enter: { type: "boolean" },
+    "gift-api-base": { type: "string" },
+    "api-base": { type: "string" },
+    "mobile-base": { type: "string" },
+  } as const,
+);
+
+/** Waits between two tries to add a room that failed, ms: doubling, up to a minute. */
+const RETRY_FIRST = 2000;
+const RETRY_MAX = 60_000;
+
+/**
+ * Runs `douyu overlay`: serves the overlay page for the rooms given (or the
+ * demo room) until `io.signal` aborts, then returns 0. Returns 1 when the
+ * server cannot listen; throws a usage error for a bad command line.
+ *
+ * @param args The arguments after `overlay`.
+ * @param io Standard streams and the stop signal.
+ * @returns The exit code.
+ *
+ * @example The demo room for a moment, in-process
+ * ```ts
+ * import { overlayCommand } from "./overlay.ts";
+ *
+ * const stop = new AbortController();
+ * let out = "";
+ * const done = overlayCommand(["--demo", "--port", "0"], {
+ *   stdout: (text) => {
+ *     out += text;
+ *     stop.abort(); // as soon as it is up
+ *   },
+ *   stderr: () => {},
+ *   signal: stop.signal,
+ * });
+ * console.log(await done, out.startsWith("overlay: http://127.0.0.1:")); // 0 true
+ * ```
+ */
+export async function overlayCommand(args: string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parseCommand(args, OVERLAY_OPTIONS, "douyu overlay");
+  const demo = values.demo ?? false;
+  if (demo && positionals.length > 0) {
+    throw new UsageError(
+      `--demo plays the sample room: no room to give (got ${quoted(positionals[0]!)})`,
+    );
+  }
+  if (demo && values.url !== undefined) throw new UsageError("--demo and --url do not go together");
+  if (!demo && positionals.length === 0) {
+    throw new UsageError("missing <room>: a room id, name or URL (or --demo)");
+  }
+  for (const room of positionals) parseRoom(room);
+  const { rules, fold } = filterOptions(values);
+  const settings: OverlaySettings = {
+    demo,
+    rooms: positionals,
+    host: values.host ?? "127.0.0.1",
+    port: numberOption(values.port, "port", "port") ?? DEFAULT_OVERLAY_PORT,
+    urls: endpointUrls(values.url),
+    defaults: { rules, enter: values.enter ?? false, fold },
+    lookups: lookups(values, endpointUrls(values.url)),
+  };
+  return await runOverlay(settings, io);
+}
+
+interface OverlaySettings {
+  demo: boolean;
+  rooms: string[];
+  host: string;
+  port: number;
+  urls: string[];
+  defaults: StreamSettings;
+  lookups: Lookups;
+}
+
+async function runOverlay(settings: OverlaySettings, io: CliIO): Promise<number> {
+  const { stop, unlink } = stopController(io);
+  let server: OverlayServer;
+  try {
+    server = await OverlayServer.start({
+      host: settings.host,
+      port: settings.port,
+      defaults: settings.defaults,
+    });
+  } catch (error) {
+    unlink();
+    const code = (error as { code?: unknown }).code;
+    const hint = code === "EADDRINUSE" ? " (another program uses it: try --port)" : "";
+    await say(io, `cannot listen on ${settings.host}:${settings.port}: ${errorText(error)}${hint}`);
+    return FAILURE;
+  }
+
+  const demoStop = new AbortController();
+  let mock: MockServer | undefined;
+  let hub: Hub | undefined;
+  // Douyu's gift API knows Douyu's rooms: asked only when the barrage comes
+  // from Douyu (no --url), or when --gift-api-base says where to ask.
+  const { giftApiBase } = settings.lookups;
+  const catalogs = settings.demo || (settings.urls.length > 0 && !giftApiBase)
+    ? undefined
+    : new GiftCatalogCache(giftBases(settings.lookups));
+  const tasks: Promise<void>[] = [];
+  try {
+    let urls = settings.urls;
+    let rooms: (string | number)[] = settings.rooms;
+    if (settings.demo) {
+      mock = await MockServer.start({ messages: () => demoPass(demoStop.signal), loop: true });
+      urls = [mock.url];
+      rooms = [SAMPLE_ROOM];
+    }
+    await io.stdout(`overlay: ${server.url}  (Ctrl-C stops)\n`);
+    if (settings.host !== "127.0.0.1" && settings.host !== "localhost" && settings.host !== "::1") {
+      await say(io, `listening on ${settings.host}: other machines can open the overlay too`);
+    }
+    // An overlay shows what is happening now: under a flood, old messages go first.
+    hub = new Hub({
+      ...(urls.length > 0 ? { url: urls } : {}),
+      overflow: "drop-oldest",
+      signal: stop.signal,
+    });
+    const demoCatalog = settings.demo ? sampleCatalog() : undefined;
+    const activeHub = hub;
+    tasks.push(
+      (async () => {
+        for await (const { room, message } of activeHub) {
+          // Asks the cache in the background (it fetches at most once per ttl, or
+          // per retryAfter after a failure) and publishes with what is there.
+          if (message.type === "dgb") catalogs?.get(room).catch(() => {});
+          server.publish(room, message, demoCatalog ?? catalogs?.peek(room));
+        }
+      })(),
+      reportStatus(activeHub, server, io),
+      ...rooms.map((room) =>
+        addRoom(room, { hub: activeHub, server, catalogs, settings, io, signal: stop.signal })
+      ),
+    );
+    await untilAborted(stop.signal);
+  } finally {
+    unlink();
+    demoStop.abort();
+    await hub?.close();
+    await Promise.allSettled(tasks);
+    catalogs?.clear();
+    await server.close();
+    await mock?.close();
+  }
+  return OK;
+}
+
+interface AddContext {
+  hub: Hub;
+  server: OverlayServer;
+  catalogs: GiftCatalogCache | undefined;
+  settings: OverlaySettings;
+  io: CliIO;
+  signal: AbortSignal;
+}
+
+/**
+ * Adds a room to the hub, trying again (2 s doubling to a minute) while it
+ * fails: the page says why meanwhile, rather than showing nothing.
+ */
+async function addRoom(text: string | number, context: AddContext): Promise<void> {
+  const { hub, server, catalogs, settings, io, signal } = context;
+  const parsed = parseRoomInput(text);
+  let label = "id" in parsed ? parsed.id : undefined;
+  if (label !== undefined) server.setRoom(label, { connected: false });
+  for (let attempt = 0; !signal.aborted; attempt++) {
+    try {
+      const { apiBase, mobileBase, fetch } = settings.lookups;
+      const id = "id" in parsed ? parsed.id : await resolveRoom(text, {
+        ...(apiBase ? { apiBase } : {}),
+        ...(mobileBase ? { mobileBase } : {}),
+        ...(fetch ? { fetch } : {}),
+        signal,
+      });
+      if (label === undefined) {
+        label = id;
+        await say(io, `room ${String(text)} is room ${id}`);
+      }
+      await hub.add(id);
+      server.setRoom(id, { connected: true, error: undefined });
+      await say(io, `room ${id}: connected`);
+      // In the background: until it arrives, gifts show as ids.
+      catalogs?.get(id, { signal }).then(
+        (catalog) => say(io, `room ${id}: gift catalogue loaded (${catalog.size} gifts and props)`),
+        (error) =>
+          signal.aborted
+            ? undefined
+            : say(io, `room ${id}: no gift names and values: ${errorText(error)}`),
+      );
+      return;
+    } catch (error) {
+      if (signal.aborted) return;
+      const delay = Math.min(RETRY_MAX, RETRY_FIRST * 2 ** attempt);
+      const reason = errorText(error);
+      if (label !== undefined) server.setRoom(label, { connected: false, error: oneLine(reason) });
+      await say(io, `room ${String(text)}: ${reason}; trying again in ${delay / 1000} s`);
+      try {
+        await sleep(delay, signal);
+      } catch {
+        return;
+      }
+    }
+  }
+}
+
+function oneLine(text: string): string {
+  const line = text.split("\n")[0]!;
+  return line.length > 160 ? `${line.slice(0, 160)}…` : line;
+}
+
+/** Keeps the status line and stderr told of every room's connection. */
+async function reportStatus(hub: Hub, server: OverlayServer, io: CliIO): Promise<void> {
+  for await (const { room, event } of hub.status()) {
+    switch (event.type) {
+      case "connected":
+        server.setRoom(room, { connected: true, error: undefined });
+        break;
+      case "disconnected":
+        server.setRoom(room, { connected: false, error: oneLine(errorText(event.error)) });
+        await say(io, `room ${room}: disconnected: ${errorText(event.error)}`);
+        break;
+      case "reconnecting":
+        server.setRoom(room, {
+          connected: false,
+          error: `reconnecting in ${(event.delay / 1000).toFixed(1)} s`,
+        });
+        await say(io, `room ${room}: reconnecting in ${(event.delay / 1000).toFixed(1)} s`);
+        break;
+      case "dropped":
+        await say(io, `room ${room}: ${event.count} messages dropped (${event.total} in all)`);
+        break;
+    }
+  }
+}
+
+/**
+ * One pass of the sample room for `--demo`, in its own time. Each pass gives
+ * its chat new ids (`cid`), so the page shows every pass rather than taking
+ * the next one for a repeat of the first.
+ */
+async function* demoPass(signal: AbortSignal): AsyncGenerator<string> {
+  const start = Date.now();
+  const salt = (Math.floor(start / 1000) >>> 0).toString(16).padStart(8, "0");
+  const lines: RecordLine[] = sampleRecording(start);
+  for (const line of lines) {
+    const wait = line.t - Date.now();
+    if (wait > 0) await sleep(wait, signal);
+    yield line.body.replace(/(cid@=[0-9a-f]{24})[0-9a-f]{8}/, `$1${salt}`);
+  }
+  await sleep(1000, signal);
+}
+
+/** The sample room's gift list as a catalogue, so the demo shows names and values offline. */
+function sampleCatalog(): GiftCatalog {
+  const list = JSON.parse(sampleGiftList()).data.giftList as {
+    id: number;
+    name: string;
+    priceInfo: { price: number; priceType: string };
+  }[];
+  const gifts: GiftEntry[] = list.map((gift) => ({
+    id: String(gift.id),
+    name: gift.name,
+    price: gift.priceInfo.price,
+    priceType: gift.priceInfo.priceType,
+    paid: gift.priceInfo.priceType === "YUCHI",
+    source: "room",
+  }));
+  return new GiftCatalog({ roomId: SAMPLE_ROOM, gifts });
+}
