@@ -237,6 +237,8 @@ export class Collector implements AsyncDisposable {
   readonly #startedAt = Date.now();
   readonly #encoder = new TextEncoder();
   #started = false;
+  /** Its heartbeat is stored: only then is the entry under its name its own to delete. */
+  #registered = false;
   #stopping = false;
   #scanning: Promise<void> | undefined;
   #rescan = false;
@@ -338,6 +340,7 @@ export class Collector implements AsyncDisposable {
     try {
       await this.#checkName();
       await this.#heartbeat();
+      this.#registered = true;
     } catch (error) {
       await this.close();
       if (error instanceof ClusterError) throw error;
@@ -388,7 +391,7 @@ export class Collector implements AsyncDisposable {
     this.#signal?.removeEventListener("abort", this.#onAbort);
     this.#scanTimer?.();
     await this.#scanning?.catch(() => {});
-    if (this.#started) {
+    if (this.#registered) {
       // Gone from the live set first, so the others' fair share grows before the leases free up.
       await this.#cluster.collectors.delete(this.name).catch(() => {});
       const owned = [...this.#owned.values()].filter((entry) => entry.state !== "releasing");

@@ -188,6 +188,11 @@ function text(value: unknown, max = 256): string | undefined {
   return typeof value === "string" && value.length <= max ? value : undefined;
 }
 
+/** A collector's name as collectors write it (so it is safe on a terminal and in JSON). */
+function collectorName(value: unknown): string | undefined {
+  return typeof value === "string" && /^[A-Za-z0-9_-]{1,64}$/.test(value) ? value : undefined;
+}
+
 function time(value: unknown): number | undefined {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
 }
@@ -196,7 +201,7 @@ function time(value: unknown): number | undefined {
 export function parseLease(value: Uint8Array): Lease | undefined {
   const record = readJson(value);
   if (record === undefined) return undefined;
-  const collector = text(field(record, "collector"), 64);
+  const collector = collectorName(field(record, "collector"));
   const instance = text(field(record, "instance"), 64);
   const since = time(field(record, "since"));
   if (collector === undefined || instance === undefined || since === undefined) return undefined;
@@ -224,7 +229,7 @@ export function parseRoomSettings(value: Uint8Array): RoomSettings {
 export function parseHealth(value: Uint8Array): CollectorHealth | undefined {
   const record = readJson(value);
   if (record === undefined) return undefined;
-  const name = text(field(record, "name"), 64);
+  const name = collectorName(field(record, "name"));
   const instance = text(field(record, "instance"), 64);
   const startedAt = time(field(record, "startedAt"));
   const updatedAt = time(field(record, "updatedAt"));

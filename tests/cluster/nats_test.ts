@@ -276,6 +276,8 @@ test("NATS unreachable or a name in use: one line, exit 1; bad usage: exit 2", a
     await first.start();
     const second = new Collector(cluster, { name: "a" });
     await assert.rejects(second.start(), /a collector named a is already running/);
+    // The one refused leaves the running one's heartbeat alone.
+    assert.equal((await cluster.collectors.get("a"))?.operation, "PUT");
     await first.close();
   } finally {
     await cluster.close();
