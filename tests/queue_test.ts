@@ -76,3 +76,18 @@ test("queue: draining 200,000 queued items takes linear time", async () => {
   assert.equal(sum, (count * (count - 1)) / 2);
   assert.ok(elapsed < 2000, `draining took ${elapsed} ms`);
 });
+
+test("queue: an ended queue is never full, so a paused producer stops waiting on it", async () => {
+  // A hub ends its queue on close while a paused session still loops on `full`; with `full`
+  // still true and `waitForSpace` resolving at once, that loop never yielded (Bun hung at
+  // 100% CPU stopping a collector whose publisher had no room).
+  const queue = new MessageQueue<number>(2, "pause");
+  queue.push(1);
+  queue.push(2);
+  assert.equal(queue.full, true);
+  queue.end();
+  assert.equal(queue.full, false);
+  await queue.waitForSpace(new AbortController().signal);
+  assert.deepEqual([(await queue.next()).value, (await queue.next()).value], [1, 2]);
+  assert.equal((await queue.next()).done, true);
+});

@@ -48,6 +48,11 @@ const SESSION_TYPES: ReadonlySet<string> = new Set(["loginres", "pingreq", "mrkl
 const CHAT_ID = /^[0-9A-Za-z-]{1,64}$/;
 const STATUS_BUFFER = 1024;
 const RENEW_CONCURRENCY = 32;
+/**
+ * How long a stopping collector waits for NATS to take its goodbyes (heartbeat
+ * deleted, leases released): with NATS away, the leases expire by themselves.
+ */
+const GOODBYE_MS = 2000;
 
 /**
  * Options of a {@linkcode Collector}: its name, its limits, and the options
@@ -393,20 +398,29 @@ export class Collector implements AsyncDisposable {
     await this.#scanning?.catch(() => {});
     if (this.#registered) {
       // Gone from the live set first, so the others' fair share grows before the leases free up.
-      await this.#cluster.collectors.delete(this.name).catch(() => {});
+      await bounded(this.#cluster.collectors.delete(this.name), GOODBYE_MS);
       const owned = [...this.#owned.values()].filter((entry) => entry.state !== "releasing");
       await Promise.all(owned.map((entry) => this.#giveUp(entry, "stopping", "keep")));
       if (owned.length > 0 && this.#handover > 0) {
-        await sleep(this.#handover, AbortSignal.timeout(this.#handover + 1000));
+        await sleep(this.#handover, new AbortController().signal);
       }
     }
     this.#lifetime.abort();
-    // The loop drains what the hub queued, then ends.
+    // The loop drains what the hub queued, then ends, and the publisher gets its last acks;
+    // with NATS away, the loop may wait for room in the publisher: `flushTimeout` bounds both.
     this.#hubStop.abort();
-    await this.#hub.closed;
+    const limit = new AbortController();
+    const started = Date.now();
+    await Promise.race([
+      this.#pump.then(() =>
+        this.#publisher.flush(Math.max(0, this.#flushTimeout - (Date.now() - started)))
+      ),
+      sleep(this.#flushTimeout, limit.signal),
+    ]);
+    limit.abort();
+    this.#publisher.close(); // a loop still waiting for room gives up
     await this.#pump;
-    await this.#publisher.flush(this.#flushTimeout);
-    this.#publisher.close();
+    await this.#hub.closed;
     await Promise.allSettled([...this.#tasks, ...this.#running]);
     this.#owned.clear();
     this.#events.end();
@@ -614,8 +628,10 @@ export class Collector implements AsyncDisposable {
     if (entry.state === "releasing") return;
     entry.state = "releasing";
     await entry.renewal;
-    await this.#cluster.leases.delete(roomKey(entry.room), { previousSeq: entry.revision })
-      .catch(() => {});
+    await bounded(
+      this.#cluster.leases.delete(roomKey(entry.room), { previousSeq: entry.revision }),
+      GOODBYE_MS,
+    );
     this.#counters.released++;
     this.#events.emit({ type: "released", room: entry.room, reason });
     if (then === "keep") return;
@@ -800,6 +816,13 @@ export function chatId(room: number, message: Message): string | undefined {
   if (message.type !== "chatmsg") return undefined;
   const cid = (message as { cid?: unknown }).cid;
   return typeof cid === "string" && CHAT_ID.test(cid) ? `${room}:${cid}` : undefined;
+}
+
+/** Waits for `task` (its failure ignored), but at most `ms`; a task left running is ignored. */
+async function bounded(task: Promise<unknown>, ms: number): Promise<void> {
+  const limit = new AbortController();
+  await Promise.race([task.catch(() => {}), sleep(ms, limit.signal)]);
+  limit.abort();
 }
 
 function shuffle<T>(items: T[]): void {

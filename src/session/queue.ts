@@ -62,9 +62,14 @@ export class MessageQueue<T> {
     return this.#items.size;
   }
 
-  /** Whether the queue holds its capacity or more: a `"pause"` producer should wait. */
+  /**
+   * Whether the queue holds its capacity or more: a `"pause"` producer should
+   * wait. Never once ended: an ended queue takes nothing more, and
+   * `waitForSpace` resolves at once, so a producer that kept waiting would
+   * spin without ever yielding to timers or I/O.
+   */
   get full(): boolean {
-    return this.#items.size >= this.#capacity;
+    return !this.#ended && this.#items.size >= this.#capacity;
   }
 
   /**

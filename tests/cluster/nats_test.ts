@@ -406,3 +406,53 @@ test("cut off from NATS past its lease: rooms stop before the lease expires, hel
     await nats.close();
   }
 });
+
+test("stopping while NATS is away ends within its limits, rooms paused meanwhile", async () => {
+  const nats = await startNatsServer();
+  await using server = await MockServer.start({
+    messages: () =>
+      (async function* () {
+        for (let seq = 0;; seq++) {
+          await sleep(5);
+          yield { type: "dgb", rid: 9999, nn: "Bo", gfid: 824, seq };
+        }
+      })(),
+  });
+  const cluster = await Cluster.connect(nats.url, { leaseTtl: 8000 });
+  const collector = new Collector(cluster, {
+    name: "a",
+    url: server.url,
+    startDelay: 0,
+    claimJitter: 0,
+    handover: 200,
+    flushTimeout: 1000,
+    queueSize: 5,
+    publisher: { maxBuffered: 5 },
+  });
+  try {
+    await addRooms(cluster, [9999]);
+    await collector.start();
+    await server.nextClient();
+    await until(
+      "messages published",
+      5000,
+      () => collector.counters.published > 20 ? true : undefined,
+    );
+    await nats.stop();
+    await until(
+      "the publisher full",
+      5000,
+      () => collector.counters.buffered === 5 ? true : undefined,
+    );
+    const stopping = Date.now();
+    await collector.close();
+    const took = Date.now() - stopping;
+    // Goodbyes (2 s at most each: heartbeat, then the leases together), handover, last acks.
+    assert.ok(took < 7000, `close() took ${took} ms with NATS away`);
+    assert.equal(collector.counters.maxBuffered, 5);
+  } finally {
+    await collector.close();
+    await cluster.close();
+    await nats.close();
+  }
+});
