@@ -127,6 +127,7 @@ interface OverlaySettings {
 }
 
 async function runOverlay(settings: OverlaySettings, io: CliIO): Promise<number> {
+  const { giftApiBase } = settings.lookups;
   const { stop, unlink } = stopController(io);
   let server: OverlayServer;
   try {
@@ -134,6 +135,8 @@ async function runOverlay(settings: OverlaySettings, io: CliIO): Promise<number>
       host: settings.host,
       port: settings.port,
       defaults: settings.defaults,
+      // Icons from the gift API given, as from Douyu's own image hosts.
+      ...(giftApiBase ? { imageOrigins: [new URL(giftApiBase).origin] } : {}),
     });
   } catch (error) {
     unlink();
@@ -148,7 +151,6 @@ async function runOverlay(settings: OverlaySettings, io: CliIO): Promise<number>
   let hub: Hub | undefined;
   // Douyu's gift API knows Douyu's rooms: asked only when the barrage comes
   // from Douyu (no --url), or when --gift-api-base says where to ask.
-  const { giftApiBase } = settings.lookups;
   const catalogs = settings.demo || (settings.urls.length > 0 && !giftApiBase)
     ? undefined
     : new GiftCatalogCache(giftBases(settings.lookups));

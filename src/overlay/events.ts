@@ -347,15 +347,35 @@ const TIERS = [30, 50, 100, 500, 1000];
 export class EventNormalizer {
   /** This normaliser's boot id: its creation time in base 36. */
   readonly boot: string;
+  readonly #imageOrigins: ReadonlySet<string>;
   #sequence = 0;
 
   /**
    * Creates a normaliser.
    *
    * @param now The boot time, ms since the epoch. Default now.
+   * @param imageOrigins Origins besides Douyu's image hosts (`*.douyucdn.cn`)
+   *   that gift icons may come from, e.g. a stand-in gift API's.
    */
-  constructor(now: number = Date.now()) {
+  constructor(now: number = Date.now(), imageOrigins: readonly string[] = []) {
     this.boot = Math.floor(now).toString(36);
+    this.#imageOrigins = new Set(imageOrigins);
+  }
+
+  /**
+   * Whether the page may load an image from `url`: Douyu's image hosts, or
+   * an origin given to the constructor. A catalogue's URL is not to make the
+   * streamer's browser ask anyone else.
+   */
+  #allowedImage(url: string): boolean {
+    try {
+      const { protocol, hostname, origin } = new URL(url);
+      if (this.#imageOrigins.has(origin)) return true;
+      return (protocol === "https:" || protocol === "http:") &&
+        (hostname === "douyucdn.cn" || hostname.endsWith(".douyucdn.cn"));
+    } catch {
+      return false;
+    }
   }
 
   /** A new generated id. */
@@ -411,7 +431,9 @@ export class EventNormalizer {
         if (details.id !== undefined) gift.id = clean(details.id, 20);
         if (details.value !== undefined) gift.value = details.value;
         if (details.paid !== undefined) gift.paid = details.paid;
-        if (details.icon !== undefined && isDouyuImage(details.icon)) gift.icon = details.icon;
+        if (details.icon !== undefined && this.#allowedImage(details.icon)) {
+          gift.icon = details.icon;
+        }
         return { id: this.nextId(), type: "gift", room, time, user: userOf(msg), gift };
       }
       case "comm_chatmsg": {
@@ -446,21 +468,6 @@ export class EventNormalizer {
 }
 
 /** Sanitised, trimmed and cut to `max` characters (code points, so no emoji is split). */
-/**
- * Whether an image URL is on Douyu's image hosts (`*.douyucdn.cn`): the page
- * loads gift icons, and a catalogue's URL is not to make the streamer's
- * browser ask anyone else.
- */
-function isDouyuImage(url: string): boolean {
-  try {
-    const { protocol, hostname } = new URL(url);
-    return (protocol === "https:" || protocol === "http:") &&
-      (hostname === "douyucdn.cn" || hostname.endsWith(".douyucdn.cn"));
-  } catch {
-    return false;
-  }
-}
-
 function clean(text: string | undefined, max: number): string {
   const safe = sanitizeForTerminal(text ?? "").trim();
   if (safe.length <= max) return safe;

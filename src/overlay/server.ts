@@ -49,6 +49,11 @@ export interface OverlayServerOptions {
   maxBuffered?: number;
   /** Milliseconds between keep-alive comments on idle streams. Default 15 000. */
   keepAlive?: number;
+  /**
+   * Origins besides Douyu's image hosts that gift icons may be loaded from
+   * (a stand-in gift API's, say). Default none.
+   */
+  imageOrigins?: readonly string[];
 }
 
 /** One published message, kept for reconnecting pages. */
@@ -117,7 +122,7 @@ const ASSETS: ReadonlyMap<string, { type: string; body: string }> = new Map([
  */
 export class OverlayServer implements AsyncDisposable {
   readonly #server: Server;
-  readonly #normalizer = new EventNormalizer();
+  readonly #normalizer: EventNormalizer;
   readonly #defaults: StreamSettings;
   readonly #history: number;
   readonly #backlog: number;
@@ -131,6 +136,7 @@ export class OverlayServer implements AsyncDisposable {
   #closing: Promise<void> | undefined;
 
   private constructor(options: OverlayServerOptions) {
+    this.#normalizer = new EventNormalizer(Date.now(), options.imageOrigins);
     this.#defaults = options.defaults ?? DEFAULT_SETTINGS;
     this.#history = positive(options.history ?? 1000, "history");
     this.#backlog = Math.min(this.#history, nonNegative(options.backlog ?? 50, "backlog"));
