@@ -818,6 +818,18 @@ test("cli: --help and --version print to stdout and exit 0", async () => {
     ok(help.stdout.includes(word), word);
   }
   strictEqual((await run(["replay", "--help"])).code, 0);
+  // The NATS commands have a help of their own (that it loads no NATS client: deps_test.ts).
+  for (
+    const [command, usage] of [["rooms", "douyu rooms --nats URL add"], [
+      "collect",
+      "douyu collect --nats URL --name NAME",
+    ], ["consume", "douyu consume --nats URL"]]
+  ) {
+    const own = await run([command, "--help"]);
+    strictEqual(own.code, 0, own.stderr);
+    ok(own.stdout.startsWith("Usage:\n") && own.stdout.includes(usage), own.stdout);
+    ok(own.stdout.includes("--retention-age"), own.stdout);
+  }
   const version = await run(["--version"]);
   strictEqual(version.stdout, `douyu ${VERSION}\n`);
   const config = JSON.parse(await readFile(`${ROOT}deno.json`, "utf8"));

@@ -43,6 +43,12 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
   ["consume", async (args, io) => (await import("./consume.ts")).consumeCommand(args, io)],
 ]);
 
+/**
+ * The commands that print a help of their own for `--help`. Their help needs
+ * none of the NATS client, which they load only once they run.
+ */
+const COMMANDS_WITH_OWN_HELP: ReadonlySet<string> = new Set(["rooms", "collect", "consume"]);
+
 const HELP = `douyu ${VERSION}: Douyu (斗鱼) live chat ("barrage") in your terminal
 
 Usage:
@@ -125,7 +131,7 @@ Serve:
   --idle-timeout S   drop a client that sent nothing (no heartbeat) for S seconds;
                      0 never does (default 180)
 
-Scale out on NATS JetStream (douyu rooms, collect, consume; see the README):
+Scale out on NATS JetStream (see the README; douyu rooms|collect|consume --help):
   --nats URL         NATS server, repeatable (required)
   --lease-ttl S      lease lifetime (default 15); --retention-age D (7d) and
                      --retention-bytes N (1G) bound the stream; --replicas N
@@ -186,11 +192,12 @@ export async function main(args: string[], io: CliIO): Promise<number> {
       await io.stdout(`douyu ${VERSION}\n`);
       return OK;
     }
-    if (args.includes("--help") || args.includes("-h")) {
+    const command = COMMANDS.get(args[0] ?? "");
+    const wantsHelp = args.includes("--help") || args.includes("-h");
+    if (wantsHelp && !COMMANDS_WITH_OWN_HELP.has(args[0] ?? "")) {
       await io.stdout(HELP);
       return OK;
     }
-    const command = COMMANDS.get(args[0] ?? "");
     return command ? await command(args.slice(1), io) : await watchCommand(args, io);
   } catch (error) {
     if (error instanceof UsageError) {
