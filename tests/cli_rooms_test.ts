@@ -246,6 +246,39 @@ test("printer: a gift catalogue that failed is asked again, and values appear on
   });
 });
 
+test("printer: a room's first line asks for its gift catalogue, so its first gift has a value", async () => {
+  const requests: string[] = [];
+  await withHttp(giftApi(requests), async (base) => {
+    let out = "";
+    const stop = new AbortController();
+    const gifts = new GiftCatalogCache({ giftApiBase: base, propsBase: base });
+    const printerFor = (types?: string) =>
+      new Printer({
+        io: { stdout: (text) => void (out += text), stderr: () => {} },
+        options: outputOptions(types === undefined ? {} : { types }),
+        stop: stop.signal,
+        showRoom: false,
+        gifts,
+      });
+    const chat = parseMessage(encodeStt({ type: "chatmsg", nn: "Ann", txt: "hi", level: 3 }));
+    const rocket = parseMessage(encodeStt({ type: "dgb", nn: "Rich", gfid: 20004, gfcnt: 1 }));
+    // Chat only: no gift is ever printed, so no catalogue is asked for.
+    await printerFor("chatmsg").print(chat, Date.now(), 5006);
+    const printer = printerFor();
+    await printer.print(chat, Date.now(), 5005);
+    for (let i = 0; i < 2000 && gifts.peek(5005) === undefined; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await printer.print(rocket, Date.now(), 5005);
+    gifts.clear();
+    ok(lines(out)[2]!.endsWith("sent 火箭 x1 (¥500.00)"), out);
+    deepStrictEqual(
+      requests.filter((url) => url.startsWith("/api/gift/")),
+      ["/api/gift/v3/web/list?rid=5005"],
+    );
+  });
+});
+
 test("cli: with --url, Douyu's web APIs are asked only at the bases given, fallbacks too", async () => {
   const local = "http://127.0.0.1:1";
   const guarded = lookups({ "api-base": local }, ["tcp://127.0.0.1:2"]);

@@ -38,9 +38,16 @@ export class Printer {
   readonly #filters = new Map<number | undefined, MessageFilter>();
   readonly #folders = new Map<number | undefined, RepeatFolder>();
   #catalogWarned = false;
+  /** Rooms whose catalogue has been asked for since this printer began. */
+  readonly #catalogAsked = new Set<number>();
+
+  /** False when `--types` leaves out every gift type: no catalogue is needed then. */
+  readonly #printsGifts: boolean;
 
   constructor(settings: PrinterSettings) {
     this.#settings = settings;
+    const { types } = settings.options;
+    this.#printsGifts = types === undefined || [...GIFT_TYPES].some((type) => types.has(type));
   }
 
   /**
@@ -124,15 +131,22 @@ export class Printer {
   }
 
   /**
-   * The room's gift catalogue when it is at hand. A gift asks the cache for
-   * it in the background and prints with what is there: output never waits
-   * for an HTTP API. The cache fetches at most once per `ttl` (after a
-   * failure, once per `retryAfter`), so a lookup that failed is tried again
-   * and a stale catalogue refreshed; the first failure costs one warning.
+   * The room's gift catalogue when it is at hand. It is asked for in the
+   * background and a gift prints with what is there: output never waits for
+   * an HTTP API. A room's first printable message asks already, so that the
+   * catalogue is usually in by its first gift. Every gift asks again: the
+   * cache fetches at most once per `ttl` (after a failure, once per
+   * `retryAfter`), so a lookup that failed is tried again and a stale
+   * catalogue refreshed; the first failure costs one warning.
    */
   #catalog(msg: Message, room: number | undefined): GiftCatalog | undefined {
     const gifts = this.#settings.gifts;
-    if (gifts === undefined || room === undefined || !GIFT_TYPES.has(msg.type)) return undefined;
+    if (gifts === undefined || room === undefined || !this.#printsGifts) return undefined;
+    const isGift = GIFT_TYPES.has(msg.type);
+    if (!isGift) {
+      if (this.#catalogAsked.has(room)) return undefined;
+      this.#catalogAsked.add(room);
+    }
     gifts.get(room).catch((error) => {
       if (this.#catalogWarned || this.#settings.stop.aborted) return;
       this.#catalogWarned = true;
@@ -143,7 +157,7 @@ export class Printer {
         }); gifts show as sent, or as gift #<id>`,
       );
     });
-    return gifts.peek(room);
+    return isGift ? gifts.peek(room) : undefined;
   }
 }
 
