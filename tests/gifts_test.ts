@@ -11,8 +11,15 @@ import {
   type GiftEntry,
   giftOf,
 } from "../src/web/gifts.ts";
-import { readFixture, test } from "./harness.ts";
-import { type Handler, type LocalHttp, withServer } from "./local_http.ts";
+import { failure, readFixture, test } from "./harness.ts";
+import {
+  answer,
+  endlessBody,
+  type Handler,
+  type LocalHttp,
+  send,
+  withServer,
+} from "./local_http.ts";
 
 /** Recorded shapes (tests/fixtures/http_*): a room's gift list and the JSONP props config. */
 const giftListBody = await readFixture("http_gift_list.json");
@@ -31,26 +38,8 @@ function routes(list?: Handler, props?: Handler): Handler {
   };
 }
 
-function send(res: ServerResponse, status: number, body: string, type = "text/plain"): void {
-  res.writeHead(status, { "content-type": type, connection: "close" });
-  res.end(body);
-}
-
-function body(text: string, type = "application/json"): Handler {
-  return (_req, res) => send(res, 200, text, type);
-}
-
 function opts(local: LocalHttp, extra: GiftCatalogOptions = {}): GiftCatalogOptions {
   return { giftApiBase: local.base, propsBase: local.base, timeout: 5000, ...extra };
-}
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a rejection");
 }
 
 /** A fetch answering from memory: `list` and `props` are bodies or a status code. */
@@ -75,7 +64,7 @@ const ROCKET_ICON = "https://gfs-op.douyucdn.cn/dygift/2020/10/12/7c2e.png";
 
 test("fetchGiftCatalog: the room's list and the props config, from the recorded shapes", async () => {
   await withServer(
-    routes(body(giftListBody), body(propsBody, "application/javascript")),
+    routes(answer(giftListBody), answer(propsBody, "application/javascript")),
     async (local) => {
       const catalog = await fetchGiftCatalog(102965, opts(local));
       strictEqual(catalog.roomId, 102965);
@@ -120,7 +109,7 @@ test("fetchGiftCatalog: the room's list and the props config, from the recorded 
 });
 
 test("fetchGiftCatalog: one source failing leaves a catalogue that says so", async () => {
-  await withServer(routes(undefined, body(propsBody)), async (local) => {
+  await withServer(routes(undefined, answer(propsBody)), async (local) => {
     const catalog = await fetchGiftCatalog("102965", opts(local));
     deepStrictEqual(catalog.problems, ["gift list: HTTP 404"]);
     strictEqual(catalog.get(824)?.source, "props");
@@ -130,7 +119,7 @@ test("fetchGiftCatalog: one source failing leaves a catalogue that says so", asy
       "the props entry, as the only one left",
     );
   });
-  await withServer(routes(body(giftListBody), body("<html>busy</html>")), async (local) => {
+  await withServer(routes(answer(giftListBody), answer("<html>busy</html>")), async (local) => {
     const catalog = await fetchGiftCatalog(102965, opts(local));
     deepStrictEqual(catalog.problems, [
       "props config: response is neither JSON nor DYConfigCallback(...)",
@@ -161,7 +150,7 @@ test("fetchGiftCatalog: both failing is a GiftCatalogError naming both", async (
 test("fetchGiftCatalog: a slow source times out alone; both slow is still bounded", async () => {
   const hanging: ServerResponse[] = [];
   await withServer(
-    routes((_req, res) => void hanging.push(res), body(propsBody)),
+    routes((_req, res) => void hanging.push(res), answer(propsBody)),
     async (local) => {
       const started = Date.now();
       const catalog = await fetchGiftCatalog(9999, opts(local, { timeout: 300 }));
@@ -191,22 +180,12 @@ test("fetchGiftCatalog: a slow source times out alone; both slow is still bounde
 
 test("fetchGiftCatalog: a huge answer is refused, by bytes or by count", async () => {
   // Past maxBytes, declared or streamed without end.
-  let endless = 0;
-  const stream: Handler = (_req, res) => {
-    endless++;
-    res.writeHead(200, { "content-type": "application/json" });
-    const chunk = "x".repeat(16 * 1024);
-    const pump = () => {
-      while (!res.destroyed && res.write(chunk));
-      if (!res.destroyed) res.once("drain", pump);
-    };
-    pump();
-  };
-  await withServer(routes(stream, body(propsBody)), async (local) => {
+  const stream = endlessBody();
+  await withServer(routes(stream, answer(propsBody)), async (local) => {
     const started = Date.now();
     const catalog = await fetchGiftCatalog(9999, opts(local, { maxBytes: 64 * 1024 }));
     deepStrictEqual(catalog.problems, ["gift list: response exceeds maxBytes (65536)"]);
-    strictEqual(endless, 1);
+    strictEqual(stream.requests, 1);
     ok(Date.now() - started < 3000);
   });
   // More entries than maxGifts: that source is refused whole.

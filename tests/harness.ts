@@ -54,6 +54,16 @@ export async function readFixture(name: string): Promise<string> {
   return await readFile(new URL(`./fixtures/${name}`, import.meta.url), "utf8");
 }
 
+/** Awaits a rejection and returns the error for further checks. */
+export async function failure(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected a rejection");
+}
+
 /** A script of `tests/peers/` running in its own process: see {@linkcode spawnPeer}. */
 export interface Peer {
   /** The next line the peer printed on stdout, parsed as JSON. */

@@ -76,3 +76,35 @@ export async function withServer(
     await local.close();
   }
 }
+
+/** Answers `status` with `body` and closes the connection. */
+export function send(res: ServerResponse, status: number, body: string, type = "text/plain"): void {
+  res.writeHead(status, { "content-type": type, connection: "close" });
+  res.end(body);
+}
+
+/** A handler answering 200 with `body`. */
+export function answer(body: string, type = "application/json"): Handler {
+  return (_req, res) => send(res, 200, body, type);
+}
+
+/**
+ * A handler whose answer has no `Content-Length` and never ends: it writes as
+ * fast as the client reads, until the client goes. `requests` counts its calls.
+ */
+export function endlessBody(): Handler & { readonly requests: number } {
+  let requests = 0;
+  const handler: Handler = (_req, res) => {
+    requests++;
+    res.writeHead(200, { "content-type": "application/json" });
+    const chunk = "x".repeat(16 * 1024);
+    const pump = () => {
+      while (!res.destroyed && res.write(chunk));
+      if (!res.destroyed) res.once("drain", pump);
+    };
+    pump();
+  };
+  return Object.defineProperty(handler, "requests", { get: () => requests }) as
+    & Handler
+    & { readonly requests: number };
+}

@@ -9,8 +9,15 @@ import {
   type RoomInfo,
   type RoomInput,
 } from "../src/web/room.ts";
-import { readFixture, test } from "./harness.ts";
-import { type Handler, type LocalHttp, withServer } from "./local_http.ts";
+import { failure, readFixture, test } from "./harness.ts";
+import {
+  answer,
+  endlessBody,
+  type Handler,
+  type LocalHttp,
+  send,
+  withServer,
+} from "./local_http.ts";
 
 /**
  * Routes `/betard/<name>`, `/m/<name>` and the open API's
@@ -31,11 +38,6 @@ function routes(betard?: Handler, mobile?: Handler, open?: Handler): Handler {
   };
 }
 
-function send(res: ServerResponse, status: number, body: string, type = "text/plain"): void {
-  res.writeHead(status, { "content-type": type, connection: "close" });
-  res.end(body);
-}
-
 function json(value: unknown): Handler {
   return (_req, res) => send(res, 200, JSON.stringify(value), "application/json");
 }
@@ -51,16 +53,6 @@ function opts(local: LocalHttp) {
     openApiBase: local.base,
     timeout: 5000,
   };
-}
-
-/** Awaits a rejection and returns the error for further checks. */
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a rejection");
 }
 
 // ---------------------------------------------------------------------------
@@ -258,23 +250,13 @@ test("resolveRoom: an oversized body is rejected, declared or streamed", async (
   );
 
   // No Content-Length and a body that never ends: the read must stop at the limit.
-  let endless = 0;
-  const stream: Handler = (_req, res) => {
-    endless++;
-    res.writeHead(200, { "content-type": "application/json" });
-    const chunk = "x".repeat(16 * 1024);
-    const pump = () => {
-      while (!res.destroyed && res.write(chunk));
-      if (!res.destroyed) res.once("drain", pump);
-    };
-    pump();
-  };
+  const stream = endlessBody();
   await withServer(routes(stream, stream), async (local) => {
     const started = Date.now();
     const error = await failure(resolveRoom("yyf", { ...opts(local), maxBytes: 64 * 1024 }));
     ok(error instanceof RoomResolveError, String(error));
     ok(error.message.includes("exceeds maxBytes"), error.message);
-    strictEqual(endless, 2);
+    strictEqual(stream.requests, 2);
     ok(Date.now() - started < 4000, "stopped reading early");
   });
 });
@@ -434,16 +416,12 @@ test("resolveRoom: betard timing out on its share and the mobile page failing na
 const betardBody = await readFixture("http_betard.json");
 const openApiBody = await readFixture("http_open_api.json");
 
-function raw(body: string, type = "application/json"): Handler {
-  return (_req, res) => send(res, 200, body, type);
-}
-
 const AVATAR = "https://apic.douyucdn.cn/upload/avatar_v3/202012/0a1b2c3d4e5f_big.jpg";
 const COVER = "https://rpic.douyucdn.cn/asrpic/210103/102965_1600.png/dy1";
 const TITLE = "\u5468\u672b S \u8d5b\u89e3\u8bf4\uff5c\u4e00\u8d77\u770b <b>\u51b3\u8d5b</b>";
 
 test("fetchRoomInfo: betard gives title, owner, category, live, loop, start, avatar, cover", async () => {
-  await withServer(routes(raw(betardBody)), async (local) => {
+  await withServer(routes(answer(betardBody)), async (local) => {
     deepStrictEqual(await fetchRoomInfo("https://www.douyu.com/yyf", opts(local)), {
       roomId: 102965,
       name: TITLE, // kept as sent: sanitising (and any HTML) is the display's business
@@ -520,7 +498,7 @@ test("fetchRoomInfo: junk in betard fields is left out, never trusted", async ()
 
 test("fetchRoomInfo: when betard fails, the open API answers and says it cannot see loops", async () => {
   await withServer(
-    routes((_req, res) => send(res, 502, "bad gateway"), undefined, raw(openApiBody)),
+    routes((_req, res) => send(res, 502, "bad gateway"), undefined, answer(openApiBody)),
     async (local) => {
       deepStrictEqual(await fetchRoomInfo("yyf", opts(local)), {
         roomId: 102965,
@@ -602,7 +580,7 @@ test("fetchRoomInfo: both failing is a RoomResolveError naming both; no mobile p
 });
 
 test("fetchRoomInfo: a betard that hangs leaves the open API half of the time", async () => {
-  await withServer(routes(() => {}, undefined, raw(openApiBody)), async (local) => {
+  await withServer(routes(() => {}, undefined, answer(openApiBody)), async (local) => {
     const started = Date.now();
     const info = await fetchRoomInfo("yyf", { ...opts(local), timeout: 1000 });
     const elapsed = Date.now() - started;
@@ -633,7 +611,7 @@ test("fetchRoomInfo: the user's signal during the fallback aborts with its reaso
 
 test("fetchRoomInfo: an oversized open API answer is refused like any other", async () => {
   const big = JSON.stringify({ error: 0, data: { room_id: 1, pad: "x".repeat(5000) } });
-  await withServer(routes(undefined, undefined, raw(big)), async (local) => {
+  await withServer(routes(undefined, undefined, answer(big)), async (local) => {
     const error = await failure(fetchRoomInfo("yyf", { ...opts(local), maxBytes: 1000 }));
     ok(error instanceof RoomResolveError, String(error));
     ok(/open API: response .*exceeds maxBytes \(1000\)/.test(error.message), error.message);
