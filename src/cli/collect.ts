@@ -9,7 +9,7 @@
 
 import { errorText } from "../base/errors.ts";
 import type { CollectorEvent } from "../nats/mod.ts";
-import { type CliIO, say, stopController, UsageError } from "./common.ts";
+import { type CliIO, say, stopController, untilAborted, UsageError } from "./common.ts";
 import {
   CONNECT_OPTIONS,
   defineOptions,
@@ -135,10 +135,7 @@ export function collectCommand(args: string[], io: CliIO): Promise<number> {
             `collector ${name} started (lease TTL ${cluster.leaseTtl / 1000} s, ` +
               `at most ${maxRooms ?? 200} rooms); Ctrl-C stops`,
           );
-          await new Promise<void>((resolve) => {
-            if (stop.signal.aborted) resolve();
-            else stop.signal.addEventListener("abort", () => resolve(), { once: true });
-          });
+          await untilAborted(stop.signal);
           await say(io, `stopping: releasing ${collector.rooms.length} rooms`);
         } finally {
           await collector.close();
