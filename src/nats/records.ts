@@ -6,6 +6,7 @@
  * @module
  */
 
+import { ownField } from "../base/fields.ts";
 import {
   DeliverPolicy,
   JetStreamApiError,
@@ -180,10 +181,6 @@ export function readJson(value: Uint8Array): Record<string, unknown> | undefined
   return parsed as Record<string, unknown>;
 }
 
-function field(record: Record<string, unknown>, key: string): unknown {
-  return Object.hasOwn(record, key) ? record[key] : undefined;
-}
-
 function text(value: unknown, max = 256): string | undefined {
   return typeof value === "string" && value.length <= max ? value : undefined;
 }
@@ -201,9 +198,9 @@ function time(value: unknown): number | undefined {
 export function parseLease(value: Uint8Array): Lease | undefined {
   const record = readJson(value);
   if (record === undefined) return undefined;
-  const collector = collectorName(field(record, "collector"));
-  const instance = text(field(record, "instance"), 64);
-  const since = time(field(record, "since"));
+  const collector = collectorName(ownField(record, "collector"));
+  const instance = text(ownField(record, "instance"), 64);
+  const since = time(ownField(record, "since"));
   if (collector === undefined || instance === undefined || since === undefined) return undefined;
   return { collector, instance, since };
 }
@@ -213,14 +210,14 @@ export function parseRoomSettings(value: Uint8Array): RoomSettings {
   const record = readJson(value);
   if (record === undefined) return {};
   const settings: RoomSettings = {};
-  const types = field(record, "types");
+  const types = ownField(record, "types");
   if (
     Array.isArray(types) && types.length > 0 && types.length <= 64 &&
     types.every((type) => typeof type === "string" && /^[A-Za-z0-9_]{1,64}$/.test(type))
   ) {
     settings.types = [...types] as string[];
   }
-  const addedAt = time(field(record, "addedAt"));
+  const addedAt = time(ownField(record, "addedAt"));
   if (addedAt !== undefined) settings.addedAt = addedAt;
   return settings;
 }
@@ -229,13 +226,13 @@ export function parseRoomSettings(value: Uint8Array): RoomSettings {
 export function parseHealth(value: Uint8Array): CollectorHealth | undefined {
   const record = readJson(value);
   if (record === undefined) return undefined;
-  const name = collectorName(field(record, "name"));
-  const instance = text(field(record, "instance"), 64);
-  const startedAt = time(field(record, "startedAt"));
-  const updatedAt = time(field(record, "updatedAt"));
-  const maxRooms = time(field(record, "maxRooms"));
-  const rawRooms = field(record, "rooms");
-  const rawCounters = field(record, "counters");
+  const name = collectorName(ownField(record, "name"));
+  const instance = text(ownField(record, "instance"), 64);
+  const startedAt = time(ownField(record, "startedAt"));
+  const updatedAt = time(ownField(record, "updatedAt"));
+  const maxRooms = time(ownField(record, "maxRooms"));
+  const rawRooms = ownField(record, "rooms");
+  const rawCounters = ownField(record, "counters");
   if (
     name === undefined || instance === undefined || startedAt === undefined ||
     updatedAt === undefined || maxRooms === undefined || !Array.isArray(rawRooms)
@@ -246,11 +243,11 @@ export function parseHealth(value: Uint8Array): CollectorHealth | undefined {
   for (const raw of rawRooms.slice(0, 10_000)) {
     if (typeof raw !== "object" || raw === null) continue;
     const entry = raw as Record<string, unknown>;
-    const room = time(field(entry, "room"));
-    const since = time(field(entry, "since"));
-    const state = field(entry, "state");
-    const messages = time(field(entry, "messages")) ?? 0;
-    const lastMessageAt = time(field(entry, "lastMessageAt"));
+    const room = time(ownField(entry, "room"));
+    const since = time(ownField(entry, "since"));
+    const state = ownField(entry, "state");
+    const messages = time(ownField(entry, "messages")) ?? 0;
+    const lastMessageAt = time(ownField(entry, "lastMessageAt"));
     if (room === undefined || since === undefined) continue;
     if (state !== "joining" && state !== "watching" && state !== "releasing") continue;
     rooms.push({

@@ -17,6 +17,7 @@
  * @module
  */
 
+import { ownString } from "../base/fields.ts";
 import {
   type CommChatMessage,
   type DeserveMessage,
@@ -199,7 +200,7 @@ export function createFilter(rules: FilterRules): MessageFilter {
     if (room !== undefined && !isFromRoom(msg, room)) return DROPPED["other-room"];
     if (users.size > 0 && isBlockedSender(msg, users)) return DROPPED["blocked-user"];
     if (minLevel !== undefined && (msg.type === "chatmsg" || msg.type === "uenter")) {
-      const level = toNumber(own(msg, "level"));
+      const level = toNumber(ownString(msg, "level"));
       if (level !== undefined && level < minLevel) return DROPPED["low-level"];
     }
     if (words.length > 0) {
@@ -230,18 +231,12 @@ function checkMin(value: number, name: string): number {
   return value;
 }
 
-/** A field of the message itself, never one inherited from `Object.prototype`. */
-function own(msg: object, key: string): string | undefined {
-  const value = Object.hasOwn(msg, key) ? (msg as Record<string, unknown>)[key] : undefined;
-  return typeof value === "string" ? value : undefined;
-}
-
 /** The text a word filter reads: chat's `txt`, or a super chat's nested `txt`. */
 function textOf(msg: Message): string | undefined {
-  if (msg.type === "chatmsg") return own(msg, "txt");
+  if (msg.type === "chatmsg") return ownString(msg, "txt");
   if (msg.type === "comm_chatmsg") {
     const chat = (msg as CommChatMessage).chatmsg;
-    return typeof chat === "object" && chat !== null ? own(chat, "txt") : undefined;
+    return typeof chat === "object" && chat !== null ? ownString(chat, "txt") : undefined;
   }
   return undefined;
 }
@@ -253,24 +248,26 @@ function isBlockedSender(msg: Message, users: ReadonlySet<string>): boolean {
     case "comm_chatmsg": {
       const chat = (msg as CommChatMessage).chatmsg;
       const nested = typeof chat === "object" && chat !== null ? chat : {};
-      return listed(own(nested, "uid") ?? own(msg, "uid")) || listed(own(nested, "nn"));
+      return listed(ownString(nested, "uid") ?? ownString(msg, "uid")) ||
+        listed(ownString(nested, "nn"));
     }
     case "spbc":
-      return listed(own(msg, "sn"));
+      return listed(ownString(msg, "sn"));
     case "anbc":
     case "rnewbc":
-      return listed(own(msg, "uid")) || listed(own(msg, "unk"));
+      return listed(ownString(msg, "uid")) || listed(ownString(msg, "unk"));
     case "bc_buy_deserve": {
       const buyer = (msg as DeserveMessage).sui;
       const sui = typeof buyer === "object" && buyer !== null ? buyer : {};
-      return listed(own(sui, "id") ?? own(msg, "sid")) || listed(own(sui, "nick")) ||
-        listed(own(sui, "name"));
+      return listed(ownString(sui, "id") ?? ownString(msg, "sid")) ||
+        listed(ownString(sui, "nick")) ||
+        listed(ownString(sui, "name"));
     }
     case "newblackres":
       // A ban notice is about its target, not sent by them: it stays visible.
       return false;
     default:
-      return listed(own(msg, "uid")) || listed(own(msg, "nn"));
+      return listed(ownString(msg, "uid")) || listed(ownString(msg, "nn"));
   }
 }
 

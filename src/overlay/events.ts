@@ -9,6 +9,7 @@
  * @module
  */
 
+import { ownString } from "../base/fields.ts";
 import { sanitizeForTerminal } from "../base/sanitize.ts";
 import {
   avatarUrl,
@@ -403,16 +404,16 @@ export class EventNormalizer {
     if (!isFromRoom(msg, room)) return undefined;
     switch (msg.type) {
       case "chatmsg": {
-        const cid = str(msg, "cid");
+        const cid = ownString(msg, "cid");
         const event: ChatEvent = {
           id: cid !== undefined && CID.test(cid) ? cid : this.nextId(),
           type: "chat",
           room,
           time,
           user: userOf(msg),
-          text: clean(str(msg, "txt"), MAX_TEXT),
+          text: clean(ownString(msg, "txt"), MAX_TEXT),
         };
-        const color = COLORS.get(str(msg, "col") ?? "");
+        const color = COLORS.get(ownString(msg, "col") ?? "");
         if (color !== undefined) event.color = color;
         return event;
       }
@@ -426,7 +427,7 @@ export class EventNormalizer {
             ? clean(details.name, MAX_NAME)
             : `gift #${clean(details.id ?? "?", 20)}`,
           count: details.count,
-          combo: Math.max(1, Math.min(1_000_000, toInt(str(msg, "hits")) ?? 1)),
+          combo: Math.max(1, Math.min(1_000_000, toInt(ownString(msg, "hits")) ?? 1)),
         };
         if (details.id !== undefined) gift.id = clean(details.id, 20);
         if (details.value !== undefined) gift.value = details.value;
@@ -454,9 +455,9 @@ export class EventNormalizer {
         };
       }
       case "rss": {
-        const state = str(msg, "ivl") === "1"
+        const state = ownString(msg, "ivl") === "1"
           ? "loop"
-          : str(msg, "ss") === "1"
+          : ownString(msg, "ss") === "1"
           ? "live"
           : "offline";
         return { id: this.nextId(), type: "live", room, time, state };
@@ -474,32 +475,27 @@ function clean(text: string | undefined, max: number): string {
   return Array.from(safe).slice(0, max).join("");
 }
 
-function str(msg: object, key: string): string | undefined {
-  const value = Object.hasOwn(msg, key) ? (msg as Record<string, unknown>)[key] : undefined;
-  return typeof value === "string" ? value : undefined;
-}
-
 function toInt(text: string | undefined): number | undefined {
   const n = toNumber(text);
   return n !== undefined && Number.isSafeInteger(n) ? n : undefined;
 }
 
 function userOf(fields: object): OverlayUser {
-  const user: OverlayUser = { name: clean(str(fields, "nn"), MAX_NAME) };
-  const uid = str(fields, "uid");
+  const user: OverlayUser = { name: clean(ownString(fields, "nn"), MAX_NAME) };
+  const uid = ownString(fields, "uid");
   if (uid !== undefined && /^\d{1,20}$/.test(uid)) user.uid = uid;
-  const level = toInt(str(fields, "level"));
+  const level = toInt(ownString(fields, "level"));
   if (level !== undefined && level >= 0 && level <= 999) user.level = level;
-  const ic = str(fields, "ic");
+  const ic = ownString(fields, "ic");
   // A path only: an absolute URL from the wire could send the streamer's
   // browser anywhere (and tell that host the streamer's address).
   if (ic !== undefined && AVATAR_PATH.test(ic)) user.avatar = avatarUrl(ic, "small");
-  const noble = toInt(str(fields, "nl"));
+  const noble = toInt(ownString(fields, "nl"));
   if (noble !== undefined && noble > 0 && noble <= 99) user.noble = noble;
-  if (str(fields, "rg") === "4") user.admin = true;
-  const badge = clean(str(fields, "bnn"), 20);
+  if (ownString(fields, "rg") === "4") user.admin = true;
+  const badge = clean(ownString(fields, "bnn"), 20);
   if (badge !== "") {
-    const level = toInt(str(fields, "bl"));
+    const level = toInt(ownString(fields, "bl"));
     user.badge = level !== undefined && level >= 0 && level <= 999 ? { name: badge, level } : {
       name: badge,
     };

@@ -19,13 +19,13 @@
  * @module
  */
 
+import { ownField, ownString } from "../base/fields.ts";
 import { GiftCatalogError } from "../base/errors.ts";
 import { type Message, superChatOf, toNumber } from "../protocol/messages.ts";
 import {
   DESKTOP_UA,
   DOUYU_REFERER,
   type FetchLike,
-  field,
   getText,
   isRecord,
   oneLine,
@@ -389,7 +389,7 @@ async function loadProps(
 
 /** Checks the `error` field Douyu's JSON answers carry: 0 means success. */
 function checkErrorCode(root: Record<string, unknown>): void {
-  const code = toInt(field(root, "error"));
+  const code = toInt(ownField(root, "error"));
   if (code !== 0) {
     throw new Error(code === undefined ? "no error code in response" : `error ${code}`);
   }
@@ -398,12 +398,12 @@ function checkErrorCode(root: Record<string, unknown>): void {
 function parseGiftList(json: unknown, maxGifts: number): Map<string, GiftEntry> {
   if (!isRecord(json)) throw new Error("response is not a JSON object");
   checkErrorCode(json);
-  const data = field(json, "data");
+  const data = ownField(json, "data");
   if (!isRecord(data)) throw new Error("no data object in response");
-  const list = field(data, "giftList");
+  const list = ownField(data, "giftList");
   if (!Array.isArray(list)) throw new Error("no data.giftList array in response");
   if (list.length > maxGifts) throw new Error(`more than ${maxGifts} gifts in response`);
-  const commonPrefix = field(data, "picUrlPrefix");
+  const commonPrefix = ownField(data, "picUrlPrefix");
   const gifts = new Map<string, GiftEntry>();
   for (const item of list) {
     const entry = isRecord(item) ? giftListEntry(item, commonPrefix) : undefined;
@@ -417,27 +417,27 @@ function giftListEntry(
   item: Record<string, unknown>,
   commonPrefix: unknown,
 ): GiftEntry | undefined {
-  const id = toId(field(item, "id"));
+  const id = toId(ownField(item, "id"));
   if (id === undefined) return undefined;
   const entry: GiftEntry = { id, source: "room" };
-  const name = toName(field(item, "name"));
+  const name = toName(ownField(item, "name"));
   if (name !== undefined) entry.name = name;
-  const priceInfo = field(item, "priceInfo");
+  const priceInfo = ownField(item, "priceInfo");
   if (isRecord(priceInfo)) {
-    const price = toPrice(field(priceInfo, "price"));
+    const price = toPrice(ownField(priceInfo, "price"));
     if (price !== undefined) entry.price = price;
-    const type = toText(field(priceInfo, "priceType"), 20);
+    const type = toText(ownField(priceInfo, "priceType"), 20);
     if (type !== undefined) {
       entry.priceType = type;
       if (type === "YUCHI") entry.paid = true;
       else if (type === "YUWAN") entry.paid = false;
     }
   }
-  const basic = field(item, "basicInfo");
+  const basic = ownField(item, "basicInfo");
   if (isRecord(basic)) {
-    const prefix = toText(field(item, "picUrlPrefix"), 500) ?? toText(commonPrefix, 500) ??
+    const prefix = toText(ownField(item, "picUrlPrefix"), 500) ?? toText(commonPrefix, 500) ??
       DEFAULT_PIC_PREFIX;
-    const path = toText(field(basic, "giftPic"), 500) || toText(field(basic, "chatPic"), 500);
+    const path = toText(ownField(basic, "giftPic"), 500) || toText(ownField(basic, "chatPic"), 500);
     const icon = path ? joinIcon(prefix, path) : undefined;
     if (icon !== undefined) entry.icon = icon;
   }
@@ -475,7 +475,7 @@ function unwrapJsonp(text: string): string {
 function parseProps(json: unknown, maxGifts: number): Map<string, GiftEntry> {
   if (!isRecord(json)) throw new Error("response is not a JSON object");
   checkErrorCode(json);
-  const data = field(json, "data");
+  const data = ownField(json, "data");
   if (!isRecord(data)) throw new Error("no data object in response");
   const ids = Object.keys(data);
   if (ids.length > maxGifts) throw new Error(`more than ${maxGifts} props in response`);
@@ -485,11 +485,11 @@ function parseProps(json: unknown, maxGifts: number): Map<string, GiftEntry> {
     const item = data[key];
     if (id === undefined || !isRecord(item)) continue;
     const entry: GiftEntry = { id, source: "props" };
-    const name = toName(field(item, "name"));
+    const name = toName(ownField(item, "name"));
     if (name !== undefined) entry.name = name;
-    const price = toPrice(field(item, "pc"));
+    const price = toPrice(ownField(item, "pc"));
     if (price !== undefined) entry.price = price;
-    const icon = toHttpUrl(field(item, "himg")) ?? toHttpUrl(field(item, "cimg"));
+    const icon = toHttpUrl(ownField(item, "himg")) ?? toHttpUrl(ownField(item, "cimg"));
     if (icon !== undefined) entry.icon = icon;
     if (entry.name !== undefined || entry.price !== undefined) props.set(id, entry);
   }
@@ -823,15 +823,27 @@ export function giftOf(msg: Message, catalog?: GiftCatalog): GiftDetails | undef
   switch (msg.type) {
     case "dgb":
     case "gdp": {
-      const gfid = str(msg, "gfid");
-      const pid = str(msg, "pid");
+      const gfid = ownString(msg, "gfid");
+      const pid = ownString(msg, "pid");
       // gfid 0 (or none at all) with a pid: a prop, named by its pid.
       const prop = (gfid === undefined || gfid === "0") && pid !== undefined && pid !== "0";
       const id = prop ? pid : gfid;
-      return details(id, prop, str(msg, "gfn"), str(msg, "gfcnt"), prop ? undefined : catalog);
+      return details(
+        id,
+        prop,
+        ownString(msg, "gfn"),
+        ownString(msg, "gfcnt"),
+        prop ? undefined : catalog,
+      );
     }
     case "spbc":
-      return details(str(msg, "gfid"), false, str(msg, "gn"), str(msg, "gc"), catalog);
+      return details(
+        ownString(msg, "gfid"),
+        false,
+        ownString(msg, "gn"),
+        ownString(msg, "gc"),
+        catalog,
+      );
     case "comm_chatmsg": {
       const sc = superChatOf(msg);
       if (sc === undefined) return undefined;
@@ -885,9 +897,4 @@ function details(
     paid: entry?.paid,
     icon: entry?.icon,
   };
-}
-
-function str(msg: Message, key: string): string | undefined {
-  const value = Object.hasOwn(msg, key) ? (msg as Record<string, unknown>)[key] : undefined;
-  return typeof value === "string" ? value : undefined;
 }

@@ -217,11 +217,6 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** An own property of a record: never one inherited from `Object.prototype`. */
-export function field(record: Record<string, unknown>, key: string): unknown {
-  return Object.hasOwn(record, key) ? record[key] : undefined;
-}
-
 /** A non-negative safe integer from a number or a string of 1 to 16 digits. */
 export function toInt(value: unknown): number | undefined {
   const n = typeof value === "number"

@@ -9,13 +9,13 @@
  * @module
  */
 
+import { ownField } from "../base/fields.ts";
 import { RoomResolveError } from "../base/errors.ts";
 import {
   type Call,
   DESKTOP_UA,
   DOUYU_REFERER,
   type FetchLike,
-  field,
   getText,
   isRecord,
   MOBILE_UA,
@@ -465,31 +465,31 @@ async function fetchBetard(
     },
   );
   const json = parseJson(text);
-  const room = isRecord(json) ? field(json, "room") : undefined;
+  const room = isRecord(json) ? ownField(json, "room") : undefined;
   if (!isRecord(room)) throw new Error("no room object in response");
-  const roomId = toRoomId(field(room, "room_id"));
+  const roomId = toRoomId(ownField(room, "room_id"));
   if (roomId === undefined) throw new Error("no valid room.room_id in response");
   const info: RoomInfo = { roomId };
-  const title = toText(field(room, "room_name"));
+  const title = toText(ownField(room, "room_name"));
   if (title !== undefined) info.name = title;
-  const owner = toText(field(room, "nickname")) ?? toText(field(room, "owner_name"));
+  const owner = toText(ownField(room, "nickname")) ?? toText(ownField(room, "owner_name"));
   if (owner !== undefined) info.nickname = owner;
-  const showStatus = toInt(field(room, "show_status"));
+  const showStatus = toInt(ownField(room, "show_status"));
   if (showStatus !== undefined) info.live = showStatus === 1;
-  const loopValue = field(room, "videoLoop");
+  const loopValue = ownField(room, "videoLoop");
   const videoLoop = typeof loopValue === "boolean" ? loopValue : toInt(loopValue);
   if (videoLoop !== undefined) info.videoLoop = videoLoop === true || videoLoop === 1;
-  const category = toText(field(room, "second_lvl_name"));
+  const category = toText(ownField(room, "second_lvl_name"));
   if (category !== undefined) info.category = category;
-  const shown = toInt(field(room, "show_time"));
+  const shown = toInt(ownField(room, "show_time"));
   if (shown !== undefined && shown > 0) info.startedAt = shown * 1000;
-  const avatars = field(room, "avatar");
+  const avatars = ownField(room, "avatar");
   if (isRecord(avatars)) {
-    const avatar = toHttpUrl(field(avatars, "big")) ?? toHttpUrl(field(avatars, "middle")) ??
-      toHttpUrl(field(avatars, "small"));
+    const avatar = toHttpUrl(ownField(avatars, "big")) ?? toHttpUrl(ownField(avatars, "middle")) ??
+      toHttpUrl(ownField(avatars, "small"));
     if (avatar !== undefined) info.avatar = avatar;
   }
-  const cover = toHttpUrl(field(room, "room_pic"));
+  const cover = toHttpUrl(ownField(room, "room_pic"));
   if (cover !== undefined) info.cover = cover;
   info.source = "betard";
   return info;
@@ -517,31 +517,31 @@ async function fetchOpenApi(
   );
   const json = parseJson(text);
   if (!isRecord(json)) throw new Error("response is not a JSON object");
-  const code = toInt(field(json, "error"));
+  const code = toInt(ownField(json, "error"));
   if (code === OPEN_API_NO_SUCH_ROOM) throw new Error(`no such room (error ${code})`);
   if (code !== 0) {
     throw new Error(code === undefined ? "no error code in response" : `error ${code}`);
   }
-  const data = field(json, "data");
+  const data = ownField(json, "data");
   if (!isRecord(data)) throw new Error("no data object in response");
-  const roomId = toRoomId(field(data, "room_id")) ?? knownId;
+  const roomId = toRoomId(ownField(data, "room_id")) ?? knownId;
   if (roomId === undefined) throw new Error("no valid data.room_id in response");
   const info: RoomInfo = { roomId };
-  const title = toText(field(data, "room_name"));
+  const title = toText(ownField(data, "room_name"));
   if (title !== undefined) info.name = title;
-  const owner = toText(field(data, "owner_name"));
+  const owner = toText(ownField(data, "owner_name"));
   if (owner !== undefined) info.nickname = owner;
-  const status = toInt(field(data, "room_status"));
+  const status = toInt(ownField(data, "room_status"));
   if (status === 1 || status === 2) info.live = status === 1;
-  const category = toText(field(data, "cate_name"));
+  const category = toText(ownField(data, "cate_name"));
   if (category !== undefined) info.category = category;
-  const started = openApiTime(field(data, "start_time"));
+  const started = openApiTime(ownField(data, "start_time"));
   if (started !== undefined) info.startedAt = started;
-  const avatar = toHttpUrl(field(data, "avatar"));
+  const avatar = toHttpUrl(ownField(data, "avatar"));
   if (avatar !== undefined) info.avatar = avatar;
-  const cover = toHttpUrl(field(data, "room_thumb"));
+  const cover = toHttpUrl(ownField(data, "room_thumb"));
   if (cover !== undefined) info.cover = cover;
-  const online = toInt(field(data, "online"));
+  const online = toInt(ownField(data, "online"));
   if (online !== undefined) info.online = online;
   info.source = "open";
   return info;
