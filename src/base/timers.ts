@@ -1,7 +1,8 @@
 /**
  * Timers that hang off an AbortSignal: aborting the signal clears them, so a
  * closed session leaves no timer behind. Web-standard `setTimeout` only.
- * Also the small promise helper the session and the mock server share.
+ * Also the retry backoff, and the small promise helper the session and the
+ * mock server share.
  *
  * @module
  */
@@ -79,6 +80,34 @@ export function setRepeating(ms: number, fn: () => void, signal: AbortSignal): v
   if (signal.aborted) return;
   const timer = setInterval(fn, Math.min(ms, MAX_TIMEOUT));
   signal.addEventListener("abort", () => clearInterval(timer), { once: true });
+}
+
+/** How retries back off: see {@linkcode backoffDelay}. */
+export interface Backoff {
+  /** Delay before the first retry, ms. */
+  initial: number;
+  /** Largest delay, ms. */
+  max: number;
+  /** Growth per retry. Default 2. */
+  multiplier?: number;
+}
+
+/**
+ * The delay before retry number `attempt` (1-based): exponential, capped at
+ * `max`, then a random half to all of it, so that clients cut off together
+ * do not all come back at the same moment.
+ *
+ * @example
+ * ```ts
+ * import { backoffDelay } from "./timers.ts";
+ *
+ * const ms = backoffDelay(3, { initial: 1000, max: 30_000 });
+ * console.log(ms >= 2000 && ms <= 4000); // true
+ * ```
+ */
+export function backoffDelay(attempt: number, backoff: Backoff): number {
+  const base = Math.min(backoff.max, backoff.initial * (backoff.multiplier ?? 2) ** (attempt - 1));
+  return Math.round(base / 2 + Math.random() * base / 2);
 }
 
 /**

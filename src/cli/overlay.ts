@@ -251,11 +251,7 @@ async function addRoom(text: string | number, context: AddContext): Promise<void
       const reason = errorText(error);
       if (label !== undefined) server.setRoom(label, { connected: false, error: oneLine(reason) });
       await say(io, `room ${String(text)}: ${reason}; trying again in ${delay / 1000} s`);
-      try {
-        await sleep(delay, signal);
-      } catch {
-        return;
-      }
+      await sleep(delay, signal); // never rejects; the loop ends once stopped
     }
   }
 }

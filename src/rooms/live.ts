@@ -7,7 +7,7 @@
  */
 
 import { ClosedError } from "../base/errors.ts";
-import { setRepeating, setTimer, sleep } from "../base/timers.ts";
+import { type Backoff, backoffDelay, setRepeating, setTimer, sleep } from "../base/timers.ts";
 import type { LiveStatusMessage } from "../protocol/messages.ts";
 import { MessageQueue } from "../session/queue.ts";
 import { fetchRoomInfo, parseRoomInput, resolveRoom, type RoomInfo } from "../web/room.ts";
@@ -125,7 +125,8 @@ interface Tracker {
   emitting: Promise<void>;
 }
 
-const RETRY_MAX = 30_000;
+/** Looking up and joining a room again: 1 s doubling to 30 s, jittered. */
+const RETRY: Backoff = { initial: 1000, max: 30_000 };
 /**
  * How long a transition seen before the room API first answered waits for
  * that answer, so it can carry the title and owner. The API's own timeout
@@ -262,14 +263,14 @@ export class LiveWatcher implements AsyncIterable<LiveEvent>, AsyncDisposable {
   async #watchRoom(input: number | string): Promise<void> {
     const lifetime = this.#lifetime.signal;
     let room: number | undefined;
-    for (let delay = 1000; room === undefined; delay = Math.min(delay * 2, RETRY_MAX)) {
+    for (let attempt = 1; room === undefined; attempt++) {
       const parsed = parseRoomInput(input); // throws for input that is no room at all
       if ("id" in parsed) room = parsed.id;
       else {
         try {
           room = await resolveRoom(input, this.#lookupOptions());
         } catch {
-          await sleep(delay * (0.5 + Math.random() / 2), lifetime);
+          await sleep(backoffDelay(attempt, RETRY), lifetime);
         }
       }
       if (lifetime.aborted) return;
@@ -295,12 +296,12 @@ export class LiveWatcher implements AsyncIterable<LiveEvent>, AsyncDisposable {
   /** Adds a room to the hub, trying again (1 s doubling to 30 s, jittered) while it fails. */
   async #join(room: number): Promise<void> {
     const lifetime = this.#lifetime.signal;
-    for (let delay = 1000; !lifetime.aborted; delay = Math.min(delay * 2, RETRY_MAX)) {
+    for (let attempt = 1; !lifetime.aborted; attempt++) {
       try {
         await this.#hub.add(room);
         return;
       } catch {
-        await sleep(delay * (0.5 + Math.random() / 2), lifetime);
+        await sleep(backoffDelay(attempt, RETRY), lifetime);
       }
     }
   }

@@ -22,6 +22,7 @@ import { MessageQueue, type OverflowPolicy } from "./queue.ts";
 import { resolveRoom } from "../web/room.ts";
 import { encodeStt, peekType, peekTypeBytes, type SttValue } from "../protocol/stt.ts";
 import {
+  backoffDelay,
   childController,
   type Deferred,
   deferred,
@@ -528,7 +529,11 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
         return;
       }
       retry++;
-      const delay = backoff(policy, retry);
+      const delay = backoffDelay(retry, {
+        initial: policy.initialDelay,
+        max: policy.maxDelay,
+        multiplier: policy.multiplier,
+      });
       this.#emit({ type: "reconnecting", attempt: retry, delay });
       await sleep(delay, lifetime);
       // The first retry goes back to the endpoint that worked; later ones rotate.
@@ -735,15 +740,6 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
   #emit(event: StatusEvent): void {
     this.#status.emit(event);
   }
-}
-
-/** The delay before retry number `attempt` (1-based): exponential, capped, half jitter. */
-function backoff(policy: Required<ReconnectPolicy>, attempt: number): number {
-  const base = Math.min(
-    policy.maxDelay,
-    policy.initialDelay * policy.multiplier ** (attempt - 1),
-  );
-  return Math.round(base / 2 + Math.random() * base / 2);
 }
 
 function resolveOptions(options: ConnectOptions): ResolvedOptions {
