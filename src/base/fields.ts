@@ -7,6 +7,20 @@
  */
 
 /**
+ * A plain object: not an array, not `null`.
+ *
+ * @example
+ * ```ts
+ * import { isRecord } from "./fields.ts";
+ *
+ * console.log(isRecord(JSON.parse('{"a":1}')), isRecord(JSON.parse("[1]"))); // true false
+ * ```
+ */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
  * An own property of `record`, or `undefined`: never one inherited from
  * `Object.prototype`.
  *

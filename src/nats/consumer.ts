@@ -17,6 +17,7 @@ import {
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import { ClusterError, errorText } from "../base/errors.ts";
+import { ownString } from "../base/fields.ts";
 import type { Message } from "../protocol/messages.ts";
 import {
   type Cluster,
@@ -27,6 +28,7 @@ import {
   SUBJECT_PREFIX,
   subjectToken,
 } from "./cluster.ts";
+import { parseJsonObject } from "./records.ts";
 
 /** Filter subjects past which a consumer filters by the stream's wildcard instead. */
 const MAX_FILTERS = 256;
@@ -444,16 +446,9 @@ export function parseSince(text: string, now: number): number | undefined {
  * nested at most six levels. Anything else is `undefined`.
  */
 export function toMessage(payload: Uint8Array): Message | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(new TextDecoder().decode(payload));
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
-  if (typeof (value as { type?: unknown }).type !== "string") return undefined;
-  if (!Object.hasOwn(value, "type") || !wellFormed(value, 0)) return undefined;
-  return value as Message;
+  const value = parseJsonObject(payload);
+  if (value === undefined || ownString(value, "type") === undefined) return undefined;
+  return wellFormed(value, 0) ? value as Message : undefined;
 }
 
 function wellFormed(value: unknown, depth: number): boolean {

@@ -6,7 +6,6 @@
  * @module
  */
 
-import { ownField } from "../base/fields.ts";
 import {
   DeliverPolicy,
   JetStreamApiError,
@@ -14,6 +13,7 @@ import {
   type JetStreamManager,
 } from "@nats-io/jetstream";
 import { ClusterError } from "../base/errors.ts";
+import { isRecord, ownField } from "../base/fields.ts";
 import { setTimer } from "../base/timers.ts";
 import { type Lease, MAX_VALUE_BYTES, type RoomSettings } from "./cluster.ts";
 
@@ -168,17 +168,23 @@ export function isWrongSequence(error: unknown): boolean {
   return error instanceof JetStreamApiError && (error.code === 10071 || error.code === 10164);
 }
 
-/** A value as a JSON object, or `undefined` when too large, not JSON or not an object. */
-export function readJson(value: Uint8Array): Record<string, unknown> | undefined {
-  if (value.length === 0 || value.length > MAX_VALUE_BYTES) return undefined;
+const decoder = new TextDecoder();
+
+/** UTF-8 bytes as a JSON object, or `undefined` when not JSON or not an object. */
+export function parseJsonObject(bytes: Uint8Array): Record<string, unknown> | undefined {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(new TextDecoder().decode(value));
+    parsed = JSON.parse(decoder.decode(bytes));
   } catch {
     return undefined;
   }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return undefined;
-  return parsed as Record<string, unknown>;
+  return isRecord(parsed) ? parsed : undefined;
+}
+
+/** A value as a JSON object, or `undefined` when too large, not JSON or not an object. */
+export function readJson(value: Uint8Array): Record<string, unknown> | undefined {
+  if (value.length === 0 || value.length > MAX_VALUE_BYTES) return undefined;
+  return parseJsonObject(value);
 }
 
 function text(value: unknown, max = 256): string | undefined {

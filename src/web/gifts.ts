@@ -19,15 +19,14 @@
  * @module
  */
 
-import { ownField, ownString } from "../base/fields.ts";
 import { GiftCatalogError } from "../base/errors.ts";
+import { isRecord, ownField, ownString } from "../base/fields.ts";
 import { type Message, superChatOf, toNumber } from "../protocol/messages.ts";
 import {
   DESKTOP_UA,
   DOUYU_REFERER,
   type FetchLike,
   getText,
-  isRecord,
   oneLine,
   parseJson,
   startCall,

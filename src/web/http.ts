@@ -212,11 +212,6 @@ export function parseJson(text: string): unknown {
   }
 }
 
-/** A plain object (not an array, not null). */
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 /** A non-negative safe integer from a number or a string of 1 to 16 digits. */
 export function toInt(value: unknown): number | undefined {
   const n = typeof value === "number"

@@ -9,15 +9,14 @@
  * @module
  */
 
-import { ownField } from "../base/fields.ts";
 import { RoomResolveError } from "../base/errors.ts";
+import { isRecord, ownField } from "../base/fields.ts";
 import {
   type Call,
   DESKTOP_UA,
   DOUYU_REFERER,
   type FetchLike,
   getText,
-  isRecord,
   MOBILE_UA,
   oneLine,
   parseJson,
