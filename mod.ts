@@ -81,7 +81,7 @@ export {
   Session,
   type StatusEvent,
 } from "./src/session/session.ts";
-export type { OverflowPolicy } from "./src/session/queue.ts";
+export type { OverflowPolicy } from "./src/base/queue.ts";
 export {
   DEFAULT_MAX_ROOMS,
   Hub,

@@ -13,7 +13,7 @@ import { setRepeating, setTimer, sleep } from "../base/timers.ts";
 import { formatJson } from "../output/format.ts";
 import type { Message } from "../protocol/messages.ts";
 import { DEFAULT_MAX_ROOMS, Hub, type RoomOptions } from "../rooms/hub.ts";
-import { EventFeed } from "../session/feed.ts";
+import { EventFeed } from "../base/feed.ts";
 import {
   type Cluster,
   COLLECTORS_BUCKET,

@@ -8,8 +8,8 @@
 
 import { ClosedError, HubFullError } from "../base/errors.ts";
 import type { Message } from "../protocol/messages.ts";
-import { EventFeed } from "../session/feed.ts";
-import { MessageQueue, type OverflowPolicy } from "../session/queue.ts";
+import { EventFeed } from "../base/feed.ts";
+import { MessageQueue, type OverflowPolicy } from "../base/queue.ts";
 import {
   type ConnectOptions,
   type MessageSink,
