@@ -109,15 +109,17 @@ export {
   type RoomInput,
 } from "./src/web/room.ts";
 export {
-  fetchGiftCatalog,
   GiftCatalog,
-  GiftCatalogCache,
-  type GiftCatalogCacheOptions,
   type GiftCatalogInit,
-  type GiftCatalogOptions,
   type GiftDetails,
   type GiftEntry,
   giftOf,
+} from "./src/protocol/gifts.ts";
+export {
+  fetchGiftCatalog,
+  GiftCatalogCache,
+  type GiftCatalogCacheOptions,
+  type GiftCatalogOptions,
 } from "./src/web/gifts.ts";
 export {
   createFilter,

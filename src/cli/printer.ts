@@ -10,7 +10,8 @@ import { errorText } from "../base/errors.ts";
 import { createFilter, type MessageFilter, RepeatFolder } from "../output/filters.ts";
 import { formatJson, formatMessage } from "../output/format.ts";
 import type { Message } from "../protocol/messages.ts";
-import type { GiftCatalog, GiftCatalogCache } from "../web/gifts.ts";
+import type { GiftCatalog } from "../protocol/gifts.ts";
+import type { GiftCatalogCache } from "../web/gifts.ts";
 import { type CliIO, FAILURE, HIDDEN_BY_DEFAULT, OK, say, unlessStopped } from "./common.ts";
 import type { OutputOptions } from "./options.ts";
 
