@@ -36,17 +36,15 @@
 
 export {
   ClosedError,
-  ClusterError,
   type ConnectionAttempt,
   ConnectionError,
   DouyuError,
-  GiftCatalogError,
-  HubFullError,
   ProtocolError,
-  RoomResolveError,
   TimeoutError,
   TlsError,
 } from "./src/base/errors.ts";
+export { GiftCatalogError, RoomResolveError } from "./src/web/errors.ts";
+export { HubFullError } from "./src/rooms/errors.ts";
 export {
   CLIENT_MESSAGE_TYPE,
   DEFAULT_MAX_FRAME_SIZE,

@@ -1,6 +1,6 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import type { ServerResponse } from "node:http";
-import { GiftCatalogError } from "../src/base/errors.ts";
+import { GiftCatalogError } from "../src/web/errors.ts";
 import { parseMessage } from "../src/protocol/messages.ts";
 import type { FetchLike } from "../src/web/http.ts";
 import { GiftCatalog, type GiftEntry, giftOf } from "../src/protocol/gifts.ts";

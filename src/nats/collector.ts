@@ -8,7 +8,8 @@
  * @module
  */
 
-import { ClusterError, errorText } from "../base/errors.ts";
+import { errorText } from "../base/errors.ts";
+import { ClusterError } from "./errors.ts";
 import { setRepeating, setTimer, sleep } from "../base/timers.ts";
 import { formatJson } from "../output/format.ts";
 import type { Message } from "../protocol/messages.ts";

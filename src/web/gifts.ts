@@ -19,7 +19,7 @@
  * @module
  */
 
-import { GiftCatalogError } from "../base/errors.ts";
+import { GiftCatalogError } from "./errors.ts";
 import { isRecord, ownField } from "../base/fields.ts";
 import { GiftCatalog, type GiftEntry } from "../protocol/gifts.ts";
 import {
