@@ -145,5 +145,5 @@ if (import.meta.main) {
   // Not a top-level await: with one, CommonJS code could not require() the
   // npm build of this module (Node 20.19+ and 22.12+ require ES modules only
   // when they have none).
-  import("./src/cli/system.ts").then(({ runCli }) => runCli());
+  import("./src/cli/process_io.ts").then(({ runCli }) => runCli());
 }

@@ -27,7 +27,7 @@ import {
   stopController,
   untilAborted,
   UsageError,
-} from "./common.ts";
+} from "./io.ts";
 import {
   defineOptions,
   endpointUrls,
