@@ -21,7 +21,8 @@ import type { Listener, Transport } from "../transport/seam.ts";
 import { listen } from "../transport/default.ts";
 import { type Deferred, deferred } from "../base/timers.ts";
 import { addWaiter, toBody } from "./frames.ts";
-import { type ClientControl, createClient, type MockClient } from "./mock_client.ts";
+import { ClientPeer } from "./client_peer.ts";
+import type { MockClient } from "./mock_client.ts";
 import {
   type MockMessage,
   type MockProtocol,
@@ -87,9 +88,9 @@ export class MockServer implements AsyncDisposable {
    * The clients still known, in the order they connected: every open one,
    * and the newest `maxClosedClients` closed ones.
    */
-  readonly #controls: ClientControl[] = [];
+  readonly #peers: ClientPeer[] = [];
   /** The known closed clients, oldest first: the next to be forgotten. */
-  readonly #closedControls: ClientControl[] = [];
+  readonly #closedPeers: ClientPeer[] = [];
   #openClients = 0;
   #nextId = 1;
   /** What `clients` returned, until the list changes. */
@@ -187,7 +188,7 @@ export class MockServer implements AsyncDisposable {
    * ```
    */
   get clients(): readonly MockClient[] {
-    this.#clientsView ??= this.#controls.map((control) => control.client);
+    this.#clientsView ??= this.#peers.map((peer) => peer.client);
     return this.#clientsView;
   }
 
@@ -235,9 +236,7 @@ export class MockServer implements AsyncDisposable {
   async broadcast(message: MockMessage): Promise<void> {
     const body = toBody(message);
     await Promise.all(
-      this.#controls.filter((control) => control.live()).map((control) =>
-        control.client.send(body).catch(() => {})
-      ),
+      this.#peers.filter((peer) => peer.live).map((peer) => peer.client.send(body).catch(() => {})),
     );
   }
 
@@ -275,7 +274,7 @@ export class MockServer implements AsyncDisposable {
       waiter.deferred.reject(new ClosedError("mock server closed"));
     }
     // Closing a client registers its `finished()` in `#finishing`.
-    for (const control of [...this.#controls]) control.client.close();
+    for (const peer of [...this.#peers]) peer.close();
     await Promise.allSettled(this.#listeners.map((listener) => listener.close()));
     // Connections accepted while the listeners were closing were closed on arrival.
     await Promise.allSettled([...this.#finishing]);
@@ -287,30 +286,30 @@ export class MockServer implements AsyncDisposable {
       return;
     }
     this.#openClients++;
-    const control: ClientControl = createClient({
+    const peer: ClientPeer = new ClientPeer({
       id: this.#nextId++,
       protocol,
       conn,
       settings: this.#settings,
       onJoin: () => this.#dispatch(),
-      onClose: () => this.#forget(control),
+      onClose: () => this.#forget(peer),
     });
-    this.#controls.push(control);
+    this.#peers.push(peer);
     this.#clientsView = undefined;
     this.#dispatch();
   }
 
   /** A client closed: keep it among the newest closed ones, and forget the oldest. */
-  #forget(control: ClientControl): void {
+  #forget(peer: ClientPeer): void {
     this.#openClients--;
-    const finished = control.finished();
+    const finished = peer.finished();
     this.#finishing.add(finished);
     void finished.finally(() => this.#finishing.delete(finished));
-    this.#closedControls.push(control);
-    while (this.#closedControls.length > this.#settings.maxClosedClients) {
-      const oldest = this.#closedControls.shift()!;
-      const index = this.#controls.indexOf(oldest);
-      if (index !== -1) this.#controls.splice(index, 1);
+    this.#closedPeers.push(peer);
+    while (this.#closedPeers.length > this.#settings.maxClosedClients) {
+      const oldest = this.#closedPeers.shift()!;
+      const index = this.#peers.indexOf(oldest);
+      if (index !== -1) this.#peers.splice(index, 1);
       this.#clientsView = undefined;
     }
   }
@@ -323,8 +322,8 @@ export class MockServer implements AsyncDisposable {
         this.#waiters.splice(i, 1); // given up on (aborted)
         continue;
       }
-      const match = this.#controls.find((control) =>
-        !control.consumed && (!waiter.joined || control.hasJoined())
+      const match = this.#peers.find((peer) =>
+        !peer.consumed && (!waiter.joined || peer.hasJoined)
       );
       if (match === undefined) {
         i++;
