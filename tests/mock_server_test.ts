@@ -540,6 +540,34 @@ test("nextClient hands out each client once, counting earlier connections", asyn
   });
 });
 
+test("a nextClient() given up before a client arrives never takes it from a later call", async () => {
+  await withServer({}, async (server, connect) => {
+    const raw = await connect();
+    await raw.login();
+    await raw.send(JOIN);
+    await server.clients[0]!.joined;
+    // The client is waiting to be handed out when the aborted call arrives.
+    const aborted = server.nextClient({ signal: AbortSignal.abort(new Error("gave up")) });
+    const later = server.nextClient();
+    await assert.rejects(aborted, /gave up/);
+    assert.equal((await within(later, 5000)) !== "timeout" && (await later).id, 1);
+  });
+});
+
+test("waitFor given up by its signal rejects with the reason; the message still counts", async () => {
+  await withServer({}, async (server, connect) => {
+    const raw = await connect();
+    await raw.login();
+    const client = await server.nextClient({ joined: false });
+    const controller = new AbortController();
+    const waiting = client.waitFor("mrkl", 1, { signal: controller.signal });
+    controller.abort(new Error("gave up"));
+    await assert.rejects(waiting, /gave up/);
+    await raw.send("type@=mrkl/");
+    assert.deepEqual(await client.waitFor("mrkl"), { type: "mrkl" });
+  });
+});
+
 test("broadcast reaches joined clients only", async () => {
   await withServer({}, async (server, connect) => {
     const joined = await connect();

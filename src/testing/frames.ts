@@ -1,50 +1,12 @@
 /**
- * Small helpers the mock server and its clients share: turning a scripted
- * message into a server packet, and waiters that give up when a signal
- * aborts.
+ * Turning a scripted message into a server packet, for the mock server and
+ * its clients.
  *
  * @module
  */
 import { encodeFrame, SERVER_MESSAGE_TYPE } from "../protocol/frame.ts";
 import { encodeStt } from "../protocol/stt.ts";
-import type { Deferred } from "../base/timers.ts";
 import type { MockMessage } from "./mock_options.ts";
-
-/**
- * Adds a waiter to `list` until its promise settles (or `signal` aborts).
- *
- * @returns The waiter's promise.
- */
-export function addWaiter<T, W extends { deferred: Deferred<T> }>(
-  list: W[],
-  waiter: W,
-  signal: AbortSignal | undefined,
-): Promise<T> {
-  list.push(waiter);
-  settleOnAbort(waiter.deferred, signal);
-  const forget = () => {
-    const index = list.indexOf(waiter);
-    if (index !== -1) list.splice(index, 1);
-  };
-  waiter.deferred.promise.then(forget, forget);
-  return waiter.deferred.promise;
-}
-
-/**
- * Rejects `target` with the signal's reason when it aborts, and unhooks the
- * listener when `target` settles first.
- */
-function settleOnAbort<T>(target: Deferred<T>, signal: AbortSignal | undefined): void {
-  if (signal === undefined) return;
-  if (signal.aborted) {
-    target.reject(signal.reason);
-    return;
-  }
-  const onAbort = () => target.reject(signal.reason);
-  signal.addEventListener("abort", onAbort, { once: true });
-  const unhook = () => signal.removeEventListener("abort", onAbort);
-  target.promise.then(unhook, unhook);
-}
 
 /** The STT body of a scripted message. */
 export function toBody(message: MockMessage): string {

@@ -19,8 +19,9 @@
 import { ClosedError } from "../base/errors.ts";
 import type { Listener, Transport } from "../transport/seam.ts";
 import { listen } from "../transport/default.ts";
-import { type Deferred, deferred } from "../base/timers.ts";
-import { addWaiter, toBody } from "./frames.ts";
+import { deferred } from "../base/timers.ts";
+import { toBody } from "./frames.ts";
+import { addWaiter, givenUp, type Waiter } from "./waiters.ts";
 import { ClientPeer } from "./client_peer.ts";
 import type { MockClient } from "./mock_client.ts";
 import {
@@ -45,6 +46,12 @@ export {
   type SendFramesMode,
   type WaitForOptions,
 } from "./mock_options.ts";
+
+/** A `nextClient()` call waiting for a client. */
+interface ClientWaiter extends Waiter<MockClient> {
+  /** Only a client that has sent `joingroup` will do. */
+  readonly joined: boolean;
+}
 
 /**
  * A mock Douyu barrage server for tests: start it, point a client at
@@ -97,7 +104,7 @@ export class MockServer implements AsyncDisposable {
   #clientsView: readonly MockClient[] | undefined;
   /** `finished()` of closed clients, forgotten or not, until it settles. */
   readonly #finishing = new Set<Promise<void>>();
-  readonly #waiters: { joined: boolean; deferred: Deferred<MockClient> }[] = [];
+  readonly #waiters: ClientWaiter[] = [];
   #closing: Promise<void> | undefined;
 
   private constructor(settings: Settings) {
@@ -216,8 +223,12 @@ export class MockServer implements AsyncDisposable {
     if (this.#closing !== undefined) {
       return Promise.reject(new ClosedError("mock server closed"));
     }
-    const waiter = { joined: options.joined ?? true, deferred: deferred<MockClient>() };
-    const promise = addWaiter<MockClient, typeof waiter>(this.#waiters, waiter, options.signal);
+    const waiter: ClientWaiter = {
+      joined: options.joined ?? true,
+      deferred: deferred<MockClient>(),
+      signal: options.signal,
+    };
+    const promise = addWaiter<MockClient, ClientWaiter>(this.#waiters, waiter);
     this.#dispatch();
     return promise;
   }
@@ -318,8 +329,8 @@ export class MockServer implements AsyncDisposable {
   #dispatch(): void {
     for (let i = 0; i < this.#waiters.length;) {
       const waiter = this.#waiters[i]!;
-      if (waiter.deferred.settled) {
-        this.#waiters.splice(i, 1); // given up on (aborted)
+      if (givenUp(waiter)) {
+        this.#waiters.splice(i, 1);
         continue;
       }
       const match = this.#peers.find((peer) =>

@@ -8,8 +8,8 @@
  *
  * @module
  */
-import { addWaiter } from "./frames.ts";
-import { type Deferred, deferred } from "../base/timers.ts";
+import { addWaiter, givenUp, type Waiter } from "./waiters.ts";
+import { deferred } from "../base/timers.ts";
 
 /** Longer message types are not counted for `waitFor` (see `maxMessageTypes`). */
 const MAX_COUNTED_TYPE_LENGTH = 64;
@@ -23,12 +23,10 @@ export interface ReceivedLimits {
   readonly maxMessageTypes: number;
 }
 
-interface Waiter {
-  type: string;
+interface TypeWaiter extends Waiter<Record<string, string>> {
+  readonly type: string;
   /** How many more messages of `type` it waits for. */
   count: number;
-  deferred: Deferred<Record<string, string>>;
-  signal: AbortSignal | undefined;
 }
 
 /** The messages one client sent, bounded, and the calls waiting for some. */
@@ -47,7 +45,7 @@ export class ReceivedLog {
   #view: readonly Record<string, string>[] | undefined;
   /** How many messages of each type arrived (see `maxMessageTypes`). */
   readonly #counts = new Map<string, number>();
-  readonly #waiters: Waiter[] = [];
+  readonly #waiters: TypeWaiter[] = [];
   /** Set by `end()`: why waits that cannot be answered at once fail. */
   #ended: ((type: string, seen: number) => Error) | undefined;
 
@@ -69,7 +67,7 @@ export class ReceivedLog {
     this.#record(message, size);
     if (this.#waiters.length === 0) return;
     for (const waiter of [...this.#waiters]) {
-      if (waiter.deferred.settled || waiter.type !== message.type) continue;
+      if (givenUp(waiter) || waiter.type !== message.type) continue;
       if (--waiter.count === 0) waiter.deferred.resolve(message);
     }
   }
@@ -92,13 +90,13 @@ export class ReceivedLog {
       return Promise.resolve(logged[index] ?? { type });
     }
     if (this.#ended !== undefined) return Promise.reject(this.#ended(type, seen));
-    const waiter: Waiter = {
+    const waiter: TypeWaiter = {
       type,
       count: count - seen,
       deferred: deferred<Record<string, string>>(),
       signal,
     };
-    return addWaiter(this.#waiters, waiter, signal);
+    return addWaiter<Record<string, string>, TypeWaiter>(this.#waiters, waiter);
   }
 
   /**

@@ -6,7 +6,8 @@
  * @module
  */
 import { replayDelay } from "../protocol/record.ts";
-import { deferred, sleep } from "../base/timers.ts";
+import { abortable } from "../base/abortable.ts";
+import { sleep } from "../base/timers.ts";
 import { BatchWriter } from "./batch_writer.ts";
 import { isAsyncIterable, serverFrame } from "./frames.ts";
 import type { MockMessage, MockMessageSource, RecordedLine, Settings } from "./mock_options.ts";
@@ -62,15 +63,17 @@ async function streamMessages(
     let count = 0;
     if (isAsyncIterable(items)) {
       const iterator = items[Symbol.asyncIterator]();
-      const stopped = deferred<undefined>();
-      const onAbort = () => stopped.resolve(undefined);
-      signal.addEventListener("abort", onAbort, { once: true });
       let done = false;
       try {
         for (;;) {
-          // A source may wait forever (a live feed): closing must not wait for it.
-          const result = await Promise.race([iterator.next(), stopped.promise]);
-          if (result === undefined) return;
+          let result: IteratorResult<MockMessage>;
+          try {
+            // A source may wait forever (a live feed): closing must not wait for it.
+            result = await abortable(iterator.next(), signal);
+          } catch (error) {
+            if (signal.aborted) return;
+            throw error;
+          }
           if (result.done === true) {
             done = true;
             break;
@@ -80,7 +83,6 @@ async function streamMessages(
           if (!await next(result.value, false)) return;
         }
       } finally {
-        signal.removeEventListener("abort", onAbort);
         // Lets an async generator run its `finally` blocks; its errors are not ours.
         if (!done) Promise.resolve().then(() => iterator.return?.()).catch(() => {});
       }
