@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { nonNegative } from "../base/checks.ts";
 import type { SttValue } from "../protocol/stt.ts";
 import type { RecordLine } from "../protocol/record.ts";
 
@@ -326,14 +327,6 @@ export interface Settings {
   readonly maxFrameSize: number;
 }
 
-function nonNegative(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    throw new RangeError(`${name} must be a finite number >= 0, got ${value}`);
-  }
-  return value;
-}
-
 /** A limit option: an integer from `min` to `max`, or its default. */
 function limit(
   name: keyof typeof MOCK_SERVER_LIMITS,
@@ -378,11 +371,11 @@ export function resolveSettings(options: MockServerOptions): Settings {
     messages: options.messages,
     recording: options.recording,
     recordingFrames: [],
-    speed: nonNegative("speed", options.speed, 1),
-    interval: nonNegative("interval", options.interval, 0),
+    speed: nonNegative(options.speed ?? 1, "speed"),
+    interval: nonNegative(options.interval ?? 0, "interval"),
     loop: options.loop ?? false,
     loginResponse: options.loginResponse ?? DEFAULT_LOGIN_RESPONSE,
-    idleTimeout: nonNegative("idleTimeout", options.idleTimeout, 0),
+    idleTimeout: nonNegative(options.idleTimeout ?? 0, "idleTimeout"),
     answerLogin: options.answerLogin ?? true,
     maxClients: limit("maxClients", options.maxClients, 1),
     maxClosedClients: limit("maxClosedClients", options.maxClosedClients, 0),
