@@ -426,6 +426,26 @@ test("recording keeps its spacing, divided by speed", async () => {
   }
 });
 
+test("a recording function is called per client and per pass, each pass with its own lines", async () => {
+  let passes = 0;
+  const recording = () => {
+    passes++;
+    return [{ t: 0, body: chat(`pass ${passes} a`) }, { t: 10, body: chat(`pass ${passes} b`) }];
+  };
+  await withServer({ recording, speed: 0, loop: true }, async (_server, connect) => {
+    const raw = await connect();
+    await raw.login();
+    await raw.send(JOIN);
+    for (const text of ["pass 1 a", "pass 1 b", "pass 2 a", "pass 2 b"]) {
+      assert.equal(await raw.body(), chat(text));
+    }
+    const other = await connect();
+    await other.login();
+    await other.send(JOIN);
+    assert.match(await other.body(), /txt@=pass \d+ a\//);
+  });
+});
+
 test("interval spaces messages; loop repeats them; a function source runs per client", async () => {
   let calls = 0;
   const messages = function* () {

@@ -67,8 +67,11 @@ const TESTING = [
   "MOCK_SERVER_LIMITS",
   "MockClient",
   "MockServer",
+  "SAMPLE_ROOM",
   "defaultTransportFactory",
   "parseEndpoint",
+  "samplePass",
+  "sampleRecording",
 ];
 
 function sorted(names: Iterable<string>): string[] {

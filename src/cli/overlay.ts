@@ -14,7 +14,7 @@ import type { StreamSettings } from "../overlay/params.ts";
 import type { RecordLine } from "../protocol/record.ts";
 import { Hub } from "../rooms/hub.ts";
 import { MockServer } from "../testing/mock_server.ts";
-import { SAMPLE_ROOM, sampleGiftList, sampleRecording } from "../testing/sample.ts";
+import { SAMPLE_ROOM, sampleGiftList, samplePass } from "../testing/sample.ts";
 import { GiftCatalog, type GiftEntry } from "../protocol/gifts.ts";
 import { GiftCatalogCache } from "../web/gifts.ts";
 import { parseRoomInput, resolveRoom } from "../web/room.ts";
@@ -288,18 +288,16 @@ async function reportStatus(hub: Hub, server: OverlayServer, io: CliIO): Promise
 }
 
 /**
- * One pass of the sample room for `--demo`, in its own time. Each pass gives
- * its chat new ids (`cid`), so the page shows every pass rather than taking
- * the next one for a repeat of the first.
+ * One pass of the sample room for `--demo`, in its own time. Each pass's chat
+ * has new ids (`cid`), so the page shows every pass rather than taking the
+ * next one for a repeat of the first.
  */
 async function* demoPass(signal: AbortSignal): AsyncGenerator<string> {
-  const start = Date.now();
-  const salt = (Math.floor(start / 1000) >>> 0).toString(16).padStart(8, "0");
-  const lines: RecordLine[] = sampleRecording(start);
+  const lines: RecordLine[] = samplePass();
   for (const line of lines) {
     const wait = line.t - Date.now();
     if (wait > 0) await sleep(wait, signal);
-    yield line.body.replace(/(cid@=[0-9a-f]{24})[0-9a-f]{8}/, `$1${salt}`);
+    yield line.body;
   }
   await sleep(1000, signal);
 }

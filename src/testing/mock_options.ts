@@ -117,8 +117,12 @@ export interface MockServerOptions {
    * divided by `speed`, the first one right after `joingroup`. Session
    * messages in it (`loginres`, `pingreq`, `mrkl`) are streamed like any
    * other; filter them out first if unwanted.
+   *
+   * A function is called once per client, and once per pass with `loop`,
+   * for the lines of that pass: so each pass can be a fresh one (new message
+   * ids, times from now), as {@linkcode samplePass} makes them.
    */
-  recording?: readonly RecordedLine[];
+  recording?: readonly RecordedLine[] | (() => readonly RecordedLine[]);
   /** For `recording`: 1 = real time, 2 = twice as fast, 0 = as fast as possible. Default 1. */
   speed?: number;
   /**
@@ -306,9 +310,9 @@ export interface Settings {
   readonly port: number;
   readonly protocols: readonly MockProtocol[];
   readonly messages: MockMessageSource | undefined;
-  readonly recording: readonly RecordedLine[] | undefined;
+  readonly recording: readonly RecordedLine[] | (() => readonly RecordedLine[]) | undefined;
   /**
-   * The recording's packets, encoded on first use and shared by every
+   * The packets of a fixed recording (an array), encoded on first use and shared by every
    * client: a looping replay to many clients does not re-encode each pass.
    */
   readonly recordingFrames: (Uint8Array | undefined)[];

@@ -64,6 +64,7 @@ export {
   type SendFramesMode,
   type WaitForOptions,
 } from "./mock_server.ts";
+export { SAMPLE_ROOM, samplePass, sampleRecording } from "./sample.ts";
 export type { SttValue } from "../protocol/stt.ts";
 export {
   type Endpoint,

@@ -100,13 +100,18 @@ async function streamMessages(
 
 async function streamRecording(
   settings: Settings,
-  lines: readonly RecordedLine[],
+  recording: readonly RecordedLine[] | (() => readonly RecordedLine[]),
   target: StreamTarget,
   writer: BatchWriter,
 ): Promise<void> {
-  if (lines.length === 0) return;
   const { speed, loop } = settings;
+  // A fixed recording's packets are encoded once for every client and pass;
+  // a function's lines are new each pass.
+  const shared = typeof recording === "function" ? undefined : settings.recordingFrames;
   do {
+    const lines = typeof recording === "function" ? recording() : recording;
+    if (lines.length === 0) return;
+    const frames = shared ?? [];
     const start = performance.now();
     for (const [index, line] of lines.entries()) {
       const wait = replayDelay(line, lines[0]!, performance.now() - start, speed);
@@ -115,7 +120,6 @@ async function streamRecording(
         await sleep(wait, target.signal);
       }
       // Lines already due go out together, like a burst on the real server.
-      const frames = settings.recordingFrames;
       const frame = frames[index] ??= serverFrame(line.body);
       if (!await writer.emit(frame, true)) return;
     }
