@@ -67,6 +67,7 @@ const TESTING = [
   "MOCK_SERVER_LIMITS",
   "MockClient",
   "MockServer",
+  "MockWebApi",
   "SAMPLE_ROOM",
   "defaultTransportFactory",
   "parseEndpoint",

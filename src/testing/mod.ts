@@ -65,6 +65,7 @@ export {
   type WaitForOptions,
 } from "./mock_server.ts";
 export { SAMPLE_ROOM, samplePass, sampleRecording } from "./sample.ts";
+export { MockWebApi, type MockWebApiBases, type MockWebApiOptions } from "./web_api.ts";
 export type { SttValue } from "../protocol/stt.ts";
 export {
   type Endpoint,
