@@ -70,9 +70,17 @@ test("MockWebApi: the sample room's info from betard, or from the open API when 
   assert.equal(open.source, "open");
   assert.equal(open.roomId, 288016); // every room is the sample room, under its own id
   assert.equal(open.name, info.name);
-  web.live = false;
+  web.status = "offline";
   assert.equal((await fetchRoomInfo(9999, web.bases)).live, false);
   assert.equal((await fetchRoomInfo(9999, { ...web.bases, apiBase: DEAD })).live, false);
+  web.status = "loop"; // a rerun: live, with videoLoop beside it; the open API cannot tell
+  const rerun = await fetchRoomInfo(9999, web.bases);
+  assert.deepEqual([rerun.live, rerun.videoLoop], [true, true]);
+  web.down = ["betard"];
+  const fallback = await fetchRoomInfo(9999, web.bases);
+  assert.deepEqual([fallback.source, fallback.live, fallback.videoLoop], ["open", true, undefined]);
+  web.down = ["betard", "openApi"];
+  await assert.rejects(fetchRoomInfo(9999, web.bases), /betard API: HTTP 503.*open API: HTTP 503/);
   assert.ok(web.requests.some((path) => path.startsWith("/betard/9999?_=")), `${web.requests}`);
 });
 
@@ -124,6 +132,7 @@ test("MockWebApi: GET only, its own Host only, unknown paths 404; close() is ide
 test("MockWebApi: invalid options are refused", async () => {
   await assert.rejects(MockWebApi.start({ port: 70_000 }), RangeError);
   await assert.rejects(MockWebApi.start({ names: { yyf: 0 } }), RangeError);
+  await assert.rejects(MockWebApi.start({ status: "on" as "live" }), TypeError);
 });
 
 test("connect(name, { url }) asks no web API at all, and says why", async () => {

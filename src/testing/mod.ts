@@ -65,7 +65,13 @@ export {
   type WaitForOptions,
 } from "./mock_server.ts";
 export { SAMPLE_ROOM, samplePass, sampleRecording } from "./sample.ts";
-export { MockWebApi, type MockWebApiBases, type MockWebApiOptions } from "./web_api.ts";
+export {
+  type MockRoomStatus,
+  MockWebApi,
+  type MockWebApiBases,
+  type MockWebApiName,
+  type MockWebApiOptions,
+} from "./web_api.ts";
 export type { SttValue } from "../protocol/stt.ts";
 export {
   type Endpoint,

@@ -17,12 +17,14 @@ const CATEGORY = "聊天";
 const AVATAR = "https://apic.douyucdn.cn/upload/avatar_v3/202404/sample_";
 const COVER = `https://rpic.douyucdn.cn/asrpic/240501/${SAMPLE_ROOM}_1200.png/dy1`;
 
+/** What the sample room is doing: streaming, not, or playing a recording in a loop (a rerun). */
+export type SampleRoomStatus = "live" | "offline" | "loop";
+
 /**
- * `GET {apiBase}/betard/<room>`: the sample room's info under `roomId`.
- *
- * @param live Whether it is live (`show_status` 1) or not (2).
+ * `GET {apiBase}/betard/<room>`: the sample room's info under `roomId`. Douyu
+ * marks a rerun as live too (`show_status` 1), with `videoLoop` 1 beside it.
  */
-export function sampleBetard(roomId: number, live: boolean): string {
+export function sampleBetard(roomId: number, status: SampleRoomStatus): string {
   return JSON.stringify({
     room: {
       room_id: roomId,
@@ -30,10 +32,10 @@ export function sampleBetard(roomId: number, live: boolean): string {
       owner_uid: 40000,
       nickname: OWNER,
       status: "1",
-      show_status: live ? 1 : 2,
+      show_status: status === "offline" ? 2 : 1,
       show_time: SHOW_TIME,
       end_time: "0",
-      videoLoop: 0,
+      videoLoop: status === "loop" ? 1 : 0,
       isVertical: 0,
       second_lvl_name: CATEGORY,
       avatar: {
@@ -49,9 +51,9 @@ export function sampleBetard(roomId: number, live: boolean): string {
 
 /**
  * `GET {openApiBase}/api/RoomApi/room/<room>`: the open API's answer for the
- * sample room under `roomId`.
+ * sample room under `roomId`. It cannot tell a rerun from live.
  */
-export function sampleOpenApi(roomId: number, live: boolean): string {
+export function sampleOpenApi(roomId: number, status: SampleRoomStatus): string {
   return JSON.stringify({
     error: 0,
     data: {
@@ -59,7 +61,7 @@ export function sampleOpenApi(roomId: number, live: boolean): string {
       room_thumb: COVER,
       cate_name: CATEGORY,
       room_name: TITLE,
-      room_status: live ? "1" : "2",
+      room_status: status === "offline" ? "2" : "1",
       // China time (UTC+8), as the open API writes it.
       start_time: "2024-05-01 20:00",
       owner_name: OWNER,

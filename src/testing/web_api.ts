@@ -8,7 +8,42 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { SAMPLE_ROOM, sampleGiftList } from "./sample.ts";
-import { sampleBetard, sampleMobilePage, sampleOpenApi, samplePropsConfig } from "./sample_web.ts";
+import {
+  sampleBetard,
+  sampleMobilePage,
+  sampleOpenApi,
+  samplePropsConfig,
+  type SampleRoomStatus,
+} from "./sample_web.ts";
+
+/**
+ * What a room is doing, as {@linkcode MockWebApi.status} answers it: `live`,
+ * `offline`, or `loop` (a recording played as a rerun, which Douyu's room
+ * API marks as live with `videoLoop` beside it).
+ *
+ * @example
+ * ```ts
+ * import type { MockRoomStatus } from "@x/douyu/testing";
+ *
+ * const statuses: MockRoomStatus[] = ["live", "offline", "loop"];
+ * console.log(statuses.length); // 3
+ * ```
+ */
+export type MockRoomStatus = SampleRoomStatus;
+
+/**
+ * One of the web APIs {@linkcode MockWebApi} stands in for, as
+ * {@linkcode MockWebApi.down} names them.
+ *
+ * @example
+ * ```ts
+ * import type { MockWebApiName } from "@x/douyu/testing";
+ *
+ * const down: MockWebApiName[] = ["betard"]; // room info then comes from the open API
+ * console.log(down);
+ * ```
+ */
+export type MockWebApiName = "betard" | "openApi" | "mobile" | "giftList" | "props";
 
 /**
  * Options of {@linkcode MockWebApi.start}.
@@ -17,9 +52,9 @@ import { sampleBetard, sampleMobilePage, sampleOpenApi, samplePropsConfig } from
  * ```ts
  * import { MockWebApi, type MockWebApiOptions } from "@x/douyu/testing";
  *
- * const options: MockWebApiOptions = { live: false, names: { yyf: 288016 } };
+ * const options: MockWebApiOptions = { status: "offline", names: { yyf: 288016 } };
  * await using web = await MockWebApi.start(options);
- * console.log(web.live); // false
+ * console.log(web.status); // "offline"
  * ```
  */
 export interface MockWebApiOptions {
@@ -27,8 +62,8 @@ export interface MockWebApiOptions {
   host?: string;
   /** Port. Default 0: the OS picks a free one (see {@linkcode MockWebApi.url}). */
   port?: number;
-  /** Whether the room is live at first; see {@linkcode MockWebApi.live}. Default true. */
-  live?: boolean;
+  /** What the room is doing at first; see {@linkcode MockWebApi.status}. Default `"live"`. */
+  status?: MockRoomStatus;
   /**
    * Room names and the room ids they resolve to (`{ yyf: 288016 }`). Other
    * names resolve to {@linkcode SAMPLE_ROOM}; a name of digits (a "good
@@ -110,13 +145,14 @@ export class MockWebApi implements AsyncDisposable {
   readonly #server: Server;
   readonly #names: ReadonlyMap<string, number>;
   readonly #requests: string[] = [];
-  #live: boolean;
+  #status: MockRoomStatus = "live";
+  #down: ReadonlySet<MockWebApiName> = new Set();
   #url = "";
   #closing: Promise<void> | undefined;
 
   private constructor(server: Server, options: MockWebApiOptions) {
     this.#server = server;
-    this.#live = options.live ?? true;
+    this.status = options.status ?? "live"; // checked by the setter
     this.#names = new Map(Object.entries(options.names ?? {}));
   }
 
@@ -199,20 +235,43 @@ export class MockWebApi implements AsyncDisposable {
   }
 
   /**
-   * Whether the room is live (`show_status` 1) or offline (2): what the room
-   * APIs answer from now on. Set it to test what follows a room's status.
+   * What the room is doing: what the room APIs answer from now on (`betard`'s
+   * `show_status` and `videoLoop`, the open API's `room_status`). Set it to
+   * test what follows a room's status.
    *
    * @example
    * ```ts ignore
-   * web.live = false; // the next fetchRoomInfo() says offline
+   * web.status = "offline"; // the next fetchRoomInfo() says so
    * ```
    */
-  get live(): boolean {
-    return this.#live;
+  get status(): MockRoomStatus {
+    return this.#status;
   }
 
-  set live(live: boolean) {
-    this.#live = live;
+  set status(status: MockRoomStatus) {
+    if (status !== "live" && status !== "offline" && status !== "loop") {
+      throw new TypeError(`status must be "live", "offline" or "loop", got ${status}`);
+    }
+    this.#status = status;
+  }
+
+  /**
+   * The APIs that answer `503 Service Unavailable` from now on, to test
+   * fallbacks and failures: with `["betard"]`, room info comes from the open
+   * API, and names are looked up on the mobile page. Default none.
+   *
+   * @example
+   * ```ts ignore
+   * web.down = ["betard"];
+   * console.log((await fetchRoomInfo(9999, web.bases)).source); // "open"
+   * ```
+   */
+  get down(): readonly MockWebApiName[] {
+    return [...this.#down];
+  }
+
+  set down(names: readonly MockWebApiName[]) {
+    this.#down = new Set(names);
   }
 
   /**
@@ -270,8 +329,10 @@ export class MockWebApi implements AsyncDisposable {
       return send(res, 400, "bad request target");
     }
     const path = url.pathname;
-    if (path === GIFT_LIST_PATH) return send(res, 200, sampleGiftList(), JSON_TYPE);
-    if (path === PROPS_PATH) return send(res, 200, samplePropsConfig(), "text/javascript");
+    if (path === GIFT_LIST_PATH) return this.#send(res, "giftList", sampleGiftList(), JSON_TYPE);
+    if (path === PROPS_PATH) {
+      return this.#send(res, "props", samplePropsConfig(), "text/javascript");
+    }
     const room = ROOM_PATH.exec(path);
     if (room === null) return send(res, 404, "not found");
     let id: number;
@@ -282,12 +343,18 @@ export class MockWebApi implements AsyncDisposable {
     }
     switch (room[1]) {
       case "betard":
-        return send(res, 200, sampleBetard(id, this.#live), JSON_TYPE);
+        return this.#send(res, "betard", sampleBetard(id, this.#status), JSON_TYPE);
       case "m":
-        return send(res, 200, sampleMobilePage(id), "text/html; charset=utf-8");
+        return this.#send(res, "mobile", sampleMobilePage(id), "text/html; charset=utf-8");
       default:
-        return send(res, 200, sampleOpenApi(id, this.#live), JSON_TYPE);
+        return this.#send(res, "openApi", sampleOpenApi(id, this.#status), JSON_TYPE);
     }
+  }
+
+  /** Answers with `body`, unless that API is down. */
+  #send(res: ServerResponse, api: MockWebApiName, body: string, type: string): void {
+    if (this.#down.has(api)) send(res, 503, `${api} is down`);
+    else send(res, 200, body, type);
   }
 
   /** The id a room name or id in a path stands for. */
