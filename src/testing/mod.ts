@@ -6,6 +6,11 @@
  * coalesced, cut by a hang-up, garbage, a silent half-open peer) so you can
  * test reconnection too.
  *
+ * {@linkcode MockWebApi} stands in for Douyu's web APIs the same way (room
+ * info and live status, name lookups, the gift list and props config), for
+ * the bundled sample room that {@linkcode samplePass} and
+ * {@linkcode sampleRecording} play.
+ *
  * Point your client's `url` option at {@linkcode MockServer.url}:
  *
  * ```ts ignore
