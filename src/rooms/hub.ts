@@ -18,7 +18,7 @@ import {
   Session,
   type StatusEvent,
 } from "../session/session.ts";
-import { resolveRoomFor } from "../web/room.ts";
+import { parseRoomInput, resolveRoomFor } from "../web/room.ts";
 
 /**
  * Douyu accepts about 200 barrage connections per client IP (PROTOCOL.md §9),
@@ -223,7 +223,8 @@ export class Hub<M extends Message = Message>
    */
   async add(room: number | string, options: RoomOptions = {}): Promise<number> {
     if (this.#closing !== undefined) throw new ClosedError("hub closed");
-    const id = await this.#resolve(room, options);
+    const parsed = parseRoomInput(room);
+    const id = "id" in parsed ? parsed.id : await this.#resolve(room, options);
     const existing = this.#adding.get(id);
     if (existing !== undefined) return await existing;
     if (this.#entries.has(id)) return id;
@@ -237,7 +238,7 @@ export class Hub<M extends Message = Message>
     }
   }
 
-  /** A room's id: a name is looked up as `connect()` would, with the room's options over the hub's. */
+  /** A room name's id, looked up as `connect()` would, with the room's options over the hub's. */
   #resolve(room: number | string, options: RoomOptions): Promise<number> {
     const merged = { ...this.#defaults, ...options };
     return resolveRoomFor(room, merged.url, { ...merged, signal: this.#lifetime.signal });
@@ -293,7 +294,8 @@ export class Hub<M extends Message = Message>
    * @param room The room id (or a name or URL, resolved as for `add`).
    */
   async remove(room: number | string): Promise<void> {
-    const id = await this.#resolve(room, {});
+    const parsed = parseRoomInput(room);
+    const id = "id" in parsed ? parsed.id : await this.#resolve(room, {});
     const entry = this.#entries.get(id);
     if (entry === undefined) return;
     this.#forget(entry);

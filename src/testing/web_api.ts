@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { SAMPLE_ROOM, sampleGiftList } from "./sample.ts";
 import {
@@ -184,6 +184,8 @@ export class MockWebApi implements AsyncDisposable {
       }
     }
     const host = options.host ?? "127.0.0.1";
+    // Loaded on first use: importing @x/douyu/testing for MockServer alone loads no HTTP server.
+    const { createServer } = await import("node:http");
     const server = createServer();
     server.maxConnections = MAX_CONNECTIONS;
     const api = new MockWebApi(server, options);
