@@ -16,8 +16,11 @@
  *
  * Needs `deno`, `node` and `npm` on the PATH, and the npm registry (or npm's
  * cache) the first time: `deno bundle` fetches esbuild, and the declarations
- * step installs TypeScript and Node's types into a temporary directory. Node
- * users of the package install nothing: it has no dependencies.
+ * step installs TypeScript and Node's types into a temporary directory. The
+ * NATS client, which `@x/douyu/nats` bundles and which `tsc` declares
+ * against, comes from `node_modules/`: `deno task build:npm` first runs
+ * `deno task deps`, which installs it as `deno.lock` pins it. Node users of
+ * the package install nothing: it has no dependencies.
  *
  * @module
  */

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { errorText } from "../base/errors.ts";
 import type { Cluster, ConnectClusterOptions } from "../nats/mod.ts";
 import {
   CliFailure,
@@ -48,9 +49,23 @@ changes an existing one when given):
   --replicas N           JetStream replicas: 1, 3 or 5 (default 1)
 `;
 
-/** Loads `src/nats/` (and the NATS client): only the NATS commands ever call this. */
-export function loadNats(): Promise<NatsModule> {
-  return import("../nats/mod.ts");
+/**
+ * Loads `src/nats/` (and the NATS client): only the NATS commands ever call
+ * this. In a checkout the client comes from `node_modules/` (`deno.json` sets
+ * `nodeModulesDir` to `manual`, so that no other task downloads it), and a
+ * missing one is a one-line failure that says how to install it.
+ */
+export async function loadNats(): Promise<NatsModule> {
+  try {
+    return await import("../nats/mod.ts");
+  } catch (error) {
+    const reason = errorText(error).split("\n")[0]!.trim();
+    throw new CliFailure(
+      `cannot load the NATS client (${reason}); in a checkout, \`deno install\` installs it ` +
+        "(`npm ci` for Bun and Node)",
+      { cause: error },
+    );
+  }
 }
 
 /** The servers and cluster settings from {@linkcode NATS_OPTIONS}' values. */
