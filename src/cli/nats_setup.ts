@@ -19,6 +19,7 @@ import {
   UsageError,
 } from "./io.ts";
 import { defineOptions, HELP_OPTION } from "./options.ts";
+import { needNet } from "./permissions.ts";
 
 /** `src/nats/mod.ts`, as its dynamic import gives it. */
 export type NatsModule = typeof import("../nats/mod.ts");
@@ -82,6 +83,7 @@ export function clusterSettings(
   if (servers.length === 0) {
     throw new UsageError("missing --nats URL: the NATS server, e.g. nats://127.0.0.1:4222");
   }
+  needNet(servers.map(natsHost));
   const options: ConnectClusterOptions = {};
   const ttl = values["lease-ttl"];
   if (ttl !== undefined) {
@@ -172,6 +174,16 @@ export async function openCluster(
     return await nats.Cluster.connect(servers, options);
   } catch (error) {
     throw new CliFailure(describeError(error));
+  }
+}
+
+/** `nats://host:port`, `host:port` or `host` → `host:port` (4222 by default), as `--allow-net` names it. */
+function natsHost(server: string): string {
+  try {
+    const url = new URL(server.includes("://") ? server : `nats://${server}`);
+    return `${url.hostname}:${url.port === "" ? 4222 : url.port}`;
+  } catch {
+    return server; // not a URL: the connection says so
   }
 }
 
