@@ -12,7 +12,7 @@
  *   (see {@linkcode emitDeclarations} for why not `deno bundle --declaration`),
  *   then compiled against from a Node-style consumer as a check.
  * - `package.json` (`"type": "module"`, `exports`, `bin`, `engines`), the
- *   README and the licence.
+ *   README, the manuals of `docs/` it links to, and the licence.
  *
  * Needs `deno`, `node` and `npm` on the PATH, and the npm registry (or npm's
  * cache) the first time: `deno bundle` fetches esbuild, and the declarations
@@ -69,6 +69,7 @@ try {
   await emitDeclarations(work);
   await writePackageJson();
   await copyFile(join(ROOT, "README.md"), join(OUT, "README.md"));
+  await copyDocs(); // the README links to them
   await copyFile(join(ROOT, "LICENSE"), join(OUT, "LICENSE"));
   await checkDeclarations(work);
 } finally {
@@ -268,6 +269,14 @@ await server.close();
     "-p",
     join(consumer, "tsconfig.json"),
   ]);
+}
+
+/** `docs/*.md`, the manuals the README links to, as `docs/` of the package. */
+async function copyDocs(): Promise<void> {
+  await mkdir(join(OUT, "docs"), { recursive: true });
+  for (const name of await readdir(join(ROOT, "docs"))) {
+    if (name.endsWith(".md")) await copyFile(join(ROOT, "docs", name), join(OUT, "docs", name));
+  }
 }
 
 async function filesUnder(dir: string): Promise<string[]> {
