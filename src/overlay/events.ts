@@ -311,7 +311,7 @@ export interface RoomStatus {
  */
 export type OverlayEvent = LineEvent | FoldEvent | StatusEvent;
 
-/** Chat colours by `col` (PROTOCOL.md §5). */
+/** Chat colours by `col` (docs/protocol.md, "Message types"). */
 const COLORS: ReadonlyMap<string, string> = new Map([
   ["1", "#ff0000"],
   ["2", "#1e87f0"],

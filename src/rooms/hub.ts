@@ -21,7 +21,7 @@ import {
 import { parseRoomInput, resolveRoom } from "../web/room.ts";
 
 /**
- * Douyu accepts about 200 barrage connections per client IP (PROTOCOL.md §9),
+ * Douyu accepts about 200 barrage connections per client IP (docs/protocol.md, "Limits"),
  * so a hub holds at most this many rooms unless told otherwise.
  */
 export const DEFAULT_MAX_ROOMS = 200;
