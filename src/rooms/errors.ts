@@ -32,7 +32,7 @@ export class HubFullError extends DouyuError {
     super(
       `the hub already watches ${limit} rooms (maxRooms); Douyu allows about 200 barrage ` +
         "connections per client IP, so to watch more rooms spread them over several machines " +
-        "or IPs (see docs/scale-out.md: douyu collect)",
+        'or IPs (see "Scale out", docs/scale-out.md: douyu collect)',
     );
     this.limit = limit;
   }
