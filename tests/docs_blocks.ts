@@ -1,7 +1,7 @@
 /**
  * The TypeScript blocks of the README and `docs/*.md`, for `docs_test.ts`:
- * found with their markers, and changed as the README's "Every example here,
- * offline" says (and nothing more): the offline prelude first, and `offline`
+ * found with their markers, and changed as "Every example here, offline" in
+ * docs/library.md says (and nothing more): the offline prelude first, and `offline`
  * given to every call that would reach Douyu.
  *
  * A block's marker is an HTML comment on the line before it (a blank line
@@ -114,7 +114,7 @@ const REACHING_DOUYU: ReadonlyArray<{ call: RegExp; options: number }> = [
 
 /**
  * `code` with `offline` given to every call that would reach Douyu, over the
- * options it already has, as the README says: `f(a)` → `f(a, offline)`,
+ * options it already has, as docs/library.md says: `f(a)` → `f(a, offline)`,
  * `f(a, { b })` → `f(a, { ...offline, b })`, `f(a, options)` →
  * `f(a, { ...offline, ...options })`. Calls named in comments and strings
  * are left alone. Also how many calls were changed.

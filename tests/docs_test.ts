@@ -1,7 +1,7 @@
 /**
  * Every TypeScript block of the README and of `docs/*.md` works: each runs
  * offline against `@x/douyu/testing`'s stand-ins, changed only as the
- * README's "Every example here, offline" says (see `docs_blocks.ts`), on the
+ * "Every example here, offline" of docs/library.md says (see `docs_blocks.ts`), on the
  * runtime running the tests; under Deno with `--allow-net=127.0.0.1` only, so
  * a block that reaches for the network fails. A block must print something
  * and nothing on stderr, and end by itself with status 0, or keep running
@@ -127,7 +127,7 @@ async function within<T>(promise: Promise<T>, ms: number): Promise<T | "timeout"
   }
 }
 
-test("docs: the offline change, as the README states it", () => {
+test("docs: the offline change, as docs/library.md states it", () => {
   const cases: [string, string][] = [
     ["await connect(9999);", "await connect(9999, offline);"],
     [

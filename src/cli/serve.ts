@@ -12,6 +12,7 @@ import { MockServer } from "../testing/mock_server.ts";
 import { samplePass } from "../testing/sample.ts";
 import { CliFailure, type CliIO, OK, say, stopController, untilAborted, UsageError } from "./io.ts";
 import { readRecording } from "./files.ts";
+import { listenHost, needNet } from "./permissions.ts";
 import { defineOptions, HELP_OPTION, numberOption, parseCommand } from "./options.ts";
 
 /** The options of `douyu serve`. */
@@ -70,6 +71,7 @@ export async function serveCommand(args: string[], io: CliIO): Promise<number> {
     SERVE_MAX_CLIENTS;
   const idleTimeout = numberOption(values["idle-timeout"], "idle-timeout", "number >= 0") ??
     SERVE_IDLE_TIMEOUT_S;
+  needNet([listenHost(host)]);
   // The sample is played afresh for each client and pass (new chat ids, times
   // from now), so that what drops repeated ids shows every pass. A file is
   // played as it is, except that the mock answers the handshake and

@@ -301,7 +301,7 @@ export const DEFAULT_LOGIN_RESPONSE: string = "type@=loginres/userid@=0/roomgrou
   "ps@=0/es@=0/it@=0/its@=0/npv@=0/best_dlev@=0/cur_lev@=0/nrc@=3702083264/ih@=0/sid@=72164/" +
   "sahf@=0/sceneid@=0/newrg@=0/regts@=0/ip@=127.0.0.1/";
 
-/** The smallest legal length field of a packet (PROTOCOL.md §1). */
+/** The smallest legal length field of a packet (docs/protocol.md, "Packets"). */
 const MIN_FRAME_LENGTH = 9;
 
 /** The options with defaults applied, shared by the server and its clients. */

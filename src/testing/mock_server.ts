@@ -1,6 +1,6 @@
 /**
  * A mock Douyu barrage server on 127.0.0.1, for testing bots offline: it
- * answers the session handshake like the real server (PROTOCOL.md §4),
+ * answers the session handshake like the real server (docs/protocol.md, "The session"),
  * streams scripted or recorded messages after `joingroup`, records what each
  * client sent (the newest messages, and counts of all), and can misbehave on demand (split or coalesced packets, a
  * packet cut by a hang-up, garbage, a huge length, a silent half-open peer).
