@@ -24,7 +24,7 @@
 
 import { type Message, superChatOf, toNumber, type UserFields } from "../protocol/messages.ts";
 import { sanitizeForTerminal } from "../base/sanitize.ts";
-import { type GiftCatalog, giftOf } from "../web/gifts.ts";
+import { type GiftCatalog, type GiftDetails, giftOf } from "../web/gifts.ts";
 
 /** Options of {@linkcode formatMessage}. */
 export interface FormatOptions {
@@ -172,14 +172,16 @@ export function formatJson(msg: Message | object, extra?: JsonExtra): string {
  * because Douyu's own keys never start with one: `_room`, the room the
  * message came from, when watching through a hub or replaying a multi-room
  * recording; `_repeat`, how many repeats of the same text the line folds
- * (`--fold-repeats`).
+ * (`--fold-repeats`); `_t`, when the message arrived (ms since the epoch);
+ * `_gift`, for gifts and super chats, the gift's name and value in yuan, as
+ * far as they are known.
  *
  * @example
  * ```ts
  * import type { JsonExtra } from "./format.ts";
  *
- * const extra: JsonExtra = { _room: 9999 };
- * console.log(extra._room); // 9999
+ * const extra: JsonExtra = { _room: 9999, _t: 1714564800000, _gift: { name: "火箭", value: 500 } };
+ * console.log(extra._gift?.value); // 500
  * ```
  */
 export interface JsonExtra {
@@ -187,12 +189,59 @@ export interface JsonExtra {
   _room?: number | undefined;
   /** The number of repeats this line folds. */
   _repeat?: number | undefined;
+  /** When the message arrived, ms since the epoch. */
+  _t?: number | undefined;
+  /** For a gift or super chat: its name and value in yuan, each when known. */
+  _gift?: JsonGift | undefined;
+}
+
+/**
+ * The `_gift` of an NDJSON line: what a gift or super chat was worth.
+ *
+ * @example
+ * ```ts
+ * import type { JsonGift } from "./format.ts";
+ *
+ * const gift: JsonGift = { name: "荧光棒", value: 0 };
+ * console.log(gift.name);
+ * ```
+ */
+export interface JsonGift {
+  /** The gift's name (the message's own, else the catalogue's); absent when unknown. */
+  name?: string;
+  /** The message's whole value in yuan (0 for a free gift); absent when unknown. */
+  value?: number;
+}
+
+/**
+ * The `_gift` of a gift's details: its name and value as far as known, or
+ * `undefined` when neither is (or there is no gift).
+ *
+ * @example
+ * ```ts
+ * import { jsonGift } from "./format.ts";
+ * import { giftOf, parseMessage } from "@x/douyu";
+ *
+ * console.log(jsonGift(giftOf(parseMessage("type@=dgb/gfid@=1/gfn@=花/"))));
+ * // { name: "花" }
+ * console.log(jsonGift(giftOf(parseMessage("type@=comm_chatmsg/cprice@=3000/cet@=60/"))));
+ * // { value: 30 }
+ * ```
+ */
+export function jsonGift(gift: GiftDetails | undefined): JsonGift | undefined {
+  if (gift === undefined || (gift.name === undefined && gift.value === undefined)) return undefined;
+  const out: JsonGift = {};
+  if (gift.name !== undefined) out.name = gift.name;
+  if (gift.value !== undefined) out.value = gift.value;
+  return out;
 }
 
 function definedOnly(extra: JsonExtra): JsonExtra {
   const out: JsonExtra = {};
   if (extra._room !== undefined) out._room = extra._room;
   if (extra._repeat !== undefined) out._repeat = extra._repeat;
+  if (extra._t !== undefined) out._t = extra._t;
+  if (extra._gift !== undefined) out._gift = extra._gift;
   return out;
 }
 
