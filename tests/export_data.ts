@@ -13,11 +13,11 @@ export const CAPTURE_ROOM = 102965;
 
 /** Chat texts that break formats that do not escape: XML, ASS, SRT and CSV markup, controls. */
 export const HOSTILE_TEXTS: readonly string[] = [
-  'a<b & c>d "quoted" \'single\'',
+  "a<b & c>d \"quoted\" 'single'",
   "{\\an8}{\\pos(0,0)}override \\N break \\h",
   "<i>italic</i> <font color=red>red</font> <script>x</script>",
   "-->\n00:00:00,000 --> 00:00:01,000\ninjected",
-  "=HYPERLINK(\"http://x\",\"y\")",
+  '=HYPERLINK("http://x","y")',
   "+1, -1, @all",
   "ctrl\u0000\u0001\u0007\u001b[31m\u007f\u0085\u009b end",
   "bidi \u202eevil\u202c zero\u200bwidth \ufeffbom \ufffe\uffff",
@@ -25,7 +25,7 @@ export const HOSTILE_TEXTS: readonly string[] = [
   "emoji 👨‍👩‍👧 😀 主播666 ３３３",
   "   ",
   "",
-  "comma,quote\"\"double",
+  'comma,quote""double',
   "-- comment -- end-",
   "]]> <![CDATA[ x ]]>",
 ];
@@ -43,7 +43,12 @@ export function chat(uid: number, name: string, text: string, col = "0"): TimedM
  * and a dropped-messages loss. Times start at `t0`.
  */
 export async function exportItems(t0 = Date.UTC(2024, 4, 1, 12, 0, 0)): Promise<TimedItem[]> {
-  const items: TimedItem[] = [{ t: t0, room: CAPTURE_ROOM, status: "connected", detail: "tcp://x" }];
+  const items: TimedItem[] = [{
+    t: t0,
+    room: CAPTURE_ROOM,
+    status: "connected",
+    detail: "tcp://x",
+  }];
   let t = t0 + 500;
   for (const line of await capture()) {
     items.push({ t, room: CAPTURE_ROOM, message: parseMessage(line.body) });
@@ -61,7 +66,11 @@ export async function exportItems(t0 = Date.UTC(2024, 4, 1, 12, 0, 0)): Promise<
   items.push({ t, room: CAPTURE_ROOM, status: "connected", detail: "tcp://y" });
   HOSTILE_TEXTS.forEach((text, i) => {
     t += 911;
-    items.push({ t, room: CAPTURE_ROOM, message: chat(1000 + i, `hostile<${i}>\u200b`, text, "1") });
+    items.push({
+      t,
+      room: CAPTURE_ROOM,
+      message: chat(1000 + i, `hostile<${i}>\u200b`, text, "1"),
+    });
   });
   items.push({ t: t + 5, room: CAPTURE_ROOM, status: "dropped", detail: "12 messages" });
   items.push({

@@ -5,8 +5,14 @@ import { exportAss } from "../src/archive/export/ass.ts";
 import { collectExport } from "../src/archive/export/common.ts";
 import { CSV_COLUMNS, exportCsv } from "../src/archive/export/csv.ts";
 import { exportJsonl } from "../src/archive/export/jsonl.ts";
-import { fitsBehind, pickLane, type Scroll, type Stage, textWidth } from "../src/archive/export/lanes.ts";
-import { exportAs, EXPORT_FORMATS } from "../src/archive/export/mod.ts";
+import {
+  fitsBehind,
+  pickLane,
+  type Scroll,
+  type Stage,
+  textWidth,
+} from "../src/archive/export/lanes.ts";
+import { EXPORT_FORMATS, exportAs } from "../src/archive/export/mod.ts";
 import { MIN_NOTICE_MS, NoticeBoard } from "../src/archive/export/notices.ts";
 import { exportSrt } from "../src/archive/export/srt.ts";
 import { exportXml } from "../src/archive/export/xml.ts";
@@ -30,7 +36,8 @@ function at(seconds: number, text: string, extra: Record<string, string | number
 }
 
 /** Nothing a terminal, a parser or a player would act on. */
-const UNSAFE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b\u202a-\u202e\ufeff\ufffe\uffff]/;
+const UNSAFE =
+  /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b\u202a-\u202e\ufeff\ufffe\uffff]/;
 
 // ---------------------------------------------------------------- lanes
 
@@ -426,7 +433,9 @@ test("ass: a flood fills every row, then chats are kept as comments and counted,
   // Rebuild each row from the file and check it with the sampled geometry.
   const byRow = new Map<number, Scroll[]>();
   for (const line of shown) {
-    const [, start, y, w] = line.match(/^Dialogue: 0,0:00:(\d\d\.\d\d),.*\\move\(1920,(\d+),-(\d+),/)!;
+    const [, start, y, w] = line.match(
+      /^Dialogue: 0,0:00:(\d\d\.\d\d),.*\\move\(1920,(\d+),-(\d+),/,
+    )!;
     const row = byRow.get(Number(y)) ?? [];
     row.push({ start: Math.round(Number(start) * 1000), width: Number(w) });
     byRow.set(Number(y), row);
@@ -509,7 +518,9 @@ test("srt: one cue per chat and super chat, numbered in time order, gap cues inc
 
 test("srt: names and texts are one line, markup shown not obeyed", async () => {
   const { text } = await collectExport(
-    exportSrt([at(0, "<i>x</i>\n\n2\n00:00:00,000 --> 00:00:09,000\n{\\an8}", { nn: "A\u200bnn" })]),
+    exportSrt([
+      at(0, "<i>x</i>\n\n2\n00:00:00,000 --> 00:00:09,000\n{\\an8}", { nn: "A\u200bnn" }),
+    ]),
   );
   deepStrictEqual(cues(text), [{
     n: 1,

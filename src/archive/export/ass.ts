@@ -119,10 +119,10 @@ export function exportAss(
         // On the hundredths ASS keeps, so that the rows hold for what is drawn.
         const start = Math.round(offset / 10) * 10;
         let text = assText(cleanText(chat.text));
-        let style = colorTag(chatColor(chat.color));
+        let style = colorTagOf(chat.color);
         if (chat.price !== undefined) {
           text = `¥${chat.price} ${assText(cleanName(chat.name))}: ${text}`;
-          style = colorTag(0xffd700);
+          style = SUPER_CHAT_COLOR;
         }
         const scroll: Scroll = { start, width: textWidth(text, fontSize, OUTLINE) };
         const lane = pickLane(lanes, scroll, stage);
@@ -187,12 +187,32 @@ function colorTag(rgb: number): string {
   return `\\c&H${bgr.toString(16).toUpperCase().padStart(6, "0")}&`;
 }
 
+/** Super chats are gold. */
+const SUPER_CHAT_COLOR = colorTag(0xffd700);
+
+/** The colour override of each `col`, worked out once. */
+const COLOR_TAGS = new Map<string, string>();
+
+function colorTagOf(col: string): string {
+  let tag = COLOR_TAGS.get(col);
+  if (tag === undefined) {
+    tag = colorTag(chatColor(col));
+    // Any wire value may come: only Douyu's few are kept.
+    if (COLOR_TAGS.size < 64) COLOR_TAGS.set(col, tag);
+  }
+  return tag;
+}
+
+/** `00` to `99`. */
+const TWO_DIGITS = Array.from({ length: 100 }, (_, n) => String(n).padStart(2, "0"));
+
 /** `H:MM:SS.cc` of ms after time zero (rounded to hundredths). */
 export function assTime(ms: number): string {
   const cs = Math.round(ms / 10);
-  const two = (n: number) => String(n).padStart(2, "0");
   const s = Math.floor(cs / 100);
-  return `${Math.floor(s / 3600)}:${two(Math.floor(s / 60) % 60)}:${two(s % 60)}.${two(cs % 100)}`;
+  return `${Math.floor(s / 3600)}:${TWO_DIGITS[Math.floor(s / 60) % 60]}:${TWO_DIGITS[s % 60]}.${
+    TWO_DIGITS[cs % 100]
+  }`;
 }
 
 const ASS_MARKUP = /[\\{}]/;

@@ -331,7 +331,10 @@ export function cleanText(text: string): string {
 export function cleanName(name: string): string {
   const clean = sanitizeForTerminal(name, REVEAL);
   return NON_CHARACTER.test(clean)
-    ? clean.replace(NON_CHARACTER_GLOBAL, (char) => `<U+${char.charCodeAt(0).toString(16).toUpperCase()}>`)
+    ? clean.replace(
+      NON_CHARACTER_GLOBAL,
+      (char) => `<U+${char.charCodeAt(0).toString(16).toUpperCase()}>`,
+    )
     : clean;
 }
 

@@ -61,7 +61,13 @@ export class NoticeBoard {
       held.end = Math.max(held.end, end);
       return undefined;
     }
-    this.#held = { start, end: Math.max(end, start + MIN_NOTICE_MS), last: end, count: 1, first: gap };
+    this.#held = {
+      start,
+      end: Math.max(end, start + MIN_NOTICE_MS),
+      last: end,
+      count: 1,
+      first: gap,
+    };
     return held === undefined ? undefined : noticeOf(held);
   }
 
@@ -98,7 +104,9 @@ function noticeOf(
   } else if (first.end === first.start) {
     text = `[gap] ${first.reason}`;
   } else {
-    text = `[gap] no messages for ${((first.end - first.start) / 1000).toFixed(1)} s: ${first.reason}`;
+    text = `[gap] no messages for ${
+      ((first.end - first.start) / 1000).toFixed(1)
+    } s: ${first.reason}`;
   }
   return { start, end, text };
 }

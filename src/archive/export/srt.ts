@@ -96,7 +96,9 @@ export function exportSrt(
         if (chat === undefined) return released;
         const name = srtText(cleanName(chat.name));
         const body = srtText(cleanText(chat.text));
-        const text = chat.price === undefined ? `${name}: ${body}` : `¥${chat.price} ${name}: ${body}`;
+        const text = chat.price === undefined
+          ? `${name}: ${body}`
+          : `¥${chat.price} ${name}: ${body}`;
         if (notices.holding) {
           waiting.push({ start: offset, text });
           return released;

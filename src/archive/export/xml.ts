@@ -100,7 +100,9 @@ export function exportXml(
           const text = xml(cleanText(chat.text));
           if (chat.price !== undefined) {
             const time = toNumber(wireString(message.cet)) ?? 0;
-            return `  <sc ts="${seconds(offset)}" ${user} price="${chat.price}" time="${time}">${text}</sc>\n`;
+            return `  <sc ts="${
+              seconds(offset)
+            }" ${user} price="${chat.price}" time="${time}">${text}</sc>\n`;
           }
           const p = `${seconds(offset)},1,25,${chatColor(chat.color)},${item.t},0,${
             uidOf(chat.uid)
@@ -111,9 +113,11 @@ export function exportXml(
         if (gift === undefined) return "";
         summary.written++;
         const price = gift.value === undefined ? "" : ` price="${gift.value}"`;
-        return `  <gift ts="${seconds(offset)}" user="${xml(cleanName(senderName(message)))}" uid="${
-          uidOf(wireString(message.uid))
-        }" giftname="${xml(cleanText(giftName(gift)))}" giftcount="${gift.count}"${price} />\n`;
+        return `  <gift ts="${seconds(offset)}" user="${
+          xml(cleanName(senderName(message)))
+        }" uid="${uidOf(wireString(message.uid))}" giftname="${
+          xml(cleanText(giftName(gift)))
+        }" giftcount="${gift.count}"${price} />\n`;
       },
       status(item, offset) {
         summary.written++;
