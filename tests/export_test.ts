@@ -19,7 +19,7 @@ import { exportXml } from "../src/archive/export/xml.ts";
 import { GapTracker, type TimedItem } from "../src/archive/timed.ts";
 import { parseMessage } from "../src/protocol/messages.ts";
 import { encodeStt } from "../src/protocol/stt.ts";
-import { GiftCatalog, giftOf } from "../src/web/gifts.ts";
+import { GiftCatalog, giftOf } from "../src/protocol/gifts.ts";
 import { CAPTURE_ROOM, chat, exportItems, HOSTILE_TEXTS, isChatItem } from "./export_data.ts";
 import { randomInt, seededRandom } from "./fixtures.ts";
 import { test } from "./harness.ts";

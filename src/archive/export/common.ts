@@ -8,7 +8,7 @@
 
 import { sanitizeForTerminal } from "../../base/sanitize.ts";
 import { type Message, superChatOf, toNumber } from "../../protocol/messages.ts";
-import { type GiftDetails, giftOf } from "../../web/gifts.ts";
+import { type GiftDetails, giftOf } from "../../protocol/gifts.ts";
 import {
   type Gap,
   GapTracker,
