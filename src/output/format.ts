@@ -46,6 +46,11 @@ export interface FormatOptions {
    * shown, else `gift #<id>`.
    */
   catalog?: GiftCatalog;
+  /**
+   * The message's gift as already priced (by a `GiftPricer`, or stored in an
+   * archive): shown as it is, instead of a look-up in `catalog`.
+   */
+  gift?: GiftDetails;
   /** The line folds this many repeats of the same text: ` ×N` is added to it. */
   repeat?: number;
 }
@@ -136,7 +141,8 @@ interface Line {
  * ```
  */
 export function formatMessage(msg: Message, options: FormatOptions = {}): string | undefined {
-  const line = describe(msg, options.catalog) ?? (options.all ? compact(msg) : undefined);
+  const gift = options.gift ?? (options.catalog ? giftOf(msg, options.catalog) : undefined);
+  const line = describe(msg, gift) ?? (options.all ? compact(msg) : undefined);
   if (line === undefined) return undefined;
   if (options.repeat !== undefined && options.repeat > 1) line.text += ` ×${options.repeat}`;
   const time = clock(options.now ?? Date.now());
@@ -387,10 +393,9 @@ function where(room: string | undefined, host?: string): string {
 }
 
 /** ` (¥500.00)`, ` (free)`, with the combo when there is one; only what is known. */
-function worth(msg: Message, catalog: GiftCatalog | undefined): string {
+function worth(msg: Message, details: GiftDetails | undefined): string {
   const hits = toNumber(str(msg, "hits"));
   const comboText = hits !== undefined && hits > 1 ? `combo ${hits}` : undefined;
-  const details = catalog ? giftOf(msg, catalog) : undefined;
   const value = details?.paid === false
     ? "free"
     : details?.value !== undefined
@@ -401,7 +406,7 @@ function worth(msg: Message, catalog: GiftCatalog | undefined): string {
 }
 
 /** The dedicated line of a message, or undefined for types shown only with `all`. */
-function describe(msg: Message, catalog?: GiftCatalog): Line | undefined {
+function describe(msg: Message, details?: GiftDetails): Line | undefined {
   const user = msg as UserFields & Record<string, unknown>;
   switch (msg.type) {
     case "chatmsg":
@@ -424,7 +429,6 @@ function describe(msg: Message, catalog?: GiftCatalog): Line | undefined {
       };
     case "dgb":
     case "gdp": {
-      const details = catalog ? giftOf(msg, catalog) : undefined;
       const id = details?.id ?? str(msg, "gfid");
       const gift = details?.name ?? str(msg, "gfn") ?? (id ? `gift #${id}` : "a gift");
       const count = str(msg, "gfcnt") ?? "1";
@@ -434,7 +438,7 @@ function describe(msg: Message, catalog?: GiftCatalog): Line | undefined {
         kindStyle: "yellow",
         level: user.level,
         name: user.nn,
-        text: `sent ${safe(gift)} x${safe(count)}${worth(msg, catalog)}${
+        text: `sent ${safe(gift)} x${safe(count)}${worth(msg, details)}${
           to ? ` to ${safeName(to)}` : ""
         }`,
         textStyle: "yellow",

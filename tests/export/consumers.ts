@@ -5,7 +5,8 @@
  * Python's csv module (RFC 4180 dialect) reads the CSV. Every chat must
  * come back, with its text and its time within 50 ms.
  *
- * Run by `deno task test:export`, which fails (never skips) when ffmpeg or
+ * Run by `deno task test:export` (named so that `deno task test` and
+ * `bun test` do not pick it up), which fails (never skips) when ffmpeg or
  * python3 is missing.
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
