@@ -7,7 +7,6 @@ import { readFile, rm, writeFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { lookups } from "../src/cli/options.ts";
 import { parseRecording } from "../src/protocol/record.ts";
-import { GiftCatalogCache } from "../src/web/gifts.ts";
 import { encodeStt } from "../src/protocol/stt.ts";
 import { MockServer } from "../src/testing/mock_server.ts";
 import { lines, run, tempDir, withHttp } from "./cli_helpers.ts";

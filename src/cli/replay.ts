@@ -8,7 +8,7 @@
 import type { TimedMessage } from "../archive/timed.ts";
 import { sleep } from "../base/timers.ts";
 import { parseMessage } from "../protocol/messages.ts";
-import { replayDelay } from "../protocol/record.ts";
+import { type RecordLine, replayDelay } from "../protocol/record.ts";
 import { GiftCatalogCache } from "../web/gifts.ts";
 import {
   type CliIO,
@@ -89,19 +89,10 @@ export async function replayCommand(args: string[], io: CliIO): Promise<number> 
   for (const id of rooms) if (id !== undefined) pricer?.join(id);
   const cancelDeadline = deadline(stop, output.duration);
   try {
-    // Paced as recorded; `_t` and the time column are the recorded arrival times.
-    async function* paced(): AsyncGenerator<PrintItem, void, undefined> {
-      const start = performance.now();
-      for (const line of lines) {
-        const wait = replayDelay(line, lines[0]!, performance.now() - start, speed);
-        if (wait > 0) await sleep(wait, stop.signal);
-        if (stop.signal.aborted) return;
-        yield { t: line.t, room: line.room ?? room, message: parseMessage(line.body) };
-      }
-    }
     // With a pricer, every line has its room.
-    const items = pricer ? pricer.price(paced() as AsyncIterable<TimedMessage>) : paced();
-    for await (const item of items) {
+    const items = paced(lines, room, speed, stop.signal);
+    const priced = pricer ? pricer.price(items as AsyncIterable<TimedMessage>) : items;
+    for await (const item of priced) {
       if (stop.signal.aborted) break;
       if (!await printer.print(item)) break;
     }
@@ -113,4 +104,23 @@ export async function replayCommand(args: string[], io: CliIO): Promise<number> 
   if (printer.outputError !== undefined) return await printer.outputFailure(io);
   if (stop.signal.reason === INTERRUPTED) return interruptCode(io);
   return OK;
+}
+
+/**
+ * The recording's messages, paced as recorded (divided by `speed`); each
+ * keeps its recorded arrival time, which the time column and `_t` show.
+ */
+async function* paced(
+  lines: readonly RecordLine[],
+  room: number | undefined,
+  speed: number,
+  signal: AbortSignal,
+): AsyncGenerator<PrintItem, void, undefined> {
+  const start = performance.now();
+  for (const line of lines) {
+    const wait = replayDelay(line, lines[0]!, performance.now() - start, speed);
+    if (wait > 0) await sleep(wait, signal);
+    if (signal.aborted) return;
+    yield { t: line.t, room: line.room ?? room, message: parseMessage(line.body) };
+  }
 }
