@@ -83,6 +83,11 @@ function chatParts(item: TimedMessage): { name: string; text: string; price?: nu
   return { name: String(item.message.nn ?? ""), text: String(item.message.txt ?? "") };
 }
 
+/** What ffmpeg reads in a subtitle file, written back as SRT. */
+function decodeToSrt(path: string): Promise<string> {
+  return run("ffmpeg", ["-nostdin", "-loglevel", "error", "-i", path, "-f", "srt", "-"]);
+}
+
 interface Cue {
   start: number;
   text: string;
@@ -124,16 +129,7 @@ test("export consumers: ffmpeg decodes the ASS danmaku, one cue per chat, each w
   await withDir(async (dir) => {
     const { path, items, start, summary } = await exported(dir, "ass");
     strictEqual(summary.hidden, 0, "the test data fits on screen");
-    const srt = await run("ffmpeg", [
-      "-nostdin",
-      "-loglevel",
-      "error",
-      "-i",
-      path,
-      "-f",
-      "srt",
-      "-",
-    ]);
+    const srt = await decodeToSrt(path);
     // ffmpeg wraps each cue in the style's font (and a colour), after the alignment tag.
     const cues = readSrt(srt).map((cue) => ({
       start: cue.start,
@@ -159,16 +155,7 @@ test("export consumers: ffmpeg decodes the ASS danmaku, one cue per chat, each w
 test("export consumers: ffmpeg decodes the SRT, one cue per chat, each within 50 ms", async () => {
   await withDir(async (dir) => {
     const { path, items, start } = await exported(dir, "srt");
-    const srt = await run("ffmpeg", [
-      "-nostdin",
-      "-loglevel",
-      "error",
-      "-i",
-      path,
-      "-f",
-      "srt",
-      "-",
-    ]);
+    const srt = await decodeToSrt(path);
     const fullwidth = (text: string) =>
       text.replaceAll("<", "＜").replaceAll(">", "＞").replaceAll("\\", "＼")
         .replaceAll("{", "｛").replaceAll("}", "｝");

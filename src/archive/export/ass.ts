@@ -14,6 +14,7 @@ import {
   type ExportOptions,
   type ExportSource,
   type ExportSummary,
+  replacer,
   runExport,
 } from "./common.ts";
 import { pickLane, type Scroll, type Stage, textWidth } from "./lanes.ts";
@@ -215,19 +216,8 @@ export function assTime(ms: number): string {
   }`;
 }
 
-const ASS_MARKUP = /[\\{}]/;
-const ASS_MARKUP_GLOBAL = /[\\{}]/g;
-const FULLWIDTH: ReadonlyMap<string, string> = new Map([
-  ["\\", "＼"],
-  ["{", "｛"],
-  ["}", "｝"],
-]);
-
 /** Cleaned text with ASS's markup characters in their fullwidth forms. */
-function assText(text: string): string {
-  if (!ASS_MARKUP.test(text)) return text;
-  return text.replace(ASS_MARKUP_GLOBAL, (char) => FULLWIDTH.get(char) ?? char);
-}
+const assText = replacer({ "\\": "＼", "{": "｛", "}": "｝" });
 
 /** A font name fit for a style line: no commas, no line breaks. */
 function styleField(name: string): string {

@@ -353,6 +353,28 @@ export function chatColor(col: string): number {
   return COLORS.get(col) ?? 0xffffff;
 }
 
+/**
+ * A function that replaces each character of `table`'s keys in a text by
+ * its value: the escaping of a format. A text with none of them is returned
+ * as it is, at the cost of one regular expression test.
+ *
+ * @example
+ * ```ts
+ * import { replacer } from "./common.ts";
+ *
+ * const escape = replacer({ "<": "&lt;", "&": "&amp;" });
+ * console.log(escape("a<b & c"), escape("plain")); // "a&lt;b &amp; c" "plain"
+ * ```
+ */
+export function replacer(table: Readonly<Record<string, string>>): (text: string) => string {
+  const map = new Map(Object.entries(table));
+  const chars = [...map.keys()].map((char) => char.replace(/[\\\]^-]/g, "\\$&")).join("");
+  const any = new RegExp(`[${chars}]`);
+  const every = new RegExp(`[${chars}]`, "g");
+  const swap = (char: string) => map.get(char) ?? char;
+  return (text) => any.test(text) ? text.replace(every, swap) : text;
+}
+
 /** `ms` as seconds with three decimals: `1.234`. */
 export function seconds(ms: number): string {
   return (ms / 1000).toFixed(3);

@@ -12,6 +12,7 @@ import {
   type ExportOptions,
   type ExportSource,
   type ExportSummary,
+  replacer,
   runExport,
 } from "./common.ts";
 import { type Notice, NoticeBoard } from "./notices.ts";
@@ -122,18 +123,5 @@ export function srtTime(ms: number): string {
   }`;
 }
 
-const SRT_MARKUP = /[<>\\{}]/;
-const SRT_MARKUP_GLOBAL = /[<>\\{}]/g;
-const FULLWIDTH: ReadonlyMap<string, string> = new Map([
-  ["<", "＜"],
-  [">", "＞"],
-  ["\\", "＼"],
-  ["{", "｛"],
-  ["}", "｝"],
-]);
-
 /** Cleaned text with the characters players read as markup in their fullwidth forms. */
-function srtText(text: string): string {
-  if (!SRT_MARKUP.test(text)) return text;
-  return text.replace(SRT_MARKUP_GLOBAL, (char) => FULLWIDTH.get(char) ?? char);
-}
+const srtText = replacer({ "<": "＜", ">": "＞", "\\": "＼", "{": "｛", "}": "｝" });

@@ -18,6 +18,7 @@ import {
   type ExportSummary,
   giftFor,
   giftName,
+  replacer,
   runExport,
   seconds,
   senderName,
@@ -133,24 +134,11 @@ function uidOf(uid: string): string {
   return /^\d{1,20}$/.test(uid) ? uid : "0";
 }
 
-/** What XML needs escaped in text and in double-quoted attributes. */
-const XML_SPECIAL = /[&<>"]/;
-const XML_SPECIAL_GLOBAL = /[&<>"]/g;
-const ENTITIES: ReadonlyMap<string, string> = new Map([
-  ["&", "&amp;"],
-  ["<", "&lt;"],
-  [">", "&gt;"],
-  ['"', "&quot;"],
-]);
-
 /**
  * Cleaned text escaped for XML text or a double-quoted attribute (cleaning
  * removed every character XML 1.0 cannot hold).
  */
-function xml(text: string): string {
-  if (!XML_SPECIAL.test(text)) return text;
-  return text.replace(XML_SPECIAL_GLOBAL, (char) => ENTITIES.get(char) ?? char);
-}
+const xml = replacer({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" });
 
 /** Text for inside a comment: no `--`, no `-` at the end. */
 function comment(text: string): string {
