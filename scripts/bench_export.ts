@@ -3,13 +3,14 @@
  * format, as a ratio of a plain `JSON.stringify` pass over the same rows in
  * the same run (the cost of touching every row once, for comparison).
  *
- *   deno task bench:export [--messages 1000000] [--rounds 3]
+ *   deno task bench:export [--messages 1000000] [--rounds 3] [--formats ass,xml]
  *
  * Two sets of rows, each generated on the fly from a pool of real messages
  * (the capture in tests/fixtures/ and the demo sample), with times 100 ms
  * apart:
- * - "chat": every row a chat or super chat, the worst case for the formats
- *   that show chat (ASS lays out every one);
+ * - "chat": every row a chat or super chat (everyday danmaku texts, one in
+ *   a hundred hostile), the worst case for the formats that show chat (ASS
+ *   lays out every one);
  * - "capture": the capture's mix of types, cycled (few chats, many gifts).
  * Rounds alternate the baseline and the exports; medians are reported, and
  * the absolute figures only beside the ratios.
@@ -27,26 +28,39 @@ const { values } = parseArgs({
   options: {
     messages: { type: "string", default: "1000000" },
     rounds: { type: "string", default: "3" },
+    formats: { type: "string", default: EXPORT_FORMATS.join(",") },
   },
 });
 const total = Number(values.messages);
 const rounds = Number(values.rounds);
+const formats = values.formats.split(",").filter((f): f is ExportFormat =>
+  (EXPORT_FORMATS as readonly string[]).includes(f)
+);
 const T0 = Date.UTC(2024, 4, 1, 12, 0, 0);
 
 const items = await exportItems();
 const messages = items.flatMap((item) => "message" in item ? [item.message] : []);
 const chatPool: Message[] = items.filter(isChatItem).map((item) => item.message);
-// More distinct chats: the real texts under many names and colours.
+// More distinct chats: everyday danmaku under many names and colours, one in a hundred hostile.
+const EVERYDAY = [
+  "主播666",
+  "哈哈哈哈哈哈",
+  "这波操作可以",
+  "gg",
+  "来了来了",
+  "晚上好！今天播什么？",
+  "主播太强了吧 😂",
+  "下一局什么时候开始",
+  "？？？",
+  "nice shot!",
+  "冲冲冲",
+  "好家伙 这都能赢",
+];
 for (let i = 0; chatPool.length < 5000; i++) {
-  const text = [
-    ...HOSTILE_TEXTS,
-    "主播666",
-    "哈哈哈哈哈哈",
-    "这波操作可以",
-    "gg",
-    "来了来了",
-  ][i % 20]!;
-  chatPool.push(chat(10_000 + i, `viewer_${i}`, `${text} ${i}`, String(i % 7)));
+  const text = i % 100 === 0
+    ? HOSTILE_TEXTS[(i / 100) % HOSTILE_TEXTS.length]!
+    : `${EVERYDAY[i % EVERYDAY.length]!}${i % 3 === 0 ? ` ${i}` : ""}`;
+  chatPool.push(chat(10_000 + i, `viewer_${i}`, text, String(i % 7)));
 }
 
 /** N rows from a pool, 100 ms apart, generated as they are read. */
@@ -80,16 +94,16 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 console.log(`${total} rows per export, ${rounds} rounds, ${navigator.userAgent}`);
 for (const [name, pool] of [["chat", chatPool], ["capture", messages]] as const) {
   const base: number[] = [];
-  const took = new Map<ExportFormat, number[]>(EXPORT_FORMATS.map((f) => [f, []]));
+  const took = new Map<ExportFormat, number[]>(formats.map((f) => [f, []]));
   for (let round = 0; round < rounds; round++) {
-    for (const format of EXPORT_FORMATS) {
+    for (const format of formats) {
       base.push(await time(() => baseline(pool)));
       took.get(format)!.push(await time(() => exportOnce(format, pool)));
     }
   }
   const b = median(base);
   console.log(`\n${name} rows: JSON.stringify pass ${(b / 1000).toFixed(2)} s (= 1.00)`);
-  for (const format of EXPORT_FORMATS) {
+  for (const format of formats) {
     const ms = median(took.get(format)!);
     console.log(
       `  ${format.padEnd(5)} ${(ms / b).toFixed(2)}× the JSON.stringify pass (${

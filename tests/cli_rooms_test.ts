@@ -6,7 +6,7 @@ import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { lookups } from "../src/cli/options.ts";
-import { parseRecording } from "../src/protocol/record.ts";
+import { parseRecording, serializeRecordLine } from "../src/protocol/record.ts";
 import { encodeStt } from "../src/protocol/stt.ts";
 import { MockServer } from "../src/testing/mock_server.ts";
 import { lines, run, tempDir, withHttp } from "./cli_helpers.ts";
@@ -253,6 +253,47 @@ test("cli: a room whose first two gifts come 300 ms apart prints both with their
       { name: "粉丝荧光棒", value: 0 },
       { name: "火箭", value: 500 },
     ]);
+  });
+});
+
+test("cli: replay --json with --gift-api-base: the recorded _t, and the first gift priced", async () => {
+  const requests: string[] = [];
+  await withHttp(slowly(giftApi(requests), 200), async (base) => {
+    const dir = await tempDir();
+    try {
+      const file = `${dir}/gifts.jsonl`;
+      const bodies = [
+        encodeStt({ type: "dgb", uid: 8, nn: "Rich", gfid: 20004, gfcnt: 2 }),
+        chat(1, "wow"),
+      ];
+      await writeFile(
+        file,
+        bodies.map((body, i) => serializeRecordLine({ t: 1_700_000_000_000 + i, room: 5009, body }))
+          .join(""),
+      );
+      const replayed = await run([
+        "replay",
+        file,
+        "--json",
+        "--speed",
+        "0",
+        "--gift-api-base",
+        base,
+      ]);
+      strictEqual(replayed.code, 0, replayed.stderr);
+      deepStrictEqual(
+        lines(replayed.stdout).map((line) => {
+          const { _t, _gift, type } = JSON.parse(line);
+          return { type, _t, _gift };
+        }),
+        [
+          { type: "dgb", _t: 1_700_000_000_000, _gift: { name: "火箭", value: 1000 } },
+          { type: "chatmsg", _t: 1_700_000_000_001, _gift: undefined },
+        ],
+      );
+    } finally {
+      await rm(dir, { recursive: true });
+    }
   });
 });
 

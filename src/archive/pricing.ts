@@ -117,6 +117,8 @@ export class GiftPricer {
   #wake: (() => void) | undefined;
 
   /**
+   * Creates a pricer; nothing is asked until a room is joined or seen.
+   *
    * @param options The catalogue cache, `catalogWait`, `onError`, `signal`.
    * @throws {RangeError} `catalogWait` is not a number of ms from 0 to 60 000.
    */
