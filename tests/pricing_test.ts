@@ -22,7 +22,7 @@ const GIFT_LIST = JSON.stringify({
 });
 
 /** A catalogue cache whose gift-list requests wait until the test answers them, per room. */
-function handAnswered() {
+function handAnswered(retryAfter = 0) {
   const pending = new Map<number, ReturnType<typeof deferred<Response>>>();
   const asked: number[] = [];
   const fetch: FetchLike = (url) => {
@@ -32,7 +32,7 @@ function handAnswered() {
     pending.set(room, answer);
     return answer.promise;
   };
-  const gifts = new GiftCatalogCache({ fetch, props: false, retryAfter: 0 });
+  const gifts = new GiftCatalogCache({ fetch, props: false, retryAfter });
   return {
     gifts,
     asked,
@@ -188,12 +188,35 @@ test("pricer: a catalogue that failed releases the room at once; later gifts ask
   feed.push(rocket(3));
   strictEqual(shown((await out.next()).value!), "3 gift #20004 ?");
   deepStrictEqual(api.asked, [3, 3]);
+  deepStrictEqual(errors, [3]);
   api.answer(3);
   await until(() => api.gifts.peek(3) !== undefined);
   feed.push(rocket(3));
   strictEqual(shown((await out.next()).value!), "3 火箭 500");
   feed.end();
   strictEqual((await out.next()).done, true);
+  api.gifts.clear();
+});
+
+test("pricer: a failure the cache keeps for a while is told once, however many gifts ask", async () => {
+  const api = handAnswered(60_000);
+  const errors: number[] = [];
+  const pricer = new GiftPricer({ gifts: api.gifts, onError: (room) => errors.push(room) });
+  const feed = channel();
+  const out = pricer.price(feed.source);
+  feed.push(rocket(8));
+  const first = out.next();
+  await until(() => api.asked.includes(8));
+  api.answer(8, false);
+  strictEqual(shown((await first).value!), "8 gift #20004 ?");
+  for (let i = 0; i < 5; i++) {
+    feed.push(rocket(8));
+    strictEqual(shown((await out.next()).value!), "8 gift #20004 ?");
+  }
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  deepStrictEqual(api.asked, [8], "not asked again before retryAfter");
+  deepStrictEqual(errors, [8]);
+  await out.return();
   api.gifts.clear();
 });
 
