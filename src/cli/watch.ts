@@ -43,6 +43,7 @@ import {
   parseCommand,
   parseRoom,
 } from "./options.ts";
+import { needEndpoints } from "./permissions.ts";
 import { giftPricer, Printer } from "./printer.ts";
 import { resolveRooms } from "./resolve.ts";
 
@@ -93,6 +94,7 @@ export async function watchCommand(args: string[], io: CliIO): Promise<number> {
     lookups: lookups(values, endpointUrls(values.url)),
     giftWait: giftWait(values["gift-wait"]),
   };
+  needEndpoints(settings.urls);
 
   let recorder: RecordWriter | undefined;
   let recordError: unknown;
