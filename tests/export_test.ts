@@ -355,6 +355,20 @@ test("csv: a header, one row per message and status, quotes doubled, formulas di
   deepStrictEqual(rows[5]!.slice(3, 11), ["dgb", "8", "Rich", "5", "", "gift #824", "10", ""]);
 });
 
+test("csv: the time column is toISOString of each arrival, across seconds, years and eras", async () => {
+  const random = seededRandom(5);
+  let t = -86_400_000 * 3;
+  const times: number[] = [];
+  while (times.length < 2000) {
+    times.push(t);
+    t += randomInt(random, 3) === 0 ? randomInt(random, 400) : randomInt(random, 5_000_000_000);
+  }
+  times.push(253_402_300_799_999, 253_402_300_800_000, 253_402_300_800_123); // to year 10000
+  const items = times.map((time) => ({ ...at(0, "x"), t: time }));
+  const rows = readCsv((await collectExport(exportCsv(items))).text).slice(1);
+  deepStrictEqual(rows.map((row) => row[0]), times.map((time) => new Date(time).toISOString()));
+});
+
 // ---------------------------------------------------------------- XML
 
 test("xml: <d> per chat with p as BililiveRecorder writes it, <gift>, <sc>, comments for gaps", async () => {
