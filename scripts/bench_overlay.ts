@@ -11,11 +11,21 @@
  * - frames longer than 50 ms.
  *
  *   deno task bench:overlay [--rate=500] [--seconds=20] [--max=50]
+ *
+ * With `--hostile=N`, it measures the server instead, under N clients that
+ * ask for the whole history (`Last-Event-ID` of its first line) and never
+ * read (tests/peers/overlay_clients.ts, its own process), while the room
+ * keeps sending 50 lines a second: the overlay process's resident memory
+ * (before, peak) and how long `GET /overlay.css` takes, before the attack
+ * (the baseline) and during it, as a ratio.
+ *
+ *   deno task bench:overlay --hostile=500 [--seconds=10] [--max-streams=100]
  */
 // deno-lint-ignore-file no-console
 import { parseArgs } from "node:util";
 import { spawnPeer } from "../tests/harness.ts";
 import { launch } from "../tests/browser/chromium.ts";
+import { watchProcess } from "../tests/process.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -23,6 +33,8 @@ const { values } = parseArgs({
     rate: { type: "string", default: "500" },
     seconds: { type: "string", default: "20" },
     max: { type: "string", default: "50" },
+    hostile: { type: "string" },
+    "max-streams": { type: "string" },
   },
 });
 const rate = Number(values.rate);
@@ -30,6 +42,11 @@ const seconds = Number(values.seconds);
 const max = Number(values.max);
 
 const MOD = new URL("../mod.ts", import.meta.url).pathname;
+
+if (values.hostile !== undefined) {
+  await hostile(Number(values.hostile), values.seconds === "20" ? 10 : seconds);
+  Deno.exit(0);
+}
 
 const room = await spawnPeer("overlay_room.ts");
 const { url: roomUrl } = await room.next<{ url: string }>();
@@ -163,4 +180,128 @@ try {
   await overlay.status;
   await reader.cancel().catch(() => {});
   await room.stop();
+}
+
+/** The server under `count` clients that never read: memory and a normal request's time. */
+async function hostile(count: number, seconds: number): Promise<void> {
+  const room = await spawnPeer("overlay_room.ts");
+  const { url: roomUrl } = await room.next<{ url: string }>();
+  const streams = values["max-streams"];
+  const overlay = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      MOD,
+      "overlay",
+      "--url",
+      roomUrl,
+      "--port",
+      "0",
+      "--gift-api-base",
+      "http://127.0.0.1:9",
+      ...(streams !== undefined ? ["--max-streams", streams] : []),
+      "9999",
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = overlay.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let first = "";
+  while (!first.includes("\n")) first += (await reader.read()).value ?? "";
+  const pageUrl = /overlay: (\S+)/.exec(first)![1]!;
+  const watch = watchProcess(overlay.pid);
+  const run = async (command: unknown) => {
+    room.send(JSON.stringify(command));
+    return await room.next();
+  };
+  try {
+    await run({ clients: 1 });
+    // A full history: 1,000 lines of 300 CJK characters (about 1 KB each).
+    const long = "长".repeat(300);
+    await run({
+      send: Array.from({ length: 1000 }, (_, i) => ({
+        type: "chatmsg",
+        rid: 9999,
+        uid: 7,
+        nn: "history",
+        level: 10,
+        dms: 5,
+        cid: `h${i}`,
+        txt: long,
+      })),
+    });
+    const boot = await bootOf(pageUrl);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const timeCss = async () => {
+      const started = performance.now();
+      const response = await fetch(`${pageUrl}overlay.css`);
+      await response.text();
+      return performance.now() - started;
+    };
+    const baseline: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      baseline.push(await timeCss());
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const restingRss = watch.resident;
+    const attackStart = performance.now();
+    const clients = await spawnPeer("overlay_clients.ts", [pageUrl, String(count), `${boot}.0`]);
+    // The room goes on meanwhile: 50 lines a second.
+    room.send(JSON.stringify({ rate: { perSecond: 50, seconds } }));
+    const during: number[] = [];
+    while (performance.now() - attackStart < seconds * 1000) {
+      during.push(await timeCss());
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    await room.next(); // the rate command's answer
+    await clients.next(); // every request was written
+    await clients.stop();
+    await watch.stop();
+    const pct = (list: number[], p: number) => {
+      const sorted = [...list].sort((a, b) => a - b);
+      return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
+    };
+    const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+    const base50 = pct(baseline, 50);
+    console.log(
+      `overlay under ${count} clients that never read (history of 1,000 lines of ~1 KB, ` +
+        `the room at 50 lines/s, ${seconds} s${streams ? `, --max-streams ${streams}` : ""}):`,
+    );
+    console.log(
+      `  resident memory: ${mb(restingRss)} at rest, ${mb(watch.peakResident)} at the peak ` +
+        `(x${
+          (watch.peakResident / restingRss).toFixed(2)
+        }); ${watch.peakDescriptors} descriptors at most`,
+    );
+    console.log(
+      `  GET /overlay.css: p50 ${base50.toFixed(1)} ms before; during: p50 ${
+        pct(during, 50).toFixed(1)
+      } ms, p95 ${pct(during, 95).toFixed(1)} ms, max ${Math.max(...during).toFixed(1)} ms ` +
+        `(max x${
+          (Math.max(...during) / base50).toFixed(0)
+        } the baseline's p50), ${during.length} requests`,
+    );
+  } finally {
+    overlay.kill("SIGINT");
+    await overlay.status;
+    await reader.cancel().catch(() => {});
+    await room.stop();
+  }
+}
+
+/** The overlay's boot id, from the SSE id of the first line of a fresh stream. */
+async function bootOf(pageUrl: string): Promise<string> {
+  const controller = new AbortController();
+  const response = await fetch(`${pageUrl}events`, { signal: controller.signal });
+  const stream = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  let boot: string | undefined;
+  while (boot === undefined) {
+    text += (await stream.read()).value ?? "";
+    boot = /^id: ([0-9a-z]+)\./m.exec(text)?.[1];
+  }
+  controller.abort();
+  await stream.cancel().catch(() => {});
+  return boot;
 }

@@ -274,7 +274,7 @@ test("server: the page, its assets and headers; 404, 405", async () => {
   // A request target that is no URL is a 400, not a crash (any web page can send one).
   const raw = await rawRequest(
     server.url,
-    "GET // HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    "GET // HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
   );
   ok(raw.startsWith("HTTP/1.1 400"), raw);
   const after = await fetch(server.url);
@@ -429,6 +429,9 @@ test("douyu overlay: usage errors exit 2 with one line", async () => {
       [["--url", "http://x", "9999"], "invalid value for --url"],
       [["--bogus", "9999"], "unknown option --bogus"],
       [["--host"], "option --host needs a value"],
+      [["--max-streams", "0", "9999"], "invalid value for --max-streams"],
+      [["--allow-origin", "evil.example", "9999"], "invalid value for --allow-origin"],
+      [["--allow-origin", "https://a.example/path", "9999"], "invalid value for --allow-origin"],
     ] as const
   ) {
     const cli = run([...args]);

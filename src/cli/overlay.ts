@@ -52,6 +52,9 @@ export const OVERLAY_OPTIONS = defineOptions(
     demo: { type: "boolean" },
     host: { type: "string" },
     port: { type: "string" },
+    "max-streams": { type: "string" },
+    "allow-origin": { type: "string", multiple: true },
+    "allow-host": { type: "string", multiple: true },
     url: { type: "string", multiple: true },
     enter: { type: "boolean" },
     "gift-api-base": { type: "string" },
@@ -109,6 +112,9 @@ export async function overlayCommand(args: string[], io: CliIO): Promise<number>
     rooms: positionals,
     host: values.host ?? "127.0.0.1",
     port: numberOption(values.port, "port", "port") ?? DEFAULT_OVERLAY_PORT,
+    maxStreams: numberOption(values["max-streams"], "max-streams", "positive integer"),
+    allowOrigins: (values["allow-origin"] ?? []).map(originOption),
+    allowHosts: values["allow-host"] ?? [],
     urls: endpointUrls(values.url),
     defaults: { rules, enter: values.enter ?? false, fold },
     lookups: lookups(values, endpointUrls(values.url)),
@@ -116,11 +122,36 @@ export async function overlayCommand(args: string[], io: CliIO): Promise<number>
   return await runOverlay(settings, io);
 }
 
+/** An `--allow-origin` value: `*`, or an origin (`https://dash.example`). */
+function originOption(text: string): string {
+  if (text === "*") return text;
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (
+    url === undefined || (url.protocol !== "http:" && url.protocol !== "https:") ||
+    url.origin !== text.replace(/\/$/, "")
+  ) {
+    throw new UsageError(
+      `invalid value for --allow-origin: ${
+        quoted(text)
+      } (an origin such as https://example.com, or *)`,
+    );
+  }
+  return url.origin;
+}
+
 interface OverlaySettings {
   demo: boolean;
   rooms: string[];
   host: string;
   port: number;
+  maxStreams: number | undefined;
+  allowOrigins: string[];
+  allowHosts: string[];
   urls: string[];
   defaults: StreamSettings;
   lookups: Lookups;
@@ -135,6 +166,9 @@ async function runOverlay(settings: OverlaySettings, io: CliIO): Promise<number>
       host: settings.host,
       port: settings.port,
       defaults: settings.defaults,
+      ...(settings.maxStreams !== undefined ? { maxStreams: settings.maxStreams } : {}),
+      allowOrigins: settings.allowOrigins,
+      allowHosts: settings.allowHosts,
       // Icons from the gift API given, as from Douyu's own image hosts.
       ...(giftApiBase ? { imageOrigins: [new URL(giftApiBase).origin] } : {}),
     });

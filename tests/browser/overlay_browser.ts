@@ -162,6 +162,24 @@ async function startAssets(): Promise<{ base: string; server: Server; requests: 
     } else if (url.pathname.startsWith("/icons/")) {
       res.setHeader("content-type", "image/png");
       res.end(png);
+    } else if (url.pathname === "/evil.html") {
+      // Another site's page: it tries to read the overlay's stream.
+      res.setHeader("content-type", "text/html; charset=utf-8");
+      res.end(`<!doctype html><script>
+        const target = new URLSearchParams(location.search).get("target");
+        const results = { eventSource: "pending", fetch: "pending", noCors: "pending" };
+        window.results = results;
+        const source = new EventSource(target + "events");
+        source.onmessage = (m) => { results.eventSource = "read: " + m.data.slice(0, 40); source.close(); };
+        source.onerror = () => { if (results.eventSource === "pending") results.eventSource = "refused"; source.close(); };
+        fetch(target + "events")
+          .then((r) => r.body.getReader().read())
+          .then((chunk) => { results.fetch = "read: " + new TextDecoder().decode(chunk.value).slice(0, 40); })
+          .catch((e) => { results.fetch = "refused: " + e.name; });
+        fetch(target + "events", { mode: "no-cors" })
+          .then((r) => { results.noCors = "opaque: " + r.type + " " + r.status; })
+          .catch((e) => { results.noCors = "refused: " + e.name; });
+      </script>`);
     } else if (url.pathname === "/user.css") {
       res.setHeader("content-type", "text/css");
       res.end(".chat .text { color: rgb(1, 2, 3); }\n#messages { font-size: 31px; }\n");
@@ -184,7 +202,7 @@ async function withSetup(
     assets: Awaited<ReturnType<typeof startAssets>>;
     open: (query: string) => Promise<Page>;
   }) => Promise<void>,
-  options: { initial?: unknown[]; overlayArgs?: string[] } = {},
+  options: { initial?: unknown[]; overlayArgs?: string[]; browserArgs?: string[] } = {},
 ): Promise<void> {
   const assets = await startAssets();
   const room = await startRoom(options.initial);
@@ -204,7 +222,7 @@ async function withSetup(
     await room.run({ clients: 1 });
     // Gift names and values known before anything is sent.
     await waitForStderr(overlay, "gift catalogue loaded");
-    browser = await launch();
+    browser = await launch({ args: options.browserArgs ?? [] });
     const context = browser.context;
     const ready = overlay;
     await fn({
@@ -640,6 +658,92 @@ browserTest(
       await room.peer.stop();
       await new Promise((resolve) => assets.server.close(resolve));
     }
+  },
+);
+
+browserTest(
+  "another site's page cannot read the stream; a DNS-rebinding name is refused; the page opened by its URL works",
+  async () => {
+    await withSetup(async ({ room, open, browser, assets, overlay }) => {
+      // As OBS opens it: by its URL, and by localhost's name too.
+      const page = await open("?avatars=0");
+      const byName = await browser.context.newPage();
+      await byName.goto(`http://localhost:${overlay.port}/?avatars=0`);
+      await room.run({ send: [chat("o1", "for the stream only")] });
+      await waitForText(page, "for the stream only");
+      await waitForText(byName, "for the stream only");
+      // A page of another site (evil.example, answered by the local stand-in) tries to read it.
+      const evil = await browser.context.newPage();
+      await evil.goto(
+        `http://evil.example:${new URL(assets.base).port}/evil.html?target=${
+          encodeURIComponent(overlay.url)
+        }`,
+      );
+      await evil.waitForFunction(
+        () => {
+          const results = (window as unknown as { results: Record<string, string> }).results;
+          return results.eventSource !== "pending" && results.fetch !== "pending";
+        },
+        null,
+        { timeout: WAIT },
+      );
+      await room.run({ send: [chat("o2", "still private")] });
+      await waitForText(page, "still private");
+      const results = await evil.evaluate(() =>
+        (window as unknown as { results: Record<string, string> }).results
+      );
+      strictEqual(results.eventSource, "refused");
+      ok(results.fetch!.startsWith("refused"), results.fetch);
+      // DNS rebinding: a name of the attacker's that resolves to 127.0.0.1.
+      const rebound = await browser.context.newPage();
+      const response = await rebound.goto(`http://rebind.evil.example:${overlay.port}/`);
+      strictEqual(response?.status(), 421);
+      strictEqual(await rebound.locator("#overlay").count(), 0);
+      const stream = await rebound.evaluate(async () => {
+        const answer = await fetch("/events");
+        const status = answer.status;
+        await answer.body?.cancel();
+        return status;
+      });
+      strictEqual(stream, 421);
+      deepStrictEqual(problemsOf(page), []);
+    }, {
+      browserArgs: [
+        "--host-resolver-rules=MAP evil.example 127.0.0.1, MAP rebind.evil.example 127.0.0.1",
+      ],
+    });
+  },
+);
+
+browserTest(
+  "a page opened while a super chat is pinned shows it pinned, however much chat came after",
+  async () => {
+    await withSetup(async ({ room, open, browser, overlay }) => {
+      const first = await open("?avatars=0");
+      await room.run({
+        send: [
+          {
+            type: "comm_chatmsg",
+            rid: ROOM,
+            btype: "voiceDanmu",
+            cprice: 10000,
+            cet: 120,
+            chatmsg: { nn: "Dee", uid: 4, level: 44, txt: "still pinned" },
+          },
+          ...Array.from({ length: 80 }, (_, i) => chat(`p${i}`, `after ${i}`)),
+        ],
+      });
+      await waitForText(first, "after 79");
+      // An OBS source reloaded: a fresh page, whose backlog (50 lines) no longer holds the super chat.
+      const fresh = await browser.context.newPage();
+      await watchPage(fresh);
+      await fresh.goto(`${overlay.url}?avatars=0`);
+      await waitForText(fresh, "after 79");
+      await fresh.waitForSelector("#pinned .pin", { timeout: WAIT });
+      strictEqual(await fresh.locator("#pinned .pin").count(), 1);
+      strictEqual(await fresh.locator("#pinned .pin .name").textContent(), "Dee");
+      deepStrictEqual(problemsOf(fresh), []);
+    });
   },
 );
 
