@@ -15,7 +15,7 @@ import { errorText } from "../base/errors.ts";
 import { setRepeating } from "../base/timers.ts";
 import { createFilter, type MessageFilter } from "../output/filters.ts";
 import type { Message } from "../protocol/messages.ts";
-import type { GiftCatalog } from "../web/gifts.ts";
+import type { GiftCatalog } from "../protocol/gifts.ts";
 import { watchConnections } from "./connections.ts";
 import { EventNormalizer, type RoomStatus, type StatusEvent } from "./events.ts";
 import { checkRequest, type GuardOptions } from "./guard.ts";

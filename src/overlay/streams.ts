@@ -14,7 +14,7 @@ import type { ServerResponse } from "node:http";
 import { setTimer } from "../base/timers.ts";
 import { type MessageFilter, RepeatFolder } from "../output/filters.ts";
 import type { Message } from "../protocol/messages.ts";
-import type { GiftCatalog } from "../web/gifts.ts";
+import type { GiftCatalog } from "../protocol/gifts.ts";
 import type { LineEvent, OverlayEvent, StatusEvent } from "./events.ts";
 import type { StreamSettings } from "./params.ts";
 
