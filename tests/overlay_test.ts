@@ -9,7 +9,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { main } from "../src/cli/cli.ts";
 import { EventNormalizer, type OverlayEvent } from "../src/overlay/events.ts";
-import { OVERLAY_JS } from "../src/overlay/page.ts";
+import { OVERLAY_JS } from "../src/overlay/page_script.ts";
 import { readStreamParams } from "../src/overlay/params.ts";
 import { OverlayServer } from "../src/overlay/server.ts";
 import { parseMessage } from "../src/protocol/messages.ts";

@@ -19,7 +19,9 @@ import type { GiftCatalog } from "../protocol/gifts.ts";
 import { watchConnections } from "./connections.ts";
 import { EventNormalizer, type RoomStatus, type StatusEvent } from "./events.ts";
 import { checkRequest, type GuardOptions } from "./guard.ts";
-import { OVERLAY_CSS, OVERLAY_HTML, OVERLAY_JS } from "./page.ts";
+import { OVERLAY_HTML } from "./page.ts";
+import { OVERLAY_JS } from "./page_script.ts";
+import { OVERLAY_CSS } from "./page_style.ts";
 import { readStreamParams, type StreamSettings } from "./params.ts";
 import { ChatStream, EventHistory, type HistoryEntry, StreamSet } from "./streams.ts";
 
