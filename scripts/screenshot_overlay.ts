@@ -11,7 +11,7 @@
 import { launch } from "../tests/browser/chromium.ts";
 
 const out = Deno.args[0] ?? new URL("../src/overlay/overlay-demo.png", import.meta.url).pathname;
-const query = Deno.args[1] ?? "?avatars=0&enter=1&fold=1";
+const query = Deno.args[1] ?? "?enter=1&fold=1";
 const MOD = new URL("../mod.ts", import.meta.url).pathname;
 
 const overlay = new Deno.Command(Deno.execPath(), {

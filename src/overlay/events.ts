@@ -44,10 +44,15 @@ export interface OverlayUser {
   avatar?: string;
   /** Noble level, when above 0. */
   noble?: number;
-  /** Room admin (`rg` 4). */
+  /** The room's host (room role `rg` 5): their own messages. */
+  owner?: boolean;
+  /** Room admin (room role `rg` 4). */
   admin?: boolean;
-  /** Fan badge: its name and level. */
-  badge?: { name: string; level?: number };
+  /**
+   * Fan badge: its name, level, and the room it belongs to (`brid`; a badge
+   * of another room is often worn).
+   */
+  badge?: { name: string; level?: number; room?: number };
 }
 
 /**
@@ -515,13 +520,16 @@ function userOf(fields: object, avatarBase: string): OverlayUser {
   if (ic !== undefined && AVATAR_PATH.test(ic)) user.avatar = `${avatarBase}${ic}_small.jpg`;
   const noble = toInt(ownString(fields, "nl"));
   if (noble !== undefined && noble > 0 && noble <= 99) user.noble = noble;
-  if (ownString(fields, "rg") === "4") user.admin = true;
+  const role = ownString(fields, "rg");
+  if (role === "5") user.owner = true;
+  if (role === "4") user.admin = true;
   const badge = clean(ownString(fields, "bnn"), 20);
   if (badge !== "") {
+    user.badge = { name: badge };
     const level = toInt(ownString(fields, "bl"));
-    user.badge = level !== undefined && level >= 0 && level <= 999 ? { name: badge, level } : {
-      name: badge,
-    };
+    if (level !== undefined && level >= 0 && level <= 999) user.badge.level = level;
+    const room = toInt(ownString(fields, "brid"));
+    if (room !== undefined && room > 0) user.badge.room = room;
   }
   return user;
 }

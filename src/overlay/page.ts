@@ -32,7 +32,7 @@ export const OVERLAY_HTML: string = `<!doctype html>
 <div id="overlay" class="theme-default">
   <div id="status" hidden><span class="status-text"></span><button class="status-close" type="button" title="dismiss">×</button></div>
   <div id="pinned"></div>
-  <div id="messages"></div>
+  <div id="viewport"><div id="messages"></div></div>
 </div>
 </body>
 </html>

@@ -90,6 +90,7 @@ export const OVERLAY_JS: string = String
   var statusBox = document.getElementById("status");
   var statusText = statusBox.querySelector(".status-text");
   root.className = "theme-" + settings.theme;
+  document.documentElement.lang = settings.lang === "en" ? "en" : "zh-CN";
 
   // The user's stylesheet comes last, so it wins over the built-in styles.
   var cssParam = query.get("css");
@@ -150,10 +151,64 @@ export const OVERLAY_JS: string = String
     node.setAttribute("data-type", event.type);
     node.setAttribute("data-id", event.id);
     node.setAttribute("data-room", String(event.room));
-    if (event.user && event.user.uid) node.setAttribute("data-uid", event.user.uid);
-    if (event.user && event.user.admin) node.classList.add("admin");
-    if (event.user && event.user.noble) node.setAttribute("data-noble", String(event.user.noble));
+    if (event.user) markRole(node, event.user, event.room);
     return node;
+  }
+
+  // The name's colour comes from the sender's highest role: the host, a room admin, a noble (by
+  // tier), a fan of this room (by badge level). The attributes are the contract for css= users.
+  function markRole(node, user, room) {
+    if (user.uid) node.setAttribute("data-uid", user.uid);
+    var role = "";
+    if (user.badge && typeof user.badge.level === "number" &&
+      (user.badge.room === undefined || user.badge.room === room)) {
+      node.setAttribute("data-fan", String(user.badge.level));
+      node.setAttribute("data-fan-tier", String(Math.min(5, Math.max(1, Math.ceil(user.badge.level / 5)))));
+      role = "fan";
+    }
+    if (typeof user.noble === "number" && user.noble > 0) {
+      node.setAttribute("data-noble", String(Math.min(7, user.noble)));
+      role = "noble";
+    }
+    if (user.admin) {
+      node.classList.add("admin");
+      role = "admin";
+    }
+    if (user.owner) {
+      node.classList.add("owner");
+      role = "owner";
+    }
+    if (role) node.setAttribute("data-role", role);
+  }
+
+  // A colour as a user picked it, lightened (mixed with white) until its relative luminance is at
+  // least 0.4: then it keeps a contrast of 4.5:1 or more on the dark cards over any backdrop.
+  function readable(hex) {
+    var rgb = [1, 3, 5].map(function (i) { return parseInt(hex.slice(i, i + 2), 16); });
+    for (var mix = 0; mix <= 1; mix += 0.05) {
+      var lit = rgb.map(function (c) { return Math.round(c + (255 - c) * mix); });
+      if (luminance(lit) >= 0.4) {
+        return "#" + lit.map(function (c) { return (c < 16 ? "0" : "") + c.toString(16); }).join("");
+      }
+    }
+    return "#ffffff";
+  }
+
+  function luminance(rgb) {
+    var linear = rgb.map(function (c) {
+      var s = c / 255;
+      return s <= 0.04045 ? s / 12.92 : Math.pow((s + 0.055) / 1.055, 2.4);
+    });
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2];
+  }
+
+  // Gifts by what the line is worth: below ¥10 compact, ¥100 and more highlighted.
+  function giftTier(node, value) {
+    var tier = typeof value !== "number" || value < 10 ? "low" : value < 100 ? "mid" : "high";
+    if (node.getAttribute("data-tier") === tier) return;
+    node.classList.remove("gift-low", "gift-mid", "gift-high");
+    node.classList.add("gift-" + tier);
+    node.setAttribute("data-tier", tier);
   }
 
   function giftText(gift, node) {
@@ -173,8 +228,11 @@ export const OVERLAY_JS: string = String
       appendUser(node, event.user, true);
       var text = el("span", "text", event.text);
       node.appendChild(text);
-      // Only one of six fixed colours (#rrggbb), never a string from the wire.
-      if (event.color && /^#[0-9a-f]{6}$/i.test(event.color)) node.style.setProperty("--user-color", event.color);
+      // Only a #rrggbb colour, never another string from the wire.
+      if (event.color && /^#[0-9a-f]{6}$/i.test(event.color)) {
+        node.setAttribute("data-color", event.color.toLowerCase());
+        node.style.setProperty("--user-color", readable(event.color));
+      }
       var repeat = el("span", "repeat");
       repeat.hidden = true;
       node.appendChild(repeat);
@@ -193,6 +251,7 @@ export const OVERLAY_JS: string = String
       var text = el("span", "text");
       giftText(event.gift, text);
       node.appendChild(text);
+      giftTier(node, event.gift.value);
       return node;
     },
     superchat: function (event) {
@@ -260,6 +319,7 @@ export const OVERLAY_JS: string = String
           name: event.gift.name, icon: event.gift.icon, count: combo.count,
           combo: combo.combo, value: combo.value,
         }, combo.node.querySelector(".text"));
+        giftTier(combo.node, combo.value);
         return null;
       }
       var node = build.gift(event);
@@ -305,6 +365,9 @@ export const OVERLAY_JS: string = String
     var now = performance.now();
     var count = Math.min(queue.length, Math.max(1, Math.ceil(queue.length / SPREAD)));
     var batch = queue.splice(0, count);
+    // Where the newest line is now, to move everything by what this frame adds below it.
+    var anchor = list.lastElementChild;
+    var before = anchor ? anchor.getBoundingClientRect().top : 0;
     var fragment = document.createDocumentFragment();
     for (var i = 0; i < batch.length; i++) {
       var node = show(batch[i], now);
@@ -319,7 +382,43 @@ export const OVERLAY_JS: string = String
     while (list.childElementCount > room) evict(list.firstElementChild);
     list.appendChild(fragment);
     trim();
+    if (anchor && anchor.parentNode === list) glide(before - anchor.getBoundingClientRect().top);
     if (queue.length > 0) schedule();
+  }
+
+  // ---------------------------------------------------------------------------
+  // Smooth movement. Lines are anchored at the bottom, so a new line pushes the others up by its
+  // height at once. Instead, #messages is moved down by that much (nothing moves on screen) and
+  // back up, a few pixels a frame: at most MAX_STEP pixels, so a line never jumps. Past SNAP
+  // pixels to go (a flood: no smooth movement keeps up), it jumps, and the newest lines show.
+
+  var MAX_STEP = 16;
+  var SNAP = 240;
+  var offset = 0;
+  var gliding = false;
+  var still = matchMedia("(prefers-reduced-motion: reduce)");
+
+  function glide(pushed) {
+    if (!(pushed > 0)) return;
+    offset += pushed;
+    if (offset > SNAP || still.matches || document.hidden) offset = 0;
+    placeList();
+    if (offset > 0 && !gliding) {
+      gliding = true;
+      requestAnimationFrame(glideFrame);
+    }
+  }
+
+  function glideFrame() {
+    // A sixth of what is left, so it slows down as it arrives; 1 to MAX_STEP pixels.
+    offset = Math.max(0, offset - Math.min(MAX_STEP, Math.max(1, Math.ceil(offset / 6))));
+    placeList();
+    if (offset > 0) requestAnimationFrame(glideFrame);
+    else gliding = false;
+  }
+
+  function placeList() {
+    list.style.transform = offset > 0 ? "translateY(" + offset + "px)" : "";
   }
 
   // fade: lines fade out, then go, fade seconds after they were shown.
