@@ -8,6 +8,8 @@ import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { main } from "../src/cli/cli.ts";
+import { demoPasses } from "../src/cli/overlay_demo.ts";
+import { decodeStt } from "../src/protocol/stt.ts";
 import { EventNormalizer, type OverlayEvent } from "../src/overlay/events.ts";
 import { OVERLAY_JS } from "../src/overlay/page_script.ts";
 import { readStreamParams } from "../src/overlay/params.ts";
@@ -54,6 +56,7 @@ test("events: chat keeps its cid as id, sanitised name and text, colour, level, 
       col: 2,
       bnn: "鱼塘",
       bl: 8,
+      brid: ROOM,
       rg: 4,
       nl: 3,
       ic: "avatar_v3/202404/abc",
@@ -72,11 +75,20 @@ test("events: chat keeps its cid as id, sanitised name and text, colour, level, 
       avatar: "https://apic.douyucdn.cn/upload/avatar_v3/202404/abc_small.jpg",
       noble: 3,
       admin: true,
-      badge: { name: "鱼塘", level: 8 },
+      badge: { name: "鱼塘", level: 8, room: ROOM },
     },
     text: "hi[31m there",
     color: "#1e87f0",
   });
+});
+
+test("events: the host's own chat (room role 5) is marked owner", () => {
+  const event = new EventNormalizer(T).normalize(
+    ROOM,
+    msg({ type: "chatmsg", nn: "Host", txt: "hi", rg: 5 }),
+    T,
+  );
+  deepStrictEqual(event?.type === "chat" ? event.user : undefined, { name: "Host", owner: true });
 });
 
 test("events: a zero-width name shows without its invisible characters", () => {
@@ -508,4 +520,30 @@ test("douyu overlay: an unreachable room is retried, and the page is told why", 
     cli.stop.abort("SIGINT");
   }
   strictEqual(await cli.code, 0);
+});
+
+test("douyu overlay --demo: one go-live line, a different super chat each pass, gifts of every tier", async () => {
+  const next = demoPasses(new AbortController().signal, false);
+  const passes: Record<string, string>[][] = [];
+  for (let i = 0; i < 7; i++) {
+    const messages: Record<string, string>[] = [];
+    for await (const body of next()) messages.push(decodeStt(body));
+    passes.push(messages);
+  }
+  const status = passes.map((messages) =>
+    messages.filter((m) => m.type === "rss").map((m) => m.ss).join(",")
+  );
+  deepStrictEqual(status, ["1", "", "", "", "", "", ""]);
+  const superChats = passes.map((messages) => {
+    const found = messages.filter((m) => m.type === "comm_chatmsg");
+    strictEqual(found.length, 1);
+    const nested = decodeStt(found[0]!.chatmsg!);
+    // Pinned for less than two passes: at most two at once, never the same one.
+    ok(Number(found[0]!.cet) <= 34, found[0]!.cet);
+    return `${nested.nn}: ${nested.txt}`;
+  });
+  strictEqual(new Set(superChats.slice(0, 6)).size, 6, superChats.join(" | "));
+  for (let i = 1; i < superChats.length; i++) ok(superChats[i] !== superChats[i - 1]);
+  const gifts = new Set(passes.flat().filter((m) => m.type === "dgb").map((m) => m.gfid));
+  for (const id of ["824", "20101", "20008"]) ok(gifts.has(id), `gift ${id}`);
 });

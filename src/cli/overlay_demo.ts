@@ -218,25 +218,30 @@ const PIN_SECONDS = 25;
  * as its `messages` (with `loop`); each call is the next pass, in its own
  * time.
  *
- * @param signal Stops the waiting between messages.
+ * @param signal Stops the waiting between messages (and the pass).
+ * @param timed Wait for each message's time (default); `false` gives a pass at once.
  * @returns A function that returns the next pass.
  *
  * @example
  * ```ts
  * import { demoPasses } from "./overlay_demo.ts";
  *
- * const next = demoPasses(AbortSignal.abort());
+ * const next = demoPasses(new AbortController().signal, false);
  * let types = "";
  * for await (const body of next()) types += body.slice(7, 10) + " ";
  * console.log(types.startsWith("rss")); // true: the first pass goes live
  * ```
  */
-export function demoPasses(signal: AbortSignal): () => AsyncGenerator<string> {
+export function demoPasses(signal: AbortSignal, timed = true): () => AsyncGenerator<string> {
   let pass = 0;
-  return () => demoPass(pass++, signal);
+  return () => demoPass(pass++, signal, timed);
 }
 
-async function* demoPass(pass: number, signal: AbortSignal): AsyncGenerator<string> {
+async function* demoPass(
+  pass: number,
+  signal: AbortSignal,
+  timed: boolean,
+): AsyncGenerator<string> {
   const start = Date.now();
   // Each pass gives its chat new ids (`cid`), so the page shows every pass
   // rather than taking the next one for a repeat of the first.
@@ -247,11 +252,11 @@ async function* demoPass(pass: number, signal: AbortSignal): AsyncGenerator<stri
     const body = rewrite(line.body, pass, start);
     if (body === undefined) continue;
     const wait = line.t - Date.now();
-    if (wait > 0) await sleep(wait, signal);
+    if (timed && wait > 0) await sleep(wait, signal);
     if (signal.aborted) return;
     yield body.replace(/(cid@=[0-9a-f]{24})[0-9a-f]{8}/, `$1${salt}`);
   }
-  await sleep(1000, signal);
+  if (timed) await sleep(1000, signal);
 }
 
 /**

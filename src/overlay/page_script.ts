@@ -389,11 +389,11 @@ export const OVERLAY_JS: string = String
   // ---------------------------------------------------------------------------
   // Smooth movement. Lines are anchored at the bottom, so a new line pushes the others up by its
   // height at once. Instead, #messages is moved down by that much (nothing moves on screen) and
-  // back up, a few pixels a frame: at most MAX_STEP pixels, so a line never jumps. Past SNAP
-  // pixels to go (a flood: no smooth movement keeps up), it jumps, and the newest lines show.
+  // back up, a few pixels a frame: at most MAX_STEP pixels, so a line never jumps. Past a
+  // screenful to go (a flood: no smooth movement keeps up), it jumps, and the newest lines show.
 
   var MAX_STEP = 16;
-  var SNAP = 240;
+  var viewport = document.getElementById("viewport");
   var offset = 0;
   var gliding = false;
   var still = matchMedia("(prefers-reduced-motion: reduce)");
@@ -401,7 +401,7 @@ export const OVERLAY_JS: string = String
   function glide(pushed) {
     if (!(pushed > 0)) return;
     offset += pushed;
-    if (offset > SNAP || still.matches || document.hidden) offset = 0;
+    if (offset > Math.max(240, viewport.clientHeight) || still.matches || document.hidden) offset = 0;
     placeList();
     if (offset > 0 && !gliding) {
       gliding = true;

@@ -61,7 +61,7 @@ export const OVERLAY_CSS: string =
   --tier-5: #a3201b;
   --tier-6: #8c1454;
 }
-html, body { margin: 0; padding: 0; background: transparent; overflow: hidden; }
+html, body { margin: 0; padding: 0; height: 100%; background: transparent; overflow: hidden; }
 body { font-family: var(--font); font-size: var(--font-size); color: var(--text); }
 #overlay {
   position: fixed; inset: 0; box-sizing: border-box; padding: 8px;

@@ -151,6 +151,20 @@ export async function startAssets(): Promise<{ base: string; server: Server; req
               picUrlPrefix: `${base}/icons`,
             },
             { id: 20004, name: "火箭", priceInfo: { price: 50000, priceType: "YUCHI" } },
+            {
+              id: 20101,
+              name: "魔法指环",
+              priceInfo: { price: 2000, priceType: "YUCHI" },
+              basicInfo: { giftPic: "ring.png" },
+              picUrlPrefix: `${base}/icons`,
+            },
+            {
+              id: 20008,
+              name: "飞机",
+              priceInfo: { price: 10000, priceType: "YUCHI" },
+              basicInfo: { giftPic: "plane.png" },
+              picUrlPrefix: `${base}/icons`,
+            },
           ],
         },
       }));
@@ -199,7 +213,13 @@ export async function withSetup(
     assets: Awaited<ReturnType<typeof startAssets>>;
     open: (query: string) => Promise<Page>;
   }) => Promise<void>,
-  options: { initial?: unknown[]; overlayArgs?: string[]; browserArgs?: string[] } = {},
+  options: {
+    initial?: unknown[];
+    overlayArgs?: string[];
+    browserArgs?: string[];
+    width?: number;
+    height?: number;
+  } = {},
 ): Promise<void> {
   const assets = await startAssets();
   const room = await startRoom(options.initial);
@@ -219,7 +239,11 @@ export async function withSetup(
     await room.run({ clients: 1 });
     // Gift names and values known before anything is sent.
     await waitForStderr(overlay, "gift catalogue loaded");
-    browser = await launch({ args: options.browserArgs ?? [] });
+    browser = await launch({
+      args: options.browserArgs ?? [],
+      ...(options.width ? { width: options.width } : {}),
+      ...(options.height ? { height: options.height } : {}),
+    });
     const context = browser.context;
     const ready = overlay;
     await fn({
