@@ -5,7 +5,8 @@
  * `douyu overlay` (its own process) serves it to headless Chromium. Reports:
  *
  * - latency from the mock's send to the page's script receiving the event
- *   (outside smoothing) and to the element being in the DOM, p50/p95/p99/max;
+ *   (outside smoothing), to the element being in the DOM, and to the first
+ *   frame in which it shows on screen (it glides in from below), p50/p95/p99/max;
  * - messages shown, the DOM's node count at the end;
  * - the JS heap: at the start, its peak, and at the end after a GC;
  * - frames longer than 50 ms.
@@ -82,8 +83,11 @@ try {
     const w = globalThis as unknown as Record<string, unknown>;
     const arrive: number[] = [];
     const shown: number[] = [];
+    const visible: number[] = [];
     const frames: number[] = [];
-    w.__bench = { arrive, shown, frames };
+    w.__bench = { arrive, shown, visible, frames };
+    // Lines in the DOM not yet seen on screen (they glide in from below the edge): sent at.
+    const waiting = new Map<HTMLElement, number>();
     addEventListener("douyu:event", (event) => {
       const text = (event as CustomEvent).detail.text as string | undefined;
       if (text?.startsWith("t")) arrive.push(Date.now() - Number(text.slice(1)));
@@ -95,7 +99,10 @@ try {
           const text = node instanceof HTMLElement
             ? node.querySelector(".text")?.textContent
             : undefined;
-          if (text?.startsWith("t")) shown.push(now - Number(text.slice(1)));
+          if (text?.startsWith("t")) {
+            shown.push(now - Number(text.slice(1)));
+            waiting.set(node as HTMLElement, Number(text.slice(1)));
+          }
         }
       }
     }).observe(document, { childList: true, subtree: true });
@@ -103,6 +110,17 @@ try {
     const frame = (now: number) => {
       frames.push(now - last);
       last = now;
+      // On screen: its top above the bottom edge of the lines' viewport.
+      const edge = document.getElementById("viewport")?.getBoundingClientRect().bottom ??
+        innerHeight;
+      const at = Date.now();
+      for (const [node, sent] of waiting) {
+        if (!node.isConnected) waiting.delete(node);
+        else if (node.getBoundingClientRect().top < edge) {
+          visible.push(at - sent);
+          waiting.delete(node);
+        }
+      }
       requestAnimationFrame(frame);
     };
     requestAnimationFrame(frame);
@@ -140,6 +158,7 @@ try {
     return {
       arrive: bench.arrive!,
       shown: bench.shown!,
+      visible: bench.visible!,
       frames: bench.frames!,
       elements: document.getElementsByTagName("*").length,
       lines: document.querySelectorAll("#messages > [data-id]").length,
@@ -162,6 +181,10 @@ try {
   console.log(`  received by the page: ${result.arrive.length}; shown: ${result.shown.length}`);
   console.log(`  send → page script (outside smoothing): ${summary(result.arrive)}`);
   console.log(`  send → element in the DOM:              ${summary(result.shown)}`);
+  console.log(
+    `  send → on screen (first frame its top shows): ${summary(result.visible)} ` +
+      `(${result.visible.length} seen; the others were pushed out before their turn)`,
+  );
   console.log(
     `  DOM at the end: ${result.lines} lines, ${result.elements} elements, ${nodes} nodes`,
   );

@@ -74,6 +74,7 @@ browserTest(
         const pin = document.querySelector("#pinned .pin") as HTMLElement | null;
         return {
           color: getComputedStyle(chat.querySelector(".text")!).color,
+          picked: chat.getAttribute("data-color"),
           level: chat.querySelector(".level")?.textContent,
           badge: chat.querySelector(".badge")?.textContent,
           tier: sc.classList.contains("tier-3"),
@@ -86,7 +87,8 @@ browserTest(
         };
       });
       deepStrictEqual(details, {
-        color: "rgb(30, 135, 240)",
+        color: "rgb(109, 177, 245)", // the user's blue, lightened until it reads well
+        picked: "#1e87f0",
         level: "12",
         badge: "鱼塘 8",
         tier: true,
