@@ -23,7 +23,10 @@ import { OVERLAY_HTML } from "./page.ts";
 import { OVERLAY_JS } from "./page_script.ts";
 import { OVERLAY_CSS } from "./page_style.ts";
 import { readStreamParams, type StreamSettings } from "./params.ts";
+import type { StartingTotals } from "./ledger.ts";
 import { ChatStream, EventHistory, type HistoryEntry, StreamSet } from "./streams.ts";
+import { TotalsHub } from "./totals.ts";
+import { widgetHtml, WIDGETS_CSS, WIDGETS_JS } from "./widget_page.ts";
 
 /**
  * Options of {@linkcode OverlayServer.start}.
@@ -82,6 +85,12 @@ export interface OverlayServerOptions {
    * (say the machine's name on the LAN). Default none.
    */
   allowHosts?: readonly string[];
+  /**
+   * Where the `/leaderboard` and `/goal` widgets get the totals from before
+   * the overlay started (the archive's). Default none: they count from the
+   * overlay's start.
+   */
+  startingTotals?: StartingTotals;
 }
 
 const DEFAULT_SETTINGS: StreamSettings = { rules: {}, enter: false, fold: false };
@@ -117,6 +126,10 @@ const ASSETS: ReadonlyMap<string, { type: string; body: string }> = new Map([
   ["/index.html", { type: "text/html; charset=utf-8", body: OVERLAY_HTML }],
   ["/overlay.css", { type: "text/css; charset=utf-8", body: OVERLAY_CSS }],
   ["/overlay.js", { type: "text/javascript; charset=utf-8", body: OVERLAY_JS }],
+  ["/leaderboard", { type: "text/html; charset=utf-8", body: widgetHtml("leaderboard") }],
+  ["/goal", { type: "text/html; charset=utf-8", body: widgetHtml("goal") }],
+  ["/widgets.css", { type: "text/css; charset=utf-8", body: WIDGETS_CSS }],
+  ["/widgets.js", { type: "text/javascript; charset=utf-8", body: WIDGETS_JS }],
 ]);
 
 /**
@@ -158,6 +171,7 @@ export class OverlayServer implements AsyncDisposable {
   readonly #headers: Record<string, string>;
   readonly #history: EventHistory;
   readonly #streams: StreamSet;
+  readonly #totals: TotalsHub;
   readonly #chats = new Set<ChatStream>();
   readonly #pins: HistoryEntry[] = [];
   readonly #rooms = new Map<number, RoomStatus>();
@@ -187,6 +201,11 @@ export class OverlayServer implements AsyncDisposable {
       piece: PIECE,
       maxQueued: positive(options.maxQueuedBytes ?? 8 * 1024 * 1024, "maxQueuedBytes"),
       signal,
+    });
+    this.#totals = new TotalsHub({
+      streams: this.#streams,
+      signal,
+      ...(options.startingTotals ? { starting: options.startingTotals } : {}),
     });
     this.#server = createServer((req, res) => this.#handle(req, res));
     this.#connections = watchConnections(this.#server, {
@@ -246,6 +265,11 @@ export class OverlayServer implements AsyncDisposable {
     return this.#chats.size;
   }
 
+  /** How many widgets (`/leaderboard`, `/goal`) are connected to their stream. */
+  get widgets(): number {
+    return this.#totals.size;
+  }
+
   /** Counters: open streams and connections, bytes waiting in sockets' buffers, streams cut. */
   get stats(): { streams: number; connections: number; queuedBytes: number; cut: number } {
     return {
@@ -271,6 +295,7 @@ export class OverlayServer implements AsyncDisposable {
     const event = this.#normalizer.normalize(room, message, time, catalog);
     if (event === undefined) return;
     if (event.type === "live") this.setRoom(room, { state: event.state });
+    this.#totals.record(event);
     const entry = this.#history.push({ message, event, catalog });
     if (event.type === "superchat") this.#pin(entry);
     for (const chat of this.#chats) {
@@ -350,6 +375,10 @@ export class OverlayServer implements AsyncDisposable {
     }
     if (url.pathname === "/events") {
       this.#openChat(req, res, url, cors);
+      return;
+    }
+    if (url.pathname === "/totals") {
+      if (this.#startStream(req, res, cors)) this.#totals.open(res, url.searchParams);
       return;
     }
     if (url.pathname === "/favicon.ico") {
