@@ -378,30 +378,47 @@ export const OVERLAY_JS: string = String
     }
     // Evict from the fragment first, so the page never holds more than max lines.
     while (fragment.childElementCount > settings.max) evict(fragment.firstElementChild);
-    var room = settings.max - fragment.childElementCount;
+    var fragmentCount = fragment.childElementCount;
+    var room = settings.max - fragmentCount;
     while (list.childElementCount > room) evict(list.firstElementChild);
     list.appendChild(fragment);
     trim();
-    if (anchor && anchor.parentNode === list) glide(before - anchor.getBoundingClientRect().top);
+    if (anchor && anchor.parentNode === list) {
+      glide(before - anchor.getBoundingClientRect().top, fragmentCount, now);
+    }
     if (queue.length > 0) schedule();
   }
 
   // ---------------------------------------------------------------------------
   // Smooth movement. Lines are anchored at the bottom, so a new line pushes the others up by its
   // height at once. Instead, #messages is moved down by that much (nothing moves on screen) and
-  // back up, a few pixels a frame: at most MAX_STEP pixels, so a line never jumps. Past a
-  // screenful to go (a flood: no smooth movement keeps up), it jumps, and the newest lines show.
+  // back up, a few pixels a frame: at most MAX_STEP pixels, so a line never jumps. In a flood
+  // (more than FLOOD lines in the last second, or a screenful to go) no smooth movement keeps up
+  // and nobody reads every line: it jumps, and the newest lines show at once.
 
   var MAX_STEP = 16;
+  var FLOOD = 20;
   var viewport = document.getElementById("viewport");
   var offset = 0;
   var gliding = false;
   var still = matchMedia("(prefers-reduced-motion: reduce)");
+  var recent = []; // [time, lines added] of the last second
 
-  function glide(pushed) {
+  function glide(pushed, lines, now) {
     if (!(pushed > 0)) return;
+    recent.push([now, lines]);
+    var count = 0;
+    for (var i = recent.length - 1; i >= 0; i--) {
+      if (now - recent[i][0] > 1000) {
+        recent.splice(0, i + 1);
+        break;
+      }
+      count += recent[i][1];
+    }
     offset += pushed;
-    if (offset > Math.max(240, viewport.clientHeight) || still.matches || document.hidden) offset = 0;
+    if (count > FLOOD || offset > Math.max(240, viewport.clientHeight) || still.matches || document.hidden) {
+      offset = 0;
+    }
     placeList();
     if (offset > 0 && !gliding) {
       gliding = true;
