@@ -26,6 +26,8 @@
 import { parseArgs } from "node:util";
 import { spawnPeer } from "../tests/harness.ts";
 import { launch } from "../tests/browser/chromium.ts";
+import { startOverlay } from "../tests/browser/setup.ts";
+import { bootOf } from "../tests/sse.ts";
 import { watchProcess } from "../tests/process.ts";
 
 const { values } = parseArgs({
@@ -42,7 +44,19 @@ const rate = Number(values.rate);
 const seconds = Number(values.seconds);
 const max = Number(values.max);
 
-const MOD = new URL("../mod.ts", import.meta.url).pathname;
+/** `douyu overlay` for the mock room, in its own process; no gift catalogue (nothing leaves this machine). */
+function overlayFor(roomUrl: string, extra: string[] = []) {
+  return startOverlay([
+    "--url",
+    roomUrl,
+    "--port",
+    "0",
+    "--gift-api-base",
+    "http://127.0.0.1:9",
+    ...extra,
+    "9999",
+  ]);
+}
 
 if (values.hostile !== undefined) {
   await hostile(Number(values.hostile), values.seconds === "20" ? 10 : seconds);
@@ -51,28 +65,8 @@ if (values.hostile !== undefined) {
 
 const room = await spawnPeer("overlay_room.ts");
 const { url: roomUrl } = await room.next<{ url: string }>();
-const overlay = new Deno.Command(Deno.execPath(), {
-  args: [
-    "run",
-    "-A",
-    MOD,
-    "overlay",
-    "--url",
-    roomUrl,
-    "--port",
-    "0",
-    "--gift-api-base",
-    "http://127.0.0.1:9",
-    "9999",
-  ],
-  stdin: "null",
-  stdout: "piped",
-  stderr: "inherit",
-}).spawn();
-const reader = overlay.stdout.pipeThrough(new TextDecoderStream()).getReader();
-let first = "";
-while (!first.includes("\n")) first += (await reader.read()).value ?? "";
-const pageUrl = /overlay: (\S+)/.exec(first)![1]!;
+const overlay = await overlayFor(roomUrl);
+const pageUrl = overlay.url;
 room.send(JSON.stringify({ clients: 1 }));
 await room.next();
 
@@ -199,9 +193,7 @@ try {
   );
 } finally {
   await browser.close();
-  overlay.kill("SIGINT");
-  await overlay.status;
-  await reader.cancel().catch(() => {});
+  await overlay.stop();
   await room.stop();
 }
 
@@ -210,29 +202,11 @@ async function hostile(count: number, seconds: number): Promise<void> {
   const room = await spawnPeer("overlay_room.ts");
   const { url: roomUrl } = await room.next<{ url: string }>();
   const streams = values["max-streams"];
-  const overlay = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      MOD,
-      "overlay",
-      "--url",
-      roomUrl,
-      "--port",
-      "0",
-      "--gift-api-base",
-      "http://127.0.0.1:9",
-      ...(streams !== undefined ? ["--max-streams", streams] : []),
-      "9999",
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const reader = overlay.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let first = "";
-  while (!first.includes("\n")) first += (await reader.read()).value ?? "";
-  const pageUrl = /overlay: (\S+)/.exec(first)![1]!;
+  const overlay = await overlayFor(
+    roomUrl,
+    streams !== undefined ? ["--max-streams", streams] : [],
+  );
+  const pageUrl = overlay.url;
   const watch = watchProcess(overlay.pid);
   const run = async (command: unknown) => {
     room.send(JSON.stringify(command));
@@ -306,25 +280,7 @@ async function hostile(count: number, seconds: number): Promise<void> {
         } the baseline's p50), ${during.length} requests`,
     );
   } finally {
-    overlay.kill("SIGINT");
-    await overlay.status;
-    await reader.cancel().catch(() => {});
+    await overlay.stop();
     await room.stop();
   }
-}
-
-/** The overlay's boot id, from the SSE id of the first line of a fresh stream. */
-async function bootOf(pageUrl: string): Promise<string> {
-  const controller = new AbortController();
-  const response = await fetch(`${pageUrl}events`, { signal: controller.signal });
-  const stream = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  let boot: string | undefined;
-  while (boot === undefined) {
-    text += (await stream.read()).value ?? "";
-    boot = /^id: ([0-9a-z]+)\./m.exec(text)?.[1];
-  }
-  controller.abort();
-  await stream.cancel().catch(() => {});
-  return boot;
 }

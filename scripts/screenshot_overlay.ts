@@ -11,21 +11,13 @@
  */
 // deno-lint-ignore-file no-console
 import { launch, type Page } from "../tests/browser/chromium.ts";
+import { startOverlay } from "../tests/browser/setup.ts";
 
 const dir = Deno.args[0] ?? new URL("../src/overlay/", import.meta.url).pathname;
 const query = Deno.args[1] ?? "?enter=1&fold=1";
-const MOD = new URL("../mod.ts", import.meta.url).pathname;
 
-const overlay = new Deno.Command(Deno.execPath(), {
-  args: ["run", "-A", MOD, "overlay", "--demo", "--port", "0"],
-  stdin: "null",
-  stdout: "piped",
-  stderr: "null",
-}).spawn();
-const reader = overlay.stdout.pipeThrough(new TextDecoderStream()).getReader();
-let first = "";
-while (!first.includes("\n")) first += (await reader.read()).value ?? "";
-const url = /overlay: (\S+)/.exec(first)![1]!;
+const overlay = await startOverlay(["--demo", "--port", "0"]);
+const url = overlay.url;
 const started = Date.now();
 const browser = await launch({ width: 460, height: 620 });
 // The backdrop comes in as a user stylesheet (the css parameter), answered here.
@@ -63,7 +55,5 @@ try {
   console.log(`wrote overlay-demo.png, leaderboard-demo.png and goal-demo.png in ${dir}`);
 } finally {
   await browser.close();
-  overlay.kill("SIGINT");
-  await overlay.status;
-  await reader.cancel().catch(() => {});
+  await overlay.stop();
 }

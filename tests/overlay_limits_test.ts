@@ -14,6 +14,7 @@ import { OverlayServer } from "../src/overlay/server.ts";
 import { parseMessage } from "../src/protocol/messages.ts";
 import { encodeStt } from "../src/protocol/stt.ts";
 import { spawnPeer, test } from "./harness.ts";
+import { bootOf, readSse, type SseEvent } from "./sse.ts";
 
 const ROOM = 9999;
 
@@ -425,55 +426,24 @@ test(
   { timeout: 60_000 },
 );
 
-/** The server's boot id, read from the first line event of a fresh stream. */
-async function readBoot(server: OverlayServer): Promise<string> {
-  const controller = new AbortController();
-  const response = await fetch(`${server.url}events`, { signal: controller.signal });
-  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  let id: string | undefined;
-  while (id === undefined) {
-    text += (await reader.read()).value ?? "";
-    id = /^id: ([0-9a-z]+)\./m.exec(text)?.[1];
-  }
-  controller.abort();
-  await reader.cancel().catch(() => {});
-  return id;
+/** The server's boot id. */
+function readBoot(server: OverlayServer): Promise<string> {
+  return bootOf(server.url);
 }
 
 // ---------------------------------------------------------------------------
 // Super chats still pinned
 
-/** The line events of a fresh stream, read until `count` lines came. */
+/** The line events of a fresh stream, read until `count` lines came (or 5 s passed). */
 async function freshLines(base: string, count: number): Promise<OverlayEvent[]> {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), 5000);
-  const response = await fetch(`${base}events`, { signal: controller.signal });
-  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-  const events: OverlayEvent[] = [];
-  let buffer = "";
-  try {
-    while (events.length < count) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += value;
-      let end;
-      while ((end = buffer.indexOf("\n\n")) >= 0) {
-        const data = /^data: (.*)$/m.exec(buffer.slice(0, end))?.[1];
-        buffer = buffer.slice(end + 2);
-        if (data === undefined) continue;
-        const event = JSON.parse(data) as OverlayEvent;
-        if (event.type !== "status") events.push(event);
-      }
-    }
-  } catch (error) {
-    if (!controller.signal.aborted) throw error;
-  } finally {
-    clearTimeout(timer);
-    controller.abort();
-    await reader.cancel().catch(() => {});
-  }
-  return events;
+  const lines = (events: SseEvent<OverlayEvent>[]) =>
+    events.map((event) => event.data).filter((event) => event.type !== "status");
+  return lines(
+    await readSse<OverlayEvent>(`${base}events`, (events) => lines(events).length >= count, {
+      timeout: 5000,
+      quiet: true,
+    }),
+  );
 }
 
 test("server: a page that connects afresh gets the super chats still pinned, before its backlog", async () => {

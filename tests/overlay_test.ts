@@ -12,6 +12,7 @@ import { demoPasses } from "../src/cli/overlay_demo.ts";
 import { decodeStt } from "../src/protocol/stt.ts";
 import { EventNormalizer, type OverlayEvent } from "../src/overlay/events.ts";
 import { OVERLAY_JS } from "../src/overlay/page_script.ts";
+import { WIDGETS_JS } from "../src/overlay/widget_page.ts";
 import { readStreamParams } from "../src/overlay/params.ts";
 import { OverlayServer } from "../src/overlay/server.ts";
 import { parseMessage } from "../src/protocol/messages.ts";
@@ -19,6 +20,7 @@ import { encodeStt } from "../src/protocol/stt.ts";
 import { MockServer } from "../src/testing/mock_server.ts";
 import { GiftCatalog } from "../src/protocol/gifts.ts";
 import { test } from "./harness.ts";
+import { readSse, type SseEvent } from "./sse.ts";
 
 const ROOM = 9999;
 const T = 1_700_000_000_000;
@@ -219,45 +221,23 @@ test("params: numbers replace the command's defaults, lists add to them, bad val
   deepStrictEqual(bad, ['enter: "maybe" is not 0 or 1 (ignored)']);
 });
 
-test("page: the script sets text as text, never as HTML", () => {
-  for (const sink of ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("]) {
-    ok(!OVERLAY_JS.includes(sink), sink);
+test("page: the scripts set text as text, never as HTML", () => {
+  for (const script of [OVERLAY_JS, WIDGETS_JS]) {
+    for (
+      const sink of ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("]
+    ) {
+      ok(!script.includes(sink), sink);
+    }
   }
 });
 
-/** Reads SSE events from a stream until `done` says enough. */
-async function readEvents(
+/** Reads the stream's events until `done` says enough. */
+function readEvents(
   url: string,
-  done: (events: { id?: string; data: OverlayEvent }[]) => boolean,
+  done: (events: SseEvent<OverlayEvent>[]) => boolean,
   headers: Record<string, string> = {},
-): Promise<{ id?: string; data: OverlayEvent }[]> {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), 10_000);
-  const response = await fetch(url, { signal: controller.signal, headers });
-  strictEqual(response.headers.get("content-type"), "text/event-stream; charset=utf-8");
-  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-  const events: { id?: string; data: OverlayEvent }[] = [];
-  let buffer = "";
-  try {
-    while (!done(events)) {
-      const { value, done: ended } = await reader.read();
-      if (ended) break;
-      buffer += value;
-      let end;
-      while ((end = buffer.indexOf("\n\n")) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const id = /^id: (.*)$/m.exec(block)?.[1];
-        const data = /^data: (.*)$/m.exec(block)?.[1];
-        if (data !== undefined) events.push({ ...(id ? { id } : {}), data: JSON.parse(data) });
-      }
-    }
-  } finally {
-    clearTimeout(timer);
-    controller.abort();
-    await reader.cancel().catch(() => {});
-  }
-  return events;
+): Promise<SseEvent<OverlayEvent>[]> {
+  return readSse<OverlayEvent>(url, done, { headers });
 }
 
 const lineTexts = (events: { data: OverlayEvent }[]) =>

@@ -17,6 +17,7 @@ import { GiftCatalog } from "../src/protocol/gifts.ts";
 import { parseMessage } from "../src/protocol/messages.ts";
 import { encodeStt } from "../src/protocol/stt.ts";
 import { test } from "./harness.ts";
+import { readSse, type SseEvent } from "./sse.ts";
 
 const ROOM = 9999;
 const catalog = new GiftCatalog({
@@ -105,37 +106,16 @@ test("widget parameters: since and /totals queries, with problems named", () => 
   ]);
 });
 
-/** Reads `/totals` events until `done` says enough; returns them. */
+/** Reads `/totals` events until `done` says enough; returns the totals. */
 async function readTotals(
   url: string,
   done: (events: TotalsEvent[]) => boolean,
 ): Promise<TotalsEvent[]> {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), 10_000);
-  const response = await fetch(url, { signal: controller.signal });
-  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-  const events: TotalsEvent[] = [];
-  let buffer = "";
-  try {
-    while (!done(events)) {
-      const { value, done: ended } = await reader.read();
-      if (ended) break;
-      buffer += value;
-      let end;
-      while ((end = buffer.indexOf("\n\n")) >= 0) {
-        const data = /^data: (.*)$/m.exec(buffer.slice(0, end))?.[1];
-        buffer = buffer.slice(end + 2);
-        if (data === undefined) continue;
-        const event = JSON.parse(data);
-        if (event.type === "totals") events.push(event);
-      }
-    }
-  } finally {
-    clearTimeout(timer);
-    controller.abort();
-    await reader.cancel().catch(() => {});
-  }
-  return events;
+  const totals = (events: SseEvent<{ type: string }>[]) =>
+    events.map((event) => event.data).filter((event): event is TotalsEvent =>
+      event.type === "totals"
+    );
+  return totals(await readSse<{ type: string }>(url, (events) => done(totals(events))));
 }
 
 test("server: /totals follows gifts and super chats, per room and top, within the refresh", async () => {

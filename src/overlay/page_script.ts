@@ -6,6 +6,8 @@
  * @module
  */
 
+import { COMMON_JS } from "./page_common.ts";
+
 /**
  * The script (`GET /overlay.js`): reads the page's parameters, opens the
  * event stream (reconnecting with backoff and jitter), and shows each event
@@ -23,7 +25,7 @@ export const OVERLAY_JS: string = String
   .raw`// douyu overlay: the page script. Plain JavaScript, no framework, no build step.
 (function () {
   "use strict";
-
+${COMMON_JS}
   var query = new URLSearchParams(location.search);
   var pageProblems = [];
 
@@ -92,34 +94,10 @@ export const OVERLAY_JS: string = String
   root.className = "theme-" + settings.theme;
   document.documentElement.lang = settings.lang === "en" ? "en" : "zh-CN";
 
-  // The user's stylesheet comes last, so it wins over the built-in styles.
-  var cssParam = query.get("css");
-  if (cssParam) {
-    var cssUrl = null;
-    try {
-      cssUrl = new URL(cssParam, location.href);
-    } catch (error) {
-      cssUrl = null;
-    }
-    if (cssUrl && (cssUrl.protocol === "http:" || cssUrl.protocol === "https:")) {
-      var link = document.createElement("link");
-      link.rel = "stylesheet";
-      link.href = cssUrl.href;
-      document.head.appendChild(link);
-    } else {
-      pageProblems.push("css: " + JSON.stringify(cssParam) + " is not an http(s) URL");
-    }
-  }
+  addUserStylesheet(query, pageProblems);
 
   // ---------------------------------------------------------------------------
-  // Building elements. Text from the network only ever goes into text nodes.
-
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
+  // Building elements: el() and money() are in the shared part above.
 
   function image(className, src) {
     var img = el("img", className);
@@ -129,10 +107,6 @@ export const OVERLAY_JS: string = String
     img.addEventListener("error", function () { img.remove(); });
     img.src = src;
     return img;
-  }
-
-  function money(value) {
-    return "¥" + (Number.isInteger(value) ? String(value) : value.toFixed(2));
   }
 
   function appendUser(node, user, withLevel) {

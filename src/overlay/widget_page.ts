@@ -9,6 +9,8 @@
  * @module
  */
 
+import { COMMON_JS } from "./page_common.ts";
+
 /**
  * The page of a widget (`GET /leaderboard`, `GET /goal`).
  *
@@ -140,7 +142,7 @@ export const WIDGETS_JS: string = String
   .raw`// douyu overlay widgets: the page script. Plain JavaScript, no framework, no build step.
 (function () {
   "use strict";
-
+${COMMON_JS}
   var query = new URLSearchParams(location.search);
   var kind = document.body.getAttribute("data-widget");
   var problems = [];
@@ -157,35 +159,7 @@ export const WIDGETS_JS: string = String
     },
   }[lang];
 
-  function money(value) {
-    return "¥" + (Number.isInteger(value) ? String(value) : value.toFixed(2));
-  }
-
-  // The user's stylesheet comes last, so it wins over the built-in styles.
-  var cssParam = query.get("css");
-  if (cssParam) {
-    var cssUrl = null;
-    try {
-      cssUrl = new URL(cssParam, location.href);
-    } catch (error) {
-      cssUrl = null;
-    }
-    if (cssUrl && (cssUrl.protocol === "http:" || cssUrl.protocol === "https:")) {
-      var link = document.createElement("link");
-      link.rel = "stylesheet";
-      link.href = cssUrl.href;
-      document.head.appendChild(link);
-    } else {
-      problems.push("css: " + JSON.stringify(cssParam) + " is not an http(s) URL");
-    }
-  }
-
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
+  addUserStylesheet(query, problems);
 
   // ---------------------------------------------------------------------------
   // The leaderboard: one row per giver, kept by id, so a change only moves and updates rows.

@@ -26,6 +26,7 @@ export function browserTest(name: string, fn: () => Promise<void>): void {
 export interface Overlay {
   url: string;
   port: number;
+  pid: number;
   stderr: () => string;
   /** Sends the signal and resolves with the exit code. */
   stop(signal?: "SIGINT" | "SIGTERM"): Promise<number | null>;
@@ -75,6 +76,7 @@ export async function startOverlay(args: string[]): Promise<Overlay> {
   return {
     url: match[1]!,
     port: Number(match[2]),
+    pid: child.pid,
     stderr: () => stderr,
     async stop(signal = "SIGINT") {
       if (!ended) child.kill(signal);
