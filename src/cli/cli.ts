@@ -110,6 +110,7 @@ Live status (douyu live):
 Overlay (douyu overlay): prints the page's URL, for an OBS "Browser source".
 The page takes parameters (max, fade, minGift, enter, block, blockUsers,
 minLevel, fold, avatars, icons, css, theme, status, lang): see the README.
+The same server has widgets: /leaderboard (top givers) and /goal?target=YUAN.
   --demo             play the bundled sample room, looping, to style offline
   --host ADDR        address to listen on (default 127.0.0.1)
   --port N           port to listen on (default 8765; 0 = a free one)
