@@ -2,7 +2,7 @@
  * The overlay's event format: Douyu messages turned into a few normalised,
  * display-ready events (chat, enter, gift, super chat, live status), each with
  * a stable `id`, every text sanitised. The overlay page reads them; so can
- * your own page (the README documents the format).
+ * your own page (docs/overlay.md documents the format).
  *
  * Pure code: no I/O, no timers, no runtime API.
  *
@@ -315,7 +315,7 @@ export interface RoomStatus {
  */
 export type OverlayEvent = LineEvent | FoldEvent | StatusEvent;
 
-/** Chat colours by `col` (PROTOCOL.md §5). */
+/** Chat colours by `col` (docs/protocol.md, "Message types"). */
 const COLORS: ReadonlyMap<string, string> = new Map([
   ["1", "#ff0000"],
   ["2", "#1e87f0"],

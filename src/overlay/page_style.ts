@@ -8,7 +8,7 @@
 /**
  * The stylesheet (`GET /overlay.css`): a transparent page, the `default` and
  * `compact` themes. Everything is a class or a CSS variable, so a user
- * stylesheet can change any of it (see the README's DOM contract).
+ * stylesheet can change any of it (see "Restyling with CSS" in docs/overlay.md).
  *
  * @example
  * ```ts
