@@ -18,7 +18,7 @@ import {
   Session,
   type StatusEvent,
 } from "../session/session.ts";
-import { parseRoomInput, resolveRoom } from "../web/room.ts";
+import { parseRoomInput, resolveRoomFor } from "../web/room.ts";
 
 /**
  * Douyu accepts about 200 barrage connections per client IP (docs/protocol.md, "Limits"),
@@ -224,9 +224,7 @@ export class Hub<M extends Message = Message>
   async add(room: number | string, options: RoomOptions = {}): Promise<number> {
     if (this.#closing !== undefined) throw new ClosedError("hub closed");
     const parsed = parseRoomInput(room);
-    const id = "id" in parsed
-      ? parsed.id
-      : await resolveRoom(room, { signal: this.#lifetime.signal });
+    const id = "id" in parsed ? parsed.id : await this.#resolve(room, options);
     const existing = this.#adding.get(id);
     if (existing !== undefined) return await existing;
     if (this.#entries.has(id)) return id;
@@ -238,6 +236,12 @@ export class Hub<M extends Message = Message>
     } finally {
       this.#adding.delete(id);
     }
+  }
+
+  /** A room name's id, looked up as `connect()` would, with the room's options over the hub's. */
+  #resolve(room: number | string, options: RoomOptions): Promise<number> {
+    const merged = { ...this.#defaults, ...options };
+    return resolveRoomFor(room, merged.url, { ...merged, signal: this.#lifetime.signal });
   }
 
   async #start(room: number, options: RoomOptions): Promise<number> {
@@ -291,9 +295,7 @@ export class Hub<M extends Message = Message>
    */
   async remove(room: number | string): Promise<void> {
     const parsed = parseRoomInput(room);
-    const id = "id" in parsed
-      ? parsed.id
-      : await resolveRoom(room, { signal: this.#lifetime.signal });
+    const id = "id" in parsed ? parsed.id : await this.#resolve(room, {});
     const entry = this.#entries.get(id);
     if (entry === undefined) return;
     this.#forget(entry);

@@ -19,7 +19,7 @@ import { encodeFrame, FrameDecoder } from "../protocol/frame.ts";
 import { type Message, type MessageOf, parseMessage } from "../protocol/messages.ts";
 import { EventFeed } from "../base/feed.ts";
 import { MessageQueue, type OverflowPolicy } from "../base/queue.ts";
-import { resolveRoom } from "../web/room.ts";
+import { resolveRoomFor, type RoomLookupOptions } from "../web/room.ts";
 import { encodeStt, peekType, peekTypeBytes, type SttValue } from "../protocol/stt.ts";
 import {
   backoffDelay,
@@ -91,8 +91,12 @@ export interface ReconnectPolicy {
   maxAttempts?: number;
 }
 
-/** Options of {@linkcode connect}. Every one has a default. */
-export interface ConnectOptions<T extends string = string> {
+/**
+ * Options of {@linkcode connect}. Every one has a default. A room name is
+ * looked up as {@linkcode RoomLookupOptions} says: with endpoints of your own
+ * (`url`), only at the bases given.
+ */
+export interface ConnectOptions<T extends string = string> extends RoomLookupOptions {
   /**
    * Endpoints, tried in order and rotated on reconnect: `tcp://host:port`,
    * `ws://…` or `wss://…`. Default: {@linkcode defaultUrls} (Douyu's servers).
@@ -251,7 +255,8 @@ interface Connection {
  * (each is tried once, in order). After that, the session reconnects by
  * itself until closed.
  *
- * @param room A numeric room id, or a name/URL resolved with {@linkcode resolveRoom}.
+ * @param room A numeric room id, or a name/URL resolved with `resolveRoom`: at
+ * Douyu, or with `url` given only at the `apiBase`/`mobileBase` given.
  * @param options See {@linkcode ConnectOptions}.
  *
  * @example Print the chat of a room (here: the bundled mock server)
@@ -273,7 +278,7 @@ export async function connect<const T extends string = string>(
 ): Promise<Session<MessageOf<T>>> {
   const roomId = typeof room === "number" || /^\d+$/.test(room.trim())
     ? Number(room)
-    : await resolveRoom(room, options.signal ? { signal: options.signal } : {});
+    : await resolveRoomFor(room, options.url, options);
   if (!Number.isSafeInteger(roomId) || roomId <= 0) {
     throw new RangeError(`room must be a positive integer, got ${room}`);
   }
