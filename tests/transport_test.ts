@@ -14,7 +14,7 @@ import {
   ReadQueue,
   WriteChain,
 } from "../src/transport/shared.ts";
-import { encodeWebSocketFrame } from "../src/transport/websocket.ts";
+import { encodeWebSocketFrame } from "../src/transport/websocket_frame.ts";
 import { readFixture, test } from "./harness.ts";
 
 const PROTOCOLS = ["tcp", "ws"] as const;

@@ -19,31 +19,28 @@ import { ClosedError, DouyuError, ProtocolError } from "../base/errors.ts";
 import { setTimer } from "../base/timers.ts";
 import type { ConnectionHandler, Endpoint, Listener, Transport } from "./seam.ts";
 import { bracketHost, deliverConnection, listenerEndpoint, WriteChain } from "./shared.ts";
+import {
+  encodeWebSocketFrame,
+  MAX_CONTROL_PAYLOAD,
+  OPCODE_BINARY,
+  OPCODE_CLOSE,
+  OPCODE_CONTINUATION,
+  OPCODE_PING,
+  OPCODE_PONG,
+} from "./websocket_frame.ts";
+import { acceptKey, hasToken, readHead, toBase64 } from "./websocket_handshake.ts";
 
-/** The most an HTTP handshake head may take, request or response. */
-const MAX_HEAD_BYTES = 16 * 1024;
 /** Connections a WebSocket listener lets sit in their handshake at once; more are closed. */
 const MAX_PENDING_HANDSHAKES = 256;
 /** How long a server waits for a connection's upgrade request. */
 const SERVER_HANDSHAKE_TIMEOUT = 10_000;
 /** How long `close()` waits to send the close frame before dropping the socket. */
 const CLOSE_FRAME_TIMEOUT = 1000;
-/** RFC 6455 §1.3: appended to the key before hashing. */
-const ACCEPT_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /** The origin Douyu's web player sends (PROTOCOL.md §3). */
 const DOUYU_ORIGIN = "https://www.douyu.com";
 
-const OPCODE_CONTINUATION = 0x0;
-const OPCODE_BINARY = 0x2;
-const OPCODE_CLOSE = 0x8;
-const OPCODE_PING = 0x9;
-const OPCODE_PONG = 0xa;
-/** Control frames carry at most this much (RFC 6455 §5.5). */
-const MAX_CONTROL_PAYLOAD = 125;
-
 const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
-const latin1 = new TextDecoder("latin1");
 
 type Role = "client" | "server";
 
@@ -311,120 +308,6 @@ class WebSocketTransport implements Transport {
       this.#stream.close();
     });
   }
-}
-
-/**
- * Encodes one final WebSocket frame. Clients mask what they send (RFC 6455
- * §5.3); servers do not.
- *
- * @param opcode 2 for binary, 8 close, 9 ping, 10 pong (1, text, is never sent here).
- * @param payload The payload; copied, never modified.
- * @param masked Whether to mask it (true for clients).
- * @returns The frame's bytes.
- *
- * @example
- * ```ts
- * import { encodeWebSocketFrame } from "./websocket.ts";
- *
- * const frame = encodeWebSocketFrame(2, new Uint8Array([1, 2, 3]), false);
- * console.log([...frame]); // [ 130, 3, 1, 2, 3 ]
- * ```
- */
-export function encodeWebSocketFrame(
-  opcode: number,
-  payload: Uint8Array,
-  masked: boolean,
-): Uint8Array {
-  const length = payload.length;
-  const lengthBytes = length < 126 ? 0 : length < 0x10000 ? 2 : 8;
-  const headerSize = 2 + lengthBytes + (masked ? 4 : 0);
-  const frame = new Uint8Array(headerSize + length);
-  const view = new DataView(frame.buffer);
-  frame[0] = 0x80 | opcode;
-  frame[1] = (masked ? 0x80 : 0) | (lengthBytes === 0 ? length : lengthBytes === 2 ? 126 : 127);
-  if (lengthBytes === 2) view.setUint16(2, length);
-  if (lengthBytes === 8) {
-    view.setUint32(2, Math.floor(length / 0x100000000));
-    view.setUint32(6, length >>> 0);
-  }
-  frame.set(payload, headerSize);
-  if (masked) {
-    const mask = frame.subarray(headerSize - 4, headerSize);
-    crypto.getRandomValues(mask);
-    for (let i = headerSize; i < frame.length; i++) frame[i]! ^= mask[(i - headerSize) & 3]!;
-  }
-  return frame;
-}
-
-/** One HTTP head: the start line and the headers (names lower-cased). */
-interface HttpHead {
-  startLine: string;
-  headers: Map<string, string>;
-  /** Bytes after the head, already read: the first frames. */
-  rest: Uint8Array;
-}
-
-/** Reads an HTTP head (up to the blank line) from `stream`, bounded in size. */
-async function readHead(stream: Transport, url: string): Promise<HttpHead> {
-  // Grown by doubling and searched only where the new bytes can complete the
-  // blank line, so a head dripped a byte at a time costs linear time.
-  let head = new Uint8Array(1024);
-  let length = 0;
-  for (;;) {
-    const chunk = await stream.read();
-    if (chunk === null) throw new DouyuError(`${url}: connection closed during the handshake`);
-    if (length + chunk.length > head.length) {
-      const grown = new Uint8Array(Math.max(head.length * 2, length + chunk.length));
-      grown.set(head.subarray(0, length));
-      head = grown;
-    }
-    head.set(chunk, length);
-    const from = Math.max(0, length - 3);
-    length += chunk.length;
-    const end = findHeadEnd(head.subarray(0, length), from);
-    if (end !== -1) return parseHead(head.subarray(0, end), head.slice(end + 4, length));
-    if (length > MAX_HEAD_BYTES) {
-      throw new ProtocolError(`${url}: handshake head longer than ${MAX_HEAD_BYTES} bytes`);
-    }
-  }
-}
-
-function findHeadEnd(bytes: Uint8Array, from: number): number {
-  for (let i = from; i + 3 < bytes.length; i++) {
-    if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) {
-      return i;
-    }
-  }
-  return -1;
-}
-
-function parseHead(bytes: Uint8Array, rest: Uint8Array): HttpHead {
-  const lines = latin1.decode(bytes).split("\r\n");
-  const headers = new Map<string, string>();
-  for (const line of lines.slice(1)) {
-    const colon = line.indexOf(":");
-    if (colon <= 0) continue;
-    const name = line.slice(0, colon).trim().toLowerCase();
-    // The first of a repeated header wins, as for STT keys.
-    if (!headers.has(name)) headers.set(name, line.slice(colon + 1).trim());
-  }
-  return { startLine: lines[0] ?? "", headers, rest };
-}
-
-async function acceptKey(key: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-1", encoder.encode(key + ACCEPT_GUID));
-  return toBase64(new Uint8Array(digest));
-}
-
-function toBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary);
-}
-
-function hasToken(value: string | undefined, token: string): boolean {
-  return value !== undefined &&
-    value.toLowerCase().split(",").some((part) => part.trim() === token);
 }
 
 /**
