@@ -78,12 +78,16 @@ export interface Peer {
  * Runs `tests/peers/<name>` in a separate process of the same runtime, so a
  * peer that floods the network never starves this process's timers. It
  * prints one JSON object per line on stdout; it ends when its stdin closes.
+ * A `.mjs` peer runs under the `node` on the PATH instead (the `ws` peer:
+ * Bun replaces the `ws` package with its own).
  */
 export async function spawnPeer(name: string, args: string[] = []): Promise<Peer> {
   const { spawn } = await import("node:child_process");
   const { createInterface } = await import("node:readline");
   const script = new URL(`./peers/${name}`, import.meta.url).pathname;
-  const command = runtime === "deno"
+  const command = name.endsWith(".mjs")
+    ? ["node", [script, ...args]] as const
+    : runtime === "deno"
     ? [Deno.execPath(), ["run", "-A", script, ...args]] as const
     : [process.execPath, [script, ...args]] as const;
   const child = spawn(command[0], command[1], { stdio: ["pipe", "pipe", "inherit"] });
