@@ -20,22 +20,41 @@ import { setTimer } from "../base/timers.ts";
 import type { ConnectionHandler, Endpoint, Listener, Transport } from "./seam.ts";
 import { bracketHost, deliverConnection, listenerEndpoint, WriteChain } from "./shared.ts";
 import {
+  CLOSE_INVALID_DATA,
+  CLOSE_NORMAL,
+  CLOSE_PROTOCOL_ERROR,
+  closePayload,
   encodeWebSocketFrame,
+  isValidCloseCode,
   MAX_CONTROL_PAYLOAD,
   OPCODE_BINARY,
   OPCODE_CLOSE,
   OPCODE_CONTINUATION,
   OPCODE_PING,
   OPCODE_PONG,
+  OPCODE_TEXT,
+  Utf8Validator,
 } from "./websocket_frame.ts";
-import { acceptKey, hasToken, readHead, toBase64 } from "./websocket_handshake.ts";
+import {
+  acceptKey,
+  HandshakeHeadError,
+  hasToken,
+  type HttpHead,
+  readHead,
+  toBase64,
+} from "./websocket_handshake.ts";
 
-/** Connections a WebSocket listener lets sit in their handshake at once; more are closed. */
+/** Connections a WebSocket listener lets sit in their handshake at once; past it the oldest goes. */
 const MAX_PENDING_HANDSHAKES = 256;
 /** How long a server waits for a connection's upgrade request. */
 const SERVER_HANDSHAKE_TIMEOUT = 10_000;
 /** How long `close()` waits to send the close frame before dropping the socket. */
 const CLOSE_FRAME_TIMEOUT = 1000;
+/** Headers of a 101 that name what the client never offers, and what they name. */
+const UNASKED = [
+  ["sec-websocket-extensions", "extension"],
+  ["sec-websocket-protocol", "subprotocol"],
+] as const;
 /** The origin Douyu's web player sends (PROTOCOL.md §3). */
 const DOUYU_ORIGIN = "https://www.douyu.com";
 
@@ -49,6 +68,11 @@ type Role = "client" | "server";
  * returns the payload bytes of binary messages, as one byte stream (a message
  * may come in several pieces, and the ends of several in one), `write()`
  * sends one binary message.
+ *
+ * A peer that breaks the protocol fails the connection (RFC 6455 §7.1.7):
+ * it is sent a close frame with 1002 (1007 for text that is not UTF-8), the
+ * stream is closed, and `read()`, once it has returned the good bytes
+ * before the fault, rejects with a `ProtocolError`.
  */
 class WebSocketTransport implements Transport {
   readonly url: string;
@@ -70,12 +94,21 @@ class WebSocketTransport implements Transport {
   readonly #mask = new Uint8Array(4);
   #masked = false;
   #maskOffset = 0;
+  /** Whether the frame being read is its message's last. */
+  #fin = false;
   /** The opcode of the fragmented message that continuation frames extend, or -1 between messages. */
   #messageOpcode = -1;
+  /** Text messages are dropped, but must be UTF-8 (§8.1): checked across their fragments. */
+  readonly #text = new Utf8Validator();
   /** The payload of the latest ping, while its pong waits to be written. */
   #pongPayload: Uint8Array | undefined;
   /** A control frame's payload, gathered across reads. */
-  #control: number[] = [];
+  readonly #control = new Uint8Array(MAX_CONTROL_PAYLOAD);
+  #controlLength = 0;
+  /** Why the connection failed, thrown by `read()` once the bytes before the fault are out. */
+  #failure: ProtocolError | undefined;
+  /** The close code the fault being thrown calls for. */
+  #failCode = CLOSE_PROTOCOL_ERROR;
   #closed = false;
   #closeSent = false;
   #ended = false;
@@ -89,6 +122,7 @@ class WebSocketTransport implements Transport {
 
   async read(): Promise<Uint8Array | null> {
     for (;;) {
+      if (this.#failure) throw this.#failure;
       if (this.#closed || this.#ended) return this.#release();
       if (this.#pos === this.#chunk.length) {
         const chunk = await this.#stream.read();
@@ -117,34 +151,58 @@ class WebSocketTransport implements Transport {
    * it held, or `undefined` when it held none. The payloads of consecutive
    * frames are moved together in place (the chunk is ours until the next
    * stream read), so a read of many small frames costs one `read()`, not one
-   * per frame.
+   * per frame. A fault fails the connection; the payload before it is
+   * still returned.
    */
   #parse(): Uint8Array | undefined {
     const chunk = this.#chunk;
     let start = -1;
     let end = -1;
-    while (this.#pos < chunk.length) {
-      if (this.#opcode === -1) {
-        if (!this.#readHeader()) break;
+    try {
+      while (this.#pos < chunk.length) {
+        if (this.#opcode === -1) {
+          if (!this.#readHeader()) break;
+          if (this.#remaining === 0 && this.#finishFrame()) break;
+          continue;
+        }
+        const from = this.#pos;
+        const take = Math.min(this.#remaining, chunk.length - from);
+        const piece = chunk.subarray(from, from + take);
+        this.#pos += take;
+        this.#remaining -= take;
+        if (this.#masked) this.#unmask(piece);
+        if (this.#opcode >= OPCODE_CLOSE) {
+          this.#control.set(piece, this.#controlLength);
+          this.#controlLength += take;
+        } else if (this.#currentOpcode === OPCODE_BINARY) {
+          if (take > 0) {
+            if (start === -1) start = end = from;
+            if (end !== from) chunk.copyWithin(end, from, from + take);
+            end += take;
+          }
+        } else if (!this.#text.push(piece)) {
+          throw this.#violation("WebSocket text message that is not UTF-8", CLOSE_INVALID_DATA);
+        }
         if (this.#remaining === 0 && this.#finishFrame()) break;
-        continue;
       }
-      const from = this.#pos;
-      const take = Math.min(this.#remaining, chunk.length - from);
-      const piece = chunk.subarray(from, from + take);
-      this.#pos += take;
-      this.#remaining -= take;
-      if (this.#masked) this.#unmask(piece);
-      if (this.#opcode >= OPCODE_CLOSE) {
-        for (const byte of piece) this.#control.push(byte);
-      } else if (take > 0 && this.#currentOpcode === OPCODE_BINARY) {
-        if (start === -1) start = end = from;
-        if (end !== from) chunk.copyWithin(end, from, from + take);
-        end += take;
-      }
-      if (this.#remaining === 0 && this.#finishFrame()) break;
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      this.#fail(error);
     }
     return start === -1 ? undefined : chunk.subarray(start, end);
+  }
+
+  /** A fault of the peer's, to throw; `code` is the close code it calls for. */
+  #violation(message: string, code = CLOSE_PROTOCOL_ERROR): ProtocolError {
+    this.#failCode = code;
+    return new ProtocolError(`${this.url}: ${message}`);
+  }
+
+  /** Fails the connection (§7.1.7): a close frame with the fault's code, then the stream closes. */
+  #fail(error: ProtocolError): void {
+    this.#failure = error;
+    this.#ended = true;
+    this.#shutdown(closePayload(this.#failCode), true);
   }
 
   /** Reads a frame header from the chunk, across reads if needed; true once complete. */
@@ -171,14 +229,12 @@ class WebSocketTransport implements Transport {
     const fin = (header[0]! & 0x80) !== 0;
     const opcode = header[0]! & 0x0f;
     if ((header[0]! & 0x70) !== 0) {
-      throw new ProtocolError(`${this.url}: WebSocket frame with reserved bits set`);
+      throw this.#violation("WebSocket frame with reserved bits set");
     }
     // RFC 6455 §5.1: clients mask every frame, servers none.
     if (masked !== (this.#role === "server")) {
-      throw new ProtocolError(
-        `${this.url}: WebSocket frame ${
-          masked ? "masked by the server" : "not masked by the client"
-        }`,
+      throw this.#violation(
+        `WebSocket frame ${masked ? "masked by the server" : "not masked by the client"}`,
       );
     }
     const view = new DataView(header.buffer, header.byteOffset, size);
@@ -187,30 +243,31 @@ class WebSocketTransport implements Transport {
     if (short === 127) {
       const high = view.getUint32(2);
       // 2^53 bytes and up cannot be counted exactly; no real frame comes near.
-      if (high >= 0x200000) throw new ProtocolError(`${this.url}: WebSocket frame too long`);
+      if (high >= 0x200000) throw this.#violation("WebSocket frame too long");
       length = high * 0x100000000 + view.getUint32(6);
     }
     if (opcode >= OPCODE_CLOSE) {
       if (!fin || length > MAX_CONTROL_PAYLOAD || opcode > OPCODE_PONG) {
-        throw new ProtocolError(`${this.url}: invalid WebSocket control frame (opcode ${opcode})`);
+        throw this.#violation(`invalid WebSocket control frame (opcode ${opcode})`);
       }
     } else if (opcode > OPCODE_BINARY) {
-      throw new ProtocolError(`${this.url}: unknown WebSocket opcode ${opcode}`);
+      throw this.#violation(`unknown WebSocket opcode ${opcode}`);
     } else if (opcode === OPCODE_CONTINUATION) {
       if (this.#messageOpcode === -1) {
-        throw new ProtocolError(`${this.url}: WebSocket continuation frame with no message`);
+        throw this.#violation("WebSocket continuation frame with no message");
       }
       // §5.4: the continuation frames of one message, then the next message.
       this.#currentOpcode = this.#messageOpcode;
       if (fin) this.#messageOpcode = -1;
     } else {
       if (this.#messageOpcode !== -1) {
-        throw new ProtocolError(`${this.url}: WebSocket message inside an unfinished one`);
+        throw this.#violation("WebSocket message inside an unfinished one");
       }
       this.#currentOpcode = opcode;
       if (!fin) this.#messageOpcode = opcode;
     }
     this.#opcode = opcode;
+    this.#fin = fin;
     this.#remaining = length;
     this.#masked = masked;
     if (masked) this.#mask.set(header.subarray(size - 4, size));
@@ -231,25 +288,36 @@ class WebSocketTransport implements Transport {
   #finishFrame(): boolean {
     const opcode = this.#opcode;
     this.#opcode = -1;
-    if (opcode < OPCODE_CLOSE) return false;
-    const payload = new Uint8Array(this.#control);
-    this.#control = [];
+    if (opcode < OPCODE_CLOSE) {
+      if (this.#fin && this.#currentOpcode === OPCODE_TEXT) {
+        if (!this.#text.complete) {
+          throw this.#violation("WebSocket text message that is not UTF-8", CLOSE_INVALID_DATA);
+        }
+        this.#text.reset();
+      }
+      return false;
+    }
+    const payload = this.#control.slice(0, this.#controlLength);
+    this.#controlLength = 0;
     if (opcode === OPCODE_PING) {
       this.#pong(payload);
       return false;
     }
     if (opcode === OPCODE_PONG) return false;
-    // The peer closes: answer after what is being written (a pong, say),
-    // then the stream ends. A 1-byte payload is malformed (§5.5.1); a code
-    // that must not be sent (1005, 1006, 1015) is not echoed back.
-    this.#ended = true;
+    // The peer closes (§5.5.1): with no payload, or a code it may send and
+    // perhaps a UTF-8 reason. Answered with its code after what is being
+    // written (a pong, say); then the stream ends.
+    if (payload.length === 1) throw this.#violation("WebSocket close frame of 1 byte");
     const code = payload.length >= 2 ? payload[0]! << 8 | payload[1]! : undefined;
-    const status = payload.length === 1
-      ? new Uint8Array([0x03, 0xea]) // 1002: protocol error
-      : code === undefined || code === 1005 || code === 1006 || code === 1015
-      ? new Uint8Array(0)
-      : payload.subarray(0, 2);
-    this.#shutdown(status, true);
+    if (code !== undefined && !isValidCloseCode(code)) {
+      throw this.#violation(`WebSocket close code ${code}, which no peer may send`);
+    }
+    const reason = new Utf8Validator();
+    if (!reason.push(payload.subarray(2)) || !reason.complete) {
+      throw this.#violation("WebSocket close reason that is not UTF-8", CLOSE_INVALID_DATA);
+    }
+    this.#ended = true;
+    this.#shutdown(code === undefined ? EMPTY : closePayload(code), true);
     return true;
   }
 
@@ -285,7 +353,7 @@ class WebSocketTransport implements Transport {
     if (this.#closed) return;
     this.#closed = true;
     this.#release();
-    this.#shutdown(new Uint8Array([0x03, 0xe8]), false); // 1000: normal closure
+    this.#shutdown(closePayload(CLOSE_NORMAL), false);
   }
 
   /**
@@ -353,7 +421,7 @@ export async function openWebSocket(
       `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
         `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\nOrigin: ${DOUYU_ORIGIN}\r\n\r\n`,
     ));
-    const head = await readHead(stream, url);
+    const head = await readHead(stream, url, "response");
     const status = /^HTTP\/1\.[01] (\d{3})(.*)$/.exec(head.startLine);
     if (status?.[1] !== "101") {
       const line = status ? `HTTP ${status[1]}${status[2]}` : "not an HTTP response";
@@ -365,6 +433,19 @@ export async function openWebSocket(
       head.headers.get("sec-websocket-accept") !== await acceptKey(key)
     ) {
       throw new DouyuError(`WebSocket connection to ${url} failed: invalid upgrade response`);
+    }
+    // §4.1: an extension or subprotocol the client did not ask for fails the
+    // handshake. Asking for none, it knows no framing but the plain one (a
+    // compressed frame would only fail later as "reserved bits set").
+    for (const [header, what] of UNASKED) {
+      const value = head.headers.get(header);
+      if (value) {
+        throw new DouyuError(
+          `WebSocket connection to ${url} failed: the server chose ${what} ${
+            value.slice(0, 100)
+          }, which was not asked for`,
+        );
+      }
     }
     signal?.throwIfAborted();
     return new WebSocketTransport(stream, url, "client", head.rest);
@@ -380,8 +461,11 @@ export async function openWebSocket(
 /**
  * Runs the server handshake on an accepted byte stream: reads the upgrade
  * request (bounded in size and time), answers `101 Switching Protocols`, and
- * returns the WebSocket. A request that is not a WebSocket upgrade gets
- * `426 Upgrade Required` and the stream is closed.
+ * returns the WebSocket. What is not an upgrade request is answered as a
+ * strict HTTP server would, and the stream closed: `400 Bad Request` at the
+ * first bytes that no HTTP request can start with (a Douyu packet sent to
+ * the wrong port, say) or without `Host`, `431` for a head over 16 KiB,
+ * `426 Upgrade Required` for any other request.
  *
  * @param stream The accepted connection; owned by the result from now on.
  * @param url The listener's `ws://` URL, for messages.
@@ -397,17 +481,21 @@ export async function acceptWebSocket(stream: Transport, url: string): Promise<T
   const timeout = new AbortController();
   setTimer(SERVER_HANDSHAKE_TIMEOUT, () => stream.close(), timeout.signal);
   try {
-    const head = await readHead(stream, url);
+    let head: HttpHead;
+    try {
+      head = await readHead(stream, url, "request");
+      if (!head.headers.has("host")) throw new HandshakeHeadError(`${url}: no Host header`, 400);
+    } catch (error) {
+      if (error instanceof HandshakeHeadError) await refuse(stream, error.status);
+      throw error;
+    }
     const key = head.headers.get("sec-websocket-key");
     if (
       !/^GET /.test(head.startLine) || key === undefined ||
       head.headers.get("upgrade")?.toLowerCase() !== "websocket" ||
       head.headers.get("sec-websocket-version") !== "13"
     ) {
-      await stream.write(encoder.encode(
-        "HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13\r\nContent-Type: text/plain\r\n" +
-          "Content-Length: 15\r\nConnection: close\r\n\r\nWebSocket only\n",
-      )).catch(() => {});
+      await refuse(stream, 426);
       throw new DouyuError(`${url}: not a WebSocket upgrade request`);
     }
     await stream.write(encoder.encode(
@@ -421,6 +509,22 @@ export async function acceptWebSocket(stream: Transport, url: string): Promise<T
   } finally {
     timeout.abort();
   }
+}
+
+/** The answers of a listener that refuses a request: status line, extra headers, body. */
+const REFUSALS = {
+  400: ["400 Bad Request", "", "Bad Request\n"],
+  426: ["426 Upgrade Required", "Sec-WebSocket-Version: 13\r\n", "WebSocket only\n"],
+  431: ["431 Request Header Fields Too Large", "", "Request header too large\n"],
+} as const;
+
+/** Answers a refused request (the connection closes next); a failed write is no matter. */
+async function refuse(stream: Transport, status: keyof typeof REFUSALS): Promise<void> {
+  const [line, headers, body] = REFUSALS[status];
+  await stream.write(encoder.encode(
+    `HTTP/1.1 ${line}\r\n${headers}Content-Type: text/plain\r\n` +
+      `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+  )).catch(() => {});
 }
 
 /** The runtime's TCP listen function: `listenDenoTcp` or `listenNodeTcp`. */
@@ -458,20 +562,25 @@ export async function listenWebSocket(
   port: number,
   onConnection: ConnectionHandler,
 ): Promise<Listener> {
-  let handshaking = 0;
+  // Connections still in their handshake, oldest first (a Set keeps order).
+  const handshaking = new Set<Transport>();
   const tcp = await listenTcp(host, port, (stream) => {
-    // Connections still in their handshake are bounded too: a peer that opens
-    // many and never sends the upgrade must not hold sockets without limit.
-    if (handshaking >= MAX_PENDING_HANDSHAKES) {
-      stream.close();
-      return;
+    // They are bounded: a peer that opens many and never sends the upgrade
+    // must not hold sockets without limit. When full, the oldest goes, not
+    // the newcomer: refusing newcomers would let an attacker who simply
+    // reconnects keep every slot, while a real client sends its request at
+    // once and is through long before a flood of newer ones pushes it out.
+    if (handshaking.size >= MAX_PENDING_HANDSHAKES) {
+      const oldest = handshaking.values().next().value!;
+      handshaking.delete(oldest);
+      oldest.close();
     }
-    handshaking++;
+    handshaking.add(stream);
     const url = `${stream.url.replace(/^tcp:/, "ws:")}/`;
     acceptWebSocket(stream, url).then(
       (ws) => deliverConnection(onConnection, ws),
       () => {}, // answered (or dropped) already; nothing to hand over
-    ).finally(() => handshaking--);
+    ).finally(() => handshaking.delete(stream));
   });
   return { endpoint: listenerEndpoint("ws", host, tcp.endpoint.port), close: () => tcp.close() };
 }
