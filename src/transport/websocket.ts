@@ -16,7 +16,7 @@
  * @module
  */
 import { ClosedError, DouyuError, ProtocolError } from "../base/errors.ts";
-import { setTimer } from "../base/timers.ts";
+import { setTimer, sleep } from "../base/timers.ts";
 import type { ConnectionHandler, Endpoint, Listener, Transport } from "./seam.ts";
 import { bracketHost, deliverConnection, listenerEndpoint, WriteChain } from "./shared.ts";
 import {
@@ -44,8 +44,10 @@ import {
   toBase64,
 } from "./websocket_handshake.ts";
 
-/** Connections a WebSocket listener lets sit in their handshake at once; past it the oldest goes. */
-const MAX_PENDING_HANDSHAKES = 256;
+/** Connections a WebSocket listener lets wait for their request at once. */
+const MAX_WAITING = 512;
+/** …and from one address: so one peer cannot take every place. */
+const MAX_WAITING_PER_ADDRESS = 256;
 /** How long a server waits for a connection's upgrade request. */
 const SERVER_HANDSHAKE_TIMEOUT = 10_000;
 /** How long `close()` waits to send the close frame before dropping the socket. */
@@ -112,6 +114,8 @@ class WebSocketTransport implements Transport {
   #closed = false;
   #closeSent = false;
   #ended = false;
+  /** Set by `end()`: the graceful close under way. */
+  #ending: Promise<void> | undefined;
 
   constructor(stream: Transport, url: string, role: Role, leftover?: Uint8Array) {
     this.#stream = stream;
@@ -123,10 +127,10 @@ class WebSocketTransport implements Transport {
   async read(): Promise<Uint8Array | null> {
     for (;;) {
       if (this.#failure) throw this.#failure;
-      if (this.#closed || this.#ended) return this.#release();
+      if (this.#closed || this.#ended || this.#ending) return this.#release();
       if (this.#pos === this.#chunk.length) {
         const chunk = await this.#stream.read();
-        if (chunk === null || this.#closed) {
+        if (chunk === null || this.#closed || this.#ending) {
           this.#ended = true;
           return this.#release();
         }
@@ -338,7 +342,7 @@ class WebSocketTransport implements Transport {
   }
 
   write(bytes: Uint8Array): Promise<void> {
-    if (this.#closed || this.#ended) {
+    if (this.#closed || this.#ended || this.#ending) {
       return Promise.reject(new ClosedError(`${this.url}: connection closed`));
     }
     return this.#send(OPCODE_BINARY, bytes);
@@ -350,10 +354,39 @@ class WebSocketTransport implements Transport {
   }
 
   close(): void {
-    if (this.#closed) return;
+    // After end(), the connection is closed by it, within its bound.
+    if (this.#closed || this.#ending) return;
     this.#closed = true;
     this.#release();
     this.#shutdown(closePayload(CLOSE_NORMAL), false);
+  }
+
+  end(timeout: number): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    return this.#ending ??= this.#end(timeout);
+  }
+
+  /**
+   * The close frame after what is being written (the goodbye), then the
+   * stream's own graceful end, which drains whatever still comes (the
+   * peer's close frame too) until the peer closes the connection: RFC 6455
+   * §7.1.1 has the server close TCP first.
+   */
+  async #end(timeout: number): Promise<void> {
+    const deadline = performance.now() + timeout;
+    this.#release();
+    if (!this.#closeSent) {
+      this.#closeSent = true;
+      const guard = new AbortController();
+      await Promise.race([
+        this.#send(OPCODE_CLOSE, closePayload(CLOSE_NORMAL)).catch(() => {}),
+        sleep(timeout, guard.signal),
+      ]);
+      guard.abort();
+    }
+    const left = Math.max(0, deadline - performance.now());
+    if (this.#stream.end) await this.#stream.end(left);
+    else this.#stream.close();
   }
 
   /**
@@ -469,6 +502,7 @@ export async function openWebSocket(
  *
  * @param stream The accepted connection; owned by the result from now on.
  * @param url The listener's `ws://` URL, for messages.
+ * @param onRequest Called once a whole request head has arrived.
  * @returns The open WebSocket.
  * @throws {DouyuError} when the request is not an upgrade (after answering it).
  *
@@ -477,7 +511,11 @@ export async function openWebSocket(
  * const ws = await acceptWebSocket(acceptedConn, "ws://127.0.0.1:8080/");
  * ```
  */
-export async function acceptWebSocket(stream: Transport, url: string): Promise<Transport> {
+export async function acceptWebSocket(
+  stream: Transport,
+  url: string,
+  onRequest?: () => void,
+): Promise<Transport> {
   const timeout = new AbortController();
   setTimer(SERVER_HANDSHAKE_TIMEOUT, () => stream.close(), timeout.signal);
   try {
@@ -485,6 +523,7 @@ export async function acceptWebSocket(stream: Transport, url: string): Promise<T
     try {
       head = await readHead(stream, url, "request");
       if (!head.headers.has("host")) throw new HandshakeHeadError(`${url}: no Host header`, 400);
+      onRequest?.();
     } catch (error) {
       if (error instanceof HandshakeHeadError) await refuse(stream, error.status);
       throw error;
@@ -527,6 +566,55 @@ async function refuse(stream: Transport, status: keyof typeof REFUSALS): Promise
   )).catch(() => {});
 }
 
+/**
+ * The connections of a listener that have not sent their request yet,
+ * bounded in all and per peer address: a peer that opens many and never
+ * sends the upgrade must not hold sockets without limit, nor keep others
+ * out. When full, the oldest of the address that holds the most goes (its
+ * own, for an address at its bound), never the newcomer: refusing
+ * newcomers would let an attacker who simply reconnects keep every place.
+ * A real client sends its request at once and leaves here when it arrives,
+ * so churn from other addresses never reaches it.
+ */
+class WaitingRoom {
+  /** Per address, oldest first (a Set keeps order). */
+  readonly #byAddress = new Map<string, Set<Transport>>();
+  #size = 0;
+
+  /** Lets `stream` wait, closing whichever connection must give way. */
+  admit(stream: Transport): void {
+    const address = stream.remoteAddress ?? "";
+    const own = this.#byAddress.get(address);
+    if (own !== undefined && own.size >= MAX_WAITING_PER_ADDRESS) this.#evictOldest(own);
+    else if (this.#size >= MAX_WAITING) this.#evictOldest(this.#largest());
+    let set = this.#byAddress.get(address);
+    if (set === undefined) this.#byAddress.set(address, set = new Set());
+    set.add(stream);
+    this.#size++;
+  }
+
+  /** `stream` sent its request, or is gone. */
+  leave(stream: Transport): void {
+    const address = stream.remoteAddress ?? "";
+    const own = this.#byAddress.get(address);
+    if (!own?.delete(stream)) return;
+    this.#size--;
+    if (own.size === 0) this.#byAddress.delete(address);
+  }
+
+  #largest(): Set<Transport> {
+    let largest: Set<Transport> | undefined;
+    for (const set of this.#byAddress.values()) if (set.size > (largest?.size ?? 0)) largest = set;
+    return largest!;
+  }
+
+  #evictOldest(set: Set<Transport>): void {
+    const oldest = set.values().next().value!;
+    this.leave(oldest);
+    oldest.close();
+  }
+}
+
 /** The runtime's TCP listen function: `listenDenoTcp` or `listenNodeTcp`. */
 export type TcpListen = (
   host: string,
@@ -562,25 +650,15 @@ export async function listenWebSocket(
   port: number,
   onConnection: ConnectionHandler,
 ): Promise<Listener> {
-  // Connections still in their handshake, oldest first (a Set keeps order).
-  const handshaking = new Set<Transport>();
+  const waiting = new WaitingRoom();
   const tcp = await listenTcp(host, port, (stream) => {
-    // They are bounded: a peer that opens many and never sends the upgrade
-    // must not hold sockets without limit. When full, the oldest goes, not
-    // the newcomer: refusing newcomers would let an attacker who simply
-    // reconnects keep every slot, while a real client sends its request at
-    // once and is through long before a flood of newer ones pushes it out.
-    if (handshaking.size >= MAX_PENDING_HANDSHAKES) {
-      const oldest = handshaking.values().next().value!;
-      handshaking.delete(oldest);
-      oldest.close();
-    }
-    handshaking.add(stream);
+    waiting.admit(stream);
     const url = `${stream.url.replace(/^tcp:/, "ws:")}/`;
-    acceptWebSocket(stream, url).then(
+    const requested = () => waiting.leave(stream);
+    acceptWebSocket(stream, url, requested).then(
       (ws) => deliverConnection(onConnection, ws),
       () => {}, // answered (or dropped) already; nothing to hand over
-    ).finally(() => handshaking.delete(stream));
+    ).finally(requested);
   });
   return { endpoint: listenerEndpoint("ws", host, tcp.endpoint.port), close: () => tcp.close() };
 }

@@ -10,9 +10,11 @@
  *                        the server drops the connection, connect again.
  *   idle URL COUNT       open COUNT connections that log in and join, then
  *                        never read nor write again.
- *   silent URL COUNT     keep COUNT connections open that never send a byte
+ *   silent URL COUNT [FROM]
+ *                        keep COUNT connections open that never send a byte
  *                        (not even a WebSocket handshake): each one the
- *                        server closes is opened again at once.
+ *                        server closes is opened again at once. From the
+ *                        local address FROM (e.g. 127.0.0.2) if given.
  *
  * URL is `tcp://host:port` or `ws://host:port/` (then a hand-made WebSocket
  * handshake, and packets in masked binary messages). Prints `ready` once the
@@ -197,14 +199,23 @@ async function idle(target: Target, count: number, stop: Promise<void>): Promise
   return { opened: conns.length, refused, open };
 }
 
-async function silent(target: Target, count: number, stop: Promise<void>): Promise<object> {
+async function silent(
+  target: Target,
+  count: number,
+  from: string | undefined,
+  stop: Promise<void>,
+): Promise<object> {
   let stopped = false;
   let reopened = 0;
   let refused = 0;
   const open = new Set<Socket>();
   const connectOne = (): Promise<void> =>
     new Promise((resolve) => {
-      const socket = tcpConnect({ host: target.host, port: target.port });
+      const socket = tcpConnect({
+        host: target.host,
+        port: target.port,
+        ...(from ? { localAddress: from } : {}),
+      });
       socket.on("error", () => {});
       socket.once("connect", () => {
         open.add(socket);
@@ -230,7 +241,7 @@ async function silent(target: Target, count: number, stop: Promise<void>): Promi
   return { held, reopened, refused };
 }
 
-const [mode, url, amount] = process.argv.slice(2);
+const [mode, url, amount, from] = process.argv.slice(2);
 const target = parseTarget(url ?? "");
 // The parent ends the attack by closing our stdin.
 const stop = new Promise<void>((resolve) => {
@@ -241,7 +252,7 @@ const stop = new Promise<void>((resolve) => {
 let stats: object;
 if (mode === "flood") stats = await flood(target, Number(amount), stop);
 else if (mode === "idle") stats = await idle(target, Number(amount), stop);
-else if (mode === "silent") stats = await silent(target, Number(amount), stop);
+else if (mode === "silent") stats = await silent(target, Number(amount), from, stop);
 else throw new Error(`unknown mode ${mode}: use flood, idle or silent`);
 console.log(JSON.stringify(stats));
 process.exit(0);

@@ -17,8 +17,8 @@
  *       when the server refused the upgrade.
  *   node ws_peer.mjs stream tcp|ws|wss
  *       A lively Douyu server: answers `loginreq`, and once a connection has
- *       sent `joingroup` writes it chat every few milliseconds for as long as
- *       it stays open. Counts the `logout`s it reads, and closes the
+ *       sent `joingroup` writes it chat flat out (whenever its socket has
+ *       room) for as long as it stays open. Counts the `logout`s it reads, and closes the
  *       connection after one, as Douyu does. Prints {"url"}; the line
  *       `report` on stdin prints {"joined", "logouts", "writeErrors"}.
  *
@@ -138,16 +138,24 @@ async function stream(protocol) {
   const stats = { joined: 0, logouts: 0, writeErrors: 0 };
   const streaming = new Set();
   let seq = 0;
-  // What every joined connection is sent every tick: a few chat messages.
+  // What a joined connection is sent at a time: a few chat messages.
   const chat = () =>
     Buffer.concat(
-      Array.from({ length: 4 }, () =>
+      Array.from({ length: 8 }, () =>
         packet(`type@=chatmsg/rid@=1/uid@=7/nn@=peer/txt@=message ${++seq}/level@=3/`)),
     );
-  const ticker = setInterval(() => {
-    for (const connection of streaming) connection.send(chat());
-  }, 5);
-  cleanups.push(() => clearInterval(ticker));
+  // Flat out: every turn of the event loop, each connection whose socket has
+  // room is written more, so writes are always under way when a client leaves.
+  let writing = true;
+  const pump = () => {
+    if (!writing) return;
+    for (const connection of streaming) {
+      if (connection.queued() < 64 * 1024) connection.send(chat());
+    }
+    setImmediate(pump);
+  };
+  pump();
+  cleanups.push(() => (writing = false));
 
   /** One client, whatever carries its packets: `send` writes, `end` closes. */
   const serve = (connection) => {
@@ -178,6 +186,7 @@ async function stream(protocol) {
         send: (bytes) => {
           if (socket.writable) socket.write(bytes, onWriteError);
         },
+        queued: () => socket.writableLength,
         end: () => socket.end(),
       };
       const read = serve(connection);
@@ -195,6 +204,7 @@ async function stream(protocol) {
         send: (bytes) => {
           if (ws.readyState === WebSocket.OPEN) ws.send(bytes, { binary: true }, onWriteError);
         },
+        queued: () => ws.bufferedAmount,
         end: () => ws.close(1000),
       };
       const read = serve(connection);
