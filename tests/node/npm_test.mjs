@@ -2,7 +2,8 @@
  * The npm build (`dist/npm/`, from `deno task build:npm`) under the Node on
  * this machine: `node --test tests/node/npm_test.mjs`, which `deno task
  * test:node` runs after building. Plain JavaScript, so that Node runs it as
- * it is; it needs nothing installed.
+ * it is; it needs nothing installed but `bun`, which runs the busy mock
+ * server of the logout tests in a process of its own.
  *
  * The package is reached the way a project that installed it reaches it:
  * through `node_modules/@x/douyu` (a link to `dist/npm/`) and the `exports`
