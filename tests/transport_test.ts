@@ -220,6 +220,96 @@ for (const protocol of PROTOCOLS) {
   });
 }
 
+for (const protocol of PROTOCOLS) {
+  test(`${protocol}: end() sends what was written, then the end, and drains until the peer closes`, async () => {
+    const got: number[] = [];
+    let streamed = 0;
+    const server = await serve(protocol, async (conn) => {
+      // The peer streams on, as a room does, until it has read the end.
+      const streaming = (async () => {
+        const chunk = new Uint8Array(16 * 1024);
+        while (await conn.write(chunk).then(() => true, () => false)) streamed += chunk.length;
+      })();
+      for (let chunk; (chunk = await conn.read());) got.push(...chunk);
+      conn.close();
+      await streaming;
+    });
+    const client = await defaultTransportFactory(server.listener.endpoint, {});
+    await skipBytes(client, 64 * 1024);
+    const pending = client.read();
+    await pending; // a read under way when end() comes
+    const next = client.read();
+    void client.write(new Uint8Array([1, 2, 3])).catch(() => {});
+    const started = performance.now();
+    await client.end!(30_000);
+    const took = performance.now() - started;
+    assert.equal(await next, null, "a pending read ends");
+    assert.equal(await client.read(), null);
+    await assert.rejects(client.write(new Uint8Array([4])), ClosedError);
+    client.close(); // nothing left to do
+    await server.close();
+    assert.deepEqual(got, [1, 2, 3], "the peer read what was written, then the end");
+    // It ended because the peer closed, not at its bound.
+    assert.ok(took < 15_000, `end() took ${took} ms`);
+    assert.ok(streamed > 64 * 1024);
+  });
+
+  test(`${protocol}: end() closes at its bound when the peer never closes, and close() waits for it`, async () => {
+    const peer = await stubbornPeer(protocol === "ws");
+    const client = await defaultTransportFactory(parseEndpoint(peer.url(protocol)), {});
+    const started = performance.now();
+    const ending = client.end!(300);
+    client.close(); // leaves the connection to end()
+    await ending;
+    const took = performance.now() - started;
+    await peer.close();
+    // Timers may fire a millisecond early; the bound is no quiet-machine figure.
+    assert.ok(took >= 250, `end() gave up after ${took} ms`);
+  });
+}
+
+/**
+ * A peer that reads everything and never closes, not even after the
+ * client's FIN (a `node:net` server with `allowHalfOpen`: by default Node
+ * ends its side when the peer does), answering a WebSocket handshake first
+ * if asked.
+ */
+async function stubbornPeer(
+  webSocket: boolean,
+): Promise<{ url(protocol: string): string; close(): Promise<void> }> {
+  const { createServer } = await import("node:net");
+  const sockets = new Set<import("node:net").Socket>();
+  const server = createServer({ allowHalfOpen: true }, (socket) => {
+    sockets.add(socket);
+    socket.on("error", () => {});
+    let head = "";
+    socket.on("data", async (data: Uint8Array) => {
+      if (!webSocket || head.includes("\r\n\r\n")) return;
+      head += new TextDecoder().decode(data);
+      const key = /sec-websocket-key: *(\S+)/i.exec(head)?.[1];
+      if (key === undefined || !head.includes("\r\n\r\n")) return;
+      const digest = await crypto.subtle.digest(
+        "SHA-1",
+        new TextEncoder().encode(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"),
+      );
+      const accept = btoa(String.fromCharCode(...new Uint8Array(digest)));
+      socket.write(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n" +
+          `Sec-WebSocket-Accept: ${accept}\r\n\r\n`,
+      );
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: (protocol) => protocol === "ws" ? `ws://127.0.0.1:${port}/` : `tcp://127.0.0.1:${port}`,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
 test("ws: text messages are ignored", async () => {
   const received: number[] = [];
   const server = await serve("ws", async (conn) => {
