@@ -349,23 +349,25 @@ test("ws listener: 300 silent sockets from one address do not lock others out", 
   const attack = startChild(command!, [...args, "silent", url, "300", "127.0.0.2"]);
   try {
     await attack.waitFor("stdout", /^ready$/m, 60_000);
-    // Our client, then ws's: each gets in within a second while the 300 stay.
-    for (const client of ["ours", "ws"]) {
+    // Our client gets in, five times over, typically within a second while
+    // the 300 stay (one connect may meet a burst of their churn: the median
+    // is held to the second, each connect only to STEP_MS)...
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) {
       const started = performance.now();
-      if (client === "ours") {
-        const conn = await within(openClient(url), STEP_MS, "our client");
-        conn.close();
-      } else {
-        const peer = await spawnPeer("ws_peer.mjs", ["connect", url, "hold"]);
-        try {
-          const opened = await nextEvent(peer, "open", "unexpected", "error", "close");
-          assert.equal(opened.event, "open", JSON.stringify(opened));
-        } finally {
-          await peer.stop();
-        }
-      }
-      const took = performance.now() - started;
-      if (client === "ours") assert.ok(took < 1000, `our client got in after ${took} ms`);
+      const conn = await within(openClient(url), STEP_MS, "our client");
+      times.push(performance.now() - started);
+      conn.close();
+    }
+    const median = times.sort((a, b) => a - b)[2]!;
+    assert.ok(median < 1000, `our client got in after ${times.map(Math.round)} ms`);
+    // ...and so does ws's.
+    const peer = await spawnPeer("ws_peer.mjs", ["connect", url, "hold"]);
+    try {
+      const opened = await nextEvent(peer, "open", "unexpected", "error", "close");
+      assert.equal(opened.event, "open", JSON.stringify(opened));
+    } finally {
+      await peer.stop();
     }
   } finally {
     await attack.closeStdin();
