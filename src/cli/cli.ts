@@ -1,7 +1,7 @@
 /**
  * The `douyu` command line tool: watch rooms' barrage, follow their live
  * status, replay a recording, run the mock server, resolve a room name.
- * `mod.ts` runs it (through `runCli` in `system.ts`) when it is the main
+ * `mod.ts` runs it (through `runCli` in `process_io.ts`) when it is the main
  * module, and so does the compiled binary; `bin.ts`, the npm build's `douyu`,
  * runs it unconditionally.
  *
@@ -14,14 +14,14 @@
  * @module
  */
 
-import { type CliIO, describeError, FAILURE, OK, say, USAGE, UsageError } from "./common.ts";
+import { type CliIO, describeError, FAILURE, OK, say, USAGE, UsageError } from "./io.ts";
 import { liveCommand } from "./live.ts";
 import { replayCommand } from "./replay.ts";
 import { resolveCommand } from "./resolve.ts";
 import { serveCommand } from "./serve.ts";
 import { watchCommand } from "./watch.ts";
 
-export type { CliIO } from "./common.ts";
+export type { CliIO } from "./io.ts";
 
 /** The version `douyu --version` prints; kept equal to `deno.json` by a test. */
 export const VERSION = "0.1.0";
@@ -109,7 +109,7 @@ Live status (douyu live):
 
 Overlay (douyu overlay): prints the page's URL, for an OBS "Browser source".
 The page takes parameters (max, fade, minGift, enter, block, blockUsers,
-minLevel, fold, avatars, icons, css, theme, status, lang): see the README.
+minLevel, fold, avatars, icons, css, theme, status, lang): see docs/overlay.md.
   --demo             play the bundled sample room, looping, to style offline
   --host ADDR        address to listen on (default 127.0.0.1)
   --port N           port to listen on (default 8765; 0 = a free one)
@@ -131,7 +131,7 @@ Serve:
   --idle-timeout S   drop a client that sent nothing (no heartbeat) for S seconds;
                      0 never does (default 180)
 
-Scale out on NATS JetStream (see the README; douyu rooms|collect|consume --help):
+Scale out on NATS JetStream (see docs/scale-out.md; douyu rooms|collect|consume --help):
   --nats URL         NATS server, repeatable (required)
   --lease-ttl S      lease lifetime (default 15); --retention-age D (7d) and
                      --retention-bytes N (1G) bound the stream; --replicas N

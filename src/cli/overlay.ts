@@ -15,7 +15,8 @@ import type { RecordLine } from "../protocol/record.ts";
 import { Hub } from "../rooms/hub.ts";
 import { MockServer } from "../testing/mock_server.ts";
 import { SAMPLE_ROOM, sampleGiftList, sampleRecording } from "../testing/sample.ts";
-import { GiftCatalog, GiftCatalogCache, type GiftEntry } from "../web/gifts.ts";
+import { GiftCatalog, type GiftEntry } from "../protocol/gifts.ts";
+import { GiftCatalogCache } from "../web/gifts.ts";
 import { parseRoomInput, resolveRoom } from "../web/room.ts";
 import {
   type CliIO,
@@ -26,7 +27,7 @@ import {
   stopController,
   untilAborted,
   UsageError,
-} from "./common.ts";
+} from "./io.ts";
 import {
   defineOptions,
   endpointUrls,
@@ -40,6 +41,7 @@ import {
   parseCommand,
   parseRoom,
 } from "./options.ts";
+import { listenHost, needEndpoints, needNet } from "./permissions.ts";
 
 /** The port the overlay listens on unless told otherwise: fixed, so OBS's URL keeps working. */
 export const DEFAULT_OVERLAY_PORT = 8765;
@@ -113,6 +115,8 @@ export async function overlayCommand(args: string[], io: CliIO): Promise<number>
     defaults: { rules, enter: values.enter ?? false, fold },
     lookups: lookups(values, endpointUrls(values.url)),
   };
+  needNet([listenHost(settings.host)]);
+  if (!demo) needEndpoints(settings.urls);
   return await runOverlay(settings, io);
 }
 

@@ -6,10 +6,11 @@
  * @module
  */
 
-import { ClosedError, HubFullError } from "../base/errors.ts";
+import { ClosedError } from "../base/errors.ts";
+import { HubFullError } from "./errors.ts";
 import type { Message } from "../protocol/messages.ts";
-import { EventFeed } from "../session/feed.ts";
-import { MessageQueue, type OverflowPolicy } from "../session/queue.ts";
+import { EventFeed } from "../base/feed.ts";
+import { MessageQueue, type OverflowPolicy } from "../base/queue.ts";
 import {
   type ConnectOptions,
   type MessageSink,
@@ -20,7 +21,7 @@ import {
 import { parseRoomInput, resolveRoom } from "../web/room.ts";
 
 /**
- * Douyu accepts about 200 barrage connections per client IP (PROTOCOL.md §9),
+ * Douyu accepts about 200 barrage connections per client IP (docs/protocol.md, "Limits"),
  * so a hub holds at most this many rooms unless told otherwise.
  */
 export const DEFAULT_MAX_ROOMS = 200;
@@ -52,7 +53,7 @@ export interface HubOptions extends RoomOptions {
   /**
    * The most rooms at once. Default 200: Douyu allows about that many
    * connections per client IP; past it, spread rooms over several machines
-   * (see the README's "Scale out").
+   * (see docs/scale-out.md).
    */
   maxRooms?: number;
   /** Aborting it closes the hub, like `close()`, but lets the loop drain what is queued. */

@@ -57,7 +57,7 @@ const UNASKED = [
   ["sec-websocket-extensions", "extension"],
   ["sec-websocket-protocol", "subprotocol"],
 ] as const;
-/** The origin Douyu's web player sends (PROTOCOL.md §3). */
+/** The origin Douyu's web player sends (docs/protocol.md, "Endpoints"). */
 const DOUYU_ORIGIN = "https://www.douyu.com";
 
 const EMPTY = new Uint8Array(0);
