@@ -3,6 +3,7 @@
  * listeners, over TCP and WebSocket.
  */
 import assert from "node:assert/strict";
+import { concat } from "../src/base/bytes.ts";
 import { ClosedError, DouyuError, ProtocolError, TlsError } from "../src/base/errors.ts";
 import type { Listener, Transport } from "../src/transport/seam.ts";
 import { parseEndpoint } from "../src/transport/seam.ts";
@@ -460,6 +461,31 @@ test("ws: fragments, interleaved pings, split frames, text and close", async () 
   await server.close();
   assert.deepEqual(pong, [7, 7]);
   assert.deepEqual(closeReply, [0x03, 0xe8]);
+});
+
+test("ws: headers of every length form, each cut at every byte, then whole in one read", async () => {
+  const payloads = [5, 300, 70_000].map((n) => new Uint8Array(n).map((_, i) => (i * 7 + n) & 0xff));
+  const frames = payloads.map((p) => encodeWebSocketFrame(2, p, false));
+  const scriptDone = Promise.withResolvers<void>();
+  const server = await rawWebSocketServer(async (conn) => {
+    for (const frame of frames) {
+      const header = frame.length - (frame[1] === 126 ? 300 : frame[1] === 127 ? 70_000 : 5);
+      // The header a byte at a time, then the payload.
+      for (let i = 0; i < header; i++) await conn.write(frame.subarray(i, i + 1));
+      await conn.write(frame.subarray(header));
+    }
+    await conn.write(concat(frames)); // and all three in one write
+    scriptDone.resolve();
+    while (await conn.read());
+  });
+  const endpoint = parseEndpoint(`ws://127.0.0.1:${server.listener.endpoint.port}/`);
+  const client = await defaultTransportFactory(endpoint, {});
+  const expected = concat([...payloads, ...payloads]);
+  const got = await readBytes(client, expected.length);
+  assert.equal(got.findIndex((b, i) => b !== expected[i]), -1);
+  await scriptDone.promise;
+  client.close();
+  await server.close();
 });
 
 test("ws: reserved bits, bad control frames, masking or fragments are a ProtocolError", async () => {

@@ -160,32 +160,37 @@ class WebSocketTransport implements Transport {
    */
   #parse(): Uint8Array | undefined {
     const chunk = this.#chunk;
+    const length = chunk.length;
     let start = -1;
     let end = -1;
     try {
-      while (this.#pos < chunk.length) {
+      while (this.#pos < length) {
         if (this.#opcode === -1) {
           if (!this.#readHeader()) break;
           if (this.#remaining === 0 && this.#finishFrame()) break;
           continue;
         }
         const from = this.#pos;
-        const take = Math.min(this.#remaining, chunk.length - from);
-        const piece = chunk.subarray(from, from + take);
-        this.#pos += take;
+        const take = Math.min(this.#remaining, length - from);
+        this.#pos = from + take;
         this.#remaining -= take;
-        if (this.#masked) this.#unmask(piece);
-        if (this.#opcode >= OPCODE_CLOSE) {
-          this.#control.set(piece, this.#controlLength);
-          this.#controlLength += take;
-        } else if (this.#currentOpcode === OPCODE_BINARY) {
-          if (take > 0) {
-            if (start === -1) start = end = from;
-            if (end !== from) chunk.copyWithin(end, from, from + take);
-            end += take;
+        const binary = this.#opcode < OPCODE_CLOSE && this.#currentOpcode === OPCODE_BINARY;
+        // A server's binary frame, the common case, needs no view of its own.
+        if (this.#masked || !binary) {
+          const piece = chunk.subarray(from, from + take);
+          if (this.#masked) this.#unmask(piece);
+          if (this.#opcode >= OPCODE_CLOSE) {
+            this.#control.set(piece, this.#controlLength);
+            this.#controlLength += take;
+          } else if (!binary && !this.#text.push(piece)) {
+            throw this.#violation("WebSocket text message that is not UTF-8", CLOSE_INVALID_DATA);
           }
-        } else if (!this.#text.push(piece)) {
-          throw this.#violation("WebSocket text message that is not UTF-8", CLOSE_INVALID_DATA);
+        }
+        if (binary && take > 0) {
+          // Joined to the payload before it, over the frame header between them.
+          if (start === -1) start = end = from;
+          else if (end !== from) chunk.copyWithin(end, from, from + take);
+          end += take;
         }
         if (this.#remaining === 0 && this.#finishFrame()) break;
       }
@@ -209,46 +214,59 @@ class WebSocketTransport implements Transport {
     this.#shutdown(closePayload(this.#failCode), true);
   }
 
-  /** Reads a frame header from the chunk, across reads if needed; true once complete. */
+  /**
+   * Reads a frame header: straight from the chunk when it holds the whole
+   * header, which allocates nothing; else gathered in `#header` across
+   * reads. True once it is complete.
+   */
   #readHeader(): boolean {
     const chunk = this.#chunk;
+    const at = this.#pos;
+    if (this.#headerLength === 0 && at + 2 <= chunk.length) {
+      const size = headerSize(chunk[at + 1]!);
+      if (at + size <= chunk.length) {
+        this.#pos = at + size;
+        this.#decodeHeader(chunk, at, size);
+        return true;
+      }
+    }
     const header = this.#header;
-    if (this.#headerLength < 2) {
-      const take = Math.min(2 - this.#headerLength, chunk.length - this.#pos);
-      header.set(chunk.subarray(this.#pos, this.#pos + take), this.#headerLength);
-      this.#headerLength += take;
-      this.#pos += take;
-      if (this.#headerLength < 2) return false;
+    let pos = at;
+    while (this.#headerLength < 2 && pos < chunk.length) {
+      header[this.#headerLength++] = chunk[pos++]!;
     }
-    const masked = (header[1]! & 0x80) !== 0;
-    const short = header[1]! & 0x7f;
-    const size = 2 + (short === 126 ? 2 : short === 127 ? 8 : 0) + (masked ? 4 : 0);
-    if (this.#headerLength < size) {
-      const take = Math.min(size - this.#headerLength, chunk.length - this.#pos);
-      header.set(chunk.subarray(this.#pos, this.#pos + take), this.#headerLength);
-      this.#headerLength += take;
-      this.#pos += take;
-      if (this.#headerLength < size) return false;
+    const size = this.#headerLength < 2 ? 2 : headerSize(header[1]!);
+    while (this.#headerLength < size && pos < chunk.length) {
+      header[this.#headerLength++] = chunk[pos++]!;
     }
-    const fin = (header[0]! & 0x80) !== 0;
-    const opcode = header[0]! & 0x0f;
-    if ((header[0]! & 0x70) !== 0) {
-      throw this.#violation("WebSocket frame with reserved bits set");
-    }
+    this.#pos = pos;
+    if (this.#headerLength < size) return false;
+    this.#headerLength = 0;
+    this.#decodeHeader(header, 0, size);
+    return true;
+  }
+
+  /** Checks and takes in the header of `size` bytes at `bytes[at]`. */
+  #decodeHeader(bytes: Uint8Array, at: number, size: number): void {
+    const first = bytes[at]!;
+    const second = bytes[at + 1]!;
+    const fin = (first & 0x80) !== 0;
+    const opcode = first & 0x0f;
+    const masked = (second & 0x80) !== 0;
+    if ((first & 0x70) !== 0) throw this.#violation("WebSocket frame with reserved bits set");
     // RFC 6455 §5.1: clients mask every frame, servers none.
     if (masked !== (this.#role === "server")) {
       throw this.#violation(
         `WebSocket frame ${masked ? "masked by the server" : "not masked by the client"}`,
       );
     }
-    const view = new DataView(header.buffer, header.byteOffset, size);
-    let length = short;
-    if (short === 126) length = view.getUint16(2);
-    if (short === 127) {
-      const high = view.getUint32(2);
+    let length = second & 0x7f;
+    if (length === 126) length = bytes[at + 2]! << 8 | bytes[at + 3]!;
+    else if (length === 127) {
+      const high = uint32(bytes, at + 2);
       // 2^53 bytes and up cannot be counted exactly; no real frame comes near.
       if (high >= 0x200000) throw this.#violation("WebSocket frame too long");
-      length = high * 0x100000000 + view.getUint32(6);
+      length = high * 0x100000000 + uint32(bytes, at + 6);
     }
     if (opcode >= OPCODE_CLOSE) {
       if (!fin || length > MAX_CONTROL_PAYLOAD || opcode > OPCODE_PONG) {
@@ -274,10 +292,12 @@ class WebSocketTransport implements Transport {
     this.#fin = fin;
     this.#remaining = length;
     this.#masked = masked;
-    if (masked) this.#mask.set(header.subarray(size - 4, size));
+    if (masked) {
+      const key = at + size - 4;
+      const mask = this.#mask;
+      for (let i = 0; i < 4; i++) mask[i] = bytes[key + i]!;
+    }
     this.#maskOffset = 0;
-    this.#headerLength = 0;
-    return true;
   }
 
   #unmask(piece: Uint8Array): void {
@@ -564,6 +584,17 @@ async function refuse(stream: Transport, status: keyof typeof REFUSALS): Promise
     `HTTP/1.1 ${line}\r\n${headers}Content-Type: text/plain\r\n` +
       `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
   )).catch(() => {});
+}
+
+/** The size of a frame header whose second byte is `second`: 2 to 14 bytes (§5.2). */
+function headerSize(second: number): number {
+  const short = second & 0x7f;
+  return 2 + (short === 126 ? 2 : short === 127 ? 8 : 0) + ((second & 0x80) !== 0 ? 4 : 0);
+}
+
+/** The big-endian 32-bit number at `bytes[at]`. */
+function uint32(bytes: Uint8Array, at: number): number {
+  return (bytes[at]! << 24 | bytes[at + 1]! << 16 | bytes[at + 2]! << 8 | bytes[at + 3]!) >>> 0;
 }
 
 /**
