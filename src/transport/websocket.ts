@@ -1,8 +1,9 @@
 /**
  * WebSocket (RFC 6455), spoken by this package over any byte-stream
- * {@linkcode Transport}: the client handshake for `ws://` and `wss://`, the
- * server handshake for the mock server, and framing both ways. Each binary
- * message carries Douyu packets; text messages are ignored, pings answered.
+ * {@linkcode Transport}: the client handshake for `ws://` and `wss://`, and
+ * framing both ways (the server side, for the mock server, is in
+ * `websocket_server.ts`). Each binary message carries Douyu packets; text
+ * messages are ignored, pings answered.
  *
  * Why not the runtime's `WebSocket`: it reads the socket and fires `message`
  * events whether or not anyone keeps up, so a consumer that falls behind
@@ -17,8 +18,8 @@
  */
 import { ClosedError, DouyuError, ProtocolError } from "../base/errors.ts";
 import { setTimer, sleep } from "../base/timers.ts";
-import type { ConnectionHandler, Endpoint, Listener, Transport } from "./seam.ts";
-import { bracketHost, deliverConnection, listenerEndpoint, WriteChain } from "./shared.ts";
+import type { Endpoint, Transport } from "./seam.ts";
+import { bracketHost, WriteChain } from "./shared.ts";
 import {
   CLOSE_INVALID_DATA,
   CLOSE_NORMAL,
@@ -35,21 +36,8 @@ import {
   OPCODE_TEXT,
   Utf8Validator,
 } from "./websocket_frame.ts";
-import {
-  acceptKey,
-  HandshakeHeadError,
-  hasToken,
-  type HttpHead,
-  readHead,
-  toBase64,
-} from "./websocket_handshake.ts";
+import { acceptKey, hasToken, readHead, toBase64 } from "./websocket_handshake.ts";
 
-/** Connections a WebSocket listener lets wait for their request at once. */
-const MAX_WAITING = 512;
-/** …and from one address: so one peer cannot take every place. */
-const MAX_WAITING_PER_ADDRESS = 256;
-/** How long a server waits for a connection's upgrade request. */
-const SERVER_HANDSHAKE_TIMEOUT = 10_000;
 /** How long `close()` waits to send the close frame before dropping the socket. */
 const CLOSE_FRAME_TIMEOUT = 1000;
 /** Headers of a 101 that name what the client never offers, and what they name. */
@@ -63,7 +51,8 @@ const DOUYU_ORIGIN = "https://www.douyu.com";
 const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
 
-type Role = "client" | "server";
+/** Which end of the connection this is: servers mask nothing, clients everything. */
+export type Role = "client" | "server";
 
 /**
  * A WebSocket over a byte stream, as a pulled {@linkcode Transport}: `read()`
@@ -75,8 +64,11 @@ type Role = "client" | "server";
  * it is sent a close frame with 1002 (1007 for text that is not UTF-8), the
  * stream is closed, and `read()`, once it has returned the good bytes
  * before the fault, rejects with a `ProtocolError`.
+ *
+ * Made by {@linkcode openWebSocket} and, for servers, `acceptWebSocket`
+ * (`websocket_server.ts`) once the handshake is done.
  */
-class WebSocketTransport implements Transport {
+export class WebSocketTransport implements Transport {
   readonly url: string;
   readonly #stream: Transport;
   readonly #role: Role;
@@ -445,7 +437,8 @@ class WebSocketTransport implements Transport {
  * @example
  * ```ts
  * import { connectDeno, listenDenoTcp } from "./deno_tcp.ts";
- * import { listenWebSocket, openWebSocket } from "./websocket.ts";
+ * import { openWebSocket } from "./websocket.ts";
+ * import { listenWebSocket } from "./websocket_server.ts";
  *
  * const listener = await listenWebSocket(listenDenoTcp, "127.0.0.1", 0, (conn) => conn.close());
  * const stream = await connectDeno(listener.endpoint, false);
@@ -511,81 +504,6 @@ export async function openWebSocket(
   }
 }
 
-/**
- * Runs the server handshake on an accepted byte stream: reads the upgrade
- * request (bounded in size and time), answers `101 Switching Protocols`, and
- * returns the WebSocket. What is not an upgrade request is answered as a
- * strict HTTP server would, and the stream closed: `400 Bad Request` at the
- * first bytes that no HTTP request can start with (a Douyu packet sent to
- * the wrong port, say) or without `Host`, `431` for a head over 16 KiB,
- * `426 Upgrade Required` for any other request.
- *
- * @param stream The accepted connection; owned by the result from now on.
- * @param url The listener's `ws://` URL, for messages.
- * @param onRequest Called once a whole request head has arrived.
- * @returns The open WebSocket.
- * @throws {DouyuError} when the request is not an upgrade (after answering it).
- *
- * @example
- * ```ts ignore
- * const ws = await acceptWebSocket(acceptedConn, "ws://127.0.0.1:8080/");
- * ```
- */
-export async function acceptWebSocket(
-  stream: Transport,
-  url: string,
-  onRequest?: () => void,
-): Promise<Transport> {
-  const timeout = new AbortController();
-  setTimer(SERVER_HANDSHAKE_TIMEOUT, () => stream.close(), timeout.signal);
-  try {
-    let head: HttpHead;
-    try {
-      head = await readHead(stream, url, "request");
-      if (!head.headers.has("host")) throw new HandshakeHeadError(`${url}: no Host header`, 400);
-      onRequest?.();
-    } catch (error) {
-      if (error instanceof HandshakeHeadError) await refuse(stream, error.status);
-      throw error;
-    }
-    const key = head.headers.get("sec-websocket-key");
-    if (
-      !/^GET /.test(head.startLine) || key === undefined ||
-      head.headers.get("upgrade")?.toLowerCase() !== "websocket" ||
-      head.headers.get("sec-websocket-version") !== "13"
-    ) {
-      await refuse(stream, 426);
-      throw new DouyuError(`${url}: not a WebSocket upgrade request`);
-    }
-    await stream.write(encoder.encode(
-      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-        `Sec-WebSocket-Accept: ${await acceptKey(key)}\r\n\r\n`,
-    ));
-    return new WebSocketTransport(stream, url, "server", head.rest);
-  } catch (error) {
-    stream.close();
-    throw error;
-  } finally {
-    timeout.abort();
-  }
-}
-
-/** The answers of a listener that refuses a request: status line, extra headers, body. */
-const REFUSALS = {
-  400: ["400 Bad Request", "", "Bad Request\n"],
-  426: ["426 Upgrade Required", "Sec-WebSocket-Version: 13\r\n", "WebSocket only\n"],
-  431: ["431 Request Header Fields Too Large", "", "Request header too large\n"],
-} as const;
-
-/** Answers a refused request (the connection closes next); a failed write is no matter. */
-async function refuse(stream: Transport, status: keyof typeof REFUSALS): Promise<void> {
-  const [line, headers, body] = REFUSALS[status];
-  await stream.write(encoder.encode(
-    `HTTP/1.1 ${line}\r\n${headers}Content-Type: text/plain\r\n` +
-      `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
-  )).catch(() => {});
-}
-
 /** The size of a frame header whose second byte is `second`: 2 to 14 bytes (§5.2). */
 function headerSize(second: number): number {
   const short = second & 0x7f;
@@ -595,101 +513,4 @@ function headerSize(second: number): number {
 /** The big-endian 32-bit number at `bytes[at]`. */
 function uint32(bytes: Uint8Array, at: number): number {
   return (bytes[at]! << 24 | bytes[at + 1]! << 16 | bytes[at + 2]! << 8 | bytes[at + 3]!) >>> 0;
-}
-
-/**
- * The connections of a listener that have not sent their request yet,
- * bounded in all and per peer address: a peer that opens many and never
- * sends the upgrade must not hold sockets without limit, nor keep others
- * out. When full, the oldest of the address that holds the most goes (its
- * own, for an address at its bound), never the newcomer: refusing
- * newcomers would let an attacker who simply reconnects keep every place.
- * A real client sends its request at once and leaves here when it arrives,
- * so churn from other addresses never reaches it.
- */
-class WaitingRoom {
-  /** Per address, oldest first (a Set keeps order). */
-  readonly #byAddress = new Map<string, Set<Transport>>();
-  #size = 0;
-
-  /** Lets `stream` wait, closing whichever connection must give way. */
-  admit(stream: Transport): void {
-    const address = stream.remoteAddress ?? "";
-    const own = this.#byAddress.get(address);
-    if (own !== undefined && own.size >= MAX_WAITING_PER_ADDRESS) this.#evictOldest(own);
-    else if (this.#size >= MAX_WAITING) this.#evictOldest(this.#largest());
-    let set = this.#byAddress.get(address);
-    if (set === undefined) this.#byAddress.set(address, set = new Set());
-    set.add(stream);
-    this.#size++;
-  }
-
-  /** `stream` sent its request, or is gone. */
-  leave(stream: Transport): void {
-    const address = stream.remoteAddress ?? "";
-    const own = this.#byAddress.get(address);
-    if (!own?.delete(stream)) return;
-    this.#size--;
-    if (own.size === 0) this.#byAddress.delete(address);
-  }
-
-  #largest(): Set<Transport> {
-    let largest: Set<Transport> | undefined;
-    for (const set of this.#byAddress.values()) if (set.size > (largest?.size ?? 0)) largest = set;
-    return largest!;
-  }
-
-  #evictOldest(set: Set<Transport>): void {
-    const oldest = set.values().next().value!;
-    this.leave(oldest);
-    oldest.close();
-  }
-}
-
-/** The runtime's TCP listen function: `listenDenoTcp` or `listenNodeTcp`. */
-export type TcpListen = (
-  host: string,
-  port: number,
-  onConnection: ConnectionHandler,
-) => Listener | Promise<Listener>;
-
-/**
- * Listens for WebSocket connections on any path: a TCP listener whose
- * connections are handed over as WebSockets once their handshake is done.
- * Connections that fail the handshake are answered (or dropped) and closed,
- * never handed over. Closing the listener closes every connection.
- *
- * @param listenTcp The runtime's TCP listen function.
- * @param host Address to bind.
- * @param port Port to bind; 0 lets the OS choose.
- * @param onConnection Called with each WebSocket.
- * @returns The bound listener, with a `ws://` endpoint.
- *
- * @example
- * ```ts
- * import { listenDenoTcp } from "./deno_tcp.ts";
- * import { listenWebSocket } from "./websocket.ts";
- *
- * const listener = await listenWebSocket(listenDenoTcp, "127.0.0.1", 0, (ws) => ws.close());
- * console.log(listener.endpoint.url); // e.g. "ws://127.0.0.1:40123/"
- * await listener.close();
- * ```
- */
-export async function listenWebSocket(
-  listenTcp: TcpListen,
-  host: string,
-  port: number,
-  onConnection: ConnectionHandler,
-): Promise<Listener> {
-  const waiting = new WaitingRoom();
-  const tcp = await listenTcp(host, port, (stream) => {
-    waiting.admit(stream);
-    const url = `${stream.url.replace(/^tcp:/, "ws:")}/`;
-    const requested = () => waiting.leave(stream);
-    acceptWebSocket(stream, url, requested).then(
-      (ws) => deliverConnection(onConnection, ws),
-      () => {}, // answered (or dropped) already; nothing to hand over
-    ).finally(requested);
-  });
-  return { endpoint: listenerEndpoint("ws", host, tcp.endpoint.port), close: () => tcp.close() };
 }
