@@ -180,6 +180,11 @@ const HEARTBEAT = encodeFrame("type@=mrkl/");
 const LOGOUT = encodeFrame("type@=logout/");
 /** How long `close()` waits for `logout` to be written before closing anyway. */
 const LOGOUT_TIMEOUT = 1000;
+/**
+ * How much longer `close()` reads on, discarding, for the server to close
+ * the connection (it does once it has read `logout`) before closing anyway.
+ */
+const LOGOUT_DRAIN_TIMEOUT = 1000;
 const STATUS_BUFFER = 256;
 
 interface ResolvedOptions {
@@ -484,17 +489,27 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
     this.#closing ??= (async () => {
       this.#userSignal?.removeEventListener("abort", this.#onUserAbort);
       const connection = this.#connection;
+      let ending: Promise<void> | undefined;
       if (connection?.joined && !connection.controller.signal.aborted) {
-        // Best effort: a stuck socket must not hold the close up.
-        const timeout = new AbortController();
-        await Promise.race([
-          connection.transport.write(LOGOUT).catch(() => {}),
-          sleep(LOGOUT_TIMEOUT, timeout.signal),
-        ]);
-        timeout.abort();
+        const { transport } = connection;
+        const logout = transport.write(LOGOUT).catch(() => {});
+        if (transport.end) {
+          // Closing with the room's messages still arriving unread would make
+          // the kernel reset the connection, and the server drop the logout
+          // it has not read yet. So the transport sends the logout, then FIN,
+          // and reads on until the server hangs up, all within the bound.
+          // Started at once: from here on, closing the transport leaves it to end().
+          ending = transport.end(LOGOUT_TIMEOUT + LOGOUT_DRAIN_TIMEOUT);
+        } else {
+          // Best effort: a stuck socket must not hold the close up.
+          const timeout = new AbortController();
+          await Promise.race([logout, sleep(LOGOUT_TIMEOUT, timeout.signal)]);
+          timeout.abort();
+        }
       }
       this.#lifetime.abort(new ClosedError(`session ${info.reason}`, { cause: info.error }));
       await this.#running;
+      await ending;
       this.#emit({ type: "closed", info });
       this.#status.end();
       this.#resolveClosed(info);
