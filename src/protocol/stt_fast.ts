@@ -1,0 +1,615 @@
+/**
+ * The fast STT decoder, tuned for V8: it learns the key orders of each kind
+ * of message and decodes along them. Anything unusual is left to the plain
+ * decoder of `./stt_format.ts`.
+ *
+ * @module
+ */
+
+import {
+  AT,
+  defineOwn,
+  EQ,
+  LETTER_A,
+  LETTER_S,
+  type NestedDecoder,
+  type NestedKeys,
+  scratchKeys,
+  scratchValues,
+  SLASH,
+  structuralToken,
+  TYPE_KEY,
+  unescapeStt,
+  unescapeTimes,
+} from "./stt_format.ts";
+
+/*
+ * The fast path. Messages of one kind repeat the same keys in the same
+ * order, give or take an optional key, so the key orders seen are kept as a
+ * trie per message type (and one per level for nested maps). Decoding
+ * follows it: each wire key is compared with the key expected there (no
+ * substring, no hashing to turn it into a property name), and the walk ends
+ * on a node holding a fast-mode object with that key order, which is copied
+ * and has its values replaced. Building the object key by key instead would
+ * leave V8 with a slow dictionary-mode object past ~16 keys.
+ *
+ * Each node also remembers a short value seen first at that place (room ids,
+ * flags and counts mostly repeat): when the wire text holds that value again,
+ * the copied object already has it, and neither a substring nor a store is
+ * paid. The key, the separator, that value and the pair's end are compared
+ * in one loop.
+ *
+ * Anything unusual (a key with an escape, a segment without a separator, a
+ * limit reached) returns `undefined`, and the general path decodes the text.
+ */
+
+/** One key of a key order seen before. */
+interface KeyNode {
+  /** The key; never holds `@` or `/`, so it reads the same on the wire. */
+  readonly key: string;
+  /** The node of the previous key; `undefined` for the root. */
+  readonly parent: KeyNode | undefined;
+  /** Keys from the root to here. */
+  readonly depth: number;
+  /** How to decode the value, for a nested key. */
+  readonly nested: NestedDecoder | undefined;
+  /** The key appeared earlier in this order: the first one wins, this value is dropped. */
+  readonly duplicate: boolean;
+  /**
+   * A short value without `@` or `/` (so it reads the same on the wire at
+   * any level), the one the shapes below hold for this key; or `undefined`.
+   * Set from the first value seen.
+   */
+  usual: string | undefined;
+  /**
+   * The wire text of the pair as character codes (V8 reads a typed array
+   * faster than a string): key and separator, then, when there is a usual
+   * value, that value and the pair's end token.
+   */
+  wire: Uint16Array;
+  /** Length of the key and separator in {@linkcode wire}. */
+  readonly prefixLength: number;
+  /** The first value was long (avatar paths, hashes…). */
+  readonly long: boolean;
+  /** The keys seen after this one. */
+  readonly children: KeyNode[];
+  /** The child that matched last, tried first. */
+  last: KeyNode | undefined;
+  /** For key orders ending here: a fast-mode object with every key, each set to its `usual`. */
+  shape: Record<string, unknown> | undefined;
+  /**
+   * Whether {@linkcode shape} has a key that `Object.prototype` has too
+   * (`__proto__`, `toString`…): copying it by assignment would call the
+   * `__proto__` setter, or fail on a frozen prototype.
+   */
+  inherited: boolean;
+}
+
+/** The key orders of one kind of map. */
+interface Trie {
+  /** The wire type of the bodies it decodes (`""` for others). */
+  readonly type: string;
+  /** The escape level of the maps it decodes. */
+  readonly level: number;
+  readonly root: KeyNode;
+  /** The nested keys of bodies of this type. */
+  readonly nested: ReadonlyMap<string, NestedDecoder> | undefined;
+  /** The root's child for a leading `type@=<type>/`, which {@linkcode bodyTrie} has read. */
+  typeNode: KeyNode | undefined;
+}
+
+/** The tries of bodies for one {@linkcode NestedKeys} function (nested keys change the values). */
+interface TrieSet {
+  /** By wire `type`. A Map: wire types are hostile keys. */
+  readonly byType: Map<string, Trie>;
+  /** A direct-mapped cache over `byType` by a hash of the type, to skip a substring. */
+  readonly recent: (Trie | undefined)[];
+  /** Bodies without a `type`. */
+  typeless: Trie | undefined;
+}
+
+/** Bounds, so hostile traffic cannot grow the tries without limit. */
+const MAX_TYPES = 512;
+const MAX_NODES = 8192;
+const MAX_CHILDREN = 32;
+const MAX_DEPTH = 128;
+const MAX_KEY_LENGTH = 256;
+/** Longer values rarely repeat, and could keep a whole earlier body alive. */
+const MAX_USUAL_LENGTH = 12;
+/** Values from this length on are looked through with indexOf. */
+const LONG_VALUE = 24;
+/** Nested maps have no type: one trie per level. */
+const MAX_NESTED_LEVEL = 8;
+const RECENT_TYPES = 64; // a power of 2
+
+let nodeCount = 0;
+const trieSets = new Map<NestedKeys | undefined, TrieSet>();
+let lastNestedKeys: NestedKeys | undefined;
+let lastSet: TrieSet | undefined;
+let nestedTries: Trie[] = [];
+
+function newTrie(
+  type: string,
+  level: number,
+  nested: ReadonlyMap<string, NestedDecoder> | undefined,
+): Trie {
+  const root: KeyNode = {
+    key: "",
+    parent: undefined,
+    depth: 0,
+    nested: undefined,
+    duplicate: false,
+    usual: undefined,
+    wire: codesOf(""),
+    prefixLength: 0,
+    long: false,
+    children: [],
+    last: undefined,
+    shape: undefined,
+    inherited: false,
+  };
+  return { type, level, root, nested, typeNode: undefined };
+}
+
+/** Forgets every key order (when the node budget runs out). */
+function forgetTries(): void {
+  trieSets.clear();
+  lastNestedKeys = undefined;
+  lastSet = undefined;
+  nestedTries = [];
+  nodeCount = 0;
+}
+
+function trieSet(nestedKeys: NestedKeys | undefined): TrieSet {
+  if (lastSet !== undefined && lastNestedKeys === nestedKeys) return lastSet;
+  let set = trieSets.get(nestedKeys);
+  if (set === undefined) {
+    // A caller passing a new function each time must not grow this forever.
+    if (trieSets.size >= 16) forgetTries();
+    set = {
+      byType: new Map(),
+      recent: new Array(RECENT_TYPES).fill(undefined),
+      typeless: undefined,
+    };
+    trieSets.set(nestedKeys, set);
+  }
+  lastNestedKeys = nestedKeys;
+  lastSet = set;
+  return set;
+}
+
+/** Where the pair after a leading `type@=<type>/` starts, as found by {@linkcode bodyTrie}; else 0. */
+let afterType = 0;
+
+/**
+ * The trie for a body, found by its `type` (the first `type` key, as
+ * {@linkcode peekType} reads it), or `undefined` past the bounds.
+ */
+export function bodyTrie(text: string, nestedKeys: NestedKeys | undefined): Trie | undefined {
+  const set = trieSet(nestedKeys);
+  let from: number;
+  afterType = 0;
+  if (textAt(text, 0, TYPE_KEY)) {
+    from = TYPE_KEY.length;
+  } else {
+    const at = text.indexOf("/" + TYPE_KEY);
+    if (at === -1) return set.typeless ??= newTrie("", 0, undefined);
+    from = at + 1 + TYPE_KEY.length;
+  }
+  // Find the end of the type and hash it in one go.
+  const length = text.length;
+  let end = from;
+  let hash = 0;
+  for (; end < length; end++) {
+    const c = text.charCodeAt(end);
+    if (c === SLASH) break;
+    hash = (hash * 31 + c) | 0;
+  }
+  if (from === TYPE_KEY.length) afterType = end + 1;
+  const slot = hash & (RECENT_TYPES - 1);
+  let trie = set.recent[slot];
+  if (trie !== undefined && trie.type.length === end - from && textAt(text, from, trie.type)) {
+    return trie;
+  }
+  const type = text.slice(from, end);
+  trie = set.byType.get(type);
+  if (trie === undefined) {
+    if (set.byType.size >= MAX_TYPES || type.length > MAX_KEY_LENGTH) return undefined;
+    trie = newTrie(detached(type), 0, nestedKeys?.(unescapeStt(type)));
+    set.byType.set(trie.type, trie);
+  }
+  set.recent[slot] = trie;
+  return trie;
+}
+
+export function nestedTrie(level: number): Trie | undefined {
+  if (level < 1 || level >= MAX_NESTED_LEVEL) return undefined;
+  return nestedTries[level] ??= newTrie("", level, undefined);
+}
+
+/** Whether `text` holds `pattern` at `pos`. */
+function textAt(text: string, pos: number, pattern: string): boolean {
+  const length = pattern.length;
+  for (let k = 0; k < length; k++) {
+    if (pattern.charCodeAt(k) !== text.charCodeAt(pos + k)) return false;
+  }
+  return true;
+}
+
+/**
+ * Nested values found by {@linkcode decodeBodyKnown}, decoded once the map
+ * is built (their decoders use the scratch space too). A stack: a decoder
+ * may decode a body in turn, above the entries of the body it belongs to.
+ */
+const pendingKeys: string[] = [];
+const pendingDecoders: NestedDecoder[] = [];
+const pendingFrom: number[] = [];
+const pendingTo: number[] = [];
+let pendingTop = 0;
+
+/**
+ * Decodes a body along `trie`, learning new key orders on the way; see
+ * above. `undefined` sends the body to the general path.
+ */
+export function decodeBodyKnown(text: string, trie: Trie): Record<string, unknown> | undefined {
+  const to = text.length;
+  let node = trie.root;
+  let pos = 0;
+  if (afterType !== 0 && trie.typeNode !== undefined) {
+    // bodyTrie has read the type already.
+    node = trie.typeNode;
+    pos = afterType;
+  }
+  let changed = 0; // values that differ from the shape's, in scratchKeys/Values
+  const pendingBase = pendingTop;
+  let pending = pendingBase;
+  while (pos < to) {
+    // The key: the one that followed last time, another one seen before, or a new one.
+    let child = nextKey(node, text, pos, to);
+    const matched = keyMatched;
+    if (child?.usual !== undefined) {
+      // The whole pair with its usual value (or that value ending the body).
+      const whole = child.wire.length;
+      if (matched === whole || (matched === whole - 1 && pos + matched === to)) {
+        node = child;
+        pos += matched;
+        continue;
+      }
+    }
+    let valueStart: number;
+    let key: string | undefined; // a key not seen here before
+    let nested: NestedDecoder | undefined;
+    if (child !== undefined) {
+      valueStart = pos + child.prefixLength;
+      nested = child.nested;
+    } else {
+      const keyEnd = newKeyEnd(text, pos, to, 0);
+      if (keyEnd === -1) return undefined;
+      valueStart = keyEnd + 2;
+      key = text.slice(pos, keyEnd);
+      nested = trie.nested?.get(key);
+    }
+
+    let end = valueStart;
+    let escaped = false;
+    if (nested !== undefined || child?.long) {
+      // A nested value is decoded later, from the wire text: only its end is
+      // needed now. A long value is found faster by indexOf than by a loop,
+      // and unescapeStt looks for escapes the same way.
+      end = text.indexOf("/", valueStart);
+      if (end === -1) end = to;
+      escaped = true;
+    } else {
+      for (; end < to; end++) {
+        const c = text.charCodeAt(end);
+        if (c === SLASH) break;
+        if (c === AT) escaped = true;
+      }
+    }
+    const value = text.slice(valueStart, end);
+
+    if (child === undefined) {
+      child = addChild(trie, node, key!, nested, escaped ? undefined : value);
+      if (child === undefined) return undefined;
+    }
+    if (child.duplicate) {
+      // The first one wins.
+    } else if (nested !== undefined) {
+      pendingKeys[pending] = child.key;
+      pendingDecoders[pending] = nested;
+      pendingFrom[pending] = valueStart;
+      pendingTo[pending] = end;
+      pending++;
+    } else {
+      scratchKeys[changed] = child.key;
+      scratchValues[changed] = escaped ? unescapeStt(value) : value;
+      changed++;
+    }
+    node = child;
+    pos = end + 1;
+  }
+  const out = build(node, changed);
+  if (pending > pendingBase) {
+    pendingTop = pending;
+    try {
+      for (let i = pendingBase; i < pending; i++) {
+        out[pendingKeys[i]!] = pendingDecoders[i]!(text, pendingFrom[i]!, pendingTo[i]!);
+      }
+    } finally {
+      pendingTop = pendingBase;
+    }
+  }
+  return out;
+}
+
+/** Where {@linkcode decodeNestedKnown} stopped: after the map and its list item's end token. */
+export let nestedNext = 0;
+
+/**
+ * Decodes the map at `from..to` escaped `level` ≥ 1 times along `trie`, as
+ * {@linkcode decodeBodyKnown} does for bodies. In a list (`inList`), the map
+ * also ends at the item's end token, `/` escaped `level - 1` times, and
+ * {@linkcode nestedNext} tells where the next item starts: the items are
+ * decoded in the same pass that finds where they end.
+ */
+export function decodeNestedKnown(
+  text: string,
+  from: number,
+  to: number,
+  trie: Trie,
+  inList: boolean,
+): Record<string, string> | undefined {
+  const level = trie.level;
+  const endLength = level + 1; // of the pair's end token: "@S", "@AS", …
+  let node = trie.root;
+  let changed = 0;
+  let pos = from;
+  nestedNext = to;
+  while (pos < to) {
+    if (inList) {
+      const next = itemEnd(text, pos, to, level);
+      if (next !== -1) {
+        nestedNext = next;
+        break;
+      }
+    }
+    // The key, as in decodeBodyKnown.
+    let child = nextKey(node, text, pos, to);
+    const matched = keyMatched;
+    if (child?.usual !== undefined) {
+      const whole = child.wire.length;
+      const valueEnd = pos + whole - endLength;
+      if (
+        matched === whole ||
+        (matched === whole - endLength &&
+          (valueEnd === to || (inList && itemEnd(text, valueEnd, to, level) !== -1)))
+      ) {
+        node = child;
+        pos += matched;
+        continue;
+      }
+    }
+    let valueStart: number;
+    let key: string | undefined; // a key not seen here before
+    if (child !== undefined) {
+      valueStart = pos + child.prefixLength;
+    } else {
+      const keyEnd = newKeyEnd(text, pos, to, level);
+      if (keyEnd === -1) return undefined;
+      valueStart = keyEnd + level + 2;
+      key = text.slice(pos, keyEnd);
+    }
+
+    // The value ends at the pair's end token `@` + (level-1)×`A` + `S`, or at
+    // the item's end; any other `@` is an escape.
+    let end = valueStart;
+    let next = -1;
+    let escaped = false;
+    for (; end < to; end++) {
+      const c = text.charCodeAt(end);
+      if (c === SLASH && inList && level === 1) break; // the item's end
+      if (c !== AT) continue;
+      let j = end + 1;
+      while (j < to && text.charCodeAt(j) === LETTER_A) j++;
+      if (j < to && text.charCodeAt(j) === LETTER_S) {
+        const run = j - end - 1;
+        if (run === level - 1) {
+          next = j + 1;
+          break;
+        }
+        if (inList && run === level - 2) break; // the item's end
+      }
+      escaped = true;
+      end = j - 1;
+    }
+    // Without a pair end: the end of the text, or the item's end (seen at the top of the loop).
+    if (next === -1) next = end;
+    const value = text.slice(valueStart, end);
+
+    if (child === undefined) {
+      child = addChild(trie, node, key!, undefined, escaped ? undefined : value);
+      if (child === undefined) return undefined;
+    }
+    if (!child.duplicate) {
+      scratchKeys[changed] = child.key;
+      scratchValues[changed] = escaped ? unescapeTimes(value, level + 1) : value;
+      changed++;
+    }
+    node = child;
+    pos = next;
+  }
+  return build(node, changed) as Record<string, string>;
+}
+
+/**
+ * Where the next list item starts when a list item escaped `level - 1`
+ * times ends at `at` (`/`, `@S`, `@AS`…), else -1.
+ */
+export function itemEnd(text: string, at: number, to: number, level: number): number {
+  if (level === 1) return text.charCodeAt(at) === SLASH ? at + 1 : -1;
+  if (text.charCodeAt(at) !== AT) return -1;
+  for (let k = 1; k < level - 1; k++) {
+    if (text.charCodeAt(at + k) !== LETTER_A) return -1;
+  }
+  const s = at + level - 1;
+  return s < to && text.charCodeAt(s) === LETTER_S ? s + 1 : -1;
+}
+
+/** The object decoded along the trie down to `node`: a copy of its shape, with the values read. */
+function build(node: KeyNode, changed: number): Record<string, unknown> {
+  if (node.parent === undefined) return {};
+  const shape = node.shape ??= shapeOf(node);
+  // Object.assign onto `{}` copies the shape's map too, and stays fast in V8
+  // where a spread of many different shapes falls back to a slow generic
+  // copy. But it assigns, where a spread defines.
+  const out = node.inherited ? { ...shape } : Object.assign({}, shape);
+  for (let c = 0; c < changed; c++) out[scratchKeys[c]!] = scratchValues[c]!;
+  return out;
+}
+
+/** How much of its wire text {@linkcode nextKey} (or {@linkcode otherChild}) found. */
+let keyMatched = 0;
+
+/** The child of `node` whose key is at `pos`, other than `node.last`, which becomes it. */
+/**
+ * The child of `node` whose wire text (key, separator, maybe the usual value)
+ * starts at `pos`: first the one that followed last time, then the others.
+ * Sets {@linkcode keyMatched} to how many characters matched.
+ */
+function nextKey(node: KeyNode, text: string, pos: number, to: number): KeyNode | undefined {
+  const last = node.last;
+  if (last !== undefined) {
+    const wire = last.wire;
+    const limit = Math.min(wire.length, to - pos);
+    let matched = 0;
+    while (matched < limit && wire[matched] === text.charCodeAt(pos + matched)) matched++;
+    if (matched >= last.prefixLength) {
+      keyMatched = matched;
+      return last;
+    }
+  }
+  return otherChild(node, text, pos, to);
+}
+
+function otherChild(node: KeyNode, text: string, pos: number, to: number): KeyNode | undefined {
+  const children = node.children;
+  for (let c = 0; c < children.length; c++) {
+    const child = children[c]!;
+    if (child === node.last) continue;
+    const wire = child.wire;
+    const limit = Math.min(wire.length, to - pos);
+    let matched = 0;
+    while (matched < limit && wire[matched] === text.charCodeAt(pos + matched)) matched++;
+    if (matched >= child.prefixLength) {
+      node.last = child;
+      keyMatched = matched;
+      return child;
+    }
+  }
+  keyMatched = 0;
+  return undefined;
+}
+
+/**
+ * Where the key of a pair not seen before ends (at its separator), or -1 for
+ * what the fast path leaves to the general one: a key with `@` or `/`, or a
+ * segment without a separator.
+ */
+function newKeyEnd(text: string, pos: number, to: number, level: number): number {
+  for (let i = pos; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c === SLASH) return -1;
+    if (c !== AT) continue;
+    for (let k = 1; k <= level; k++) {
+      if (text.charCodeAt(i + k) !== LETTER_A) return -1;
+    }
+    return i + level + 1 < to && text.charCodeAt(i + level + 1) === EQ ? i : -1;
+  }
+  return -1;
+}
+
+/**
+ * Adds a key after `parent`, its first value (`undefined` when escaped)
+ * giving its usual one; or returns `undefined` past the bounds.
+ */
+function addChild(
+  trie: Trie,
+  parent: KeyNode,
+  key: string,
+  nested: NestedDecoder | undefined,
+  value: string | undefined,
+): KeyNode | undefined {
+  if (
+    parent.children.length >= MAX_CHILDREN || parent.depth >= MAX_DEPTH ||
+    key.length > MAX_KEY_LENGTH
+  ) {
+    return undefined;
+  }
+  if (nodeCount >= MAX_NODES) {
+    forgetTries();
+    return undefined;
+  }
+  let duplicate = false;
+  for (let n: KeyNode | undefined = parent; n?.parent !== undefined; n = n.parent) {
+    if (n.key === key) duplicate = true;
+  }
+  // A nested value is decoded each time, never taken from the shape. A
+  // body's type is the trie's, whatever its length.
+  const usual = !duplicate && nested === undefined && value !== undefined &&
+      !value.includes("/") &&
+      (value.length <= MAX_USUAL_LENGTH || (key === "type" && value === trie.type))
+    ? detached(value)
+    : undefined;
+  const prefix = key + "@" + "A".repeat(trie.level) + "=";
+  const child: KeyNode = {
+    key: detached(key),
+    parent,
+    depth: parent.depth + 1,
+    nested,
+    duplicate,
+    usual,
+    wire: codesOf(usual === undefined ? prefix : prefix + usual + structuralToken(trie.level)),
+    prefixLength: prefix.length,
+    long: value === undefined || value.length >= LONG_VALUE,
+    children: [],
+    last: undefined,
+    shape: undefined,
+    inherited: false,
+  };
+  nodeCount++;
+  parent.children.push(child);
+  parent.last = child;
+  if (parent === trie.root && key === "type" && usual === trie.type && trie.level === 0) {
+    trie.typeNode = child;
+  }
+  return child;
+}
+
+/**
+ * `text`, without the body it was cut from: V8 makes a long substring a view
+ * of its parent, and a trie kept for long must not keep old bodies alive.
+ */
+function detached(text: string): string {
+  return text.length <= MAX_USUAL_LENGTH ? text : String.fromCharCode(...codesOf(text));
+}
+
+function codesOf(text: string): Uint16Array {
+  const codes = new Uint16Array(text.length);
+  for (let i = 0; i < text.length; i++) codes[i] = text.charCodeAt(i);
+  return codes;
+}
+
+/** The fast-mode object for key orders ending at `node`: each key set to its usual value. */
+function shapeOf(node: KeyNode): Record<string, unknown> {
+  const path: KeyNode[] = [];
+  for (let n: KeyNode | undefined = node; n?.parent !== undefined; n = n.parent) path.push(n);
+  const shape: Record<string, unknown> = {};
+  for (let i = path.length - 1; i >= 0; i--) {
+    const n = path[i]!;
+    if (n.duplicate) continue;
+    defineOwn(shape, n.key, n.usual ?? "");
+    if (n.key in Object.prototype) node.inherited = true;
+  }
+  // Spreading a dictionary-mode object yields a fast-mode one.
+  return { ...shape };
+}
