@@ -7,17 +7,14 @@
  * fields known to be nested are decoded further (by `parseMessage`).
  * Guessing the shape corrupts text such as `@Alice` and avatar paths.
  *
+ * This file holds the decoders callers use. Each tries the fast decoder of
+ * `./stt_fast.ts` first, and falls back on the plain one of
+ * `./stt_format.ts`, which also writes STT.
+ *
  * @module
  */
 
-import {
-  bodyTrie,
-  decodeBodyKnown,
-  decodeNestedKnown,
-  itemEnd,
-  nestedNext,
-  nestedTrie,
-} from "./stt_fast.ts";
+import { decodeBodyFast, decodeMapFast, decodeMapListFast } from "./stt_fast.ts";
 import {
   decodeGeneral,
   type NestedDecoder,
@@ -99,8 +96,7 @@ export function decodeBody(
   text: string,
   nestedKeys: NestedKeys | undefined,
 ): Record<string, unknown> {
-  const trie = bodyTrie(text, nestedKeys);
-  return (trie && decodeBodyKnown(text, trie)) ?? decodeGeneral(text, 0, nestedKeys);
+  return decodeBodyFast(text, nestedKeys) ?? decodeGeneral(text, 0, nestedKeys);
 }
 
 /** {@linkcode decodeMapAt} for a map at `from..to` of `text`, with no raw keys. */
@@ -110,8 +106,7 @@ export function decodeMapRange(
   to: number,
   level: number,
 ): Record<string, string> {
-  const trie = nestedTrie(level);
-  return (trie && decodeNestedKnown(text, from, to, trie, false)) ??
+  return decodeMapFast(text, from, to, level) ??
     decodeGeneral(text.slice(from, to), level, undefined) as Record<string, string>;
 }
 
@@ -171,22 +166,8 @@ export function decodeMapListRange(
   level: number,
 ): Record<string, string>[] {
   const out: Record<string, string>[] = [];
-  let pos = from;
-  const trie = nestedTrie(level + 1);
-  if (trie !== undefined) {
-    // Each item is decoded where it lies, in the pass that finds its end.
-    while (pos < to) {
-      const next = itemEnd(text, pos, to, level + 1);
-      if (next !== -1) {
-        pos = next; // an empty item
-        continue;
-      }
-      const map = decodeNestedKnown(text, pos, to, trie, true);
-      if (map === undefined) break; // this item and the rest take the general path
-      out.push(map);
-      pos = nestedNext;
-    }
-  }
+  // The items the fast decoder leaves, if any, are read the plain way.
+  let pos = decodeMapListFast(text, from, to, level, out);
   const end = structuralToken(level);
   while (pos < to) {
     let stop = text.indexOf(end, pos);

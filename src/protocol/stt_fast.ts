@@ -1,7 +1,26 @@
 /**
- * The fast STT decoder, tuned for V8: it learns the key orders of each kind
- * of message and decodes along them. Anything unusual is left to the plain
- * decoder of `./stt_format.ts`.
+ * The fast STT decoder, tuned for V8. It reads the bodies real traffic
+ * sends, and returns `undefined` for anything unusual (a key with an escape,
+ * a segment without a separator, a bound reached), which the plain decoder
+ * of `./stt_format.ts` then reads; `./stt.ts` chooses between the two.
+ *
+ * Messages of one kind repeat the same keys in the same order, give or take
+ * an optional key, so the key orders seen are kept as a trie per message
+ * type (and one per level for nested maps). Decoding follows it: each wire
+ * key is compared with the key expected there (no substring, no hashing to
+ * turn it into a property name), and the walk ends on a node holding a
+ * fast-mode object with that key order, which is copied and has its values
+ * replaced. Building the object key by key instead would leave V8 with a
+ * slow dictionary-mode object past ~16 keys.
+ *
+ * Each node also remembers a short value seen first at that place (room ids,
+ * flags and counts mostly repeat): when the wire text holds that value again,
+ * the copied object already has it, and neither a substring nor a store is
+ * paid. The key, the separator, that value and the pair's end are compared
+ * in one loop.
+ *
+ * Everything the decoder keeps, between calls and within one, is in
+ * {@linkcode state}.
  *
  * @module
  */
@@ -14,34 +33,12 @@ import {
   LETTER_S,
   type NestedDecoder,
   type NestedKeys,
-  scratchKeys,
-  scratchValues,
   SLASH,
   structuralToken,
   TYPE_KEY,
   unescapeStt,
   unescapeTimes,
 } from "./stt_format.ts";
-
-/*
- * The fast path. Messages of one kind repeat the same keys in the same
- * order, give or take an optional key, so the key orders seen are kept as a
- * trie per message type (and one per level for nested maps). Decoding
- * follows it: each wire key is compared with the key expected there (no
- * substring, no hashing to turn it into a property name), and the walk ends
- * on a node holding a fast-mode object with that key order, which is copied
- * and has its values replaced. Building the object key by key instead would
- * leave V8 with a slow dictionary-mode object past ~16 keys.
- *
- * Each node also remembers a short value seen first at that place (room ids,
- * flags and counts mostly repeat): when the wire text holds that value again,
- * the copied object already has it, and neither a substring nor a store is
- * paid. The key, the separator, that value and the pair's end are compared
- * in one loop.
- *
- * Anything unusual (a key with an escape, a segment without a separator, a
- * limit reached) returns `undefined`, and the general path decodes the text.
- */
 
 /** One key of a key order seen before. */
 interface KeyNode {
@@ -94,7 +91,7 @@ interface Trie {
   readonly root: KeyNode;
   /** The nested keys of bodies of this type. */
   readonly nested: ReadonlyMap<string, NestedDecoder> | undefined;
-  /** The root's child for a leading `type@=<type>/`, which {@linkcode bodyTrie} has read. */
+  /** The root's child for a leading `type@=<type>/`, read already by {@linkcode bodyTrie}. */
   typeNode: KeyNode | undefined;
 }
 
@@ -114,6 +111,8 @@ const MAX_NODES = 8192;
 const MAX_CHILDREN = 32;
 const MAX_DEPTH = 128;
 const MAX_KEY_LENGTH = 256;
+/** {@linkcode NestedKeys} functions with tries of their own; past it, all are forgotten. */
+const MAX_TRIE_SETS = 16;
 /** Longer values rarely repeat, and could keep a whole earlier body alive. */
 const MAX_USUAL_LENGTH = 12;
 /** Values from this length on are looked through with indexOf. */
@@ -122,11 +121,129 @@ const LONG_VALUE = 24;
 const MAX_NESTED_LEVEL = 8;
 const RECENT_TYPES = 64; // a power of 2
 
-let nodeCount = 0;
-const trieSets = new Map<NestedKeys | undefined, TrieSet>();
-let lastNestedKeys: NestedKeys | undefined;
-let lastSet: TrieSet | undefined;
-let nestedTries: Trie[] = [];
+/** The fast decoder's state: what it has learnt, and the scratch space of a decode. */
+interface DecoderState {
+  /**
+   * The tries of bodies, one set per {@linkcode NestedKeys} function (the
+   * nested keys change which values are decoded), at most
+   * {@linkcode MAX_TRIE_SETS}. `undefined` for bodies decoded without.
+   */
+  readonly bodyTries: Map<NestedKeys | undefined, TrieSet>;
+  /** The function of the last body decoded, with its set: most callers pass one function. */
+  lastNestedKeys: NestedKeys | undefined;
+  /** The set of {@linkcode lastNestedKeys}, or `undefined` after a reset. */
+  lastSet: TrieSet | undefined;
+  /** The trie of nested maps escaped `level` times, at index `level` (≥ 1). */
+  readonly nestedTries: (Trie | undefined)[];
+  /** Nodes in all the tries, against {@linkcode MAX_NODES}. */
+  nodeCount: number;
+  /**
+   * The pairs one walk has read whose value differs from the shape's: keys
+   * and values at the same index, up to the count the walk keeps. Written by
+   * a walk and read by {@linkcode build} right after, before anything else
+   * can decode.
+   */
+  readonly changedKeys: string[];
+  /** The values of {@linkcode changedKeys}, unescaped. */
+  readonly changedValues: string[];
+  /**
+   * Nested values a body walk has found, decoded once its object is built
+   * (their decoders decode in turn). A stack, up to {@linkcode pendingTop}:
+   * a nested decoder may decode a body, whose entries go above those of the
+   * body it belongs to. The key to store the value under…
+   */
+  readonly pendingKeys: string[];
+  /** …the key's decoder… */
+  readonly pendingDecoders: NestedDecoder[];
+  /** …and where the raw value lies in the body's text, `from..to`. */
+  readonly pendingFrom: number[];
+  /** See {@linkcode pendingFrom}. */
+  readonly pendingTo: number[];
+  /** The stack's height: the entries of bodies still being decoded lie below. */
+  pendingTop: number;
+}
+
+/** The one state of the fast decoder (decoding is synchronous: nothing interleaves). */
+const state: DecoderState = {
+  bodyTries: new Map(),
+  lastNestedKeys: undefined,
+  lastSet: undefined,
+  nestedTries: [],
+  nodeCount: 0,
+  changedKeys: [],
+  changedValues: [],
+  pendingKeys: [],
+  pendingDecoders: [],
+  pendingFrom: [],
+  pendingTo: [],
+  pendingTop: 0,
+};
+
+/**
+ * Decodes a body (level 0) along the trie of its type, learning new key
+ * orders on the way, and each value of a nested key of its type with that
+ * key's decoder.
+ *
+ * @returns The object, or `undefined` for the plain decoder to read the body.
+ */
+export function decodeBodyFast(
+  text: string,
+  nestedKeys: NestedKeys | undefined,
+): Record<string, unknown> | undefined {
+  const typeFirst = textAt(text, 0, TYPE_KEY);
+  const trie = bodyTrie(text, nestedKeys, typeFirst);
+  return trie && decodeBodyKnown(text, trie, typeFirst);
+}
+
+/**
+ * Decodes the map at `from..to` of `text`, escaped `level` ≥ 1 times more
+ * than plain STT, along the trie of its level.
+ *
+ * @returns The map, or `undefined` for the plain decoder to read it.
+ */
+export function decodeMapFast(
+  text: string,
+  from: number,
+  to: number,
+  level: number,
+): Record<string, string> | undefined {
+  const trie = nestedTrie(level);
+  if (trie === undefined) return undefined;
+  const out: Record<string, string>[] = [];
+  return decodeNestedKnown(text, from, to, trie, false, out) === -1 ? undefined : out[0];
+}
+
+/**
+ * Decodes the items of the list of maps at `from..to` of `text` into `out`,
+ * as far as it can: items end at `/` escaped `level` times, and are maps
+ * escaped `level + 1` times. Each item is decoded where it lies, in the pass
+ * that finds where it ends.
+ *
+ * @returns Where it stopped: `to`, or the start of the first item it leaves
+ * to the plain decoder (with the items after it).
+ */
+export function decodeMapListFast(
+  text: string,
+  from: number,
+  to: number,
+  level: number,
+  out: Record<string, string>[],
+): number {
+  const trie = nestedTrie(level + 1);
+  if (trie === undefined) return from;
+  let pos = from;
+  while (pos < to) {
+    const next = itemEnd(text, pos, to, level + 1);
+    if (next !== -1) {
+      pos = next; // an empty item
+      continue;
+    }
+    const after = decodeNestedKnown(text, pos, to, trie, true, out);
+    if (after === -1) break;
+    pos = after;
+  }
+  return pos;
+}
 
 function newTrie(
   type: string,
@@ -151,45 +268,47 @@ function newTrie(
   return { type, level, root, nested, typeNode: undefined };
 }
 
-/** Forgets every key order (when the node budget runs out). */
+/** Forgets every key order (when a budget runs out). */
 function forgetTries(): void {
-  trieSets.clear();
-  lastNestedKeys = undefined;
-  lastSet = undefined;
-  nestedTries = [];
-  nodeCount = 0;
+  state.bodyTries.clear();
+  state.lastNestedKeys = undefined;
+  state.lastSet = undefined;
+  state.nestedTries.length = 0;
+  state.nodeCount = 0;
 }
 
 function trieSet(nestedKeys: NestedKeys | undefined): TrieSet {
-  if (lastSet !== undefined && lastNestedKeys === nestedKeys) return lastSet;
-  let set = trieSets.get(nestedKeys);
+  if (state.lastSet !== undefined && state.lastNestedKeys === nestedKeys) return state.lastSet;
+  let set = state.bodyTries.get(nestedKeys);
   if (set === undefined) {
     // A caller passing a new function each time must not grow this forever.
-    if (trieSets.size >= 16) forgetTries();
+    if (state.bodyTries.size >= MAX_TRIE_SETS) forgetTries();
     set = {
       byType: new Map(),
       recent: new Array(RECENT_TYPES).fill(undefined),
       typeless: undefined,
     };
-    trieSets.set(nestedKeys, set);
+    state.bodyTries.set(nestedKeys, set);
   }
-  lastNestedKeys = nestedKeys;
-  lastSet = set;
+  state.lastNestedKeys = nestedKeys;
+  state.lastSet = set;
   return set;
 }
-
-/** Where the pair after a leading `type@=<type>/` starts, as found by {@linkcode bodyTrie}; else 0. */
-let afterType = 0;
 
 /**
  * The trie for a body, found by its `type` (the first `type` key, as
  * {@linkcode peekType} reads it), or `undefined` past the bounds.
+ *
+ * @param typeFirst Whether the body starts with `type@=`.
  */
-export function bodyTrie(text: string, nestedKeys: NestedKeys | undefined): Trie | undefined {
+function bodyTrie(
+  text: string,
+  nestedKeys: NestedKeys | undefined,
+  typeFirst: boolean,
+): Trie | undefined {
   const set = trieSet(nestedKeys);
   let from: number;
-  afterType = 0;
-  if (textAt(text, 0, TYPE_KEY)) {
+  if (typeFirst) {
     from = TYPE_KEY.length;
   } else {
     const at = text.indexOf("/" + TYPE_KEY);
@@ -205,7 +324,6 @@ export function bodyTrie(text: string, nestedKeys: NestedKeys | undefined): Trie
     if (c === SLASH) break;
     hash = (hash * 31 + c) | 0;
   }
-  if (from === TYPE_KEY.length) afterType = end + 1;
   const slot = hash & (RECENT_TYPES - 1);
   let trie = set.recent[slot];
   if (trie !== undefined && trie.type.length === end - from && textAt(text, from, trie.type)) {
@@ -222,9 +340,9 @@ export function bodyTrie(text: string, nestedKeys: NestedKeys | undefined): Trie
   return trie;
 }
 
-export function nestedTrie(level: number): Trie | undefined {
+function nestedTrie(level: number): Trie | undefined {
   if (level < 1 || level >= MAX_NESTED_LEVEL) return undefined;
-  return nestedTries[level] ??= newTrie("", level, undefined);
+  return state.nestedTries[level] ??= newTrie("", level, undefined);
 }
 
 /** Whether `text` holds `pattern` at `pos`. */
@@ -237,36 +355,32 @@ function textAt(text: string, pos: number, pattern: string): boolean {
 }
 
 /**
- * Nested values found by {@linkcode decodeBodyKnown}, decoded once the map
- * is built (their decoders use the scratch space too). A stack: a decoder
- * may decode a body in turn, above the entries of the body it belongs to.
- */
-const pendingKeys: string[] = [];
-const pendingDecoders: NestedDecoder[] = [];
-const pendingFrom: number[] = [];
-const pendingTo: number[] = [];
-let pendingTop = 0;
-
-/**
  * Decodes a body along `trie`, learning new key orders on the way; see
- * above. `undefined` sends the body to the general path.
+ * above. `undefined` sends the body to the plain decoder.
+ *
+ * @param typeFirst Whether the body starts with `type@=<type of trie>`,
+ * which {@linkcode bodyTrie} has read: the walk starts after it.
  */
-export function decodeBodyKnown(text: string, trie: Trie): Record<string, unknown> | undefined {
+function decodeBodyKnown(
+  text: string,
+  trie: Trie,
+  typeFirst: boolean,
+): Record<string, unknown> | undefined {
   const to = text.length;
   let node = trie.root;
   let pos = 0;
-  if (afterType !== 0 && trie.typeNode !== undefined) {
-    // bodyTrie has read the type already.
+  if (typeFirst && trie.typeNode !== undefined) {
     node = trie.typeNode;
-    pos = afterType;
+    pos = TYPE_KEY.length + trie.type.length + 1;
   }
-  let changed = 0; // values that differ from the shape's, in scratchKeys/Values
-  const pendingBase = pendingTop;
+  const { changedKeys, changedValues } = state;
+  let changed = 0; // pairs whose value differs from the shape's
+  const pendingBase = state.pendingTop;
   let pending = pendingBase;
   while (pos < to) {
     // The key: the one that followed last time, another one seen before, or a new one.
-    let child = nextKey(node, text, pos, to);
-    const matched = keyMatched;
+    const matched = matchChild(node, text, pos, to);
+    let child = matched === -1 ? undefined : node.last;
     if (child?.usual !== undefined) {
       // The whole pair with its usual value (or that value ending the body).
       const whole = child.wire.length;
@@ -315,14 +429,14 @@ export function decodeBodyKnown(text: string, trie: Trie): Record<string, unknow
     if (child.duplicate) {
       // The first one wins.
     } else if (nested !== undefined) {
-      pendingKeys[pending] = child.key;
-      pendingDecoders[pending] = nested;
-      pendingFrom[pending] = valueStart;
-      pendingTo[pending] = end;
+      state.pendingKeys[pending] = child.key;
+      state.pendingDecoders[pending] = nested;
+      state.pendingFrom[pending] = valueStart;
+      state.pendingTo[pending] = end;
       pending++;
     } else {
-      scratchKeys[changed] = child.key;
-      scratchValues[changed] = escaped ? unescapeStt(value) : value;
+      changedKeys[changed] = child.key;
+      changedValues[changed] = escaped ? unescapeStt(value) : value;
       changed++;
     }
     node = child;
@@ -330,52 +444,57 @@ export function decodeBodyKnown(text: string, trie: Trie): Record<string, unknow
   }
   const out = build(node, changed);
   if (pending > pendingBase) {
-    pendingTop = pending;
+    state.pendingTop = pending;
     try {
       for (let i = pendingBase; i < pending; i++) {
-        out[pendingKeys[i]!] = pendingDecoders[i]!(text, pendingFrom[i]!, pendingTo[i]!);
+        out[state.pendingKeys[i]!] = state.pendingDecoders[i]!(
+          text,
+          state.pendingFrom[i]!,
+          state.pendingTo[i]!,
+        );
       }
     } finally {
-      pendingTop = pendingBase;
+      state.pendingTop = pendingBase;
     }
   }
   return out;
 }
 
-/** Where {@linkcode decodeNestedKnown} stopped: after the map and its list item's end token. */
-export let nestedNext = 0;
-
 /**
  * Decodes the map at `from..to` escaped `level` ≥ 1 times along `trie`, as
- * {@linkcode decodeBodyKnown} does for bodies. In a list (`inList`), the map
- * also ends at the item's end token, `/` escaped `level - 1` times, and
- * {@linkcode nestedNext} tells where the next item starts: the items are
- * decoded in the same pass that finds where they end.
+ * {@linkcode decodeBodyKnown} does for bodies, and appends it to `out`. In a
+ * list (`inList`), the map also ends at the item's end token, `/` escaped
+ * `level - 1` times.
+ *
+ * @returns Where the next item starts (after the map and its end token), or
+ * -1, with nothing appended, for the plain decoder to read the map.
  */
-export function decodeNestedKnown(
+function decodeNestedKnown(
   text: string,
   from: number,
   to: number,
   trie: Trie,
   inList: boolean,
-): Record<string, string> | undefined {
+  out: Record<string, string>[],
+): number {
   const level = trie.level;
   const endLength = level + 1; // of the pair's end token: "@S", "@AS", …
+  const { changedKeys, changedValues } = state;
   let node = trie.root;
   let changed = 0;
   let pos = from;
-  nestedNext = to;
+  let after = to;
   while (pos < to) {
     if (inList) {
       const next = itemEnd(text, pos, to, level);
       if (next !== -1) {
-        nestedNext = next;
+        after = next;
         break;
       }
     }
     // The key, as in decodeBodyKnown.
-    let child = nextKey(node, text, pos, to);
-    const matched = keyMatched;
+    const matched = matchChild(node, text, pos, to);
+    let child = matched === -1 ? undefined : node.last;
     if (child?.usual !== undefined) {
       const whole = child.wire.length;
       const valueEnd = pos + whole - endLength;
@@ -395,7 +514,7 @@ export function decodeNestedKnown(
       valueStart = pos + child.prefixLength;
     } else {
       const keyEnd = newKeyEnd(text, pos, to, level);
-      if (keyEnd === -1) return undefined;
+      if (keyEnd === -1) return -1;
       valueStart = keyEnd + level + 2;
       key = text.slice(pos, keyEnd);
     }
@@ -428,24 +547,25 @@ export function decodeNestedKnown(
 
     if (child === undefined) {
       child = addChild(trie, node, key!, undefined, escaped ? undefined : value);
-      if (child === undefined) return undefined;
+      if (child === undefined) return -1;
     }
     if (!child.duplicate) {
-      scratchKeys[changed] = child.key;
-      scratchValues[changed] = escaped ? unescapeTimes(value, level + 1) : value;
+      changedKeys[changed] = child.key;
+      changedValues[changed] = escaped ? unescapeTimes(value, level + 1) : value;
       changed++;
     }
     node = child;
     pos = next;
   }
-  return build(node, changed) as Record<string, string>;
+  out.push(build(node, changed) as Record<string, string>);
+  return after;
 }
 
 /**
  * Where the next list item starts when a list item escaped `level - 1`
  * times ends at `at` (`/`, `@S`, `@AS`…), else -1.
  */
-export function itemEnd(text: string, at: number, to: number, level: number): number {
+function itemEnd(text: string, at: number, to: number, level: number): number {
   if (level === 1) return text.charCodeAt(at) === SLASH ? at + 1 : -1;
   if (text.charCodeAt(at) !== AT) return -1;
   for (let k = 1; k < level - 1; k++) {
@@ -463,35 +583,33 @@ function build(node: KeyNode, changed: number): Record<string, unknown> {
   // where a spread of many different shapes falls back to a slow generic
   // copy. But it assigns, where a spread defines.
   const out = node.inherited ? { ...shape } : Object.assign({}, shape);
-  for (let c = 0; c < changed; c++) out[scratchKeys[c]!] = scratchValues[c]!;
+  const { changedKeys, changedValues } = state;
+  for (let c = 0; c < changed; c++) out[changedKeys[c]!] = changedValues[c]!;
   return out;
 }
 
-/** How much of its wire text {@linkcode nextKey} (or {@linkcode otherChild}) found. */
-let keyMatched = 0;
-
-/** The child of `node` whose key is at `pos`, other than `node.last`, which becomes it. */
 /**
- * The child of `node` whose wire text (key, separator, maybe the usual value)
- * starts at `pos`: first the one that followed last time, then the others.
- * Sets {@linkcode keyMatched} to how many characters matched.
+ * Finds the child of `node` whose wire text (key, separator, maybe the usual
+ * value) starts at `pos`: first the one that followed last time, then the
+ * others. The child found becomes `node.last`.
+ *
+ * @returns How many characters of its wire text matched (at least its key
+ * and separator), or -1 when no child's key is there.
  */
-function nextKey(node: KeyNode, text: string, pos: number, to: number): KeyNode | undefined {
+function matchChild(node: KeyNode, text: string, pos: number, to: number): number {
   const last = node.last;
   if (last !== undefined) {
     const wire = last.wire;
     const limit = Math.min(wire.length, to - pos);
     let matched = 0;
     while (matched < limit && wire[matched] === text.charCodeAt(pos + matched)) matched++;
-    if (matched >= last.prefixLength) {
-      keyMatched = matched;
-      return last;
-    }
+    if (matched >= last.prefixLength) return matched;
   }
-  return otherChild(node, text, pos, to);
+  return matchOtherChild(node, text, pos, to);
 }
 
-function otherChild(node: KeyNode, text: string, pos: number, to: number): KeyNode | undefined {
+/** {@linkcode matchChild} for the children other than `node.last`. */
+function matchOtherChild(node: KeyNode, text: string, pos: number, to: number): number {
   const children = node.children;
   for (let c = 0; c < children.length; c++) {
     const child = children[c]!;
@@ -502,12 +620,10 @@ function otherChild(node: KeyNode, text: string, pos: number, to: number): KeyNo
     while (matched < limit && wire[matched] === text.charCodeAt(pos + matched)) matched++;
     if (matched >= child.prefixLength) {
       node.last = child;
-      keyMatched = matched;
-      return child;
+      return matched;
     }
   }
-  keyMatched = 0;
-  return undefined;
+  return -1;
 }
 
 /**
@@ -545,7 +661,7 @@ function addChild(
   ) {
     return undefined;
   }
-  if (nodeCount >= MAX_NODES) {
+  if (state.nodeCount >= MAX_NODES) {
     forgetTries();
     return undefined;
   }
@@ -576,7 +692,7 @@ function addChild(
     shape: undefined,
     inherited: false,
   };
-  nodeCount++;
+  state.nodeCount++;
   parent.children.push(child);
   parent.last = child;
   if (parent === trie.root && key === "type" && usual === trie.type && trie.level === 0) {

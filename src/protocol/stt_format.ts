@@ -122,9 +122,9 @@ export type NestedDecoder = (text: string, from: number, to: number) => unknown;
 export type NestedKeys = (type: string) => ReadonlyMap<string, NestedDecoder> | undefined;
 
 /** Scratch space of one decode: keys and values to store, in the order read. */
-export const scratchKeys: string[] = [];
-export const scratchValues: string[] = [];
-export const scratchEscaped: boolean[] = [];
+const scratchKeys: string[] = [];
+const scratchValues: string[] = [];
+const scratchEscaped: boolean[] = [];
 
 /**
  * {@linkcode decodeMapAt} without the fast path, for tests comparing the two.
