@@ -36,17 +36,15 @@
 
 export {
   ClosedError,
-  ClusterError,
   type ConnectionAttempt,
   ConnectionError,
   DouyuError,
-  GiftCatalogError,
-  HubFullError,
   ProtocolError,
-  RoomResolveError,
   TimeoutError,
   TlsError,
 } from "./src/base/errors.ts";
+export { GiftCatalogError, RoomResolveError } from "./src/web/errors.ts";
+export { HubFullError } from "./src/rooms/errors.ts";
 export {
   CLIENT_MESSAGE_TYPE,
   DEFAULT_MAX_FRAME_SIZE,
@@ -81,7 +79,7 @@ export {
   Session,
   type StatusEvent,
 } from "./src/session/session.ts";
-export type { OverflowPolicy } from "./src/session/queue.ts";
+export type { OverflowPolicy } from "./src/base/queue.ts";
 export {
   DEFAULT_MAX_ROOMS,
   Hub,
@@ -109,15 +107,17 @@ export {
   type RoomInput,
 } from "./src/web/room.ts";
 export {
-  fetchGiftCatalog,
   GiftCatalog,
-  GiftCatalogCache,
-  type GiftCatalogCacheOptions,
   type GiftCatalogInit,
-  type GiftCatalogOptions,
   type GiftDetails,
   type GiftEntry,
   giftOf,
+} from "./src/protocol/gifts.ts";
+export {
+  fetchGiftCatalog,
+  GiftCatalogCache,
+  type GiftCatalogCacheOptions,
+  type GiftCatalogOptions,
 } from "./src/web/gifts.ts";
 export {
   createFilter,
@@ -145,5 +145,5 @@ if (import.meta.main) {
   // Not a top-level await: with one, CommonJS code could not require() the
   // npm build of this module (Node 20.19+ and 22.12+ require ES modules only
   // when they have none).
-  import("./src/cli/system.ts").then(({ runCli }) => runCli());
+  import("./src/cli/process_io.ts").then(({ runCli }) => runCli());
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { MessageQueue } from "../src/session/queue.ts";
+import { MessageQueue } from "../src/base/queue.ts";
 import { test } from "./harness.ts";
 
 test("queue: pause policy resumes the producer at half capacity, not per message", async () => {

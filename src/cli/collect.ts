@@ -9,7 +9,7 @@
 
 import { errorText } from "../base/errors.ts";
 import type { CollectorEvent } from "../nats/mod.ts";
-import { type CliIO, say, stopController, untilAborted, UsageError } from "./common.ts";
+import { type CliIO, say, stopController, untilAborted, UsageError } from "./io.ts";
 import {
   CONNECT_OPTIONS,
   defineOptions,
@@ -27,7 +27,7 @@ import {
   openCluster,
   positiveOption,
   runCommand,
-} from "./nats_common.ts";
+} from "./nats_setup.ts";
 
 const OPTIONS = defineOptions(
   {

@@ -16,7 +16,7 @@ import {
   say,
   stopController,
   UsageError,
-} from "./common.ts";
+} from "./io.ts";
 import {
   defineOptions,
   FILTER_OPTIONS,
@@ -38,7 +38,7 @@ import {
   OK,
   openCluster,
   runCommand,
-} from "./nats_common.ts";
+} from "./nats_setup.ts";
 
 const OPTIONS = defineOptions(
   {

@@ -11,7 +11,7 @@ import { DouyuError, errorText } from "../base/errors.ts";
 import type { FilterRules } from "../output/filters.ts";
 import { parseEndpoint } from "../transport/seam.ts";
 import { type FetchLike, parseRoomInput, type RoomInput } from "../web/room.ts";
-import { MAX_TIMER_MS, quoted, UsageError } from "./common.ts";
+import { MAX_TIMER_MS, quoted, UsageError } from "./io.ts";
 
 /** A table of options, as `parseArgs` takes it. */
 export type OptionTable = NonNullable<ParseArgsConfig["options"]>;

@@ -10,8 +10,9 @@ import { errorText } from "../base/errors.ts";
 import { createFilter, type MessageFilter, RepeatFolder } from "../output/filters.ts";
 import { formatJson, formatMessage } from "../output/format.ts";
 import type { Message } from "../protocol/messages.ts";
-import type { GiftCatalog, GiftCatalogCache } from "../web/gifts.ts";
-import { type CliIO, FAILURE, HIDDEN_BY_DEFAULT, OK, say, unlessStopped } from "./common.ts";
+import type { GiftCatalog } from "../protocol/gifts.ts";
+import type { GiftCatalogCache } from "../web/gifts.ts";
+import { type CliIO, FAILURE, HIDDEN_BY_DEFAULT, OK, say, unlessStopped } from "./io.ts";
 import type { OutputOptions } from "./options.ts";
 
 /** Message types whose line shows a gift, which the catalogue names and prices. */

@@ -18,7 +18,7 @@ import {
   stopController,
   untilAborted,
   UsageError,
-} from "./common.ts";
+} from "./io.ts";
 import { readRecording } from "./files.ts";
 import { defineOptions, HELP_OPTION, numberOption, parseCommand } from "./options.ts";
 

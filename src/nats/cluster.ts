@@ -31,7 +31,8 @@ import {
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
-import { ClusterError, errorText } from "../base/errors.ts";
+import { errorText } from "../base/errors.ts";
+import { ClusterError } from "./errors.ts";
 
 /** The stream that holds every collected message. */
 export const STREAM_NAME = "DOUYU";

@@ -8,12 +8,13 @@
  * @module
  */
 
-import { ClusterError, errorText } from "../base/errors.ts";
+import { errorText } from "../base/errors.ts";
+import { ClusterError } from "./errors.ts";
 import { setRepeating, setTimer, sleep } from "../base/timers.ts";
 import { formatJson } from "../output/format.ts";
 import type { Message } from "../protocol/messages.ts";
 import { DEFAULT_MAX_ROOMS, Hub, type RoomOptions } from "../rooms/hub.ts";
-import { EventFeed } from "../session/feed.ts";
+import { EventFeed } from "../base/feed.ts";
 import {
   type Cluster,
   COLLECTORS_BUCKET,

@@ -16,7 +16,8 @@ import {
   type OrderedConsumerOptions,
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
-import { ClusterError, errorText } from "../base/errors.ts";
+import { errorText } from "../base/errors.ts";
+import { ClusterError } from "./errors.ts";
 import { ownString } from "../base/fields.ts";
 import type { Message } from "../protocol/messages.ts";
 import {

@@ -12,7 +12,7 @@ import {
   type JetStreamClient,
   type JetStreamManager,
 } from "@nats-io/jetstream";
-import { ClusterError } from "../base/errors.ts";
+import { ClusterError } from "./errors.ts";
 import { isRecord, ownField } from "../base/fields.ts";
 import { setTimer } from "../base/timers.ts";
 import { type Lease, MAX_VALUE_BYTES, type RoomSettings } from "./cluster.ts";

@@ -19,7 +19,7 @@ import {
   superChatOf,
   toNumber,
 } from "../protocol/messages.ts";
-import { type GiftCatalog, giftOf } from "../web/gifts.ts";
+import { type GiftCatalog, giftOf } from "../protocol/gifts.ts";
 
 /**
  * The sender of an event, display-ready: every text sanitised, the avatar a

@@ -6,10 +6,11 @@
  * @module
  */
 
-import { ClosedError, HubFullError } from "../base/errors.ts";
+import { ClosedError } from "../base/errors.ts";
+import { HubFullError } from "./errors.ts";
 import type { Message } from "../protocol/messages.ts";
-import { EventFeed } from "../session/feed.ts";
-import { MessageQueue, type OverflowPolicy } from "../session/queue.ts";
+import { EventFeed } from "../base/feed.ts";
+import { MessageQueue, type OverflowPolicy } from "../base/queue.ts";
 import {
   type ConnectOptions,
   type MessageSink,

@@ -9,7 +9,7 @@
 import { ClosedError } from "../base/errors.ts";
 import { type Backoff, backoffDelay, setRepeating, setTimer, sleep } from "../base/timers.ts";
 import type { LiveStatusMessage } from "../protocol/messages.ts";
-import { MessageQueue } from "../session/queue.ts";
+import { MessageQueue } from "../base/queue.ts";
 import { fetchRoomInfo, parseRoomInput, resolveRoom, type RoomInfo } from "../web/room.ts";
 import type { FetchLike } from "../web/http.ts";
 import { Hub, type RoomOptions } from "./hub.ts";

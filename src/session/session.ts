@@ -17,8 +17,8 @@ import {
 import type { ConnectionAttempt } from "../base/errors.ts";
 import { encodeFrame, FrameDecoder } from "../protocol/frame.ts";
 import { type Message, type MessageOf, parseMessage } from "../protocol/messages.ts";
-import { EventFeed } from "./feed.ts";
-import { MessageQueue, type OverflowPolicy } from "./queue.ts";
+import { EventFeed } from "../base/feed.ts";
+import { MessageQueue, type OverflowPolicy } from "../base/queue.ts";
 import { resolveRoom } from "../web/room.ts";
 import { encodeStt, peekType, peekTypeBytes, type SttValue } from "../protocol/stt.ts";
 import {

@@ -14,7 +14,7 @@ import { sanitizeForTerminal } from "../base/sanitize.ts";
  *
  * @example An in-memory CliIO, as the tests use
  * ```ts
- * import type { CliIO } from "./common.ts";
+ * import type { CliIO } from "./io.ts";
  *
  * let out = "";
  * const io: CliIO = { stdout: (text) => void (out += text), stderr: () => {} };

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Fifo } from "../base/fifo.ts";
+import { Fifo } from "./fifo.ts";
 
 /**
  * What happens when the consumer falls behind and the queue is full:
