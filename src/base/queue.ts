@@ -42,6 +42,8 @@ export class MessageQueue<T> {
   #ended = false;
   #waitingConsumer: ((result: IteratorResult<T, undefined>) => void) | undefined;
   readonly #waitingProducers = new Set<() => void>();
+  /** Producers waiting for the consumer to take everything: see {@linkcode waitForConsumer}. */
+  readonly #waitingForDrain = new Set<() => void>();
 
   /**
    * @param capacity How many messages may wait for the consumer.
@@ -113,6 +115,33 @@ export class MessageQueue<T> {
     });
   }
 
+  /**
+   * Resolves once the consumer has taken every queued message, or has
+   * stopped taking them for now (a turn of the event loop passed: it waits
+   * on something else), or the queue ends, or `signal` aborts.
+   *
+   * A producer that awaits it before reading more stays just ahead of a
+   * consumer that keeps up, instead of filling the queue with messages that
+   * wait long enough to be copied and promoted by the garbage collector; a
+   * slow consumer still gets the whole capacity as slack.
+   */
+  waitForConsumer(signal: AbortSignal): Promise<void> {
+    if (this.#items.size === 0 || this.#ended || signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        this.#waitingForDrain.delete(done);
+        resolve();
+      };
+      // A consumer that keeps up takes everything in one run of microtasks,
+      // before any timer can fire.
+      const timer = setTimeout(done, 0);
+      this.#waitingForDrain.add(done);
+      signal.addEventListener("abort", done, { once: true });
+    });
+  }
+
   /** The next message; waits for one. Done once ended and drained. */
   next(): Promise<IteratorResult<T, undefined>> {
     if (this.#items.size > 0) {
@@ -120,6 +149,7 @@ export class MessageQueue<T> {
       if (this.#waitingProducers.size > 0 && this.#items.size <= this.#capacity >> 1) {
         this.#wakeProducers();
       }
+      if (this.#waitingForDrain.size > 0 && this.#items.size === 0) this.#wakeDrainWaiters();
       return Promise.resolve({ value, done: false });
     }
     if (this.#ended) return Promise.resolve({ value: undefined, done: true });
@@ -134,6 +164,7 @@ export class MessageQueue<T> {
   end(): void {
     this.#ended = true;
     this.#wakeProducers();
+    this.#wakeDrainWaiters();
     const consumer = this.#waitingConsumer;
     this.#waitingConsumer = undefined;
     consumer?.({ value: undefined, done: true });
@@ -143,6 +174,10 @@ export class MessageQueue<T> {
   clear(): void {
     this.#items.clear();
     this.end();
+  }
+
+  #wakeDrainWaiters(): void {
+    for (const wake of [...this.#waitingForDrain]) wake();
   }
 
   #wakeProducers(): void {

@@ -643,8 +643,9 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
     };
     watch();
     // Only a joined connection pauses: login must go on whatever the queue holds.
-    const mustPause = () => connection.joined && options.overflow === "pause" && this.#sink.full;
-    const waitForConsumer = async () => {
+    const pauses = options.overflow === "pause";
+    const mustPause = () => pauses && connection.joined && this.#sink.full;
+    const waitForSpace = async () => {
       paused = true;
       await this.#sink.waitForSpace(signal);
       paused = false;
@@ -654,8 +655,15 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
     let bytesBeforeLogin = 0;
     while (!signal.aborted) {
       if (mustPause()) {
-        await waitForConsumer();
+        await waitForSpace();
         continue;
+      }
+      // A loop that keeps up takes what the last read brought before the
+      // next is parsed: messages queued by the thousand would live long
+      // enough to cost the garbage collector more than decoding them did.
+      if (this.#iterating && this.#sink === this.#queue && this.#queue.size > 0) {
+        await this.#queue.waitForConsumer(signal);
+        if (signal.aborted) return;
       }
       const chunk = await transport.read();
       if (chunk === null) {
@@ -673,10 +681,17 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
       lastActivity = performance.now();
       const frames = decoder.push(chunk);
       let dropped = 0;
+      // Between awaits the connection cannot end, except by a close() from
+      // code called here, which sets #closeRequested first: the signal (a
+      // costly getter on Deno) is read only after an await.
+      let awaited = false;
       for (const frame of frames) {
         // One read can carry thousands of messages: the queue bound holds per message.
-        if (mustPause()) await waitForConsumer();
-        if (signal.aborted || this.#closeRequested) return;
+        if (mustPause()) {
+          await waitForSpace();
+          awaited = true;
+        }
+        if (this.#closeRequested || (awaited && signal.aborted)) return;
         const body = frame.body;
         if (onBody !== undefined) {
           try {
@@ -689,6 +704,7 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
         const msg = parseMessage(body);
         if (msg.type === "loginres" && !connection.joined) {
           await join();
+          awaited = true;
         } else if (msg.type === "mrkl" && connection.heartbeatSentAt !== 0) {
           this.#emit({
             type: "heartbeat",
