@@ -41,9 +41,11 @@ export class MessageQueue<T> {
   #items = new Fifo<T>();
   #ended = false;
   #waitingConsumer: ((result: IteratorResult<T, undefined>) => void) | undefined;
-  readonly #waitingProducers = new Set<() => void>();
+  // The waiting sets are made when first needed: an idle session's queue
+  // never needs them, and a thousand sessions would hold two thousand.
+  #waitingProducers: Set<() => void> | undefined;
   /** Producers waiting for the consumer to take everything: see {@linkcode waitForConsumer}. */
-  readonly #waitingForDrain = new Set<() => void>();
+  #waitingForDrain: Set<() => void> | undefined;
 
   /**
    * @param capacity How many messages may wait for the consumer.
@@ -104,13 +106,14 @@ export class MessageQueue<T> {
    */
   waitForSpace(signal: AbortSignal): Promise<void> {
     if (!this.full || this.#ended || signal.aborted) return Promise.resolve();
+    const waiting = this.#waitingProducers ??= new Set();
     return new Promise((resolve) => {
       const done = () => {
         signal.removeEventListener("abort", done);
-        this.#waitingProducers.delete(done);
+        waiting.delete(done);
         resolve();
       };
-      this.#waitingProducers.add(done);
+      waiting.add(done);
       signal.addEventListener("abort", done, { once: true });
     });
   }
@@ -127,17 +130,18 @@ export class MessageQueue<T> {
    */
   waitForConsumer(signal: AbortSignal): Promise<void> {
     if (this.#items.size === 0 || this.#ended || signal.aborted) return Promise.resolve();
+    const waiting = this.#waitingForDrain ??= new Set();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
         signal.removeEventListener("abort", done);
-        this.#waitingForDrain.delete(done);
+        waiting.delete(done);
         resolve();
       };
       // A consumer that keeps up takes everything in one run of microtasks,
       // before any timer can fire.
       const timer = setTimeout(done, 0);
-      this.#waitingForDrain.add(done);
+      waiting.add(done);
       signal.addEventListener("abort", done, { once: true });
     });
   }
@@ -146,10 +150,10 @@ export class MessageQueue<T> {
   next(): Promise<IteratorResult<T, undefined>> {
     if (this.#items.size > 0) {
       const value = this.#items.shift()!;
-      if (this.#waitingProducers.size > 0 && this.#items.size <= this.#capacity >> 1) {
+      if (this.#waitingProducers?.size && this.#items.size <= this.#capacity >> 1) {
         this.#wakeProducers();
       }
-      if (this.#waitingForDrain.size > 0 && this.#items.size === 0) this.#wakeDrainWaiters();
+      if (this.#waitingForDrain?.size && this.#items.size === 0) this.#wakeDrainWaiters();
       return Promise.resolve({ value, done: false });
     }
     if (this.#ended) return Promise.resolve({ value: undefined, done: true });
@@ -177,10 +181,10 @@ export class MessageQueue<T> {
   }
 
   #wakeDrainWaiters(): void {
-    for (const wake of [...this.#waitingForDrain]) wake();
+    if (this.#waitingForDrain?.size) { for (const wake of [...this.#waitingForDrain]) wake(); }
   }
 
   #wakeProducers(): void {
-    for (const wake of [...this.#waitingProducers]) wake();
+    if (this.#waitingProducers?.size) { for (const wake of [...this.#waitingProducers]) wake(); }
   }
 }

@@ -105,8 +105,9 @@ export interface ConnectOptions<T extends string = string> {
   heartbeatInterval?: number;
   /**
    * Milliseconds without a byte from the server before the connection is
-   * declared dead (half-open TCP is common) and replaced. Time spent paused
-   * for a slow consumer does not count. Default 120 000.
+   * declared dead (half-open TCP is common) and replaced, checked at each
+   * heartbeat. Time spent paused for a slow consumer does not count.
+   * Default 120 000.
    */
   idleTimeout?: number;
   /** Milliseconds to open a socket and receive `loginres`. Default 10 000. */
@@ -314,7 +315,8 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
   #sink: MessageSink<M>;
   /** Set by `close()` (or an abort) at once: nothing is delivered after it. */
   #closeRequested = false;
-  readonly #handlers = new Map<string, Set<MessageHandler<M>>>();
+  /** Handlers by type; created by the first `on()` (an idle session without any keeps no map). */
+  #handlers: Map<string, Set<MessageHandler<M>>> | undefined;
   readonly #status = new EventFeed<StatusEvent>(STATUS_BUFFER);
   /** Aborted when the session closes: every timer and socket hangs off it. */
   readonly #lifetime = new AbortController();
@@ -400,14 +402,15 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
     type: T,
     handler: MessageHandler<T extends "*" ? M : MessageOf<T>>,
   ): () => void {
-    let set = this.#handlers.get(type);
-    if (set === undefined) this.#handlers.set(type, set = new Set());
+    const handlers = this.#handlers ??= new Map();
+    let set = handlers.get(type);
+    if (set === undefined) handlers.set(type, set = new Set());
     const stored = handler as MessageHandler<M>;
     set.add(stored);
     return () => {
       set.delete(stored);
       // With no handler left, messages go back to the queue.
-      if (set.size === 0 && this.#handlers.get(type) === set) this.#handlers.delete(type);
+      if (set.size === 0 && handlers.get(type) === set) handlers.delete(type);
     };
   }
 
@@ -560,7 +563,7 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
     let transport: Transport | undefined;
     let error: unknown;
     try {
-      const cancelLoginTimer = setTimer(options.loginTimeout, () => {
+      let cancelLoginTimer = setTimer(options.loginTimeout, () => {
         fail(
           new TimeoutError(`no loginres from ${endpoint.url} within ${options.loginTimeout} ms`),
         );
@@ -586,10 +589,8 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
         connection.joined = true;
         joinedAt = performance.now();
         cancelLoginTimer();
-        setRepeating(options.heartbeatInterval, () => {
-          connection.heartbeatSentAt = performance.now();
-          open.write(HEARTBEAT).catch(fail);
-        }, signal);
+        // This context lives as long as the connection: let the spent timer go.
+        cancelLoginTimer = () => {};
         this.#emit({ type: "connected", url: endpoint.url });
         onJoined();
       };
@@ -628,20 +629,21 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
         : {}),
     });
 
-    // Idle watchdog. Time spent waiting for a slow consumer is not idleness.
+    // One timer per connection, every heartbeatInterval (shorter than
+    // idleTimeout): the idle watchdog, and once joined the heartbeat. Time
+    // spent waiting for a slow consumer is not idleness.
     let lastActivity = performance.now();
     let paused = false;
-    const watch = () => {
-      setTimer(options.idleTimeout, () => {
-        const idle = Math.round(performance.now() - lastActivity);
-        if (paused || idle < options.idleTimeout) {
-          watch();
-        } else {
-          fail(new TimeoutError(`no data from ${connection.endpoint.url} for ${idle} ms`));
-        }
-      }, signal);
-    };
-    watch();
+    setRepeating(options.heartbeatInterval, () => {
+      const now = performance.now();
+      const idle = Math.round(now - lastActivity);
+      if (!paused && idle >= options.idleTimeout) {
+        fail(new TimeoutError(`no data from ${connection.endpoint.url} for ${idle} ms`));
+      } else if (connection.joined) {
+        connection.heartbeatSentAt = now;
+        transport.write(HEARTBEAT).catch(fail);
+      }
+    }, signal);
     // Only a joined connection pauses: login must go on whatever the queue holds.
     const pauses = options.overflow === "pause";
     const mustPause = () => pauses && connection.joined && this.#sink.full;
@@ -728,9 +730,10 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
 
   /** Hands a message to the handlers and/or the sink; returns how many were dropped. */
   #deliver(msg: M): number {
-    if (this.#handlers.size > 0) {
-      this.#call(this.#handlers.get(msg.type), msg);
-      this.#call(this.#handlers.get("*"), msg);
+    const handlers = this.#handlers;
+    if (handlers !== undefined && handlers.size > 0) {
+      this.#call(handlers.get(msg.type), msg);
+      this.#call(handlers.get("*"), msg);
       if (!this.#iterating) return 0;
       // A handler may have closed the session.
       if (this.#closeRequested) return 0;
