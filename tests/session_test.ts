@@ -563,9 +563,10 @@ test("session: pause bounds the queue per message, even when one read carries th
 
 test("session: a loop that keeps up has at most one read's messages waiting", async () => {
   // Every read is ready at once, as from a fast peer: a reader that did not
-  // wait for the loop would parse all 5,000 messages ahead of it.
-  const perRead = 100;
-  const reads = 50;
+  // wait for the loop would parse all 8,000 messages ahead of it. (Reads of
+  // fewer than 256 messages may pile up to that many before it waits.)
+  const perRead = 400;
+  const reads = 20;
   const login = encodeFrame("type@=loginres/", 690);
   const chunk = (r: number) =>
     concat(Array.from({ length: perRead }, (_, i) => encodeFrame(chat(r * perRead + i + 1), 690)));

@@ -174,6 +174,12 @@ const LOGOUT = encodeFrame("type@=logout/");
 /** How long `close()` waits for `logout` to be written before closing anyway. */
 const LOGOUT_TIMEOUT = 1000;
 const STATUS_BUFFER = 256;
+/**
+ * How many parsed messages may wait for a loop that keeps up before the next
+ * read waits for it to take them (a wait costs a few µs: not once per
+ * message when reads are small).
+ */
+const PARSE_AHEAD = 256;
 
 interface ResolvedOptions {
   heartbeatInterval: number;
@@ -660,10 +666,10 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
         await waitForSpace();
         continue;
       }
-      // A loop that keeps up takes what the last read brought before the
-      // next is parsed: messages queued by the thousand would live long
-      // enough to cost the garbage collector more than decoding them did.
-      if (this.#iterating && this.#sink === this.#queue && this.#queue.size > 0) {
+      // A loop that keeps up takes what the last reads brought before more
+      // is parsed: messages queued by the thousand would live long enough
+      // to cost the garbage collector more than decoding them did.
+      if (this.#iterating && this.#sink === this.#queue && this.#queue.size >= PARSE_AHEAD) {
         await this.#queue.waitForConsumer(signal);
         if (signal.aborted) return;
       }
