@@ -8,6 +8,7 @@
  */
 
 import { errorText } from "../base/errors.ts";
+import { isSafeName } from "../base/names.ts";
 import type { CollectorEvent } from "../nats/mod.ts";
 import { type CliIO, say, stopController, untilAborted, UsageError } from "./io.ts";
 import {
@@ -28,6 +29,7 @@ import {
   positiveOption,
   runCommand,
 } from "./nats_setup.ts";
+import { needEndpoints } from "./permissions.ts";
 
 const OPTIONS = defineOptions(
   {
@@ -90,7 +92,7 @@ export function collectCommand(args: string[], io: CliIO): Promise<number> {
     }
     const name = values.name;
     if (name === undefined) throw new UsageError("missing --name NAME: this collector's name");
-    if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) {
+    if (!isSafeName(name)) {
       throw invalid("name", name, "1 to 64 letters, digits, _ or -");
     }
     const maxRooms = positiveOption(values, "max-rooms", 100_000);
@@ -98,6 +100,7 @@ export function collectCommand(args: string[], io: CliIO): Promise<number> {
     const maxPending = positiveOption(values, "max-pending", 100_000);
     const queueSize = positiveOption(values, "queue-size", 10_000_000);
     const urls = endpointUrls(values.url);
+    needEndpoints(urls);
     let types: string[] | undefined;
     if (values.types !== undefined) {
       types = values.types.split(",").map((type) => type.trim()).filter((type) => type !== "");

@@ -41,6 +41,7 @@ import {
   parseCommand,
   parseRoom,
 } from "./options.ts";
+import { listenHost, needEndpoints, needNet } from "./permissions.ts";
 
 /** The port the overlay listens on unless told otherwise: fixed, so OBS's URL keeps working. */
 export const DEFAULT_OVERLAY_PORT = 8765;
@@ -114,6 +115,8 @@ export async function overlayCommand(args: string[], io: CliIO): Promise<number>
     defaults: { rules, enter: values.enter ?? false, fold },
     lookups: lookups(values, endpointUrls(values.url)),
   };
+  needNet([listenHost(settings.host)]);
+  if (!demo) needEndpoints(settings.urls);
   return await runOverlay(settings, io);
 }
 

@@ -6,20 +6,13 @@
  */
 
 import { errorText } from "../base/errors.ts";
+import { BOOKKEEPING_TYPES } from "../protocol/messages.ts";
 import { peekType } from "../protocol/stt.ts";
 import { MockServer } from "../testing/mock_server.ts";
 import { sampleRecording } from "../testing/sample.ts";
-import {
-  CliFailure,
-  type CliIO,
-  HIDDEN_BY_DEFAULT,
-  OK,
-  say,
-  stopController,
-  untilAborted,
-  UsageError,
-} from "./io.ts";
+import { CliFailure, type CliIO, OK, say, stopController, untilAborted, UsageError } from "./io.ts";
 import { readRecording } from "./files.ts";
+import { listenHost, needNet } from "./permissions.ts";
 import { defineOptions, HELP_OPTION, numberOption, parseCommand } from "./options.ts";
 
 /** The options of `douyu serve`. */
@@ -78,10 +71,11 @@ export async function serveCommand(args: string[], io: CliIO): Promise<number> {
     SERVE_MAX_CLIENTS;
   const idleTimeout = numberOption(values["idle-timeout"], "idle-timeout", "number >= 0") ??
     SERVE_IDLE_TIMEOUT_S;
+  needNet([listenHost(host)]);
   const lines = path === undefined ? sampleRecording(Date.now()) : await readRecording(path, io);
   // The mock answers the handshake and heartbeats itself; replaying recorded
   // ones would confuse clients.
-  const recording = lines.filter((line) => !HIDDEN_BY_DEFAULT.has(peekType(line.body) ?? ""));
+  const recording = lines.filter((line) => !BOOKKEEPING_TYPES.has(peekType(line.body) ?? ""));
 
   let server: MockServer;
   try {

@@ -2,7 +2,7 @@
  * The overlay's event format: Douyu messages turned into a few normalised,
  * display-ready events (chat, enter, gift, super chat, live status), each with
  * a stable `id`, every text sanitised. The overlay page reads them; so can
- * your own page (the README documents the format).
+ * your own page (docs/overlay.md documents the format).
  *
  * Pure code: no I/O, no timers, no runtime API.
  *
@@ -10,6 +10,7 @@
  */
 
 import { ownString } from "../base/fields.ts";
+import { isSafeName } from "../base/names.ts";
 import { sanitizeForTerminal } from "../base/sanitize.ts";
 import {
   avatarUrl,
@@ -310,7 +311,7 @@ export interface RoomStatus {
  */
 export type OverlayEvent = LineEvent | FoldEvent | StatusEvent;
 
-/** Chat colours by `col` (PROTOCOL.md §5). */
+/** Chat colours by `col` (docs/protocol.md, "Message types"). */
 const COLORS: ReadonlyMap<string, string> = new Map([
   ["1", "#ff0000"],
   ["2", "#1e87f0"],
@@ -322,8 +323,6 @@ const COLORS: ReadonlyMap<string, string> = new Map([
 
 const MAX_NAME = 64;
 const MAX_TEXT = 300;
-/** A Douyu `cid`: hex digits in practice; anything else gets a generated id. */
-const CID = /^[A-Za-z0-9_-]{1,64}$/;
 /** An avatar path as Douyu sends it (`avatar_v3/202404/abc`): no scheme, no `..`. */
 const AVATAR_PATH = /^(?!.*\.\.)[A-Za-z0-9_][A-Za-z0-9_./-]{0,199}$/;
 /** Super chat tiers, by price in yuan: tier n starts at TIERS[n - 2]. */
@@ -406,7 +405,7 @@ export class EventNormalizer {
       case "chatmsg": {
         const cid = ownString(msg, "cid");
         const event: ChatEvent = {
-          id: cid !== undefined && CID.test(cid) ? cid : this.nextId(),
+          id: isSafeName(cid) ? cid : this.nextId(),
           type: "chat",
           room,
           time,

@@ -42,7 +42,7 @@ export const OVERLAY_HTML: string = `<!doctype html>
 /**
  * The stylesheet (`GET /overlay.css`): a transparent page, the `default` and
  * `compact` themes. Everything is a class or a CSS variable, so a user
- * stylesheet can change any of it (see the README's DOM contract).
+ * stylesheet can change any of it (see "Restyling with CSS" in docs/overlay.md).
  *
  * @example
  * ```ts

@@ -1,7 +1,7 @@
 /**
  * STT, Douyu's text serialization: `key@=value/` maps, `item/` arrays, `@`
  * escaped as `@A` and `/` as `@S`, once more per nesting level. See
- * PROTOCOL.md §2.
+ * docs/protocol.md, "STT".
  *
  * Decoding is deliberately **one level**: values stay strings, and only
  * fields known to be nested are decoded further (by `parseMessage`).
@@ -140,7 +140,7 @@ function rawNestedKeys(rawKeys: RawKeys): NestedKeys {
  *
  * @example
  * ```ts
- * import { decodeStt, decodeSttMapList } from "@x/douyu";
+ * import { decodeStt, decodeSttMapList } from "./stt.ts";
  *
  * const { el } = decodeStt("el@=eid@AA=1@ASetp@AA=2@AS@S/");
  * console.log(decodeSttMapList(el ?? "")); // [{ eid: "1", etp: "2" }]

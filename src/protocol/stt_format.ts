@@ -313,7 +313,7 @@ export function unescapeTimes(text: string, times: number): string {
  *
  * @example
  * ```ts
- * import { decodeSttList } from "@x/douyu";
+ * import { decodeSttList } from "./stt.ts";
  *
  * console.log(decodeSttList("2614/1446/a@Sb/")); // ["2614", "1446", "a/b"]
  * ```
@@ -348,7 +348,7 @@ export function decodeListRange(text: string, from: number, to: number, level: n
  *
  * @example
  * ```ts
- * import { decodeSttPairs } from "@x/douyu";
+ * import { decodeSttPairs } from "./stt.ts";
  *
  * console.log(decodeSttPairs("rid@=1/type@=rri/rid@=-1/"));
  * // [["rid", "1"], ["type", "rri"], ["rid", "-1"]]

@@ -20,6 +20,7 @@
  */
 
 import { GiftCatalogError } from "./errors.ts";
+import { abortable } from "../base/abortable.ts";
 import { isRecord, ownField } from "../base/fields.ts";
 import { GiftCatalog, type GiftEntry } from "../protocol/gifts.ts";
 import {
@@ -496,7 +497,7 @@ export class GiftCatalogCache {
       if (this.#rooms.size <= this.#maxRooms) break;
       this.#rooms.delete(key);
     }
-    return whileNotAborted(slot.promise, options.signal);
+    return options.signal === undefined ? slot.promise : abortable(slot.promise, options.signal);
   }
 
   /**
@@ -585,15 +586,4 @@ export class GiftCatalogCache {
 function nonNegative(value: number, name: string): number {
   if (!(value >= 0)) throw new RangeError(`${name} must be a non-negative number, got ${value}`);
   return value;
-}
-
-/** `promise`, or a rejection with `signal`'s reason as soon as it aborts. */
-function whileNotAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
 }
