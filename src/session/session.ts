@@ -105,9 +105,8 @@ export interface ConnectOptions<T extends string = string> {
   heartbeatInterval?: number;
   /**
    * Milliseconds without a byte from the server before the connection is
-   * declared dead (half-open TCP is common) and replaced, checked at each
-   * heartbeat. Time spent paused for a slow consumer does not count.
-   * Default 120 000.
+   * declared dead (half-open TCP is common) and replaced. Time spent paused
+   * for a slow consumer does not count. Default 120 000.
    */
   idleTimeout?: number;
   /** Milliseconds to open a socket and receive `loginres`. Default 10 000. */
@@ -601,6 +600,10 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
         cancelLoginTimer();
         // This context lives as long as the connection: let the spent timer go.
         cancelLoginTimer = () => {};
+        setRepeating(options.heartbeatInterval, () => {
+          connection.heartbeatSentAt = performance.now();
+          open.write(HEARTBEAT).catch(fail);
+        }, signal);
         this.#emit({ type: "connected", url: endpoint.url });
         onJoined();
       };
@@ -639,21 +642,20 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
         : {}),
     });
 
-    // One timer per connection, every heartbeatInterval (shorter than
-    // idleTimeout): the idle watchdog, and once joined the heartbeat. Time
-    // spent waiting for a slow consumer is not idleness.
+    // Idle watchdog. Time spent waiting for a slow consumer is not idleness.
     let lastActivity = performance.now();
     let paused = false;
-    setRepeating(options.heartbeatInterval, () => {
-      const now = performance.now();
-      const idle = Math.round(now - lastActivity);
-      if (!paused && idle >= options.idleTimeout) {
-        fail(new TimeoutError(`no data from ${connection.endpoint.url} for ${idle} ms`));
-      } else if (connection.joined) {
-        connection.heartbeatSentAt = now;
-        transport.write(HEARTBEAT).catch(fail);
-      }
-    }, signal);
+    const watch = () => {
+      setTimer(options.idleTimeout, () => {
+        const idle = Math.round(performance.now() - lastActivity);
+        if (paused || idle < options.idleTimeout) {
+          watch();
+        } else {
+          fail(new TimeoutError(`no data from ${connection.endpoint.url} for ${idle} ms`));
+        }
+      }, signal);
+    };
+    watch();
     // Only a joined connection pauses: login must go on whatever the queue holds.
     const pauses = options.overflow === "pause";
     const mustPause = () => pauses && connection.joined && this.#sink.full;
