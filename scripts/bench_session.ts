@@ -19,7 +19,8 @@
  *
  * --douyudm DIR: also run douyudm@2.0.1's own WebSocket client (installed in
  * DIR/node_modules) under Node against the same server.
- * --idle N: open N idle sessions and report the memory they take.
+ * --idle N: only open N idle sessions and report the memory they take (see
+ * `idleSessions`; run with --v8-flags=--expose-gc, as `deno task bench:session` does).
  */
 // deno-lint-ignore-file no-console
 import { spawn } from "node:child_process";
@@ -50,6 +51,61 @@ function startServer(args: string[]) {
     isDeno ? ["run", "-N", "-R", script, ...args] : [script, ...args],
     { stdio: ["pipe", "pipe", "inherit"] },
   );
+}
+
+const idle = Number(values.idle);
+
+/**
+ * Memory of `idle` sessions, in a process that has done nothing else:
+ * RSS from before the first connection to one second after the last (with
+ * the login messages unread in each session's queue), and again after 15 s
+ * of idleness, by when V8 has given back the young generation that the
+ * burst of connections grew. Run with --v8-flags=--expose-gc.
+ */
+async function idleSessions(): Promise<void> {
+  const idleServer = startServer([]);
+  const idleInfo: { tcp: string } = await new Promise((resolve) => {
+    createInterface({ input: idleServer.stdout! }).once("line", (l) => resolve(JSON.parse(l)));
+  });
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  // One session first, so code and caches exist before the baseline.
+  await (await connect(9999, { url: idleInfo.tcp })).close();
+  gc?.();
+  const before = process.memoryUsage();
+  const sessions = [];
+  for (let i = 0; i < idle; i += 100) {
+    sessions.push(
+      ...await Promise.all(
+        Array.from({ length: Math.min(100, idle - i) }, () => connect(9999, { url: idleInfo.tcp })),
+      ),
+    );
+  }
+  const mb = (n: number) => (n / 1048576).toFixed(1);
+  const report = (when: string) => {
+    gc?.();
+    const now = process.memoryUsage();
+    console.log(
+      `${idle} idle sessions, ${when}: rss +${mb(now.rss - before.rss)} MB ` +
+        `(${((now.rss - before.rss) / idle / 1024).toFixed(1)} KiB each), ` +
+        `heap used +${mb(now.heapUsed - before.heapUsed)} MB` +
+        (gc ? "" : " (no gc exposed: figures include garbage)"),
+    );
+  };
+  await sleep(1000);
+  report("1 s after connecting");
+  // A collection then shrinks the young generation; its pages go back to the
+  // system in the background, by the next one.
+  await sleep(15_000);
+  gc?.();
+  await sleep(1000);
+  report("after 15 s idle");
+  await Promise.all(sessions.map((s) => s.close()));
+  idleServer.stdin!.end();
+}
+if (idle > 0) {
+  await idleSessions();
+  process.exit(0);
 }
 
 const server = startServer(["--repeat", `${repeat}`]);
@@ -182,32 +238,4 @@ for (const [name, list] of Object.entries(rates)) {
   );
 }
 
-const idle = Number(values.idle);
-if (idle > 0) {
-  const idleServer = startServer([]);
-  const idleInfo: { tcp: string } = await new Promise((resolve) => {
-    createInterface({ input: idleServer.stdout! }).once("line", (l) => resolve(JSON.parse(l)));
-  });
-  const gc = (globalThis as { gc?: () => void }).gc;
-  gc?.();
-  const before = process.memoryUsage();
-  const sessions = [];
-  for (let i = 0; i < idle; i += 100) {
-    sessions.push(
-      ...await Promise.all(
-        Array.from({ length: Math.min(100, idle - i) }, () => connect(9999, { url: idleInfo.tcp })),
-      ),
-    );
-  }
-  gc?.();
-  const after = process.memoryUsage();
-  const mb = (n: number) => (n / 1048576).toFixed(1);
-  console.log(
-    `${idle} idle sessions: rss +${mb(after.rss - before.rss)} MB ` +
-      `(${((after.rss - before.rss) / idle / 1024).toFixed(1)} KiB each), ` +
-      `heap +${mb(after.heapUsed - before.heapUsed)} MB`,
-  );
-  await Promise.all(sessions.map((s) => s.close()));
-  idleServer.stdin!.end();
-}
 server.stdin!.end();

@@ -91,3 +91,37 @@ test("queue: an ended queue is never full, so a paused producer stops waiting on
   assert.deepEqual([(await queue.next()).value, (await queue.next()).value], [1, 2]);
   assert.equal((await queue.next()).done, true);
 });
+
+test("queue: waitForConsumer resolves once the consumer takes everything, within its run", async () => {
+  const queue = new MessageQueue<number>(100, "pause");
+  const signal = new AbortController().signal;
+  await queue.waitForConsumer(signal); // nothing queued: at once
+  for (let i = 0; i < 3; i++) queue.push(i);
+  let timerFired = false;
+  const timer = setTimeout(() => (timerFired = true), 0);
+  const waiting = queue.waitForConsumer(signal);
+  for (let i = 0; i < 3; i++) await queue.next();
+  await waiting;
+  // Resolved by the drain, in the same run of microtasks: no timer has fired.
+  assert.equal(timerFired, false);
+  clearTimeout(timer);
+});
+
+test("queue: waitForConsumer resolves after a turn of the event loop when the consumer stops taking", async () => {
+  const queue = new MessageQueue<number>(100, "pause");
+  const controller = new AbortController();
+  for (let i = 0; i < 3; i++) queue.push(i);
+  const waiting = queue.waitForConsumer(controller.signal);
+  await queue.next(); // one taken; then this consumer waits on something else
+  await waiting;
+  assert.equal(queue.size, 2);
+  // …and at once on end() or an abort, leaving no timer behind.
+  const ended = queue.waitForConsumer(controller.signal);
+  queue.end();
+  await ended;
+  const other = new MessageQueue<number>(100, "pause");
+  other.push(1);
+  const aborted = other.waitForConsumer(controller.signal);
+  controller.abort();
+  await aborted;
+});
