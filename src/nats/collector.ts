@@ -8,6 +8,7 @@
  * @module
  */
 
+import { abortable } from "../base/abortable.ts";
 import { errorText } from "../base/errors.ts";
 import { isSafeName } from "../base/names.ts";
 import { ClusterError } from "./errors.ts";
@@ -43,6 +44,8 @@ import {
   roomKey,
   roomOfKey,
 } from "./records.ts";
+import { type LeaseHost, LeaseKeeper, type Renewal } from "./leases.ts";
+import { planSpread } from "./spread.ts";
 
 /** A chat id fit for a `Nats-Msg-Id`: what Douyu sends is 32 hex digits. */
 const CHAT_ID = /^[0-9A-Za-z-]{1,64}$/;
@@ -156,16 +159,11 @@ export interface CollectorCounters extends PublisherCounters {
 /** A room this collector holds. */
 interface Owned {
   readonly room: number;
-  revision: number;
-  /** Until when the lease is surely still ours (ms, this clock): past it, stop the room. */
-  validUntil: number;
   readonly since: number;
   state: "joining" | "watching" | "releasing";
   settings: RoomSettings;
   lastMessageAt: number | undefined;
   messages: number;
-  /** The renewal in flight, if any. */
-  renewal: Promise<void> | undefined;
 }
 
 /**
@@ -218,7 +216,7 @@ export class Collector implements AsyncDisposable {
   readonly #cooldown: number;
   readonly #flushTimeout: number;
   readonly #renewInterval: number;
-  readonly #fenceMargin: number;
+  readonly #leases: LeaseKeeper;
   readonly #hub: Hub;
   readonly #hubStop = new AbortController();
   readonly #publisher: StreamPublisher;
@@ -251,8 +249,6 @@ export class Collector implements AsyncDisposable {
   #pump: Promise<void> = Promise.resolve();
   /** Long-lived loops (watchers), awaited by `close()`. */
   #tasks: Promise<unknown>[] = [];
-  /** Short tasks in flight (renewals). */
-  readonly #running = new Set<Promise<void>>();
   #closing: Promise<void> | undefined;
   #resolveClosed!: () => void;
 
@@ -292,7 +288,12 @@ export class Collector implements AsyncDisposable {
     this.#maxRooms = maxRooms;
     this.#roomOptions = roomOptions;
     this.#renewInterval = Math.max(250, Math.floor(cluster.leaseTtl / 4));
-    this.#fenceMargin = Math.min(1000, Math.floor(cluster.leaseTtl / 10));
+    this.#leases = new LeaseKeeper(this.#leaseHost(), {
+      ttl: cluster.leaseTtl,
+      renewInterval: this.#renewInterval,
+      fenceMargin: Math.min(1000, Math.floor(cluster.leaseTtl / 10)),
+      concurrency: RENEW_CONCURRENCY,
+    });
     this.#claimJitter = Math.max(0, claimJitter);
     this.#startDelay = Math.max(0, startDelay ?? Math.min(3000, this.#renewInterval));
     this.#handover = Math.max(0, handover);
@@ -359,13 +360,12 @@ export class Collector implements AsyncDisposable {
     this.#track(this.#watchBucket(this.#cluster.leases, true));
     this.#track(this.#watchBucket(this.#cluster.rooms, false));
     this.#track(this.#watchHubStatus());
-    setRepeating(this.#renewInterval, () => this.#renewAll(), signal);
+    this.#leases.start(signal);
     setRepeating(
       this.#renewInterval,
       () => void this.#heartbeat().catch(this.#failed("heartbeat")),
       signal,
     );
-    setRepeating(Math.max(100, Math.floor(this.#renewInterval / 4)), () => this.#fence(), signal);
     setTimer(this.#startDelay, () => {
       this.#requestScan(0);
       // Rooms whose leases expired produce no event: look regularly.
@@ -398,7 +398,7 @@ export class Collector implements AsyncDisposable {
     await this.#scanning?.catch(() => {});
     if (this.#registered) {
       // Gone from the live set first, so the others' fair share grows before the leases free up.
-      await bounded(this.#cluster.collectors.delete(this.name), GOODBYE_MS);
+      await this.#bounded(this.#cluster.collectors.delete(this.name), GOODBYE_MS);
       const owned = [...this.#owned.values()].filter((entry) => entry.state !== "releasing");
       await Promise.all(owned.map((entry) => this.#giveUp(entry, "stopping", "keep")));
       if (owned.length > 0 && this.#handover > 0) {
@@ -421,10 +421,18 @@ export class Collector implements AsyncDisposable {
     this.#publisher.close(); // a loop still waiting for room gives up
     await this.#pump;
     await this.#hub.closed;
-    await Promise.allSettled([...this.#tasks, ...this.#running]);
+    await Promise.allSettled([...this.#tasks, this.#leases.settled()]);
     this.#owned.clear();
     this.#events.end();
     this.#resolveClosed();
+  }
+
+  /** Waits for `task` (its failure ignored), but at most `ms`; a task left running is ignored. */
+  async #bounded(task: Promise<unknown>, ms: number): Promise<void> {
+    const limit = new AbortController();
+    const cancel = setTimer(ms, () => limit.abort(), limit.signal);
+    await abortable(task, limit.signal).catch(() => {});
+    cancel();
   }
 
   #track(task: Promise<unknown>): void {
@@ -511,44 +519,38 @@ export class Collector implements AsyncDisposable {
     ]);
     if (this.#stopping) return;
     live.add(this.name);
-    // Rooms no longer desired: stop them, no handover.
-    for (const entry of this.#owned.values()) {
-      if (entry.state !== "releasing" && !desired.has(entry.room)) {
-        void this.#giveUp(entry, "removed", "stop");
-      }
-    }
     const now = Date.now();
     for (const [room, until] of this.#cooling) if (until <= now) this.#cooling.delete(room);
-    const held = [...this.#owned.values()].filter((entry) => entry.state !== "releasing");
-    const share = Math.min(this.#maxRooms, Math.ceil(desired.size / live.size));
-    if (held.length > share) {
-      // A newcomer (or a smaller desired set): hand the excess over, newest first.
-      const excess = held.sort((a, b) => b.since - a.since).slice(0, held.length - share);
-      for (const entry of excess) void this.#giveUp(entry, "rebalanced", "handover");
-      return;
+    const plan = planSpread({
+      desired,
+      live: live.size,
+      leased: new Set([...leased].map(roomOfKey).filter((room) => room !== undefined)),
+      held: [...this.#owned.values()].map((entry) => ({
+        room: entry.room,
+        since: entry.since,
+        releasing: entry.state === "releasing",
+      })),
+      cooling: this.#cooling,
+      freeSince: this.#freeSince,
+      now,
+      maxRooms: this.#maxRooms,
+      // Rooms nobody took for a renewal interval go to anyone with room to spare.
+      staleAfter: this.#renewInterval,
+    });
+    // Rooms no longer desired: stop them, no handover.
+    for (const room of plan.remove) void this.#giveUp(this.#owned.get(room)!, "removed", "stop");
+    for (const room of plan.rebalance) {
+      void this.#giveUp(this.#owned.get(room)!, "rebalanced", "handover");
     }
-    const free = [...desired].filter((room) =>
-      !leased.has(roomKey(room)) && !this.#owned.has(room) && !this.#cooling.has(room)
-    );
-    const freeSince = new Map<number, number>();
-    for (const room of free) freeSince.set(room, this.#freeSince.get(room) ?? now);
-    this.#freeSince = freeSince;
-    // Room in the hub: rooms in their handover still hold a connection.
-    const capacity = this.#maxRooms - this.#owned.size;
-    let want = Math.min(share - held.length, capacity);
-    if (want <= 0) {
-      // Rooms nobody took for a renewal interval (the others are full, or at their share).
-      const stale = free.filter((room) => now - freeSince.get(room)! >= this.#renewInterval);
-      want = Math.min(capacity, stale.length);
-    }
-    if (want <= 0 || free.length === 0) return;
+    if (plan.rebalance.length > 0) return;
+    this.#freeSince = plan.freeSince;
+    if (plan.want <= 0) return;
     if (this.#claimJitter > 0) {
       await sleep(Math.random() * this.#claimJitter, this.#lifetime.signal);
     }
-    shuffle(free);
     let claimed = 0;
-    for (const room of free) {
-      if (claimed >= want || this.#stopping) break;
+    for (const room of plan.claim) {
+      if (claimed >= plan.want || this.#stopping) break;
       if (await this.#claim(room)) claimed++;
     }
   }
@@ -586,16 +588,14 @@ export class Collector implements AsyncDisposable {
     }
     const entry: Owned = {
       room,
-      revision,
-      validUntil: sentAt + this.#cluster.leaseTtl - this.#fenceMargin,
       since: lease.since,
       state: "joining",
       settings,
       lastMessageAt: undefined,
       messages: 0,
-      renewal: undefined,
     };
     this.#owned.set(room, entry);
+    this.#leases.hold(room, revision, sentAt);
     this.#counters.claimed++;
     this.#events.emit({ type: "claimed", room });
     const options: RoomOptions = settings.types !== undefined ? { types: settings.types } : {};
@@ -627,9 +627,9 @@ export class Collector implements AsyncDisposable {
   ): Promise<void> {
     if (entry.state === "releasing") return;
     entry.state = "releasing";
-    await entry.renewal;
-    await bounded(
-      this.#cluster.leases.delete(roomKey(entry.room), { previousSeq: entry.revision }),
+    const revision = await this.#leases.release(entry.room);
+    await this.#bounded(
+      this.#cluster.leases.delete(roomKey(entry.room), { previousSeq: revision }),
       GOODBYE_MS,
     );
     this.#counters.released++;
@@ -647,8 +647,9 @@ export class Collector implements AsyncDisposable {
     await this.#hub.remove(entry.room).catch(() => {});
   }
 
-  #lose(entry: Owned, type: "lost" | "fenced"): void {
-    if (this.#owned.get(entry.room) !== entry) return;
+  #lose(entry: Owned | undefined, type: "lost" | "fenced"): void {
+    if (entry === undefined || this.#owned.get(entry.room) !== entry) return;
+    this.#leases.forget(entry.room);
     this.#counters[type]++;
     this.#events.emit({ type, room: entry.room });
     entry.state = "releasing";
@@ -658,68 +659,36 @@ export class Collector implements AsyncDisposable {
   // -------------------------------------------------------------------------
   // Renewing and fencing
 
-  /**
-   * Renews every lease, a bounded number at once. `force` (after a
-   * reconnect) also renews leases whose renewal is still in flight: one sent
-   * while NATS was away would only time out.
-   */
-  #renewAll(force = false): void {
-    if (this.#stopping) return;
-    const entries = [...this.#owned.values()].filter((entry) =>
-      entry.state !== "releasing" && (force || entry.renewal === undefined)
-    );
-    // Hundreds of rooms must not become hundreds of requests in one go.
-    let next = 0;
-    const worker = async () => {
-      while (next < entries.length && !this.#stopping) {
-        const entry = entries[next++]!;
-        const renewal = this.#renew(entry);
-        entry.renewal = renewal;
-        await renewal;
-        if (entry.renewal === renewal) entry.renewal = undefined;
-      }
+  /** What the lease keeper renews leases and stops rooms with. */
+  #leaseHost(): LeaseHost {
+    return {
+      renew: (room, revision) => this.#renew(room, revision),
+      lose: (room, why) => this.#lose(this.#owned.get(room), why),
+      failed: this.#failed("renewal"),
     };
-    for (let i = 0; i < Math.min(RENEW_CONCURRENCY, entries.length); i++) {
-      this.#background(worker());
-    }
   }
 
-  /** Keeps a short task until it settles, so that `close()` can wait for it. */
-  #background(task: Promise<void>): void {
-    const settled = task.catch(this.#failed("renewal"));
-    this.#running.add(settled);
-    void settled.finally(() => this.#running.delete(settled));
-  }
-
-  async #renew(entry: Owned): Promise<void> {
-    if (entry.state === "releasing" || this.#owned.get(entry.room) !== entry) return;
+  async #renew(room: number, revision: number): Promise<Renewal | "lost"> {
+    const entry = this.#owned.get(room);
+    if (entry === undefined) return "lost"; // gone meanwhile: nothing left to stop
     const lease: Lease = { collector: this.name, instance: this.instance, since: entry.since };
-    const sentAt = Date.now();
     try {
-      entry.revision = await this.#cluster.leases.update(
-        roomKey(entry.room),
+      const renewed = await this.#cluster.leases.update(
+        roomKey(room),
         JSON.stringify(lease),
-        entry.revision,
+        revision,
         this.#renewInterval,
       );
-      entry.validUntil = sentAt + this.#cluster.leaseTtl - this.#fenceMargin;
+      return { revision: renewed, renewed: true };
     } catch (error) {
-      if (!isWrongSequence(error)) return; // NATS unreachable: fencing decides
+      if (!isWrongSequence(error)) throw error; // NATS unreachable: fencing decides
       // An update whose ack was lost still counts: is the lease still ours?
-      const current = await this.#cluster.leases.get(roomKey(entry.room)).catch(() => null);
+      const current = await this.#cluster.leases.get(roomKey(room)).catch(() => null);
       const holder = current?.operation === "PUT" ? parseLease(current.value) : undefined;
       if (holder?.instance === this.instance && current !== null) {
-        entry.revision = current.revision;
-        return;
+        return { revision: current.revision, renewed: false };
       }
-      this.#lose(entry, "lost");
-    }
-  }
-
-  #fence(): void {
-    const now = Date.now();
-    for (const entry of this.#owned.values()) {
-      if (entry.state !== "releasing" && now > entry.validUntil) this.#lose(entry, "fenced");
+      return "lost";
     }
   }
 
@@ -734,7 +703,7 @@ export class Collector implements AsyncDisposable {
         this.#events.emit({ type: "nats", state: "disconnected" });
       } else if (event.type === "reconnect") {
         this.#events.emit({ type: "nats", state: "reconnected" });
-        this.#renewAll(true);
+        this.#leases.renewAll(true);
         void this.#heartbeat().catch(this.#failed("heartbeat"));
         this.#requestScan(Math.random() * this.#claimJitter);
       }
@@ -759,7 +728,11 @@ export class Collector implements AsyncDisposable {
           if (change.operation === "PUT") {
             if (entry === undefined || entry.state === "releasing") continue;
             const holder = parseLease(change.value);
-            if (holder?.instance !== this.instance && change.revision > entry.revision) {
+            const revision = this.#leases.revision(room);
+            if (
+              holder?.instance !== this.instance && revision !== undefined &&
+              change.revision > revision
+            ) {
               this.#lose(entry, "lost");
             }
             continue;
@@ -816,18 +789,4 @@ export function chatId(room: number, message: Message): string | undefined {
   if (message.type !== "chatmsg") return undefined;
   const cid = (message as { cid?: unknown }).cid;
   return typeof cid === "string" && CHAT_ID.test(cid) ? `${room}:${cid}` : undefined;
-}
-
-/** Waits for `task` (its failure ignored), but at most `ms`; a task left running is ignored. */
-async function bounded(task: Promise<unknown>, ms: number): Promise<void> {
-  const limit = new AbortController();
-  await Promise.race([task.catch(() => {}), sleep(ms, limit.signal)]);
-  limit.abort();
-}
-
-function shuffle<T>(items: T[]): void {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [items[i], items[j]] = [items[j]!, items[i]!];
-  }
 }
