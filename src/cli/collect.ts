@@ -11,13 +11,7 @@ import { errorText } from "../base/errors.ts";
 import { isSafeName } from "../base/names.ts";
 import type { CollectorEvent } from "../nats/mod.ts";
 import { type CliIO, say, stopController, untilAborted, UsageError } from "./io.ts";
-import {
-  CONNECT_OPTIONS,
-  defineOptions,
-  endpointUrls,
-  numberOption,
-  parseCommand,
-} from "./options.ts";
+import { CONNECT_OPTIONS, defineOptions, endpointUrls, numberOption } from "./options.ts";
 import {
   clusterSettings,
   invalid,
@@ -25,9 +19,9 @@ import {
   NATS_OPTIONS,
   NATS_OPTIONS_HELP,
   OK,
-  openCluster,
   positiveOption,
-  runCommand,
+  runNatsCommand,
+  withCluster,
 } from "./nats_setup.ts";
 
 const OPTIONS = defineOptions(
@@ -64,6 +58,8 @@ rooms at once (others take them over) and end it with status 0.
   -q, --quiet            report only errors, not each room claimed or released
 ${NATS_OPTIONS_HELP}`;
 
+const COMMAND = { name: "douyu collect", options: OPTIONS, help: HELP };
+
 /**
  * `douyu collect`: runs a collector until interrupted.
  *
@@ -80,15 +76,7 @@ ${NATS_OPTIONS_HELP}`;
  * ```
  */
 export function collectCommand(args: string[], io: CliIO): Promise<number> {
-  return runCommand(io, async () => {
-    const { values, positionals } = parseCommand(args, OPTIONS, "douyu collect");
-    if (values.help) {
-      await io.stdout(HELP);
-      return OK;
-    }
-    if (positionals.length > 0) {
-      throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-    }
+  return runNatsCommand(COMMAND, args, io, async ({ values }) => {
     const name = values.name;
     if (name === undefined) throw new UsageError("missing --name NAME: this collector's name");
     if (!isSafeName(name)) {
@@ -111,11 +99,8 @@ export function collectCommand(args: string[], io: CliIO): Promise<number> {
     const { stop, unlink } = stopController(io);
     try {
       const nats = await loadNats();
-      const cluster = await openCluster(nats, servers, {
-        ...options,
-        name: `douyu collect ${name}`,
-      });
-      try {
+      const clusterOptions = { ...options, name: `douyu collect ${name}` };
+      await withCluster(nats, servers, clusterOptions, async (cluster) => {
         const collector = new nats.Collector(cluster, {
           name,
           ...(maxRooms !== undefined ? { maxRooms } : {}),
@@ -148,9 +133,7 @@ export function collectCommand(args: string[], io: CliIO): Promise<number> {
           `collector ${name} stopped: ${collector.counters.published} messages published` +
             (left > 0 ? `, ${left} not acknowledged by NATS` : ""),
         );
-      } finally {
-        await cluster.close();
-      }
+      });
     } finally {
       unlink();
     }

@@ -26,7 +26,6 @@ import {
   lookups,
   OUTPUT_OPTIONS,
   outputOptions,
-  parseCommand,
 } from "./options.ts";
 import { Printer } from "./printer.ts";
 import { resolveRooms } from "./resolve.ts";
@@ -37,8 +36,8 @@ import {
   NATS_OPTIONS,
   NATS_OPTIONS_HELP,
   OK,
-  openCluster,
-  runCommand,
+  runNatsCommand,
+  withCluster,
 } from "./nats_setup.ts";
 
 const OPTIONS = defineOptions(
@@ -69,6 +68,8 @@ Prints the messages the cluster's collectors publish, as watching rooms does
   and --api-base, --mobile-base, --gift-api-base: as when watching rooms
 ${NATS_OPTIONS_HELP}`;
 
+const COMMAND = { name: "douyu consume", options: OPTIONS, help: HELP };
+
 /**
  * `douyu consume`: prints collected messages until interrupted (or `--count`,
  * `--duration`).
@@ -86,15 +87,7 @@ ${NATS_OPTIONS_HELP}`;
  * ```
  */
 export function consumeCommand(args: string[], io: CliIO): Promise<number> {
-  return runCommand(io, async () => {
-    const { values, positionals } = parseCommand(args, OPTIONS, "douyu consume");
-    if (values.help) {
-      await io.stdout(HELP);
-      return OK;
-    }
-    if (positionals.length > 0) {
-      throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-    }
+  return runNatsCommand(COMMAND, args, io, async ({ values }) => {
     const output = outputOptions(values);
     const webApis = lookups(values);
     const { servers, options } = clusterSettings(values);
@@ -120,8 +113,8 @@ export function consumeCommand(args: string[], io: CliIO): Promise<number> {
         if (stop.signal.aborted) return interruptCode(io);
         throw new UsageError("no room left to read (see the lookups above)");
       }
-      const cluster = await openCluster(nats, servers, { ...options, name: "douyu consume" });
-      try {
+      const clusterOptions = { ...options, name: "douyu consume" };
+      const code = await withCluster(nats, servers, clusterOptions, async (cluster) => {
         const subscription = nats.subscribe(cluster, {
           ...(rooms.length > 0 ? { rooms } : {}),
           ...(output.types !== undefined ? { types: [...output.types] } : {}),
@@ -151,9 +144,9 @@ export function consumeCommand(args: string[], io: CliIO): Promise<number> {
           await say(io, `${subscription.skipped} malformed messages skipped`);
         }
         if (printer.outputError !== undefined) return await printer.outputFailure(io);
-      } finally {
-        await cluster.close();
-      }
+        return undefined;
+      });
+      if (code !== undefined) return code;
     } finally {
       gifts.clear(); // abandons a lookup still in flight
       unlink();

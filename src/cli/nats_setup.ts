@@ -17,7 +17,13 @@ import {
   USAGE,
   UsageError,
 } from "./io.ts";
-import { defineOptions, HELP_OPTION } from "./options.ts";
+import {
+  defineOptions,
+  HELP_OPTION,
+  type OptionTable,
+  parseCommand,
+  type ParsedCommand,
+} from "./options.ts";
 
 /** `src/nats/mod.ts`, as its dynamic import gives it. */
 export type NatsModule = typeof import("../nats/mod.ts");
@@ -157,6 +163,60 @@ export async function openCluster(
     return await nats.Cluster.connect(servers, options);
   } catch (error) {
     throw new CliFailure(describeError(error));
+  }
+}
+
+/** A NATS command's name, options and help, for {@linkcode runNatsCommand}. */
+export interface NatsCommand<O extends OptionTable> {
+  /** `douyu rooms`, …: named in usage errors. */
+  name: string;
+  /** Its option table (with {@linkcode NATS_OPTIONS}). */
+  options: O;
+  /** What `--help` prints. */
+  help: string;
+  /** True when it takes positional arguments; otherwise any is a usage error. */
+  positionals?: boolean;
+}
+
+/**
+ * The preamble every NATS command shares: parses `args` against its table,
+ * answers `--help`, refuses arguments it does not take, then runs `body`,
+ * with errors turned into exit codes as {@linkcode runCommand} does.
+ */
+export function runNatsCommand<const O extends OptionTable>(
+  command: NatsCommand<O>,
+  args: string[],
+  io: CliIO,
+  body: (parsed: ParsedCommand<O>) => Promise<number>,
+): Promise<number> {
+  return runCommand(io, async () => {
+    const parsed = parseCommand(args, command.options, command.name);
+    if ((parsed.values as { help?: boolean }).help) {
+      await io.stdout(command.help);
+      return OK;
+    }
+    if (!command.positionals && parsed.positionals.length > 0) {
+      throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[0])}`);
+    }
+    return await body(parsed);
+  });
+}
+
+/**
+ * Connects to the cluster, runs `body` with it, and closes it whatever
+ * happens: the connection every NATS command opens and closes the same way.
+ */
+export async function withCluster<T>(
+  nats: NatsModule,
+  servers: string[],
+  options: ConnectClusterOptions,
+  body: (cluster: Cluster) => Promise<T>,
+): Promise<T> {
+  const cluster = await openCluster(nats, servers, options);
+  try {
+    return await body(cluster);
+  } finally {
+    await cluster.close();
   }
 }
 

@@ -8,7 +8,7 @@
 import type { ClusterOverview } from "../nats/mod.ts";
 import { sanitizeForTerminal } from "../base/sanitize.ts";
 import { CliFailure, type CliIO, interruptCode, stopController, UsageError } from "./io.ts";
-import { defineOptions, LOOKUP_OPTIONS, lookups, parseCommand } from "./options.ts";
+import { defineOptions, LOOKUP_OPTIONS, lookups } from "./options.ts";
 import { resolveRooms } from "./resolve.ts";
 import {
   clusterSettings,
@@ -16,8 +16,8 @@ import {
   NATS_OPTIONS,
   NATS_OPTIONS_HELP,
   OK,
-  openCluster,
-  runCommand,
+  runNatsCommand,
+  withCluster,
 } from "./nats_setup.ts";
 
 const OPTIONS = defineOptions(
@@ -42,6 +42,8 @@ comma-separated.
   --json                 with list: one JSON object instead of a table
 ${NATS_OPTIONS_HELP}`;
 
+const COMMAND = { name: "douyu rooms", options: OPTIONS, help: HELP, positionals: true };
+
 /**
  * `douyu rooms`: adds, removes or lists the cluster's rooms.
  *
@@ -58,12 +60,7 @@ ${NATS_OPTIONS_HELP}`;
  * ```
  */
 export function roomsCommand(args: string[], io: CliIO): Promise<number> {
-  return runCommand(io, async () => {
-    const { values, positionals } = parseCommand(args, OPTIONS, "douyu rooms");
-    if (values.help) {
-      await io.stdout(HELP);
-      return OK;
-    }
+  return runNatsCommand(COMMAND, args, io, async ({ values, positionals }) => {
     const [action, ...words] = positionals;
     if (action !== "add" && action !== "remove" && action !== "list") {
       throw new UsageError(
@@ -104,8 +101,7 @@ export function roomsCommand(args: string[], io: CliIO): Promise<number> {
         throw new CliFailure(`no room to ${action}`);
       }
       const nats = await loadNats();
-      const cluster = await openCluster(nats, servers, { ...options, name: "douyu rooms" });
-      try {
+      await withCluster(nats, servers, { ...options, name: "douyu rooms" }, async (cluster) => {
         if (action === "add") {
           await nats.addRooms(cluster, rooms, types !== undefined ? { types } : {});
           await io.stdout(
@@ -122,9 +118,7 @@ export function roomsCommand(args: string[], io: CliIO): Promise<number> {
             values.json ? `${JSON.stringify(view)}\n` : formatOverview(view, Date.now()),
           );
         }
-      } finally {
-        await cluster.close();
-      }
+      });
     } finally {
       unlink();
     }
