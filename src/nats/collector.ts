@@ -46,6 +46,7 @@ import {
 } from "./records.ts";
 import { type LeaseHost, LeaseKeeper, type Renewal } from "./leases.ts";
 import { planSpread } from "./spread.ts";
+import { Link, OfflineError } from "./link.ts";
 
 /** A chat id fit for a `Nats-Msg-Id`: what Douyu sends is 32 hex digits. */
 const CHAT_ID = /^[0-9A-Za-z-]{1,64}$/;
@@ -55,7 +56,7 @@ const RENEW_CONCURRENCY = 32;
  * How long a stopping collector waits for NATS to take its goodbyes (heartbeat
  * deleted, leases released): with NATS away, the leases expire by themselves.
  */
-const GOODBYE_MS = 2000;
+export const GOODBYE_MS = 2000;
 
 /**
  * Options of a {@linkcode Collector}: its name, its limits, and the options
@@ -217,6 +218,8 @@ export class Collector implements AsyncDisposable {
   readonly #flushTimeout: number;
   readonly #renewInterval: number;
   readonly #leases: LeaseKeeper;
+  /** Requests fail at once while NATS is away, instead of timing out after it is back. */
+  readonly #link = new Link();
   readonly #hub: Hub;
   readonly #hubStop = new AbortController();
   readonly #publisher: StreamPublisher;
@@ -395,10 +398,13 @@ export class Collector implements AsyncDisposable {
     this.#stopping = true;
     this.#signal?.removeEventListener("abort", this.#onAbort);
     this.#scanTimer?.();
-    await this.#scanning?.catch(() => {});
+    // A scan in flight is not waited for: it claims nothing more once stopping.
     if (this.#registered) {
       // Gone from the live set first, so the others' fair share grows before the leases free up.
-      await this.#bounded(this.#cluster.collectors.delete(this.name), GOODBYE_MS);
+      await this.#bounded(
+        this.#link.run(() => this.#cluster.collectors.delete(this.name)),
+        GOODBYE_MS,
+      );
       const owned = [...this.#owned.values()].filter((entry) => entry.state !== "releasing");
       await Promise.all(owned.map((entry) => this.#giveUp(entry, "stopping", "keep")));
       if (owned.length > 0 && this.#handover > 0) {
@@ -406,6 +412,7 @@ export class Collector implements AsyncDisposable {
       }
     }
     this.#lifetime.abort();
+    await this.#scanning?.catch(() => {});
     // The loop drains what the hub queued, then ends, and the publisher gets its last acks;
     // with NATS away, the loop may wait for room in the publisher: `flushTimeout` bounds both.
     this.#hubStop.abort();
@@ -442,7 +449,8 @@ export class Collector implements AsyncDisposable {
   /** Reports a failure of `what` as an `error` event (while running). */
   #failed(what: string): (error: unknown) => void {
     return (error) => {
-      if (this.#lifetime.signal.aborted) return;
+      // NATS going away is reported once, as a `nats` event.
+      if (this.#lifetime.signal.aborted || error instanceof OfflineError) return;
       this.#events.emit({
         type: "error",
         error: new ClusterError(`${what} failed: ${errorText(error)}`, { cause: error }),
@@ -452,7 +460,7 @@ export class Collector implements AsyncDisposable {
 
   /** Refuses to start next to a live collector of the same name. */
   async #checkName(): Promise<void> {
-    const entry = await this.#cluster.collectors.get(this.name);
+    const entry = await this.#link.run(() => this.#cluster.collectors.get(this.name));
     if (entry === null || entry.operation !== "PUT") return;
     const health = readJson(entry.value);
     const instance = health !== undefined && typeof health.instance === "string"
@@ -461,14 +469,14 @@ export class Collector implements AsyncDisposable {
     if (instance === this.instance) return;
     // A collector that just died still has its heartbeat for a while: wait for it to expire.
     await sleep(this.#cluster.healthTtl, this.#lifetime.signal);
-    const again = await this.#cluster.collectors.get(this.name);
+    const again = await this.#link.run(() => this.#cluster.collectors.get(this.name));
     if (again !== null && again.operation === "PUT" && again.revision !== entry.revision) {
       throw new ClusterError(`a collector named ${this.name} is already running`);
     }
   }
 
   async #heartbeat(): Promise<void> {
-    if (this.#stopping) return;
+    if (this.#stopping || !this.#link.online) return; // a reconnect heartbeats at once
     const now = Date.now();
     const health: CollectorHealth = {
       name: this.name,
@@ -485,14 +493,15 @@ export class Collector implements AsyncDisposable {
       })),
       counters: { ...this.counters },
     };
-    await this.#cluster.collectors.put(this.name, JSON.stringify(health));
+    await this.#link.run(() => this.#cluster.collectors.put(this.name, JSON.stringify(health)));
   }
 
   // -------------------------------------------------------------------------
   // Claiming and spreading
 
   #requestScan(delay: number): void {
-    if (this.#stopping || this.#lifetime.signal.aborted) return;
+    // Away from NATS there is nothing to scan: a reconnect asks for a scan.
+    if (this.#stopping || this.#lifetime.signal.aborted || !this.#link.online) return;
     if (this.#scanning !== undefined) {
       this.#rescan = true;
       return;
@@ -512,11 +521,13 @@ export class Collector implements AsyncDisposable {
 
   async #scan(): Promise<void> {
     const cluster = this.#cluster;
-    const [desired, leased, live] = await Promise.all([
-      this.#desiredRooms(),
-      listKeys(cluster.js, cluster.jsm, LEASES_BUCKET),
-      listKeys(cluster.js, cluster.jsm, COLLECTORS_BUCKET),
-    ]);
+    const [desired, leased, live] = await this.#link.run(() =>
+      Promise.all([
+        this.#desiredRooms(),
+        listKeys(cluster.js, cluster.jsm, LEASES_BUCKET),
+        listKeys(cluster.js, cluster.jsm, COLLECTORS_BUCKET),
+      ])
+    );
     if (this.#stopping) return;
     live.add(this.name);
     const now = Date.now();
@@ -567,7 +578,8 @@ export class Collector implements AsyncDisposable {
 
   /** A room's settings, read when it is claimed; none when unreadable. */
   async #settingsOf(room: number): Promise<RoomSettings> {
-    const entry = await this.#cluster.rooms.get(roomKey(room)).catch(() => null);
+    const entry = await this.#link.run(() => this.#cluster.rooms.get(roomKey(room)))
+      .catch(() => null);
     return entry !== null && entry.operation === "PUT" ? parseRoomSettings(entry.value) : {};
   }
 
@@ -576,14 +588,18 @@ export class Collector implements AsyncDisposable {
     const sentAt = Date.now();
     let revision: number;
     try {
-      revision = await this.#cluster.leases.create(roomKey(room), JSON.stringify(lease));
+      revision = await this.#link.run(() =>
+        this.#cluster.leases.create(roomKey(room), JSON.stringify(lease))
+      );
     } catch (error) {
       if (!isWrongSequence(error)) this.#failed(`claim of room ${room}`)(error);
       return false;
     }
     const settings = await this.#settingsOf(room);
     if (this.#stopping) {
-      await this.#cluster.leases.delete(roomKey(room), { previousSeq: revision }).catch(() => {});
+      await this.#link.run(() =>
+        this.#cluster.leases.delete(roomKey(room), { previousSeq: revision })
+      ).catch(() => {});
       return false;
     }
     const entry: Owned = {
@@ -629,7 +645,9 @@ export class Collector implements AsyncDisposable {
     entry.state = "releasing";
     const revision = await this.#leases.release(entry.room);
     await this.#bounded(
-      this.#cluster.leases.delete(roomKey(entry.room), { previousSeq: revision }),
+      this.#link.run(() =>
+        this.#cluster.leases.delete(roomKey(entry.room), { previousSeq: revision })
+      ),
       GOODBYE_MS,
     );
     this.#counters.released++;
@@ -673,17 +691,20 @@ export class Collector implements AsyncDisposable {
     if (entry === undefined) return "lost"; // gone meanwhile: nothing left to stop
     const lease: Lease = { collector: this.name, instance: this.instance, since: entry.since };
     try {
-      const renewed = await this.#cluster.leases.update(
-        roomKey(room),
-        JSON.stringify(lease),
-        revision,
-        this.#renewInterval,
+      const renewed = await this.#link.run(() =>
+        this.#cluster.leases.update(
+          roomKey(room),
+          JSON.stringify(lease),
+          revision,
+          this.#renewInterval,
+        )
       );
       return { revision: renewed, renewed: true };
     } catch (error) {
       if (!isWrongSequence(error)) throw error; // NATS unreachable: fencing decides
       // An update whose ack was lost still counts: is the lease still ours?
-      const current = await this.#cluster.leases.get(roomKey(room)).catch(() => null);
+      const current = await this.#link.run(() => this.#cluster.leases.get(roomKey(room)))
+        .catch(() => null);
       const holder = current?.operation === "PUT" ? parseLease(current.value) : undefined;
       if (holder?.instance === this.instance && current !== null) {
         return { revision: current.revision, renewed: false };
@@ -700,8 +721,10 @@ export class Collector implements AsyncDisposable {
     this.#lifetime.signal.addEventListener("abort", () => status.stop(), { once: true });
     for await (const event of status) {
       if (event.type === "disconnect") {
+        this.#link.down();
         this.#events.emit({ type: "nats", state: "disconnected" });
       } else if (event.type === "reconnect") {
+        this.#link.up();
         this.#events.emit({ type: "nats", state: "reconnected" });
         this.#leases.renewAll(true);
         void this.#heartbeat().catch(this.#failed("heartbeat"));

@@ -246,6 +246,11 @@ export class StreamPublisher {
     for await (const event of status) {
       if (event.type === "disconnect") {
         this.#connected = false;
+        // Their acks cannot come on the next connection (and the client drops what it had not
+        // written yet): send them again as soon as it is up, not an ack timeout later.
+        for (const { item } of this.#inFlight.values()) this.#retries.push(item);
+        this.#counters.retries += this.#inFlight.size;
+        this.#inFlight.clear();
       } else if (event.type === "reconnect") {
         this.#connected = true;
         this.#retryDelay = RETRY_MIN_MS;

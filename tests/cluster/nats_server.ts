@@ -33,6 +33,8 @@ export interface NatsServer {
   /** `nats://127.0.0.1:<port>`. */
   readonly url: string;
   readonly port: number;
+  /** The running server's process id (undefined while stopped). */
+  readonly pid: number | undefined;
   /** Stops it (SIGTERM; SIGKILL after 5 s); the store stays. */
   stop(): Promise<void>;
   /** Starts it again on the same port and store. */
@@ -99,6 +101,9 @@ export async function startNatsServer(): Promise<NatsServer> {
     },
     get port() {
       return port;
+    },
+    get pid() {
+      return child?.pid;
     },
     stop,
     start: launch,

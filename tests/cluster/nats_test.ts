@@ -22,6 +22,7 @@ import {
 } from "../../src/nats/mod.ts";
 import { messageHeaders } from "../../src/nats/cluster.ts";
 import { StreamPublisher } from "../../src/nats/publisher.ts";
+import { GOODBYE_MS } from "../../src/nats/collector.ts";
 import { parseLease, snapshot } from "../../src/nats/records.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -447,11 +448,72 @@ test("stopping while NATS is away ends within its limits, rooms paused meanwhile
     const stopping = Date.now();
     await collector.close();
     const took = Date.now() - stopping;
-    // Goodbyes (2 s at most each: heartbeat, then the leases together), handover, last acks.
-    assert.ok(took < 7000, `close() took ${took} ms with NATS away`);
+    // The design bound: goodbyes (GOODBYE_MS at most each: heartbeat, then the leases
+    // together), the handover window, the last acks (flushTimeout); 1 s for the rest.
+    const bound = 2 * GOODBYE_MS + 200 + 1000 + 1000;
+    assert.ok(took < bound, `close() took ${took} ms with NATS away (bound ${bound} ms)`);
     assert.equal(collector.counters.maxBuffered, 5);
   } finally {
     await collector.close();
+    await cluster.close();
+    await nats.close();
+  }
+});
+
+test("a NATS restart: no request left behind to time out, rooms kept, new rooms claimed at once", async () => {
+  const nats = await startNatsServer();
+  await using server = await MockServer.start({});
+  const ttl = 8000;
+  const cluster = await Cluster.connect(nats.url, { leaseTtl: ttl });
+  const collector = new Collector(cluster, {
+    name: "a",
+    url: server.url,
+    startDelay: 0,
+    claimJitter: 0,
+  });
+  const events: [number, CollectorEvent][] = [];
+  const watching = (async () => {
+    for await (const event of collector.events()) events.push([Date.now(), event]);
+  })();
+  let admin: Cluster | undefined;
+  try {
+    await addRooms(cluster, [9999]);
+    await collector.start();
+    await server.nextClient();
+    await nats.stop();
+    // Longer than a heartbeat interval (TTL/4): requests are sent, or would be, while away.
+    await sleep(ttl / 4 + 1000);
+    await nats.start();
+    admin = await Cluster.connect(nats.url);
+    await until(
+      "the collector reconnected",
+      10_000,
+      () =>
+        events.some(([, event]) => event.type === "nats" && event.state === "reconnected")
+          ? true
+          : undefined,
+    );
+    const added = Date.now();
+    await addRooms(admin, [7777]);
+    await until(
+      "the new room claimed",
+      10_000,
+      () => collector.rooms.includes(7777) ? true : undefined,
+    );
+    const claimedAfter = Date.now() - added;
+    // A scan runs when the desired rooms change: it must not wait for one lost in the outage.
+    assert.ok(claimedAfter < 2500, `new room claimed ${claimedAfter} ms after it was added`);
+    // Past the client's request timeout (5 s) after the outage: nothing sent while away was
+    // left to time out.
+    await sleep(Math.max(0, 5500 - (Date.now() - added)));
+    assert.deepEqual(collector.rooms, [7777, 9999]);
+    const errors = events.filter(([, event]) => event.type === "error");
+    assert.deepEqual(errors.map(([, event]) => String((event as { error: unknown }).error)), []);
+    assert.equal(collector.counters.fenced, 0);
+  } finally {
+    await collector.close();
+    await watching;
+    await admin?.close();
     await cluster.close();
     await nats.close();
   }
