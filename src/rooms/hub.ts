@@ -121,6 +121,8 @@ interface RoomEntry {
   readonly session: Session;
   /** False once removed: its messages still queued are skipped. */
   active: boolean;
+  /** Removed with `keepQueued`: what it read up to its close is still yielded. */
+  keep: boolean;
   joined: boolean;
 }
 
@@ -242,7 +244,7 @@ export class Hub<M extends Message = Message>
 
   async #start(room: number, options: RoomOptions): Promise<number> {
     const session = new Session(room, { ...this.#defaults, ...options, overflow: this.#overflow });
-    const entry: RoomEntry = { room, session, active: true, joined: false };
+    const entry: RoomEntry = { room, session, active: true, keep: false, joined: false };
     const queue = this.#queue;
     const sink: MessageSink<Message> = {
       push: (message) => {
@@ -279,23 +281,27 @@ export class Hub<M extends Message = Message>
   }
 
   #forget(entry: RoomEntry): void {
-    entry.active = false;
+    if (!entry.keep) entry.active = false;
     if (this.#entries.get(entry.room) === entry) this.#entries.delete(entry.room);
   }
 
   /**
    * Logs a room out and stops watching it: nothing more of it is yielded,
-   * not even what was already queued. A no-op for a room not in the hub.
+   * not even what was already queued, unless `keepQueued` is set: then what
+   * the room had read until it closed is still yielded (nothing read is lost).
+   * A no-op for a room not in the hub.
    *
    * @param room The room id (or a name or URL, resolved as for `add`).
+   * @param options `keepQueued`: still yield what it read.
    */
-  async remove(room: number | string): Promise<void> {
+  async remove(room: number | string, options: { keepQueued?: boolean } = {}): Promise<void> {
     const parsed = parseRoomInput(room);
     const id = "id" in parsed
       ? parsed.id
       : await resolveRoom(room, { signal: this.#lifetime.signal });
     const entry = this.#entries.get(id);
     if (entry === undefined) return;
+    entry.keep = options.keepQueued === true;
     this.#forget(entry);
     await entry.session.close();
   }
