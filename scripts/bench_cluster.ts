@@ -134,6 +134,10 @@ try {
       percentile(room, 0.99).toFixed(1)
     } ms`,
   );
+  const stored = after.state.bytes / Math.max(1, after.state.messages);
+  console.log(
+    `  stream: ${stored.toFixed(0)} bytes per message stored (headers and JetStream's own)`,
+  );
   console.log(
     `  collector RSS: ${(steady / 1048576).toFixed(1)} MiB steady, ${
       (memory.peakResident / 1048576).toFixed(1)

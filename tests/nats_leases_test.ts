@@ -1,131 +1,167 @@
 /**
- * Lease renewal and fencing (`src/nats/leases.ts`), without a server: a
- * fake host and a fake clock.
+ * A collector's session lease (`src/nats/leases.ts`), without a server: a
+ * fake host and a fake monotonic clock. The heartbeat is the lease every
+ * room depends on; fencing must come before the server could expire it.
  */
 import assert from "node:assert/strict";
-import { type LeaseHost, LeaseKeeper, type Renewal } from "../src/nats/leases.ts";
+import {
+  fenceCheckInterval,
+  fenceMargin,
+  renewInterval,
+  type SessionHost,
+  SessionLease,
+} from "../src/nats/leases.ts";
 import { deferred } from "../src/base/timers.ts";
 import { test } from "./harness.ts";
 
-/** A host whose renewals wait until the test answers them. */
+/** A host whose heartbeats wait until the test answers them. */
 function fakeHost() {
-  const pending: {
-    room: number;
-    revision: number;
-    answer(result: Renewal | "lost" | Error): void;
-  }[] = [];
-  const lost: [number, string][] = [];
+  const pending: { answer(ok: boolean): void }[] = [];
+  let fenced = 0;
   const failures: unknown[] = [];
-  const host: LeaseHost = {
-    renew(room, revision) {
-      const done = deferred<Renewal | "lost">();
-      pending.push({
-        room,
-        revision,
-        answer: (result) => result instanceof Error ? done.reject(result) : done.resolve(result),
-      });
+  const host: SessionHost = {
+    beat() {
+      const done = deferred<void>();
+      pending.push({ answer: (ok) => ok ? done.resolve() : done.reject(new Error("timeout")) });
       return done.promise;
     },
-    lose: (room, why) => void lost.push([room, why]),
+    fenced: () => void fenced++,
     failed: (error) => void failures.push(error),
   };
-  return { host, pending, lost, failures };
+  return { host, pending, fenced: () => fenced, failures };
 }
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
-const timing = { ttl: 10_000, renewInterval: 2500, fenceMargin: 1000, concurrency: 2 };
+const TTL = 10_000;
 
-test("leases: valid until the claim was sent plus the TTL less the margin, then fenced", () => {
-  let now = 0;
-  const { host, lost } = fakeHost();
-  const keeper = new LeaseKeeper(host, { ...timing, now: () => now });
-  keeper.hold(1, 5, 100);
-  now = 100 + 10_000 - 1000;
-  keeper.fence();
-  assert.deepEqual(lost, []);
-  now++;
-  keeper.fence();
-  assert.deepEqual(lost, [[1, "fenced"]]);
-  assert.equal(keeper.has(1), false);
+async function begun(now: { t: number }) {
+  const fake = fakeHost();
+  const session = new SessionLease(fake.host, { ttl: TTL, now: () => now.t });
+  const stop = new AbortController();
+  const beginning = session.begin(stop.signal);
+  fake.pending.shift()!.answer(true);
+  await beginning;
+  return { ...fake, session, stop };
+}
+
+test("session: the timing: renewals every TTL/4, fenced a margin before, checked 4 times a margin", () => {
+  assert.equal(renewInterval(15_000), 3750);
+  assert.equal(fenceMargin(15_000), 1000);
+  // Checked every 250 ms: three quarters of the 1 s margin stay (it was every 937 ms).
+  assert.equal(fenceCheckInterval(15_000), 250);
+  for (const ttl of [1000, 3000, 15_000, 3_600_000]) {
+    assert.ok(fenceCheckInterval(ttl) <= fenceMargin(ttl) / 4 || fenceCheckInterval(ttl) === 25);
+    assert.ok(renewInterval(ttl) + fenceMargin(ttl) < ttl);
+  }
 });
 
-test("leases: a renewal extends validity from when it was sent, not answered", async () => {
-  let now = 0;
-  const { host, pending, lost } = fakeHost();
-  const keeper = new LeaseKeeper(host, { ...timing, now: () => now });
-  keeper.hold(1, 5, 0);
-  now = 2500;
-  keeper.renewAll();
-  assert.deepEqual(pending.map((p) => [p.room, p.revision]), [[1, 5]]);
-  now = 8000; // a slow answer
-  pending.shift()!.answer({ revision: 6, renewed: true });
-  await tick();
-  assert.equal(keeper.revision(1), 6);
-  now = 2500 + 9000;
-  keeper.fence();
-  assert.deepEqual(lost, []);
-  now++;
-  keeper.fence();
-  assert.deepEqual(lost, [[1, "fenced"]]);
+test("session: valid until the first heartbeat was sent plus the TTL less the margin", async () => {
+  const now = { t: 500 };
+  const { session, fenced, stop } = await begun(now);
+  assert.equal(session.validUntil, 500 + TTL - fenceMargin(TTL));
+  now.t = session.validUntil;
+  session.check();
+  assert.equal(fenced(), 0);
+  assert.equal(session.alive, true);
+  now.t++;
+  session.check();
+  assert.equal(fenced(), 1);
+  assert.equal(session.alive, false);
+  session.check();
+  assert.equal(fenced(), 1, "fenced once");
+  stop.abort();
 });
 
-test("leases: an unreachable store leaves fencing to decide; a lost lease is reported at once", async () => {
-  let now = 0;
-  const { host, pending, lost } = fakeHost();
-  const keeper = new LeaseKeeper(host, { ...timing, now: () => now });
-  keeper.hold(1, 5, 0);
-  keeper.hold(2, 7, 0);
-  keeper.renewAll();
-  pending.shift()!.answer(new Error("timeout"));
-  pending.shift()!.answer("lost");
+test("session: a renewal extends from when it was sent; an answer past the validity fences instead", async () => {
+  const now = { t: 0 };
+  const { session, pending, fenced, stop } = await begun(now);
+  now.t = 2500;
+  session.renew();
+  now.t = 4000; // answered late, but in time
+  pending.shift()!.answer(true);
   await tick();
-  assert.deepEqual(lost, [[2, "lost"]]);
-  assert.equal(keeper.has(1), true);
-  assert.equal(keeper.revision(1), 5);
-  now = 9001;
-  keeper.fence();
-  assert.deepEqual(lost, [[2, "lost"], [1, "fenced"]]);
+  await tick();
+  assert.equal(session.validUntil, 2500 + TTL - fenceMargin(TTL));
+  now.t = 5000;
+  session.renew();
+  // No check ran in between (a busy event loop): the answer comes past the validity.
+  now.t = 2500 + TTL;
+  pending.shift()!.answer(true);
+  await tick();
+  await tick();
+  assert.equal(fenced(), 1, "an answer past the validity must fence, not extend");
+  assert.equal(session.alive, false);
+  stop.abort();
 });
 
-test("leases: an adopted revision (an answer lost before) does not extend validity", async () => {
-  let now = 0;
-  const { host, pending, lost } = fakeHost();
-  const keeper = new LeaseKeeper(host, { ...timing, now: () => now });
-  keeper.hold(1, 5, 0);
-  now = 3000;
-  keeper.renewAll();
-  pending.shift()!.answer({ revision: 9, renewed: false });
+test("session: after a fence only a heartbeat sent after it starts a session again", async () => {
+  const now = { t: 0 };
+  const { session, pending, fenced, stop } = await begun(now);
+  now.t = 3000;
+  session.renew(); // sent before the fence, answered after it
+  now.t = TTL;
+  session.check();
+  assert.equal(fenced(), 1);
+  pending.shift()!.answer(true);
   await tick();
-  assert.equal(keeper.revision(1), 9);
-  now = 9001;
-  keeper.fence();
-  assert.deepEqual(lost, [[1, "fenced"]]);
+  await tick();
+  assert.equal(session.alive, false, "a heartbeat of the old session revived it");
+  now.t = TTL + 100;
+  session.renew();
+  pending.shift()!.answer(true);
+  await tick();
+  await tick();
+  assert.equal(session.alive, true);
+  assert.equal(session.validUntil, TTL + 100 + TTL - fenceMargin(TTL));
+  stop.abort();
 });
 
-test("leases: at most `concurrency` renewals at once; release waits for the one in flight", async () => {
-  const { host, pending } = fakeHost();
-  const keeper = new LeaseKeeper(host, timing);
-  for (let room = 1; room <= 5; room++) keeper.hold(room, room * 10, Date.now());
-  keeper.renewAll();
-  assert.equal(pending.length, 2);
-  keeper.renewAll(); // those in flight are not renewed twice
-  assert.equal(pending.length, 4);
-  let released: number | undefined | "waiting" = "waiting";
-  const first = pending.find((p) => p.room === 1)!;
-  void keeper.release(1).then((revision) => (released = revision));
+test("session: failed renewals are reported, and leave fencing to decide", async () => {
+  const now = { t: 0 };
+  const { session, pending, fenced, failures, stop } = await begun(now);
+  for (const t of [2500, 5000, 7500]) {
+    now.t = t;
+    session.renew();
+    pending.shift()!.answer(false);
+    await tick();
+    await tick();
+  }
+  assert.equal(failures.length, 3);
+  assert.equal(fenced(), 0);
+  now.t = TTL;
+  session.check();
+  assert.equal(fenced(), 1);
+  stop.abort();
+});
+
+test("session: one heartbeat at a time; a renewal asked meanwhile follows it", async () => {
+  const now = { t: 0 };
+  const { session, pending, stop } = await begun(now);
+  session.renew();
+  session.renew();
+  session.renew();
+  assert.equal(pending.length, 1);
+  pending.shift()!.answer(true);
   await tick();
-  assert.equal(released, "waiting");
-  first.answer({ revision: 11, renewed: true });
   await tick();
+  assert.equal(pending.length, 1, "the renewal asked meanwhile");
+  pending.shift()!.answer(true);
   await tick();
-  assert.equal(released, 11);
-  assert.equal(keeper.has(1), false);
-  // A forced round (after a reconnect) renews those in flight too.
-  const before = pending.length;
-  keeper.renewAll(true);
-  assert.equal(pending.length, before + 2);
-  for (const p of pending.splice(0)) p.answer({ revision: p.revision + 1, renewed: true });
-  for (let i = 0; i < 10; i++) await tick();
-  for (const p of pending.splice(0)) p.answer({ revision: p.revision + 1, renewed: true });
-  await keeper.settled();
+  await session.settled();
+  stop.abort();
+});
+
+test("session: a shorter TTL takes effect at once, and fences if the session is past it", async () => {
+  const now = { t: 0 };
+  const { session, fenced, stop } = await begun(now);
+  now.t = 3000;
+  session.setTtl(5000);
+  assert.equal(session.ttl, 5000);
+  assert.equal(session.validUntil, 5000 - fenceMargin(5000));
+  assert.equal(fenced(), 0);
+  session.setTtl(2000);
+  assert.equal(fenced(), 1);
+  session.setTtl(20_000); // longer: from the next renewal on
+  assert.equal(session.alive, false);
+  stop.abort();
 });

@@ -95,12 +95,12 @@ export function collectCommand(args: string[], io: CliIO): Promise<number> {
       }
     }
     const heartbeat = numberOption(values.heartbeat, "heartbeat", "seconds");
-    const { servers, options } = clusterSettings(values);
+    const target = clusterSettings(values);
+    target.options.name = `douyu collect ${name}`;
     const { stop, unlink } = stopController(io);
     try {
       const nats = await loadNats();
-      const clusterOptions = { ...options, name: `douyu collect ${name}` };
-      await withCluster(nats, servers, clusterOptions, async (cluster) => {
+      await withCluster(nats, target, io, async (cluster) => {
         const collector = new nats.Collector(cluster, {
           name,
           ...(maxRooms !== undefined ? { maxRooms } : {}),
@@ -118,7 +118,7 @@ export function collectCommand(args: string[], io: CliIO): Promise<number> {
           await collector.start();
           await say(
             io,
-            `collector ${name} started (lease TTL ${cluster.leaseTtl / 1000} s, ` +
+            `collector ${name} started (lease TTL ${collector.leaseTtl / 1000} s, ` +
               `at most ${maxRooms ?? 200} rooms); Ctrl-C stops`,
           );
           await untilAborted(stop.signal);
@@ -127,11 +127,15 @@ export function collectCommand(args: string[], io: CliIO): Promise<number> {
           await collector.close();
           await reporting;
         }
-        const left = collector.counters.buffered;
+        const { published, unpublished, oversized, rejected } = collector.counters;
+        const lost = [
+          unpublished > 0 ? `${unpublished} read but not taken by NATS in time (lost)` : "",
+          oversized + rejected > 0 ? `${oversized + rejected} too large for NATS (dropped)` : "",
+        ].filter((part) => part !== "");
         await say(
           io,
-          `collector ${name} stopped: ${collector.counters.published} messages published` +
-            (left > 0 ? `, ${left} not acknowledged by NATS` : ""),
+          `collector ${name} stopped: ${published} messages published` +
+            (lost.length > 0 ? `; ${lost.join(", ")}` : ""),
         );
       });
     } finally {
@@ -160,13 +164,27 @@ async function report(
         await say(io, `room ${event.room}: lease taken by another collector; stopped`);
         break;
       case "fenced":
-        await say(io, `room ${event.room}: lease could not be renewed in time; stopped`);
+        await say(
+          io,
+          `room ${event.room}: lease could not be renewed in time; stopped (what it read is ` +
+            `published when NATS is back)`,
+        );
         break;
       case "room-error":
         await say(io, `room ${event.room}: ${errorText(event.error)}`);
         break;
       case "nats":
         await say(io, `NATS ${event.state}`);
+        break;
+      case "jetstream":
+        await say(
+          io,
+          event.state === "failing"
+            ? `NATS JetStream is not storing messages: ${event.reason}. If its disk is full, ` +
+              `free space on the NATS server (then restart it if it keeps failing); messages ` +
+              `are held (up to --buffer), then the rooms pause; past the lease TTL they stop`
+            : "NATS JetStream stores messages again",
+        );
         break;
       case "error":
         await say(io, `error: ${errorText(event.error)}`);

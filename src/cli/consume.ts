@@ -62,7 +62,8 @@ Prints the messages the cluster's collectors publish, as watching rooms does
   --types a,b,c          only these message types, e.g. chatmsg,dgb
   --since T              start T ago (90s, 10m, 2h, 1d) or at a date
                          (2024-05-01T20:00:00Z); default: new messages only
-  --durable NAME         a durable consumer: a restart resumes where it stopped
+  --durable NAME         a durable reader: a restart resumes where it stopped, in
+                         the stream's order (with --since only when it is created)
   --json, --count N, --duration S, the filters (--no-bots, --only-room,
   --block-words, --block-users, --min-level, --min-gift-value, --fold-repeats)
   and --api-base, --mobile-base, --gift-api-base: as when watching rooms
@@ -90,7 +91,8 @@ export function consumeCommand(args: string[], io: CliIO): Promise<number> {
   return runNatsCommand(COMMAND, args, io, async ({ values }) => {
     const output = outputOptions(values);
     const webApis = lookups(values);
-    const { servers, options } = clusterSettings(values);
+    const target = clusterSettings(values);
+    target.options.name = "douyu consume";
     const durable = values.durable;
     if (durable !== undefined && !isSafeName(durable)) {
       throw invalid("durable", durable, "1 to 64 letters, digits, _ or -");
@@ -113,13 +115,22 @@ export function consumeCommand(args: string[], io: CliIO): Promise<number> {
         if (stop.signal.aborted) return interruptCode(io);
         throw new UsageError("no room left to read (see the lookups above)");
       }
-      const clusterOptions = { ...options, name: "douyu consume" };
-      const code = await withCluster(nats, servers, clusterOptions, async (cluster) => {
+      const code = await withCluster(nats, target, io, async (cluster) => {
+        const gaps: Promise<void>[] = [];
         const subscription = nats.subscribe(cluster, {
           ...(rooms.length > 0 ? { rooms } : {}),
           ...(output.types !== undefined ? { types: [...output.types] } : {}),
           ...(since !== undefined ? { since } : {}),
           ...(durable !== undefined ? { durable } : {}),
+          onGap: (gap) => {
+            gaps.push(say(
+              io,
+              `${gap.exact ? "" : "up to "}${gap.count} message${gap.count === 1 ? "" : "s"} ` +
+                `removed by the stream's retention before this reader got ${
+                  gap.count === 1 ? "it" : "them"
+                } (stream sequence ${gap.from}${gap.to > gap.from ? `-${gap.to}` : ""})`,
+            ));
+          },
           signal: stop.signal,
         });
         // As when watching: one room shows no room column, several (or all) do.
@@ -140,8 +151,16 @@ export function consumeCommand(args: string[], io: CliIO): Promise<number> {
           cancelDeadline();
           await subscription.close();
         }
+        await Promise.all(gaps);
         if (subscription.skipped > 0) {
           await say(io, `${subscription.skipped} malformed messages skipped`);
+        }
+        if (subscription.missed > 0) {
+          await say(
+            io,
+            `${subscription.missed} messages missed in all: removed by the stream's retention ` +
+              `before this reader got them (see douyu rooms list for what the stream keeps)`,
+          );
         }
         if (printer.outputError !== undefined) return await printer.outputFailure(io);
         return undefined;

@@ -1,204 +1,195 @@
 /**
- * Keeping leases: renewing each one before it expires, a bounded number at
- * once, and fencing (stopping a room whose lease could not be renewed in
- * time, before anyone else can claim it). A {@linkcode LeaseKeeper} knows
- * nothing of NATS: it works through a three-method {@linkcode LeaseHost}, so
- * its timing is tested without a server (`tests/nats_leases_test.ts`).
+ * A collector's session: its heartbeat is the lease every room it holds
+ * depends on. A {@linkcode SessionLease} renews the heartbeat every quarter
+ * of the TTL and fences (stops every room) before the heartbeat could expire
+ * on the server, on the monotonic clock. It knows nothing of NATS: it works
+ * through a three-method {@linkcode SessionHost}, so its timing is tested
+ * without a server (`tests/nats_leases_test.ts`).
+ *
+ * The heartbeat entry lives a TTL after the server stored it, which is after
+ * it was sent: the session is surely alive until the last stored renewal's
+ * send time plus the TTL, less a margin for the clocks' rates and a late
+ * timer. An answer that arrives past that point extends nothing: the entry
+ * may have expired meanwhile, and another collector may have taken the rooms.
  *
  * @module
  */
 
-import { setRepeating } from "../base/timers.ts";
+import { setTimer } from "../base/timers.ts";
 
-/** What a {@linkcode LeaseKeeper} needs from its collector. */
-export interface LeaseHost {
-  /**
-   * Renews a room's lease by compare-and-set on `revision`. Resolves with the
-   * lease's revision now and whether this renewal stored it (`renewed`: a
-   * previous renewal whose answer was lost may have), or `"lost"` when
-   * another collector holds the lease now; rejects when the store cannot be
-   * reached (fencing then decides).
-   */
-  renew(room: number, revision: number): Promise<Renewal | "lost">;
-  /** A lease is gone: taken (`"lost"`) or not renewed in time (`"fenced"`). Stop the room. */
-  lose(room: number, why: "lost" | "fenced"): void;
-  /** A renewal failed in an unexpected way (reported; the keeper carries on). */
+/** What a {@linkcode SessionLease} needs from its collector. */
+export interface SessionHost {
+  /** Writes the heartbeat. Resolves once stored; rejects when it could not be. */
+  beat(): Promise<void>;
+  /** The session could not be renewed in time: stop every room now. */
+  fenced(): void;
+  /** A renewal failed (reported; fencing decides what it means). */
   failed(error: unknown): void;
 }
 
-/** What a renewal found: see {@linkcode LeaseHost.renew}. */
-export interface Renewal {
-  /** The lease's revision now. */
-  revision: number;
-  /** True when this renewal stored it: the lease is valid for a TTL from when it was sent. */
-  renewed: boolean;
-}
-
-/** Timing of a {@linkcode LeaseKeeper}. */
-export interface LeaseTiming {
-  /** The lease lifetime, ms. */
+/** Timing of a {@linkcode SessionLease}. */
+export interface SessionTiming {
+  /** The lease TTL, ms. */
   ttl: number;
-  /** Milliseconds between renewals. */
-  renewInterval: number;
-  /** A lease is given up this long before it could expire, ms. */
-  fenceMargin: number;
-  /** Renewals in flight at once, at most. */
-  concurrency: number;
-  /** The clock, ms. Default `Date.now`. */
+  /** The monotonic clock, ms. Default `performance.now`. */
   now?: () => number;
 }
 
-/** One lease kept. */
-interface Kept {
-  revision: number;
-  /** Until when the lease is surely still ours (ms, `now()`'s clock): past it, fence. */
-  validUntil: number;
-  /** The renewal in flight, if any. */
-  renewal: Promise<void> | undefined;
+/** A session is given up this long before it could expire: a tenth of the TTL, at most 1 s. */
+export function fenceMargin(ttl: number): number {
+  return Math.min(1000, Math.floor(ttl / 10));
+}
+
+/** Renewals come every quarter of the TTL (at least 250 ms apart). */
+export function renewInterval(ttl: number): number {
+  return Math.max(250, Math.floor(ttl / 4));
 }
 
 /**
- * Renews the leases it is given and fences those it could not renew in
- * time. A lease is valid until the renewal that stored it was *sent* plus
- * the TTL, less the fence margin: the store counts the TTL from when it
- * wrote the lease, which is later.
+ * How often the session's validity is checked: four times per margin (at
+ * most every 250 ms, at least every 25 ms), so that fencing keeps at least
+ * three quarters of its margin.
+ */
+export function fenceCheckInterval(ttl: number): number {
+  return Math.max(25, Math.min(250, Math.floor(fenceMargin(ttl) / 4)));
+}
+
+/**
+ * Keeps a collector's session alive, and fences it when it cannot. `begin()`
+ * starts it from a stored heartbeat; once fenced it stays dead until a
+ * heartbeat *sent after the fence* is stored (the host gives it a new
+ * instance id first, so nothing of the old session comes back).
  *
  * @example
  * ```ts ignore
- * const keeper = new LeaseKeeper(host, { ttl: 15_000, renewInterval: 3750, fenceMargin: 1000, concurrency: 32 });
- * keeper.start(signal);
- * keeper.hold(9999, revision, sentAt);
+ * const session = new SessionLease(host, { ttl: 15_000 });
+ * await session.begin(signal); // the first heartbeat stored
  * ```
  */
-export class LeaseKeeper {
-  readonly #host: LeaseHost;
-  readonly #timing: Required<LeaseTiming>;
-  readonly #leases = new Map<number, Kept>();
-  /** Renewals in flight, awaited by {@linkcode LeaseKeeper.settled}. */
-  readonly #running = new Set<Promise<void>>();
-  #stopped = false;
+export class SessionLease {
+  readonly #host: SessionHost;
+  readonly #now: () => number;
+  #ttl: number;
+  /** Until when the session is surely alive (monotonic ms); `-Infinity` while dead. */
+  #validUntil = -Infinity;
+  #fencedAt = -Infinity;
+  /** When the last stored heartbeat was sent (monotonic ms). */
+  #lastSentAt = -Infinity;
+  #beating: Promise<void> | undefined;
+  #again = false;
+  #signal: AbortSignal | undefined;
+  #cancelRenew: () => void = () => {};
 
   /**
-   * @param host What renews a lease and stops a room.
-   * @param timing The TTL, renewal interval, fence margin and concurrency.
+   * @param host What writes the heartbeat and stops the rooms.
+   * @param timing The TTL and the clock.
    */
-  constructor(host: LeaseHost, timing: LeaseTiming) {
+  constructor(host: SessionHost, timing: SessionTiming) {
     this.#host = host;
-    this.#timing = { now: Date.now, ...timing };
+    this.#ttl = timing.ttl;
+    this.#now = timing.now ?? (() => performance.now());
   }
 
-  /** Renews every lease each `renewInterval`, and checks for fencing, until `signal` aborts. */
-  start(signal: AbortSignal): void {
-    const { renewInterval } = this.#timing;
-    setRepeating(renewInterval, () => this.renewAll(), signal);
-    setRepeating(Math.max(100, Math.floor(renewInterval / 4)), () => this.fence(), signal);
-    signal.addEventListener("abort", () => (this.#stopped = true), { once: true });
+  /** True while the session is valid: its rooms may be watched. */
+  get alive(): boolean {
+    return this.#now() <= this.#validUntil;
   }
 
-  /** True while the lease of `room` is kept. */
-  has(room: number): boolean {
-    return this.#leases.has(room);
+  /** Until when it is surely alive, monotonic ms (`-Infinity` while dead). */
+  get validUntil(): number {
+    return this.#validUntil;
   }
 
-  /** The kept lease's revision, or `undefined`. */
-  revision(room: number): number | undefined {
-    return this.#leases.get(room)?.revision;
+  /** The TTL it runs with, ms. */
+  get ttl(): number {
+    return this.#ttl;
   }
 
   /**
-   * Keeps a lease just claimed.
-   *
-   * @param room The room.
-   * @param revision The revision the claim stored.
-   * @param sentAt When the claim was sent (`now()`'s clock).
+   * Starts renewing (every quarter of the TTL) and checking (see
+   * {@linkcode fenceCheckInterval}) until `signal` aborts, after a first
+   * heartbeat; rejects when that one fails.
    */
-  hold(room: number, revision: number, sentAt: number): void {
-    this.#leases.set(room, {
-      revision,
-      validUntil: sentAt + this.#timing.ttl - this.#timing.fenceMargin,
-      renewal: undefined,
+  async begin(signal: AbortSignal): Promise<void> {
+    this.#signal = signal;
+    const sentAt = this.#now();
+    await this.#host.beat();
+    this.#stored(sentAt);
+    this.#scheduleRenew();
+    const check = () => {
+      this.check();
+      setTimer(fenceCheckInterval(this.#ttl), check, signal);
+    };
+    setTimer(fenceCheckInterval(this.#ttl), check, signal);
+  }
+
+  /** Renews now (after a reconnect, or to report a change); one renewal at a time. */
+  renew(): void {
+    if (this.#signal?.aborted) return;
+    if (this.#beating !== undefined) {
+      this.#again = true;
+      return;
+    }
+    const sentAt = this.#now();
+    this.#beating = this.#host.beat().then(
+      () => this.#stored(sentAt),
+      (error) => this.#host.failed(error),
+    ).finally(() => {
+      this.#beating = undefined;
+      if (this.#again) {
+        this.#again = false;
+        this.renew();
+      }
     });
   }
 
   /**
-   * Stops keeping a lease, after the renewal in flight (if any).
-   *
-   * @returns Its last revision (to delete it with), or `undefined` when it was not kept.
+   * Follows a TTL change. A shorter one takes effect at once (the server
+   * will expire the heartbeat sooner); a longer one from the next renewal.
    */
-  async release(room: number): Promise<number | undefined> {
-    const lease = this.#leases.get(room);
-    if (lease === undefined) return undefined;
-    this.#leases.delete(room);
-    await lease.renewal;
-    return lease.revision;
-  }
-
-  /** Forgets a lease at once (the room was lost or fenced). */
-  forget(room: number): void {
-    this.#leases.delete(room);
-  }
-
-  /**
-   * Renews every lease, a bounded number at once. `force` (after a
-   * reconnect) also renews leases whose renewal is still in flight: one sent
-   * while the store was away would only time out.
-   */
-  renewAll(force = false): void {
-    if (this.#stopped) return;
-    const due = [...this.#leases].filter(([, lease]) => force || lease.renewal === undefined);
-    // Hundreds of rooms must not become hundreds of requests in one go.
-    let next = 0;
-    const worker = async () => {
-      while (next < due.length && !this.#stopped) {
-        const [room, lease] = due[next++]!;
-        if (this.#leases.get(room) !== lease) continue;
-        const renewal = this.#renew(room, lease);
-        lease.renewal = renewal;
-        await renewal;
-        if (lease.renewal === renewal) lease.renewal = undefined;
-      }
-    };
-    for (let i = 0; i < Math.min(this.#timing.concurrency, due.length); i++) {
-      const task = worker().catch((error) => this.#host.failed(error));
-      this.#running.add(task);
-      void task.finally(() => this.#running.delete(task));
+  setTtl(ttl: number): void {
+    if (ttl === this.#ttl) return;
+    const shorter = ttl < this.#ttl;
+    this.#ttl = ttl;
+    if (shorter && Number.isFinite(this.#validUntil)) {
+      this.#validUntil = Math.min(this.#validUntil, this.#lastSentAt + ttl - fenceMargin(ttl));
+      this.check();
     }
+    this.#scheduleRenew();
   }
 
-  /** Fences every lease past its validity. */
-  fence(): void {
-    const now = this.#timing.now();
-    for (const [room, lease] of this.#leases) {
-      if (now > lease.validUntil) this.#lose(room, lease, "fenced");
-    }
+  /** Fences the session if it is past its validity. */
+  check(): void {
+    if (Number.isFinite(this.#validUntil) && this.#now() > this.#validUntil) this.#fence();
   }
 
-  /** Resolves once the renewals in flight have settled. */
+  /** Resolves once the renewal in flight (if any) has settled. */
   async settled(): Promise<void> {
-    await Promise.allSettled([...this.#running]);
+    await this.#beating;
   }
 
-  async #renew(room: number, lease: Kept): Promise<void> {
-    const sentAt = this.#timing.now();
-    let result: Renewal | "lost";
-    try {
-      result = await this.#host.renew(room, lease.revision);
-    } catch {
-      return; // unreachable: fencing decides
-    }
-    if (result === "lost") {
-      // Reported even when released meanwhile: the host knows whether the room still runs.
-      if (this.#leases.get(room) === lease) this.#leases.delete(room);
-      this.#host.lose(room, "lost");
-      return;
-    }
-    lease.revision = result.revision;
-    if (result.renewed) lease.validUntil = sentAt + this.#timing.ttl - this.#timing.fenceMargin;
+  #stored(sentAt: number): void {
+    // Past the validity, the entry may have expired before this one was stored: fence, and
+    // let only a heartbeat sent after the fence start a new session.
+    this.check();
+    if (sentAt <= this.#fencedAt || sentAt <= this.#lastSentAt) return;
+    this.#lastSentAt = sentAt;
+    this.#validUntil = sentAt + this.#ttl - fenceMargin(this.#ttl);
   }
 
-  #lose(room: number, lease: Kept, why: "lost" | "fenced"): void {
-    if (this.#leases.get(room) !== lease) return;
-    this.#leases.delete(room);
-    this.#host.lose(room, why);
+  #fence(): void {
+    this.#validUntil = -Infinity;
+    this.#fencedAt = this.#now();
+    this.#host.fenced();
+  }
+
+  #scheduleRenew(): void {
+    const signal = this.#signal;
+    if (signal === undefined) return;
+    this.#cancelRenew();
+    this.#cancelRenew = setTimer(renewInterval(this.#ttl), () => {
+      this.renew();
+      this.#scheduleRenew();
+    }, signal);
   }
 }

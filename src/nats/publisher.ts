@@ -16,7 +16,11 @@ import {
   type Status,
   type Subscription,
 } from "@nats-io/transport-node";
+import { errorText } from "../base/errors.ts";
+import { isRecord, ownField, ownString } from "../base/fields.ts";
+import { sanitizeForTerminal } from "../base/sanitize.ts";
 import { Fifo } from "../base/fifo.ts";
+import { parseJsonObject, STORAGE_ERRORS } from "./records.ts";
 import { type Deferred, deferred, setRepeating, setTimer } from "../base/timers.ts";
 
 /**
@@ -42,6 +46,13 @@ export interface PublisherOptions {
   maxBufferedBytes?: number;
   /** Milliseconds to wait for one ack before retrying. Default 5000. */
   ackTimeout?: number;
+  /**
+   * Told once when JetStream starts refusing to store (out of storage: a full
+   * disk or the server's limits; JetStream gone; no acknowledgement for
+   * `ackTimeout` while connected), with the reason, and once when it stores
+   * again.
+   */
+  onHealth?: (state: "failing" | "storing", reason: string) => void;
 }
 
 /**
@@ -62,6 +73,8 @@ export interface PublisherCounters {
   duplicates: number;
   /** Publishes that failed (timeout, no JetStream, disconnected) and were retried. */
   retries: number;
+  /** Messages the server refused for good (too large with their headers): dropped, never retried. */
+  rejected: number;
   /** Messages held now: sent and awaiting their ack, or waiting to be sent. */
   buffered: number;
   /** The most ever held at once. */
@@ -127,6 +140,10 @@ export class StreamPublisher {
   #space: Deferred<void> | undefined;
   #drained: Deferred<void> | undefined;
   #closed = false;
+  readonly #onHealth: ((state: "failing" | "storing", reason: string) => void) | undefined;
+  /** Why JetStream is failing, while it is. */
+  #failing: string | undefined;
+  #lastAckAt = Date.now();
   readonly #counters: PublisherCounters;
 
   /**
@@ -142,10 +159,12 @@ export class StreamPublisher {
     this.#maxBuffered = positive(options.maxBuffered ?? 10_000, "maxBuffered");
     this.#maxBytes = positive(options.maxBufferedBytes ?? 32 * 1024 * 1024, "maxBufferedBytes");
     this.#ackTimeout = positive(options.ackTimeout ?? 5000, "ackTimeout");
+    this.#onHealth = options.onHealth;
     this.#counters = {
       published: 0,
       duplicates: 0,
       retries: 0,
+      rejected: 0,
       buffered: 0,
       maxBuffered: 0,
       bufferLimit: this.#maxBuffered,
@@ -297,9 +316,11 @@ export class StreamPublisher {
         reply: `${this.#inbox}.${id}`,
         headers: item.headers,
       });
-    } catch {
+    } catch (error) {
       this.#inFlight.delete(id);
-      this.#failed(item);
+      // Larger than the server's max_payload: it never will fit. Anything else may pass later.
+      if (/max_payload/i.test(errorText(error))) this.#reject(item);
+      else this.#failed(item);
     }
   }
 
@@ -309,11 +330,24 @@ export class StreamPublisher {
     const entry = this.#inFlight.get(id);
     if (entry === undefined || this.#closed) return;
     this.#inFlight.delete(id);
-    const ack = msg.headers?.hasError ? undefined : readAck(msg.data);
-    if (ack === undefined) {
+    const ack = msg.headers?.hasError
+      ? { error: { code: msg.headers.code, errCode: 0, description: "JetStream is not available" } }
+      : readAck(msg.data);
+    if (ack === undefined || "error" in ack) {
+      const error = ack?.error;
+      if (error !== undefined && NEVER_STORED.has(error.errCode)) {
+        this.#reject(entry.item);
+        this.#pump();
+        return;
+      }
+      if (error !== undefined && error.code === 503 || STORAGE_ERRORS.has(error?.errCode ?? 0)) {
+        this.#health("failing", error!.description);
+      }
       this.#failed(entry.item);
       return;
     }
+    this.#lastAckAt = Date.now();
+    this.#health("storing", "");
     this.#retryDelay = RETRY_MIN_MS;
     this.#counters.published++;
     if (ack.duplicate) this.#counters.duplicates++;
@@ -324,6 +358,12 @@ export class StreamPublisher {
   /** Publishes unacknowledged for `ackTimeout` are sent again. */
   #expire(): void {
     const limit = Date.now() - this.#ackTimeout;
+    if (this.#connected && this.#inFlight.size > 0 && this.#lastAckAt < limit) {
+      const first = this.#inFlight.values().next().value;
+      if (first !== undefined && first.sentAt <= limit) {
+        this.#health("failing", `no acknowledgement for ${Math.round(this.#ackTimeout / 1000)} s`);
+      }
+    }
     // Oldest first (a Map keeps insertion order): stop at the first still in time.
     for (const [id, entry] of this.#inFlight) {
       if (entry.sentAt > limit) break;
@@ -340,6 +380,23 @@ export class StreamPublisher {
     this.#retryAt = Date.now() + this.#retryDelay;
     this.#retryDelay = Math.min(this.#retryDelay * 2, RETRY_MAX_MS);
     this.#pump();
+  }
+
+  /** Drops a message the server will never take, counted. */
+  #reject(item: Item): void {
+    this.#counters.rejected++;
+    this.#release(item);
+  }
+
+  #health(state: "failing" | "storing", reason: string): void {
+    if (state === "failing") {
+      if (this.#failing !== undefined) return;
+      this.#failing = reason;
+    } else {
+      if (this.#failing === undefined) return;
+      this.#failing = undefined;
+    }
+    this.#onHealth?.(state, reason);
   }
 
   #release(item: Item): void {
@@ -373,17 +430,40 @@ export function statusOf(connection: NatsConnection): QueuedIterator<Status> {
   return connection.status() as QueuedIterator<Status>;
 }
 
-/** A JetStream publish ack (`{"stream":…,"seq":…}`); `undefined` for an error reply. */
-function readAck(data: Uint8Array): { duplicate: boolean } | undefined {
+/** JetStream error codes of a message it will never store: larger than the stream's limit. */
+const NEVER_STORED = new Set([10054]);
+
+/** A JetStream ack error. */
+interface AckError {
+  code: number;
+  errCode: number;
+  description: string;
+}
+
+/**
+ * A JetStream publish ack (`{"stream":…,"seq":…}`), or its error
+ * (`{"error":{"code":…,"err_code":…,"description":…}}`); `undefined` when
+ * neither.
+ */
+function readAck(data: Uint8Array): { duplicate: boolean } | { error: AckError } | undefined {
   if (data.length === 0 || data.length > 4096) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(new TextDecoder().decode(data));
-  } catch {
-    return undefined;
+  const ack = parseJsonObject(data);
+  if (ack === undefined) return undefined;
+  const error = ownField(ack, "error");
+  if (isRecord(error)) {
+    const number = (name: string) => {
+      const value = ownField(error, name);
+      return typeof value === "number" ? value : 0;
+    };
+    const description = ownString(error, "description") ?? "JetStream error";
+    return {
+      error: {
+        code: number("code"),
+        errCode: number("err_code"),
+        description: sanitizeForTerminal(description.slice(0, 200)),
+      },
+    };
   }
-  if (typeof value !== "object" || value === null) return undefined;
-  const ack = value as { error?: unknown; seq?: unknown; duplicate?: unknown };
-  if (ack.error !== undefined || typeof ack.seq !== "number") return undefined;
-  return { duplicate: ack.duplicate === true };
+  if (typeof ownField(ack, "seq") !== "number") return undefined;
+  return { duplicate: ownField(ack, "duplicate") === true };
 }

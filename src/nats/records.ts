@@ -12,6 +12,7 @@ import {
   type JetStreamClient,
   type JetStreamManager,
 } from "@nats-io/jetstream";
+import { NoRespondersError } from "@nats-io/transport-node";
 import { isSafeName } from "../base/names.ts";
 import { ClusterError } from "./errors.ts";
 import { isRecord, ownField } from "../base/fields.ts";
@@ -40,6 +41,8 @@ export interface CollectorHealth {
   updatedAt: number;
   /** Its `maxRooms`. */
   maxRooms: number;
+  /** The lease TTL it runs with, ms (see `setLeaseTtl`). */
+  leaseTtl?: number;
   /** The rooms it holds. */
   rooms: CollectorRoom[];
   /** Its counters (see `CollectorCounters`), by name. */
@@ -89,6 +92,16 @@ export interface BucketEntry {
   value: Uint8Array;
   /** Its revision (the stream sequence). */
   revision: number;
+  /** When the server stored it, ms since the epoch (the server's clock). */
+  created: number;
+}
+
+/** A bucket's live entries, and the stream sequence they are complete up to. */
+export interface BucketSnapshot {
+  /** The live entries by key. */
+  entries: Map<string, BucketEntry>;
+  /** Every change up to this revision is in `entries`; later ones may be too. */
+  revision: number;
 }
 
 /** Most entries a snapshot reads: a bucket larger than this is not the cluster's. */
@@ -100,12 +113,10 @@ const SNAPSHOT_LIMIT_MS = 15_000;
 
 /**
  * The live entries of a bucket: the latest value of every key, deleted and
- * expired keys left out. The client's `keys()` and `history()` stop when a
- * delivered entry reports nothing pending, which, on a bucket whose entries
- * are rewritten all the time (leases, heartbeats), may never happen: this
- * stops at the first entry at or past the stream's last sequence when it
- * started (entries are delivered in sequence order), when nothing is
- * pending, or when nothing came for two seconds.
+ * expired keys left out. It stops when a delivered entry reports nothing
+ * pending (entries rewritten meanwhile arrive too, with higher revisions), or
+ * when nothing came for two seconds (the entries expired meanwhile); it fails
+ * after 15 s.
  */
 export async function snapshot(
   js: JetStreamClient,
@@ -113,11 +124,22 @@ export async function snapshot(
   bucket: string,
   options: { keysOnly?: boolean } = {},
 ): Promise<Map<string, BucketEntry>> {
+  return (await snapshotAt(js, jsm, bucket, options)).entries;
+}
+
+/** {@linkcode snapshot}, with the revision it is complete up to (to watch on from). */
+export async function snapshotAt(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  bucket: string,
+  options: { keysOnly?: boolean; markers?: Map<string, { created: number; revision: number }> } =
+    {},
+): Promise<BucketSnapshot> {
   const stream = `KV_${bucket}`;
   const prefix = `$KV.${bucket}.`;
   const entries = new Map<string, BucketEntry>();
   const { state } = await jsm.streams.info(stream);
-  if (state.messages === 0) return entries;
+  if (state.messages === 0) return { entries, revision: state.last_seq };
   const consumer = await js.consumers.get(stream, {
     filter_subjects: `${prefix}>`,
     deliver_policy: DeliverPolicy.LastPerSubject,
@@ -141,10 +163,22 @@ export async function snapshot(
       if (!message.subject.startsWith(prefix)) continue;
       const key = message.subject.slice(prefix.length);
       const operation = message.headers?.get("KV-Operation") ?? "";
-      if (operation === "DEL" || operation === "PURGE") entries.delete(key);
-      else entries.set(key, { key, value: message.data, revision: message.seq });
+      if (operation === "DEL" || operation === "PURGE") {
+        entries.delete(key);
+        options.markers?.set(key, { created: message.time.getTime(), revision: message.seq });
+      } else {
+        options.markers?.delete(key);
+        entries.set(key, {
+          key,
+          value: message.data,
+          revision: message.seq,
+          created: message.time.getTime(),
+        });
+      }
       if (entries.size > MAX_ENTRIES) throw new ClusterError(`bucket ${bucket} is too large`);
-      if (message.seq >= state.last_seq || message.info.pending === 0) break;
+      // Nothing left to deliver: every key's last value is in. (Not "past the sequence the
+      // stream had": keys rewritten since come later in sequence order, each with a higher one.)
+      if (message.info.pending === 0) break;
       restartIdle();
     }
   } finally {
@@ -152,7 +186,36 @@ export async function snapshot(
     messages.stop();
   }
   if (tooSlow) throw new ClusterError(`reading bucket ${bucket} took over ${SNAPSHOT_LIMIT_MS} ms`);
-  return entries;
+  return { entries, revision: state.last_seq };
+}
+
+/**
+ * Purges a bucket's delete markers older than `grace` ms: a deleted key
+ * leaves one, which every later reader of the bucket would read forever.
+ * The grace lets watchers see the deletion first.
+ *
+ * @returns How many were purged.
+ */
+export async function purgeMarkers(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  bucket: string,
+  grace: number,
+): Promise<number> {
+  const markers = new Map<string, { created: number; revision: number }>();
+  await snapshotAt(js, jsm, bucket, { keysOnly: true, markers });
+  const before = Date.now() - grace;
+  let purged = 0;
+  for (const [key, marker] of markers) {
+    if (marker.created > before) continue;
+    // Up to the marker only: a put of the same key since then stays.
+    const result = await jsm.streams.purge(`KV_${bucket}`, {
+      filter: `$KV.${bucket}.${key}`,
+      seq: marker.revision + 1,
+    }).catch(() => undefined);
+    purged += result?.purged ?? 0;
+  }
+  return purged;
 }
 
 /** The live keys of a bucket (deleted and expired ones excluded). */
@@ -162,6 +225,27 @@ export async function listKeys(
   bucket: string,
 ): Promise<Set<string>> {
   return new Set((await snapshot(js, jsm, bucket, { keysOnly: true })).keys());
+}
+
+/** JetStream error codes of storage that ran out (a full disk, or the server's limits). */
+export const STORAGE_ERRORS: ReadonlySet<number> = new Set([10023, 10028, 10047, 10077]);
+
+/**
+ * What is wrong when JetStream itself fails a request while NATS is
+ * connected: out of storage (a full disk, or the server's limits), or not
+ * answering at all; `undefined` for any other error.
+ */
+export function jetStreamTrouble(error: unknown): string | undefined {
+  if (error instanceof JetStreamApiError && STORAGE_ERRORS.has(error.code)) {
+    return `${error.message} (out of storage)`;
+  }
+  if (
+    error instanceof NoRespondersError ||
+    (error instanceof Error && /jetstream (is )?not (enabled|available)/i.test(error.message))
+  ) {
+    return "JetStream is not available";
+  }
+  return undefined;
 }
 
 /** True for JetStream's "wrong last sequence": a compare-and-set (or create) that lost. */
@@ -209,7 +293,12 @@ export function parseLease(value: Uint8Array): Lease | undefined {
   const instance = text(ownField(record, "instance"), 64);
   const since = time(ownField(record, "since"));
   if (collector === undefined || instance === undefined || since === undefined) return undefined;
-  return { collector, instance, since };
+  return {
+    collector,
+    instance,
+    since,
+    ...(ownField(record, "joined") === true ? { joined: true } : {}),
+  };
 }
 
 /** A room's settings; unknown or malformed fields are ignored. */
@@ -238,6 +327,7 @@ export function parseHealth(value: Uint8Array): CollectorHealth | undefined {
   const startedAt = time(ownField(record, "startedAt"));
   const updatedAt = time(ownField(record, "updatedAt"));
   const maxRooms = time(ownField(record, "maxRooms"));
+  const leaseTtl = time(ownField(record, "leaseTtl"));
   const rawRooms = ownField(record, "rooms");
   const rawCounters = ownField(record, "counters");
   if (
@@ -273,5 +363,14 @@ export function parseHealth(value: Uint8Array): CollectorHealth | undefined {
       }
     }
   }
-  return { name, instance, startedAt, updatedAt, maxRooms, rooms, counters };
+  return {
+    name,
+    instance,
+    startedAt,
+    updatedAt,
+    maxRooms,
+    ...(leaseTtl !== undefined ? { leaseTtl } : {}),
+    rooms,
+    counters,
+  };
 }

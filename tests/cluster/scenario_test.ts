@@ -170,6 +170,7 @@ test("scenario: 60 rooms, collectors that die, join, lose NATS and stop; nothing
     a.killed = Date.now();
     a.child.kill("SIGKILL");
     await a.child.exited;
+    step(`a killed`);
     const relet = await until("a's rooms re-leased", 30_000, async () => {
       const now = await holders(cluster!);
       const moved = aRooms.map((room) => now.get(room));
@@ -338,7 +339,12 @@ test("scenario: 60 rooms, collectors that die, join, lose NATS and stop; nothing
         continue;
       }
       required++;
-      if (copies === 0) missing.push(`${room}:${seq} (${type})`);
+      if (copies === 0) {
+        const to = listeners.map((listener) => byName.get(listener)!.name).join("+");
+        missing.push(
+          `${room}:${seq} (${type}, to ${to} at ${((time - began) / 1000).toFixed(2)} s)`,
+        );
+      }
       if (type === "chatmsg") assert.ok(copies <= 1, `chat ${room}:${seq} stored ${copies} times`);
       if (copies > 1) duplicates++;
     }
