@@ -286,6 +286,11 @@ export class StreamPublisher {
       return;
     }
     while (this.#inFlight.size < this.#maxPending) {
+      // A publish that just failed waits out its backoff: never sent again in the same turn.
+      if (this.#retries.length > 0 && Date.now() < this.#retryAt) {
+        this.#scheduleRetry(this.#retryAt - Date.now());
+        break;
+      }
       const item = this.#retries.shift() ?? this.#queue.shift();
       if (item === undefined) break;
       this.#send(item);

@@ -23,6 +23,9 @@ import {
 import { messageHeaders } from "../../src/nats/cluster.ts";
 import { StreamPublisher } from "../../src/nats/publisher.ts";
 import { GOODBYE_MS } from "../../src/nats/collector.ts";
+import { formatJson } from "../../src/output/format.ts";
+import { parseMessage } from "../../src/protocol/messages.ts";
+import { ROOT, runtimeCommand, startChild } from "../process.ts";
 import { parseLease, snapshot } from "../../src/nats/records.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -505,6 +508,93 @@ test("a NATS restart: no request left behind to time out, rooms kept, new rooms 
     await collector.close();
     await watching;
     await admin?.close();
+    await cluster.close();
+    await nats.close();
+  }
+});
+
+test("a message too large for NATS with its headers is dropped and counted; the collector carries on and stops on SIGTERM", async () => {
+  const nats = await startNatsServer();
+  // A real frame just under Douyu's 1 MiB limit whose JSON fits in 1 MiB, but not with the
+  // message's headers: the server's max_payload counts both.
+  const limit = 1024 * 1024;
+  const chatOf = (txt: string, cid: string) =>
+    `type@=chatmsg/rid@=9999/uid@=1/nn@=Ann/txt@=${txt}/cid@=${cid}/`;
+  let size = limit - 200;
+  const jsonSize = (text: string) =>
+    new TextEncoder().encode(formatJson(parseMessage(text))).length;
+  while (jsonSize(chatOf("x".repeat(size), "b".repeat(32))) < limit - 40) size++;
+  const huge = chatOf("x".repeat(size), "b".repeat(32));
+  assert.ok(jsonSize(huge) <= limit && jsonSize(huge) > limit - 100);
+  await using server = await MockServer.start({
+    messages: [
+      chatOf("before", "a".repeat(32)),
+      huge,
+      chatOf("after", "c".repeat(32)),
+    ],
+  });
+  const cluster = await Cluster.connect(nats.url, { leaseTtl: 4000 });
+  const [command, ...args] = runtimeCommand(`${ROOT}mod.ts`, ["-A"]);
+  const collector = startChild(command!, [
+    ...args,
+    "collect",
+    "--nats",
+    nats.url,
+    "--name",
+    "big",
+    "--url",
+    server.url,
+  ]);
+  try {
+    await addRooms(cluster, [9999]);
+    const texts: string[] = [];
+    const stop = new AbortController();
+    const timer = setTimeout(() => stop.abort(), 20_000);
+    for await (const item of subscribe(cluster, { since: 0, signal: stop.signal })) {
+      texts.push(String((item.message as { txt?: string }).txt).slice(0, 10));
+      if (texts.length === 2) break;
+    }
+    clearTimeout(timer);
+    assert.deepEqual(texts, ["before", "after"]);
+    const stopping = Date.now();
+    collector.kill("SIGTERM");
+    let limit: ReturnType<typeof setTimeout> | undefined;
+    const code = await Promise.race([
+      collector.exited,
+      new Promise<string>((resolve) => limit = setTimeout(() => resolve("still running"), 15_000)),
+    ]);
+    clearTimeout(limit);
+    assert.equal(code, 0, `exit ${code} ${Date.now() - stopping} ms after SIGTERM`);
+    assert.match(collector.stderr, /1 too large for NATS \(dropped\)/);
+  } finally {
+    collector.kill("SIGKILL");
+    await collector.exited;
+    await cluster.close();
+    await nats.close();
+  }
+});
+
+test("the publisher drops what the server can never take, counted, and is never stuck on it", async () => {
+  const nats = await startNatsServer();
+  const cluster = await Cluster.connect(nats.url);
+  try {
+    const publisher = new StreamPublisher(cluster.connection, { maxBuffered: 10 });
+    const encode = (text: string) => new TextEncoder().encode(text);
+    await publisher.publish(
+      subjectOf(1, "dgb"),
+      new Uint8Array(2 * 1024 * 1024),
+      messageHeaders(1, 0, "a"),
+    );
+    await publisher.publish(
+      subjectOf(1, "dgb"),
+      encode(`{"type":"dgb"}`),
+      messageHeaders(1, 0, "a"),
+    );
+    assert.equal(await publisher.flush(5000), 0);
+    assert.equal(publisher.counters.rejected, 1);
+    assert.equal(publisher.counters.published, 1);
+    publisher.close();
+  } finally {
     await cluster.close();
     await nats.close();
   }
