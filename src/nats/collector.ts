@@ -10,7 +10,7 @@
 import { errorText } from "../base/errors.ts";
 import { isSafeName } from "../base/names.ts";
 import { ClusterError } from "./errors.ts";
-import { setTimer } from "../base/timers.ts";
+import { type Deferred, deferred, setTimer } from "../base/timers.ts";
 import { abortable } from "../base/abortable.ts";
 import { formatJson } from "../output/format.ts";
 import { BOOKKEEPING_TYPES, type Message } from "../protocol/messages.ts";
@@ -87,7 +87,16 @@ export interface CollectorOptions extends RoomOptions {
 interface RoomStats {
   messages: number;
   lastMessageAt: number | undefined;
+  /** Resolved by the room's first message: the server has surely joined it. */
+  first: Deferred<void>;
 }
+
+/**
+ * A room counts as joined at its first message (Douyu does not answer
+ * `joingroup`: only a message shows the server has joined it), or after this
+ * long for a quiet room.
+ */
+const JOIN_CONFIRM_MS = 3000;
 
 /**
  * Collects rooms of the cluster. `start()` registers it (a heartbeat in
@@ -229,8 +238,12 @@ export class Collector implements AsyncDisposable {
       cluster,
       {
         watch: async (room, settings) => {
-          this.#stats.set(room, { messages: 0, lastMessageAt: undefined });
+          const stats: RoomStats = { messages: 0, lastMessageAt: undefined, first: deferred() };
+          this.#stats.set(room, stats);
           await this.#hub.add(room, settings.types !== undefined ? { types: settings.types } : {});
+          // Joined once the server says so with a message (a collector handing the room over
+          // leaves then), or after a while for a quiet room.
+          await this.#within(stats.first.promise, JOIN_CONFIRM_MS);
         },
         unwatch: async (room) => {
           this.#stats.delete(room);
@@ -352,6 +365,17 @@ export class Collector implements AsyncDisposable {
     this.#resolveClosed();
   }
 
+  /** Waits for `task`, at most `ms`, and no longer than the collector runs. */
+  async #within(task: Promise<unknown>, ms: number): Promise<void> {
+    const limit = new AbortController();
+    const cancel = setTimer(ms, () => limit.abort(), limit.signal);
+    const stopped = () => limit.abort();
+    this.#lifetime.signal.addEventListener("abort", stopped, { once: true });
+    await abortable(task, limit.signal).catch(() => {});
+    this.#lifetime.signal.removeEventListener("abort", stopped);
+    cancel();
+  }
+
   async #watchHubStatus(): Promise<void> {
     for await (const { room, event } of this.#hub.status()) {
       if (event.type === "closed" && event.info.reason === "error") {
@@ -372,7 +396,7 @@ export class Collector implements AsyncDisposable {
       this.#counters.received++;
       const stats = this.#stats.get(room);
       if (stats !== undefined) {
-        stats.messages++;
+        if (stats.messages++ === 0) stats.first.resolve();
         stats.lastMessageAt = now;
       }
       const payload = this.#encoder.encode(formatJson(message));

@@ -181,3 +181,67 @@ test("partition: a collector cut off from NATS fences, the other takes over, not
     await nats.close();
   }
 });
+
+test("handover: a collector leaves a room only once the one taking it over has joined it", async () => {
+  const nats = await startNatsServer();
+  const peer: Peer = await spawnPeer("mock_rooms.ts", ["4001", "4", "2", "100"]);
+  const cluster = await Cluster.connect(nats.url, { leaseTtl: 4000 });
+  const collectors: Collector[] = [];
+  let far: Awaited<ReturnType<typeof startProxy>> | undefined;
+  try {
+    const { urls } = await peer.next<{ urls: string[] }>();
+    // The newcomer is far from Douyu: 400 ms each way, so joining takes well over a second.
+    far = await startProxy(Number(new URL(urls[1]!).port), 400);
+    await addRooms(cluster, [4001, 4002, 4003, 4004]);
+    peer.send("start");
+    const a = new Collector(cluster, { name: "a", url: urls[0]!, startDelay: 0, claimJitter: 0 });
+    collectors.push(a);
+    await a.start();
+    await until("a watches all", 10_000, () => a.rooms.length === 4 ? true : undefined);
+    const b = new Collector(cluster, {
+      name: "b",
+      url: `tcp://127.0.0.1:${far.port}`,
+      startDelay: 0,
+      claimJitter: 0,
+    });
+    collectors.push(b);
+    await b.start();
+    await until(
+      "the rooms shared",
+      20_000,
+      () => a.rooms.length === 2 && b.rooms.length === 2 ? true : undefined,
+    );
+    const moved = b.rooms;
+    await sleep(500);
+    peer.send("report");
+    const { joins } = await peer.next<{ joins: Join[] }>();
+    for (const room of moved) {
+      const bJoined = joins.find(([, r, listener, , kind]) =>
+        r === room && listener === 1 && kind === "join"
+      );
+      const aLeft = joins.find(([, r, listener, , kind]) =>
+        r === room && listener === 0 && kind === "leave"
+      );
+      assert.ok(
+        bJoined !== undefined && aLeft !== undefined,
+        `room ${room}: ${JSON.stringify(joins)}`,
+      );
+      // No moment without a collector: a left after b had joined.
+      assert.ok(
+        aLeft[0] >= bJoined[0],
+        `room ${room} had no collector for ${bJoined[0] - aLeft[0]} ms`,
+      );
+      // …and not much later: the handover ends when b says it joined.
+      assert.ok(
+        aLeft[0] - bJoined[0] < 5000,
+        `room ${room} watched twice ${aLeft[0] - bJoined[0]} ms`,
+      );
+    }
+  } finally {
+    await Promise.all(collectors.map((collector) => collector.close()));
+    await cluster.close();
+    await peer.stop();
+    await far?.close();
+    await nats.close();
+  }
+});

@@ -10,6 +10,8 @@ import { createConnection, createServer, type Server, type Socket } from "node:n
 export interface TcpProxy {
   /** `nats://127.0.0.1:<port>`: connect here instead of the server. */
   readonly url: string;
+  /** The port it listens on. */
+  readonly port: number;
   /** Drops every connection and refuses new ones until `heal()`. */
   cut(): void;
   /** Lets connections through again. */
@@ -18,9 +20,13 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
-/** Starts a proxy on a free loopback port to `target` (`host:port`). */
-export async function startProxy(targetPort: number): Promise<TcpProxy> {
+/**
+ * Starts a proxy on a free loopback port to `targetPort`; `latency` ms delays
+ * every chunk each way (a far server).
+ */
+export async function startProxy(targetPort: number, latency = 0): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
+  const timers = new Set<ReturnType<typeof setTimeout>>();
   let open = true;
   const server: Server = createServer((client) => {
     if (!open) {
@@ -38,8 +44,21 @@ export async function startProxy(targetPort: number): Promise<TcpProxy> {
     };
     client.on("error", end).on("close", end);
     upstream.on("error", end).on("close", end);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    if (latency === 0) {
+      client.pipe(upstream);
+      upstream.pipe(client);
+    } else {
+      const relay = (from: Socket, to: Socket) =>
+        from.on("data", (chunk) => {
+          const timer = setTimeout(() => {
+            timers.delete(timer);
+            if (!to.destroyed) to.write(chunk);
+          }, latency);
+          timers.add(timer);
+        });
+      relay(client, upstream);
+      relay(upstream, client);
+    }
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as { port: number }).port;
@@ -47,9 +66,12 @@ export async function startProxy(targetPort: number): Promise<TcpProxy> {
     open = false;
     for (const socket of sockets) socket.destroy();
     sockets.clear();
+    for (const timer of timers) clearTimeout(timer);
+    timers.clear();
   };
   return {
     url: `nats://127.0.0.1:${port}`,
+    port,
     cut,
     heal() {
       open = true;
