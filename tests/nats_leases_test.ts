@@ -165,3 +165,27 @@ test("session: a shorter TTL takes effect at once, and fences if the session is 
   assert.equal(session.alive, false);
   stop.abort();
 });
+
+test("session: fencing runs on the monotonic clock: a wall-clock step back extends nothing", async () => {
+  const fake = fakeHost();
+  const session = new SessionLease(fake.host, { ttl: TTL });
+  const stop = new AbortController();
+  const realNow = Date.now;
+  try {
+    const beginning = session.begin(stop.signal);
+    fake.pending.shift()!.answer(true);
+    await beginning;
+    const expected = performance.now() + TTL - fenceMargin(TTL);
+    assert.ok(Math.abs(session.validUntil - expected) < 100, `${session.validUntil} vs ${expected}`);
+    Date.now = () => realNow() - 3_600_000; // the wall clock steps an hour back
+    session.renew();
+    fake.pending.shift()!.answer(true);
+    await tick();
+    await tick();
+    assert.ok(session.validUntil - performance.now() <= TTL, "validity grew with the clock step");
+  } finally {
+    Date.now = realNow;
+    stop.abort();
+    await session.settled();
+  }
+});

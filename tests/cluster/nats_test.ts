@@ -599,3 +599,72 @@ test("the publisher drops what the server can never take, counted, and is never 
     await nats.close();
   }
 });
+
+test("the lease TTL: --lease-ttl leaves a running cluster alone; set-lease-ttl changes it, and collectors follow", async () => {
+  const nats = await startNatsServer();
+  await using server = await MockServer.start({});
+  const cluster = await Cluster.connect(nats.url, { leaseTtl: 8000 });
+  const collector = new Collector(cluster, {
+    name: "a",
+    url: server.url,
+    startDelay: 0,
+    claimJitter: 0,
+  });
+  const events: CollectorEvent[] = [];
+  const watching = (async () => {
+    for await (const event of collector.events()) events.push(event);
+  })();
+  const bucketTtl = async () =>
+    Math.round((await cluster.jsm.streams.info("KV_douyu_collectors")).config.max_age / 1e6);
+  try {
+    await addRooms(cluster, [9999, 7777]);
+    await collector.start();
+    await until(
+      "both rooms watched",
+      10_000,
+      () => collector.rooms.length === 2 ? true : undefined,
+    );
+    // Any command's --lease-ttl applies when the cluster is created: said, not done.
+    const list = captureIO();
+    assert.equal(
+      await main(["rooms", "--nats", nats.url, "--lease-ttl", "2", "list"], list.io),
+      0,
+    );
+    assert.match(
+      list.err.join(""),
+      /--lease-ttl 2 applies when the cluster is created; its lease TTL is 8 s/,
+    );
+    assert.equal(await bucketTtl(), 8000);
+    // Shorter, guarded: announced, adopted by the collector, then applied.
+    const lower = captureIO();
+    assert.equal(
+      await main(["rooms", "--nats", nats.url, "set-lease-ttl", "4"], lower.io),
+      0,
+      lower.err.join(""),
+    );
+    assert.equal(lower.out.join(""), "lease TTL changed from 8 s to 4 s\n");
+    assert.equal(await bucketTtl(), 4000);
+    assert.equal(collector.leaseTtl, 4000);
+    // Longer: applied, then followed.
+    const higher = captureIO();
+    assert.equal(await main(["rooms", "--nats", nats.url, "set-lease-ttl", "6"], higher.io), 0);
+    assert.equal(await bucketTtl(), 6000);
+    await until(
+      "the collector follows",
+      5000,
+      () => collector.leaseTtl === 6000 ? true : undefined,
+    );
+    // Heartbeats of 4 s or 6 s, it never lost a room on the way.
+    await sleep(4500);
+    assert.deepEqual(collector.rooms, [7777, 9999]);
+    const trouble = events.filter((event) =>
+      ["lost", "fenced", "released", "error"].includes(event.type)
+    );
+    assert.deepEqual(trouble, []);
+  } finally {
+    await collector.close();
+    await watching;
+    await cluster.close();
+    await nats.close();
+  }
+});
