@@ -232,6 +232,7 @@ export async function openCluster(
   try {
     cluster = await nats.Cluster.connect(target.servers, options);
   } catch (error) {
+    await ignoreOrphanedResets();
     throw new CliFailure(describeError(error));
   }
   const asked = target.options.leaseTtl;
@@ -297,6 +298,26 @@ export async function withCluster<T>(
   } finally {
     await cluster.close();
   }
+}
+
+/**
+ * After a refused connection (say "Authorization Violation"), the NATS client
+ * drops its socket's listeners and destroys it; under Deno the socket may
+ * still report the server's reset, with no listener left, as an uncaught
+ * `ECONNRESET` and a stack trace after the one-line error. Such a reset of a
+ * socket nobody listens to says nothing more: it is ignored from here on.
+ * Any other uncaught error still ends the process as it would have.
+ */
+async function ignoreOrphanedResets(): Promise<void> {
+  const { default: process } = await import("node:process");
+  if (process.listenerCount("uncaughtException") > 0) return;
+  process.on("uncaughtException", (error: unknown) => {
+    const code = (error as { code?: unknown })?.code;
+    if (code === "ECONNRESET" || code === "EPIPE") return;
+    // As the runtime would have: say it, exit 1.
+    process.stderr.write(`douyu: unexpected error: ${describeError(error)}\n`);
+    process.exit(FAILURE);
+  });
 }
 
 /**

@@ -6,20 +6,17 @@
  * A durable reader is an ordered consumer that starts after the position it
  * saved: it reads the stream in its order, resumes at once where it stopped
  * (nothing waits out an ack timeout), and leaves no consumer behind on the
- * server. Its record expires after {@linkcode READER_INACTIVE_MS} unused.
+ * server. Its record expires after 30 days unused (`READER_INACTIVE_MS`).
  *
  * @module
  */
 
-import { StorageType } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import { isSafeName } from "../base/names.ts";
 import { ClusterError } from "./errors.ts";
 import { type Cluster, READERS_BUCKET, STREAM_NAME } from "./cluster.ts";
 import { isWrongSequence, readJson } from "./records.ts";
 
-/** A durable reader unused this long is forgotten (its record expires): 30 days. */
-export const READER_INACTIVE_MS = 30 * 24 * 3600_000;
 /** A running durable reader saves its position at most this often, ms (and when it stops). */
 const SAVE_MS = 1000;
 /** A record saved within this long belongs to a reader still running: another is refused. */
@@ -207,23 +204,9 @@ export class DurablePosition {
     return new ClusterError(`durable reader ${this.#name} is in use by another process`);
   }
 
-  async #bucket(): Promise<KV> {
-    const kvm = new Kvm(this.#cluster.js);
-    try {
-      await this.#cluster.jsm.streams.info(`KV_${READERS_BUCKET}`);
-    } catch {
-      try {
-        return await kvm.create(READERS_BUCKET, {
-          history: 1,
-          storage: StorageType.File,
-          ttl: READER_INACTIVE_MS,
-          maxValueSize: 4096,
-        });
-      } catch {
-        // Created meanwhile by another reader: open it below.
-      }
-    }
-    return await kvm.open(READERS_BUCKET);
+  /** The bucket, set up with the cluster (see `ensureLayout`). */
+  #bucket(): Promise<KV> {
+    return new Kvm(this.#cluster.js).open(READERS_BUCKET);
   }
 }
 

@@ -33,10 +33,14 @@ import {
   MAX_VALUE_BYTES,
   MIN_LEASE_TTL,
   MIN_STREAM_BYTES,
+  READERS_BUCKET,
   STREAM_NAME,
   SUBJECT_PREFIX,
 } from "./cluster.ts";
 import { parseHealth, parseJsonObject, snapshot } from "./records.ts";
+
+/** A durable reader unused this long is forgotten (its position expires): 30 days. */
+export const READER_INACTIVE_MS = 30 * 24 * 3600_000;
 
 /** JetStream's "stream not found". */
 export function isNotFound(error: unknown): boolean {
@@ -91,6 +95,12 @@ export async function ensureLayout(
     replicas,
     ttl: oldLeaseTtl || options.leaseTtl || DEFAULT_LEASE_TTL,
   });
+  // Durable readers' positions: created here, so that a reader needs no right to create it.
+  await ensureBucket(jsm, kvm, READERS_BUCKET, {
+    replicas,
+    ttl: READER_INACTIVE_MS,
+    maxValueSize: 4096,
+  });
   await ensureStream(jsm, options);
   const bucket = await bucketTtl(jsm, COLLECTORS_BUCKET);
   const announced = await announcedTtl(rooms);
@@ -144,7 +154,7 @@ async function ensureBucket(
   jsm: JetStreamManager,
   kvm: Kvm,
   bucket: string,
-  settings: { replicas: number | undefined; ttl?: number },
+  settings: { replicas: number | undefined; ttl?: number; maxValueSize?: number },
 ): Promise<KV> {
   let config: StreamConfig | undefined;
   try {
@@ -158,7 +168,7 @@ async function ensureBucket(
         history: 1,
         replicas: settings.replicas ?? 1,
         storage: StorageType.File,
-        maxValueSize: MAX_VALUE_BYTES,
+        maxValueSize: settings.maxValueSize ?? MAX_VALUE_BYTES,
         ...(settings.ttl !== undefined ? { ttl: settings.ttl } : {}),
       });
     } catch {

@@ -7,7 +7,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -43,16 +43,30 @@ export interface NatsServer {
   close(): Promise<void>;
 }
 
+/** Options of {@linkcode startNatsServer}. */
+export interface NatsServerOptions {
+  /**
+   * A configuration (accounts, authorization, TLS, limits…), given the store
+   * directory; the port, the address and JetStream's store come from the
+   * command line.
+   */
+  config?: (store: string) => string;
+}
+
 /** Starts a nats-server with JetStream on a free loopback port. */
-export async function startNatsServer(): Promise<NatsServer> {
+export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
   const binary = natsServerPath();
   const store = await mkdtemp(join(tmpdir(), "douyu-nats-"));
+  const configFile = join(store, "server.conf");
+  if (options.config !== undefined) await writeFile(configFile, options.config(store));
+  const configArgs = options.config !== undefined ? ["-c", configFile] : [];
   let child: ChildProcess | undefined;
   let port = -1;
 
   const launch = async (): Promise<void> => {
     // -p -1: a random free port the first time; the same port afterwards.
-    const proc = spawn(binary, ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", store], {
+    const args = [...configArgs, "-js", "-a", "127.0.0.1", "-p", String(port), "-sd", store];
+    const proc = spawn(binary, args, {
       stdio: ["ignore", "ignore", "pipe"],
     });
     child = proc;
