@@ -127,3 +127,78 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     },
   };
 }
+
+/** A three-server NATS cluster with JetStream (for replicas), on free loopback ports. */
+export interface NatsCluster {
+  /** Each server's `nats://127.0.0.1:<port>`. */
+  readonly urls: string[];
+  /** Stops every server and removes their stores. */
+  close(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import("node:net");
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Starts three nats-servers routed into one JetStream cluster; resolves once it has a leader. */
+export async function startNatsCluster(): Promise<NatsCluster> {
+  const binary = natsServerPath();
+  const dir = await mkdtemp(join(tmpdir(), "douyu-natsc-"));
+  const clientPorts = [await freePort(), await freePort(), await freePort()];
+  const routePorts = [await freePort(), await freePort(), await freePort()];
+  const routes = routePorts.map((port) => `nats://127.0.0.1:${port}`).join(", ");
+  const children: ChildProcess[] = [];
+  let log = "";
+  const leader = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`no JetStream leader within 20 s:\n${log.slice(-2000)}`)),
+      20_000,
+    );
+    for (let i = 0; i < 3; i++) {
+      const config = join(dir, `n${i}.conf`);
+      const text = `server_name: n${i}
+listen: 127.0.0.1:${clientPorts[i]}
+jetstream { store_dir: "${join(dir, `s${i}`)}" }
+cluster { name: douyu, listen: 127.0.0.1:${routePorts[i]}, routes: [${routes}] }
+`;
+      const start = async () => {
+        await writeFile(config, text);
+        const proc = spawn(binary, ["-c", config], { stdio: ["ignore", "ignore", "pipe"] });
+        children.push(proc);
+        proc.stderr!.setEncoding("utf8");
+        proc.stderr!.on("data", (chunk: string) => {
+          log = (log + chunk).slice(-50_000);
+          if (
+            /JetStream cluster new metadata leader|Self is new JetStream cluster metadata leader/
+              .test(log)
+          ) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      };
+      start().catch(reject);
+    }
+  });
+  const close = async () => {
+    await Promise.all(children.map((proc) => {
+      if (proc.exitCode !== null) return Promise.resolve();
+      const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+      proc.kill("SIGTERM");
+      return exited;
+    }));
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await leader;
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { urls: clientPorts.map((port) => `nats://127.0.0.1:${port}`), close };
+}

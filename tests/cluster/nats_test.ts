@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "../harness.ts";
-import { startNatsServer } from "./nats_server.ts";
+import { startNatsCluster, startNatsServer } from "./nats_server.ts";
 import { MockServer } from "../../src/testing/mod.ts";
 import { main } from "../../src/cli/cli.ts";
 import {
@@ -16,6 +16,7 @@ import {
   type CollectorEvent,
   LEASES_BUCKET,
   overview,
+  removeRooms,
   STREAM_NAME,
   subjectOf,
   subscribe,
@@ -666,5 +667,44 @@ test("the lease TTL: --lease-ttl leaves a running cluster alone; set-lease-ttl c
     await watching;
     await cluster.close();
     await nats.close();
+  }
+});
+
+test("--replicas changes an existing stream and buckets; removed rooms leave no delete markers behind", async () => {
+  const servers = await startNatsCluster();
+  try {
+    const cluster = await Cluster.connect(servers.urls);
+    try {
+      const replicas = async () => {
+        const names = ["DOUYU", "KV_douyu_rooms", "KV_douyu_leases", "KV_douyu_collectors"];
+        return await Promise.all(
+          names.map(async (name) => (await cluster.jsm.streams.info(name)).config.num_replicas),
+        );
+      };
+      assert.deepEqual(await replicas(), [1, 1, 1, 1]);
+      const up = captureIO();
+      assert.equal(
+        await main([
+          "rooms",
+          ...servers.urls.flatMap((url) => ["--nats", url]),
+          "--replicas",
+          "3",
+          "list",
+        ], up.io),
+        0,
+        up.err.join(""),
+      );
+      assert.deepEqual(await replicas(), [3, 3, 3, 3]);
+      // Rooms removed: their delete markers go (past a grace the collectors' watches need).
+      await addRooms(cluster, [1, 2, 3]);
+      await removeRooms(cluster, [1, 2], { markerGrace: 0 });
+      const rooms = await cluster.jsm.streams.info("KV_douyu_rooms");
+      assert.equal(rooms.state.messages, 1, "delete markers left in douyu_rooms");
+      assert.deepEqual((await overview(cluster)).unassigned, [3]);
+    } finally {
+      await cluster.close();
+    }
+  } finally {
+    await servers.close();
   }
 });
