@@ -167,7 +167,7 @@ async function report(
         await say(
           io,
           `room ${event.room}: lease could not be renewed in time; stopped (what it read is ` +
-            `published when NATS is back)`,
+            `published once NATS takes it)`,
         );
         break;
       case "room-error":

@@ -221,7 +221,9 @@ export class Collector implements AsyncDisposable {
       }
       if (failing !== undefined) return;
       failing = reason;
-      cancel = setTimer(JETSTREAM_REPORT_MS, () => {
+      // Out of storage is unmistakable: said at once. Not answering may be a server going away.
+      const wait = /insufficient|storage/i.test(reason) ? 0 : JETSTREAM_REPORT_MS;
+      cancel = setTimer(wait, () => {
         if (!this.#coordinator.link.online) {
           failing = undefined; // NATS went away: said as such
         } else if (failing !== undefined) {

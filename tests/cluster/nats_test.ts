@@ -708,3 +708,67 @@ test("--replicas changes an existing stream and buckets; removed rooms leave no 
     await servers.close();
   }
 });
+
+test("JetStream out of storage: the collector says so once, clearly, and carries on once there is room", async () => {
+  // The server's store limit stands in for a full disk: nats-server 2.9 answers both with
+  // "insufficient resources".
+  const nats = await startNatsServer({ config: () => "jetstream { max_file_store: 8MB }\n" });
+  let seq = 0;
+  await using server = await MockServer.start({
+    messages: () =>
+      (async function* () {
+        for (;;) {
+          await sleep(50);
+          yield { type: "dgb", rid: 9999, nn: "Bo", gfid: 824, seq: seq++ };
+        }
+      })(),
+  });
+  const { connect } = await import("@nats-io/transport-node");
+  const { jetstreamManager, jetstream } = await import("@nats-io/jetstream");
+  const raw = await connect({ servers: nats.url });
+  const jsm = await jetstreamManager(raw);
+  // A stream without a size limit reserves nothing, so it can be filled past the server's.
+  await jsm.streams.add({ name: STREAM_NAME, subjects: ["douyu.>"], max_msg_size: 1024 * 1024 });
+  await jsm.streams.add({ name: "FILL", subjects: ["fill.>"] });
+  const cluster = await Cluster.connect(nats.url, { leaseTtl: 4000 });
+  const [command, ...args] = runtimeCommand(`${ROOT}mod.ts`, ["-A"]);
+  const collector = startChild(command!, [
+    ...args,
+    "collect",
+    "--nats",
+    nats.url,
+    "--name",
+    "a",
+    "--url",
+    server.url,
+  ]);
+  try {
+    await addRooms(cluster, [9999]);
+    await collector.waitFor("stderr", /room 9999: watching/, 15_000);
+    const js = jetstream(raw);
+    const chunk = new Uint8Array(256 * 1024);
+    for (;;) {
+      const full = await js.publish("fill.x", chunk).then(() => false, () => true);
+      if (full) break;
+    }
+    const said = /NATS JetStream is not storing messages: .*insufficient/;
+    await collector.waitFor("stderr", said, 20_000);
+    // Said once, however many heartbeats and publishes fail meanwhile (past the lease TTL).
+    await sleep(5000);
+    const lines = collector.stderr.split("\n");
+    assert.equal(lines.filter((line) => said.test(line)).length, 1, collector.stderr);
+    assert.equal(lines.filter((line) => /douyu: error:/.test(line)).length, 0, collector.stderr);
+    // Room again: said, and collecting resumes.
+    await jsm.streams.delete("FILL");
+    await collector.waitFor("stderr", /NATS JetStream stores messages again/, 20_000);
+    await collector.waitFor("stderr", /room 9999: watching[^]*room 9999: watching/, 20_000);
+    collector.kill("SIGTERM");
+    assert.equal(await collector.exited, 0);
+  } finally {
+    collector.kill("SIGKILL");
+    await collector.exited;
+    await raw.close();
+    await cluster.close();
+    await nats.close();
+  }
+});
