@@ -152,3 +152,22 @@ test("what the retention removed before a reader got it is reported: exact for a
     await nats.close();
   }
 });
+
+test("retention: a new stream keeps 16 GiB, or the largest half of it the server has room for, and says what it holds", async () => {
+  const nats = await startNatsServer({ config: () => "jetstream { max_file_store: 3GB }\n" });
+  try {
+    const cluster = await Cluster.connect(nats.url);
+    try {
+      const info = await cluster.jsm.streams.info("DOUYU");
+      assert.equal(info.config.max_bytes, 2 * 1024 ** 3); // 16, 8, 4 GiB do not fit in 3 GB
+    } finally {
+      await cluster.close();
+    }
+    const list = captureIO();
+    assert.equal(await main(["rooms", "--nats", nats.url, "list"], list.io), 0, list.err.join(""));
+    assert.match(list.out.join(""), /^stream: 0 messages, 0 B; keeps 2\.0 GiB or 7 d$/m);
+    assert.match(list.out.join(""), /^lease TTL: 15 s$/m);
+  } finally {
+    await nats.close();
+  }
+});
