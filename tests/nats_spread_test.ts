@@ -118,3 +118,13 @@ test("spread: the claim order is shuffled by the random source given", () => {
   assert.notDeepEqual(a, b);
   assert.deepEqual([...a].sort((x, y) => x - y), rooms(1, 10));
 });
+
+test("spread: no room past the share while another collector is below its own", () => {
+  const desired = new Set(rooms(1, 4));
+  const held = holding([1, 2]);
+  const leased = new Set([1, 2]);
+  const freeSince = new Map([[3, 0], [4, 0]]);
+  const base = { desired, live: 2, held, leased, now: 10_000, freeSince };
+  assert.equal(planSpread(input({ ...base, othersBelowShare: true })).want, 0);
+  assert.equal(planSpread(input({ ...base, othersBelowShare: false })).want, 2);
+});

@@ -25,6 +25,7 @@ import {
 } from "./cluster.ts";
 import {
   type CollectorHealth,
+  encodeHealth,
   isWrongSequence,
   jetStreamTrouble,
   parseHealth,
@@ -51,6 +52,8 @@ export const GOODBYE_MS = 2000;
 const RESYNC_MS = 10 * 60_000;
 /** A change seen on a bucket is acted on after this long, so that a burst is one plan. */
 const PLAN_DEBOUNCE_MS = 50;
+/** A peer's heartbeat is looked at this long after it should have expired. */
+const EXPIRY_SLACK_MS = 100;
 
 /** What a {@linkcode Coordinator} needs from whoever watches the rooms. */
 export interface RoomHost {
@@ -91,6 +94,8 @@ interface Owned {
 /** One live collector, as its heartbeat says. */
 interface Peer {
   instance: string;
+  /** Its `maxRooms`. */
+  maxRooms: number;
   /** Until when its heartbeat surely lives, monotonic ms (an estimate: verified before use). */
   expiresAt: number;
   leaseTtl: number | undefined;
@@ -129,6 +134,7 @@ export class Coordinator {
   #planning: Promise<void> | undefined;
   #replan = false;
   #planTimer: (() => void) | undefined;
+  #expiryTimer: () => void = () => {};
   readonly #tasks: Promise<unknown>[] = [];
 
   constructor(
@@ -287,7 +293,7 @@ export class Coordinator {
   }
 
   async #beat(): Promise<void> {
-    const health = JSON.stringify(this.#heartbeat());
+    const health = encodeHealth(this.#heartbeat());
     await this.#link.run(() => this.#cluster.collectors.put(this.name, health));
     this.#host.jetstream(undefined);
   }
@@ -379,7 +385,8 @@ export class Coordinator {
         this.#lose(owned);
       }
     }
-    if (entry === undefined || owned === undefined) this.#requestPlan(this.#jitter());
+    // A room set free is worth a plan; a room taken by another is not (a claim of it fails).
+    if (entry === undefined) this.#requestPlan(this.#jitter());
   }
 
   #onCollector(key: string, entry: ViewEntry | undefined): void {
@@ -393,6 +400,7 @@ export class Coordinator {
       const age = Math.min(ttl, Math.max(0, Date.now() - entry.created));
       this.#peers.set(key, {
         instance: health.instance,
+        maxRooms: health.maxRooms,
         expiresAt: entry.seenAt + ttl - age,
         leaseTtl: health.leaseTtl,
       });
@@ -436,15 +444,36 @@ export class Coordinator {
       if (room !== undefined) desired.add(room);
     }
     const live = new Set([this.#instance]);
+    /** Per live collector: its limit, and how many rooms it holds. */
+    const loads = new Map<string, { maxRooms: number; held: number }>();
+    let nextExpiry = Infinity;
     for (const [name, peer] of this.#peers) {
       if (name !== this.name && peer.expiresAt > now && !this.#dead.has(peer.instance)) {
         live.add(peer.instance);
+        loads.set(peer.instance, { maxRooms: peer.maxRooms, held: 0 });
+        nextExpiry = Math.min(nextExpiry, peer.expiresAt);
       }
+    }
+    // A collector whose heartbeat expires produces no event: plan again right after.
+    this.#expiryTimer();
+    if (Number.isFinite(nextExpiry)) {
+      this.#expiryTimer = setTimer(
+        nextExpiry - now + EXPIRY_SLACK_MS,
+        () => this.#requestPlan(0),
+        this.#lifetime.signal,
+      );
     }
     const leased = new Set<number>();
     for (const [room, { lease }] of this.#leases) {
-      if (lease !== undefined && live.has(lease.instance)) leased.add(room);
+      if (lease === undefined || !live.has(lease.instance)) continue;
+      leased.add(room);
+      const load = loads.get(lease.instance);
+      if (load !== undefined) load.held++;
     }
+    const fair = Math.ceil(desired.size / live.size);
+    const othersBelowShare = [...loads.values()].some((load) =>
+      load.held < Math.min(fair, load.maxRooms)
+    );
     const plan = planSpread({
       desired,
       live: live.size,
@@ -460,6 +489,7 @@ export class Coordinator {
       maxRooms: this.#options.maxRooms,
       // Rooms nobody took for a renewal interval go to anyone with room to spare.
       staleAfter: renewInterval(this.#session.ttl),
+      othersBelowShare,
     });
     for (const room of plan.remove) void this.#release(this.#owned.get(room)!, "removed", "stop");
     for (const room of plan.rebalance) {
@@ -474,6 +504,9 @@ export class Coordinator {
     let claimed = 0;
     for (const room of plan.claim) {
       if (claimed >= plan.want || this.#stopping || !this.#session.alive) break;
+      // Taken by a live collector since the plan (the view follows): no request wasted on it.
+      const now = this.#leases.get(room)?.lease;
+      if (now !== undefined && live.has(now.instance)) continue;
       if (await this.#claim(room)) claimed++;
     }
   }
@@ -540,6 +573,7 @@ export class Coordinator {
       // Still alive (the estimate was early): look again in a renewal interval.
       this.#peers.set(lease.collector, {
         instance: health.instance,
+        maxRooms: health.maxRooms,
         expiresAt: performance.now() + renewInterval(this.#session.ttl),
         leaseTtl: health.leaseTtl,
       });

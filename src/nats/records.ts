@@ -318,6 +318,26 @@ export function parseRoomSettings(value: Uint8Array): RoomSettings {
   return settings;
 }
 
+const ROOM_STATES = ["joining", "watching", "releasing"] as const;
+
+/**
+ * A heartbeat as JSON, its rooms compact (`[room, since, state, messages,
+ * lastMessageAt]`, the state as its index, 0 for no message yet): every
+ * collector receives every heartbeat, so its size is what coordination costs.
+ */
+export function encodeHealth(health: CollectorHealth): string {
+  return JSON.stringify({
+    ...health,
+    rooms: health.rooms.map((room) => [
+      room.room,
+      room.since,
+      ROOM_STATES.indexOf(room.state),
+      room.messages,
+      room.lastMessageAt ?? 0,
+    ]),
+  });
+}
+
 /** A collector's heartbeat, or `undefined` when malformed. */
 export function parseHealth(value: Uint8Array): CollectorHealth | undefined {
   const record = readJson(value);
@@ -339,7 +359,16 @@ export function parseHealth(value: Uint8Array): CollectorHealth | undefined {
   const rooms: CollectorRoom[] = [];
   for (const raw of rawRooms.slice(0, 10_000)) {
     if (typeof raw !== "object" || raw === null) continue;
-    const entry = raw as Record<string, unknown>;
+    // Compact (as `encodeHealth` writes it): [room, since, state, messages, lastMessageAt].
+    const entry: Record<string, unknown> = Array.isArray(raw)
+      ? {
+        room: raw[0],
+        since: raw[1],
+        state: ROOM_STATES[raw[2] as number],
+        messages: raw[3],
+        lastMessageAt: raw[4] === 0 ? undefined : raw[4],
+      }
+      : raw as Record<string, unknown>;
     const room = time(ownField(entry, "room"));
     const since = time(ownField(entry, "since"));
     const state = ownField(entry, "state");

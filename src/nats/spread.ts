@@ -38,6 +38,11 @@ export interface SpreadInput {
   readonly maxRooms: number;
   /** A room free for this long is taken by anyone with room to spare, past its share. */
   readonly staleAfter: number;
+  /**
+   * True when another live collector is below its share (and its limit): it
+   * takes the free rooms, so nobody goes past the share. Default false.
+   */
+  readonly othersBelowShare?: boolean;
   /** A random number in [0, 1), for the order of the rooms to claim. Default `Math.random`. */
   readonly random?: () => number;
 }
@@ -66,7 +71,8 @@ export interface SpreadPlan {
  * - below it, free rooms (desired, without a lease, not held, not cooling)
  *   are claimed up to the share and the free capacity;
  * - at or above it, rooms nobody took for `staleAfter` are still claimed with
- *   whatever capacity is left (the others are full).
+ *   whatever capacity is left, once no other live collector is below its share
+ *   (the others are full).
  *
  * @param input What the collector knows.
  * @returns What to do.
@@ -116,7 +122,7 @@ export function planSpread(input: SpreadInput): SpreadPlan {
   // Rooms in their handover still hold a connection: they count against the capacity.
   const capacity = maxRooms - input.held.length;
   let want = Math.min(share - kept.length, capacity);
-  if (want <= 0) {
+  if (want <= 0 && input.othersBelowShare !== true) {
     // Rooms nobody took for a while (the others are full, or at their share).
     const stale = free.filter((room) => now - freeSince.get(room)! >= input.staleAfter);
     want = Math.min(capacity, stale.length);

@@ -658,6 +658,13 @@ test("the lease TTL: --lease-ttl leaves a running cluster alone; set-lease-ttl c
     // Heartbeats of 4 s or 6 s, it never lost a room on the way.
     await sleep(4500);
     assert.deepEqual(collector.rooms, [7777, 9999]);
+    // Its heartbeat, read back: the rooms it holds and their state.
+    const [health] = (await overview(cluster)).collectors;
+    assert.deepEqual(
+      health!.rooms.map((room) => [room.room, room.state]).sort(),
+      [[7777, "watching"], [9999, "watching"]],
+    );
+    assert.equal(health!.leaseTtl, 6000);
     const trouble = events.filter((event) =>
       ["lost", "fenced", "released", "error"].includes(event.type)
     );
