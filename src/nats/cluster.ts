@@ -165,7 +165,9 @@ export interface Lease {
   instance: string;
   /** When it claimed the room, ms since the epoch. */
   since: number;
-  /** True once its holder has joined the room (the one handing it over may go). */
+  /** True while its holder hands it over: free to claim; the holder leaves once it is joined. */
+  releasing?: boolean;
+  /** True once a holder that took it over has joined the room (the previous one may go). */
   joined?: boolean;
 }
 

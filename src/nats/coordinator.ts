@@ -11,7 +11,14 @@
  */
 
 import { errorText } from "../base/errors.ts";
-import { type Deferred, deferred, setRepeating, setTimer, sleep } from "../base/timers.ts";
+import {
+  backoffDelay,
+  type Deferred,
+  deferred,
+  setRepeating,
+  setTimer,
+  sleep,
+} from "../base/timers.ts";
 import { abortable } from "../base/abortable.ts";
 import { ClusterError } from "./errors.ts";
 import {
@@ -52,6 +59,8 @@ export const GOODBYE_MS = 2000;
 const RESYNC_MS = 10 * 60_000;
 /** A change seen on a bucket is acted on after this long, so that a burst is one plan. */
 const PLAN_DEBOUNCE_MS = 50;
+/** Attempts at reading the buckets when starting (a busy server may time one out). */
+const LOAD_ATTEMPTS = 5;
 /** A peer's heartbeat is looked at this long after it should have expired. */
 const EXPIRY_SLACK_MS = 100;
 
@@ -201,7 +210,16 @@ export class Coordinator {
     this.#registered = true;
     const signal = this.#lifetime.signal;
     this.#track(this.#watchConnection());
-    await this.#load();
+    // A busy server may time a request out: the buckets are read again, for a while.
+    for (let attempt = 1;; attempt++) {
+      try {
+        await this.#load();
+        break;
+      } catch (error) {
+        if (attempt === LOAD_ATTEMPTS || this.#stopping) throw error;
+        await sleep(backoffDelay(attempt, { initial: 500, max: 5000 }), this.#lifetime.signal);
+      }
+    }
     this.#ready = true;
     await this.#followTtl();
     const interval = renewInterval(this.#session.ttl);
@@ -385,8 +403,8 @@ export class Coordinator {
         this.#lose(owned);
       }
     }
-    // A room set free is worth a plan; a room taken by another is not (a claim of it fails).
-    if (entry === undefined) this.#requestPlan(this.#jitter());
+    // A room set free (or handed over) is worth a plan; one taken by another is not.
+    if (entry === undefined || lease?.releasing === true) this.#requestPlan(this.#jitter());
   }
 
   #onCollector(key: string, entry: ViewEntry | undefined): void {
@@ -465,7 +483,8 @@ export class Coordinator {
     }
     const leased = new Set<number>();
     for (const [room, { lease }] of this.#leases) {
-      if (lease === undefined || !live.has(lease.instance)) continue;
+      // A lease being handed over, or whose holder is gone, is free.
+      if (lease === undefined || lease.releasing === true || !live.has(lease.instance)) continue;
       leased.add(room);
       const load = loads.get(lease.instance);
       if (load !== undefined) load.held++;
@@ -506,15 +525,21 @@ export class Coordinator {
       if (claimed >= plan.want || this.#stopping || !this.#session.alive) break;
       // Taken by a live collector since the plan (the view follows): no request wasted on it.
       const now = this.#leases.get(room)?.lease;
-      if (now !== undefined && live.has(now.instance)) continue;
+      if (now !== undefined && now.releasing !== true && live.has(now.instance)) continue;
       if (await this.#claim(room)) claimed++;
     }
   }
 
-  /** Claims a free room: a new lease, or the lease of a holder whose session has ended. */
+  /**
+   * Claims a free room: a new lease, a lease handed over, or the lease of a
+   * holder whose session has ended.
+   */
   async #claim(room: number): Promise<boolean> {
     const known = this.#leases.get(room);
-    if (known?.lease !== undefined && !await this.#holderGone(known.lease)) return false;
+    const handedOver = known?.lease?.releasing === true;
+    if (known?.lease !== undefined && !handedOver && !await this.#holderGone(known.lease)) {
+      return false;
+    }
     const instance = this.#instance;
     const lease: Lease = { collector: this.name, instance, since: Date.now() };
     const key = roomKey(room);
@@ -547,7 +572,7 @@ export class Coordinator {
     const settingsEntry = this.#views.rooms.entries.get(key);
     const settings = settingsEntry !== undefined ? parseRoomSettings(settingsEntry.value) : {};
     this.#host.watch(room, settings).then(
-      () => this.#joined(entry, lease),
+      () => this.#joined(entry, lease, handedOver),
       (error) => {
         if (this.#owned.get(room) !== entry || entry.state === "releasing") return;
         this.roomFailed(room, error);
@@ -584,11 +609,15 @@ export class Coordinator {
     return true;
   }
 
-  /** The room joined: its lease says so, which lets a collector handing it over go. */
-  async #joined(entry: Owned, lease: Lease): Promise<void> {
+  /**
+   * The room joined. Taken over from a collector handing it over, its lease
+   * says so, which lets that one go.
+   */
+  async #joined(entry: Owned, lease: Lease, handedOver: boolean): Promise<void> {
     if (this.#owned.get(entry.room) !== entry || entry.state !== "joining") return;
     entry.state = "watching";
     this.#emit({ type: "watching", room: entry.room });
+    if (!handedOver) return;
     const value = JSON.stringify({ ...lease, joined: true });
     try {
       const revision = await this.#link.run(() =>
@@ -617,12 +646,29 @@ export class Coordinator {
   ): Promise<void> {
     if (entry.state === "releasing") return;
     entry.state = "releasing";
-    await this.#bounded(
-      this.#link.run(() =>
-        this.#cluster.leases.delete(roomKey(entry.room), { previousSeq: entry.revision })
-      ),
-      GOODBYE_MS,
-    );
+    const key = roomKey(entry.room);
+    if (then === "stop") {
+      // Nobody is waited for: the lease goes.
+      await this.#bounded(
+        this.#link.run(() => this.#cluster.leases.delete(key, { previousSeq: entry.revision })),
+        GOODBYE_MS,
+      );
+    } else {
+      // Handed over: the lease says so, so that the next holder says when it has joined.
+      const lease: Lease = {
+        collector: this.name,
+        instance: this.#instance,
+        since: entry.since,
+        releasing: true,
+      };
+      await this.#bounded(
+        this.#link.run(() =>
+          this.#cluster.leases.update(key, JSON.stringify(lease), entry.revision)
+        )
+          .then((revision) => (entry.revision = Math.max(entry.revision, revision))),
+        GOODBYE_MS,
+      );
+    }
     this.#counters.released++;
     this.#emit({ type: "released", room: entry.room, reason });
     if (then === "keep") return;
@@ -640,6 +686,13 @@ export class Coordinator {
       await abortable(entry.successor.promise, limit.signal).catch(() => {});
       this.#lifetime.signal.removeEventListener("abort", stopped);
       cancel();
+    }
+    if (then === "handover" && !entry.successor.settled) {
+      // Nobody took it over: the lease goes, or it would look held by this live collector.
+      await this.#bounded(
+        this.#link.run(() => this.#cluster.leases.delete(key, { previousSeq: entry.revision })),
+        GOODBYE_MS,
+      );
     }
     await this.#stop(entry);
   }

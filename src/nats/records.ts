@@ -12,7 +12,7 @@ import {
   type JetStreamClient,
   type JetStreamManager,
 } from "@nats-io/jetstream";
-import { NoRespondersError } from "@nats-io/transport-node";
+import { NoRespondersError, TimeoutError } from "@nats-io/transport-node";
 import { isSafeName } from "../base/names.ts";
 import { ClusterError } from "./errors.ts";
 import { isRecord, ownField } from "../base/fields.ts";
@@ -104,6 +104,9 @@ export interface BucketSnapshot {
   revision: number;
 }
 
+/** A bucket could not be read in time (JetStream slow or stuck). */
+export class SlowSnapshotError extends ClusterError {}
+
 /** Most entries a snapshot reads: a bucket larger than this is not the cluster's. */
 const MAX_ENTRIES = 100_000;
 /** A snapshot that receives nothing for this long has everything there is. */
@@ -185,7 +188,9 @@ export async function snapshotAt(
     stop.abort();
     messages.stop();
   }
-  if (tooSlow) throw new ClusterError(`reading bucket ${bucket} took over ${SNAPSHOT_LIMIT_MS} ms`);
+  if (tooSlow) {
+    throw new SlowSnapshotError(`reading bucket ${bucket} took over ${SNAPSHOT_LIMIT_MS} ms`);
+  }
   return { entries, revision: state.last_seq };
 }
 
@@ -245,6 +250,10 @@ export function jetStreamTrouble(error: unknown): string | undefined {
   ) {
     return "JetStream is not available";
   }
+  // Connected, yet no answer in time: said only if it lasts (the caller waits a few seconds).
+  if (error instanceof TimeoutError || error instanceof SlowSnapshotError) {
+    return "JetStream is not answering";
+  }
   return undefined;
 }
 
@@ -297,6 +306,7 @@ export function parseLease(value: Uint8Array): Lease | undefined {
     collector,
     instance,
     since,
+    ...(ownField(record, "releasing") === true ? { releasing: true } : {}),
     ...(ownField(record, "joined") === true ? { joined: true } : {}),
   };
 }

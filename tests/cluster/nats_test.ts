@@ -4,7 +4,7 @@
  * command, filters and durable consumers, failures as one line.
  */
 import assert from "node:assert/strict";
-import { test } from "../harness.ts";
+import { runtime, test } from "../harness.ts";
 import { startNatsCluster, startNatsServer } from "./nats_server.ts";
 import { MockServer } from "../../src/testing/mod.ts";
 import { main } from "../../src/cli/cli.ts";
@@ -677,105 +677,113 @@ test("the lease TTL: --lease-ttl leaves a running cluster alone; set-lease-ttl c
   }
 });
 
-test("--replicas changes an existing stream and buckets; removed rooms leave no delete markers behind", async () => {
-  const servers = await startNatsCluster();
-  try {
-    const cluster = await Cluster.connect(servers.urls);
+test(
+  "--replicas changes an existing stream and buckets; removed rooms leave no delete markers behind",
+  async () => {
+    const servers = await startNatsCluster();
     try {
-      const replicas = async () => {
-        const names = ["DOUYU", "KV_douyu_rooms", "KV_douyu_leases", "KV_douyu_collectors"];
-        return await Promise.all(
-          names.map(async (name) => (await cluster.jsm.streams.info(name)).config.num_replicas),
+      const cluster = await Cluster.connect(servers.urls);
+      try {
+        const replicas = async () => {
+          const names = ["DOUYU", "KV_douyu_rooms", "KV_douyu_leases", "KV_douyu_collectors"];
+          return await Promise.all(
+            names.map(async (name) => (await cluster.jsm.streams.info(name)).config.num_replicas),
+          );
+        };
+        assert.deepEqual(await replicas(), [1, 1, 1, 1]);
+        const up = captureIO();
+        assert.equal(
+          await main([
+            "rooms",
+            ...servers.urls.flatMap((url) => ["--nats", url]),
+            "--replicas",
+            "3",
+            "list",
+          ], up.io),
+          0,
+          up.err.join(""),
         );
-      };
-      assert.deepEqual(await replicas(), [1, 1, 1, 1]);
-      const up = captureIO();
-      assert.equal(
-        await main([
-          "rooms",
-          ...servers.urls.flatMap((url) => ["--nats", url]),
-          "--replicas",
-          "3",
-          "list",
-        ], up.io),
-        0,
-        up.err.join(""),
-      );
-      assert.deepEqual(await replicas(), [3, 3, 3, 3]);
-      // Rooms removed: their delete markers go (past a grace the collectors' watches need).
-      await addRooms(cluster, [1, 2, 3]);
-      await removeRooms(cluster, [1, 2], { markerGrace: 0 });
-      const rooms = await cluster.jsm.streams.info("KV_douyu_rooms");
-      assert.equal(rooms.state.messages, 1, "delete markers left in douyu_rooms");
-      assert.deepEqual((await overview(cluster)).unassigned, [3]);
+        assert.deepEqual(await replicas(), [3, 3, 3, 3]);
+        // Rooms removed: their delete markers go (past a grace the collectors' watches need).
+        await addRooms(cluster, [1, 2, 3]);
+        await removeRooms(cluster, [1, 2], { markerGrace: 0 });
+        const rooms = await cluster.jsm.streams.info("KV_douyu_rooms");
+        assert.equal(rooms.state.messages, 1, "delete markers left in douyu_rooms");
+        assert.deepEqual((await overview(cluster)).unassigned, [3]);
+      } finally {
+        await cluster.close();
+      }
     } finally {
-      await cluster.close();
+      await servers.close();
     }
-  } finally {
-    await servers.close();
-  }
-});
+  },
+  { ignore: runtime === "bun" },
+); // what it checks is the server's or runtime-free: Deno only, to keep test:cluster short
 
-test("JetStream out of storage: the collector says so once, clearly, and carries on once there is room", async () => {
-  // The server's store limit stands in for a full disk: nats-server 2.9 answers both with
-  // "insufficient resources".
-  const nats = await startNatsServer({ config: () => "jetstream { max_file_store: 8MB }\n" });
-  let seq = 0;
-  await using server = await MockServer.start({
-    messages: () =>
-      (async function* () {
-        for (;;) {
-          await sleep(50);
-          yield { type: "dgb", rid: 9999, nn: "Bo", gfid: 824, seq: seq++ };
-        }
-      })(),
-  });
-  const { connect } = await import("@nats-io/transport-node");
-  const { jetstreamManager, jetstream } = await import("@nats-io/jetstream");
-  const raw = await connect({ servers: nats.url });
-  const jsm = await jetstreamManager(raw);
-  // A stream without a size limit reserves nothing, so it can be filled past the server's.
-  await jsm.streams.add({ name: STREAM_NAME, subjects: ["douyu.>"], max_msg_size: 1024 * 1024 });
-  await jsm.streams.add({ name: "FILL", subjects: ["fill.>"] });
-  const cluster = await Cluster.connect(nats.url, { leaseTtl: 4000 });
-  const [command, ...args] = runtimeCommand(`${ROOT}mod.ts`, ["-A"]);
-  const collector = startChild(command!, [
-    ...args,
-    "collect",
-    "--nats",
-    nats.url,
-    "--name",
-    "a",
-    "--url",
-    server.url,
-  ]);
-  try {
-    await addRooms(cluster, [9999]);
-    await collector.waitFor("stderr", /room 9999: watching/, 15_000);
-    const js = jetstream(raw);
-    const chunk = new Uint8Array(256 * 1024);
-    for (;;) {
-      const full = await js.publish("fill.x", chunk).then(() => false, () => true);
-      if (full) break;
+test(
+  "JetStream out of storage: the collector says so once, clearly, and carries on once there is room",
+  async () => {
+    // The server's store limit stands in for a full disk: nats-server 2.9 answers both with
+    // "insufficient resources".
+    const nats = await startNatsServer({ config: () => "jetstream { max_file_store: 8MB }\n" });
+    let seq = 0;
+    await using server = await MockServer.start({
+      messages: () =>
+        (async function* () {
+          for (;;) {
+            await sleep(50);
+            yield { type: "dgb", rid: 9999, nn: "Bo", gfid: 824, seq: seq++ };
+          }
+        })(),
+    });
+    const { connect } = await import("@nats-io/transport-node");
+    const { jetstreamManager, jetstream } = await import("@nats-io/jetstream");
+    const raw = await connect({ servers: nats.url });
+    const jsm = await jetstreamManager(raw);
+    // A stream without a size limit reserves nothing, so it can be filled past the server's.
+    await jsm.streams.add({ name: STREAM_NAME, subjects: ["douyu.>"], max_msg_size: 1024 * 1024 });
+    await jsm.streams.add({ name: "FILL", subjects: ["fill.>"] });
+    const cluster = await Cluster.connect(nats.url, { leaseTtl: 4000 });
+    const [command, ...args] = runtimeCommand(`${ROOT}mod.ts`, ["-A"]);
+    const collector = startChild(command!, [
+      ...args,
+      "collect",
+      "--nats",
+      nats.url,
+      "--name",
+      "a",
+      "--url",
+      server.url,
+    ]);
+    try {
+      await addRooms(cluster, [9999]);
+      await collector.waitFor("stderr", /room 9999: watching/, 15_000);
+      const js = jetstream(raw);
+      const chunk = new Uint8Array(256 * 1024);
+      for (;;) {
+        const full = await js.publish("fill.x", chunk).then(() => false, () => true);
+        if (full) break;
+      }
+      const said = /NATS JetStream is not storing messages: .*insufficient/;
+      await collector.waitFor("stderr", said, 20_000);
+      // Said once, however many heartbeats and publishes fail meanwhile (past the lease TTL).
+      await sleep(5000);
+      const lines = collector.stderr.split("\n");
+      assert.equal(lines.filter((line) => said.test(line)).length, 1, collector.stderr);
+      assert.equal(lines.filter((line) => /douyu: error:/.test(line)).length, 0, collector.stderr);
+      // Room again: said, and collecting resumes.
+      await jsm.streams.delete("FILL");
+      await collector.waitFor("stderr", /NATS JetStream stores messages again/, 20_000);
+      await collector.waitFor("stderr", /room 9999: watching[^]*room 9999: watching/, 20_000);
+      collector.kill("SIGTERM");
+      assert.equal(await collector.exited, 0);
+    } finally {
+      collector.kill("SIGKILL");
+      await collector.exited;
+      await raw.close();
+      await cluster.close();
+      await nats.close();
     }
-    const said = /NATS JetStream is not storing messages: .*insufficient/;
-    await collector.waitFor("stderr", said, 20_000);
-    // Said once, however many heartbeats and publishes fail meanwhile (past the lease TTL).
-    await sleep(5000);
-    const lines = collector.stderr.split("\n");
-    assert.equal(lines.filter((line) => said.test(line)).length, 1, collector.stderr);
-    assert.equal(lines.filter((line) => /douyu: error:/.test(line)).length, 0, collector.stderr);
-    // Room again: said, and collecting resumes.
-    await jsm.streams.delete("FILL");
-    await collector.waitFor("stderr", /NATS JetStream stores messages again/, 20_000);
-    await collector.waitFor("stderr", /room 9999: watching[^]*room 9999: watching/, 20_000);
-    collector.kill("SIGTERM");
-    assert.equal(await collector.exited, 0);
-  } finally {
-    collector.kill("SIGKILL");
-    await collector.exited;
-    await raw.close();
-    await cluster.close();
-    await nats.close();
-  }
-});
+  },
+  { ignore: runtime === "bun" },
+); // what it checks is the server's or runtime-free: Deno only, to keep test:cluster short

@@ -163,8 +163,6 @@ test("partition: a collector cut off from NATS fences, the other takes over, not
       `partition: ${sends.length} sent, ${stored.size} stored, ${a.counters.fenced} fenced, ` +
         `${inFlightAtClose} in flight while a room logged out, ${missing.length} lost`,
     );
-    {
-    }
     const counted = collectors.reduce(
       (sum, c) => sum + c.counters.unpublished + c.counters.oversized + c.counters.rejected,
       0,
