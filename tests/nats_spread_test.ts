@@ -127,4 +127,8 @@ test("spread: no room past the share while another collector is below its own", 
   const base = { desired, live: 2, held, leased, now: 10_000, freeSince };
   assert.equal(planSpread(input({ ...base, othersBelowShare: true })).want, 0);
   assert.equal(planSpread(input({ ...base, othersBelowShare: false })).want, 2);
+  // …unless the rooms stay free so long that the other is not taking them.
+  const stuck = { ...base, othersBelowShare: true, stuckAfter: 30_000 };
+  assert.equal(planSpread(input({ ...stuck, now: 29_999 })).want, 0);
+  assert.equal(planSpread(input({ ...stuck, now: 30_000 })).want, 2);
 });

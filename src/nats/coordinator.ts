@@ -509,6 +509,8 @@ export class Coordinator {
       // Rooms nobody took for a renewal interval go to anyone with room to spare.
       staleAfter: renewInterval(this.#session.ttl),
       othersBelowShare,
+      // …unless they do not take them (stuck, or slower than it should be).
+      stuckAfter: 2 * this.#session.ttl,
     });
     for (const room of plan.remove) void this.#release(this.#owned.get(room)!, "removed", "stop");
     for (const room of plan.rebalance) {

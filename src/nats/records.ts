@@ -109,7 +109,7 @@ export class SlowSnapshotError extends ClusterError {}
 
 /** Most entries a snapshot reads: a bucket larger than this is not the cluster's. */
 const MAX_ENTRIES = 100_000;
-/** A snapshot that receives nothing for this long has everything there is. */
+/** A snapshot that receives nothing for this long looks whether the bucket emptied meanwhile. */
 const SNAPSHOT_IDLE_MS = 2000;
 /** A snapshot that takes longer fails. */
 const SNAPSHOT_LIMIT_MS = 15_000;
@@ -118,8 +118,9 @@ const SNAPSHOT_LIMIT_MS = 15_000;
  * The live entries of a bucket: the latest value of every key, deleted and
  * expired keys left out. It stops when a delivered entry reports nothing
  * pending (entries rewritten meanwhile arrive too, with higher revisions), or
- * when nothing came for two seconds (the entries expired meanwhile); it fails
- * after 15 s.
+ * when the bucket has emptied since it began (its entries expired); it never
+ * returns a part of the bucket: it fails after 15 s, or when the read ends
+ * early.
  */
 export async function snapshot(
   js: JetStreamClient,
@@ -150,10 +151,25 @@ export async function snapshotAt(
   });
   const messages = await consumer.consume({ max_messages: 1024 });
   const stop = new AbortController();
+  /** Set once every entry is in: nothing pending, or the bucket empty by now. */
+  let complete = false;
+  let received = 0;
   let idle = () => {};
   const restartIdle = () => {
     idle();
-    idle = setTimer(SNAPSHOT_IDLE_MS, () => messages.stop(), stop.signal);
+    idle = setTimer(SNAPSHOT_IDLE_MS, () => {
+      // Nothing came: either everything expired since the count above, or the server is slow.
+      // Only the first ends the read; a slow server is waited for, up to the limit.
+      if (received > 0) return restartIdle();
+      jsm.streams.info(stream).then((info) => {
+        if (info.state.messages === 0) {
+          complete = true;
+          messages.stop();
+        } else if (!stop.signal.aborted) {
+          restartIdle();
+        }
+      }, () => restartIdle());
+    }, stop.signal);
   };
   let tooSlow = false;
   setTimer(SNAPSHOT_LIMIT_MS, () => {
@@ -179,17 +195,26 @@ export async function snapshotAt(
         });
       }
       if (entries.size > MAX_ENTRIES) throw new ClusterError(`bucket ${bucket} is too large`);
+      received++;
       // Nothing left to deliver: every key's last value is in. (Not "past the sequence the
       // stream had": keys rewritten since come later in sequence order, each with a higher one.)
-      if (message.info.pending === 0) break;
+      if (message.info.pending === 0) {
+        complete = true;
+        break;
+      }
       restartIdle();
     }
   } finally {
     stop.abort();
     messages.stop();
   }
-  if (tooSlow) {
-    throw new SlowSnapshotError(`reading bucket ${bucket} took over ${SNAPSHOT_LIMIT_MS} ms`);
+  // A part of a bucket is not the bucket: a reader would take what is missing for deleted.
+  if (!complete) {
+    throw new SlowSnapshotError(
+      tooSlow
+        ? `reading bucket ${bucket} took over ${SNAPSHOT_LIMIT_MS} ms`
+        : `reading bucket ${bucket} ended early`,
+    );
   }
   return { entries, revision: state.last_seq };
 }

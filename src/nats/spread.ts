@@ -40,9 +40,12 @@ export interface SpreadInput {
   readonly staleAfter: number;
   /**
    * True when another live collector is below its share (and its limit): it
-   * takes the free rooms, so nobody goes past the share. Default false.
+   * takes the free rooms, so nobody goes past the share, unless a room stays
+   * free for `stuckAfter` (that one is not taking them). Default false.
    */
   readonly othersBelowShare?: boolean;
+  /** With `othersBelowShare`, free rooms are still taken past the share after this long. */
+  readonly stuckAfter?: number;
   /** A random number in [0, 1), for the order of the rooms to claim. Default `Math.random`. */
   readonly random?: () => number;
 }
@@ -122,9 +125,10 @@ export function planSpread(input: SpreadInput): SpreadPlan {
   // Rooms in their handover still hold a connection: they count against the capacity.
   const capacity = maxRooms - input.held.length;
   let want = Math.min(share - kept.length, capacity);
-  if (want <= 0 && input.othersBelowShare !== true) {
-    // Rooms nobody took for a while (the others are full, or at their share).
-    const stale = free.filter((room) => now - freeSince.get(room)! >= input.staleAfter);
+  if (want <= 0) {
+    // Rooms nobody took for a while (the others are full, or at their share, or stuck).
+    const after = input.othersBelowShare === true ? input.stuckAfter ?? Infinity : input.staleAfter;
+    const stale = free.filter((room) => now - freeSince.get(room)! >= after);
     want = Math.min(capacity, stale.length);
   }
   if (want <= 0 || free.length === 0) {
