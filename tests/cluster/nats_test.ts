@@ -288,7 +288,7 @@ test("NATS unreachable or a name in use: one line, exit 1; bad usage: exit 2", a
     await cluster.close();
     await live.close();
   }
-});
+}, { ignore: runtime === "bun" }); // runtime-free logic, covered on Bun by the scenario: Deno only, to keep test:cluster short
 
 test("subscribe: rooms, types, since", async () => {
   const nats = await startNatsServer();
@@ -455,64 +455,68 @@ test("stopping while NATS is away ends within its limits, rooms paused meanwhile
   }
 });
 
-test("a NATS restart: no request left behind to time out, rooms kept, new rooms claimed at once", async () => {
-  const nats = await startNatsServer();
-  await using server = await MockServer.start({});
-  const ttl = 8000;
-  const cluster = await Cluster.connect(nats.url, { leaseTtl: ttl });
-  const collector = new Collector(cluster, {
-    name: "a",
-    url: server.url,
-    startDelay: 0,
-    claimJitter: 0,
-  });
-  const events: [number, CollectorEvent][] = [];
-  const watching = (async () => {
-    for await (const event of collector.events()) events.push([Date.now(), event]);
-  })();
-  let admin: Cluster | undefined;
-  try {
-    await addRooms(cluster, [9999]);
-    await collector.start();
-    await server.nextClient();
-    await nats.stop();
-    // Longer than a heartbeat interval (TTL/4): requests are sent, or would be, while away.
-    await sleep(ttl / 4 + 1000);
-    await nats.start();
-    admin = await Cluster.connect(nats.url);
-    await until(
-      "the collector reconnected",
-      10_000,
-      () =>
-        events.some(([, event]) => event.type === "nats" && event.state === "reconnected")
-          ? true
-          : undefined,
-    );
-    const added = Date.now();
-    await addRooms(admin, [7777]);
-    await until(
-      "the new room claimed",
-      10_000,
-      () => collector.rooms.includes(7777) ? true : undefined,
-    );
-    const claimedAfter = Date.now() - added;
-    // A scan runs when the desired rooms change: it must not wait for one lost in the outage.
-    assert.ok(claimedAfter < 2500, `new room claimed ${claimedAfter} ms after it was added`);
-    // Past the client's request timeout (5 s) after the outage: nothing sent while away was
-    // left to time out.
-    await sleep(Math.max(0, 5500 - (Date.now() - added)));
-    assert.deepEqual(collector.rooms, [7777, 9999]);
-    const errors = events.filter(([, event]) => event.type === "error");
-    assert.deepEqual(errors.map(([, event]) => String((event as { error: unknown }).error)), []);
-    assert.equal(collector.counters.fenced, 0);
-  } finally {
-    await collector.close();
-    await watching;
-    await admin?.close();
-    await cluster.close();
-    await nats.close();
-  }
-});
+test(
+  "a NATS restart: no request left behind to time out, rooms kept, new rooms claimed at once",
+  async () => {
+    const nats = await startNatsServer();
+    await using server = await MockServer.start({});
+    const ttl = 8000;
+    const cluster = await Cluster.connect(nats.url, { leaseTtl: ttl });
+    const collector = new Collector(cluster, {
+      name: "a",
+      url: server.url,
+      startDelay: 0,
+      claimJitter: 0,
+    });
+    const events: [number, CollectorEvent][] = [];
+    const watching = (async () => {
+      for await (const event of collector.events()) events.push([Date.now(), event]);
+    })();
+    let admin: Cluster | undefined;
+    try {
+      await addRooms(cluster, [9999]);
+      await collector.start();
+      await server.nextClient();
+      await nats.stop();
+      // Longer than a heartbeat interval (TTL/4): requests are sent, or would be, while away.
+      await sleep(ttl / 4 + 1000);
+      await nats.start();
+      admin = await Cluster.connect(nats.url);
+      await until(
+        "the collector reconnected",
+        10_000,
+        () =>
+          events.some(([, event]) => event.type === "nats" && event.state === "reconnected")
+            ? true
+            : undefined,
+      );
+      const added = Date.now();
+      await addRooms(admin, [7777]);
+      await until(
+        "the new room claimed",
+        10_000,
+        () => collector.rooms.includes(7777) ? true : undefined,
+      );
+      const claimedAfter = Date.now() - added;
+      // A scan runs when the desired rooms change: it must not wait for one lost in the outage.
+      assert.ok(claimedAfter < 2500, `new room claimed ${claimedAfter} ms after it was added`);
+      // Past the client's request timeout (5 s) after the outage: nothing sent while away was
+      // left to time out.
+      await sleep(Math.max(0, 5500 - (Date.now() - added)));
+      assert.deepEqual(collector.rooms, [7777, 9999]);
+      const errors = events.filter(([, event]) => event.type === "error");
+      assert.deepEqual(errors.map(([, event]) => String((event as { error: unknown }).error)), []);
+      assert.equal(collector.counters.fenced, 0);
+    } finally {
+      await collector.close();
+      await watching;
+      await admin?.close();
+      await cluster.close();
+      await nats.close();
+    }
+  },
+  { ignore: runtime === "bun" },
+); // runtime-free logic, covered on Bun by the scenario: Deno only, to keep test:cluster short
 
 test("a message too large for NATS with its headers is dropped and counted; the collector carries on and stops on SIGTERM", async () => {
   const nats = await startNatsServer();
@@ -601,81 +605,85 @@ test("the publisher drops what the server can never take, counted, and is never 
   }
 });
 
-test("the lease TTL: --lease-ttl leaves a running cluster alone; set-lease-ttl changes it, and collectors follow", async () => {
-  const nats = await startNatsServer();
-  await using server = await MockServer.start({});
-  const cluster = await Cluster.connect(nats.url, { leaseTtl: 8000 });
-  const collector = new Collector(cluster, {
-    name: "a",
-    url: server.url,
-    startDelay: 0,
-    claimJitter: 0,
-  });
-  const events: CollectorEvent[] = [];
-  const watching = (async () => {
-    for await (const event of collector.events()) events.push(event);
-  })();
-  const bucketTtl = async () =>
-    Math.round((await cluster.jsm.streams.info("KV_douyu_collectors")).config.max_age / 1e6);
-  try {
-    await addRooms(cluster, [9999, 7777]);
-    await collector.start();
-    await until(
-      "both rooms watched",
-      10_000,
-      () => collector.rooms.length === 2 ? true : undefined,
-    );
-    // Any command's --lease-ttl applies when the cluster is created: said, not done.
-    const list = captureIO();
-    assert.equal(
-      await main(["rooms", "--nats", nats.url, "--lease-ttl", "2", "list"], list.io),
-      0,
-    );
-    assert.match(
-      list.err.join(""),
-      /--lease-ttl 2 applies when the cluster is created; its lease TTL is 8 s/,
-    );
-    assert.equal(await bucketTtl(), 8000);
-    // Shorter, guarded: announced, adopted by the collector, then applied.
-    const lower = captureIO();
-    assert.equal(
-      await main(["rooms", "--nats", nats.url, "set-lease-ttl", "4"], lower.io),
-      0,
-      lower.err.join(""),
-    );
-    assert.equal(lower.out.join(""), "lease TTL changed from 8 s to 4 s\n");
-    assert.equal(await bucketTtl(), 4000);
-    assert.equal(collector.leaseTtl, 4000);
-    // Longer: applied, then followed.
-    const higher = captureIO();
-    assert.equal(await main(["rooms", "--nats", nats.url, "set-lease-ttl", "6"], higher.io), 0);
-    assert.equal(await bucketTtl(), 6000);
-    await until(
-      "the collector follows",
-      5000,
-      () => collector.leaseTtl === 6000 ? true : undefined,
-    );
-    // Heartbeats of 4 s or 6 s, it never lost a room on the way.
-    await sleep(4500);
-    assert.deepEqual(collector.rooms, [7777, 9999]);
-    // Its heartbeat, read back: the rooms it holds and their state.
-    const [health] = (await overview(cluster)).collectors;
-    assert.deepEqual(
-      health!.rooms.map((room) => [room.room, room.state]).sort(),
-      [[7777, "watching"], [9999, "watching"]],
-    );
-    assert.equal(health!.leaseTtl, 6000);
-    const trouble = events.filter((event) =>
-      ["lost", "fenced", "released", "error"].includes(event.type)
-    );
-    assert.deepEqual(trouble, []);
-  } finally {
-    await collector.close();
-    await watching;
-    await cluster.close();
-    await nats.close();
-  }
-});
+test(
+  "the lease TTL: --lease-ttl leaves a running cluster alone; set-lease-ttl changes it, and collectors follow",
+  async () => {
+    const nats = await startNatsServer();
+    await using server = await MockServer.start({});
+    const cluster = await Cluster.connect(nats.url, { leaseTtl: 8000 });
+    const collector = new Collector(cluster, {
+      name: "a",
+      url: server.url,
+      startDelay: 0,
+      claimJitter: 0,
+    });
+    const events: CollectorEvent[] = [];
+    const watching = (async () => {
+      for await (const event of collector.events()) events.push(event);
+    })();
+    const bucketTtl = async () =>
+      Math.round((await cluster.jsm.streams.info("KV_douyu_collectors")).config.max_age / 1e6);
+    try {
+      await addRooms(cluster, [9999, 7777]);
+      await collector.start();
+      await until(
+        "both rooms watched",
+        10_000,
+        () => collector.rooms.length === 2 ? true : undefined,
+      );
+      // Any command's --lease-ttl applies when the cluster is created: said, not done.
+      const list = captureIO();
+      assert.equal(
+        await main(["rooms", "--nats", nats.url, "--lease-ttl", "2", "list"], list.io),
+        0,
+      );
+      assert.match(
+        list.err.join(""),
+        /--lease-ttl 2 applies when the cluster is created; its lease TTL is 8 s/,
+      );
+      assert.equal(await bucketTtl(), 8000);
+      // Shorter, guarded: announced, adopted by the collector, then applied.
+      const lower = captureIO();
+      assert.equal(
+        await main(["rooms", "--nats", nats.url, "set-lease-ttl", "4"], lower.io),
+        0,
+        lower.err.join(""),
+      );
+      assert.equal(lower.out.join(""), "lease TTL changed from 8 s to 4 s\n");
+      assert.equal(await bucketTtl(), 4000);
+      assert.equal(collector.leaseTtl, 4000);
+      // Longer: applied, then followed.
+      const higher = captureIO();
+      assert.equal(await main(["rooms", "--nats", nats.url, "set-lease-ttl", "6"], higher.io), 0);
+      assert.equal(await bucketTtl(), 6000);
+      await until(
+        "the collector follows",
+        5000,
+        () => collector.leaseTtl === 6000 ? true : undefined,
+      );
+      // Heartbeats of 4 s or 6 s, it never lost a room on the way.
+      await sleep(4500);
+      assert.deepEqual(collector.rooms, [7777, 9999]);
+      // Its heartbeat, read back: the rooms it holds and their state.
+      const [health] = (await overview(cluster)).collectors;
+      assert.deepEqual(
+        health!.rooms.map((room) => [room.room, room.state]).sort(),
+        [[7777, "watching"], [9999, "watching"]],
+      );
+      assert.equal(health!.leaseTtl, 6000);
+      const trouble = events.filter((event) =>
+        ["lost", "fenced", "released", "error"].includes(event.type)
+      );
+      assert.deepEqual(trouble, []);
+    } finally {
+      await collector.close();
+      await watching;
+      await cluster.close();
+      await nats.close();
+    }
+  },
+  { ignore: runtime === "bun" },
+); // runtime-free logic, covered on Bun by the scenario: Deno only, to keep test:cluster short
 
 test(
   "--replicas changes an existing stream and buckets; removed rooms leave no delete markers behind",
