@@ -3,7 +3,9 @@
  * End-to-end tests of the `douyu` command line tool against the mock server:
  * mostly `main()` in-process with fake streams (fast), plus the real process
  * (`deno run -N mod.ts` under Deno, `bun mod.ts` under Bun) for exit codes
- * and signals, and the Bun-compiled binary.
+ * and signals. The single-file binaries are built and run by
+ * `scripts/smoke_binary.ts` (in `deno task ci`), where Bun and the NATS
+ * client are present.
  */
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -1049,51 +1051,3 @@ test("cli process: SIGINT exits 130 promptly even when stdout is a pipe nobody r
     await rm(dir, { recursive: true });
   }
 });
-
-/** Whether `bun` can be run (it builds the single-file binary). */
-function bunAvailable(): boolean {
-  if (runtime === "bun") return true;
-  if (runtime !== "deno") return false;
-  try {
-    return new Deno.Command("bun", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
-test("cli binary: the Bun-compiled single file does the same live run", async () => {
-  const dir = await tempDir();
-  try {
-    const binary = `${dir}/douyu-bun`;
-    const build = await finished(
-      spawnProcess(runtime === "bun" ? process.execPath : "bun", [
-        "build",
-        "--compile",
-        "--outfile",
-        binary,
-        MOD,
-      ]),
-    );
-    strictEqual(build.code, 0, build.stderr);
-    await using server = await MockServer.start({ messages: SERVED });
-    const live = await finished(
-      spawnProcess(binary, [
-        "--url",
-        server.url,
-        "--json",
-        "--count",
-        String(SERVED.length),
-        "9999",
-      ]),
-    );
-    strictEqual(live.code, 0, live.stderr);
-    strictEqual(live.stdout, SERVED_JSON.join(""));
-    ok(await loggedOut(server.clients[0]!));
-    const version = await finished(spawnProcess(binary, ["--version"]));
-    strictEqual(version.stdout, `douyu ${VERSION}\n`);
-    assertUsage(await finished(spawnProcess(binary, ["--bogus"])), "unknown option --bogus");
-  } finally {
-    await rm(dir, { recursive: true });
-  }
-}, { ignore: !bunAvailable() });

@@ -109,10 +109,15 @@ Live status (douyu live):
 
 Overlay (douyu overlay): prints the page's URL, for an OBS "Browser source".
 The page takes parameters (max, fade, minGift, enter, block, blockUsers,
-minLevel, fold, avatars, icons, css, theme, status, lang): see the README.
+minLevel, fold, avatars, icons, css, theme, status, lang): see docs/overlay.md.
+The same server has widgets: /leaderboard (top givers) and /goal?target=YUAN.
   --demo             play the bundled sample room, looping, to style offline
   --host ADDR        address to listen on (default 127.0.0.1)
   --port N           port to listen on (default 8765; 0 = a free one)
+  --allow-origin O   let pages of origin O (or * for any) read the overlay; repeatable
+                     (default: only its own pages)
+  --allow-host NAME  answer for this host name too (default: localhost and --host)
+  --max-streams N    most event streams (pages) open at once (default 100)
   --enter            show room entries by default
   --url, the filters and the web API options above set every page's defaults
 
@@ -131,7 +136,7 @@ Serve:
   --idle-timeout S   drop a client that sent nothing (no heartbeat) for S seconds;
                      0 never does (default 180)
 
-Scale out on NATS JetStream (see the README; douyu rooms|collect|consume --help):
+Scale out on NATS JetStream (see docs/scale-out.md; douyu rooms|collect|consume --help):
   --nats URL         NATS server, repeatable (required)
   --lease-ttl S      lease lifetime (default 15); --retention-age D (7d) and
                      --retention-bytes N (1G) bound the stream; --replicas N

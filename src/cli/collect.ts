@@ -23,6 +23,7 @@ import {
   runNatsCommand,
   withCluster,
 } from "./nats_setup.ts";
+import { needEndpoints } from "./permissions.ts";
 
 const OPTIONS = defineOptions(
   {
@@ -87,6 +88,7 @@ export function collectCommand(args: string[], io: CliIO): Promise<number> {
     const maxPending = positiveOption(values, "max-pending", 100_000);
     const queueSize = positiveOption(values, "queue-size", 10_000_000);
     const urls = endpointUrls(values.url);
+    needEndpoints(urls);
     let types: string[] | undefined;
     if (values.types !== undefined) {
       types = values.types.split(",").map((type) => type.trim()).filter((type) => type !== "");

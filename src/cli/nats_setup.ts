@@ -6,6 +6,7 @@
  * @module
  */
 
+import { errorText } from "../base/errors.ts";
 import type { Cluster, ConnectClusterOptions } from "../nats/mod.ts";
 import {
   CliFailure,
@@ -25,6 +26,7 @@ import {
   parseCommand,
   type ParsedCommand,
 } from "./options.ts";
+import { needNet, needRead } from "./permissions.ts";
 
 /** `src/nats/mod.ts`, as its dynamic import gives it. */
 export type NatsModule = typeof import("../nats/mod.ts");
@@ -67,9 +69,23 @@ Cluster (retention and replicas change an existing stream and buckets when given
   --replicas N           JetStream replicas: 1, 3 or 5 (default 1)
 `;
 
-/** Loads `src/nats/` (and the NATS client): only the NATS commands ever call this. */
-export function loadNats(): Promise<NatsModule> {
-  return import("../nats/mod.ts");
+/**
+ * Loads `src/nats/` (and the NATS client): only the NATS commands ever call
+ * this. In a checkout the client comes from `node_modules/` (`deno.json` sets
+ * `nodeModulesDir` to `manual`, so that no other task downloads it), and a
+ * missing one is a one-line failure that says how to install it.
+ */
+export async function loadNats(): Promise<NatsModule> {
+  try {
+    return await import("../nats/mod.ts");
+  } catch (error) {
+    const reason = errorText(error).split("\n")[0]!.trim();
+    throw new CliFailure(
+      `cannot load the NATS client (${reason}); in a checkout, \`deno install\` installs it ` +
+        "(`npm ci` for Bun and Node)",
+      { cause: error },
+    );
+  }
 }
 
 /** The values of {@linkcode NATS_OPTIONS}. */
@@ -119,6 +135,7 @@ export function clusterSettings(values: NatsValues): ClusterTarget {
   if (servers.length === 0) {
     throw new UsageError("missing --nats URL: the NATS server, e.g. nats://127.0.0.1:4222");
   }
+  needNet(servers.map(natsHost));
   const options: ConnectClusterOptions = {};
   const ttl = values["lease-ttl"];
   if (ttl !== undefined) options.leaseTtl = leaseTtlMs(ttl);
@@ -135,6 +152,10 @@ export function clusterSettings(values: NatsValues): ClusterTarget {
     ...(values["tls-cert"] !== undefined ? { tlsCert: values["tls-cert"] } : {}),
     ...(values["tls-key"] !== undefined ? { tlsKey: values["tls-key"] } : {}),
   };
+  const what = { creds: "creds file", nkey: "NKEY seed file", tlsCa: "CA file" } as const;
+  for (const [name, path] of Object.entries(files)) {
+    needRead(path, what[name as keyof typeof what] ?? "TLS file");
+  }
   const age = values["retention-age"];
   if (age !== undefined) {
     const ms = durationMs(age);
@@ -318,6 +339,16 @@ async function ignoreOrphanedResets(): Promise<void> {
     process.stderr.write(`douyu: unexpected error: ${describeError(error)}\n`);
     process.exit(FAILURE);
   });
+}
+
+/** `nats://host:port`, `host:port` or `host` → `host:port` (4222 by default), as `--allow-net` names it. */
+function natsHost(server: string): string {
+  try {
+    const url = new URL(server.includes("://") ? server : `nats://${server}`);
+    return `${url.hostname}:${url.port === "" ? 4222 : url.port}`;
+  } catch {
+    return server; // not a URL: the connection says so
+  }
 }
 
 /**

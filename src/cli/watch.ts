@@ -40,6 +40,7 @@ import {
   parseCommand,
   parseRoom,
 } from "./options.ts";
+import { needEndpoints } from "./permissions.ts";
 import { Printer } from "./printer.ts";
 import { resolveRooms } from "./resolve.ts";
 
@@ -86,6 +87,7 @@ export async function watchCommand(args: string[], io: CliIO): Promise<number> {
     heartbeat: numberOption(values.heartbeat, "heartbeat", "seconds"),
     lookups: lookups(values, endpointUrls(values.url)),
   };
+  needEndpoints(settings.urls);
 
   let recorder: RecordWriter | undefined;
   let recordError: unknown;

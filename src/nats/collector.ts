@@ -2,7 +2,7 @@
  * A collector: one process (or one IP) of a scaled-out deployment. Its
  * {@linkcode Coordinator} claims rooms from the desired set with leases; it
  * watches them with a {@linkcode Hub} and publishes every message into the
- * `DOUYU` stream, as the scale-out documentation describes.
+ * `DOUYU` stream, as docs/scale-out.md describes.
  *
  * @module
  */
