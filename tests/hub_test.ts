@@ -236,3 +236,23 @@ test("hub: pause pushes back on every room's socket; nothing lost, heartbeats go
     await Promise.all(peers.map((peer) => peer.stop()));
   }
 });
+
+test("hub: batches() hands over what is queued at once, tagged, skipping removed rooms", async () => {
+  await using server = await MockServer.start({ messages: [1, 2, 3, 4, 5].map(chat) });
+  await using hub = new Hub({ url: server.url, types: ["chatmsg"] });
+  await hub.add(3001);
+  await hub.add(3002);
+  while (hub.queued < 10) await delay(5);
+  await hub.remove(3002);
+  const got: string[] = [];
+  let batches = 0;
+  for await (const batch of hub.batches(3)) {
+    batches++;
+    assert.ok(batch.length <= 3);
+    for (const { room, message } of batch) got.push(`${room}:${message.uid}`);
+    if (got.length === 5) break;
+  }
+  assert.deepEqual(got, ["3001:1", "3001:2", "3001:3", "3001:4", "3001:5"]);
+  assert.ok(batches <= 3, `${batches} batches`);
+  assert.deepEqual(hub.rooms, []); // leaving the loop closed the hub
+});

@@ -339,6 +339,34 @@ export class Hub<M extends Message = Message>
   }
 
   /**
+   * Every room's messages in batches: what is queued when the loop asks, up
+   * to `max` at a time (it waits for one when none is). For a consumer that
+   * handles many messages per turn: one promise per batch, not per message.
+   * Ending the loop early closes the hub; one loop at a time, as for the
+   * hub's own iterator.
+   *
+   * @param max The most messages per batch. Default 256.
+   */
+  async *batches(max = 256): AsyncGenerator<HubMessage<M>[], void, undefined> {
+    if (this.#iterating) throw new TypeError("a hub can be iterated by one loop at a time");
+    this.#iterating = true;
+    try {
+      for (;;) {
+        const items = await this.#queue.nextBatch(max);
+        if (items === undefined) return;
+        const batch: HubMessage<M>[] = [];
+        for (const { entry, message } of items) {
+          // A removed room's messages still queued are skipped.
+          if (entry.active) batch.push({ room: entry.room, message: message as M });
+        }
+        if (batch.length > 0) yield batch;
+      }
+    } finally {
+      await this.close();
+    }
+  }
+
+  /**
    * Closes every room (each logs out) and ends the loop; messages still
    * queued are discarded. Idempotent.
    */
