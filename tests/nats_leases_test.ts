@@ -176,7 +176,10 @@ test("session: fencing runs on the monotonic clock: a wall-clock step back exten
     fake.pending.shift()!.answer(true);
     await beginning;
     const expected = performance.now() + TTL - fenceMargin(TTL);
-    assert.ok(Math.abs(session.validUntil - expected) < 100, `${session.validUntil} vs ${expected}`);
+    assert.ok(
+      Math.abs(session.validUntil - expected) < 100,
+      `${session.validUntil} vs ${expected}`,
+    );
     Date.now = () => realNow() - 3_600_000; // the wall clock steps an hour back
     session.renew();
     fake.pending.shift()!.answer(true);

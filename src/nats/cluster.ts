@@ -395,6 +395,24 @@ export const HEADER_RECEIVED_AT = "Douyu-Received-At";
 /** The collector's name. */
 export const HEADER_COLLECTOR = "Douyu-Collector";
 
+/**
+ * A message's headers as NATS writes them (`NATS/1.0`, a line per header, an
+ * empty line), for a producer that encodes the headers and the body in one
+ * go: the same headers as {@linkcode messageHeaders}, plus `Nats-Msg-Id`.
+ * Every part is ASCII (a collector's name and a chat id are checked), so its
+ * length in characters is its length in bytes.
+ */
+export function headerBlock(
+  room: number,
+  receivedAt: number,
+  collector: string,
+  msgId: string | undefined,
+): string {
+  return `NATS/1.0\r\n${HEADER_ROOM}: ${room}\r\n${HEADER_RECEIVED_AT}: ${receivedAt}\r\n${HEADER_COLLECTOR}: ${collector}\r\n${
+    msgId === undefined ? "" : `Nats-Msg-Id: ${msgId}\r\n`
+  }\r\n`;
+}
+
 /** Builds a message's headers. */
 export function messageHeaders(room: number, receivedAt: number, collector: string): MsgHdrs {
   const h = headers();

@@ -16,15 +16,7 @@ import { formatJson } from "../output/format.ts";
 import { BOOKKEEPING_TYPES, type Message } from "../protocol/messages.ts";
 import { DEFAULT_MAX_ROOMS, Hub, type RoomOptions } from "../rooms/hub.ts";
 import { EventFeed } from "../base/feed.ts";
-import {
-  type Cluster,
-  HEADER_COLLECTOR,
-  HEADER_RECEIVED_AT,
-  HEADER_ROOM,
-  MAX_MESSAGE_BYTES,
-  messageHeaders,
-  subjectOf,
-} from "./cluster.ts";
+import { type Cluster, headerBlock, MAX_MESSAGE_BYTES, subjectOf } from "./cluster.ts";
 import { type PublisherOptions, StreamPublisher } from "./publisher.ts";
 import { Coordinator, GOODBYE_MS } from "./coordinator.ts";
 import type { CollectorCounters, CollectorEvent } from "./events.ts";
@@ -35,6 +27,8 @@ export { GOODBYE_MS };
 /** A chat id fit for a `Nats-Msg-Id`: what Douyu sends is 32 hex digits. */
 const CHAT_ID = /^[0-9A-Za-z-]{1,64}$/;
 const STATUS_BUFFER = 1024;
+/** The most messages the pump takes from the hub at once. */
+const PUMP_BATCH = 512;
 /** JetStream failing this long while connected is reported (once). */
 const JETSTREAM_REPORT_MS = 3000;
 
@@ -391,43 +385,40 @@ export class Collector implements AsyncDisposable {
 
   async #runPump(): Promise<void> {
     const publisher = this.#publisher;
-    const headerBytes = fixedHeaderBytes(this.name);
-    for await (const { room, message } of this.#hub) {
-      if (BOOKKEEPING_TYPES.has(message.type)) continue;
+    const encoder = new TextEncoder();
+    /** Subjects by room and type: the same few, built once. */
+    const subjects = new Map<number, Map<string, string>>();
+    // A batch at a time: one promise per batch, and the NATS client writes it out in one go.
+    for await (const batch of this.#hub.batches(PUMP_BATCH)) {
       const now = Date.now();
-      this.#counters.received++;
-      const stats = this.#stats.get(room);
-      if (stats !== undefined) {
-        if (stats.messages++ === 0) stats.first.resolve();
-        stats.lastMessageAt = now;
+      for (const { room, message } of batch) {
+        if (BOOKKEEPING_TYPES.has(message.type)) continue;
+        this.#counters.received++;
+        const stats = this.#stats.get(room);
+        if (stats !== undefined) {
+          if (stats.messages++ === 0) stats.first.resolve();
+          stats.lastMessageAt = now;
+        }
+        // Headers and body encoded once, together; the server's limit counts both.
+        const head = headerBlock(room, now, this.name, chatId(room, message));
+        const bytes = encoder.encode(head + formatJson(message));
+        if (bytes.length > this.#maxMessage) {
+          this.#counters.oversized++;
+          continue;
+        }
+        let byType = subjects.get(room);
+        if (byType === undefined) subjects.set(room, byType = new Map());
+        let subject = byType.get(message.type);
+        if (subject === undefined) {
+          byType.set(message.type, subject = subjectOf(room, message.type));
+        }
+        while (!publisher.offer(subject, bytes, head.length)) {
+          if (publisher.closed) return;
+          await publisher.room();
+        }
       }
-      const payload = this.#encoder.encode(formatJson(message));
-      const id = chatId(room, message);
-      // The server's limit counts the headers too.
-      const size = payload.length + headerBytes + String(room).length + String(now).length +
-        (id === undefined ? 0 : id.length + 15);
-      if (size > this.#maxMessage) {
-        this.#counters.oversized++;
-        continue;
-      }
-      await publisher.publish(
-        subjectOf(room, message.type),
-        payload,
-        messageHeaders(room, now, this.name),
-        id,
-      );
     }
   }
-}
-
-/**
- * The bytes of a message's headers besides the room, the time and the chat
- * id: `NATS/1.0`, the names, the collector, line ends.
- */
-function fixedHeaderBytes(collector: string): number {
-  const line = (name: string, value: string) => name.length + 2 + value.length + 2;
-  return "NATS/1.0\r\n".length + line(HEADER_ROOM, "") + line(HEADER_RECEIVED_AT, "") +
-    line(HEADER_COLLECTOR, collector) + 2;
 }
 
 /** `room:cid` for a chat message with a well-formed id: its `Nats-Msg-Id`. */

@@ -45,7 +45,7 @@ import {
 import { fenceMargin, renewInterval, SessionLease } from "./leases.ts";
 import { planSpread } from "./spread.ts";
 import { Link, OfflineError } from "./link.ts";
-import { BucketView, type ViewEntry } from "./view.ts";
+import { BucketView, type ViewEntry, type ViewListener } from "./view.ts";
 import { bucketTtl, parseTtlValue } from "./setup.ts";
 import type { CollectorEvent } from "./collector.ts";
 
@@ -162,15 +162,19 @@ export class Coordinator {
       fenced: () => this.#fenced(),
       failed: this.#failed("heartbeat"),
     }, { ttl: cluster.leaseTtl });
-    const view = (kv: Cluster["rooms"], bucket: string, on: (k: string, e?: ViewEntry) => void) =>
+    const view = (kv: Cluster["rooms"], bucket: string, on: ViewListener) =>
       new BucketView(cluster.js, cluster.jsm, kv, bucket, on);
     this.#views = {
       rooms: view(cluster.rooms, ROOMS_BUCKET, (key, entry) => this.#onRoom(key, entry)),
-      leases: view(cluster.leases, LEASES_BUCKET, (key, entry) => this.#onLease(key, entry)),
+      leases: view(
+        cluster.leases,
+        LEASES_BUCKET,
+        (key, entry, reloaded) => this.#onLease(key, entry, reloaded),
+      ),
       collectors: view(
         cluster.collectors,
         COLLECTORS_BUCKET,
-        (key, entry) => this.#onCollector(key, entry),
+        (key, entry, reloaded) => this.#onCollector(key, entry, reloaded),
       ),
     };
   }
@@ -386,7 +390,7 @@ export class Coordinator {
     if (roomOfKey(key) !== undefined) this.#requestPlan(this.#jitter());
   }
 
-  #onLease(key: string, entry: ViewEntry | undefined): void {
+  #onLease(key: string, entry: ViewEntry | undefined, reloaded: boolean): void {
     const room = roomOfKey(key);
     if (room === undefined) return;
     const lease = entry === undefined ? undefined : parseLease(entry.value);
@@ -398,6 +402,9 @@ export class Coordinator {
         owned.revision = entry!.revision;
       } else if (owned.state === "releasing") {
         if (lease?.joined === true) owned.successor.resolve();
+      } else if (entry === undefined && reloaded) {
+        // Missing from a reread: asked once more before the room stops.
+        void this.#recheck(owned);
       } else {
         // Taken (or deleted) by someone else: stop at once.
         this.#lose(owned);
@@ -407,12 +414,14 @@ export class Coordinator {
     if (entry === undefined || lease?.releasing === true) this.#requestPlan(this.#jitter());
   }
 
-  #onCollector(key: string, entry: ViewEntry | undefined): void {
+  #onCollector(key: string, entry: ViewEntry | undefined, reloaded: boolean): void {
     const before = this.#peers.get(key);
     const health = entry === undefined ? undefined : parseHealth(entry.value);
     if (entry === undefined || health === undefined) {
       this.#peers.delete(key);
-      if (before !== undefined) this.#dead.add(before.instance);
+      // Deleted (a collector stopping): its session has ended. Missing from a reread: maybe
+      // expired, maybe not; a claim of its rooms asks the server first.
+      if (before !== undefined && !reloaded) this.#dead.add(before.instance);
     } else {
       const ttl = this.#session.ttl;
       const age = Math.min(ttl, Math.max(0, Date.now() - entry.created));
@@ -705,6 +714,20 @@ export class Coordinator {
     this.#owned.delete(entry.room);
     entry.successor.resolve();
     await this.#host.unwatch(entry.room).catch(() => {});
+  }
+
+  /** Whether a lease missing from a reread is still this collector's: if not, the room stops. */
+  async #recheck(entry: Owned): Promise<void> {
+    const now = await this.#link.run(() => this.#cluster.leases.get(roomKey(entry.room)))
+      .catch(() => undefined);
+    if (now === undefined || this.#owned.get(entry.room) !== entry) return; // unknown: keep
+    const lease = now !== null && now.operation === "PUT" ? parseLease(now.value) : undefined;
+    if (lease?.instance === this.#instance && now !== null) {
+      entry.revision = Math.max(entry.revision, now.revision);
+      this.#leases.set(entry.room, { revision: now.revision, lease });
+    } else {
+      this.#lose(entry);
+    }
   }
 
   #lose(entry: Owned): void {

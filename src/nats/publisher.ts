@@ -91,7 +91,17 @@ interface Item {
   payload: Uint8Array;
   headers: MsgHdrs;
   msgId: string | undefined;
+  /** Its bytes, headers included. */
+  size: number;
   attempts: number;
+}
+
+/**
+ * Headers already encoded, as the NATS client writes them: it only ever asks
+ * a message's headers to `encode()` themselves when publishing.
+ */
+function encodedHeaders(bytes: Uint8Array): MsgHdrs {
+  return { encode: () => bytes } as unknown as MsgHdrs;
 }
 
 const RETRY_MIN_MS = 100;
@@ -140,6 +150,7 @@ export class StreamPublisher {
   #space: Deferred<void> | undefined;
   #drained: Deferred<void> | undefined;
   #closed = false;
+  #pumpQueued = false;
   readonly #onHealth: ((state: "failing" | "storing", reason: string) => void) | undefined;
   /** Why JetStream is failing, while it is. */
   #failing: string | undefined;
@@ -188,6 +199,11 @@ export class StreamPublisher {
     return { ...this.#counters, buffered: this.#count };
   }
 
+  /** True once closed: it takes nothing more. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** True while the buffer has no room: the next `publish()` would wait. */
   get full(): boolean {
     return this.#count >= this.#maxBuffered || this.#bytes >= this.#maxBytes;
@@ -217,11 +233,59 @@ export class StreamPublisher {
       }
     }
     if (this.#closed) return;
-    this.#queue.push({ subject, payload, headers, msgId, attempts: 0 });
+    this.#add({ subject, payload, headers, msgId, size: payload.length, attempts: 0 });
+  }
+
+  /**
+   * Hands over a message whose headers are encoded already, without waiting:
+   * `message` holds the header block (`NATS/1.0…`, `Nats-Msg-Id` included if
+   * any) in its first `headerBytes` bytes, then the body. A producer of many
+   * messages calls it in a loop, and awaits {@linkcode StreamPublisher.room}
+   * only when it returns false: no promise per message, and the NATS client
+   * writes the whole batch out at once.
+   *
+   * @param subject The subject.
+   * @param message Headers, then body.
+   * @param headerBytes The length of the header block.
+   * @returns False when the buffer is full (nothing taken) or the publisher closed.
+   */
+  offer(subject: string, message: Uint8Array, headerBytes: number): boolean {
+    if (this.#closed || this.full) return false;
+    this.#add({
+      subject,
+      payload: message.subarray(headerBytes),
+      headers: encodedHeaders(message.subarray(0, headerBytes)),
+      msgId: undefined,
+      size: message.length,
+      attempts: 0,
+    });
+    return true;
+  }
+
+  /** Resolves once the buffer has room again (at once if it has), or the publisher closes. */
+  async room(): Promise<void> {
+    if (this.full && !this.#closed) {
+      this.#counters.waits++;
+      while (this.full && !this.#closed) {
+        this.#space ??= deferred<void>();
+        await this.#space.promise;
+      }
+    }
+  }
+
+  #add(item: Item): void {
+    this.#queue.push(item);
     this.#count++;
-    this.#bytes += payload.length;
+    this.#bytes += item.size;
     if (this.#count > this.#counters.maxBuffered) this.#counters.maxBuffered = this.#count;
-    this.#pump();
+    // A batch handed over in one turn is sent in one go (the client writes it out at once).
+    if (!this.#pumpQueued) {
+      this.#pumpQueued = true;
+      queueMicrotask(() => {
+        this.#pumpQueued = false;
+        this.#pump();
+      });
+    }
   }
 
   /**
@@ -406,7 +470,7 @@ export class StreamPublisher {
 
   #release(item: Item): void {
     this.#count--;
-    this.#bytes -= item.payload.length;
+    this.#bytes -= item.size;
     if (this.#space !== undefined && !this.full) {
       const space = this.#space;
       this.#space = undefined;
@@ -438,6 +502,27 @@ export function statusOf(connection: NatsConnection): QueuedIterator<Status> {
 /** JetStream error codes of a message it will never store: larger than the stream's limit. */
 const NEVER_STORED = new Set([10054]);
 
+const ACK_START = new TextEncoder().encode(`{"stream":`);
+const ERROR_KEY = new TextEncoder().encode(`"error"`);
+const DUPLICATE_KEY = new TextEncoder().encode(`"duplicate"`);
+const TRUE = new TextEncoder().encode("true");
+const STORED = { duplicate: false } as const;
+const DUPLICATE = { duplicate: true } as const;
+
+function startsWith(data: Uint8Array, prefix: Uint8Array): boolean {
+  if (data.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (data[i] !== prefix[i]) return false;
+  return true;
+}
+
+function includes(data: Uint8Array, part: Uint8Array): boolean {
+  outer: for (let i = 0; i + part.length <= data.length; i++) {
+    for (let j = 0; j < part.length; j++) if (data[i + j] !== part[j]) continue outer;
+    return true;
+  }
+  return false;
+}
+
 /** A JetStream ack error. */
 interface AckError {
   code: number;
@@ -452,6 +537,11 @@ interface AckError {
  */
 function readAck(data: Uint8Array): { duplicate: boolean } | { error: AckError } | undefined {
   if (data.length === 0 || data.length > 4096) return undefined;
+  // Nearly every ack is `{"stream":"DOUYU", "seq":N}` (or with `"duplicate": true`): recognised
+  // without parsing it.
+  if (data.length < 128 && startsWith(data, ACK_START) && !includes(data, ERROR_KEY)) {
+    return includes(data, DUPLICATE_KEY) && includes(data, TRUE) ? DUPLICATE : STORED;
+  }
   const ack = parseJsonObject(data);
   if (ack === undefined) return undefined;
   const error = ownField(ack, "error");

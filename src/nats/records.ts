@@ -116,11 +116,11 @@ const SNAPSHOT_LIMIT_MS = 15_000;
 
 /**
  * The live entries of a bucket: the latest value of every key, deleted and
- * expired keys left out. It stops when a delivered entry reports nothing
- * pending (entries rewritten meanwhile arrive too, with higher revisions), or
- * when the bucket has emptied since it began (its entries expired); it never
- * returns a part of the bucket: it fails after 15 s, or when the read ends
- * early.
+ * expired keys left out. It stops at the first entry at or past the
+ * stream's last sequence once its consumer exists (entries rewritten meanwhile
+ * arrive too, with higher revisions), or when the bucket has emptied since it
+ * began (its entries expired); it never returns a part of the bucket: it fails
+ * after 15 s, or when the read ends early.
  */
 export async function snapshot(
   js: JetStreamClient,
@@ -150,10 +150,23 @@ export async function snapshotAt(
     headers_only: options.keysOnly ?? false,
   });
   const messages = await consumer.consume({ max_messages: 1024 });
+  // Every entry up to the stream's last sequence once the consumer exists is delivered, in
+  // sequence order (the last value of each key, then whatever came since): the read is
+  // complete at the first entry at or past it, or once as many keys as the stream then had
+  // have come (its last sequence may be a message since removed: a purged delete marker).
+  // Not the pending count a message carries: a server just restarted reports it short.
+  const after = await jsm.streams.info(stream).catch((error) => {
+    messages.stop();
+    throw error;
+  });
+  const until = after.state.last_seq;
+  const keys = after.state.num_subjects ?? Infinity;
+  const seen = new Set<string>();
   const stop = new AbortController();
   /** Set once every entry is in: nothing pending, or the bucket empty by now. */
   let complete = false;
   let received = 0;
+  let last = 0;
   let idle = () => {};
   const restartIdle = () => {
     idle();
@@ -196,9 +209,9 @@ export async function snapshotAt(
       }
       if (entries.size > MAX_ENTRIES) throw new ClusterError(`bucket ${bucket} is too large`);
       received++;
-      // Nothing left to deliver: every key's last value is in. (Not "past the sequence the
-      // stream had": keys rewritten since come later in sequence order, each with a higher one.)
-      if (message.info.pending === 0) {
+      last = Math.max(last, message.seq);
+      seen.add(key);
+      if (message.seq >= until || seen.size >= keys) {
         complete = true;
         break;
       }
@@ -216,7 +229,7 @@ export async function snapshotAt(
         : `reading bucket ${bucket} ended early`,
     );
   }
-  return { entries, revision: state.last_seq };
+  return { entries, revision: Math.max(until, last) };
 }
 
 /**
@@ -237,7 +250,7 @@ export async function purgeMarkers(
   const before = Date.now() - grace;
   let purged = 0;
   for (const [key, marker] of markers) {
-    if (marker.created > before) continue;
+    if (grace > 0 && marker.created > before) continue;
     // Up to the marker only: a put of the same key since then stays.
     const result = await jsm.streams.purge(`KV_${bucket}`, {
       filter: `$KV.${bucket}.${key}`,

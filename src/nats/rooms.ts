@@ -23,6 +23,7 @@ import {
   purgeMarkers,
   roomKey,
   roomOfKey,
+  SlowSnapshotError,
   snapshot,
 } from "./records.ts";
 
@@ -190,10 +191,20 @@ async function purgeOldMarkers(cluster: Cluster, grace: number): Promise<void> {
  * ```
  */
 export async function overview(cluster: Cluster): Promise<ClusterOverview> {
+  // A bucket read that a busy (or re-electing) server cut short is read again, twice at most.
+  const read = async (bucket: string) => {
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await snapshot(cluster.js, cluster.jsm, bucket);
+      } catch (error) {
+        if (!(error instanceof SlowSnapshotError) || attempt === 3) throw error;
+      }
+    }
+  };
   const [desired, leases, heartbeats, stream] = await Promise.all([
-    snapshot(cluster.js, cluster.jsm, ROOMS_BUCKET),
-    snapshot(cluster.js, cluster.jsm, LEASES_BUCKET),
-    snapshot(cluster.js, cluster.jsm, COLLECTORS_BUCKET),
+    read(ROOMS_BUCKET),
+    read(LEASES_BUCKET),
+    read(COLLECTORS_BUCKET),
     cluster.jsm.streams.info(STREAM_NAME).catch(() => undefined),
   ]);
   const collectors: CollectorHealth[] = [];

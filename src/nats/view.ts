@@ -25,8 +25,13 @@ export interface ViewEntry {
   readonly seenAt: number;
 }
 
-/** A change a {@linkcode BucketView} reports: the entry now, `undefined` when deleted. */
-export type ViewListener = (key: string, entry: ViewEntry | undefined) => void;
+/**
+ * A change a {@linkcode BucketView} reports: the entry now, `undefined` when
+ * deleted. `reloaded`: found by reading the bucket again, not seen on the
+ * watch (a key then missing was deleted, or expired, while it was not
+ * followed).
+ */
+export type ViewListener = (key: string, entry: ViewEntry | undefined, reloaded: boolean) => void;
 
 /** Longest wait between two attempts to reload a view whose watch failed. */
 const RETRY_MAX_MS = 5000;
@@ -164,6 +169,6 @@ export class BucketView {
     } else {
       this.#entries.set(key, entry);
     }
-    this.#listener(key, entry);
+    this.#listener(key, entry, fromSnapshot);
   }
 }

@@ -49,7 +49,11 @@ test(
         shares = (await Promise.all(peers.map((peer) => peer.next<{ held: number[] }>())))
           .flatMap((report) => report.held);
         if (shares.reduce((sum, n) => sum + n, 0) === ROOMS) break;
-        if (Date.now() - started > 120_000) throw new Error(`only ${shares} held after 2 min`);
+        if (Date.now() - started > 60_000) {
+          const reports = await Promise.all(peers.map((peer) => peer.next<{ debug: string[] }>()));
+          console.log(reports.flatMap((r) => r.debug).filter((d) => d !== "").join("\n"));
+          throw new Error(`only ${shares} held after 1 min`);
+        }
       }
       console.log(
         `coordination: ${ROOMS} rooms shared after ${

@@ -706,7 +706,8 @@ test(
             ...servers.urls.flatMap((url) => ["--nats", url]),
             "--replicas",
             "3",
-            "list",
+            "add",
+            "9",
           ], up.io),
           0,
           up.err.join(""),
@@ -714,7 +715,7 @@ test(
         assert.deepEqual(await replicas(), [3, 3, 3, 3]);
         // Rooms removed: their delete markers go (past a grace the collectors' watches need).
         await addRooms(cluster, [1, 2, 3]);
-        await removeRooms(cluster, [1, 2], { markerGrace: 0 });
+        await removeRooms(cluster, [1, 2, 9], { markerGrace: 0 });
         const rooms = await cluster.jsm.streams.info("KV_douyu_rooms");
         assert.equal(rooms.state.messages, 1, "delete markers left in douyu_rooms");
         assert.deepEqual((await overview(cluster)).unassigned, [3]);
