@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { Fifo } from "../src/base/fifo.ts";
 import { MessageQueue } from "../src/base/queue.ts";
 import { test } from "./harness.ts";
 
@@ -124,4 +125,50 @@ test("queue: waitForConsumer resolves after a turn of the event loop when the co
   const aborted = other.waitForConsumer(controller.signal);
   controller.abort();
   await aborted;
+});
+
+test("Fifo.take: the oldest items in order, at most max, and the rest stays", () => {
+  const fifo = new Fifo<number>();
+  for (let i = 1; i <= 5; i++) fifo.push(i);
+  assert.deepEqual(fifo.take(2), [1, 2]);
+  assert.equal(fifo.size, 3);
+  assert.deepEqual(fifo.take(10), [3, 4, 5]);
+  assert.deepEqual(fifo.take(3), []);
+  for (let i = 0; i < 3000; i++) fifo.push(i);
+  for (let i = 0; i < 2900; i += 100) assert.equal(fifo.take(100)[0], i);
+  assert.equal(fifo.shift(), 2900);
+  assert.equal(fifo.size, 99);
+});
+
+test("MessageQueue.nextBatch: what is queued at once, a wait when empty, producers woken, undefined at the end", async () => {
+  const queue = new MessageQueue<number>(4, "pause");
+  for (let i = 1; i <= 4; i++) queue.push(i);
+  assert.equal(queue.full, true);
+  let woken = false;
+  const waiting = queue.waitForSpace(new AbortController().signal).then(() => (woken = true));
+  assert.deepEqual(await queue.nextBatch(3), [1, 2, 3]);
+  await waiting;
+  assert.equal(woken, true);
+  assert.deepEqual(await queue.nextBatch(10), [4]);
+  const later = queue.nextBatch(10);
+  queue.push(5);
+  queue.push(6);
+  // The first ends the wait; what came meanwhile joins it.
+  assert.deepEqual(await later, [5, 6]);
+  queue.push(7);
+  queue.end();
+  assert.deepEqual(await queue.nextBatch(10), [7]);
+  assert.equal(await queue.nextBatch(10), undefined);
+});
+
+test("MessageQueue.nextBatch: taking everything resolves waitForConsumer within the run", async () => {
+  const queue = new MessageQueue<number>(100, "pause");
+  for (let i = 0; i < 3; i++) queue.push(i);
+  let timerFired = false;
+  const timer = setTimeout(() => (timerFired = true), 0);
+  const waiting = queue.waitForConsumer(new AbortController().signal);
+  assert.deepEqual(await queue.nextBatch(10), [0, 1, 2]);
+  await waiting;
+  assert.equal(timerFired, false);
+  clearTimeout(timer);
 });

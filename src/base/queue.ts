@@ -164,6 +164,29 @@ export class MessageQueue<T> {
     return new Promise((resolve) => (this.#waitingConsumer = resolve));
   }
 
+  /**
+   * Everything queued, at most `max` messages, at once; waits for one when
+   * the queue is empty. `undefined` once ended and drained. A consumer that
+   * handles messages in bulk pays one promise per batch, not per message.
+   */
+  async nextBatch(max: number): Promise<T[] | undefined> {
+    if (this.#items.size === 0) {
+      const first = await this.next();
+      if (first.done) return undefined;
+      return [first.value, ...this.#take(max - 1)];
+    }
+    return this.#take(max);
+  }
+
+  #take(max: number): T[] {
+    const taken = this.#items.take(max);
+    if (this.#waitingProducers?.size && this.#items.size <= this.#capacity >> 1) {
+      this.#wakeProducers();
+    }
+    if (this.#waitingForDrain?.size && this.#items.size === 0) this.#wakeDrainWaiters();
+    return taken;
+  }
+
   /** No more messages will come; the consumer drains what is queued, then is done. */
   end(): void {
     this.#ended = true;

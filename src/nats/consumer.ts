@@ -7,16 +7,14 @@
  */
 
 import {
-  AckPolicy,
   type Consumer,
-  type ConsumerConfig,
   type ConsumerMessages,
   DeliverPolicy,
   type JsMsg,
   type OrderedConsumerOptions,
 } from "@nats-io/jetstream";
-import { nanos } from "@nats-io/transport-node";
 import { errorText } from "../base/errors.ts";
+import { setRepeating } from "../base/timers.ts";
 import { isSafeName } from "../base/names.ts";
 import { ClusterError } from "./errors.ts";
 import { ownString } from "../base/fields.ts";
@@ -31,11 +29,12 @@ import {
   subjectToken,
 } from "./cluster.ts";
 import { parseJsonObject } from "./records.ts";
+import { DurablePosition, GapTracker, type ReadGap } from "./readers.ts";
+
+export type { ReadGap } from "./readers.ts";
 
 /** Filter subjects past which a consumer filters by the stream's wildcard instead. */
 const MAX_FILTERS = 256;
-/** A durable consumer's ack wait, ms: see {@linkcode SubscribeOptions.durable}. */
-const DURABLE_ACK_WAIT_MS = 10_000;
 /** Messages the client fetches ahead. */
 const PREFETCH = 256;
 /** Nesting a message may have (Douyu's is at most three levels deep). */
@@ -63,19 +62,26 @@ export interface SubscribeOptions {
   types?: readonly string[];
   /**
    * Start from messages stored since this time (ms since the epoch, or a
-   * Date). Default: only messages stored from now on. For a durable consumer
-   * it applies when the consumer is created.
+   * Date). Default: only messages stored from now on. For a durable reader
+   * it applies when the reader is created: given for one that exists, the
+   * subscription fails (leave it out to resume).
    */
   since?: number | Date;
   /**
-   * A durable consumer's name: it remembers what was acknowledged, so a
-   * restarted reader resumes where it stopped. At-least-once: a message is
-   * acknowledged when the loop asks for the next one, so the one a loop
-   * stopped at comes again (so do those fetched ahead), usually at once, at
-   * the latest after 10 s, and not necessarily in order. Default: an
-   * ephemeral, ordered consumer that the server forgets.
+   * A durable reader's name: it remembers how far it has read (in the
+   * `douyu_readers` bucket), so a restarted reader resumes where it stopped,
+   * at once and in the stream's order. At-least-once: a message counts as
+   * read when the loop asks for the next one, so the one a loop stopped at
+   * comes again first. One process at a time per name; a name unused for 30
+   * days is forgotten. Default: a reader the server forgets.
    */
   durable?: string;
+  /**
+   * Told of each gap: messages of these rooms and types the stream's
+   * retention removed before this reader got them (it read too slowly, or
+   * resumed too late). Also counted in {@linkcode Subscription.missed}.
+   */
+  onGap?: (gap: ReadGap) => void;
   /** Aborting it ends the loop. */
   signal?: AbortSignal;
 }
@@ -133,6 +139,7 @@ export class Subscription<M extends Message = Message>
   #closed = false;
   #iterating = false;
   #skipped = 0;
+  #missed = 0;
   readonly #onAbort = () => void this.close();
 
   /** @internal Use {@linkcode subscribe}. */
@@ -163,6 +170,15 @@ export class Subscription<M extends Message = Message>
   /** Messages skipped as malformed (a payload that is not a message, an unknown subject). */
   get skipped(): number {
     return this.#skipped;
+  }
+
+  /**
+   * Messages of these rooms and types the stream's retention removed before
+   * this reader got them (at most this many, when reading some rooms or types
+   * only: see {@linkcode ReadGap}).
+   */
+  get missed(): number {
+    return this.#missed;
   }
 
   /** Iterates the messages; ending the loop early closes the subscription. */
@@ -201,106 +217,82 @@ export class Subscription<M extends Message = Message>
 
   async *#read(): AsyncGenerator<ClusterMessage<M>, undefined> {
     if (this.#closed) return;
-    const consumer = await this.#consumer();
-    if (this.#closed) return;
-    const messages = await consumer.consume({ max_messages: PREFETCH });
-    if (this.#closed) {
-      messages.stop();
-      return;
-    }
-    this.#messages = messages;
-    const durable = this.#options.durable !== undefined;
-    let unacked: JsMsg | undefined;
-    // One iterator, read by hand: after `stop()`, the rest of it is read below.
-    const iterator = messages[Symbol.asyncIterator]();
-    try {
-      for (;;) {
-        const next = await iterator.next();
-        if (next.done) break;
-        const raw = next.value;
-        const item = this.#parse(raw);
-        if (item !== undefined) {
-          unacked = raw;
-          yield item;
-          unacked = undefined;
-        }
-        // Acknowledged once the loop asks for the next one: at-least-once for a durable reader.
-        if (durable) raw.ack();
-        if (this.#closed) break;
-      }
-    } finally {
-      messages.stop();
-      if (durable) {
-        // Handed out but not finished, or fetched ahead and never handed out: redelivered at
-        // once to the next reader, instead of after the ack wait.
-        unacked?.nak();
-        for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
-          next.value.nak();
-        }
-      }
-      await this.close();
-    }
-  }
-
-  async #consumer(): Promise<Consumer> {
     const { js, jsm } = this.#cluster;
     const filters = filterSubjects(this.#options.rooms, this.#options.types, {
       multiple: this.#cluster.multipleFilters,
     });
-    const since = this.#options.since;
-    const start: Pick<ConsumerConfig, "deliver_policy" | "opt_start_time"> = since === undefined
-      ? { deliver_policy: DeliverPolicy.New }
-      : {
-        deliver_policy: DeliverPolicy.StartTime,
-        opt_start_time: new Date(since).toISOString(),
-      };
+    const since = this.#options.since === undefined
+      ? undefined
+      : new Date(this.#options.since).getTime();
+    let position: DurablePosition | undefined;
+    let start: Partial<OrderedConsumerOptions>;
+    let after: number | undefined;
     try {
-      const name = this.#options.durable;
-      if (name === undefined) {
-        const options: Partial<OrderedConsumerOptions> = {
-          // One subject as a string: an array asks for nats-server 2.10.
-          filter_subjects: filters.subjects.length === 1 ? filters.subjects[0]! : filters.subjects,
-          ...start,
-        };
-        return await js.consumers.get(STREAM_NAME, options);
-      }
-      const config: Partial<ConsumerConfig> = {
-        durable_name: name,
-        ack_policy: AckPolicy.Explicit,
-        max_ack_pending: PREFETCH * 4,
-        // What a reader had not acknowledged when it stopped (naked then, but a nak can race
-        // the end of its pull) comes again after this at the latest.
-        ack_wait: nanos(DURABLE_ACK_WAIT_MS),
-        ...(filters.subjects.length === 1
-          ? { filter_subject: filters.subjects[0]! }
-          : { filter_subjects: filters.subjects }),
-        ...start,
-      };
-      let existing: ConsumerConfig | undefined;
-      try {
-        existing = (await jsm.consumers.info(STREAM_NAME, name)).config;
-      } catch {
-        existing = undefined;
-      }
-      if (existing === undefined) {
-        await jsm.consumers.add(STREAM_NAME, config);
+      if (this.#options.durable !== undefined) {
+        position = new DurablePosition(
+          this.#cluster,
+          this.#options.durable,
+          filters.subjects.join(" "),
+        );
+        const opened = await position.open(since);
+        after = opened.startTime === undefined ? opened.seq : undefined;
+        start = opened.startTime !== undefined
+          ? {
+            deliver_policy: DeliverPolicy.StartTime,
+            opt_start_time: new Date(opened.startTime).toISOString(),
+          }
+          : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: opened.seq + 1 };
       } else {
-        const had = existing.filter_subjects ??
-          (existing.filter_subject ? [existing.filter_subject] : []);
-        if (had.join(" ") !== filters.subjects.join(" ")) {
-          throw new ClusterError(
-            `durable consumer ${name} reads ${had.join(", ") || "everything"}, not ${
-              filters.subjects.join(", ")
-            }; use another name or the same --rooms and --types`,
-          );
-        }
+        start = since === undefined ? { deliver_policy: DeliverPolicy.New } : {
+          deliver_policy: DeliverPolicy.StartTime,
+          opt_start_time: new Date(since).toISOString(),
+        };
       }
-      return await js.consumers.get(STREAM_NAME, name);
     } catch (error) {
-      if (error instanceof ClusterError) throw error;
+      if (error instanceof ClusterError || error instanceof RangeError) throw error;
       throw new ClusterError(`cannot read the ${STREAM_NAME} stream: ${errorText(error)}`, {
         cause: error,
       });
+    }
+    if (this.#closed) return;
+    const consumer: Consumer = await js.consumers.get(STREAM_NAME, {
+      // One subject as a string: an array asks for nats-server 2.10.
+      filter_subjects: filters.subjects.length === 1 ? filters.subjects[0]! : filters.subjects,
+      ...start,
+    });
+    const messages = await consumer.consume({ max_messages: PREFETCH });
+    if (this.#closed) {
+      messages.stop();
+      await position?.close();
+      return;
+    }
+    this.#messages = messages;
+    const keepalive = new AbortController();
+    if (position !== undefined) setRepeating(2000, () => position!.touch(), keepalive.signal);
+    const gaps = new GapTracker(
+      filters.subjects.length === 1 && filters.subjects[0] === `${SUBJECT_PREFIX}.>`,
+      async () => (await jsm.streams.info(STREAM_NAME)).state.first_seq,
+      after,
+    );
+    try {
+      for await (const raw of messages) {
+        const gap = await gaps.see(raw.seq);
+        if (gap !== undefined) {
+          this.#missed += gap.count;
+          this.#options.onGap?.(gap);
+        }
+        const item = this.#parse(raw);
+        if (item !== undefined) yield item;
+        // Read once the loop asks for the next one: at-least-once for a durable reader.
+        position?.done(raw.seq);
+        if (position?.failure !== undefined) throw position.failure;
+        if (this.#closed) break;
+      }
+    } finally {
+      keepalive.abort();
+      messages.stop();
+      await position?.close();
+      await this.close();
     }
   }
 
