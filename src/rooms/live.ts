@@ -8,7 +8,7 @@
 
 import { ClosedError } from "../base/errors.ts";
 import { type Backoff, backoffDelay, setRepeating, setTimer, sleep } from "../base/timers.ts";
-import type { LiveStatusMessage } from "../protocol/messages.ts";
+import type { LiveStatusMessage } from "../protocol/message_types.ts";
 import { MessageQueue } from "../base/queue.ts";
 import {
   fetchRoomInfo,
