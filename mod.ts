@@ -145,15 +145,12 @@ export {
 } from "./src/rooms/live.ts";
 export {
   type FetchLike,
-  fetchRoomInfo,
-  parseRoomInput,
   resolveRoom,
   type ResolveRoomOptions,
-  type RoomInfo,
-  type RoomInfoOptions,
-  type RoomInput,
   type RoomLookupOptions,
 } from "./src/web/room.ts";
+export { fetchRoomInfo, type RoomInfo, type RoomInfoOptions } from "./src/web/room_info.ts";
+export { parseRoomInput, type RoomInput } from "./src/web/room_input.ts";
 export {
   GiftCatalog,
   type GiftCatalogInit,

@@ -18,7 +18,8 @@ import {
   Session,
   type StatusEvent,
 } from "../session/session.ts";
-import { parseRoomInput, resolveRoomFor } from "../web/room.ts";
+import { resolveRoomFor } from "../web/room.ts";
+import { parseRoomInput } from "../web/room_input.ts";
 
 /**
  * Douyu accepts about 200 barrage connections per client IP (docs/protocol.md, "Limits"),
