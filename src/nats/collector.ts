@@ -7,6 +7,7 @@
  * @module
  */
 
+import { positive } from "../base/checks.ts";
 import { errorText } from "../base/errors.ts";
 import { isSafeName } from "../base/names.ts";
 import { ClusterError } from "./errors.ts";
@@ -181,9 +182,7 @@ export class Collector implements AsyncDisposable {
       );
     }
     for (const [label, value] of Object.entries({ maxRooms, queueSize })) {
-      if (!Number.isSafeInteger(value) || value < 1) {
-        throw new RangeError(`${label} must be a positive integer, got ${value}`);
-      }
+      positive(value, label, { integer: true });
     }
     this.name = name;
     this.#cluster = cluster;

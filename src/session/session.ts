@@ -17,6 +17,7 @@ import {
 import type { ConnectionAttempt } from "../base/errors.ts";
 import { encodeFrame, FrameDecoder } from "../protocol/frame.ts";
 import { type Message, type MessageOf, parseMessage } from "../protocol/messages.ts";
+import { positive as checkPositive } from "../base/checks.ts";
 import { EventFeed } from "../base/feed.ts";
 import { MessageQueue, type OverflowPolicy } from "../base/queue.ts";
 import { resolveRoomFor, type RoomLookupOptions } from "../web/room.ts";
@@ -795,10 +796,8 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
 
 function resolveOptions(options: ConnectOptions): ResolvedOptions {
   const positive = (name: string, value: number | undefined, fallback: number, max = Infinity) => {
-    const n = value ?? fallback;
-    if (!(n > 0 && n <= max)) {
-      throw new RangeError(`${name} must be a number above 0 and at most ${max}, got ${value}`);
-    }
+    const n = checkPositive(value ?? fallback, name, { infinite: true });
+    if (n > max) throw new RangeError(`${name} must be at most ${max}, got ${value}`);
     return n;
   };
   // Timer delays beyond 2^31-1 ms fire at once on every runtime.
