@@ -19,7 +19,8 @@ import { DEFAULT_MAX_ROOMS, Hub, type RoomOptions } from "../rooms/hub.ts";
 import { EventFeed } from "../base/feed.ts";
 import { type Cluster, headerBlock, MAX_MESSAGE_BYTES, subjectOf } from "./cluster.ts";
 import { type PublisherOptions, StreamPublisher } from "./publisher.ts";
-import { Coordinator, GOODBYE_MS } from "./coordinator.ts";
+import { Coordinator } from "./coordinator.ts";
+import { GOODBYE_MS } from "./holdings.ts";
 import type { CollectorCounters, CollectorEvent } from "./events.ts";
 
 export type { CollectorCounters, CollectorEvent } from "./events.ts";
