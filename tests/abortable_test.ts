@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { abortable, untilAborted } from "../src/base/abortable.ts";
+import { abortable, settleWithin, untilAborted } from "../src/base/abortable.ts";
 import { test } from "./harness.ts";
 
 test("abortable: the promise's value when it settles first, and the listener is removed", async () => {
@@ -42,4 +42,39 @@ test("untilAborted: resolves on abort, at once when already aborted", async () =
   stop.abort();
   await waiting;
   assert.equal(done, true);
+});
+
+test("settleWithin: resolves when the task settles (a failure ignored), leaving no timer", async () => {
+  // A timer left behind would fail the sanitizers: the limit here is an hour.
+  await settleWithin(Promise.resolve(1), 3_600_000);
+  await settleWithin(Promise.reject(new Error("ignored")), 3_600_000);
+});
+
+test("settleWithin: gives up on a task that never settles after `ms`", async () => {
+  let settled = false;
+  await settleWithin(new Promise(() => {}), 5).then(() => settled = true);
+  assert.equal(settled, true);
+});
+
+test("settleWithin: gives up when the signal aborts, and removes its listener", async () => {
+  const stop = new AbortController();
+  let added = 0;
+  let removed = 0;
+  const signal = stop.signal;
+  const add = signal.addEventListener.bind(signal);
+  const remove = signal.removeEventListener.bind(signal);
+  signal.addEventListener =
+    ((...args: Parameters<typeof add>) => (added++, add(...args))) as typeof add;
+  signal.removeEventListener = ((...args: Parameters<typeof remove>) => (
+    removed++, remove(...args)
+  )) as typeof remove;
+  let done = false;
+  const waiting = settleWithin(new Promise(() => {}), 3_600_000, signal).then(() => done = true);
+  await Promise.resolve();
+  assert.equal(done, false);
+  stop.abort();
+  await waiting;
+  assert.equal(done, true);
+  assert.equal(added, 1);
+  assert.equal(removed, 1);
 });

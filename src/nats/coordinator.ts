@@ -12,7 +12,7 @@
 
 import { errorText } from "../base/errors.ts";
 import { backoffDelay, setRepeating, setTimer, sleep } from "../base/timers.ts";
-import { abortable } from "../base/abortable.ts";
+import { settleWithin } from "../base/abortable.ts";
 import { ClusterError } from "./errors.ts";
 import {
   type Cluster,
@@ -34,7 +34,7 @@ import {
 import { fenceMargin, renewInterval, SessionLease } from "./leases.ts";
 import { planSpread } from "./spread.ts";
 import { Link, OfflineError } from "./link.ts";
-import { bounded, GOODBYE_MS, Holdings, type Owned } from "./holdings.ts";
+import { GOODBYE_MS, Holdings, type Owned } from "./holdings.ts";
 import { Peers } from "./peers.ts";
 import { BucketView, type ViewEntry, type ViewListener } from "./view.ts";
 import { bucketTtl, parseTtlValue } from "./setup.ts";
@@ -249,7 +249,7 @@ export class Coordinator {
     const released: Owned[] = [];
     if (this.#registered) {
       // Gone from the live set first, so the others' fair share grows before the leases free up.
-      await bounded(
+      await settleWithin(
         this.#link.run(() => this.#cluster.collectors.delete(this.name)),
         GOODBYE_MS,
       );
@@ -262,11 +262,7 @@ export class Coordinator {
       if (
         owned.length > 0 && this.#link.online && this.#handover() > 0 && this.#peers.othersLive()
       ) {
-        const limit = new AbortController();
-        const cancel = setTimer(this.#handover(), () => limit.abort(), limit.signal);
-        await abortable(Promise.all(owned.map((e) => e.successor.promise)), limit.signal)
-          .catch(() => {});
-        cancel();
+        await settleWithin(Promise.all(owned.map((e) => e.successor.promise)), this.#handover());
       }
     }
     this.#lifetime.abort();

@@ -8,8 +8,8 @@
  * @module
  */
 
-import { type Deferred, deferred, setTimer } from "../base/timers.ts";
-import { abortable } from "../base/abortable.ts";
+import { type Deferred, deferred } from "../base/timers.ts";
+import { settleWithin } from "../base/abortable.ts";
 import type { Cluster, Lease, RoomSettings } from "./cluster.ts";
 import { isWrongSequence, parseLease, parseRoomSettings, roomKey } from "./records.ts";
 import type { SessionLease } from "./leases.ts";
@@ -168,7 +168,7 @@ export class Holdings {
     const key = roomKey(entry.room);
     if (then === "stop") {
       // Nobody is waited for: the lease goes.
-      await bounded(
+      await settleWithin(
         this.#c.link.run(() => this.#c.cluster.leases.delete(key, { previousSeq: entry.revision })),
         GOODBYE_MS,
       );
@@ -180,7 +180,7 @@ export class Holdings {
         since: entry.since,
         releasing: true,
       };
-      await bounded(
+      await settleWithin(
         this.#c.link.run(() =>
           this.#c.cluster.leases.update(key, JSON.stringify(lease), entry.revision)
         )
@@ -195,22 +195,16 @@ export class Holdings {
       then === "handover" && this.#c.handover() > 0 && this.#c.link.online && this.#c.othersLive()
     ) {
       // Until the successor has joined, at most `handover`, and never past the session.
-      const limit = new AbortController();
       const horizon = this.#c.session.validUntil - performance.now();
-      const cancel = setTimer(
+      await settleWithin(
+        entry.successor.promise,
         Math.max(0, Math.min(this.#c.handover(), horizon)),
-        () => limit.abort(),
-        limit.signal,
+        this.#c.lifetime,
       );
-      const stopped = () => limit.abort();
-      this.#c.lifetime.addEventListener("abort", stopped, { once: true });
-      await abortable(entry.successor.promise, limit.signal).catch(() => {});
-      this.#c.lifetime.removeEventListener("abort", stopped);
-      cancel();
     }
     if (then === "handover" && !entry.successor.settled) {
       // Nobody took it over: the lease goes, or it would look held by this live collector.
-      await bounded(
+      await settleWithin(
         this.#c.link.run(() => this.#c.cluster.leases.delete(key, { previousSeq: entry.revision })),
         GOODBYE_MS,
       );
@@ -248,12 +242,4 @@ export class Holdings {
     entry.state = "releasing";
     void this.stop(entry);
   }
-}
-
-/** Waits for `task` (its failure ignored), but at most `ms`; a task left running is ignored. */
-export async function bounded(task: Promise<unknown>, ms: number): Promise<void> {
-  const limit = new AbortController();
-  const cancel = setTimer(ms, () => limit.abort(), limit.signal);
-  await abortable(task, limit.signal).catch(() => {});
-  cancel();
 }
