@@ -38,7 +38,7 @@ import { GOODBYE_MS, Holdings, type Owned } from "./holdings.ts";
 import { Peers } from "./peers.ts";
 import { BucketView, type ViewEntry, type ViewListener } from "./view.ts";
 import { bucketTtl, parseTtlValue } from "./setup.ts";
-import type { CollectorEvent } from "./collector.ts";
+import type { CollectorEvent } from "./events.ts";
 
 /** The buckets are read afresh this often (and after every reconnect): a safety net. */
 const RESYNC_MS = 10 * 60_000;
