@@ -91,7 +91,12 @@ async function idleSessions(): Promise<void> {
     console.log(
       `${idle} idle sessions, ${when}: rss +${mb(now.rss - before.rss)} MB ` +
         `(${((now.rss - before.rss) / idle / 1024).toFixed(1)} KiB each), ` +
-        `heap used +${mb(now.heapUsed - before.heapUsed)} MB` +
+        `heap used +${mb(now.heapUsed - before.heapUsed)} MB of +${
+          mb(now.heapTotal - before.heapTotal)
+        } MB committed, external (array buffers) +${mb(now.external - before.external)} MB, ` +
+        `the rest (native: sockets, runtime, allocator) +${
+          mb(now.rss - before.rss - (now.heapTotal - before.heapTotal))
+        } MB` +
         (gc ? "" : " (no gc exposed: figures include garbage)"),
     );
   };
