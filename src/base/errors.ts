@@ -218,6 +218,21 @@ export class GiftCatalogError extends DouyuError {}
  */
 export class ClusterError extends DouyuError {}
 
+/**
+ * An archive of `@x/douyu/archive` failed: a database that cannot be
+ * opened or written, a runtime without `node:sqlite`, a PostgreSQL server
+ * that cannot be reached. `cause` holds the engine's error.
+ *
+ * @example
+ * ```ts
+ * import { ArchiveError } from "@x/douyu/archive";
+ *
+ * const err = new ArchiveError("cannot open archive.db: disk I/O error");
+ * console.log(err.name); // "ArchiveError"
+ * ```
+ */
+export class ArchiveError extends DouyuError {}
+
 /** One-line text of any thrown value, for messages. */
 export function errorText(error: unknown): string {
   if (error instanceof Error) return error.message || error.name;

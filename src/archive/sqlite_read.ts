@@ -1,0 +1,253 @@
+/**
+ * Reading a SQLite archive (see `sqlite.ts` for its tables): a room's
+ * messages by time, type, user and text, newest first when a limit asks
+ * for the last ones, and its status changes.
+ *
+ * A query runs day by day. Without a user or a search it walks the
+ * `(room, t)` index; with one, the search index (`f_…`) gives the ids,
+ * newest first when needed, and each candidate of a search is checked
+ * against the query (the index only narrows). Whole messages come from
+ * their blocks, each inflated once per query while it is needed.
+ *
+ * @module
+ */
+
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { unpackBlock } from "./blocks.ts";
+import { DAY_MS, dayName } from "./days.ts";
+import { fromRow, type RowKey } from "./rows.ts";
+import type { ArchiveQuery } from "./store.ts";
+import { containsFolded, nameTerm, roomPrefix, searchTerms, userTerm } from "./terms.ts";
+import type { TimedMessage, TimedStatus } from "./timed.ts";
+
+/** Blocks kept inflated during one query. */
+const BLOCK_CACHE = 16;
+/**
+ * Ids per millisecond of a day: a message's id is at least this many times
+ * the milliseconds since its day began (`sqlite.ts` gives them out).
+ */
+export const ID_SCALE = 16;
+
+/** The columns a query reads. */
+interface Row {
+  id: number;
+  room: number;
+  t: number;
+  uid: number | null;
+  name: string | null;
+  text: string | null;
+  gift_name: string | null;
+  gift_count: number | null;
+  gift_value: number | null;
+  key: RowKey;
+  block: number;
+  pos: number;
+}
+
+const COLUMNS =
+  "m.id, m.room, m.t, m.uid, m.name, m.text, m.gift_name, m.gift_count, m.gift_value, m.key, " +
+  "m.block, m.pos";
+
+/** How a query reads each day: its SQL parts and the check of each candidate. */
+interface Plan {
+  room: number;
+  since: number;
+  until: number;
+  /** Type codes, or undefined for every type; empty when none of the types was ever stored. */
+  types: number[] | undefined;
+  /** The search index expression, when the index drives the query. */
+  match: string | undefined;
+  accept: (row: Row) => boolean;
+}
+
+/** Reads one archive file. */
+export class SqliteReader {
+  readonly #db: DatabaseSync;
+  readonly #days: () => number[];
+
+  /**
+   * @param db The open database.
+   * @param days Lists the days that have tables, oldest first.
+   */
+  constructor(db: DatabaseSync, days: () => number[]) {
+    this.#db = db;
+    this.#days = days;
+  }
+
+  /** Messages matching `query`, oldest first (the newest `limit`, when it is set). */
+  async *query(query: ArchiveQuery): AsyncGenerator<TimedMessage> {
+    const plan = this.#plan(query);
+    if (plan === undefined) return;
+    const days = this.#days().filter((day) =>
+      (day + 1) * DAY_MS > plan.since && day * DAY_MS < plan.until
+    );
+    const blocks = new BlockCache(this.#db);
+    const limit = query.limit;
+    if (limit === undefined) {
+      for (const day of days) {
+        for (const row of this.#rows(day, plan, false)) {
+          if (plan.accept(row)) yield item(row, day, blocks);
+        }
+      }
+      return;
+    }
+    // The newest `limit`, found newest first, handed out oldest first.
+    const picked: { row: Row; day: number }[] = [];
+    for (let i = days.length - 1; i >= 0 && picked.length < limit; i--) {
+      const day = days[i]!;
+      for (const row of this.#rows(day, plan, true)) {
+        if (!plan.accept(row)) continue;
+        picked.push({ row, day });
+        if (picked.length >= limit) break;
+      }
+    }
+    for (let i = picked.length - 1; i >= 0; i--) {
+      yield item(picked[i]!.row, picked[i]!.day, blocks);
+    }
+  }
+
+  /** A room's status changes in `[since, until)`, oldest first. */
+  async *statuses(
+    room: number,
+    since = -Number.MAX_SAFE_INTEGER,
+    until = Number.MAX_SAFE_INTEGER,
+  ): AsyncGenerator<TimedStatus> {
+    const statement = this.#statement(
+      "SELECT t, status, detail FROM statuses WHERE room = ? AND t >= ? AND t < ? ORDER BY t",
+    );
+    for (const row of statement.iterate(room, since, until)) {
+      const { t, status, detail } = row as { t: number; status: string; detail: string | null };
+      yield detail === null ? { t, room, status } : { t, room, status, detail };
+    }
+  }
+
+  /** Nothing to release: the statements go with the database. */
+  close(): void {}
+
+  #plan(query: ArchiveQuery): Plan | undefined {
+    let types: number[] | undefined;
+    if (query.types !== undefined) {
+      const codes = new Map<string, number>();
+      for (const row of this.#statement("SELECT code, name FROM types").iterate()) {
+        const { code, name } = row as { code: number; name: string };
+        codes.set(name, code);
+      }
+      types = query.types.flatMap((type) => codes.has(type) ? [codes.get(type)!] : []);
+      if (types.length === 0) return undefined;
+    }
+    const prefix = roomPrefix(query.room);
+    const parts: string[] = [];
+    const checks: ((row: Row) => boolean)[] = [];
+    const user = query.user;
+    if (user !== undefined && (user.uid !== undefined || user.name !== undefined)) {
+      const either: string[] = [];
+      if (user.uid !== undefined) either.push(`"${userTerm(prefix, user.uid)}"`);
+      if (user.name !== undefined) either.push(`"${nameTerm(prefix, user.name)}"`);
+      parts.push(either.length === 1 ? either[0]! : `(${either.join(" OR ")})`);
+      // A name's term is a hash: the name itself decides.
+      checks.push((row) =>
+        (user.uid !== undefined && row.uid === user.uid) ||
+        (user.name !== undefined && row.name === user.name)
+      );
+    }
+    if (query.search !== undefined) {
+      const search = searchTerms(query.search, prefix);
+      if (search !== undefined) {
+        parts.push(...search.terms.map((term) => `"${term}"`));
+        const needle = search.needle;
+        checks.push((row) => row.text !== null && containsFolded(row.text, needle));
+      }
+    }
+    return {
+      room: query.room,
+      since: query.since ?? -Number.MAX_SAFE_INTEGER,
+      until: query.until ?? Number.MAX_SAFE_INTEGER,
+      types,
+      match: parts.length > 0 ? parts.join(" AND ") : undefined,
+      accept: checks.length === 0
+        ? () => true
+        : checks.length === 1
+        ? checks[0]!
+        : (row) => checks.every((check) => check(row)),
+    };
+  }
+
+  /** A day's candidate rows, in time order (newest first when `newest`). */
+  #rows(day: number, plan: Plan, newest: boolean): Iterable<Row> {
+    const suffix = dayName(day);
+    const order = newest ? "DESC" : "ASC";
+    const types = plan.types === undefined ? "" : ` AND m.type IN (${plan.types.join(", ")})`;
+    if (plan.match === undefined) {
+      const statement = this.#statement(
+        `SELECT ${COLUMNS} FROM m_${suffix} AS m WHERE m.room = ? AND m.t >= ? AND m.t < ?` +
+          `${types} ORDER BY m.t ${order}, m.id ${order}`,
+      );
+      return statement.iterate(plan.room, plan.since, plan.until) as Iterable<Row>;
+    }
+    // Ids follow arrival time: the index's order is the time order. An id is never below
+    // 16 × its time in the day, which bounds the index's range from below.
+    const lowest = Math.max(0, (plan.since - day * DAY_MS) * ID_SCALE);
+    const statement = this.#statement(
+      `SELECT ${COLUMNS} FROM f_${suffix} AS f JOIN m_${suffix} AS m ON m.id = f.rowid` +
+        ` WHERE f_${suffix} MATCH ? AND f.rowid >= ? AND m.room = ? AND m.t >= ? AND m.t < ?` +
+        `${types} ORDER BY f.rowid ${order}`,
+    );
+    return statement.iterate(plan.match, lowest, plan.room, plan.since, plan.until) as Iterable<
+      Row
+    >;
+  }
+
+  /** A statement of its own: two queries read at once, each with its own cursor. */
+  #statement(sql: string): StatementSync {
+    return this.#db.prepare(sql);
+  }
+}
+
+/** A row as the item it stored. */
+function item(row: Row, day: number, blocks: BlockCache): TimedMessage {
+  return fromRow({
+    room: row.room,
+    t: row.t,
+    name: row.name,
+    text: row.text,
+    giftName: row.gift_name,
+    giftCount: row.gift_count,
+    giftValue: row.gift_value,
+    key: row.key,
+    json: blocks.line(day, row.block, row.pos),
+  });
+}
+
+/** The blocks a query reads, inflated once while they are in use. */
+class BlockCache {
+  readonly #db: DatabaseSync;
+  readonly #blocks = new Map<string, string[]>();
+  readonly #statements = new Map<number, StatementSync>();
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+
+  /** The JSON line at `pos` of a block. */
+  line(day: number, block: number, pos: number): string {
+    const key = `${day}:${block}`;
+    let lines = this.#blocks.get(key);
+    if (lines === undefined) {
+      let statement = this.#statements.get(day);
+      if (statement === undefined) {
+        statement = this.#db.prepare(`SELECT data FROM b_${dayName(day)} WHERE id = ?`);
+        this.#statements.set(day, statement);
+      }
+      const row = statement.get(block) as { data: Uint8Array } | undefined;
+      lines = row === undefined ? [] : unpackBlock(row.data);
+      if (this.#blocks.size >= BLOCK_CACHE) {
+        this.#blocks.delete(this.#blocks.keys().next().value!);
+      }
+      this.#blocks.set(key, lines);
+    }
+    const line = lines[pos];
+    // A block always holds its rows' lines; a row without one is a damaged file.
+    if (line === undefined) throw new RangeError(`block ${block} of day ${day} has no line ${pos}`);
+    return line;
+  }
+}
