@@ -245,6 +245,7 @@ export class SqliteStore implements Store {
     const blocks = new Array<OpenBlock>(count);
     const values = new Array<unknown>(count * COLUMNS);
     const keys = new KeyBuffers(count);
+    const given = new Set<number>();
     for (let i = 0; i < count; i++) {
       const row = rows[start + i]!;
       let block = day.blocks.get(row.room);
@@ -253,8 +254,11 @@ export class SqliteStore implements Store {
         day.blocks.set(row.room, block);
       }
       const base = (row.t - day.start) * ID_SCALE;
-      // In order: after the last id. Out of order (an older message): at its time.
-      const id = row.t >= day.lastT ? Math.max(base, day.lastId + 1) : base;
+      // In order: after the last id. Out of order (an older message): at its time, or after
+      // the ids this run already gave at that time.
+      let id = row.t >= day.lastT ? Math.max(base, day.lastId + 1) : base;
+      if (id <= day.lastId) while (given.has(id)) id++;
+      given.add(id);
       if (id > day.lastId) {
         day.lastId = id;
         day.lastT = row.t;
