@@ -36,17 +36,15 @@
 
 export {
   ClosedError,
-  ClusterError,
   type ConnectionAttempt,
   ConnectionError,
   DouyuError,
-  GiftCatalogError,
-  HubFullError,
   ProtocolError,
-  RoomResolveError,
   TimeoutError,
   TlsError,
 } from "./src/base/errors.ts";
+export { GiftCatalogError, RoomResolveError } from "./src/web/errors.ts";
+export { HubFullError } from "./src/rooms/errors.ts";
 export {
   CLIENT_MESSAGE_TYPE,
   DEFAULT_MAX_FRAME_SIZE,
@@ -58,9 +56,6 @@ export {
 } from "./src/protocol/frame.ts";
 export {
   decodeStt,
-  decodeSttList,
-  decodeSttMapList,
-  decodeSttPairs,
   encodeStt,
   escapeStt,
   peekType,
@@ -68,13 +63,61 @@ export {
   type SttValue,
   unescapeStt,
 } from "./src/protocol/stt.ts";
-export * from "./src/protocol/messages.ts";
+export {
+  avatarUrl,
+  type BadgeUpgradeMessage,
+  type BanMessage,
+  BOOKKEEPING_TYPES,
+  type ChatMessage,
+  type CommChatMessage,
+  type DeserveMessage,
+  type Effect,
+  type FanRankChangeMessage,
+  type FanRankEntry,
+  type FanRankMessage,
+  type GiftBroadcastMessage,
+  type GiftMessage,
+  type GiftNamedMessage,
+  type HeartbeatMessage,
+  isBadgeFromRoom,
+  isFromRoom,
+  isLikelyBot,
+  isType,
+  KNOWN_TYPES,
+  type KnownMessage,
+  type KnownMessages,
+  type KnownType,
+  type LiveStatusMessage,
+  type LoginResponseMessage,
+  type Message,
+  type MessageOf,
+  type NestedChat,
+  type NobleCountMessage,
+  type NobleFields,
+  type NobleOpenMessage,
+  type NobleRenewMessage,
+  parseMessage,
+  type PingRequestMessage,
+  type RankEntry,
+  type RankListMessage,
+  type RankUpMessage,
+  type SttMap,
+  type SuperBarrageMessage,
+  type SuperChat,
+  superChatOf,
+  toNumber,
+  type UnknownMessage,
+  type UpgradeMessage,
+  type User,
+  type UserEnterMessage,
+  type UserFields,
+  userOf,
+} from "./src/protocol/messages.ts";
 export {
   type CloseInfo,
   connect,
   type ConnectOptions,
   DEFAULT_TCP_URLS,
-  DEFAULT_WSS_PORTS,
   defaultUrls,
   type MessageHandler,
   type ReconnectPolicy,
@@ -109,15 +152,17 @@ export {
   type RoomInput,
 } from "./src/web/room.ts";
 export {
-  fetchGiftCatalog,
   GiftCatalog,
-  GiftCatalogCache,
-  type GiftCatalogCacheOptions,
   type GiftCatalogInit,
-  type GiftCatalogOptions,
   type GiftDetails,
   type GiftEntry,
   giftOf,
+} from "./src/protocol/gifts.ts";
+export {
+  fetchGiftCatalog,
+  GiftCatalogCache,
+  type GiftCatalogCacheOptions,
+  type GiftCatalogOptions,
 } from "./src/web/gifts.ts";
 export {
   createFilter,
@@ -131,9 +176,7 @@ export {
 } from "./src/output/filters.ts";
 export { sanitizeForTerminal, type SanitizeOptions } from "./src/base/sanitize.ts";
 export {
-  type ConnectionHandler,
   type Endpoint,
-  type Listener,
   parseEndpoint,
   type Transport,
   type TransportConnectOptions,
@@ -145,5 +188,5 @@ if (import.meta.main) {
   // Not a top-level await: with one, CommonJS code could not require() the
   // npm build of this module (Node 20.19+ and 22.12+ require ES modules only
   // when they have none).
-  import("./src/cli/system.ts").then(({ runCli }) => runCli());
+  import("./src/cli/process_io.ts").then(({ runCli }) => runCli());
 }

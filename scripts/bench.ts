@@ -22,7 +22,7 @@ import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
 import { readFile } from "node:fs/promises";
 import process from "node:process";
-import { encodeFrame, FrameDecoder, parseMessage, peekTypeBytes } from "../mod.ts";
+import { encodeFrame, FrameDecoder, parseMessage, peekTypeBytes } from "../internal_mod.ts";
 
 const args = parseArgs({
   args: process.argv.slice(2),

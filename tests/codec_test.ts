@@ -13,7 +13,7 @@ import {
   ProtocolError,
   type SttValue,
   unescapeStt,
-} from "../mod.ts";
+} from "../internal_mod.ts";
 import { readFixture, test } from "./harness.ts";
 import {
   decodeListAt,

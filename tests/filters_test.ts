@@ -1,7 +1,7 @@
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
 import { createFilter, type FilterRules, RepeatFolder } from "../src/output/filters.ts";
 import { type Message, parseMessage } from "../src/protocol/messages.ts";
-import { GiftCatalog } from "../src/web/gifts.ts";
+import { GiftCatalog } from "../src/protocol/gifts.ts";
 import { readFixture, test } from "./harness.ts";
 
 const m = parseMessage;

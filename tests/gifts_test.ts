@@ -1,16 +1,10 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import type { ServerResponse } from "node:http";
-import { GiftCatalogError } from "../src/base/errors.ts";
+import { GiftCatalogError } from "../src/web/errors.ts";
 import { parseMessage } from "../src/protocol/messages.ts";
 import type { FetchLike } from "../src/web/http.ts";
-import {
-  fetchGiftCatalog,
-  GiftCatalog,
-  GiftCatalogCache,
-  type GiftCatalogOptions,
-  type GiftEntry,
-  giftOf,
-} from "../src/web/gifts.ts";
+import { GiftCatalog, type GiftEntry, giftOf } from "../src/protocol/gifts.ts";
+import { fetchGiftCatalog, GiftCatalogCache, type GiftCatalogOptions } from "../src/web/gifts.ts";
 import { failure, readFixture, test } from "./harness.ts";
 import {
   answer,

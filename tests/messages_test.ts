@@ -17,7 +17,7 @@ import {
   toNumber,
   unescapeStt,
   userOf,
-} from "../mod.ts";
+} from "../internal_mod.ts";
 import { test } from "./harness.ts";
 import { captureBodies, randomInt, referenceDecode, seededRandom, vectors } from "./fixtures.ts";
 

@@ -15,7 +15,7 @@ import { OverlayServer } from "../src/overlay/server.ts";
 import { parseMessage } from "../src/protocol/messages.ts";
 import { encodeStt } from "../src/protocol/stt.ts";
 import { MockServer } from "../src/testing/mock_server.ts";
-import { GiftCatalog } from "../src/web/gifts.ts";
+import { GiftCatalog } from "../src/protocol/gifts.ts";
 import { test } from "./harness.ts";
 
 const ROOM = 9999;

@@ -1,6 +1,7 @@
 import { deepStrictEqual, ok, rejects, strictEqual, throws } from "node:assert/strict";
 import type { ServerResponse } from "node:http";
-import { RoomResolveError, TimeoutError } from "../src/base/errors.ts";
+import { TimeoutError } from "../src/base/errors.ts";
+import { RoomResolveError } from "../src/web/errors.ts";
 import {
   type FetchLike,
   fetchRoomInfo,

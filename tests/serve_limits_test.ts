@@ -11,6 +11,7 @@ import { connect } from "../src/session/session.ts";
 import { SAMPLE_ROOM } from "../src/testing/sample.ts";
 import { runtime, test } from "./harness.ts";
 import { type Child, ROOT, runtimeCommand, startChild, watchProcess } from "./process.ts";
+import { BOOKKEEPING_TYPES } from "../src/protocol/messages.ts";
 
 /** Serve's resident memory must stay below this. */
 const RSS_LIMIT = 200 * 1024 * 1024;
@@ -22,8 +23,6 @@ const IDLE_CLIENTS = 500;
 const TIMEOUT_MS = 120_000;
 
 const MiB = 1024 * 1024;
-/** What the session itself receives, rather than the room's messages. */
-const SESSION_TYPES = new Set(["loginres", "pingreq", "mrkl"]);
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -66,7 +65,7 @@ async function served(url: string, count: number): Promise<void> {
   await using session = await connect(SAMPLE_ROOM, { url, signal });
   let received = 0;
   for await (const message of session) {
-    if (SESSION_TYPES.has(message.type)) continue;
+    if (BOOKKEEPING_TYPES.has(message.type)) continue;
     if (++received === count) return;
   }
   assert.fail(`the session ended after ${received} messages`);

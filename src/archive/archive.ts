@@ -8,7 +8,7 @@
  * @module
  */
 
-import { ArchiveError } from "../base/errors.ts";
+import { ArchiveError } from "./errors.ts";
 import { setTimer } from "../base/timers.ts";
 import { daysToDrop } from "./days.ts";
 import { type MessageRow, type RowSource, toRow } from "./rows.ts";

@@ -49,4 +49,4 @@ export {
   type TimedStatus,
 } from "./timed.ts";
 export { dayOf, parseRetention } from "./days.ts";
-export { ArchiveError } from "../base/errors.ts";
+export { ArchiveError } from "./errors.ts";

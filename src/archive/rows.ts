@@ -15,7 +15,7 @@
 
 import { ownField, ownString } from "../base/fields.ts";
 import type { Message } from "../protocol/messages.ts";
-import { type GiftDetails, giftOf } from "../web/gifts.ts";
+import { type GiftDetails, giftOf } from "../protocol/gifts.ts";
 import type { TimedMessage } from "./timed.ts";
 
 /**

@@ -24,7 +24,8 @@
  */
 
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import { ArchiveError, errorText } from "../base/errors.ts";
+import { errorText } from "../base/errors.ts";
+import { ArchiveError } from "./errors.ts";
 import { OpenBlock, packBlock } from "./blocks.ts";
 import { DAY_MS, dayFromName, dayName, dayOf } from "./days.ts";
 import { Rollup } from "./rollup.ts";

@@ -9,7 +9,7 @@
  */
 
 import type { Message } from "../protocol/messages.ts";
-import type { GiftDetails } from "../web/gifts.ts";
+import type { GiftDetails } from "../protocol/gifts.ts";
 
 /**
  * One message as it arrived: when, for which room, and for gifts and super

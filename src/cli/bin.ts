@@ -7,6 +7,6 @@
  * @module
  */
 
-import { runCli } from "./system.ts";
+import { runCli } from "./process_io.ts";
 
 await runCli();

@@ -1,7 +1,7 @@
 /**
  * The `douyu` command line tool: watch rooms' barrage, follow their live
  * status, replay a recording, run the mock server, resolve a room name.
- * `mod.ts` runs it (through `runCli` in `system.ts`) when it is the main
+ * `mod.ts` runs it (through `runCli` in `process_io.ts`) when it is the main
  * module, and so does the compiled binary; `bin.ts`, the npm build's `douyu`,
  * runs it unconditionally.
  *
@@ -14,14 +14,14 @@
  * @module
  */
 
-import { type CliIO, describeError, FAILURE, OK, say, USAGE, UsageError } from "./common.ts";
+import { type CliIO, describeError, FAILURE, OK, say, USAGE, UsageError } from "./io.ts";
 import { liveCommand } from "./live.ts";
 import { replayCommand } from "./replay.ts";
 import { resolveCommand } from "./resolve.ts";
 import { serveCommand } from "./serve.ts";
 import { watchCommand } from "./watch.ts";
 
-export type { CliIO } from "./common.ts";
+export type { CliIO } from "./io.ts";
 
 /** The version `douyu --version` prints; kept equal to `deno.json` by a test. */
 export const VERSION = "0.1.0";

@@ -8,8 +8,9 @@
  */
 
 import { errorText } from "../base/errors.ts";
+import { isSafeName } from "../base/names.ts";
 import type { CollectorEvent } from "../nats/mod.ts";
-import { type CliIO, say, stopController, untilAborted, UsageError } from "./common.ts";
+import { type CliIO, say, stopController, untilAborted, UsageError } from "./io.ts";
 import {
   CONNECT_OPTIONS,
   defineOptions,
@@ -27,7 +28,7 @@ import {
   openCluster,
   positiveOption,
   runCommand,
-} from "./nats_common.ts";
+} from "./nats_setup.ts";
 
 const OPTIONS = defineOptions(
   {
@@ -90,7 +91,7 @@ export function collectCommand(args: string[], io: CliIO): Promise<number> {
     }
     const name = values.name;
     if (name === undefined) throw new UsageError("missing --name NAME: this collector's name");
-    if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) {
+    if (!isSafeName(name)) {
       throw invalid("name", name, "1 to 64 letters, digits, _ or -");
     }
     const maxRooms = positiveOption(values, "max-rooms", 100_000);

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { isSafeName } from "../base/names.ts";
 import { GiftCatalogCache } from "../web/gifts.ts";
 import {
   type CliIO,
@@ -16,7 +17,7 @@ import {
   say,
   stopController,
   UsageError,
-} from "./common.ts";
+} from "./io.ts";
 import {
   defineOptions,
   FILTER_OPTIONS,
@@ -38,7 +39,7 @@ import {
   OK,
   openCluster,
   runCommand,
-} from "./nats_common.ts";
+} from "./nats_setup.ts";
 
 const OPTIONS = defineOptions(
   {
@@ -98,7 +99,7 @@ export function consumeCommand(args: string[], io: CliIO): Promise<number> {
     const webApis = lookups(values);
     const { servers, options } = clusterSettings(values);
     const durable = values.durable;
-    if (durable !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(durable)) {
+    if (durable !== undefined && !isSafeName(durable)) {
       throw invalid("durable", durable, "1 to 64 letters, digits, _ or -");
     }
     const nats = await loadNats();

@@ -9,7 +9,7 @@
 import { open, readFile } from "node:fs/promises";
 import { errorText } from "../base/errors.ts";
 import { parseRecording, type RecordLine } from "../protocol/record.ts";
-import { CliFailure, type CliIO, say, writeAll } from "./common.ts";
+import { CliFailure, type CliIO, say, writeAll } from "./io.ts";
 
 /** A file open for writing text. */
 export interface WritableFile {

@@ -23,7 +23,7 @@ import {
   stopController,
   unlessStopped,
   UsageError,
-} from "./common.ts";
+} from "./io.ts";
 import { readRoomsFile } from "./files.ts";
 import {
   defineOptions,

@@ -11,7 +11,8 @@ import { DouyuError, errorText } from "../base/errors.ts";
 import type { FilterRules } from "../output/filters.ts";
 import { parseEndpoint } from "../transport/seam.ts";
 import { type FetchLike, parseRoomInput, type RoomInput } from "../web/room.ts";
-import { MAX_TIMER_MS, quoted, UsageError } from "./common.ts";
+import { MAX_TIMEOUT } from "../base/timers.ts";
+import { quoted, UsageError } from "./io.ts";
 
 /** A table of options, as `parseArgs` takes it. */
 export type OptionTable = NonNullable<ParseArgsConfig["options"]>;
@@ -153,7 +154,7 @@ export function numberOption(
   const n = /^\s*$/.test(text) ? NaN : Number(text);
   const ok = kind === "positive integer" ? Number.isSafeInteger(n) && n > 0 : kind === "seconds"
     // Timers take at most 2^31-1 ms; a longer one would fire at once.
-    ? Number.isFinite(n) && n > 0 && n * 1000 <= MAX_TIMER_MS
+    ? Number.isFinite(n) && n > 0 && n * 1000 <= MAX_TIMEOUT
     : kind === "number >= 0"
     ? Number.isFinite(n) && n >= 0
     : Number.isInteger(n) && n >= 0 && n <= 65535;
@@ -161,7 +162,7 @@ export function numberOption(
     const expected = kind === "port"
       ? "a port number from 0 to 65535"
       : kind === "seconds"
-      ? `a positive number of seconds, at most ${Math.floor(MAX_TIMER_MS / 1000)}`
+      ? `a positive number of seconds, at most ${Math.floor(MAX_TIMEOUT / 1000)}`
       : `a ${kind}`;
     throw new UsageError(`invalid value for --${name}: ${quoted(text)} (expected ${expected})`);
   }

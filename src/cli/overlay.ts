@@ -15,7 +15,8 @@ import type { RecordLine } from "../protocol/record.ts";
 import { Hub } from "../rooms/hub.ts";
 import { MockServer } from "../testing/mock_server.ts";
 import { SAMPLE_ROOM, sampleGiftList, sampleRecording } from "../testing/sample.ts";
-import { GiftCatalog, GiftCatalogCache, type GiftEntry } from "../web/gifts.ts";
+import { GiftCatalog, type GiftEntry } from "../protocol/gifts.ts";
+import { GiftCatalogCache } from "../web/gifts.ts";
 import { parseRoomInput, resolveRoom } from "../web/room.ts";
 import {
   type CliIO,
@@ -26,7 +27,7 @@ import {
   stopController,
   untilAborted,
   UsageError,
-} from "./common.ts";
+} from "./io.ts";
 import {
   defineOptions,
   endpointUrls,

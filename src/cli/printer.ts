@@ -9,9 +9,10 @@
 import { errorText } from "../base/errors.ts";
 import { createFilter, type MessageFilter, RepeatFolder } from "../output/filters.ts";
 import { formatJson, formatMessage } from "../output/format.ts";
-import type { Message } from "../protocol/messages.ts";
-import type { GiftCatalog, GiftCatalogCache } from "../web/gifts.ts";
-import { type CliIO, FAILURE, HIDDEN_BY_DEFAULT, OK, say, unlessStopped } from "./common.ts";
+import { BOOKKEEPING_TYPES, type Message } from "../protocol/messages.ts";
+import type { GiftCatalog } from "../protocol/gifts.ts";
+import type { GiftCatalogCache } from "../web/gifts.ts";
+import { type CliIO, FAILURE, OK, say, unlessStopped } from "./io.ts";
 import type { OutputOptions } from "./options.ts";
 
 /** Message types whose line shows a gift, which the catalogue names and prices. */
@@ -62,7 +63,7 @@ export class Printer {
   async print(msg: Message, receivedAt: number, room?: number): Promise<boolean> {
     const { io, options, stop, showRoom } = this.#settings;
     if (
-      options.types !== undefined ? !options.types.has(msg.type) : HIDDEN_BY_DEFAULT.has(msg.type)
+      options.types !== undefined ? !options.types.has(msg.type) : BOOKKEEPING_TYPES.has(msg.type)
     ) {
       return true;
     }

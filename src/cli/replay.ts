@@ -17,7 +17,7 @@ import {
   OK,
   stopController,
   UsageError,
-} from "./common.ts";
+} from "./io.ts";
 import { readRecording } from "./files.ts";
 import {
   defineOptions,

@@ -7,7 +7,7 @@
 
 import { errorText } from "../base/errors.ts";
 import { resolveRoom } from "../web/room.ts";
-import { type CliIO, interruptCode, INTERRUPTED, OK, say, stopController } from "./common.ts";
+import { type CliIO, interruptCode, INTERRUPTED, OK, say, stopController } from "./io.ts";
 import {
   defineOptions,
   HELP_OPTION,

@@ -7,7 +7,7 @@
 
 import type { ClusterOverview } from "../nats/mod.ts";
 import { sanitizeForTerminal } from "../base/sanitize.ts";
-import { CliFailure, type CliIO, interruptCode, stopController, UsageError } from "./common.ts";
+import { CliFailure, type CliIO, interruptCode, stopController, UsageError } from "./io.ts";
 import { defineOptions, LOOKUP_OPTIONS, lookups, parseCommand } from "./options.ts";
 import { resolveRooms } from "./resolve.ts";
 import {
@@ -18,7 +18,7 @@ import {
   OK,
   openCluster,
   runCommand,
-} from "./nats_common.ts";
+} from "./nats_setup.ts";
 
 const OPTIONS = defineOptions(
   {

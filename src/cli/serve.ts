@@ -6,19 +6,11 @@
  */
 
 import { errorText } from "../base/errors.ts";
+import { BOOKKEEPING_TYPES } from "../protocol/messages.ts";
 import { peekType } from "../protocol/stt.ts";
 import { MockServer } from "../testing/mock_server.ts";
 import { sampleRecording } from "../testing/sample.ts";
-import {
-  CliFailure,
-  type CliIO,
-  HIDDEN_BY_DEFAULT,
-  OK,
-  say,
-  stopController,
-  untilAborted,
-  UsageError,
-} from "./common.ts";
+import { CliFailure, type CliIO, OK, say, stopController, untilAborted, UsageError } from "./io.ts";
 import { readRecording } from "./files.ts";
 import { defineOptions, HELP_OPTION, numberOption, parseCommand } from "./options.ts";
 
@@ -81,7 +73,7 @@ export async function serveCommand(args: string[], io: CliIO): Promise<number> {
   const lines = path === undefined ? sampleRecording(Date.now()) : await readRecording(path, io);
   // The mock answers the handshake and heartbeats itself; replaying recorded
   // ones would confuse clients.
-  const recording = lines.filter((line) => !HIDDEN_BY_DEFAULT.has(peekType(line.body) ?? ""));
+  const recording = lines.filter((line) => !BOOKKEEPING_TYPES.has(peekType(line.body) ?? ""));
 
   let server: MockServer;
   try {

@@ -21,7 +21,7 @@ import {
   say,
   stopController,
   UsageError,
-} from "./common.ts";
+} from "./io.ts";
 import { openForWriting, readRoomsFile } from "./files.ts";
 import {
   CONNECT_OPTIONS,

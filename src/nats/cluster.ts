@@ -31,7 +31,9 @@ import {
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
-import { ClusterError, errorText } from "../base/errors.ts";
+import { errorText } from "../base/errors.ts";
+import { isSafeName } from "../base/names.ts";
+import { ClusterError } from "./errors.ts";
 
 /** The stream that holds every collected message. */
 export const STREAM_NAME = "DOUYU";
@@ -404,7 +406,7 @@ export function subjectOf(room: number, type: string): string {
  * would change the subject's meaning) becomes `_`.
  */
 export function subjectToken(type: string): string {
-  return /^[A-Za-z0-9_-]{1,64}$/.test(type) ? type : "_";
+  return isSafeName(type) ? type : "_";
 }
 
 /** Message headers: the room, when it arrived, which collector took it, and for chat its id. */

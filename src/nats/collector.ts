@@ -8,10 +8,12 @@
  * @module
  */
 
-import { ClusterError, errorText } from "../base/errors.ts";
+import { errorText } from "../base/errors.ts";
+import { isSafeName } from "../base/names.ts";
+import { ClusterError } from "./errors.ts";
 import { setRepeating, setTimer, sleep } from "../base/timers.ts";
 import { formatJson } from "../output/format.ts";
-import type { Message } from "../protocol/messages.ts";
+import { BOOKKEEPING_TYPES, type Message } from "../protocol/messages.ts";
 import { DEFAULT_MAX_ROOMS, Hub, type RoomOptions } from "../rooms/hub.ts";
 import { EventFeed } from "../base/feed.ts";
 import {
@@ -42,8 +44,6 @@ import {
   roomOfKey,
 } from "./records.ts";
 
-/** Handshake and keepalive messages: never published. */
-const SESSION_TYPES: ReadonlySet<string> = new Set(["loginres", "pingreq", "mrkl"]);
 /** A chat id fit for a `Nats-Msg-Id`: what Douyu sends is 32 hex digits. */
 const CHAT_ID = /^[0-9A-Za-z-]{1,64}$/;
 const STATUS_BUFFER = 1024;
@@ -277,7 +277,7 @@ export class Collector implements AsyncDisposable {
       signal,
       ...roomOptions
     } = options;
-    if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) {
+    if (!isSafeName(name)) {
       throw new RangeError(
         `collector name must be 1 to 64 letters, digits, _ or -, got ${JSON.stringify(name)}`,
       );
@@ -791,7 +791,7 @@ export class Collector implements AsyncDisposable {
     const publisher = this.#publisher;
     for await (const { room, message } of this.#hub) {
       const entry = this.#owned.get(room);
-      if (entry === undefined || SESSION_TYPES.has(message.type)) continue;
+      if (entry === undefined || BOOKKEEPING_TYPES.has(message.type)) continue;
       const now = Date.now();
       this.#counters.received++;
       entry.messages++;

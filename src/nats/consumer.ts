@@ -16,7 +16,9 @@ import {
   type OrderedConsumerOptions,
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
-import { ClusterError, errorText } from "../base/errors.ts";
+import { errorText } from "../base/errors.ts";
+import { isSafeName } from "../base/names.ts";
+import { ClusterError } from "./errors.ts";
 import { ownString } from "../base/fields.ts";
 import type { Message } from "../protocol/messages.ts";
 import {
@@ -147,7 +149,7 @@ export class Subscription<M extends Message = Message>
         throw new RangeError(`invalid message type ${JSON.stringify(type)}`);
       }
     }
-    if (options.durable !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(options.durable)) {
+    if (options.durable !== undefined && !isSafeName(options.durable)) {
       throw new RangeError(
         `a durable name is 1 to 64 letters, digits, _ or -, got ${JSON.stringify(options.durable)}`,
       );
@@ -328,7 +330,7 @@ export class Subscription<M extends Message = Message>
       room,
       message: message as M,
       receivedAt,
-      collector: /^[A-Za-z0-9_-]{1,64}$/.test(collector) ? collector : "",
+      collector: isSafeName(collector) ? collector : "",
       seq: raw.seq,
       storedAt,
     };

@@ -62,4 +62,4 @@ export {
 } from "./consumer.ts";
 export { addRooms, type ClusterOverview, overview, removeRooms, type RoomStatus } from "./rooms.ts";
 export type { CollectorHealth, CollectorRoom } from "./records.ts";
-export { ClusterError } from "../base/errors.ts";
+export { ClusterError } from "./errors.ts";

@@ -12,7 +12,8 @@ import {
   type JetStreamClient,
   type JetStreamManager,
 } from "@nats-io/jetstream";
-import { ClusterError } from "../base/errors.ts";
+import { isSafeName } from "../base/names.ts";
+import { ClusterError } from "./errors.ts";
 import { isRecord, ownField } from "../base/fields.ts";
 import { setTimer } from "../base/timers.ts";
 import { type Lease, MAX_VALUE_BYTES, type RoomSettings } from "./cluster.ts";
@@ -193,7 +194,7 @@ function text(value: unknown, max = 256): string | undefined {
 
 /** A collector's name as collectors write it (so it is safe on a terminal and in JSON). */
 function collectorName(value: unknown): string | undefined {
-  return typeof value === "string" && /^[A-Za-z0-9_-]{1,64}$/.test(value) ? value : undefined;
+  return isSafeName(value) ? value : undefined;
 }
 
 function time(value: unknown): number | undefined {

@@ -26,7 +26,7 @@ import {
   type Message,
   toNumber,
 } from "../protocol/messages.ts";
-import { type GiftCatalog, giftOf } from "../web/gifts.ts";
+import { type GiftCatalog, giftOf } from "../protocol/gifts.ts";
 
 /**
  * What to drop. Every rule is optional and off when absent; the object is

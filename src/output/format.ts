@@ -24,7 +24,7 @@
 
 import { type Message, superChatOf, toNumber, type UserFields } from "../protocol/messages.ts";
 import { sanitizeForTerminal } from "../base/sanitize.ts";
-import { type GiftCatalog, giftOf } from "../web/gifts.ts";
+import { type GiftCatalog, giftOf } from "../protocol/gifts.ts";
 
 /** Options of {@linkcode formatMessage}. */
 export interface FormatOptions {

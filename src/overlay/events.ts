@@ -10,6 +10,7 @@
  */
 
 import { ownString } from "../base/fields.ts";
+import { isSafeName } from "../base/names.ts";
 import { sanitizeForTerminal } from "../base/sanitize.ts";
 import {
   avatarUrl,
@@ -19,7 +20,7 @@ import {
   superChatOf,
   toNumber,
 } from "../protocol/messages.ts";
-import { type GiftCatalog, giftOf } from "../web/gifts.ts";
+import { type GiftCatalog, giftOf } from "../protocol/gifts.ts";
 
 /**
  * The sender of an event, display-ready: every text sanitised, the avatar a
@@ -322,8 +323,6 @@ const COLORS: ReadonlyMap<string, string> = new Map([
 
 const MAX_NAME = 64;
 const MAX_TEXT = 300;
-/** A Douyu `cid`: hex digits in practice; anything else gets a generated id. */
-const CID = /^[A-Za-z0-9_-]{1,64}$/;
 /** An avatar path as Douyu sends it (`avatar_v3/202404/abc`): no scheme, no `..`. */
 const AVATAR_PATH = /^(?!.*\.\.)[A-Za-z0-9_][A-Za-z0-9_./-]{0,199}$/;
 /** Super chat tiers, by price in yuan: tier n starts at TIERS[n - 2]. */
@@ -406,7 +405,7 @@ export class EventNormalizer {
       case "chatmsg": {
         const cid = ownString(msg, "cid");
         const event: ChatEvent = {
-          id: cid !== undefined && CID.test(cid) ? cid : this.nextId(),
+          id: isSafeName(cid) ? cid : this.nextId(),
           type: "chat",
           room,
           time,

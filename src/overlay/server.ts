@@ -15,7 +15,7 @@ import { errorText } from "../base/errors.ts";
 import { setRepeating, setTimer } from "../base/timers.ts";
 import { createFilter, type MessageFilter, RepeatFolder } from "../output/filters.ts";
 import type { Message } from "../protocol/messages.ts";
-import type { GiftCatalog } from "../web/gifts.ts";
+import type { GiftCatalog } from "../protocol/gifts.ts";
 import { EventNormalizer, type LineEvent, type OverlayEvent, type RoomStatus } from "./events.ts";
 import { OVERLAY_CSS, OVERLAY_HTML, OVERLAY_JS } from "./page.ts";
 import { readStreamParams, type StreamSettings } from "./params.ts";

@@ -543,6 +543,21 @@ export type MessageOf<T extends string> = string extends T
   : T extends KnownType ? KnownMessages[T]
   : UnknownMessage;
 
+/**
+ * The connection's own bookkeeping: the login answer (`loginres`), the
+ * keepalive (`pingreq`, `mrkl`). They say nothing about the room, so they are
+ * not printed unless asked for, not published to a cluster, not archived and
+ * not replayed by a mock server, which sends its own.
+ *
+ * @example
+ * ```ts
+ * import { BOOKKEEPING_TYPES, parseMessage } from "@x/douyu";
+ *
+ * console.log(BOOKKEEPING_TYPES.has(parseMessage("type@=mrkl/").type)); // true
+ * ```
+ */
+export const BOOKKEEPING_TYPES: ReadonlySet<string> = new Set(["loginres", "pingreq", "mrkl"]);
+
 /** The list of known types, in the order of PROTOCOL.md §5. */
 export const KNOWN_TYPES: readonly KnownType[] = [
   "chatmsg",

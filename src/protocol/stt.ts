@@ -1003,7 +1003,7 @@ function unescapeTimes(text: string, times: number): string {
  *
  * @example
  * ```ts
- * import { decodeSttList } from "@x/douyu";
+ * import { decodeSttList } from "./stt.ts";
  *
  * console.log(decodeSttList("2614/1446/a@Sb/")); // ["2614", "1446", "a/b"]
  * ```
@@ -1038,7 +1038,7 @@ export function decodeListRange(text: string, from: number, to: number, level: n
  *
  * @example
  * ```ts
- * import { decodeSttPairs } from "@x/douyu";
+ * import { decodeSttPairs } from "./stt.ts";
  *
  * console.log(decodeSttPairs("rid@=1/type@=rri/rid@=-1/"));
  * // [["rid", "1"], ["type", "rri"], ["rid", "-1"]]
@@ -1056,7 +1056,7 @@ export function decodeSttPairs(text: string): Array<[key: string, value: string]
  *
  * @example
  * ```ts
- * import { decodeStt, decodeSttMapList } from "@x/douyu";
+ * import { decodeStt, decodeSttMapList } from "./stt.ts";
  *
  * const { el } = decodeStt("el@=eid@AA=1@ASetp@AA=2@AS@S/");
  * console.log(decodeSttMapList(el ?? "")); // [{ eid: "1", etp: "2" }]

@@ -6,7 +6,8 @@
  * @module
  */
 
-import { ClosedError, HubFullError } from "../base/errors.ts";
+import { ClosedError } from "../base/errors.ts";
+import { HubFullError } from "./errors.ts";
 import type { Message } from "../protocol/messages.ts";
 import { EventFeed } from "../base/feed.ts";
 import { MessageQueue, type OverflowPolicy } from "../base/queue.ts";

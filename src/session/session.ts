@@ -159,8 +159,12 @@ export type StatusEvent =
 /** A handler for {@linkcode Session.on}. */
 export type MessageHandler<M> = (message: M) => void | Promise<void>;
 
-/** The session messages that the session itself needs, whatever the `types` filter. */
-const SESSION_TYPES = new Set(["loginres", "mrkl"]);
+/**
+ * What the session itself reads, whatever the `types` filter: the login
+ * answer and the server's keepalive. (Not `BOOKKEEPING_TYPES`: `pingreq` is
+ * the client's to send, not the session's to read.)
+ */
+const READ_BY_SESSION = new Set(["loginres", "mrkl"]);
 /**
  * The most bytes a connection may receive before `loginres`. The real server
  * sends `loginres` first (a few hundred bytes); a peer that streams anything
@@ -618,7 +622,7 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
     const types = options.types;
     const onBody = options.onBody;
     const wanted = (type: string | undefined) =>
-      type !== undefined && (types!.has(type) || SESSION_TYPES.has(type));
+      type !== undefined && (types!.has(type) || READ_BY_SESSION.has(type));
     const decoder = new FrameDecoder({
       maxFrameSize: options.maxFrameSize,
       // Unwanted types are dropped before their UTF-8 is decoded, unless a

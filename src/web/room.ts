@@ -9,7 +9,7 @@
  * @module
  */
 
-import { RoomResolveError } from "../base/errors.ts";
+import { RoomResolveError } from "./errors.ts";
 import { isRecord, ownField } from "../base/fields.ts";
 import {
   type Call,

@@ -16,7 +16,7 @@ import {
   say,
   USAGE,
   UsageError,
-} from "./common.ts";
+} from "./io.ts";
 import { defineOptions, HELP_OPTION } from "./options.ts";
 
 /** `src/nats/mod.ts`, as its dynamic import gives it. */

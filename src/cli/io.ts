@@ -6,6 +6,7 @@
  * @module
  */
 
+import { abortable } from "../base/abortable.ts";
 import { DouyuError, errorText } from "../base/errors.ts";
 import { sanitizeForTerminal } from "../base/sanitize.ts";
 
@@ -14,7 +15,7 @@ import { sanitizeForTerminal } from "../base/sanitize.ts";
  *
  * @example An in-memory CliIO, as the tests use
  * ```ts
- * import type { CliIO } from "./common.ts";
+ * import type { CliIO } from "./io.ts";
  *
  * let out = "";
  * const io: CliIO = { stdout: (text) => void (out += text), stderr: () => {} };
@@ -47,16 +48,6 @@ export const OK = 0;
 export const FAILURE = 1;
 /** A bad command line. */
 export const USAGE = 2;
-
-/** The longest delay `setTimeout` supports, ms. */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/**
- * The handshake and keepalive messages (`loginres`, `pingreq`, `mrkl`): not
- * printed unless `--types` names them, and not replayed by `serve`, whose
- * mock sends its own. (Not the session's set of types it needs itself.)
- */
-export const HIDDEN_BY_DEFAULT: ReadonlySet<string> = new Set(["loginres", "pingreq", "mrkl"]);
 
 /** A bad command line: exit 2 with the message and a usage hint. */
 export class UsageError extends Error {}
@@ -115,13 +106,7 @@ export function deadline(stop: AbortController, seconds: number | undefined): ()
   return () => clearTimeout(timer);
 }
 
-/** Resolves once `signal` aborts (at once if it has). */
-export function untilAborted(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) resolve();
-    else signal.addEventListener("abort", () => resolve(), { once: true });
-  });
-}
+export { untilAborted } from "../base/abortable.ts";
 
 /**
  * Waits for a write, or for `signal` to abort, whichever comes first: true
@@ -130,15 +115,11 @@ export function untilAborted(signal: AbortSignal): Promise<void> {
  */
 export function unlessStopped(write: void | Promise<void>, signal: AbortSignal): Promise<boolean> {
   if (write === undefined) return Promise.resolve(true);
-  let onAbort = () => {};
-  const stopped = new Promise<boolean>((resolve) => {
-    onAbort = () => resolve(false);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener("abort", onAbort, { once: true });
-  });
-  // The write first: one that has already completed wins over an abort.
-  return Promise.race([Promise.resolve(write).then(() => true), stopped]).finally(() =>
-    signal.removeEventListener("abort", onAbort)
+  return abortable(Promise.resolve(write).then(() => true), signal).catch(
+    (error: unknown): boolean => {
+      if (signal.aborted) return false;
+      throw error;
+    },
   );
 }
 

@@ -10,7 +10,7 @@ import type { Writable } from "node:stream";
 import { errorText } from "../base/errors.ts";
 import { isDeno } from "../transport/default.ts";
 import { main } from "./cli.ts";
-import { type CliIO, FAILURE, writeAll } from "./common.ts";
+import { type CliIO, FAILURE, writeAll } from "./io.ts";
 
 /** How long an interrupted process waits for stdout and stderr to drain before exiting, ms. */
 const INTERRUPTED_FLUSH_MS = 500;
@@ -147,7 +147,7 @@ async function nodeIO(): Promise<SystemIO> {
  *
  * @example What `mod.ts` does as the main module
  * ```ts ignore
- * import { runCli } from "./system.ts";
+ * import { runCli } from "./process_io.ts";
  *
  * if (import.meta.main) await runCli();
  * ```
