@@ -12,7 +12,7 @@ import { ArchiveError } from "./errors.ts";
 import { setTimer } from "../base/timers.ts";
 import { daysToDrop } from "./days.ts";
 import { type MessageRow, type RowSource, toRow } from "./rows.ts";
-import type { ArchiveQuery, Store, WriteOutcome } from "./store.ts";
+import { type ArchiveQuery, redactUrl, type Store, type WriteOutcome } from "./store.ts";
 import type { TimedItem, TimedMessage, TimedStatus } from "./timed.ts";
 
 /**
@@ -213,7 +213,7 @@ export class Archive implements AsyncDisposable {
       throw new RangeError(`a room id must be a positive integer, got ${item.room}`);
     }
     if (!Number.isFinite(item.t)) throw new RangeError(`an arrival time must be finite`);
-    this.#batch.rows.push(toRow(item, options));
+    this.#batch.rows.push(toRow(item, options, this.#store.strips));
     this.#batch.callbacks.push(options.onCommitted);
     return this.#afterAdd();
   }
@@ -428,17 +428,6 @@ export function openArchive(target: string, options: ArchiveOptions = {}): Promi
 /** Whether a target names a PostgreSQL database. */
 export function isPostgresUrl(target: string): boolean {
   return /^postgres(ql)?:\/\//i.test(target);
-}
-
-/** A URL with its password replaced, for messages. */
-export function redactUrl(target: string): string {
-  try {
-    const url = new URL(target);
-    if (url.password !== "") url.password = "***";
-    return url.toString();
-  } catch {
-    return target.replace(/:[^:@/]*@/, ":***@");
-  }
 }
 
 function positive(value: number, name: string): number {

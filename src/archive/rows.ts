@@ -240,6 +240,8 @@ function bytesHex(bytes: Uint8Array): string {
  *
  * @param item The message, its arrival time and room, and its gift as priced on arrival.
  * @param source Where it came from (the key depends on it).
+ * @param strip Leave out of the JSON what the columns hold (SQLite); false keeps the JSON
+ * whole (PostgreSQL, whose text columns cannot hold every string a message can).
  *
  * @example
  * ```ts
@@ -249,7 +251,7 @@ function bytesHex(bytes: Uint8Array): string {
  * console.log(row.name, row.text, row.json); // "Ann" "hi" '{"type":"chatmsg","nn":null,"txt":null,"col":"2"}'
  * ```
  */
-export function toRow(item: TimedMessage, source: RowSource = {}): MessageRow {
+export function toRow(item: TimedMessage, source: RowSource = {}, strip = true): MessageRow {
   const { message } = item;
   const sender = senderOf(message);
   const text = textOf(message);
@@ -260,11 +262,12 @@ export function toRow(item: TimedMessage, source: RowSource = {}): MessageRow {
   const txt = record.txt;
   const nn = record.nn;
   const cid = record.cid;
-  const stripTxt = message.type === "chatmsg" && text !== null && txt === text &&
+  const stripTxt = strip && message.type === "chatmsg" && text !== null && txt === text &&
     Object.hasOwn(record, "txt");
-  const stripName = sender.name !== null && nn === sender.name && Object.hasOwn(record, "nn");
+  const stripName = strip && sender.name !== null && nn === sender.name &&
+    Object.hasOwn(record, "nn");
   const key = keyOf(message, item.t, () => JSON.stringify(message), source);
-  const stripCid = message.type === "chatmsg" && isHexKey(key) && cid === key;
+  const stripCid = strip && message.type === "chatmsg" && isHexKey(key) && cid === key;
   let json: string;
   if (stripTxt || stripName || stripCid) {
     try {

@@ -128,6 +128,7 @@ export interface SqliteOptions {
 /** The archive in a SQLite file. */
 export class SqliteStore implements Store {
   readonly engine = "sqlite" as const;
+  readonly strips = true;
   readonly #db: DatabaseSync;
   readonly #path: string;
   readonly #reader: SqliteReader;
@@ -258,7 +259,7 @@ export class SqliteStore implements Store {
       // In order: after the last id. Out of order (an older message): at its time, or after
       // the ids this run already gave at that time.
       let id = row.t >= day.lastT ? Math.max(base, day.lastId + 1) : base;
-      if (id <= day.lastId) while (given.has(id)) id++;
+      if (id <= day.lastId) { while (given.has(id)) id++; }
       given.add(id);
       if (id > day.lastId) {
         day.lastId = id;

@@ -56,6 +56,8 @@ export interface WriteOutcome {
 export interface Store {
   /** `sqlite` or `postgres`. */
   readonly engine: "sqlite" | "postgres";
+  /** Whether rows' JSON leaves out what their columns hold (see `toRow`). */
+  readonly strips: boolean;
   /**
    * Stores rows and status changes in one transaction: at once for a
    * synchronous engine (SQLite), or through a promise.
@@ -76,4 +78,24 @@ export interface Store {
   size(): Promise<number>;
   /** Closes the connection. */
   close(): Promise<void>;
+}
+
+/**
+ * A URL with its password replaced, for messages.
+ *
+ * @example
+ * ```ts
+ * import { redactUrl } from "./store.ts";
+ *
+ * console.log(redactUrl("postgres://douyu:secret@db:5432/archive")); // "postgres://douyu:***@db:5432/archive"
+ * ```
+ */
+export function redactUrl(target: string): string {
+  try {
+    const url = new URL(target);
+    if (url.password !== "") url.password = "***";
+    return url.toString();
+  } catch {
+    return target.replace(/:[^:@/]*@/, ":***@");
+  }
 }

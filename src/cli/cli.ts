@@ -41,13 +41,22 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
   ["rooms", async (args, io) => (await import("./rooms.ts")).roomsCommand(args, io)],
   ["collect", async (args, io) => (await import("./collect.ts")).collectCommand(args, io)],
   ["consume", async (args, io) => (await import("./consume.ts")).consumeCommand(args, io)],
+  // The archive's; node:sqlite and the PostgreSQL client load only when an archive is opened.
+  ["archive", async (args, io) => (await import("./archive.ts")).archiveCommand(args, io)],
+  ["logs", async (args, io) => (await import("./logs.ts")).logsCommand(args, io)],
 ]);
 
 /**
  * The commands that print a help of their own for `--help`. Their help needs
  * none of the NATS client, which they load only once they run.
  */
-const COMMANDS_WITH_OWN_HELP: ReadonlySet<string> = new Set(["rooms", "collect", "consume"]);
+const COMMANDS_WITH_OWN_HELP: ReadonlySet<string> = new Set([
+  "rooms",
+  "collect",
+  "consume",
+  "archive",
+  "logs",
+]);
 
 const HELP = `douyu ${VERSION}: Douyu (斗鱼) live chat ("barrage") in your terminal
 
@@ -65,6 +74,11 @@ Usage:
                                    their messages into NATS JetStream
   douyu consume --nats URL [options]
                                    the collected messages, printed as when watching
+  douyu archive [options] <room…> --db TARGET
+                                   keep every message in an archive (a SQLite file or
+                                   postgres://…); also --nats URL, --import FILE…
+  douyu logs --db TARGET <room> [options]
+                                   what an archive kept, printed as when watching
 
 <room> is a numeric room id, a name such as yyf, or a URL such as
 douyu.com/yyf or https://www.douyu.com/9999.
@@ -145,13 +159,22 @@ Scale out on NATS JetStream (see the README; douyu rooms|collect|consume --help)
                      --durable NAME (resume where it stopped), and the output
                      and filter options above
 
+Keep a room's history (see docs/archive.md; douyu archive|logs --help):
+  archive: --db TARGET (a file, or postgres://…), --retain D (30d: drop whole
+                     days), --types, --count, --duration, --url as above; --nats
+                     URL --durable NAME to keep the cluster's stream; --import
+                     FILE… for recordings and NDJSON; Ctrl-C or SIGTERM commit
+                     what is left and end it with status 0
+  logs: --user NAME|UID, --since D, --until D, --types a,b, --search WORDS,
+                     --limit N (the newest N), --json
+
   -h, --help         show this help
   --version          show the version
 
 Output: messages on stdout, one per line; status and errors on stderr.
 Exit status: 0 done, 1 failure (no endpoint reachable, room lookup, file),
 2 usage error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
-serve runs until it is stopped: Ctrl-C or SIGTERM end it with status 0.
+serve and archive run until stopped: Ctrl-C or SIGTERM end them with status 0.
 `;
 
 const SHORT_USAGE =

@@ -59,15 +59,22 @@ export class Printer {
    * @param msg The message.
    * @param receivedAt When it arrived, ms since the epoch (the time column).
    * @param room The room it was received for, when known.
+   * @param priced The gift's prices as they were when it arrived (`douyu logs`), instead of
+   * the room's catalogue now.
    */
-  async print(msg: Message, receivedAt: number, room?: number): Promise<boolean> {
+  async print(
+    msg: Message,
+    receivedAt: number,
+    room?: number,
+    priced?: GiftCatalog,
+  ): Promise<boolean> {
     const { io, options, stop, showRoom } = this.#settings;
     if (
       options.types !== undefined ? !options.types.has(msg.type) : BOOKKEEPING_TYPES.has(msg.type)
     ) {
       return true;
     }
-    const catalog = this.#catalog(msg, room);
+    const catalog = priced ?? this.#catalog(msg, room);
     if (!this.#filter(room)(msg, catalog).keep) return true;
     let repeat: number | undefined;
     if (options.fold && msg.type === "chatmsg" && typeof msg.txt === "string") {

@@ -78,6 +78,19 @@ export interface SubscribeOptions {
    * ephemeral, ordered consumer that the server forgets.
    */
   durable?: string;
+  /**
+   * For a durable consumer: the reader acknowledges each message itself,
+   * with its `ack()`, once it has done with it (an archive: once its
+   * transaction committed), instead of when the loop asks for the next one.
+   * A message never acknowledged comes again after 10 s. Default false.
+   */
+  manualAck?: boolean;
+  /**
+   * For a durable consumer: most messages handed out and not yet
+   * acknowledged; the server sends no more until some are. Only used when
+   * the consumer is created. Default 1024.
+   */
+  maxAckPending?: number;
   /** Aborting it ends the loop. */
   signal?: AbortSignal;
 }
@@ -113,6 +126,8 @@ export interface ClusterMessage<M extends Message = Message> {
   seq: number;
   /** When the stream stored it, ms since the epoch. */
   storedAt: number;
+  /** With `manualAck`: acknowledges the message (idempotent). */
+  ack?: () => void;
 }
 
 /**
@@ -150,6 +165,10 @@ export class Subscription<M extends Message = Message>
       if (subjectToken(type) !== type) {
         throw new RangeError(`invalid message type ${JSON.stringify(type)}`);
       }
+    }
+    const pending = options.maxAckPending;
+    if (pending !== undefined && (!Number.isSafeInteger(pending) || pending < 1)) {
+      throw new RangeError(`maxAckPending must be a positive integer, got ${pending}`);
     }
     if (options.durable !== undefined && !isSafeName(options.durable)) {
       throw new RangeError(
@@ -212,6 +231,7 @@ export class Subscription<M extends Message = Message>
     }
     this.#messages = messages;
     const durable = this.#options.durable !== undefined;
+    const manual = durable && this.#options.manualAck === true;
     let unacked: JsMsg | undefined;
     // One iterator, read by hand: after `stop()`, the rest of it is read below.
     const iterator = messages[Symbol.asyncIterator]();
@@ -222,20 +242,23 @@ export class Subscription<M extends Message = Message>
         const raw = next.value;
         const item = this.#parse(raw);
         if (item !== undefined) {
+          if (manual) item.ack = once(() => raw.ack());
           unacked = raw;
           yield item;
           unacked = undefined;
         }
         // Acknowledged once the loop asks for the next one: at-least-once for a durable reader.
-        if (durable) raw.ack();
+        // A manual reader acknowledges what it was given; what it was not given is done here.
+        if (durable && (!manual || item === undefined)) raw.ack();
         if (this.#closed) break;
       }
     } finally {
       messages.stop();
       if (durable) {
         // Handed out but not finished, or fetched ahead and never handed out: redelivered at
-        // once to the next reader, instead of after the ack wait.
-        unacked?.nak();
+        // once to the next reader, instead of after the ack wait. (A manual reader may still
+        // finish what it was handed, and acknowledge it.)
+        if (!manual) unacked?.nak();
         for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
           next.value.nak();
         }
@@ -269,7 +292,7 @@ export class Subscription<M extends Message = Message>
       const config: Partial<ConsumerConfig> = {
         durable_name: name,
         ack_policy: AckPolicy.Explicit,
-        max_ack_pending: PREFETCH * 4,
+        max_ack_pending: this.#options.maxAckPending ?? PREFETCH * 4,
         // What a reader had not acknowledged when it stopped (naked then, but a nak can race
         // the end of its pull) comes again after this at the latest.
         ack_wait: nanos(DURABLE_ACK_WAIT_MS),
@@ -337,6 +360,16 @@ export class Subscription<M extends Message = Message>
       storedAt,
     };
   }
+}
+
+/** `fn`, called at most once. */
+function once(fn: () => void): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    fn();
+  };
 }
 
 /**
