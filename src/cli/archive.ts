@@ -83,6 +83,9 @@ From the cluster's stream:
 Importing files (idempotent: importing a file again stores nothing twice):
   --import               the arguments are files: recordings and NDJSON with _t
   --room ID              the room of lines that do not say theirs
+  --gift-api-base URL    price the gifts a file does not price (recordings), with
+                         today's catalogue (https://gift.douyucdn.cn: Douyu's); without
+                         it they are stored with what their messages say
 `;
 
 /** What every source of `douyu archive` needs. */
@@ -135,6 +138,12 @@ export function archiveCommand(args: string[], io: CliIO): Promise<number> {
     if (wrong !== undefined) {
       throw new UsageError(`option --${wrong} does not apply to ${mode} archiving`);
     }
+    if (mode === "live" && positionals.length === 0 && values["rooms-file"] === undefined) {
+      throw new UsageError("missing <room>: a room id, name or URL");
+    }
+    if (mode === "import" && positionals.length === 0) {
+      throw new UsageError("missing FILE: recordings or NDJSON to import");
+    }
     if (mode === "stream" && positionals.length > 0) {
       throw new UsageError(
         `unexpected argument ${JSON.stringify(positionals[0])} (with --nats, use --rooms)`,
@@ -171,7 +180,7 @@ export function archiveCommand(args: string[], io: CliIO): Promise<number> {
     } catch (error) {
       // The first failure is the one to report; what was written is still committed.
       await archive.close().catch(() => {});
-      await summary(run, archive);
+      if (archive.counters.stored > 0) await summary(run, archive);
       throw error;
     }
     try {

@@ -45,10 +45,15 @@ export async function archiveFiles(
     if (room === undefined) throw invalid("room", values.room, "a numeric room id");
   }
   const { stop, unlink } = stopController(io);
-  // Gifts a file does not price (recordings; NDJSON without _gift) get the room's catalogue now.
-  const gifts = new GiftCatalogCache(giftBases(lookups(values)));
+  // A file may come from anywhere (a mock server, a test): as replay does, gifts a file does
+  // not price (recordings; NDJSON without _gift) are priced only when --gift-api-base says
+  // where, with the catalogue of today.
+  const apis = lookups(values);
+  const gifts = apis.giftApiBase !== undefined
+    ? new GiftCatalogCache(giftBases(apis))
+    : undefined;
   let warned = false;
-  const pricer = new GiftPricer({
+  const pricer = gifts && new GiftPricer({
     gifts,
     signal: stop.signal,
     onError: (id, error) => {
@@ -66,7 +71,7 @@ export async function archiveFiles(
       let unpriced = 0;
       const source = readItems(file, room, run, stop.signal, progress, () => unpriced++);
       try {
-        for await (const item of pricer.price(source)) {
+        for await (const item of pricer ? pricer.price(source) : source) {
           const wait = archive.write(item, { file: true });
           if (wait !== undefined) await wait;
           progress.stored++;
@@ -76,7 +81,7 @@ export async function archiveFiles(
       } finally {
         await progress.show(true);
       }
-      if (unpriced > 0 && !notedPricing) {
+      if (pricer !== undefined && unpriced > 0 && !notedPricing) {
         notedPricing = true;
         await say(io, `${file}: gifts without a recorded value are priced with today's catalogue`);
       }
@@ -91,7 +96,7 @@ export async function archiveFiles(
       }
     }
   } finally {
-    gifts.clear();
+    gifts?.clear();
     unlink();
   }
   return OK;

@@ -83,6 +83,7 @@ export async function archiveLive(
     const lost = new Set<number>();
     const status = recordStatus(hub, run, lost);
     let joined: number[] = [];
+    const startedAt = Date.now();
     try {
       const added = await Promise.allSettled(rooms.map((room) => hub.add(room)));
       joined = rooms.filter((_, i) => added[i]!.status === "fulfilled");
@@ -92,10 +93,9 @@ export async function archiveLive(
         }
       }
       if (joined.length === 0) return stop.signal.aborted ? OK : FAILURE;
-      const now = Date.now();
       for (const room of joined) {
         pricer?.join(room);
-        archive.writeStatus({ t: now, room, status: "started" });
+        archive.writeStatus({ t: startedAt, room, status: "started" });
       }
       const cancelDeadline = deadline(stop, run.duration);
       try {
