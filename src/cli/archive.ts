@@ -75,9 +75,10 @@ Watching rooms (as douyu <room…>): --url URL, --rooms-file FILE, --heartbeat S
 
 From the cluster's stream:
   --nats URL             NATS server, repeatable
-  --durable NAME         a durable consumer: a restart, even after kill -9, resumes
-                         where the archive stopped; archivers with the same NAME share
-                         the work. Without it: from now on (or --since) only
+  --durable NAME         a durable consumer: created, it takes all the stream holds
+                         (or from --since); a restart, even after kill -9, resumes
+                         where it stopped; archivers with the same NAME share the
+                         work. Without it: from now on (or from --since) only
   --rooms a,b            only these rooms; --since T: from T ago (10m, 2h) or a date
 
 Importing files (idempotent: importing a file again stores nothing twice):

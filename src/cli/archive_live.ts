@@ -232,7 +232,9 @@ export async function archiveStream(
       const subscription = nats.subscribe(cluster, {
         ...(rooms.length > 0 ? { rooms } : {}),
         ...(run.types !== undefined ? { types: [...run.types] } : {}),
-        ...(since !== undefined ? { since } : {}),
+        // A new durable archiver takes everything the stream still holds (unless --since):
+        // nothing collected before it started is missed. Once created, it resumes.
+        ...(since !== undefined ? { since } : durable !== undefined ? { since: 0 } : {}),
         ...(durable !== undefined
           ? { durable, manualAck: true, maxAckPending: STREAM_ACK_PENDING }
           : {}),
@@ -270,24 +272,25 @@ export async function archiveStream(
 
 /**
  * The stream's messages, with their sequence (the key of messages other
- * than chat) and acknowledgement. A room whose collector changes is a
- * handover, kept as a status change.
+ * than chat) and acknowledgement. A room whose collector changes, from one
+ * message to a later one of the stream, is a handover, kept as a status
+ * change (a message delivered again, older than one seen, changes nothing).
  */
 async function* streamSource(
   subscription: Subscription,
   run: ArchiveRun,
 ): AsyncGenerator<SourceItem> {
-  const collectors = new Map<number, string>();
+  const collectors = new Map<number, { name: string; seq: number }>();
   for await (const item of subscription) {
     const before = collectors.get(item.room);
-    if (item.collector !== "" && before !== item.collector) {
-      collectors.set(item.room, item.collector);
-      if (before !== undefined) {
+    if (item.collector !== "" && (before === undefined || item.seq > before.seq)) {
+      collectors.set(item.room, { name: item.collector, seq: item.seq });
+      if (before !== undefined && before.name !== item.collector) {
         run.archive.writeStatus({
           t: item.receivedAt,
           room: item.room,
           status: "handover",
-          detail: `${before} → ${item.collector}`,
+          detail: `${before.name} → ${item.collector}`,
         });
       }
     }

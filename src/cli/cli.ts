@@ -174,7 +174,8 @@ Keep a room's history (see docs/archive.md; douyu archive|logs --help):
 Output: messages on stdout, one per line; status and errors on stderr.
 Exit status: 0 done, 1 failure (no endpoint reachable, room lookup, file),
 2 usage error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
-serve and archive run until stopped: Ctrl-C or SIGTERM end them with status 0.
+serve runs until it is stopped: Ctrl-C or SIGTERM end it with status 0.
+archive runs until it is stopped: Ctrl-C or SIGTERM commit and end it with status 0.
 `;
 
 const SHORT_USAGE =

@@ -56,3 +56,65 @@ export function chat(
     message: { type: "chatmsg", uid: "1", nn: "Ann", txt: text, level: "3", ...extra },
   };
 }
+
+/** Common chat characters, so that short queries find many texts. */
+const HAN = "主播好哈来了牛逼的我你是不这个就有人啊吗么在看天下一大小说拒绝酸奶池";
+const LATIN = "abcdefgGGhijklmnopqrsSTUVWXYZ0123456789";
+const OTHER = [
+  " ",
+  "，",
+  "!",
+  "?",
+  "%",
+  "_",
+  "\\",
+  "'",
+  '"',
+  "😀",
+  "👍🏻",
+  "é",
+  "É",
+  "ß",
+  "Ａ",
+  "\u0301",
+];
+
+export function randomText(random: () => number): string {
+  const length = 1 + Math.floor(random() * 14);
+  let text = "";
+  for (let i = 0; i < length; i++) {
+    const r = random();
+    text += r < 0.55
+      ? HAN[Math.floor(random() * HAN.length)]
+      : r < 0.85
+      ? LATIN[Math.floor(random() * LATIN.length)]
+      : OTHER[Math.floor(random() * OTHER.length)];
+  }
+  return text;
+}
+
+/** A query: a piece of a stored text (1 to 4 characters, or a word), recased, or anything. */
+export function randomQuery(random: () => number, texts: readonly string[]): string {
+  const r = random();
+  if (r < 0.75) {
+    const chars = Array.from(texts[Math.floor(random() * texts.length)]!);
+    const length = 1 + Math.floor(random() * Math.min(4, chars.length));
+    const from = Math.floor(random() * (chars.length - length + 1));
+    const piece = chars.slice(from, from + length).join("");
+    return random() < 0.3 ? piece.toUpperCase() : piece;
+  }
+  if (r < 0.9) {
+    return [
+      "gg",
+      "GG",
+      "666",
+      "abc",
+      "a_c",
+      "5%",
+      "\\",
+      "主播好",
+      "好哈",
+    ][Math.floor(random() * 9)]!;
+  }
+  return randomText(random);
+}
