@@ -186,25 +186,13 @@ export class PostgresStore implements Store {
   ): Promise<WriteOutcome> {
     try {
       await this.#ensureDays(rows);
-      return await this.#sql.begin(async (tx) => {
-        const stored = rows.length > 0 ? await insertRows(tx, rows) : [];
-        const rollup = new Rollup();
-        for (let i = 0; i < rows.length; i++) if (stored[i]) rollup.add(rows[i]!);
-        await writeRollup(tx, rollup);
-        if (statuses.length > 0) {
-          await tx.unsafe(
-            `INSERT INTO douyu_statuses SELECT * FROM unnest($1::bigint[], $2::bigint[],
-              $3::text[], $4::text[])`,
-            [
-              statuses.map((s) => s.room),
-              statuses.map((s) => s.t),
-              statuses.map((s) => clean(s.status)),
-              statuses.map((s) => s.detail === undefined ? null : clean(s.detail)),
-            ] as never[],
-          );
-        }
-        return { stored };
-      });
+      try {
+        return await this.#sql.begin((tx) => writeIn(tx, rows, statuses, true));
+      } catch (error) {
+        // Another archiver stored one of these rows since they were checked: the safe way.
+        if ((error as { code?: unknown }).code !== UNIQUE_VIOLATION) throw error;
+        return await this.#sql.begin((tx) => writeIn(tx, rows, statuses, false));
+      }
     } catch (error) {
       throw new ArchiveError(`cannot write to archive ${this.#name}: ${errorText(error)}`, {
         cause: error,
@@ -392,27 +380,117 @@ function item(row: PgRow): TimedMessage {
 }
 
 /**
- * Copies rows into the staging table and inserts them; returns, for each,
- * whether it was stored. A row with a key is stored when its key was new:
- * the first of the commit's rows with that key (they go in in order).
+ * One commit: rows whose keys are all new are copied straight into their
+ * partitions (the common case, and the fastest); otherwise, or when `fast`
+ * is false, they go through the staging table and `ON CONFLICT DO NOTHING`.
+ * Then the roll-ups of the rows stored, and the status changes.
  */
-async function insertRows(tx: Transaction, rows: readonly MessageRow[]): Promise<boolean[]> {
-  await tx.unsafe(STAGING);
-  const stream = await tx.unsafe("COPY douyu_staging FROM STDIN").writable();
+async function writeIn(
+  tx: Transaction,
+  rows: readonly MessageRow[],
+  statuses: readonly TimedStatus[],
+  fast: boolean,
+): Promise<WriteOutcome> {
+  const stored = rows.length === 0
+    ? []
+    : fast && await allNew(tx, rows)
+    ? await copyRows(tx, rows)
+    : await insertRows(tx, rows);
+  const rollup = new Rollup();
+  for (let i = 0; i < rows.length; i++) if (stored[i]) rollup.add(rows[i]!);
+  await writeRollup(tx, rollup);
+  if (statuses.length > 0) {
+    await tx.unsafe(
+      `INSERT INTO douyu_statuses SELECT * FROM unnest($1::bigint[], $2::bigint[],
+        $3::text[], $4::text[])`,
+      [
+        statuses.map((s) => s.room),
+        statuses.map((s) => s.t),
+        statuses.map((s) => clean(s.status)),
+        statuses.map((s) => s.detail === undefined ? null : clean(s.detail)),
+      ] as never[],
+    );
+  }
+  return { stored };
+}
+
+/** PostgreSQL's code for a unique index that refused a row. */
+const UNIQUE_VIOLATION = "23505";
+
+/**
+ * Whether none of the rows' keys is stored yet (in the days they fall on),
+ * and none comes twice among them.
+ */
+async function allNew(tx: Transaction, rows: readonly MessageRow[]): Promise<boolean> {
+  const rooms: number[] = [];
+  const keys: string[] = [];
+  const seen = new Set<string>();
+  let from = Infinity;
+  let to = -Infinity;
+  for (const row of rows) {
+    const key = pgKey(row);
+    if (key === null) continue;
+    const both = `${row.room}:${key}`;
+    if (seen.has(both)) return false;
+    seen.add(both);
+    rooms.push(row.room);
+    keys.push(clean(key));
+    from = Math.min(from, row.t);
+    to = Math.max(to, row.t);
+  }
+  if (keys.length === 0) return true;
+  // One probe of a unique index per key (a LATERAL subquery runs per key): a plain
+  // `IN (SELECT unnest …)` may hash the keys and scan whole partitions instead.
+  const found = await tx.unsafe(
+    `SELECT 1 FROM unnest($3::bigint[], $4::text[]) AS wanted (room, key), LATERAL (
+      SELECT 1 FROM douyu_messages WHERE room = wanted.room AND key = wanted.key
+        AND t >= $1 AND t < $2 LIMIT 1) AS stored LIMIT 1`,
+    [dayOf(from) * DAY_MS, (dayOf(to) + 1) * DAY_MS, rooms, keys] as never[],
+  );
+  return found.length === 0;
+}
+
+/** Copies rows straight into the messages table: every one is stored (or the commit fails). */
+async function copyRows(tx: Transaction, rows: readonly MessageRow[]): Promise<boolean[]> {
+  await copy(tx, `COPY douyu_messages (${COLUMNS}) FROM STDIN`, rows, false);
+  return rows.map(() => true);
+}
+
+/** Writes rows as `COPY … FROM STDIN` text, in chunks the server takes as it can. */
+async function copy(
+  tx: Transaction,
+  statement: string,
+  rows: readonly MessageRow[],
+  ordinals: boolean,
+): Promise<void> {
+  const stream = await tx.unsafe(statement).writable();
   const done = new Promise<void>((resolve, reject) => {
     stream.on("finish", resolve);
     stream.on("error", reject);
   });
   let text = "";
   for (let i = 0; i < rows.length; i++) {
-    text += copyLine(i, rows[i]!);
+    text += copyLine(ordinals ? i : undefined, rows[i]!);
     if (text.length >= 1 << 16) {
-      if (!stream.write(text)) await new Promise((resolve) => stream.once("drain", resolve));
+      // The server takes more when the stream drains; a failed COPY never drains.
+      if (!stream.write(text)) {
+        await Promise.race([new Promise((resolve) => stream.once("drain", resolve)), done]);
+      }
       text = "";
     }
   }
   stream.end(text);
   await done;
+}
+
+/**
+ * Copies rows into the staging table and inserts them; returns, for each,
+ * whether it was stored. A row with a key is stored when its key was new:
+ * the first of the commit's rows with that key (they go in in order).
+ */
+async function insertRows(tx: Transaction, rows: readonly MessageRow[]): Promise<boolean[]> {
+  await tx.unsafe(STAGING);
+  await copy(tx, "COPY douyu_staging FROM STDIN", rows, true);
   const inserted = await tx.unsafe(
     `INSERT INTO douyu_messages (${COLUMNS}) SELECT ${COLUMNS} FROM douyu_staging ORDER BY ord
     ON CONFLICT DO NOTHING RETURNING room, key`,
@@ -462,8 +540,11 @@ function copyNumber(value: number | null): string {
   return value === null ? "\\N" : String(value);
 }
 
-/** A row as one line of `COPY douyu_staging` (the columns of {@linkcode STAGING}). */
-function copyLine(ord: number, row: MessageRow): string {
+/**
+ * A row as one line of `COPY`: the columns of {@linkcode COLUMNS}, after
+ * its ordinal when given (the staging table's first column).
+ */
+function copyLine(ord: number | undefined, row: MessageRow): string {
   const prefix = roomPrefix(row.room);
   const terms: string[] = [];
   if (row.text !== null && row.text !== "") terms.push(textTerms(row.text, prefix));
@@ -471,8 +552,7 @@ function copyLine(ord: number, row: MessageRow): string {
   if (row.name !== null && row.name !== "") terms.push(nameTerm(prefix, row.name));
   // Terms are letters and digits: an array literal needs no quoting.
   const array = terms.length === 0 ? "\\N" : `{${terms.join(" ").replaceAll(" ", ",")}}`;
-  return [
-    String(ord),
+  return (ord === undefined ? "" : `${ord}\t`) + [
     String(row.room),
     String(row.t),
     copyText(row.type),

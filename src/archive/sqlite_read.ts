@@ -63,7 +63,14 @@ interface Plan {
 /** Reads one archive file. */
 export class SqliteReader {
   readonly #db: DatabaseSync;
-  readonly #days: () => number[];
+  readonly #listDays: () => number[];
+  readonly #schemaVersion: StatementSync;
+  #version = -1;
+  #dayList: number[] = [];
+  /** Statements not in use, by SQL: a query takes one, and gives it back when it ends. */
+  readonly #idle = new Map<string, StatementSync[]>();
+  /** Statements run with `get` only (never left half-read), by SQL. */
+  readonly #single = new Map<string, StatementSync>();
 
   /**
    * @param db The open database.
@@ -71,7 +78,18 @@ export class SqliteReader {
    */
   constructor(db: DatabaseSync, days: () => number[]) {
     this.#db = db;
-    this.#days = days;
+    this.#listDays = days;
+    this.#schemaVersion = db.prepare("PRAGMA schema_version");
+  }
+
+  /** The days that have tables, listed again only when the schema changed (a day added or dropped). */
+  #days(): number[] {
+    const version = (this.#schemaVersion.get() as { schema_version: number }).schema_version;
+    if (version !== this.#version) {
+      this.#dayList = this.#listDays();
+      this.#version = version;
+    }
+    return this.#dayList;
   }
 
   /** Messages matching `query`, oldest first (the newest `limit`, when it is set). */
@@ -81,7 +99,7 @@ export class SqliteReader {
     const days = this.#days().filter((day) =>
       (day + 1) * DAY_MS > plan.since && day * DAY_MS < plan.until
     );
-    const blocks = new BlockCache(this.#db);
+    const blocks = new BlockCache((sql) => this.#get(sql));
     const limit = query.limit;
     if (limit === undefined) {
       for (const day of days) {
@@ -112,23 +130,25 @@ export class SqliteReader {
     since = -Number.MAX_SAFE_INTEGER,
     until = Number.MAX_SAFE_INTEGER,
   ): AsyncGenerator<TimedStatus> {
-    const statement = this.#statement(
-      "SELECT t, status, detail FROM statuses WHERE room = ? AND t >= ? AND t < ? ORDER BY t",
-    );
-    for (const row of statement.iterate(room, since, until)) {
+    const statement =
+      "SELECT t, status, detail FROM statuses WHERE room = ? AND t >= ? AND t < ? ORDER BY t";
+    for (const row of this.#iterate(statement, [room, since, until])) {
       const { t, status, detail } = row as { t: number; status: string; detail: string | null };
       yield detail === null ? { t, room, status } : { t, room, status, detail };
     }
   }
 
-  /** Nothing to release: the statements go with the database. */
-  close(): void {}
+  /** Forgets the statements (they go with the database). */
+  close(): void {
+    this.#idle.clear();
+    this.#single.clear();
+  }
 
   #plan(query: ArchiveQuery): Plan | undefined {
     let types: number[] | undefined;
     if (query.types !== undefined) {
       const codes = new Map<string, number>();
-      for (const row of this.#statement("SELECT code, name FROM types").iterate()) {
+      for (const row of this.#iterate("SELECT code, name FROM types", [])) {
         const { code, name } = row as { code: number; name: string };
         codes.set(name, code);
       }
@@ -178,28 +198,47 @@ export class SqliteReader {
     const order = newest ? "DESC" : "ASC";
     const types = plan.types === undefined ? "" : ` AND m.type IN (${plan.types.join(", ")})`;
     if (plan.match === undefined) {
-      const statement = this.#statement(
+      return this.#iterate(
         `SELECT ${COLUMNS} FROM m_${suffix} AS m WHERE m.room = ? AND m.t >= ? AND m.t < ?` +
           `${types} ORDER BY m.t ${order}, m.id ${order}`,
-      );
-      return statement.iterate(plan.room, plan.since, plan.until) as Iterable<Row>;
+        [plan.room, plan.since, plan.until],
+      ) as Iterable<Row>;
     }
     // Ids follow arrival time: the index's order is the time order. An id is never below
     // 16 × its time in the day, which bounds the index's range from below.
     const lowest = Math.max(0, (plan.since - day * DAY_MS) * ID_SCALE);
-    const statement = this.#statement(
+    return this.#iterate(
       `SELECT ${COLUMNS} FROM f_${suffix} AS f JOIN m_${suffix} AS m ON m.id = f.rowid` +
         ` WHERE f_${suffix} MATCH ? AND f.rowid >= ? AND m.room = ? AND m.t >= ? AND m.t < ?` +
         `${types} ORDER BY f.rowid ${order}`,
-    );
-    return statement.iterate(plan.match, lowest, plan.room, plan.since, plan.until) as Iterable<
-      Row
-    >;
+      [plan.match, lowest, plan.room, plan.since, plan.until],
+    ) as Iterable<Row>;
   }
 
-  /** A statement of its own: two queries read at once, each with its own cursor. */
-  #statement(sql: string): StatementSync {
-    return this.#db.prepare(sql);
+  /**
+   * The rows of a statement, read with a statement of its own while they are
+   * read (two queries may read at once), given back for the next query at
+   * the end or when the reader stops early.
+   */
+  *#iterate(sql: string, values: readonly (string | number)[]): Generator<unknown> {
+    const idle = this.#idle.get(sql);
+    const statement = idle?.pop() ?? this.#db.prepare(sql);
+    try {
+      yield* statement.iterate(...values);
+    } finally {
+      if (idle === undefined) this.#idle.set(sql, [statement]);
+      else idle.push(statement);
+    }
+  }
+
+  /** A statement run with `get` only: one per SQL is enough. */
+  #get(sql: string): StatementSync {
+    let statement = this.#single.get(sql);
+    if (statement === undefined) {
+      statement = this.#db.prepare(sql);
+      this.#single.set(sql, statement);
+    }
+    return statement;
   }
 }
 
@@ -220,12 +259,12 @@ function item(row: Row, day: number, blocks: BlockCache): TimedMessage {
 
 /** The blocks a query reads, inflated once while they are in use. */
 class BlockCache {
-  readonly #db: DatabaseSync;
+  readonly #statement: (sql: string) => StatementSync;
   readonly #blocks = new Map<string, string[]>();
-  readonly #statements = new Map<number, StatementSync>();
 
-  constructor(db: DatabaseSync) {
-    this.#db = db;
+  /** @param statement A (shared) statement for SQL run with `get`. */
+  constructor(statement: (sql: string) => StatementSync) {
+    this.#statement = statement;
   }
 
   /** The JSON line at `pos` of a block. */
@@ -233,11 +272,7 @@ class BlockCache {
     const key = `${day}:${block}`;
     let lines = this.#blocks.get(key);
     if (lines === undefined) {
-      let statement = this.#statements.get(day);
-      if (statement === undefined) {
-        statement = this.#db.prepare(`SELECT data FROM b_${dayName(day)} WHERE id = ?`);
-        this.#statements.set(day, statement);
-      }
+      const statement = this.#statement(`SELECT data FROM b_${dayName(day)} WHERE id = ?`);
       const row = statement.get(block) as { data: Uint8Array } | undefined;
       lines = row === undefined ? [] : unpackBlock(row.data);
       if (this.#blocks.size >= BLOCK_CACHE) {

@@ -49,9 +49,7 @@ export async function archiveFiles(
   // not price (recordings; NDJSON without _gift) are priced only when --gift-api-base says
   // where, with the catalogue of today.
   const apis = lookups(values);
-  const gifts = apis.giftApiBase !== undefined
-    ? new GiftCatalogCache(giftBases(apis))
-    : undefined;
+  const gifts = apis.giftApiBase !== undefined ? new GiftCatalogCache(giftBases(apis)) : undefined;
   let warned = false;
   const pricer = gifts && new GiftPricer({
     gifts,

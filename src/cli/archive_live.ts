@@ -31,8 +31,19 @@ import { resolveRooms } from "./resolve.ts";
 
 /** How often retention runs while archiving. */
 const RETENTION_EVERY_MS = 3_600_000;
-/** Messages a durable stream reader may hold unacknowledged: a second of a busy cluster. */
-const STREAM_ACK_PENDING = 50_000;
+/**
+ * Messages a durable stream reader may hold unacknowledged: one commit's
+ * worth (`batchSize` is 5000). Each is acknowledged once committed, which
+ * must happen within the ack wait even when the database is slow, or it
+ * comes again (and is recognised, but costs a second write).
+ */
+const STREAM_ACK_PENDING = 5_000;
+/**
+ * How long the stream waits for an acknowledgement before it sends a
+ * message again: also how long a restart after `kill -9` waits for the
+ * messages that were in flight.
+ */
+const STREAM_ACK_WAIT_MS = 30_000;
 
 /** A message from a source, with what its commit must tell the source. */
 type SourceItem = TimedMessage & { seq?: number; ack?: () => void };
@@ -236,7 +247,12 @@ export async function archiveStream(
         // nothing collected before it started is missed. Once created, it resumes.
         ...(since !== undefined ? { since } : durable !== undefined ? { since: 0 } : {}),
         ...(durable !== undefined
-          ? { durable, manualAck: true, maxAckPending: STREAM_ACK_PENDING }
+          ? {
+            durable,
+            manualAck: true,
+            maxAckPending: STREAM_ACK_PENDING,
+            ackWait: STREAM_ACK_WAIT_MS,
+          }
           : {}),
         signal: stop.signal,
       });

@@ -91,6 +91,12 @@ export interface SubscribeOptions {
    * the consumer is created. Default 1024.
    */
   maxAckPending?: number;
+  /**
+   * For a durable consumer: how long a message handed out may stay
+   * unacknowledged before it is sent again, ms. Only used when the consumer
+   * is created. Default 10 000.
+   */
+  ackWait?: number;
   /** Aborting it ends the loop. */
   signal?: AbortSignal;
 }
@@ -165,6 +171,10 @@ export class Subscription<M extends Message = Message>
       if (subjectToken(type) !== type) {
         throw new RangeError(`invalid message type ${JSON.stringify(type)}`);
       }
+    }
+    const wait = options.ackWait;
+    if (wait !== undefined && (!Number.isFinite(wait) || wait < 1000 || wait > 3_600_000)) {
+      throw new RangeError(`ackWait must be from 1000 to 3600000 ms, got ${wait}`);
     }
     const pending = options.maxAckPending;
     if (pending !== undefined && (!Number.isSafeInteger(pending) || pending < 1)) {
@@ -295,7 +305,7 @@ export class Subscription<M extends Message = Message>
         max_ack_pending: this.#options.maxAckPending ?? PREFETCH * 4,
         // What a reader had not acknowledged when it stopped (naked then, but a nak can race
         // the end of its pull) comes again after this at the latest.
-        ack_wait: nanos(DURABLE_ACK_WAIT_MS),
+        ack_wait: nanos(this.#options.ackWait ?? DURABLE_ACK_WAIT_MS),
         ...(filters.subjects.length === 1
           ? { filter_subject: filters.subjects[0]! }
           : { filter_subjects: filters.subjects }),

@@ -9,7 +9,8 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { Cluster } from "../../src/nats/cluster.ts";
-import { test } from "../harness.ts";
+import { readFixture, test } from "../harness.ts";
+import { startHttp } from "../local_http.ts";
 import { type Child, ROOT, runtimeCommand, startChild } from "../process.ts";
 import { generate, loadSource } from "../archive/corpus.ts";
 import { startNatsServer } from "../cluster/nats_server.ts";
@@ -18,7 +19,7 @@ import { fillStream } from "./stream_fill.ts";
 
 const T0 = Date.UTC(2024, 4, 1, 10);
 
-function archiver(nats: string, db: string, durable: string): Child {
+function archiver(nats: string, db: string, durable: string, gifts: string): Child {
   const [command, ...args] = runtimeCommand(`${ROOT}mod.ts`, ["-A"]);
   return startChild(command!, [
     ...args,
@@ -29,6 +30,9 @@ function archiver(nats: string, db: string, durable: string): Child {
     durable,
     "--db",
     db,
+    // Gifts are priced by a local stand-in: no test asks Douyu.
+    "--gift-api-base",
+    gifts,
   ]);
 }
 
@@ -70,7 +74,7 @@ test(
         }
       };
 
-      const first = archiver(nats.url, pg.url, "arch");
+      const first = archiver(nats.url, pg.url, "arch", gifts.base);
       children.push(first);
       await until(
         "a third stored",
@@ -82,12 +86,12 @@ test(
       const atKill = await count();
       assert.ok(atKill < 15_000, `all ${atKill} stored before the kill: the test proves nothing`);
 
-      const second = archiver(nats.url, pg.url, "arch");
+      const second = archiver(nats.url, pg.url, "arch", gifts.base);
       children.push(second);
-      await until("all stored", 120_000, async () => (await count()) >= 15_000 ? true : undefined);
+      await until("all stored", 240_000, async () => (await count()) >= 15_000 ? true : undefined);
 
       // The rest, with a second reader of the same durable name: they share it.
-      const third = archiver(nats.url, pg.url, "arch");
+      const third = archiver(nats.url, pg.url, "arch", gifts.base);
       children.push(third);
       await third.waitFor("stderr", /archiving the stream with durable consumer arch/, 60_000);
       assert.equal(
@@ -96,7 +100,7 @@ test(
       );
       await until(
         "the rest stored",
-        120_000,
+        240_000,
         async () => (await count()) >= 20_000 ? true : undefined,
       );
       // Nothing more comes: what is stored stays as it is.
