@@ -57,6 +57,12 @@ test(
     const pg = await startPostgres();
     const cluster = await Cluster.connect(nats.url);
     const sql = postgres(pg.url, { onnotice: () => {} });
+    const gifts = await startHttp(async (req, res) => {
+      const body = (req.url ?? "").startsWith("/api/gift/v3/web/list")
+        ? await readFixture("http_gift_list.json")
+        : await readFixture("http_prop_gift_config.jsonp");
+      res.writeHead(200, { "content-type": "application/json" }).end(body);
+    });
     const children: Child[] = [];
     try {
       // Room 1001 changes collector halfway: a handover.
@@ -134,6 +140,7 @@ test(
       }
       await Promise.all(children.map((child) => child.exited));
       await sql.end();
+      await gifts.close();
       await cluster.close();
       await nats.close();
       await pg.stop();
