@@ -5,17 +5,30 @@
  * `douyu overlay` (its own process) serves it to headless Chromium. Reports:
  *
  * - latency from the mock's send to the page's script receiving the event
- *   (outside smoothing) and to the element being in the DOM, p50/p95/p99/max;
+ *   (outside smoothing), to the element being in the DOM, and to the first
+ *   frame in which it shows on screen (it glides in from below), p50/p95/p99/max;
  * - messages shown, the DOM's node count at the end;
  * - the JS heap: at the start, its peak, and at the end after a GC;
  * - frames longer than 50 ms.
  *
  *   deno task bench:overlay [--rate=500] [--seconds=20] [--max=50]
+ *
+ * With `--hostile=N`, it measures the server instead, under N clients that
+ * ask for the whole history (`Last-Event-ID` of its first line) and never
+ * read (tests/peers/overlay_clients.ts, its own process), while the room
+ * keeps sending 50 lines a second: the overlay process's resident memory
+ * (before, peak) and how long `GET /overlay.css` takes, before the attack
+ * (the baseline) and during it, as a ratio.
+ *
+ *   deno task bench:overlay --hostile=500 [--seconds=10] [--max-streams=100]
  */
 // deno-lint-ignore-file no-console
 import { parseArgs } from "node:util";
 import { spawnPeer } from "../tests/harness.ts";
 import { launch } from "../tests/browser/chromium.ts";
+import { startOverlay } from "../tests/browser/setup.ts";
+import { bootOf } from "../tests/sse.ts";
+import { watchProcess } from "../tests/process.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -23,38 +36,37 @@ const { values } = parseArgs({
     rate: { type: "string", default: "500" },
     seconds: { type: "string", default: "20" },
     max: { type: "string", default: "50" },
+    hostile: { type: "string" },
+    "max-streams": { type: "string" },
   },
 });
 const rate = Number(values.rate);
 const seconds = Number(values.seconds);
 const max = Number(values.max);
 
-const MOD = new URL("../mod.ts", import.meta.url).pathname;
-
-const room = await spawnPeer("overlay_room.ts");
-const { url: roomUrl } = await room.next<{ url: string }>();
-const overlay = new Deno.Command(Deno.execPath(), {
-  args: [
-    "run",
-    "-A",
-    MOD,
-    "overlay",
+/** `douyu overlay` for the mock room, in its own process; no gift catalogue (nothing leaves this machine). */
+function overlayFor(roomUrl: string, extra: string[] = []) {
+  return startOverlay([
     "--url",
     roomUrl,
     "--port",
     "0",
     "--gift-api-base",
     "http://127.0.0.1:9",
+    ...extra,
     "9999",
-  ],
-  stdin: "null",
-  stdout: "piped",
-  stderr: "inherit",
-}).spawn();
-const reader = overlay.stdout.pipeThrough(new TextDecoderStream()).getReader();
-let first = "";
-while (!first.includes("\n")) first += (await reader.read()).value ?? "";
-const pageUrl = /overlay: (\S+)/.exec(first)![1]!;
+  ]);
+}
+
+if (values.hostile !== undefined) {
+  await hostile(Number(values.hostile), values.seconds === "20" ? 10 : seconds);
+  Deno.exit(0);
+}
+
+const room = await spawnPeer("overlay_room.ts");
+const { url: roomUrl } = await room.next<{ url: string }>();
+const overlay = await overlayFor(roomUrl);
+const pageUrl = overlay.url;
 room.send(JSON.stringify({ clients: 1 }));
 await room.next();
 
@@ -65,8 +77,11 @@ try {
     const w = globalThis as unknown as Record<string, unknown>;
     const arrive: number[] = [];
     const shown: number[] = [];
+    const visible: number[] = [];
     const frames: number[] = [];
-    w.__bench = { arrive, shown, frames };
+    w.__bench = { arrive, shown, visible, frames };
+    // Lines in the DOM not yet seen on screen (they glide in from below the edge): sent at.
+    const waiting = new Map<HTMLElement, number>();
     addEventListener("douyu:event", (event) => {
       const text = (event as CustomEvent).detail.text as string | undefined;
       if (text?.startsWith("t")) arrive.push(Date.now() - Number(text.slice(1)));
@@ -78,7 +93,10 @@ try {
           const text = node instanceof HTMLElement
             ? node.querySelector(".text")?.textContent
             : undefined;
-          if (text?.startsWith("t")) shown.push(now - Number(text.slice(1)));
+          if (text?.startsWith("t")) {
+            shown.push(now - Number(text.slice(1)));
+            waiting.set(node as HTMLElement, Number(text.slice(1)));
+          }
         }
       }
     }).observe(document, { childList: true, subtree: true });
@@ -86,6 +104,17 @@ try {
     const frame = (now: number) => {
       frames.push(now - last);
       last = now;
+      // On screen: its top above the bottom edge of the lines' viewport.
+      const edge = document.getElementById("viewport")?.getBoundingClientRect().bottom ??
+        innerHeight;
+      const at = Date.now();
+      for (const [node, sent] of waiting) {
+        if (!node.isConnected) waiting.delete(node);
+        else if (node.getBoundingClientRect().top < edge) {
+          visible.push(at - sent);
+          waiting.delete(node);
+        }
+      }
       requestAnimationFrame(frame);
     };
     requestAnimationFrame(frame);
@@ -123,6 +152,7 @@ try {
     return {
       arrive: bench.arrive!,
       shown: bench.shown!,
+      visible: bench.visible!,
       frames: bench.frames!,
       elements: document.getElementsByTagName("*").length,
       lines: document.querySelectorAll("#messages > [data-id]").length,
@@ -146,6 +176,10 @@ try {
   console.log(`  send → page script (outside smoothing): ${summary(result.arrive)}`);
   console.log(`  send → element in the DOM:              ${summary(result.shown)}`);
   console.log(
+    `  send → on screen (first frame its top shows): ${summary(result.visible)} ` +
+      `(${result.visible.length} seen; the others were pushed out before their turn)`,
+  );
+  console.log(
     `  DOM at the end: ${result.lines} lines, ${result.elements} elements, ${nodes} nodes`,
   );
   console.log(
@@ -159,8 +193,94 @@ try {
   );
 } finally {
   await browser.close();
-  overlay.kill("SIGINT");
-  await overlay.status;
-  await reader.cancel().catch(() => {});
+  await overlay.stop();
   await room.stop();
+}
+
+/** The server under `count` clients that never read: memory and a normal request's time. */
+async function hostile(count: number, seconds: number): Promise<void> {
+  const room = await spawnPeer("overlay_room.ts");
+  const { url: roomUrl } = await room.next<{ url: string }>();
+  const streams = values["max-streams"];
+  const overlay = await overlayFor(
+    roomUrl,
+    streams !== undefined ? ["--max-streams", streams] : [],
+  );
+  const pageUrl = overlay.url;
+  const watch = watchProcess(overlay.pid);
+  const run = async (command: unknown) => {
+    room.send(JSON.stringify(command));
+    return await room.next();
+  };
+  try {
+    await run({ clients: 1 });
+    // A full history: 1,000 lines of 300 CJK characters (about 1 KB each).
+    const long = "长".repeat(300);
+    await run({
+      send: Array.from({ length: 1000 }, (_, i) => ({
+        type: "chatmsg",
+        rid: 9999,
+        uid: 7,
+        nn: "history",
+        level: 10,
+        dms: 5,
+        cid: `h${i}`,
+        txt: long,
+      })),
+    });
+    const boot = await bootOf(pageUrl);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const timeCss = async () => {
+      const started = performance.now();
+      const response = await fetch(`${pageUrl}overlay.css`);
+      await response.text();
+      return performance.now() - started;
+    };
+    const baseline: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      baseline.push(await timeCss());
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const restingRss = watch.resident;
+    const attackStart = performance.now();
+    const clients = await spawnPeer("overlay_clients.ts", [pageUrl, String(count), `${boot}.0`]);
+    // The room goes on meanwhile: 50 lines a second.
+    room.send(JSON.stringify({ rate: { perSecond: 50, seconds } }));
+    const during: number[] = [];
+    while (performance.now() - attackStart < seconds * 1000) {
+      during.push(await timeCss());
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    await room.next(); // the rate command's answer
+    await clients.next(); // every request was written
+    await clients.stop();
+    await watch.stop();
+    const pct = (list: number[], p: number) => {
+      const sorted = [...list].sort((a, b) => a - b);
+      return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
+    };
+    const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+    const base50 = pct(baseline, 50);
+    console.log(
+      `overlay under ${count} clients that never read (history of 1,000 lines of ~1 KB, ` +
+        `the room at 50 lines/s, ${seconds} s${streams ? `, --max-streams ${streams}` : ""}):`,
+    );
+    console.log(
+      `  resident memory: ${mb(restingRss)} at rest, ${mb(watch.peakResident)} at the peak ` +
+        `(x${
+          (watch.peakResident / restingRss).toFixed(2)
+        }); ${watch.peakDescriptors} descriptors at most`,
+    );
+    console.log(
+      `  GET /overlay.css: p50 ${base50.toFixed(1)} ms before; during: p50 ${
+        pct(during, 50).toFixed(1)
+      } ms, p95 ${pct(during, 95).toFixed(1)} ms, max ${Math.max(...during).toFixed(1)} ms ` +
+        `(max x${
+          (Math.max(...during) / base50).toFixed(0)
+        } the baseline's p50), ${during.length} requests`,
+    );
+  } finally {
+    await overlay.stop();
+    await room.stop();
+  }
 }

@@ -12,12 +12,15 @@
  *   (see {@linkcode emitDeclarations} for why not `deno bundle --declaration`),
  *   then compiled against from a Node-style consumer as a check.
  * - `package.json` (`"type": "module"`, `exports`, `bin`, `engines`), the
- *   README and the licence.
+ *   README, the manuals of `docs/` it links to, and the licence.
  *
  * Needs `deno`, `node` and `npm` on the PATH, and the npm registry (or npm's
  * cache) the first time: `deno bundle` fetches esbuild, and the declarations
- * step installs TypeScript and Node's types into a temporary directory. Node
- * users of the package install nothing: it has no dependencies.
+ * step installs TypeScript and Node's types into a temporary directory. The
+ * NATS client, which `@x/douyu/nats` bundles and which `tsc` declares
+ * against, comes from `node_modules/`: `deno task build:npm` first runs
+ * `deno task deps`, which installs it as `deno.lock` pins it. Node users of
+ * the package install nothing: it has no dependencies.
  *
  * @module
  */
@@ -66,6 +69,7 @@ try {
   await emitDeclarations(work);
   await writePackageJson();
   await copyFile(join(ROOT, "README.md"), join(OUT, "README.md"));
+  await copyDocs(); // the README links to them
   await copyFile(join(ROOT, "LICENSE"), join(OUT, "LICENSE"));
   await checkDeclarations(work);
 } finally {
@@ -265,6 +269,14 @@ await server.close();
     "-p",
     join(consumer, "tsconfig.json"),
   ]);
+}
+
+/** `docs/*.md`, the manuals the README links to, as `docs/` of the package. */
+async function copyDocs(): Promise<void> {
+  await mkdir(join(OUT, "docs"), { recursive: true });
+  for (const name of await readdir(join(ROOT, "docs"))) {
+    if (name.endsWith(".md")) await copyFile(join(ROOT, "docs", name), join(OUT, "docs", name));
+  }
 }
 
 async function filesUnder(dir: string): Promise<string[]> {

@@ -3,6 +3,7 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type CliIO, main } from "../src/cli/cli.ts";
+import { formatJson } from "../src/output/format.ts";
 import { type Handler, withServer } from "./local_http.ts";
 
 export interface Result {
@@ -61,4 +62,22 @@ export async function withHttp(
   fn: (base: string) => Promise<void>,
 ): Promise<void> {
   await withServer(handler, (local) => fn(local.base));
+}
+
+/**
+ * An NDJSON line as printed, without the `_t` it must carry (a time in ms,
+ * checked) and its `_gift`: what the message itself says, as `formatJson`
+ * writes it, to compare with the messages served.
+ */
+export function unstamped(line: string): string {
+  const { _t, _gift, ...rest } = JSON.parse(line);
+  if (!Number.isSafeInteger(_t) || _t < Date.UTC(2000, 0, 1)) {
+    throw new Error(`no arrival time _t in ${line}`);
+  }
+  return formatJson(rest);
+}
+
+/** Every line of NDJSON output {@linkcode unstamped}, each with its newline. */
+export function unstampedLines(stdout: string): string {
+  return lines(stdout).map((line) => unstamped(line) + "\n").join("");
 }

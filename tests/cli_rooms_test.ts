@@ -5,11 +5,8 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { lookups, outputOptions } from "../src/cli/options.ts";
-import { Printer } from "../src/cli/printer.ts";
-import { parseMessage } from "../src/protocol/messages.ts";
-import { parseRecording } from "../src/protocol/record.ts";
-import { GiftCatalogCache } from "../src/web/gifts.ts";
+import { lookups } from "../src/cli/options.ts";
+import { parseRecording, serializeRecordLine } from "../src/protocol/record.ts";
 import { encodeStt } from "../src/protocol/stt.ts";
 import { MockServer } from "../src/testing/mock_server.ts";
 import { lines, run, tempDir, withHttp } from "./cli_helpers.ts";
@@ -140,12 +137,29 @@ function giftApi(requests: string[], status = 200) {
   };
 }
 
+/** `handler`, answering after `ms` (or never, when the client goes away first). */
+function slowly(
+  handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
+  ms: number,
+): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  return async (req, res) => {
+    const gone = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms);
+      res.once("close", () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    if (!gone) await handler(req, res);
+  };
+}
+
 test("cli: gifts show their value once the catalogue is in; --min-gift-value uses it", async () => {
   const requests: string[] = [];
   await withHttp(giftApi(requests), async (base) => {
-    // A rocket (¥500) and a 稳 (¥0.10), again and again: the first ones print
-    // before the catalogue arrives (output never waits for it, and a gift of
-    // unknown value is kept), later rockets with their value, and no more 稳.
+    // A rocket (¥500) and a 稳 (¥0.10), again and again: the first ones wait
+    // for the catalogue (asked when the room was joined), so every rocket
+    // prints with its value, and no 稳.
     const rocket = encodeStt({ type: "dgb", uid: 7, nn: "Rich", gfid: 20004, gfcnt: 1 });
     const cheap = encodeStt({ type: "dgb", uid: 8, nn: "Thrifty", gfid: 20000, gfcnt: 1 });
     await using server = await MockServer.start({
@@ -167,10 +181,8 @@ test("cli: gifts show their value once the catalogue is in; --min-gift-value use
     );
     strictEqual(result.code, 130, result.stderr);
     const rows = lines(result.stdout);
-    const first = rows.findIndex((row) => row.endsWith("sent 火箭 x1 (¥500.00)"));
-    ok(first !== -1, result.stdout);
-    // Once values are known, every line is a valued rocket: 稳 is below the minimum.
-    deepStrictEqual(rows.slice(first).map((row) => row.replace(/^\S+ /, "")), [
+    // Every line is a valued rocket: 稳 is below the minimum.
+    deepStrictEqual(rows.map((row) => row.replace(/^\S+ /, "")), [
       "gift          Rich               sent 火箭 x1 (¥500.00)",
       "gift          Rich               sent 火箭 x1 (¥500.00)",
       "gift          Rich               sent 火箭 x1 (¥500.00)",
@@ -209,73 +221,121 @@ test("cli: a gift catalogue that cannot be fetched costs one warning; gifts show
   });
 });
 
-test("printer: a gift catalogue that failed is asked again, and values appear once it answers", async () => {
+test("cli: a room whose first two gifts come 300 ms apart prints both with their values", async () => {
   const requests: string[] = [];
-  let failures = 1;
-  const api = giftApi(requests);
-  await withHttp(async (req, res) => {
-    if ((req.url ?? "").startsWith("/api/gift/") && failures-- > 0) {
-      requests.push(req.url ?? "");
-      res.writeHead(503).end("busy");
-      return;
-    }
-    await api(req, res);
-  }, async (base) => {
-    let out = "";
-    let err = "";
-    const stop = new AbortController();
-    const gifts = new GiftCatalogCache({ giftApiBase: base, propsBase: base, retryAfter: 0 });
-    const printer = new Printer({
-      io: { stdout: (text) => void (out += text), stderr: (text) => void (err += text) },
-      options: outputOptions({}),
-      stop: stop.signal,
-      showRoom: false,
-      gifts,
+  // The gift list takes 200 ms, longer than the first gift takes to come.
+  await withHttp(slowly(giftApi(requests), 200), async (base) => {
+    await using server = await MockServer.start({
+      messages: [
+        encodeStt({ type: "dgb", uid: 7, nn: "Fan", gfid: 824, gfcnt: 10 }),
+        encodeStt({ type: "dgb", uid: 8, nn: "Rich", gfid: 20004, gfcnt: 1 }),
+      ],
+      interval: 300,
     });
-    const rocket = parseMessage(encodeStt({ type: "dgb", nn: "Rich", gfid: 20004, gfcnt: 1 }));
-    for (let i = 0; i < 200 && !out.includes("¥500.00"); i++) {
-      await printer.print(rocket, Date.now(), 5004);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    gifts.clear();
-    ok(out.includes("sent 火箭 x1 (¥500.00)"), out);
-    ok(lines(out)[0]!.endsWith("sent gift #20004 x1"), out);
-    // The props config answered: a catalogue that knows less, no warning, tried again.
-    strictEqual(err, "");
-    ok(requests.filter((url) => url.startsWith("/api/gift/")).length >= 2, String(requests));
+    const text = await run(["--url", server.url, "--gift-api-base", base, "--count", "2", "5005"]);
+    strictEqual(text.code, 0, text.stderr);
+    deepStrictEqual(lines(text.stdout).map((row) => row.replace(/^\S+ /, "")), [
+      "gift          Fan                sent 粉丝荧光棒 x10 (¥0.00)",
+      "gift          Rich               sent 火箭 x1 (¥500.00)",
+    ]);
+    const json = await run([
+      "--url",
+      server.url,
+      "--gift-api-base",
+      base,
+      "--json",
+      "--count",
+      "2",
+      "5005",
+    ]);
+    strictEqual(json.code, 0, json.stderr);
+    deepStrictEqual(lines(json.stdout).map((line) => JSON.parse(line)._gift), [
+      { name: "粉丝荧光棒", value: 0 },
+      { name: "火箭", value: 500 },
+    ]);
   });
 });
 
-test("printer: a room's first line asks for its gift catalogue, so its first gift has a value", async () => {
+test("cli: replay --json with --gift-api-base: the recorded _t, and the first gift priced", async () => {
   const requests: string[] = [];
-  await withHttp(giftApi(requests), async (base) => {
-    let out = "";
-    const stop = new AbortController();
-    const gifts = new GiftCatalogCache({ giftApiBase: base, propsBase: base });
-    const printerFor = (types?: string) =>
-      new Printer({
-        io: { stdout: (text) => void (out += text), stderr: () => {} },
-        options: outputOptions(types === undefined ? {} : { types }),
-        stop: stop.signal,
-        showRoom: false,
-        gifts,
-      });
-    const chat = parseMessage(encodeStt({ type: "chatmsg", nn: "Ann", txt: "hi", level: 3 }));
-    const rocket = parseMessage(encodeStt({ type: "dgb", nn: "Rich", gfid: 20004, gfcnt: 1 }));
-    // Chat only: no gift is ever printed, so no catalogue is asked for.
-    await printerFor("chatmsg").print(chat, Date.now(), 5006);
-    const printer = printerFor();
-    await printer.print(chat, Date.now(), 5005);
-    for (let i = 0; i < 2000 && gifts.peek(5005) === undefined; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
+  await withHttp(slowly(giftApi(requests), 200), async (base) => {
+    const dir = await tempDir();
+    try {
+      const file = `${dir}/gifts.jsonl`;
+      const bodies = [
+        encodeStt({ type: "dgb", uid: 8, nn: "Rich", gfid: 20004, gfcnt: 2 }),
+        chat(1, "wow"),
+      ];
+      await writeFile(
+        file,
+        bodies.map((body, i) => serializeRecordLine({ t: 1_700_000_000_000 + i, room: 5009, body }))
+          .join(""),
+      );
+      const replayed = await run([
+        "replay",
+        file,
+        "--json",
+        "--speed",
+        "0",
+        "--gift-api-base",
+        base,
+      ]);
+      strictEqual(replayed.code, 0, replayed.stderr);
+      deepStrictEqual(
+        lines(replayed.stdout).map((line) => {
+          const { _t, _gift, type } = JSON.parse(line);
+          return { type, _t, _gift };
+        }),
+        [
+          { type: "dgb", _t: 1_700_000_000_000, _gift: { name: "火箭", value: 1000 } },
+          { type: "chatmsg", _t: 1_700_000_000_001, _gift: undefined },
+        ],
+      );
+    } finally {
+      await rm(dir, { recursive: true });
     }
-    await printer.print(rocket, Date.now(), 5005);
-    gifts.clear();
-    ok(lines(out)[2]!.endsWith("sent 火箭 x1 (¥500.00)"), out);
-    deepStrictEqual(
-      requests.filter((url) => url.startsWith("/api/gift/")),
-      ["/api/gift/v3/web/list?rid=5005"],
-    );
+  });
+});
+
+test("cli: --gift-wait 0 never waits; --types without a gift type asks for no catalogue", async () => {
+  const requests: string[] = [];
+  await withHttp(slowly(giftApi(requests), 200), async (base) => {
+    await using server = await MockServer.start({
+      messages: [
+        encodeStt({ type: "dgb", uid: 8, nn: "Rich", gfid: 20004, gfcnt: 1 }),
+        chat(1, "hi"),
+      ],
+    });
+    const text = await run([
+      "--url",
+      server.url,
+      "--gift-api-base",
+      base,
+      "--gift-wait",
+      "0",
+      "--count",
+      "2",
+      "5006",
+    ]);
+    strictEqual(text.code, 0, text.stderr);
+    ok(lines(text.stdout)[0]!.endsWith("sent gift #20004 x1"), text.stdout);
+    requests.length = 0;
+    const chats = await run([
+      "--url",
+      server.url,
+      "--gift-api-base",
+      base,
+      "--types",
+      "chatmsg",
+      "--count",
+      "1",
+      "5007",
+    ]);
+    strictEqual(chats.code, 0, chats.stderr);
+    deepStrictEqual(requests, []);
+    const bad = await run(["--url", server.url, "--gift-wait", "61", "5008"]);
+    strictEqual(bad.code, 2);
+    ok(bad.stderr.includes("--gift-wait"), bad.stderr);
   });
 });
 

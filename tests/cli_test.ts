@@ -3,14 +3,17 @@
  * End-to-end tests of the `douyu` command line tool against the mock server:
  * mostly `main()` in-process with fake streams (fast), plus the real process
  * (`deno run -N mod.ts` under Deno, `bun mod.ts` under Bun) for exit codes
- * and signals, and the Bun-compiled binary.
+ * and signals. The single-file binaries are built and run by
+ * `scripts/smoke_binary.ts` (in `deno task ci`), where Bun and the NATS
+ * client are present.
  */
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { readFile, rm, stat, writeFile } from "node:fs/promises";
 import type { RequestListener } from "node:http";
 import { type CliIO, main, VERSION } from "../src/cli/cli.ts";
-import { formatJson, formatMessage } from "../src/output/format.ts";
+import { formatJson, formatMessage, jsonGift } from "../src/output/format.ts";
+import { giftOf } from "../src/protocol/gifts.ts";
 import { type Message, parseMessage } from "../src/protocol/messages.ts";
 import { type MockClient, MockServer } from "../src/testing/mock_server.ts";
 import { parseRecording, serializeRecordLine } from "../src/protocol/record.ts";
@@ -21,7 +24,15 @@ import { decodeStt, encodeStt } from "../src/protocol/stt.ts";
 import { encodeFrame, FrameDecoder } from "../src/protocol/frame.ts";
 import { parseEndpoint, type Transport } from "../src/transport/seam.ts";
 import { defaultTransportFactory } from "../src/transport/default.ts";
-import { lines, type Result, run, tempDir, withHttp } from "./cli_helpers.ts";
+import {
+  lines,
+  type Result,
+  run,
+  tempDir,
+  unstamped,
+  unstampedLines,
+  withHttp,
+} from "./cli_helpers.ts";
 import { runtime, test } from "./harness.ts";
 
 const ROOM = 9999;
@@ -97,8 +108,9 @@ function assertUsage(result: Result, mention: string): void {
 // ---------------------------------------------------------------------------
 // Live sessions against the mock server, in-process
 
-test("cli: --json prints exactly the messages served, as NDJSON, and logs out after --count", async () => {
+test("cli: --json prints exactly the messages served, as NDJSON with _t and _gift, and logs out after --count", async () => {
   await using server = await MockServer.start({ messages: SERVED });
+  const started = Date.now();
   const result = await run([
     "--url",
     server.url,
@@ -108,10 +120,21 @@ test("cli: --json prints exactly the messages served, as NDJSON, and logs out af
     "9999",
   ]);
   strictEqual(result.code, 0, result.stderr);
-  strictEqual(result.stdout, SERVED_JSON.join(""));
+  strictEqual(unstampedLines(result.stdout), SERVED_JSON.join(""));
+  const printed = lines(result.stdout).map((line) => JSON.parse(line));
   deepStrictEqual(
-    lines(result.stdout).map((line) => JSON.parse(line)),
+    printed.map(({ _t, _gift, ...message }) => message),
     SERVED.map((body) => JSON.parse(JSON.stringify(parseMessage(body)))),
+  );
+  // Each line carries its arrival time, and a gift or super chat what it is worth, as known.
+  for (const { _t } of printed) ok(_t >= started && _t <= Date.now(), String(_t));
+  deepStrictEqual(
+    printed.flatMap(({ type, _gift }) => _gift === undefined ? [] : [{ type, _gift }]),
+    [
+      { type: "dgb", _gift: { name: "荧光棒" } },
+      { type: "comm_chatmsg", _gift: { value: 10 } },
+      { type: "spbc", _gift: { name: "火箭" } },
+    ],
   );
   // Status goes to stderr, never stdout.
   ok(result.stderr.includes(`connected to ${server.url}`), result.stderr);
@@ -160,7 +183,7 @@ test("cli: --types, --no-bots and --only-room filter what is printed", async () 
     ]);
     strictEqual(result.code, 0, result.stderr);
     strictEqual(
-      result.stdout,
+      unstampedLines(result.stdout),
       wanted.map((body) => formatJson(parseMessage(body)) + "\n").join(""),
     );
     ok(await loggedOut(server.clients[0]!));
@@ -197,7 +220,7 @@ test("cli: --count stops after N messages even when more are coming", async () =
   await using server = await MockServer.start({ messages: SERVED, loop: true, interval: 5 });
   const result = await run(["--url", server.url, "--json", "--count", "3", "9999"]);
   strictEqual(result.code, 0, result.stderr);
-  strictEqual(result.stdout, SERVED_JSON.slice(0, 3).join(""));
+  strictEqual(unstampedLines(result.stdout), SERVED_JSON.slice(0, 3).join(""));
   ok(await loggedOut(server.clients[0]!));
 });
 
@@ -257,7 +280,7 @@ test("cli: a hostile nickname full of escape sequences is printed harmlessly", a
       ok(out.every((line) => line.includes("owned")), "the printable text is still there");
       if (json) {
         deepStrictEqual(
-          out.map((line) => JSON.parse(line)),
+          out.map((line) => JSON.parse(unstamped(line))),
           bodies.map((body) => JSON.parse(JSON.stringify(parseMessage(body)))),
         );
       }
@@ -290,8 +313,13 @@ test("cli: --record then replay prints the same messages, from the same bytes", 
 
     const replayed = await run(["replay", file, "--json", "--speed", "0"]);
     strictEqual(replayed.code, 0, replayed.stderr);
-    strictEqual(replayed.stdout, live.stdout);
+    strictEqual(unstampedLines(replayed.stdout), unstampedLines(live.stdout));
     strictEqual(replayed.stderr, "");
+    // Replayed, each line's _t is its recorded arrival time; live, it is when it was taken from
+    // the room's queue, which is not before it arrived.
+    const times = recorded.filter((line) => SERVED.includes(line.body)).map((line) => line.t);
+    deepStrictEqual(lines(replayed.stdout).map((line) => JSON.parse(line)._t), times);
+    lines(live.stdout).forEach((line, i) => ok(JSON.parse(line)._t >= times[i]!, line));
 
     // Human replay: the same lines, stamped with the recorded arrival times.
     const human = await run(["replay", file, "--speed", "0"]);
@@ -361,7 +389,7 @@ test("cli: an interrupt logs out, flushes the recording and exits 130 (143 for S
       // Every message printed is in the recording, which ends with a whole line.
       const printedBodies = lines(result.stdout);
       const recordedJson = recorded.map((line) => formatJson(parseMessage(line.body)));
-      for (const line of printedBodies) ok(recordedJson.includes(line));
+      for (const line of printedBodies) ok(recordedJson.includes(unstamped(line)));
     }
   } finally {
     await rm(dir, { recursive: true });
@@ -411,7 +439,11 @@ test("cli: an interrupt ends the watch even while stdout is blocked, and flushes
     // The recording was flushed on the way out: whole lines, with the line stdout was given.
     const recorded = parseRecording(await readFile(file, "utf8"));
     ok(recorded.length > 1, `${recorded.length} lines recorded`);
-    ok(recorded.some((line) => formatJson(parseMessage(line.body)) + "\n" === watched.written[0]));
+    ok(
+      recorded.some((line) =>
+        formatJson(parseMessage(line.body)) + "\n" === unstampedLines(watched.written[0]!)
+      ),
+    );
 
     // replay prints through the same printer.
     const replayed = await runBlocked(["replay", file, "--json", "--speed", "0"]);
@@ -577,7 +609,13 @@ test("cli: replay and serve skip a cut last line with one warning", async () => 
 
     const replayed = await run(["replay", file, "--json", "--speed", "0"]);
     strictEqual(replayed.code, 0, replayed.stderr);
-    strictEqual(replayed.stdout, SERVED_JSON.slice(0, 3).join(""));
+    strictEqual(
+      replayed.stdout,
+      bodies.map((body, i) => {
+        const message = parseMessage(body);
+        return formatJson(message, { _t: 1_000 + i, _gift: jsonGift(giftOf(message)) }) + "\n";
+      }).join(""),
+    );
     strictEqual(replayed.stderr, warning);
 
     const interrupt = new AbortController();
@@ -948,7 +986,7 @@ test("cli process: exit codes and messages of the real command (watching needs o
     spawnCli(["--url", server.url, "--json", "--count", String(SERVED.length), "9999"]),
   );
   strictEqual(live.code, 0, live.stderr);
-  strictEqual(live.stdout, SERVED_JSON.join(""));
+  strictEqual(unstampedLines(live.stdout), SERVED_JSON.join(""));
   ok(await loggedOut(server.clients[0]!));
 });
 
@@ -991,7 +1029,9 @@ test("cli process: SIGINT logs out, completes the recording and exits 130", asyn
     const text = await readFile(file, "utf8");
     ok(text.endsWith("\n"), "the recording ends with a whole line");
     const recorded = parseRecording(text).map((line) => formatJson(parseMessage(line.body)));
-    for (const line of lines(result.stdout)) ok(recorded.includes(line), "printed ⊆ recorded");
+    for (const line of lines(result.stdout)) {
+      ok(recorded.includes(unstamped(line)), "printed ⊆ recorded");
+    }
     ok(recorded.length >= 15);
   } finally {
     await rm(dir, { recursive: true });
@@ -1043,57 +1083,11 @@ test("cli process: SIGINT exits 130 promptly even when stdout is a pipe nobody r
     const recorded = parseRecording(text).map((line) => formatJson(parseMessage(line.body)));
     const printed = lines(child.stdout);
     // The last line may be cut where the pipe was full.
-    for (const line of printed.slice(0, -1)) ok(recorded.includes(line), "printed ⊆ recorded");
+    for (const line of printed.slice(0, -1)) {
+      ok(recorded.includes(unstamped(line)), "printed ⊆ recorded");
+    }
     ok(await loggedOut(server.clients[0]!), "logout reached the server");
   } finally {
     await rm(dir, { recursive: true });
   }
 });
-
-/** Whether `bun` can be run (it builds the single-file binary). */
-function bunAvailable(): boolean {
-  if (runtime === "bun") return true;
-  if (runtime !== "deno") return false;
-  try {
-    return new Deno.Command("bun", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
-test("cli binary: the Bun-compiled single file does the same live run", async () => {
-  const dir = await tempDir();
-  try {
-    const binary = `${dir}/douyu-bun`;
-    const build = await finished(
-      spawnProcess(runtime === "bun" ? process.execPath : "bun", [
-        "build",
-        "--compile",
-        "--outfile",
-        binary,
-        MOD,
-      ]),
-    );
-    strictEqual(build.code, 0, build.stderr);
-    await using server = await MockServer.start({ messages: SERVED });
-    const live = await finished(
-      spawnProcess(binary, [
-        "--url",
-        server.url,
-        "--json",
-        "--count",
-        String(SERVED.length),
-        "9999",
-      ]),
-    );
-    strictEqual(live.code, 0, live.stderr);
-    strictEqual(live.stdout, SERVED_JSON.join(""));
-    ok(await loggedOut(server.clients[0]!));
-    const version = await finished(spawnProcess(binary, ["--version"]));
-    strictEqual(version.stdout, `douyu ${VERSION}\n`);
-    assertUsage(await finished(spawnProcess(binary, ["--bogus"])), "unknown option --bogus");
-  } finally {
-    await rm(dir, { recursive: true });
-  }
-}, { ignore: !bunAvailable() });

@@ -52,7 +52,7 @@ export function randomInt(random: () => number, n: number): number {
 }
 
 /**
- * A reference one-level decoder, straight from PROTOCOL.md §2 and kept
+ * A reference one-level decoder, straight from docs/protocol.md's "STT" and kept
  * naive on purpose: split on `/`, split at the first `@=`, unescape, first
  * key wins. The optimised decoders are checked against it.
  */

@@ -8,8 +8,11 @@ import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { main } from "../src/cli/cli.ts";
+import { demoPasses } from "../src/cli/overlay_demo.ts";
+import { decodeStt } from "../src/protocol/stt.ts";
 import { EventNormalizer, type OverlayEvent } from "../src/overlay/events.ts";
-import { OVERLAY_JS } from "../src/overlay/page.ts";
+import { OVERLAY_JS } from "../src/overlay/page_script.ts";
+import { WIDGETS_JS } from "../src/overlay/widget_page.ts";
 import { readStreamParams } from "../src/overlay/params.ts";
 import { OverlayServer } from "../src/overlay/server.ts";
 import { parseMessage } from "../src/protocol/messages.ts";
@@ -17,6 +20,7 @@ import { encodeStt } from "../src/protocol/stt.ts";
 import { MockServer } from "../src/testing/mock_server.ts";
 import { GiftCatalog } from "../src/protocol/gifts.ts";
 import { test } from "./harness.ts";
+import { readSse, type SseEvent } from "./sse.ts";
 
 const ROOM = 9999;
 const T = 1_700_000_000_000;
@@ -54,6 +58,7 @@ test("events: chat keeps its cid as id, sanitised name and text, colour, level, 
       col: 2,
       bnn: "鱼塘",
       bl: 8,
+      brid: ROOM,
       rg: 4,
       nl: 3,
       ic: "avatar_v3/202404/abc",
@@ -72,11 +77,20 @@ test("events: chat keeps its cid as id, sanitised name and text, colour, level, 
       avatar: "https://apic.douyucdn.cn/upload/avatar_v3/202404/abc_small.jpg",
       noble: 3,
       admin: true,
-      badge: { name: "鱼塘", level: 8 },
+      badge: { name: "鱼塘", level: 8, room: ROOM },
     },
     text: "hi[31m there",
     color: "#1e87f0",
   });
+});
+
+test("events: the host's own chat (room role 5) is marked owner", () => {
+  const event = new EventNormalizer(T).normalize(
+    ROOM,
+    msg({ type: "chatmsg", nn: "Host", txt: "hi", rg: 5 }),
+    T,
+  );
+  deepStrictEqual(event?.type === "chat" ? event.user : undefined, { name: "Host", owner: true });
 });
 
 test("events: a zero-width name shows without its invisible characters", () => {
@@ -207,45 +221,23 @@ test("params: numbers replace the command's defaults, lists add to them, bad val
   deepStrictEqual(bad, ['enter: "maybe" is not 0 or 1 (ignored)']);
 });
 
-test("page: the script sets text as text, never as HTML", () => {
-  for (const sink of ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("]) {
-    ok(!OVERLAY_JS.includes(sink), sink);
+test("page: the scripts set text as text, never as HTML", () => {
+  for (const script of [OVERLAY_JS, WIDGETS_JS]) {
+    for (
+      const sink of ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("]
+    ) {
+      ok(!script.includes(sink), sink);
+    }
   }
 });
 
-/** Reads SSE events from a stream until `done` says enough. */
-async function readEvents(
+/** Reads the stream's events until `done` says enough. */
+function readEvents(
   url: string,
-  done: (events: { id?: string; data: OverlayEvent }[]) => boolean,
+  done: (events: SseEvent<OverlayEvent>[]) => boolean,
   headers: Record<string, string> = {},
-): Promise<{ id?: string; data: OverlayEvent }[]> {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), 10_000);
-  const response = await fetch(url, { signal: controller.signal, headers });
-  strictEqual(response.headers.get("content-type"), "text/event-stream; charset=utf-8");
-  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-  const events: { id?: string; data: OverlayEvent }[] = [];
-  let buffer = "";
-  try {
-    while (!done(events)) {
-      const { value, done: ended } = await reader.read();
-      if (ended) break;
-      buffer += value;
-      let end;
-      while ((end = buffer.indexOf("\n\n")) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const id = /^id: (.*)$/m.exec(block)?.[1];
-        const data = /^data: (.*)$/m.exec(block)?.[1];
-        if (data !== undefined) events.push({ ...(id ? { id } : {}), data: JSON.parse(data) });
-      }
-    }
-  } finally {
-    clearTimeout(timer);
-    controller.abort();
-    await reader.cancel().catch(() => {});
-  }
-  return events;
+): Promise<SseEvent<OverlayEvent>[]> {
+  return readSse<OverlayEvent>(url, done, { headers });
 }
 
 const lineTexts = (events: { data: OverlayEvent }[]) =>
@@ -274,7 +266,7 @@ test("server: the page, its assets and headers; 404, 405", async () => {
   // A request target that is no URL is a 400, not a crash (any web page can send one).
   const raw = await rawRequest(
     server.url,
-    "GET // HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    "GET // HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
   );
   ok(raw.startsWith("HTTP/1.1 400"), raw);
   const after = await fetch(server.url);
@@ -429,6 +421,9 @@ test("douyu overlay: usage errors exit 2 with one line", async () => {
       [["--url", "http://x", "9999"], "invalid value for --url"],
       [["--bogus", "9999"], "unknown option --bogus"],
       [["--host"], "option --host needs a value"],
+      [["--max-streams", "0", "9999"], "invalid value for --max-streams"],
+      [["--allow-origin", "evil.example", "9999"], "invalid value for --allow-origin"],
+      [["--allow-origin", "https://a.example/path", "9999"], "invalid value for --allow-origin"],
     ] as const
   ) {
     const cli = run([...args]);
@@ -505,4 +500,30 @@ test("douyu overlay: an unreachable room is retried, and the page is told why", 
     cli.stop.abort("SIGINT");
   }
   strictEqual(await cli.code, 0);
+});
+
+test("douyu overlay --demo: one go-live line, a different super chat each pass, gifts of every tier", async () => {
+  const next = demoPasses(new AbortController().signal, false);
+  const passes: Record<string, string>[][] = [];
+  for (let i = 0; i < 7; i++) {
+    const messages: Record<string, string>[] = [];
+    for await (const body of next()) messages.push(decodeStt(body));
+    passes.push(messages);
+  }
+  const status = passes.map((messages) =>
+    messages.filter((m) => m.type === "rss").map((m) => m.ss).join(",")
+  );
+  deepStrictEqual(status, ["1", "", "", "", "", "", ""]);
+  const superChats = passes.map((messages) => {
+    const found = messages.filter((m) => m.type === "comm_chatmsg");
+    strictEqual(found.length, 1);
+    const nested = decodeStt(found[0]!.chatmsg!);
+    // Pinned for less than two passes: at most two at once, never the same one.
+    ok(Number(found[0]!.cet) <= 34, found[0]!.cet);
+    return `${nested.nn}: ${nested.txt}`;
+  });
+  strictEqual(new Set(superChats.slice(0, 6)).size, 6, superChats.join(" | "));
+  for (let i = 1; i < superChats.length; i++) ok(superChats[i] !== superChats[i - 1]);
+  const gifts = new Set(passes.flat().filter((m) => m.type === "dgb").map((m) => m.gfid));
+  for (const id of ["824", "20101", "20008"]) ok(gifts.has(id), `gift ${id}`);
 });

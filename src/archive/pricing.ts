@@ -46,7 +46,10 @@ export interface GiftPricerOptions {
    * first message held. Default {@linkcode DEFAULT_CATALOG_WAIT}; 0 never waits.
    */
   catalogWait?: number;
-  /** Told when a room's catalogue could not be fetched (each failure; the cache retries later). */
+  /**
+   * Told when a room's catalogue could not be fetched: once per failed
+   * fetch (the cache tries again after its `retryAfter`).
+   */
   onError?: (room: number, error: unknown) => void;
   /** Aborting it ends every wait: what is held comes out at once, priced as far as known. */
   signal?: AbortSignal;
@@ -58,6 +61,8 @@ interface Room {
   waiting: boolean;
   held: TimedMessage[];
   cancelTimer: () => void;
+  /** The failure last told to `onError`: the cache keeps one for a while, and it is told once. */
+  failure: unknown;
 }
 
 /**
@@ -117,6 +122,8 @@ export class GiftPricer {
   #wake: (() => void) | undefined;
 
   /**
+   * Creates a pricer; nothing is asked until a room is joined or seen.
+   *
    * @param options The catalogue cache, `catalogWait`, `onError`, `signal`.
    * @throws {RangeError} `catalogWait` is not a number of ms from 0 to 60 000.
    */
@@ -232,6 +239,7 @@ export class GiftPricer {
         waiting: !have && this.#wait > 0 && !this.#signal.aborted,
         held: [],
         cancelTimer: () => {},
+        failure: undefined,
       };
       this.#rooms.set(id, room);
       this.#ask(id);
@@ -246,6 +254,9 @@ export class GiftPricer {
       (error) => {
         if (this.#signal.aborted) return;
         this.#stopWaiting(id);
+        const room = this.#rooms.get(id);
+        if (room === undefined || room.failure === error) return;
+        room.failure = error;
         this.#onError?.(id, error);
       },
     );

@@ -87,8 +87,9 @@ Watching rooms (options marked * also work with replay):
   --url URL          endpoint, repeatable: tcp://host:port, ws://host:port/, wss://...
                      (default: Douyu's servers, TCP first, then wss)
   --rooms-file FILE  more rooms, one per line (# starts a comment)
-  --json          *  one JSON message per line (NDJSON) instead of text; with
-                     several rooms each carries its room as "_room"
+  --json          *  one JSON message per line (NDJSON) instead of text, with its
+                     arrival time as "_t" (ms), for gifts and super chats "_gift"
+                     (name, value in yuan), and with several rooms "_room"
   --types a,b,c   *  only these message types, e.g. chatmsg,dgb; types without a
                      text line of their own are then shown as key=value
   --count N       *  exit after printing N messages
@@ -112,6 +113,8 @@ Douyu's web APIs (asked only when needed; with --url, only those given here):
   --gift-api-base URL  gift names and prices: the gift list and the props config
                        (default https://gift.douyucdn.cn and https://webconf.douyucdn.cn)
   --open-api-base URL  live status fallback (default https://open.douyucdn.cn)
+  --gift-wait S        how long a room's first gifts may wait for its gift list,
+                       so that they print with their values (default 1.5; 0 = never)
 
 Live status (douyu live):
   --json             one JSON object per transition
@@ -123,10 +126,15 @@ Live status (douyu live):
 
 Overlay (douyu overlay): prints the page's URL, for an OBS "Browser source".
 The page takes parameters (max, fade, minGift, enter, block, blockUsers,
-minLevel, fold, avatars, icons, css, theme, status, lang): see the README.
+minLevel, fold, avatars, icons, css, theme, status, lang): see docs/overlay.md.
+The same server has widgets: /leaderboard (top givers) and /goal?target=YUAN.
   --demo             play the bundled sample room, looping, to style offline
   --host ADDR        address to listen on (default 127.0.0.1)
   --port N           port to listen on (default 8765; 0 = a free one)
+  --allow-origin O   let pages of origin O (or * for any) read the overlay; repeatable
+                     (default: only its own pages)
+  --allow-host NAME  answer for this host name too (default: localhost and --host)
+  --max-streams N    most event streams (pages) open at once (default 100)
   --enter            show room entries by default
   --url, the filters and the web API options above set every page's defaults
 
@@ -145,7 +153,7 @@ Serve:
   --idle-timeout S   drop a client that sent nothing (no heartbeat) for S seconds;
                      0 never does (default 180)
 
-Scale out on NATS JetStream (see the README; douyu rooms|collect|consume --help):
+Scale out on NATS JetStream (see docs/scale-out.md; douyu rooms|collect|consume --help):
   --nats URL         NATS server, repeatable (required)
   --lease-ttl S      lease lifetime (default 15); --retention-age D (7d) and
                      --retention-bytes N (1G) bound the stream; --replicas N

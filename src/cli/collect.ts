@@ -29,6 +29,7 @@ import {
   positiveOption,
   runCommand,
 } from "./nats_setup.ts";
+import { needEndpoints } from "./permissions.ts";
 
 const OPTIONS = defineOptions(
   {
@@ -99,6 +100,7 @@ export function collectCommand(args: string[], io: CliIO): Promise<number> {
     const maxPending = positiveOption(values, "max-pending", 100_000);
     const queueSize = positiveOption(values, "queue-size", 10_000_000);
     const urls = endpointUrls(values.url);
+    needEndpoints(urls);
     let types: string[] | undefined;
     if (values.types !== undefined) {
       types = values.types.split(",").map((type) => type.trim()).filter((type) => type !== "");

@@ -8,6 +8,8 @@
  */
 
 import { isSafeName } from "../base/names.ts";
+import type { TimedMessage } from "../archive/timed.ts";
+import type { Message } from "../protocol/messages.ts";
 import { GiftCatalogCache } from "../web/gifts.ts";
 import {
   type CliIO,
@@ -21,14 +23,16 @@ import {
 import {
   defineOptions,
   FILTER_OPTIONS,
+  GIFT_WAIT_OPTION,
   giftBases,
+  giftWait,
   LOOKUP_OPTIONS,
   lookups,
   OUTPUT_OPTIONS,
   outputOptions,
   parseCommand,
 } from "./options.ts";
-import { Printer } from "./printer.ts";
+import { giftPricer, Printer } from "./printer.ts";
 import { resolveRooms } from "./resolve.ts";
 import {
   clusterSettings,
@@ -47,6 +51,7 @@ const OPTIONS = defineOptions(
     ...OUTPUT_OPTIONS,
     ...FILTER_OPTIONS,
     ...LOOKUP_OPTIONS,
+    ...GIFT_WAIT_OPTION,
     rooms: { type: "string", multiple: true },
     since: { type: "string" },
     durable: { type: "string" },
@@ -66,7 +71,8 @@ Prints the messages the cluster's collectors publish, as watching rooms does
   --durable NAME         a durable consumer: a restart resumes where it stopped
   --json, --count N, --duration S, the filters (--no-bots, --only-room,
   --block-words, --block-users, --min-level, --min-gift-value, --fold-repeats)
-  and --api-base, --mobile-base, --gift-api-base: as when watching rooms
+  and --api-base, --mobile-base, --gift-api-base, --gift-wait: as when watching
+  rooms (in JSON, "_t" is when the collector received the message)
 ${NATS_OPTIONS_HELP}`;
 
 /**
@@ -97,6 +103,7 @@ export function consumeCommand(args: string[], io: CliIO): Promise<number> {
     }
     const output = outputOptions(values);
     const webApis = lookups(values);
+    const wait = giftWait(values["gift-wait"]);
     const { servers, options } = clusterSettings(values);
     const durable = values.durable;
     if (durable !== undefined && !isSafeName(durable)) {
@@ -135,13 +142,16 @@ export function consumeCommand(args: string[], io: CliIO): Promise<number> {
           options: output,
           stop: stop.signal,
           showRoom: rooms.length !== 1,
-          gifts,
         });
+        const pricer = giftPricer(io, output, gifts, wait, stop.signal);
+        // The rooms named are asked for at once; others when first seen.
+        for (const room of rooms) pricer?.join(room);
         const cancelDeadline = deadline(stop, output.duration);
         try {
-          for await (const item of subscription) {
+          const arrivals = timed(subscription);
+          for await (const item of pricer ? pricer.price(arrivals) : arrivals) {
             if (stop.signal.aborted) break;
-            if (!await printer.print(item.message, item.receivedAt, item.room)) break;
+            if (!await printer.print(item)) break;
           }
         } finally {
           cancelDeadline();
@@ -161,4 +171,13 @@ export function consumeCommand(args: string[], io: CliIO): Promise<number> {
     if (stop.signal.reason === INTERRUPTED) return interruptCode(io);
     return OK;
   });
+}
+
+/** The stream's messages as timed messages: their arrival time is the collector's. */
+async function* timed(
+  subscription: AsyncIterable<{ room: number; message: Message; receivedAt: number }>,
+): AsyncGenerator<TimedMessage, void, undefined> {
+  for await (const { room, message, receivedAt } of subscription) {
+    yield { t: receivedAt, room, message };
+  }
 }

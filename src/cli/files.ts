@@ -1,7 +1,8 @@
 /**
  * The files a `douyu` command reads and writes (`--record`, `replay`,
  * `serve <file>`, `--rooms-file`), through `node:fs/promises`, which Deno,
- * Bun and Node all provide. Failures are one-line {@linkcode CliFailure}s.
+ * Bun and Node all provide. Failures are one-line {@linkcode CliFailure}s,
+ * a missing Deno permission included (`permissions.ts`).
  *
  * @module
  */
@@ -10,6 +11,7 @@ import { open, readFile } from "node:fs/promises";
 import { errorText } from "../base/errors.ts";
 import { parseRecording, type RecordLine } from "../protocol/record.ts";
 import { CliFailure, type CliIO, say, writeAll } from "./io.ts";
+import { needRead, needWrite } from "./permissions.ts";
 
 /** A file open for writing text. */
 export interface WritableFile {
@@ -19,6 +21,7 @@ export interface WritableFile {
 
 /** Opens (creating or truncating) `path` for writing; `what` names it in errors. */
 export async function openForWriting(path: string, what: string): Promise<WritableFile> {
+  needWrite(what, path);
   let handle: Awaited<ReturnType<typeof open>>;
   try {
     handle = await open(path, "w");
@@ -35,6 +38,7 @@ export async function openForWriting(path: string, what: string): Promise<Writab
 
 /** Reads a text file; `what` names it in errors. */
 export async function readText(path: string, what: string): Promise<string> {
+  needRead(path, what);
   try {
     return await readFile(path, "utf8");
   } catch (error) {

@@ -35,6 +35,7 @@ import {
   parseCommand,
   parseRoom,
 } from "./options.ts";
+import { needEndpoints, needRead, needWrite } from "./permissions.ts";
 import { resolveRooms } from "./resolve.ts";
 
 /** The options of `douyu live`. */
@@ -80,6 +81,8 @@ export async function liveCommand(args: string[], io: CliIO): Promise<number> {
   );
   const resync = numberOption(values.resync, "resync", "number >= 0");
   const statePath = values.state;
+  needEndpoints(urls);
+  if (statePath !== undefined) needWrite("state file", statePath, `${statePath}.tmp`);
   const saved = statePath === undefined ? undefined : await readState(statePath);
 
   const { stop, unlink } = stopController(io);
@@ -137,6 +140,7 @@ function describe(event: LiveEvent): string {
 
 /** The state file, if it exists: `{ "<room>": { "state": "live", "at": <ms> } }`. */
 async function readState(path: string): Promise<LiveSnapshot | undefined> {
+  needRead(path, "state file");
   let text: string;
   try {
     text = await readFile(path, "utf8");

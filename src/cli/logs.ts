@@ -10,9 +10,7 @@
 
 import { Archive } from "../archive/archive.ts";
 import type { ArchiveQuery } from "../archive/store.ts";
-import type { TimedMessage } from "../archive/timed.ts";
 import { parseSince } from "../base/when.ts";
-import { GiftCatalog } from "../protocol/gifts.ts";
 import {
   CliFailure,
   type CliIO,
@@ -136,7 +134,8 @@ export function logsCommand(args: string[], io: CliIO): Promise<number> {
     try {
       for await (const item of archive.query(query)) {
         if (stop.signal.aborted) break;
-        if (!await printer.print(item.message, item.t, item.room, pricedAsStored(item))) break;
+        // The gift as priced when it arrived: the line shows that value, not today's.
+        if (!await printer.print(item)) break;
       }
     } finally {
       unlink();
@@ -145,26 +144,5 @@ export function logsCommand(args: string[], io: CliIO): Promise<number> {
     if (printer.outputError !== undefined) return await printer.outputFailure(io);
     if (stop.signal.reason === INTERRUPTED) return interruptCode(io);
     return OK;
-  });
-}
-
-/**
- * A catalogue that prices a stored gift as it was priced when it arrived,
- * so that the line shows that value, not today's.
- */
-function pricedAsStored(item: TimedMessage): GiftCatalog | undefined {
-  const gift = item.gift;
-  if (gift === undefined || gift.kind !== "gift" || gift.id === undefined || gift.prop) {
-    return undefined;
-  }
-  return new GiftCatalog({
-    roomId: item.room,
-    gifts: [{
-      id: gift.id,
-      ...(gift.name !== undefined ? { name: gift.name } : {}),
-      ...(gift.unitPriceFen !== undefined ? { price: gift.unitPriceFen } : {}),
-      ...(gift.paid !== undefined ? { paid: gift.paid } : {}),
-      source: "room",
-    }],
   });
 }

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { errorText } from "../base/errors.ts";
 import type { Cluster, ConnectClusterOptions } from "../nats/mod.ts";
 import {
   CliFailure,
@@ -18,6 +19,7 @@ import {
   UsageError,
 } from "./io.ts";
 import { defineOptions, HELP_OPTION } from "./options.ts";
+import { needNet } from "./permissions.ts";
 
 /** `src/nats/mod.ts`, as its dynamic import gives it. */
 export type NatsModule = typeof import("../nats/mod.ts");
@@ -48,9 +50,23 @@ changes an existing one when given):
   --replicas N           JetStream replicas: 1, 3 or 5 (default 1)
 `;
 
-/** Loads `src/nats/` (and the NATS client): only the NATS commands ever call this. */
-export function loadNats(): Promise<NatsModule> {
-  return import("../nats/mod.ts");
+/**
+ * Loads `src/nats/` (and the NATS client): only the NATS commands ever call
+ * this. In a checkout the client comes from `node_modules/` (`deno.json` sets
+ * `nodeModulesDir` to `manual`, so that no other task downloads it), and a
+ * missing one is a one-line failure that says how to install it.
+ */
+export async function loadNats(): Promise<NatsModule> {
+  try {
+    return await import("../nats/mod.ts");
+  } catch (error) {
+    const reason = errorText(error).split("\n")[0]!.trim();
+    throw new CliFailure(
+      `cannot load the NATS client (${reason}); in a checkout, \`deno install\` installs it ` +
+        "(`npm ci` for Bun and Node)",
+      { cause: error },
+    );
+  }
 }
 
 /** The servers and cluster settings from {@linkcode NATS_OPTIONS}' values. */
@@ -67,6 +83,7 @@ export function clusterSettings(
   if (servers.length === 0) {
     throw new UsageError("missing --nats URL: the NATS server, e.g. nats://127.0.0.1:4222");
   }
+  needNet(servers.map(natsHost));
   const options: ConnectClusterOptions = {};
   const ttl = values["lease-ttl"];
   if (ttl !== undefined) {
@@ -157,6 +174,16 @@ export async function openCluster(
     return await nats.Cluster.connect(servers, options);
   } catch (error) {
     throw new CliFailure(describeError(error));
+  }
+}
+
+/** `nats://host:port`, `host:port` or `host` → `host:port` (4222 by default), as `--allow-net` names it. */
+function natsHost(server: string): string {
+  try {
+    const url = new URL(server.includes("://") ? server : `nats://${server}`);
+    return `${url.hostname}:${url.port === "" ? 4222 : url.port}`;
+  } catch {
+    return server; // not a URL: the connection says so
   }
 }
 

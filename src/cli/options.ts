@@ -52,6 +52,9 @@ export const LOOKUP_OPTIONS = {
   "open-api-base": { type: "string" },
 } as const;
 
+/** How long a room's first gifts wait for its gift catalogue: `watch`, `replay`, `consume`. */
+export const GIFT_WAIT_OPTION = { "gift-wait": { type: "string" } } as const;
+
 /** How rooms are connected to. */
 export const CONNECT_OPTIONS = {
   url: { type: "string", multiple: true },
@@ -333,6 +336,21 @@ function httpBase(text: string | undefined, name: string): string | undefined {
     throw new UsageError(`invalid value for --${name}: ${quoted(text)} (expected an http(s) URL)`);
   }
   return text;
+}
+
+/**
+ * `--gift-wait S`: how long a room's output may wait for its first gift
+ * catalogue, in seconds from 0 (never wait) to 60, as ms; `undefined` when
+ * absent (the default wait).
+ */
+export function giftWait(text: string | undefined): number | undefined {
+  const seconds = numberOption(text, "gift-wait", "number >= 0");
+  if (seconds !== undefined && seconds > 60) {
+    throw new UsageError(
+      `invalid value for --gift-wait: ${quoted(text!)} (expected seconds from 0 to 60)`,
+    );
+  }
+  return seconds === undefined ? undefined : Math.round(seconds * 1000);
 }
 
 /** The `--url` endpoints, each checked. */

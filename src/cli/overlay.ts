@@ -11,13 +11,12 @@ import { errorText } from "../base/errors.ts";
 import { sleep } from "../base/timers.ts";
 import { OverlayServer } from "../overlay/server.ts";
 import type { StreamSettings } from "../overlay/params.ts";
-import type { RecordLine } from "../protocol/record.ts";
 import { Hub } from "../rooms/hub.ts";
 import { MockServer } from "../testing/mock_server.ts";
-import { SAMPLE_ROOM, sampleGiftList, sampleRecording } from "../testing/sample.ts";
-import { GiftCatalog, type GiftEntry } from "../protocol/gifts.ts";
+import { SAMPLE_ROOM } from "../testing/sample.ts";
 import { GiftCatalogCache } from "../web/gifts.ts";
 import { parseRoomInput, resolveRoom } from "../web/room.ts";
+import { demoCatalog, demoPasses, startDemoAssets } from "./overlay_demo.ts";
 import {
   type CliIO,
   FAILURE,
@@ -41,6 +40,7 @@ import {
   parseCommand,
   parseRoom,
 } from "./options.ts";
+import { listenHost, needEndpoints, needNet } from "./permissions.ts";
 
 /** The port the overlay listens on unless told otherwise: fixed, so OBS's URL keeps working. */
 export const DEFAULT_OVERLAY_PORT = 8765;
@@ -53,6 +53,9 @@ export const OVERLAY_OPTIONS = defineOptions(
     demo: { type: "boolean" },
     host: { type: "string" },
     port: { type: "string" },
+    "max-streams": { type: "string" },
+    "allow-origin": { type: "string", multiple: true },
+    "allow-host": { type: "string", multiple: true },
     url: { type: "string", multiple: true },
     enter: { type: "boolean" },
     "gift-api-base": { type: "string" },
@@ -110,11 +113,38 @@ export async function overlayCommand(args: string[], io: CliIO): Promise<number>
     rooms: positionals,
     host: values.host ?? "127.0.0.1",
     port: numberOption(values.port, "port", "port") ?? DEFAULT_OVERLAY_PORT,
+    maxStreams: numberOption(values["max-streams"], "max-streams", "positive integer"),
+    allowOrigins: (values["allow-origin"] ?? []).map(originOption),
+    allowHosts: values["allow-host"] ?? [],
     urls: endpointUrls(values.url),
     defaults: { rules, enter: values.enter ?? false, fold },
     lookups: lookups(values, endpointUrls(values.url)),
   };
+  needNet([listenHost(settings.host)]);
+  if (!demo) needEndpoints(settings.urls);
   return await runOverlay(settings, io);
+}
+
+/** An `--allow-origin` value: `*`, or an origin (`https://dash.example`). */
+function originOption(text: string): string {
+  if (text === "*") return text;
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (
+    url === undefined || (url.protocol !== "http:" && url.protocol !== "https:") ||
+    url.origin !== text.replace(/\/$/, "")
+  ) {
+    throw new UsageError(
+      `invalid value for --allow-origin: ${
+        quoted(text)
+      } (an origin such as https://example.com, or *)`,
+    );
+  }
+  return url.origin;
 }
 
 interface OverlaySettings {
@@ -122,6 +152,9 @@ interface OverlaySettings {
   rooms: string[];
   host: string;
   port: number;
+  maxStreams: number | undefined;
+  allowOrigins: string[];
+  allowHosts: string[];
   urls: string[];
   defaults: StreamSettings;
   lookups: Lookups;
@@ -130,17 +163,28 @@ interface OverlaySettings {
 async function runOverlay(settings: OverlaySettings, io: CliIO): Promise<number> {
   const { giftApiBase } = settings.lookups;
   const { stop, unlink } = stopController(io);
+  // The demo's avatars and gift icons come from a local stand-in.
+  const assets = settings.demo ? await startDemoAssets() : undefined;
+  const imageOrigins = [
+    ...(giftApiBase ? [new URL(giftApiBase).origin] : []),
+    ...(assets ? [assets.base] : []),
+  ];
   let server: OverlayServer;
   try {
     server = await OverlayServer.start({
       host: settings.host,
       port: settings.port,
       defaults: settings.defaults,
+      ...(settings.maxStreams !== undefined ? { maxStreams: settings.maxStreams } : {}),
+      allowOrigins: settings.allowOrigins,
+      allowHosts: settings.allowHosts,
       // Icons from the gift API given, as from Douyu's own image hosts.
-      ...(giftApiBase ? { imageOrigins: [new URL(giftApiBase).origin] } : {}),
+      imageOrigins,
+      ...(assets ? { avatarBase: `${assets.base}/upload/` } : {}),
     });
   } catch (error) {
     unlink();
+    await assets?.close();
     const code = (error as { code?: unknown }).code;
     const hint = code === "EADDRINUSE" ? " (another program uses it: try --port)" : "";
     await say(io, `cannot listen on ${settings.host}:${settings.port}: ${errorText(error)}${hint}`);
@@ -160,7 +204,7 @@ async function runOverlay(settings: OverlaySettings, io: CliIO): Promise<number>
     let urls = settings.urls;
     let rooms: (string | number)[] = settings.rooms;
     if (settings.demo) {
-      mock = await MockServer.start({ messages: () => demoPass(demoStop.signal), loop: true });
+      mock = await MockServer.start({ messages: demoPasses(demoStop.signal), loop: true });
       urls = [mock.url];
       rooms = [SAMPLE_ROOM];
     }
@@ -174,7 +218,7 @@ async function runOverlay(settings: OverlaySettings, io: CliIO): Promise<number>
       overflow: "drop-oldest",
       signal: stop.signal,
     });
-    const demoCatalog = settings.demo ? sampleCatalog() : undefined;
+    const catalog = assets ? demoCatalog(assets.base) : undefined;
     const activeHub = hub;
     tasks.push(
       (async () => {
@@ -182,7 +226,7 @@ async function runOverlay(settings: OverlaySettings, io: CliIO): Promise<number>
           // Asks the cache in the background (it fetches at most once per ttl, or
           // per retryAfter after a failure) and publishes with what is there.
           if (message.type === "dgb") catalogs?.get(room).catch(() => {});
-          server.publish(room, message, demoCatalog ?? catalogs?.peek(room));
+          server.publish(room, message, catalog ?? catalogs?.peek(room));
         }
       })(),
       reportStatus(activeHub, server, io),
@@ -199,6 +243,7 @@ async function runOverlay(settings: OverlaySettings, io: CliIO): Promise<number>
     catalogs?.clear();
     await server.close();
     await mock?.close();
+    await assets?.close();
   }
   return OK;
 }
@@ -285,39 +330,4 @@ async function reportStatus(hub: Hub, server: OverlayServer, io: CliIO): Promise
         break;
     }
   }
-}
-
-/**
- * One pass of the sample room for `--demo`, in its own time. Each pass gives
- * its chat new ids (`cid`), so the page shows every pass rather than taking
- * the next one for a repeat of the first.
- */
-async function* demoPass(signal: AbortSignal): AsyncGenerator<string> {
-  const start = Date.now();
-  const salt = (Math.floor(start / 1000) >>> 0).toString(16).padStart(8, "0");
-  const lines: RecordLine[] = sampleRecording(start);
-  for (const line of lines) {
-    const wait = line.t - Date.now();
-    if (wait > 0) await sleep(wait, signal);
-    yield line.body.replace(/(cid@=[0-9a-f]{24})[0-9a-f]{8}/, `$1${salt}`);
-  }
-  await sleep(1000, signal);
-}
-
-/** The sample room's gift list as a catalogue, so the demo shows names and values offline. */
-function sampleCatalog(): GiftCatalog {
-  const list = JSON.parse(sampleGiftList()).data.giftList as {
-    id: number;
-    name: string;
-    priceInfo: { price: number; priceType: string };
-  }[];
-  const gifts: GiftEntry[] = list.map((gift) => ({
-    id: String(gift.id),
-    name: gift.name,
-    price: gift.priceInfo.price,
-    priceType: gift.priceInfo.priceType,
-    paid: gift.priceInfo.priceType === "YUCHI",
-    source: "room",
-  }));
-  return new GiftCatalog({ roomId: SAMPLE_ROOM, gifts });
 }

@@ -1,16 +1,19 @@
 /**
  * Turning messages into output lines for `watch`, `replay` and `consume`:
- * the type and filter rules, gift names and values, repeat folding, text or
- * NDJSON, `--count`, and a stdout that may block or fail.
+ * the type and filter rules, gift names and values (priced on arrival by a
+ * `GiftPricer`), repeat folding, text or NDJSON with `_t` and `_gift`,
+ * `--count`, and a stdout that may block or fail.
  *
  * @module
  */
 
 import { errorText } from "../base/errors.ts";
 import { createFilter, type MessageFilter, RepeatFolder } from "../output/filters.ts";
-import { formatJson, formatMessage } from "../output/format.ts";
-import { BOOKKEEPING_TYPES, type Message } from "../protocol/messages.ts";
-import type { GiftCatalog } from "../protocol/gifts.ts";
+import { formatJson, formatMessage, jsonGift } from "../output/format.ts";
+import { giftOf } from "../protocol/gifts.ts";
+import { BOOKKEEPING_TYPES } from "../protocol/messages.ts";
+import { GiftPricer } from "../archive/pricing.ts";
+import type { TimedMessage } from "../archive/timed.ts";
 import type { GiftCatalogCache } from "../web/gifts.ts";
 import { type CliIO, FAILURE, OK, say, unlessStopped } from "./io.ts";
 import type { OutputOptions } from "./options.ts";
@@ -26,9 +29,10 @@ export interface PrinterSettings {
   stop: AbortSignal;
   /** Show each message's room (a column, or `_room` in JSON): true when several rooms are watched. */
   showRoom: boolean;
-  /** Gift names and prices, looked up per room the first time a gift needs them. */
-  gifts?: GiftCatalogCache | undefined;
 }
+
+/** A message to print: a {@linkcode TimedMessage}, whose room may be unknown (an old recording). */
+export type PrintItem = Omit<TimedMessage, "room"> & { room?: number | undefined };
 
 /** Applies the filters and prints; counts what was printed. */
 export class Printer {
@@ -38,44 +42,30 @@ export class Printer {
   readonly #settings: PrinterSettings;
   readonly #filters = new Map<number | undefined, MessageFilter>();
   readonly #folders = new Map<number | undefined, RepeatFolder>();
-  #catalogWarned = false;
-  /** Rooms whose catalogue has been asked for since this printer began. */
-  readonly #catalogAsked = new Set<number>();
-
-  /** False when `--types` leaves out every gift type: no catalogue is needed then. */
-  readonly #printsGifts: boolean;
 
   constructor(settings: PrinterSettings) {
     this.#settings = settings;
-    const { types } = settings.options;
-    this.#printsGifts = types === undefined || [...GIFT_TYPES].some((type) => types.has(type));
   }
 
   /**
-   * Prints `msg` if it passes the filters. Returns false once the command
-   * should stop: the count is reached, stdout failed, or `stop` aborted
-   * while the line was waiting to be written.
+   * Prints a message if it passes the filters, with its gift as priced
+   * (see {@linkcode giftPricer}). Returns false once the command should
+   * stop: the count is reached, stdout failed, or `stop` aborted while the
+   * line was waiting to be written.
    *
-   * @param msg The message.
-   * @param receivedAt When it arrived, ms since the epoch (the time column).
-   * @param room The room it was received for, when known.
-   * @param priced The gift's prices as they were when it arrived (`douyu logs`), instead of
-   * the room's catalogue now.
+   * @param item The message, when it arrived (the time column, `_t`) and its room.
    */
-  async print(
-    msg: Message,
-    receivedAt: number,
-    room?: number,
-    priced?: GiftCatalog,
-  ): Promise<boolean> {
+  async print(item: PrintItem): Promise<boolean> {
     const { io, options, stop, showRoom } = this.#settings;
+    const { message: msg, t: receivedAt, room } = item;
     if (
       options.types !== undefined ? !options.types.has(msg.type) : BOOKKEEPING_TYPES.has(msg.type)
     ) {
       return true;
     }
-    const catalog = priced ?? this.#catalog(msg, room);
-    if (!this.#filter(room)(msg, catalog).keep) return true;
+    // Unpriced (no catalogue wanted): what the message itself tells.
+    const gift = item.gift ?? giftOf(msg);
+    if (!this.#filter(room)(msg, undefined, gift).keep) return true;
     let repeat: number | undefined;
     if (options.fold && msg.type === "chatmsg" && typeof msg.txt === "string") {
       const folded = this.#folder(room).fold(msg.txt, receivedAt);
@@ -87,14 +77,19 @@ export class Printer {
     }
     const shownRoom = showRoom ? room : undefined;
     const line = options.json
-      ? formatJson(msg, { _room: shownRoom, _repeat: repeat })
+      ? formatJson(msg, {
+        _room: shownRoom,
+        _repeat: repeat,
+        _t: receivedAt,
+        _gift: jsonGift(gift),
+      })
       : formatMessage(msg, {
         color: io.color ?? false,
         now: receivedAt,
         // Asking for types by name means wanting to see them, text line or not.
         all: options.types !== undefined,
         ...(shownRoom !== undefined ? { room: shownRoom } : {}),
-        ...(catalog ? { catalog } : {}),
+        ...(gift ? { gift } : {}),
         ...(repeat !== undefined ? { repeat } : {}),
       });
     if (line === undefined) return true;
@@ -137,36 +132,42 @@ export class Printer {
     if (folder === undefined) this.#folders.set(room, folder = new RepeatFolder());
     return folder;
   }
+}
 
-  /**
-   * The room's gift catalogue when it is at hand. It is asked for in the
-   * background and a gift prints with what is there: output never waits for
-   * an HTTP API. A room's first printable message asks already, so that the
-   * catalogue is usually in by its first gift. Every gift asks again: the
-   * cache fetches at most once per `ttl` (after a failure, once per
-   * `retryAfter`), so a lookup that failed is tried again and a stale
-   * catalogue refreshed; the first failure costs one warning.
-   */
-  #catalog(msg: Message, room: number | undefined): GiftCatalog | undefined {
-    const gifts = this.#settings.gifts;
-    if (gifts === undefined || room === undefined || !this.#printsGifts) return undefined;
-    const isGift = GIFT_TYPES.has(msg.type);
-    if (!isGift) {
-      if (this.#catalogAsked.has(room)) return undefined;
-      this.#catalogAsked.add(room);
-    }
-    gifts.get(room).catch((error) => {
-      if (this.#catalogWarned || this.#settings.stop.aborted) return;
-      this.#catalogWarned = true;
-      return say(
-        this.#settings.io,
+/**
+ * The gift pricer of a printing command, or `undefined` when no catalogue is
+ * wanted: no gift API to ask, or `--types` leaves out every gift type. A
+ * room's catalogue is asked for when the room is joined (`join`) or first
+ * seen; its output waits for it up to `wait` ms from its first gift, so that
+ * the first gifts print with their values too. The first failure costs one
+ * warning; the cache asks again later.
+ */
+export function giftPricer(
+  io: CliIO,
+  options: OutputOptions,
+  gifts: GiftCatalogCache | undefined,
+  wait: number | undefined,
+  stop: AbortSignal,
+): GiftPricer | undefined {
+  const { types } = options;
+  if (gifts === undefined) return undefined;
+  if (types !== undefined && ![...GIFT_TYPES].some((type) => types.has(type))) return undefined;
+  let warned = false;
+  return new GiftPricer({
+    gifts,
+    ...(wait === undefined ? {} : { catalogWait: wait }),
+    signal: stop,
+    onError: (_room, error) => {
+      if (warned || stop.aborted) return;
+      warned = true;
+      void say(
+        io,
         `gift names and values unavailable for now (${
           errorText(error)
         }); gifts show as sent, or as gift #<id>`,
       );
-    });
-    return isGift ? gifts.peek(room) : undefined;
-  }
+    },
+  });
 }
 
 /** 2, 5, 10, 20, 50, 100, 200, 500, …: when a folded repeat is worth a line. */

@@ -6,7 +6,7 @@
  */
 
 import { errorText } from "../base/errors.ts";
-import { resolveRoom } from "../web/room.ts";
+import { DEFAULT_API_BASE, resolveRoom } from "../web/room.ts";
 import { type CliIO, interruptCode, INTERRUPTED, OK, say, stopController } from "./io.ts";
 import {
   defineOptions,
@@ -17,6 +17,7 @@ import {
   parseCommand,
   parseRoom,
 } from "./options.ts";
+import { hostOf, needNet } from "./permissions.ts";
 
 /** The options of `douyu resolve`. */
 export const RESOLVE_OPTIONS = defineOptions(
@@ -40,6 +41,7 @@ export async function resolveCommand(args: string[], io: CliIO): Promise<number>
   const text = one(positionals, "<room>: a room id, name or URL");
   const input = parseRoom(text);
   const { apiBase, mobileBase } = lookups(values);
+  if (!("id" in input)) needNet([hostOf(apiBase ?? DEFAULT_API_BASE)]);
   const { stop, unlink } = stopController(io);
   try {
     const id = "id" in input ? input.id : await resolveRoom(text, {
@@ -74,6 +76,10 @@ export async function resolveRooms(
     if ("id" in input) {
       ids.add(input.id);
       continue;
+    }
+    // With --url and no --api-base nothing is asked (lookups.fetch refuses it), so nothing is needed.
+    if (lookups.apiBase !== undefined || lookups.fetch === undefined) {
+      needNet([hostOf(lookups.apiBase ?? DEFAULT_API_BASE)]);
     }
     try {
       // The text as typed, not the parsed name: `douyu.com/6657` is a name

@@ -12,6 +12,7 @@ import { MockServer } from "../testing/mock_server.ts";
 import { sampleRecording } from "../testing/sample.ts";
 import { CliFailure, type CliIO, OK, say, stopController, untilAborted, UsageError } from "./io.ts";
 import { readRecording } from "./files.ts";
+import { listenHost, needNet } from "./permissions.ts";
 import { defineOptions, HELP_OPTION, numberOption, parseCommand } from "./options.ts";
 
 /** The options of `douyu serve`. */
@@ -70,6 +71,7 @@ export async function serveCommand(args: string[], io: CliIO): Promise<number> {
     SERVE_MAX_CLIENTS;
   const idleTimeout = numberOption(values["idle-timeout"], "idle-timeout", "number >= 0") ??
     SERVE_IDLE_TIMEOUT_S;
+  needNet([listenHost(host)]);
   const lines = path === undefined ? sampleRecording(Date.now()) : await readRecording(path, io);
   // The mock answers the handshake and heartbeats itself; replaying recorded
   // ones would confuse clients.

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { TimedMessage } from "../archive/timed.ts";
 import { errorText } from "../base/errors.ts";
 import { RecordWriter } from "../protocol/record.ts";
 import { Hub, type RoomOptions } from "../rooms/hub.ts";
@@ -28,7 +29,9 @@ import {
   defineOptions,
   endpointUrls,
   FILTER_OPTIONS,
+  GIFT_WAIT_OPTION,
   giftBases,
+  giftWait,
   HELP_OPTION,
   LOOKUP_OPTIONS,
   type Lookups,
@@ -40,7 +43,8 @@ import {
   parseCommand,
   parseRoom,
 } from "./options.ts";
-import { Printer } from "./printer.ts";
+import { needEndpoints } from "./permissions.ts";
+import { giftPricer, Printer } from "./printer.ts";
 import { resolveRooms } from "./resolve.ts";
 
 /** The options of watching rooms. */
@@ -50,6 +54,7 @@ export const WATCH_OPTIONS = defineOptions(
     ...OUTPUT_OPTIONS,
     ...FILTER_OPTIONS,
     ...LOOKUP_OPTIONS,
+    ...GIFT_WAIT_OPTION,
     ...CONNECT_OPTIONS,
     record: { type: "string" },
     "rooms-file": { type: "string" },
@@ -63,6 +68,8 @@ interface WatchSettings {
   output: OutputOptions;
   heartbeat: number | undefined;
   lookups: Lookups;
+  /** `--gift-wait`, ms. */
+  giftWait: number | undefined;
 }
 
 /**
@@ -85,7 +92,9 @@ export async function watchCommand(args: string[], io: CliIO): Promise<number> {
     output: outputOptions(values),
     heartbeat: numberOption(values.heartbeat, "heartbeat", "seconds"),
     lookups: lookups(values, endpointUrls(values.url)),
+    giftWait: giftWait(values["gift-wait"]),
   };
+  needEndpoints(settings.urls);
 
   let recorder: RecordWriter | undefined;
   let recordError: unknown;
@@ -153,14 +162,18 @@ async function watchRooms(
   const gifts = urls.length === 0 || lookups.giftApiBase
     ? new GiftCatalogCache(giftBases(lookups))
     : undefined;
-  const printer = new Printer({ io, options: output, stop: stop.signal, showRoom: several, gifts });
+  const printer = new Printer({ io, options: output, stop: stop.signal, showRoom: several });
+  const pricer = giftPricer(io, output, gifts, settings.giftWait, stop.signal);
   let cancelDeadline = () => {};
   try {
-    const added = await Promise.allSettled(ids.map((room) => {
+    const added = await Promise.allSettled(ids.map(async (room) => {
       const options: RoomOptions = recorder
         ? { onBody: (body: string, t: number) => recorder.add(body, t, room) }
         : {};
-      return hub.add(room, options);
+      const id = await hub.add(room, options);
+      // Joined: its gift catalogue is asked for now, so that its first gift has a value.
+      pricer?.join(id);
+      return id;
     }));
     if (stop.signal.aborted) return stopCode(io, stop);
     const failures = added.flatMap((result, i) =>
@@ -170,10 +183,11 @@ async function watchRooms(
     for (const { room, error } of failures) await say(io, `room ${room}: ${errorText(error)}`);
     if (failures.length === ids.length) return FAILURE;
     cancelDeadline = deadline(stop, output.duration);
-    for await (const { room, message } of hub) {
+    const arrivals = timed(hub);
+    for await (const item of pricer ? pricer.price(arrivals) : arrivals) {
       // After a stop, the hub hands over what it had queued: drop it.
       if (stop.signal.aborted) break;
-      if (!await printer.print(message, Date.now(), room)) break;
+      if (!await printer.print(item)) break;
     }
   } finally {
     cancelDeadline();
@@ -189,6 +203,11 @@ async function watchRooms(
     return FAILURE;
   }
   return OK;
+}
+
+/** The hub's messages, each with the time it was taken from the hub. */
+async function* timed(hub: Hub): AsyncGenerator<TimedMessage, void, undefined> {
+  for await (const { room, message } of hub) yield { t: Date.now(), room, message };
 }
 
 /** The exit code of a stopped watch: interrupted, recording failed, or done (count, duration). */

@@ -2,7 +2,7 @@
  * A collector: one process (or one IP) of a scaled-out deployment. It claims
  * rooms from the desired set with leases, watches them with a
  * {@linkcode Hub}, publishes every message into the `DOUYU` stream and
- * heartbeats its state, as PROTOCOL.md §9 and the README's "Scale out"
+ * heartbeats its state, as docs/protocol.md ("Limits") and docs/scale-out.md
  * describe.
  *
  * @module

@@ -2,7 +2,7 @@
  * `@x/douyu/nats`: collect thousands of rooms across machines on NATS
  * JetStream. Desired rooms live in a key-value bucket, collectors share them
  * out with leases, every message goes into one stream, and consumers read it
- * back filtered by room and type. See the README's "Scale out".
+ * back filtered by room and type. See docs/scale-out.md.
  *
  * This entry loads the official NATS client (`@nats-io/transport-node`,
  * `@nats-io/jetstream`, `@nats-io/kv`); the core entry `@x/douyu` never does.

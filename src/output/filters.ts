@@ -26,7 +26,7 @@ import {
   type Message,
   toNumber,
 } from "../protocol/messages.ts";
-import { type GiftCatalog, giftOf } from "../protocol/gifts.ts";
+import { type GiftCatalog, type GiftDetails, giftOf } from "../protocol/gifts.ts";
 
 /**
  * What to drop. Every rule is optional and off when absent; the object is
@@ -125,7 +125,9 @@ export type FilterDecision =
 
 /**
  * A filter made by {@linkcode createFilter}: the verdict on one message.
- * `catalog` is the room's gift catalogue, needed only by `minGiftValue`.
+ * `catalog` is the room's gift catalogue, needed only by `minGiftValue`;
+ * `gift`, the message's gift as already priced (by a `GiftPricer`, or
+ * stored in an archive), is used instead when given.
  *
  * @example
  * ```ts
@@ -135,7 +137,11 @@ export type FilterDecision =
  * console.log(filter(parseMessage("type@=chatmsg/txt@=hi/")).keep); // false
  * ```
  */
-export type MessageFilter = (msg: Message, catalog?: GiftCatalog) => FilterDecision;
+export type MessageFilter = (
+  msg: Message,
+  catalog?: GiftCatalog,
+  gift?: GiftDetails,
+) => FilterDecision;
 
 const KEEP: FilterDecision = Object.freeze({ keep: true });
 
@@ -195,7 +201,7 @@ export function createFilter(rules: FilterRules): MessageFilter {
     throw new RangeError(`unknownGiftValue must be "keep" or "drop", got ${String(unknown)}`);
   }
 
-  return (msg, catalog) => {
+  return (msg, catalog, priced) => {
     if (noBots && isLikelyBot(msg)) return DROPPED["bot"];
     if (room !== undefined && !isFromRoom(msg, room)) return DROPPED["other-room"];
     if (users.size > 0 && isBlockedSender(msg, users)) return DROPPED["blocked-user"];
@@ -211,7 +217,7 @@ export function createFilter(rules: FilterRules): MessageFilter {
       }
     }
     if (minValue !== undefined) {
-      const gift = giftOf(msg, catalog);
+      const gift = priced ?? giftOf(msg, catalog);
       if (gift !== undefined) {
         if (gift.value === undefined) {
           if (unknown === "drop") return DROPPED["low-gift-value"];

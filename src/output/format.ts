@@ -24,7 +24,7 @@
 
 import { type Message, superChatOf, toNumber, type UserFields } from "../protocol/messages.ts";
 import { sanitizeForTerminal } from "../base/sanitize.ts";
-import { type GiftCatalog, giftOf } from "../protocol/gifts.ts";
+import { type GiftCatalog, type GiftDetails, giftOf } from "../protocol/gifts.ts";
 
 /** Options of {@linkcode formatMessage}. */
 export interface FormatOptions {
@@ -46,6 +46,11 @@ export interface FormatOptions {
    * shown, else `gift #<id>`.
    */
   catalog?: GiftCatalog;
+  /**
+   * The message's gift as already priced (by a `GiftPricer`, or stored in an
+   * archive): shown as it is, instead of a look-up in `catalog`.
+   */
+  gift?: GiftDetails;
   /** The line folds this many repeats of the same text: ` ×N` is added to it. */
   repeat?: number;
 }
@@ -136,7 +141,8 @@ interface Line {
  * ```
  */
 export function formatMessage(msg: Message, options: FormatOptions = {}): string | undefined {
-  const line = describe(msg, options.catalog) ?? (options.all ? compact(msg) : undefined);
+  const gift = options.gift ?? (options.catalog ? giftOf(msg, options.catalog) : undefined);
+  const line = describe(msg, gift) ?? (options.all ? compact(msg) : undefined);
   if (line === undefined) return undefined;
   if (options.repeat !== undefined && options.repeat > 1) line.text += ` ×${options.repeat}`;
   const time = clock(options.now ?? Date.now());
@@ -172,14 +178,16 @@ export function formatJson(msg: Message | object, extra?: JsonExtra): string {
  * because Douyu's own keys never start with one: `_room`, the room the
  * message came from, when watching through a hub or replaying a multi-room
  * recording; `_repeat`, how many repeats of the same text the line folds
- * (`--fold-repeats`).
+ * (`--fold-repeats`); `_t`, when the message arrived (ms since the epoch);
+ * `_gift`, for gifts and super chats, the gift's name and value in yuan, as
+ * far as they are known.
  *
  * @example
  * ```ts
  * import type { JsonExtra } from "./format.ts";
  *
- * const extra: JsonExtra = { _room: 9999 };
- * console.log(extra._room); // 9999
+ * const extra: JsonExtra = { _room: 9999, _t: 1714564800000, _gift: { name: "火箭", value: 500 } };
+ * console.log(extra._gift?.value); // 500
  * ```
  */
 export interface JsonExtra {
@@ -187,12 +195,59 @@ export interface JsonExtra {
   _room?: number | undefined;
   /** The number of repeats this line folds. */
   _repeat?: number | undefined;
+  /** When the message arrived, ms since the epoch. */
+  _t?: number | undefined;
+  /** For a gift or super chat: its name and value in yuan, each when known. */
+  _gift?: JsonGift | undefined;
+}
+
+/**
+ * The `_gift` of an NDJSON line: what a gift or super chat was worth.
+ *
+ * @example
+ * ```ts
+ * import type { JsonGift } from "./format.ts";
+ *
+ * const gift: JsonGift = { name: "荧光棒", value: 0 };
+ * console.log(gift.name);
+ * ```
+ */
+export interface JsonGift {
+  /** The gift's name (the message's own, else the catalogue's); absent when unknown. */
+  name?: string;
+  /** The message's whole value in yuan (0 for a free gift); absent when unknown. */
+  value?: number;
+}
+
+/**
+ * The `_gift` of a gift's details: its name and value as far as known, or
+ * `undefined` when neither is (or there is no gift).
+ *
+ * @example
+ * ```ts
+ * import { jsonGift } from "./format.ts";
+ * import { giftOf, parseMessage } from "@x/douyu";
+ *
+ * console.log(jsonGift(giftOf(parseMessage("type@=dgb/gfid@=1/gfn@=花/"))));
+ * // { name: "花" }
+ * console.log(jsonGift(giftOf(parseMessage("type@=comm_chatmsg/cprice@=3000/cet@=60/"))));
+ * // { value: 30 }
+ * ```
+ */
+export function jsonGift(gift: GiftDetails | undefined): JsonGift | undefined {
+  if (gift === undefined || (gift.name === undefined && gift.value === undefined)) return undefined;
+  const out: JsonGift = {};
+  if (gift.name !== undefined) out.name = gift.name;
+  if (gift.value !== undefined) out.value = gift.value;
+  return out;
 }
 
 function definedOnly(extra: JsonExtra): JsonExtra {
   const out: JsonExtra = {};
   if (extra._room !== undefined) out._room = extra._room;
   if (extra._repeat !== undefined) out._repeat = extra._repeat;
+  if (extra._t !== undefined) out._t = extra._t;
+  if (extra._gift !== undefined) out._gift = extra._gift;
   return out;
 }
 
@@ -338,10 +393,9 @@ function where(room: string | undefined, host?: string): string {
 }
 
 /** ` (¥500.00)`, ` (free)`, with the combo when there is one; only what is known. */
-function worth(msg: Message, catalog: GiftCatalog | undefined): string {
+function worth(msg: Message, details: GiftDetails | undefined): string {
   const hits = toNumber(str(msg, "hits"));
   const comboText = hits !== undefined && hits > 1 ? `combo ${hits}` : undefined;
-  const details = catalog ? giftOf(msg, catalog) : undefined;
   const value = details?.paid === false
     ? "free"
     : details?.value !== undefined
@@ -352,7 +406,7 @@ function worth(msg: Message, catalog: GiftCatalog | undefined): string {
 }
 
 /** The dedicated line of a message, or undefined for types shown only with `all`. */
-function describe(msg: Message, catalog?: GiftCatalog): Line | undefined {
+function describe(msg: Message, details?: GiftDetails): Line | undefined {
   const user = msg as UserFields & Record<string, unknown>;
   switch (msg.type) {
     case "chatmsg":
@@ -375,7 +429,6 @@ function describe(msg: Message, catalog?: GiftCatalog): Line | undefined {
       };
     case "dgb":
     case "gdp": {
-      const details = catalog ? giftOf(msg, catalog) : undefined;
       const id = details?.id ?? str(msg, "gfid");
       const gift = details?.name ?? str(msg, "gfn") ?? (id ? `gift #${id}` : "a gift");
       const count = str(msg, "gfcnt") ?? "1";
@@ -385,7 +438,7 @@ function describe(msg: Message, catalog?: GiftCatalog): Line | undefined {
         kindStyle: "yellow",
         level: user.level,
         name: user.nn,
-        text: `sent ${safe(gift)} x${safe(count)}${worth(msg, catalog)}${
+        text: `sent ${safe(gift)} x${safe(count)}${worth(msg, details)}${
           to ? ` to ${safeName(to)}` : ""
         }`,
         textStyle: "yellow",

@@ -2,7 +2,7 @@
  * The overlay's event format: Douyu messages turned into a few normalised,
  * display-ready events (chat, enter, gift, super chat, live status), each with
  * a stable `id`, every text sanitised. The overlay page reads them; so can
- * your own page (the README documents the format).
+ * your own page (docs/overlay.md documents the format).
  *
  * Pure code: no I/O, no timers, no runtime API.
  *
@@ -13,7 +13,6 @@ import { ownString } from "../base/fields.ts";
 import { isSafeName } from "../base/names.ts";
 import { sanitizeForTerminal } from "../base/sanitize.ts";
 import {
-  avatarUrl,
   type CommChatMessage,
   isFromRoom,
   type Message,
@@ -45,10 +44,15 @@ export interface OverlayUser {
   avatar?: string;
   /** Noble level, when above 0. */
   noble?: number;
-  /** Room admin (`rg` 4). */
+  /** The room's host (room role `rg` 5): their own messages. */
+  owner?: boolean;
+  /** Room admin (room role `rg` 4). */
   admin?: boolean;
-  /** Fan badge: its name and level. */
-  badge?: { name: string; level?: number };
+  /**
+   * Fan badge: its name, level, and the room it belongs to (`brid`; a badge
+   * of another room is often worn).
+   */
+  badge?: { name: string; level?: number; room?: number };
 }
 
 /**
@@ -311,7 +315,7 @@ export interface RoomStatus {
  */
 export type OverlayEvent = LineEvent | FoldEvent | StatusEvent;
 
-/** Chat colours by `col` (PROTOCOL.md §5). */
+/** Chat colours by `col` (docs/protocol.md, "Message types"). */
 const COLORS: ReadonlyMap<string, string> = new Map([
   ["1", "#ff0000"],
   ["2", "#1e87f0"],
@@ -325,6 +329,8 @@ const MAX_NAME = 64;
 const MAX_TEXT = 300;
 /** An avatar path as Douyu sends it (`avatar_v3/202404/abc`): no scheme, no `..`. */
 const AVATAR_PATH = /^(?!.*\.\.)[A-Za-z0-9_][A-Za-z0-9_./-]{0,199}$/;
+/** Douyu's avatar host: the path from the wire, then `_small.jpg`. */
+const AVATAR_BASE = "https://apic.douyucdn.cn/upload/";
 /** Super chat tiers, by price in yuan: tier n starts at TIERS[n - 2]. */
 const TIERS = [30, 50, 100, 500, 1000];
 
@@ -348,18 +354,25 @@ export class EventNormalizer {
   /** This normaliser's boot id: its creation time in base 36. */
   readonly boot: string;
   readonly #imageOrigins: ReadonlySet<string>;
+  readonly #avatarBase: string;
   #sequence = 0;
 
   /**
    * Creates a normaliser.
    *
    * @param now The boot time, ms since the epoch. Default now.
-   * @param imageOrigins Origins besides Douyu's image hosts (`*.douyucdn.cn`)
-   *   that gift icons may come from, e.g. a stand-in gift API's.
+   * @param options `imageOrigins`: origins besides Douyu's image hosts
+   *   (`*.douyucdn.cn`) that gift icons may come from, e.g. a stand-in gift
+   *   API's; `avatarBase`: where avatars are loaded from (the avatar path and
+   *   `_small.jpg` are appended), default Douyu's image host.
    */
-  constructor(now: number = Date.now(), imageOrigins: readonly string[] = []) {
+  constructor(
+    now: number = Date.now(),
+    options: { imageOrigins?: readonly string[]; avatarBase?: string } = {},
+  ) {
     this.boot = Math.floor(now).toString(36);
-    this.#imageOrigins = new Set(imageOrigins);
+    this.#imageOrigins = new Set(options.imageOrigins ?? []);
+    this.#avatarBase = options.avatarBase ?? AVATAR_BASE;
   }
 
   /**
@@ -409,7 +422,7 @@ export class EventNormalizer {
           type: "chat",
           room,
           time,
-          user: userOf(msg),
+          user: userOf(msg, this.#avatarBase),
           text: clean(ownString(msg, "txt"), MAX_TEXT),
         };
         const color = COLORS.get(ownString(msg, "col") ?? "");
@@ -417,7 +430,13 @@ export class EventNormalizer {
         return event;
       }
       case "uenter":
-        return { id: this.nextId(), type: "enter", room, time, user: userOf(msg) };
+        return {
+          id: this.nextId(),
+          type: "enter",
+          room,
+          time,
+          user: userOf(msg, this.#avatarBase),
+        };
       case "dgb": {
         const details = giftOf(msg, catalog);
         if (details === undefined) return undefined;
@@ -434,13 +453,23 @@ export class EventNormalizer {
         if (details.icon !== undefined && this.#allowedImage(details.icon)) {
           gift.icon = details.icon;
         }
-        return { id: this.nextId(), type: "gift", room, time, user: userOf(msg), gift };
+        return {
+          id: this.nextId(),
+          type: "gift",
+          room,
+          time,
+          user: userOf(msg, this.#avatarBase),
+          gift,
+        };
       }
       case "comm_chatmsg": {
         const sc = superChatOf(msg);
         if (sc === undefined) return undefined;
         const nested = (msg as CommChatMessage).chatmsg;
-        const user = userOf(typeof nested === "object" && nested !== null ? nested : msg);
+        const user = userOf(
+          typeof nested === "object" && nested !== null ? nested : msg,
+          this.#avatarBase,
+        );
         return {
           id: this.nextId(),
           type: "superchat",
@@ -479,7 +508,7 @@ function toInt(text: string | undefined): number | undefined {
   return n !== undefined && Number.isSafeInteger(n) ? n : undefined;
 }
 
-function userOf(fields: object): OverlayUser {
+function userOf(fields: object, avatarBase: string): OverlayUser {
   const user: OverlayUser = { name: clean(ownString(fields, "nn"), MAX_NAME) };
   const uid = ownString(fields, "uid");
   if (uid !== undefined && /^\d{1,20}$/.test(uid)) user.uid = uid;
@@ -488,16 +517,19 @@ function userOf(fields: object): OverlayUser {
   const ic = ownString(fields, "ic");
   // A path only: an absolute URL from the wire could send the streamer's
   // browser anywhere (and tell that host the streamer's address).
-  if (ic !== undefined && AVATAR_PATH.test(ic)) user.avatar = avatarUrl(ic, "small");
+  if (ic !== undefined && AVATAR_PATH.test(ic)) user.avatar = `${avatarBase}${ic}_small.jpg`;
   const noble = toInt(ownString(fields, "nl"));
   if (noble !== undefined && noble > 0 && noble <= 99) user.noble = noble;
-  if (ownString(fields, "rg") === "4") user.admin = true;
+  const role = ownString(fields, "rg");
+  if (role === "5") user.owner = true;
+  if (role === "4") user.admin = true;
   const badge = clean(ownString(fields, "bnn"), 20);
   if (badge !== "") {
+    user.badge = { name: badge };
     const level = toInt(ownString(fields, "bl"));
-    user.badge = level !== undefined && level >= 0 && level <= 999 ? { name: badge, level } : {
-      name: badge,
-    };
+    if (level !== undefined && level >= 0 && level <= 999) user.badge.level = level;
+    const room = toInt(ownString(fields, "brid"));
+    if (room !== undefined && room > 0) user.badge.room = room;
   }
   return user;
 }

@@ -12,13 +12,21 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { errorText } from "../base/errors.ts";
-import { setRepeating, setTimer } from "../base/timers.ts";
-import { createFilter, type MessageFilter, RepeatFolder } from "../output/filters.ts";
+import { setRepeating } from "../base/timers.ts";
+import { createFilter, type MessageFilter } from "../output/filters.ts";
 import type { Message } from "../protocol/messages.ts";
 import type { GiftCatalog } from "../protocol/gifts.ts";
-import { EventNormalizer, type LineEvent, type OverlayEvent, type RoomStatus } from "./events.ts";
-import { OVERLAY_CSS, OVERLAY_HTML, OVERLAY_JS } from "./page.ts";
+import { watchConnections } from "./connections.ts";
+import { EventNormalizer, type RoomStatus, type StatusEvent } from "./events.ts";
+import { checkRequest, type GuardOptions } from "./guard.ts";
+import { OVERLAY_HTML } from "./page.ts";
+import { OVERLAY_JS } from "./page_script.ts";
+import { OVERLAY_CSS } from "./page_style.ts";
 import { readStreamParams, type StreamSettings } from "./params.ts";
+import type { StartingTotals } from "./ledger.ts";
+import { ChatStream, EventHistory, type HistoryEntry, StreamSet } from "./streams.ts";
+import { TotalsHub } from "./totals.ts";
+import { widgetHtml, WIDGETS_CSS, WIDGETS_JS } from "./widget_page.ts";
 
 /**
  * Options of {@linkcode OverlayServer.start}.
@@ -42,11 +50,6 @@ export interface OverlayServerOptions {
   history?: number;
   /** Recent lines a page that connects afresh receives first. Default 50. */
   backlog?: number;
-  /**
-   * Bytes that may wait for a page that does not read; past that its stream
-   * is cut (the page reconnects and resumes). Default 1 MiB.
-   */
-  maxBuffered?: number;
   /** Milliseconds between keep-alive comments on idle streams. Default 15 000. */
   keepAlive?: number;
   /**
@@ -54,41 +57,79 @@ export interface OverlayServerOptions {
    * (a stand-in gift API's, say). Default none.
    */
   imageOrigins?: readonly string[];
-}
-
-/** One published message, kept for reconnecting pages. */
-interface Entry {
-  seq: number;
-  message: Message;
-  event: LineEvent;
-  catalog: GiftCatalog | undefined;
+  /**
+   * Where avatars are loaded from: the avatar path is appended, then
+   * `_small.jpg`. Default Douyu's image host, `https://apic.douyucdn.cn/upload/`.
+   */
+  avatarBase?: string;
+  /** Most event streams open at once; more are answered 503. Default 100. */
+  maxStreams?: number;
+  /**
+   * Most bytes all streams' socket buffers may hold; past it, the stream
+   * with the most waiting is cut (it reconnects and resumes). Default 8 MiB.
+   */
+  maxQueuedBytes?: number;
+  /** Most connections open at once; a new one closes the longest idle. Default 512. */
+  maxConnections?: number;
+  /** Milliseconds a connection has to send a request's head. Default 10 000. */
+  headerTimeout?: number;
+  /** Milliseconds a kept-alive connection may wait for its next request. Default 5 000. */
+  idleTimeout?: number;
+  /**
+   * Origins whose pages may read the server across origins (they get CORS
+   * headers); `*` for all. Default none: only the overlay's own pages.
+   */
+  allowOrigins?: readonly string[];
+  /**
+   * Host names the server answers for besides loopback names and `host`
+   * (say the machine's name on the LAN). Default none.
+   */
+  allowHosts?: readonly string[];
+  /**
+   * Where the `/leaderboard` and `/goal` widgets get the totals from before
+   * the overlay started (the archive's). Default none: they count from the
+   * overlay's start.
+   */
+  startingTotals?: StartingTotals;
 }
 
 const DEFAULT_SETTINGS: StreamSettings = { rules: {}, enter: false, fold: false };
 
-/** Security headers of the page: nothing runs but our own script. */
-const PAGE_HEADERS = {
-  "content-security-policy": [
-    "default-src 'none'",
-    "script-src 'self'",
-    // Inline styles: OBS injects a browser source's "Custom CSS" as a <style>.
-    "style-src 'self' 'unsafe-inline' http: https:",
-    "img-src http: https: data:",
-    "font-src http: https: data:",
-    "connect-src 'self'",
-    "base-uri 'none'",
-    "form-action 'none'",
-  ].join("; "),
-  "x-content-type-options": "nosniff",
-  "referrer-policy": "no-referrer",
-  "cache-control": "no-cache",
-};
+/** Characters written to a stream at a time, and the socket buffer it may fill before waiting. */
+const PIECE = 16 * 1024;
+/** Super chats kept for new pages while pinned; more and the first to end goes. */
+const MAX_PINS = 20;
+
+/** Security headers of the pages: nothing runs but our own script. */
+function pageHeaders(frameAncestors: readonly string[]): Record<string, string> {
+  return {
+    "content-security-policy": [
+      "default-src 'none'",
+      "script-src 'self'",
+      // Inline styles: OBS injects a browser source's "Custom CSS" as a <style>.
+      "style-src 'self' 'unsafe-inline' http: https:",
+      "img-src http: https: data:",
+      "font-src http: https: data:",
+      "connect-src 'self'",
+      "base-uri 'none'",
+      "form-action 'none'",
+      `frame-ancestors ${["'self'", ...frameAncestors].join(" ")}`,
+    ].join("; "),
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-cache",
+  };
+}
 
 const ASSETS: ReadonlyMap<string, { type: string; body: string }> = new Map([
   ["/", { type: "text/html; charset=utf-8", body: OVERLAY_HTML }],
   ["/index.html", { type: "text/html; charset=utf-8", body: OVERLAY_HTML }],
   ["/overlay.css", { type: "text/css; charset=utf-8", body: OVERLAY_CSS }],
   ["/overlay.js", { type: "text/javascript; charset=utf-8", body: OVERLAY_JS }],
+  ["/leaderboard", { type: "text/html; charset=utf-8", body: widgetHtml("leaderboard") }],
+  ["/goal", { type: "text/html; charset=utf-8", body: widgetHtml("goal") }],
+  ["/widgets.css", { type: "text/css; charset=utf-8", body: WIDGETS_CSS }],
+  ["/widgets.js", { type: "text/javascript; charset=utf-8", body: WIDGETS_JS }],
 ]);
 
 /**
@@ -124,34 +165,65 @@ export class OverlayServer implements AsyncDisposable {
   readonly #server: Server;
   readonly #normalizer: EventNormalizer;
   readonly #defaults: StreamSettings;
-  readonly #history: number;
   readonly #backlog: number;
-  readonly #maxBuffered: number;
-  readonly #entries: Entry[] = [];
-  readonly #pages = new Set<PageStream>();
+  readonly #maxStreams: number;
+  readonly #guard: GuardOptions;
+  readonly #headers: Record<string, string>;
+  readonly #history: EventHistory;
+  readonly #streams: StreamSet;
+  readonly #totals: TotalsHub;
+  readonly #chats = new Set<ChatStream>();
+  readonly #pins: HistoryEntry[] = [];
   readonly #rooms = new Map<number, RoomStatus>();
   readonly #lifetime = new AbortController();
-  #seq = 0;
+  readonly #connections: () => number;
   #url = "";
   #closing: Promise<void> | undefined;
 
   private constructor(options: OverlayServerOptions) {
-    this.#normalizer = new EventNormalizer(Date.now(), options.imageOrigins);
+    this.#normalizer = new EventNormalizer(Date.now(), {
+      imageOrigins: options.imageOrigins ?? [],
+      ...(options.avatarBase !== undefined ? { avatarBase: options.avatarBase } : {}),
+    });
     this.#defaults = options.defaults ?? DEFAULT_SETTINGS;
-    this.#history = positive(options.history ?? 1000, "history");
-    this.#backlog = Math.min(this.#history, nonNegative(options.backlog ?? 50, "backlog"));
-    this.#maxBuffered = positive(options.maxBuffered ?? 1024 * 1024, "maxBuffered");
+    const history = positive(options.history ?? 1000, "history");
+    this.#history = new EventHistory(history);
+    this.#backlog = Math.min(history, nonNegative(options.backlog ?? 50, "backlog"));
+    this.#maxStreams = positive(options.maxStreams ?? 100, "maxStreams");
+    this.#guard = {
+      listenHost: options.host ?? "127.0.0.1",
+      allowHosts: options.allowHosts ?? [],
+      allowOrigins: options.allowOrigins ?? [],
+    };
+    this.#headers = pageHeaders((options.allowOrigins ?? []).filter((o) => o !== "null"));
+    const signal = this.#lifetime.signal;
+    this.#streams = new StreamSet({
+      piece: PIECE,
+      maxQueued: positive(options.maxQueuedBytes ?? 8 * 1024 * 1024, "maxQueuedBytes"),
+      signal,
+    });
+    this.#totals = new TotalsHub({
+      streams: this.#streams,
+      signal,
+      ...(options.startingTotals ? { starting: options.startingTotals } : {}),
+    });
     this.#server = createServer((req, res) => this.#handle(req, res));
+    this.#connections = watchConnections(this.#server, {
+      headerTimeout: positive(options.headerTimeout ?? 10_000, "headerTimeout"),
+      idleTimeout: positive(options.idleTimeout ?? 5_000, "idleTimeout"),
+      maxConnections: positive(options.maxConnections ?? 512, "maxConnections"),
+    }, signal);
     const keepAlive = positive(options.keepAlive ?? 15_000, "keepAlive");
     setRepeating(keepAlive, () => {
-      for (const page of this.#pages) page.write(": keep-alive\n\n");
-    }, this.#lifetime.signal);
+      for (const stream of this.#streams) stream.keepAlive();
+      this.#streams.wake();
+    }, signal);
   }
 
   /**
    * Starts listening.
    *
-   * @param options Where to listen, the default filters, history sizes.
+   * @param options Where to listen, the default filters, history sizes, limits.
    * @returns The running server.
    * @throws The listen error (e.g. `EADDRINUSE`) when the port cannot be had.
    */
@@ -188,9 +260,24 @@ export class OverlayServer implements AsyncDisposable {
     return this.#url;
   }
 
-  /** How many pages are connected to the event stream. */
+  /** How many pages are connected to the chat event stream. */
   get pages(): number {
-    return this.#pages.size;
+    return this.#chats.size;
+  }
+
+  /** How many widgets (`/leaderboard`, `/goal`) are connected to their stream. */
+  get widgets(): number {
+    return this.#totals.size;
+  }
+
+  /** Counters: open streams and connections, bytes waiting in sockets' buffers, streams cut. */
+  get stats(): { streams: number; connections: number; queuedBytes: number; cut: number } {
+    return {
+      streams: this.#streams.size,
+      connections: this.#connections(),
+      queuedBytes: this.#streams.queued,
+      cut: this.#streams.cutForMemory,
+    };
   }
 
   /**
@@ -208,13 +295,33 @@ export class OverlayServer implements AsyncDisposable {
     const event = this.#normalizer.normalize(room, message, time, catalog);
     if (event === undefined) return;
     if (event.type === "live") this.setRoom(room, { state: event.state });
-    const entry: Entry = { seq: ++this.#seq, message, event, catalog };
-    this.#entries.push(entry);
-    // Trimmed in chunks, so a long-running overlay does not shift on every message.
-    if (this.#entries.length > this.#history * 1.25) {
-      this.#entries.splice(0, this.#entries.length - this.#history);
+    this.#totals.record(event);
+    const entry = this.#history.push({ message, event, catalog });
+    if (event.type === "superchat") this.#pin(entry);
+    for (const chat of this.#chats) {
+      // Fell out of the history: cut now, rather than hold its place.
+      if (chat.behind) chat.cut();
     }
-    for (const page of this.#pages) page.deliver(entry);
+    this.#streams.wake();
+  }
+
+  /** Keeps a super chat for pages that connect while it is pinned. */
+  #pin(entry: HistoryEntry): void {
+    this.#prunePins(entry.event.time);
+    this.#pins.push(entry);
+    if (this.#pins.length > MAX_PINS) {
+      let first = 0;
+      for (let i = 1; i < this.#pins.length; i++) {
+        if (pinEnd(this.#pins[i]!) < pinEnd(this.#pins[first]!)) first = i;
+      }
+      this.#pins.splice(first, 1);
+    }
+  }
+
+  #prunePins(now: number): void {
+    for (let i = this.#pins.length - 1; i >= 0; i--) {
+      if (pinEnd(this.#pins[i]!) <= now) this.#pins.splice(i, 1);
+    }
   }
 
   /**
@@ -231,7 +338,8 @@ export class OverlayServer implements AsyncDisposable {
     if (after.state === undefined) delete after.state;
     if (JSON.stringify(before) === JSON.stringify(after) && this.#rooms.has(room)) return;
     this.#rooms.set(room, after);
-    for (const page of this.#pages) page.sendStatus();
+    for (const chat of this.#chats) chat.statusChanged();
+    this.#streams.wake();
   }
 
   /** The rooms' status, as pages receive it. */
@@ -240,23 +348,37 @@ export class OverlayServer implements AsyncDisposable {
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
+    const verdict = checkRequest(req.headers, this.#guard);
+    if (!verdict.ok) {
+      refuse(res, verdict.status, verdict.reason);
+      return;
+    }
+    const cors: Record<string, string> = verdict.corsOrigin === undefined
+      ? {}
+      : { "access-control-allow-origin": verdict.corsOrigin, vary: "Origin" };
     let url: URL;
     try {
       url = new URL(req.url ?? "/", "http://overlay.invalid");
     } catch {
-      // A target such as `//` is no URL; thrown here it would end the process
-      // (any web page can send one to 127.0.0.1).
-      res.writeHead(400, { "content-type": "text/plain; charset=utf-8" });
-      res.end("bad request\n");
+      // A target such as `//` is no URL; thrown here it would end the process.
+      refuse(res, 400, "bad request");
       return;
     }
     if (req.method !== "GET" && req.method !== "HEAD") {
-      res.writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain; charset=utf-8" });
+      res.writeHead(405, {
+        allow: "GET, HEAD",
+        "content-type": "text/plain; charset=utf-8",
+        connection: "close",
+      });
       res.end("method not allowed\n");
       return;
     }
     if (url.pathname === "/events") {
-      this.#openStream(req, res, url);
+      this.#openChat(req, res, url, cors);
+      return;
+    }
+    if (url.pathname === "/totals") {
+      if (this.#startStream(req, res, cors)) this.#totals.open(res, url.searchParams);
       return;
     }
     if (url.pathname === "/favicon.ico") {
@@ -271,18 +393,41 @@ export class OverlayServer implements AsyncDisposable {
     }
     const body = new TextEncoder().encode(asset.body);
     res.writeHead(200, {
-      ...PAGE_HEADERS,
+      ...this.#headers,
+      ...cors,
       "content-type": asset.type,
       "content-length": String(body.byteLength),
     });
     res.end(req.method === "HEAD" ? undefined : body);
   }
 
-  #openStream(req: IncomingMessage, res: ServerResponse, url: URL): void {
-    if (this.#closing !== undefined) {
-      res.writeHead(503).end();
-      return;
+  /** Writes an event stream's head; false (and a 503) when the server cannot take one more. */
+  #startStream(req: IncomingMessage, res: ServerResponse, cors: Record<string, string>): boolean {
+    if (this.#closing !== undefined || this.#streams.size >= this.#maxStreams) {
+      res.writeHead(503, {
+        "content-type": "text/plain; charset=utf-8",
+        "retry-after": "5",
+        connection: "close",
+      });
+      res.end(this.#closing ? "closing\n" : "too many event streams open\n");
+      return false;
     }
+    res.writeHead(200, {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-store",
+      "x-accel-buffering": "no",
+      ...cors,
+    });
+    if (req.method === "HEAD") {
+      res.end();
+      return false;
+    }
+    req.socket.setNoDelay?.(true);
+    res.write("retry: 1000\n\n");
+    return true;
+  }
+
+  #openChat(req: IncomingMessage, res: ServerResponse, url: URL, cors: Record<string, string>) {
     const { settings, problems } = readStreamParams(url.searchParams, this.#defaults);
     let filter: MessageFilter;
     try {
@@ -292,54 +437,37 @@ export class OverlayServer implements AsyncDisposable {
       problems.push(errorText(error));
       filter = createFilter({});
     }
-    res.writeHead(200, {
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-store",
-      "x-accel-buffering": "no",
-      // Public chat, no credentials: pages served elsewhere may read the stream too.
-      "access-control-allow-origin": "*",
-    });
-    if (req.method === "HEAD") {
-      res.end();
-      return;
-    }
-    const page = new PageStream(res, {
+    if (!this.#startStream(req, res, cors)) return;
+    const history = this.#history;
+    const status = (): StatusEvent => ({ type: "status", rooms: this.rooms, problems });
+    const chat = new ChatStream(res, {
       filter,
       settings,
-      problems,
+      history,
       boot: this.#normalizer.boot,
-      rooms: () => this.rooms,
-      maxBuffered: this.#maxBuffered,
-      signal: this.#lifetime.signal,
+      status,
     });
-    this.#pages.add(page);
-    const forget = () => this.#pages.delete(page);
-    res.once("close", forget);
-    req.socket.setNoDelay?.(true);
-    page.write("retry: 1000\n\n");
-    page.sendStatus();
-    for (const entry of this.#resumeFrom(req, url, page)) page.deliver(entry);
-  }
-
-  /** What a page that (re)connects gets first: what it missed, or a backlog. */
-  #resumeFrom(req: IncomingMessage, url: URL, page: PageStream): Entry[] {
     const header = req.headers["last-event-id"];
     const last = (typeof header === "string" ? header : undefined) ??
       url.searchParams.get("lastEventId") ?? "";
     const match = /^([0-9a-z]+)\.(\d+)$/.exec(last);
-    const entries = this.#entries;
-    if (match !== null && match[1] === this.#normalizer.boot) {
-      const seq = Number(match[2]);
-      const first = entries[0]?.seq ?? this.#seq + 1;
+    const seq = match !== null && match[1] === this.#normalizer.boot ? Number(match[2]) : NaN;
+    if (seq >= history.first - 1 && seq <= history.last) {
       // Still in the history: exactly what it missed.
-      if (seq >= first - 1 && seq <= this.#seq) return entries.filter((entry) => entry.seq > seq);
+      chat.startAt(seq + 1, []);
+    } else {
+      // Afresh: the last `backlog` lines this page would show, after the
+      // super chats still pinned from before them.
+      let start = history.last + 1;
+      for (let shown = 0; shown < this.#backlog && start > history.first; start--) {
+        if (chat.accepts(history.get(start - 1)!)) shown++;
+      }
+      this.#prunePins(Date.now());
+      chat.startAt(start, this.#pins.filter((pin) => pin.seq < start && chat.accepts(pin)));
     }
-    // Afresh: the last `backlog` lines this page would show.
-    const picked: Entry[] = [];
-    for (let i = entries.length - 1; i >= 0 && picked.length < this.#backlog; i--) {
-      if (page.accepts(entries[i]!)) picked.push(entries[i]!);
-    }
-    return picked.reverse();
+    this.#chats.add(chat);
+    res.once("close", () => this.#chats.delete(chat));
+    this.#streams.add(chat, res);
   }
 
   /**
@@ -349,8 +477,8 @@ export class OverlayServer implements AsyncDisposable {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#lifetime.abort();
-      for (const page of this.#pages) page.end();
-      this.#pages.clear();
+      for (const stream of this.#streams) stream.end();
+      this.#chats.clear();
       const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
       this.#server.closeAllConnections?.();
       await closed;
@@ -364,108 +492,16 @@ export class OverlayServer implements AsyncDisposable {
   }
 }
 
-interface PageInit {
-  filter: MessageFilter;
-  settings: StreamSettings;
-  problems: string[];
-  boot: string;
-  rooms: () => RoomStatus[];
-  maxBuffered: number;
-  signal: AbortSignal;
+/** When a super chat's pin ends, ms since the epoch. */
+function pinEnd(entry: HistoryEntry): number {
+  const event = entry.event;
+  return event.type === "superchat" ? event.time + event.seconds * 1000 : 0;
 }
 
-/** Most fold targets remembered per page (line number to event id). */
-const MAX_FOLD_LINES = 2000;
-
-/** One page's event stream: its filter, its folding, its buffer. */
-class PageStream {
-  readonly #res: ServerResponse;
-  readonly #init: PageInit;
-  readonly #folder: RepeatFolder | undefined;
-  readonly #lines = new Map<number, string>();
-  #pending = "";
-  #flushScheduled = false;
-  #ended = false;
-
-  constructor(res: ServerResponse, init: PageInit) {
-    this.#res = res;
-    this.#init = init;
-    this.#folder = init.settings.fold ? new RepeatFolder() : undefined;
-  }
-
-  /** Whether this page shows the entry (before folding). */
-  accepts(entry: Entry): boolean {
-    if (entry.event.type === "enter" && !this.#init.settings.enter) return false;
-    return this.#init.filter(entry.message, entry.catalog).keep;
-  }
-
-  deliver(entry: Entry): void {
-    if (this.#ended || !this.accepts(entry)) return;
-    let event: OverlayEvent = entry.event;
-    if (event.type === "chat" && this.#folder !== undefined) {
-      const fold = this.#folder.fold(event.text, event.time);
-      const target = fold.repeat ? this.#lines.get(fold.line) : undefined;
-      if (target !== undefined) {
-        event = {
-          id: event.id,
-          type: "fold",
-          room: event.room,
-          time: event.time,
-          target,
-          count: fold.count,
-        };
-      } else {
-        this.#lines.set(fold.line, event.id);
-        if (this.#lines.size > MAX_FOLD_LINES) {
-          this.#lines.delete(this.#lines.keys().next().value!);
-        }
-      }
-    }
-    this.write(`id: ${this.#init.boot}.${entry.seq}\ndata: ${JSON.stringify(event)}\n\n`);
-  }
-
-  sendStatus(): void {
-    const status: OverlayEvent = {
-      type: "status",
-      rooms: this.#init.rooms(),
-      problems: this.#init.problems,
-    };
-    this.write(`data: ${JSON.stringify(status)}\n\n`);
-  }
-
-  /** Queues text; it is written at the next turn of the event loop, with whatever else came. */
-  write(text: string): void {
-    if (this.#ended) return;
-    this.#pending += text;
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
-    setTimer(0, () => this.#flush(), this.#init.signal);
-  }
-
-  #flush(): void {
-    this.#flushScheduled = false;
-    if (this.#ended || this.#pending === "") return;
-    const res = this.#res;
-    if (res.destroyed || res.writableEnded) {
-      this.#ended = true;
-      return;
-    }
-    res.write(this.#pending);
-    this.#pending = "";
-    // A page that does not read: cut it, rather than hold its backlog. It
-    // reconnects and resumes from the history.
-    if (res.writableLength > this.#init.maxBuffered) {
-      this.#ended = true;
-      res.destroy();
-    }
-  }
-
-  end(): void {
-    if (this.#ended) return;
-    this.#flush();
-    this.#ended = true;
-    this.#res.end();
-  }
+/** Answers a request that is refused, and closes its connection. */
+function refuse(res: ServerResponse, status: number, reason: string): void {
+  res.writeHead(status, { "content-type": "text/plain; charset=utf-8", connection: "close" });
+  res.end(`${reason}\n`);
 }
 
 function positive(value: number, name: string): number {

@@ -1,6 +1,6 @@
 /**
  * Douyu packet framing: a 12-byte little-endian header, a UTF-8 STT body and a
- * NUL terminator. See PROTOCOL.md §1.
+ * NUL terminator. See docs/protocol.md, "Packets".
  *
  * @module
  */

@@ -2,7 +2,7 @@
  * Typed Douyu server messages. Every message keeps the wire field names and
  * string values exactly as `decodeStt` gives them; only fields known to be
  * nested are decoded one level further into arrays or maps of the same shape.
- * Field meanings follow PROTOCOL.md §5.
+ * Field meanings: docs/protocol.md, "Message types".
  *
  * @module
  */
@@ -558,7 +558,7 @@ export type MessageOf<T extends string> = string extends T
  */
 export const BOOKKEEPING_TYPES: ReadonlySet<string> = new Set(["loginres", "pingreq", "mrkl"]);
 
-/** The list of known types, in the order of PROTOCOL.md §5. */
+/** The list of known types, in the order of docs/protocol.md's "Message types". */
 export const KNOWN_TYPES: readonly KnownType[] = [
   "chatmsg",
   "uenter",

@@ -1,7 +1,7 @@
 /**
  * STT, Douyu's text serialization: `key@=value/` maps, `item/` arrays, `@`
  * escaped as `@A` and `/` as `@S`, once more per nesting level. See
- * PROTOCOL.md §2.
+ * docs/protocol.md, "STT".
  *
  * Decoding is deliberately **one level**: values stay strings, and only
  * fields known to be nested are decoded further (by `parseMessage`).

@@ -9,7 +9,7 @@ import { DouyuError } from "../base/errors.ts";
 /**
  * A hub already watches its `maxRooms` rooms. Douyu accepts about 200
  * barrage connections per client IP, so watching more rooms means spreading
- * them over several machines (the README's "Scale out": `douyu collect`).
+ * them over several machines (docs/scale-out.md: `douyu collect`).
  *
  * @example
  * ```ts
@@ -32,7 +32,7 @@ export class HubFullError extends DouyuError {
     super(
       `the hub already watches ${limit} rooms (maxRooms); Douyu allows about 200 barrage ` +
         "connections per client IP, so to watch more rooms spread them over several machines " +
-        'or IPs (see "Scale out" in the README: douyu collect)',
+        'or IPs (see "Scale out", docs/scale-out.md: douyu collect)',
     );
     this.limit = limit;
   }

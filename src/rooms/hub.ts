@@ -21,7 +21,7 @@ import {
 import { parseRoomInput, resolveRoom } from "../web/room.ts";
 
 /**
- * Douyu accepts about 200 barrage connections per client IP (PROTOCOL.md §9),
+ * Douyu accepts about 200 barrage connections per client IP (docs/protocol.md, "Limits"),
  * so a hub holds at most this many rooms unless told otherwise.
  */
 export const DEFAULT_MAX_ROOMS = 200;
@@ -53,7 +53,7 @@ export interface HubOptions extends RoomOptions {
   /**
    * The most rooms at once. Default 200: Douyu allows about that many
    * connections per client IP; past it, spread rooms over several machines
-   * (see the README's "Scale out").
+   * (see docs/scale-out.md).
    */
   maxRooms?: number;
   /** Aborting it closes the hub, like `close()`, but lets the loop drain what is queued. */

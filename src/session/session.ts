@@ -41,7 +41,7 @@ import { defaultTransportFactory } from "../transport/default.ts";
 
 /**
  * Douyu's barrage endpoints, tried in this order by default: plain TCP first
- * (works on every runtime), then WebSocket over TLS (PROTOCOL.md §3: Deno's
+ * (works on every runtime), then WebSocket over TLS (docs/protocol.md, "Endpoints": Deno's
  * rustls may refuse Douyu's cipher).
  */
 export const DEFAULT_TCP_URLS: readonly string[] = [

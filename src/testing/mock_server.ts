@@ -1,6 +1,6 @@
 /**
  * A mock Douyu barrage server on 127.0.0.1, for testing bots offline: it
- * answers the session handshake like the real server (PROTOCOL.md §4),
+ * answers the session handshake like the real server (docs/protocol.md, "The session"),
  * streams scripted or recorded messages after `joingroup`, records what each
  * client sent (the newest messages, and counts of all), and can misbehave on demand (split or coalesced packets, a
  * packet cut by a hang-up, garbage, a huge length, a silent half-open peer).
@@ -322,7 +322,7 @@ const STARVED_MS = 4;
 const BATCH_BYTES = 16 * 1024;
 /** `crypto.getRandomValues` fills at most this many bytes per call. */
 const RANDOM_CHUNK = 65536;
-/** The smallest legal length field of a packet (PROTOCOL.md §1). */
+/** The smallest legal length field of a packet (docs/protocol.md, "Packets"). */
 const MIN_FRAME_LENGTH = 9;
 /** Longer message types are not counted for `waitFor` (see `maxMessageTypes`). */
 const MAX_COUNTED_TYPE_LENGTH = 64;

@@ -445,7 +445,7 @@ const SAMPLE_GIFTS: ReadonlyArray<{ id: number; name: string; price: number; fre
 
 /**
  * The sample room's gift list, in the shape of Douyu's gift API
- * (`GET /api/gift/v3/web/list?rid=…`, PROTOCOL.md §8), so a demo can serve it
+ * (`GET /api/gift/v3/web/list?rid=…`, docs/protocol.md, "Web APIs"), so a demo can serve it
  * from a local stand-in and show gift names and values offline.
  *
  * @returns The JSON body.

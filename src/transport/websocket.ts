@@ -30,7 +30,7 @@ const SERVER_HANDSHAKE_TIMEOUT = 10_000;
 const CLOSE_FRAME_TIMEOUT = 1000;
 /** RFC 6455 §1.3: appended to the key before hashing. */
 const ACCEPT_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-/** The origin Douyu's web player sends (PROTOCOL.md §3). */
+/** The origin Douyu's web player sends (docs/protocol.md, "Endpoints"). */
 const DOUYU_ORIGIN = "https://www.douyu.com";
 
 const OPCODE_CONTINUATION = 0x0;

@@ -185,7 +185,8 @@ export interface RoomInfo {
  */
 export type RoomInput = { id: number } | { name: string };
 
-const DEFAULT_API_BASE = "https://www.douyu.com";
+/** Where room names are looked up unless `apiBase` says otherwise (the `betard` API). */
+export const DEFAULT_API_BASE = "https://www.douyu.com";
 const DEFAULT_MOBILE_BASE = "https://m.douyu.com";
 const DEFAULT_OPEN_API_BASE = "https://open.douyucdn.cn";
 const DEFAULTS = { timeout: 10_000, maxBytes: 2 * 1024 * 1024 };

@@ -39,13 +39,18 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-/** Starts headless Chromium with a fresh `--user-data-dir`. */
-export async function launch(options: { width?: number; height?: number } = {}): Promise<Browser> {
+/**
+ * Starts headless Chromium with a fresh `--user-data-dir`; `args` adds flags
+ * (say `--host-resolver-rules=MAP evil.example 127.0.0.1`).
+ */
+export async function launch(
+  options: { width?: number; height?: number; args?: string[] } = {},
+): Promise<Browser> {
   const profile = await mkdtemp(join(tmpdir(), "douyu-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: chromiumPath(),
     headless: true,
-    args: FLAGS,
+    args: [...FLAGS, ...(options.args ?? [])],
     viewport: { width: options.width ?? 480, height: options.height ?? 640 },
   });
   return {

@@ -7,302 +7,24 @@
  * end in `_test`, so `deno task test` does not collect it, and Bun ignores
  * this folder. A missing Chromium fails the suite; it never skips.
  */
+
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { type Peer, spawnPeer } from "../harness.ts";
-import { type Browser, launch, type Page } from "./chromium.ts";
-
-const MOD = new URL("../../mod.ts", import.meta.url).pathname;
-const ROOM = 9999;
-/** Generous: a loaded 2-core machine runs the browser, two Deno processes and the test. */
-const WAIT = 20_000;
-
-/** Playwright keeps handles open across tests: no op or resource sanitizers here. */
-function browserTest(name: string, fn: () => Promise<void>): void {
-  Deno.test({ name, fn, sanitizeOps: false, sanitizeResources: false });
-}
-
-// ---------------------------------------------------------------------------
-// The processes
-
-interface Overlay {
-  url: string;
-  port: number;
-  stderr: () => string;
-  /** Sends the signal and resolves with the exit code. */
-  stop(signal?: "SIGINT" | "SIGTERM"): Promise<number | null>;
-}
-
-async function startOverlay(args: string[]): Promise<Overlay> {
-  // Deno.Command, not node:child_process: under Deno, a child spawned through
-  // the latter dies of SIGINT instead of handling it.
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MOD, "overlay", ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let stdout = "";
-  let stderr = "";
-  const pump = async (stream: ReadableStream<Uint8Array>, sink: (text: string) => void) => {
-    const decoder = new TextDecoder();
-    for await (const chunk of stream) sink(decoder.decode(chunk, { stream: true }));
-  };
-  const pumps = Promise.all([
-    pump(child.stdout, (text) => (stdout += text)),
-    pump(child.stderr, (text) => (stderr += text)),
-  ]);
-  const exited = (async () => {
-    const status = await child.status;
-    await pumps;
-    return status.signal === null ? status.code : null;
-  })();
-  let ended = false;
-  void exited.then(() => (ended = true));
-  const deadline = Date.now() + WAIT;
-  while (!stdout.includes("\n")) {
-    if (ended || Date.now() > deadline) {
-      if (!ended) child.kill("SIGKILL");
-      throw new Error(`douyu overlay did not start (exit ${await exited}): ${stderr}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  const first = stdout.split("\n")[0]!;
-  const match = /^overlay: (http:\/\/127\.0\.0\.1:(\d+)\/) {2}\(Ctrl-C stops\)$/.exec(first);
-  if (match === null) {
-    child.kill("SIGKILL");
-    await exited;
-    throw new Error(`unexpected first line: ${first}`);
-  }
-  return {
-    url: match[1]!,
-    port: Number(match[2]),
-    stderr: () => stderr,
-    async stop(signal = "SIGINT") {
-      if (!ended) child.kill(signal);
-      const timer = setTimeout(() => {
-        if (!ended) child.kill("SIGKILL");
-      }, 10_000);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
-    },
-  };
-}
-
-async function waitForStderr(overlay: Overlay, text: string): Promise<void> {
-  const deadline = Date.now() + WAIT;
-  while (!overlay.stderr().includes(text)) {
-    if (Date.now() > deadline) throw new Error(`no "${text}" in: ${overlay.stderr()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + WAIT;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-interface Room {
-  url: string;
-  peer: Peer;
-  /** Runs one command of the peer and returns its answer. */
-  run<T = Record<string, unknown>>(command: unknown): Promise<T>;
-}
-
-async function startRoom(initial: unknown[] = []): Promise<Room> {
-  const peer = await spawnPeer("overlay_room.ts", [JSON.stringify(initial)]);
-  const { url } = await peer.next<{ url: string }>();
-  return {
-    url,
-    peer,
-    async run<T>(command: unknown) {
-      peer.send(JSON.stringify(command));
-      return await peer.next<T>();
-    },
-  };
-}
-
-/** A local stand-in for Douyu's gift endpoints, a 1-pixel icon and a user stylesheet. */
-async function startAssets(): Promise<{ base: string; server: Server; requests: string[] }> {
-  const requests: string[] = [];
-  const png = Uint8Array.from(
-    atob(
-      "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==",
-    ),
-    (c) => c.charCodeAt(0),
-  );
-  let base = "";
-  const server = createServer((req, res) => {
-    requests.push(req.url ?? "");
-    const url = new URL(req.url ?? "/", "http://x");
-    if (url.pathname === "/api/gift/v3/web/list") {
-      res.setHeader("content-type", "application/json");
-      res.end(JSON.stringify({
-        error: 0,
-        data: {
-          giftList: [
-            {
-              id: 824,
-              name: "荧光棒",
-              priceInfo: { price: 10, priceType: "YUCHI" },
-              basicInfo: { giftPic: "glow.png" },
-              picUrlPrefix: `${base}/icons`,
-            },
-            { id: 20004, name: "火箭", priceInfo: { price: 50000, priceType: "YUCHI" } },
-          ],
-        },
-      }));
-    } else if (url.pathname.endsWith("prop_gift_config.json")) {
-      res.end('DYConfigCallback({"error":0,"data":{}});');
-    } else if (url.pathname.startsWith("/icons/")) {
-      res.setHeader("content-type", "image/png");
-      res.end(png);
-    } else if (url.pathname === "/user.css") {
-      res.setHeader("content-type", "text/css");
-      res.end(".chat .text { color: rgb(1, 2, 3); }\n#messages { font-size: 31px; }\n");
-    } else {
-      res.statusCode = 404;
-      res.end();
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { base, server, requests };
-}
-
-/** Everything a test starts, stopped in reverse order whatever happens. */
-async function withSetup(
-  fn: (setup: {
-    room: Room;
-    overlay: Overlay;
-    browser: Browser;
-    assets: Awaited<ReturnType<typeof startAssets>>;
-    open: (query: string) => Promise<Page>;
-  }) => Promise<void>,
-  options: { initial?: unknown[]; overlayArgs?: string[] } = {},
-): Promise<void> {
-  const assets = await startAssets();
-  const room = await startRoom(options.initial);
-  let overlay: Overlay | undefined;
-  let browser: Browser | undefined;
-  try {
-    overlay = await startOverlay([
-      "--url",
-      room.url,
-      "--port",
-      "0",
-      "--gift-api-base",
-      assets.base,
-      ...(options.overlayArgs ?? []),
-      String(ROOM),
-    ]);
-    await room.run({ clients: 1 });
-    // Gift names and values known before anything is sent.
-    await waitForStderr(overlay, "gift catalogue loaded");
-    browser = await launch();
-    const context = browser.context;
-    const ready = overlay;
-    await fn({
-      room,
-      overlay,
-      browser,
-      assets,
-      open: async (query) => {
-        const page = await context.newPage();
-        await watchPage(page);
-        await page.goto(`${ready.url}${query}`);
-        await page.waitForFunction(
-          () => document.getElementById("overlay")?.getAttribute("data-connection") === "open",
-          null,
-          {
-            timeout: WAIT,
-          },
-        );
-        return page;
-      },
-    });
-  } finally {
-    await browser?.close();
-    const code = await overlay?.stop();
-    await room.peer.stop();
-    await new Promise((resolve) => assets.server.close(resolve));
-    if (overlay !== undefined) strictEqual(code, 0, `overlay exit status: ${overlay.stderr()}`);
-  }
-}
-
-/**
- * Records, in the page: every dialog (`alert`), page errors, requests to
- * anything but 127.0.0.1 (refused), and the most lines `#messages` ever held.
- */
-async function watchPage(page: Page): Promise<void> {
-  const page_ = page as Page & { problems?: string[] };
-  page_.problems = [];
-  page.on("dialog", (dialog) => {
-    page_.problems!.push(`dialog: ${dialog.message()}`);
-    void dialog.dismiss();
-  });
-  page.on("pageerror", (error) => page_.problems!.push(`page error: ${error.message}`));
-  await page.route(/^https?:\/\/(?!127\.0\.0\.1[:/])/, (route) => {
-    page_.problems!.push(`external request: ${route.request().url()}`);
-    return route.abort();
-  });
-  await page.addInitScript(() => {
-    const w = window as unknown as Record<string, unknown>;
-    w.__maxLines = 0;
-    w.__maxAdded = 0;
-    w.__batches = 0;
-    w.__shownAt = new Map<string, number>();
-    new MutationObserver((records) => {
-      const list = document.getElementById("messages");
-      if (list === null) return;
-      let added = 0;
-      for (const record of records) {
-        for (const node of record.addedNodes) {
-          if (node instanceof HTMLElement && node.dataset.id && node.parentElement === list) {
-            added++;
-            (w.__shownAt as Map<string, number>).set(node.dataset.id, Date.now());
-          }
-        }
-      }
-      if (added > 0) w.__batches = (w.__batches as number) + 1;
-      w.__maxAdded = Math.max(w.__maxAdded as number, added);
-      w.__maxLines = Math.max(w.__maxLines as number, list.querySelectorAll("[data-id]").length);
-    }).observe(document, { childList: true, subtree: true });
-  });
-}
-
-function problemsOf(page: Page): string[] {
-  return (page as Page & { problems?: string[] }).problems ?? [];
-}
-
-/** The lines on screen: type, id, name and text of each. */
-function lines(page: Page): Promise<{ type: string; id: string; name: string; text: string }[]> {
-  return page.$$eval("#messages > [data-id]", (nodes) =>
-    nodes.map((node) => ({
-      type: node.getAttribute("data-type") ?? "",
-      id: node.getAttribute("data-id") ?? "",
-      name: node.querySelector(".name")?.textContent ?? "",
-      text: node.querySelector(".text")?.textContent ?? "",
-    })));
-}
-
-async function waitForText(page: Page, text: string): Promise<void> {
-  await page.waitForFunction(
-    (wanted) =>
-      [...document.querySelectorAll("#messages .text")].some((node) => node.textContent === wanted),
-    text,
-    { timeout: WAIT },
-  );
-}
-
-function chat(cid: string, txt: string, extra: Record<string, unknown> = {}) {
-  return { type: "chatmsg", rid: ROOM, uid: 1, nn: "Ann", level: 12, dms: 5, cid, txt, ...extra };
-}
+import { launch } from "./chromium.ts";
+import {
+  browserTest,
+  chat,
+  lines,
+  problemsOf,
+  ROOM,
+  startAssets,
+  startOverlay,
+  startRoom,
+  until,
+  WAIT,
+  waitForText,
+  watchPage,
+  withSetup,
+} from "./setup.ts";
 
 // ---------------------------------------------------------------------------
 // The tests
@@ -352,6 +74,7 @@ browserTest(
         const pin = document.querySelector("#pinned .pin") as HTMLElement | null;
         return {
           color: getComputedStyle(chat.querySelector(".text")!).color,
+          picked: chat.getAttribute("data-color"),
           level: chat.querySelector(".level")?.textContent,
           badge: chat.querySelector(".badge")?.textContent,
           tier: sc.classList.contains("tier-3"),
@@ -364,7 +87,8 @@ browserTest(
         };
       });
       deepStrictEqual(details, {
-        color: "rgb(30, 135, 240)",
+        color: "rgb(109, 177, 245)", // the user's blue, lightened until it reads well
+        picked: "#1e87f0",
         level: "12",
         badge: "鱼塘 8",
         tier: true,
@@ -640,6 +364,92 @@ browserTest(
       await room.peer.stop();
       await new Promise((resolve) => assets.server.close(resolve));
     }
+  },
+);
+
+browserTest(
+  "another site's page cannot read the stream; a DNS-rebinding name is refused; the page opened by its URL works",
+  async () => {
+    await withSetup(async ({ room, open, browser, assets, overlay }) => {
+      // As OBS opens it: by its URL, and by localhost's name too.
+      const page = await open("?avatars=0");
+      const byName = await browser.context.newPage();
+      await byName.goto(`http://localhost:${overlay.port}/?avatars=0`);
+      await room.run({ send: [chat("o1", "for the stream only")] });
+      await waitForText(page, "for the stream only");
+      await waitForText(byName, "for the stream only");
+      // A page of another site (evil.example, answered by the local stand-in) tries to read it.
+      const evil = await browser.context.newPage();
+      await evil.goto(
+        `http://evil.example:${new URL(assets.base).port}/evil.html?target=${
+          encodeURIComponent(overlay.url)
+        }`,
+      );
+      await evil.waitForFunction(
+        () => {
+          const results = (window as unknown as { results: Record<string, string> }).results;
+          return results.eventSource !== "pending" && results.fetch !== "pending";
+        },
+        null,
+        { timeout: WAIT },
+      );
+      await room.run({ send: [chat("o2", "still private")] });
+      await waitForText(page, "still private");
+      const results = await evil.evaluate(() =>
+        (window as unknown as { results: Record<string, string> }).results
+      );
+      strictEqual(results.eventSource, "refused");
+      ok(results.fetch!.startsWith("refused"), results.fetch);
+      // DNS rebinding: a name of the attacker's that resolves to 127.0.0.1.
+      const rebound = await browser.context.newPage();
+      const response = await rebound.goto(`http://rebind.evil.example:${overlay.port}/`);
+      strictEqual(response?.status(), 421);
+      strictEqual(await rebound.locator("#overlay").count(), 0);
+      const stream = await rebound.evaluate(async () => {
+        const answer = await fetch("/events");
+        const status = answer.status;
+        await answer.body?.cancel();
+        return status;
+      });
+      strictEqual(stream, 421);
+      deepStrictEqual(problemsOf(page), []);
+    }, {
+      browserArgs: [
+        "--host-resolver-rules=MAP evil.example 127.0.0.1, MAP rebind.evil.example 127.0.0.1",
+      ],
+    });
+  },
+);
+
+browserTest(
+  "a page opened while a super chat is pinned shows it pinned, however much chat came after",
+  async () => {
+    await withSetup(async ({ room, open, browser, overlay }) => {
+      const first = await open("?avatars=0");
+      await room.run({
+        send: [
+          {
+            type: "comm_chatmsg",
+            rid: ROOM,
+            btype: "voiceDanmu",
+            cprice: 10000,
+            cet: 120,
+            chatmsg: { nn: "Dee", uid: 4, level: 44, txt: "still pinned" },
+          },
+          ...Array.from({ length: 80 }, (_, i) => chat(`p${i}`, `after ${i}`)),
+        ],
+      });
+      await waitForText(first, "after 79");
+      // An OBS source reloaded: a fresh page, whose backlog (50 lines) no longer holds the super chat.
+      const fresh = await browser.context.newPage();
+      await watchPage(fresh);
+      await fresh.goto(`${overlay.url}?avatars=0`);
+      await waitForText(fresh, "after 79");
+      await fresh.waitForSelector("#pinned .pin", { timeout: WAIT });
+      strictEqual(await fresh.locator("#pinned .pin").count(), 1);
+      strictEqual(await fresh.locator("#pinned .pin .name").textContent(), "Dee");
+      deepStrictEqual(problemsOf(fresh), []);
+    });
   },
 );
 

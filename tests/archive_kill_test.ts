@@ -5,10 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Archive } from "../../src/archive/archive.ts";
-import { test } from "../harness.ts";
-import { ROOT, runtimeCommand, startChild } from "../process.ts";
-import { collect, withDir } from "./helpers.ts";
+import { Archive } from "../src/archive/archive.ts";
+import { test } from "./harness.ts";
+import { ROOT, runtimeCommand, startChild } from "./process.ts";
+import { collect, withDir } from "./archive/helpers.ts";
 
 const ROOM = 7777;
 

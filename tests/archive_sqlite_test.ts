@@ -7,15 +7,15 @@
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Archive } from "../../src/archive/archive.ts";
-import { DAY_MS } from "../../src/archive/days.ts";
-import type { TimedMessage } from "../../src/archive/timed.ts";
-import { ArchiveError } from "../../src/archive/errors.ts";
-import { parseMessage } from "../../src/protocol/messages.ts";
-import { giftOf } from "../../src/protocol/gifts.ts";
-import { test } from "../harness.ts";
-import { generate, loadSource } from "./corpus.ts";
-import { chat, collect, itemText, withArchive, withDir } from "./helpers.ts";
+import { Archive } from "../src/archive/archive.ts";
+import { DAY_MS } from "../src/archive/days.ts";
+import type { TimedMessage } from "../src/archive/timed.ts";
+import { ArchiveError } from "../src/archive/errors.ts";
+import { parseMessage } from "../src/protocol/messages.ts";
+import { giftOf } from "../src/protocol/gifts.ts";
+import { test } from "./harness.ts";
+import { generate, loadSource } from "./archive/corpus.ts";
+import { chat, collect, itemText, withArchive, withDir } from "./archive/helpers.ts";
 
 const ROOM = 9999;
 const T0 = Date.UTC(2024, 4, 1, 20);

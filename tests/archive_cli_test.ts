@@ -9,14 +9,14 @@ import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
-import { Archive } from "../../src/archive/archive.ts";
-import { encodeStt } from "../../src/protocol/stt.ts";
-import { MockServer } from "../../src/testing/mock_server.ts";
-import { lines, run, withHttp } from "../cli_helpers.ts";
-import { readFixture, test } from "../harness.ts";
-import { collect, withDir } from "./helpers.ts";
+import { Archive } from "../src/archive/archive.ts";
+import { encodeStt } from "../src/protocol/stt.ts";
+import { MockServer } from "../src/testing/mock_server.ts";
+import { lines, run, withHttp } from "./cli_helpers.ts";
+import { readFixture, test } from "./harness.ts";
+import { collect, withDir } from "./archive/helpers.ts";
 
-const CAPTURE = new URL("../fixtures/capture_room102965.jsonl", import.meta.url).pathname;
+const CAPTURE = new URL("./fixtures/capture_room102965.jsonl", import.meta.url).pathname;
 
 /** The gift API and props config of the fixtures (火箭 20004 at ¥500), or another price list. */
 function giftApi(rocketFen = 50000) {
@@ -132,7 +132,7 @@ test("archive cli: a recording's last line cut off is skipped; progress shows on
     assert.ok(!piped.stderr.includes("\r"), "no progress line in a pipe");
     const terminal = join(dir, "b.db");
     let stderr = "";
-    const { main } = await import("../../src/cli/cli.ts");
+    const { main } = await import("../src/cli/cli.ts");
     const code = await main(["archive", "--import", file, "--room", "102965", "--db", terminal], {
       stdout: () => {},
       stderr: (chunk) => void (stderr += chunk),

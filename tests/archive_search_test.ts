@@ -6,10 +6,10 @@
  */
 import assert from "node:assert/strict";
 import type { DatabaseSync } from "node:sqlite";
-import { containsFolded, foldCase, searchTerms, textTerms } from "../../src/archive/terms.ts";
-import { seededRandom } from "../fixtures.ts";
-import { test } from "../harness.ts";
-import { chat, collect, randomQuery, randomText, withArchive } from "./helpers.ts";
+import { containsFolded, foldCase, searchTerms, textTerms } from "../src/archive/terms.ts";
+import { seededRandom } from "./fixtures.ts";
+import { test } from "./harness.ts";
+import { chat, collect, randomQuery, randomText, withArchive } from "./archive/helpers.ts";
 
 const ROOM = 4242;
 const T0 = Date.UTC(2024, 4, 1, 8);
