@@ -139,8 +139,10 @@ test("archive cli: a recording's last line cut off is skipped; progress shows on
       progress: true,
     });
     assert.equal(code, 0, stderr);
-    assert.match(stderr, /\rdouyu: importing .*cut\.jsonl: \d+%, \d+ messages\x1b\[K/);
-    assert.match(stderr, /\r\x1b\[K/); // cleared before the summary
+    const erase = "\x1b[K"; // to the end of the line
+    assert.match(stderr, /\rdouyu: importing .*cut\.jsonl: \d+%, \d+ messages/);
+    assert.ok(stderr.includes(` messages${erase}`), JSON.stringify(stderr));
+    assert.ok(stderr.includes(`\r${erase}douyu:`), "cleared before the summary");
   });
 });
 
