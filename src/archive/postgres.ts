@@ -129,28 +129,34 @@ export class PostgresStore implements Store {
     try {
       postgresModule = (await import("postgres")).default;
     } catch (error) {
+      const reason = errorText(error).split("\n")[0]!.trim();
       throw new ArchiveError(
-        `the PostgreSQL client (npm postgres) cannot be loaded: ${errorText(error)}`,
-        {
-          cause: error,
-        },
+        `cannot load the PostgreSQL client (${reason}); in a checkout, \`deno install\` ` +
+          "installs it (`npm ci` for Bun and Node)",
+        { cause: error },
       );
     }
-    const sql = postgresModule(url, {
-      max: 4,
-      onnotice: () => {},
-      connect_timeout: 10,
-      connection: { application_name: "douyu archive" },
-      // Every bigint here (times, ids, values in fen) is a safe integer.
-      types: {
-        bigint: {
-          to: 20,
-          from: [20],
-          parse: (text: string) => Number(text),
-          serialize: (value: number) => String(value),
+    let sql: Sql;
+    try {
+      sql = postgresModule(url, {
+        max: 4,
+        onnotice: () => {},
+        connect_timeout: 10,
+        connection: { application_name: "douyu archive" },
+        // Every bigint here (times, ids, values in fen) is a safe integer.
+        types: {
+          bigint: {
+            to: 20,
+            from: [20],
+            parse: (text: string) => Number(text),
+            serialize: (value: number) => String(value),
+          },
         },
-      },
-    }) as unknown as Sql;
+      }) as unknown as Sql;
+    } catch (error) {
+      // A bad URL, or (Deno) no permission to read the PG* environment variables.
+      throw new ArchiveError(`cannot open archive ${name}: ${errorText(error)}`, { cause: error });
+    }
     try {
       if (!options.readOnly) {
         await sql.begin(async (tx) => {
