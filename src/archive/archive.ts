@@ -11,7 +11,7 @@
 import { ArchiveError } from "./errors.ts";
 import { setTimer } from "../base/timers.ts";
 import { daysToDrop } from "./days.ts";
-import { type MessageRow, type RowSource, toRow } from "./rows.ts";
+import { type MessageRow, toRow } from "./rows.ts";
 import { type ArchiveQuery, redactUrl, type Store, type WriteOutcome } from "./store.ts";
 import type { TimedItem, TimedMessage, TimedStatus } from "./timed.ts";
 
@@ -59,7 +59,11 @@ export interface ArchiveOptions {
  * console.log(options.seq); // 42
  * ```
  */
-export interface WriteOptions extends RowSource {
+export interface WriteOptions {
+  /** Its sequence number in the cluster's `DOUYU` stream: what keeps it unique if it is not chat. */
+  seq?: number | undefined;
+  /** Read from a file (a recording or NDJSON): unique by its arrival time and content. */
+  file?: boolean | undefined;
   /**
    * Called once the message's transaction committed: `true` when it was
    * stored, `false` when it was a duplicate of one stored before. Not called
