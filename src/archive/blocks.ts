@@ -5,8 +5,9 @@
  * same keys, the same badges and avatars), so a block compresses several
  * times better than each message alone, and costs one `inflate` to read.
  * A block grows as its room's messages are written: each commit rewrites
- * the room's open block with what it holds so far, so a `kill -9` never
- * leaves a message without its JSON.
+ * the room's open block with what it holds so far (as it is, not deflated,
+ * until it is full or the archive closes), so a `kill -9` never leaves a
+ * message without its JSON.
  *
  * Uses `node:zlib`, built into Deno, Bun and Node.
  *
@@ -43,7 +44,9 @@ const decoder = new TextDecoder();
 
 /**
  * Packs JSON lines (none containing a newline, as `JSON.stringify` writes
- * them) into a block: deflated, or stored as they are when that is smaller.
+ * them) into a block: deflated, or stored as they are when that is smaller
+ * or `deflate` is false (a block still filling, written again at the next
+ * commit: it is deflated once, when full).
  *
  * @example
  * ```ts
@@ -53,8 +56,14 @@ const decoder = new TextDecoder();
  * console.log(unpackBlock(block)); // [ '{"type":"chatmsg"}', '{"type":"dgb"}' ]
  * ```
  */
-export function packBlock(lines: readonly string[]): Uint8Array {
+export function packBlock(lines: readonly string[], deflate = true): Uint8Array {
   const text = encoder.encode(lines.join("\n"));
+  if (!deflate) {
+    const block = new Uint8Array(1 + text.length);
+    block[0] = STORED;
+    block.set(text, 1);
+    return block;
+  }
   const deflated = deflateRawSync(text, { level: LEVEL });
   const stored = deflated.length < text.length;
   const block = new Uint8Array(1 + (stored ? deflated.length : text.length));
@@ -88,6 +97,14 @@ export class OpenBlock {
   /** @param id Its id in the store. */
   constructor(id: number) {
     this.id = id;
+  }
+
+  /** Whether its last write was not deflated (it was still filling). */
+  stored = false;
+
+  /** Whether it is as full as it gets: it takes no other line of a usual size. */
+  get full(): boolean {
+    return this.lines.length >= BLOCK_MESSAGES || this.#chars >= BLOCK_CHARS * 0.9;
   }
 
   /** Whether another line of `chars` characters fits. */

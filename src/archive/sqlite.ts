@@ -204,7 +204,7 @@ export class SqliteStore implements Store {
         if (rollup === undefined) rollups.set(day, rollup = new Rollup());
         this.#insertRun(day, rows, start, end, stored, dirty, rollup);
       }
-      for (const [block, day] of dirty) day.updateBlock.run(packBlock(block.lines), block.id);
+      for (const [block, day] of dirty) writeBlock(day, block);
       for (const [day, rollup] of rollups) writeRollup(day, rollup);
       for (const status of statuses) {
         this.#addStatus!.run(status.room, status.t, status.status, status.detail ?? null);
@@ -322,6 +322,8 @@ export class SqliteStore implements Store {
     const db = this.#db;
     const suffix = dayName(dayNumber);
     db.exec(dayTables(suffix));
+    // Segments merged 8 at a time, not 4: a quarter less work per insert, a byte more a message.
+    db.exec(`INSERT INTO f_${suffix} (f_${suffix}, rank) VALUES ('automerge', 8)`);
     const last = db.prepare(`SELECT id, t FROM m_${suffix} ORDER BY id DESC LIMIT 1`).get() as
       | { id: number; t: number }
       | undefined;
@@ -380,6 +382,25 @@ export class SqliteStore implements Store {
     return Promise.resolve(listDays(this.#db));
   }
 
+  /** The blocks still filling, deflated before the archive closes (they are not continued). */
+  #deflateOpenBlocks(): void {
+    const open = [...this.#days.values()].flatMap((day) =>
+      [...day.blocks.values()].filter((block) => block.stored).map((block) => ({ day, block }))
+    );
+    if (open.length === 0) return;
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      for (const { day, block } of open) {
+        day.updateBlock.run(packBlock(block.lines), block.id);
+        block.stored = false;
+      }
+      this.#db.exec("COMMIT");
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
   dropDays(days: readonly number[]): Promise<void> {
     if (days.length === 0) return Promise.resolve();
     const db = this.#db;
@@ -421,7 +442,11 @@ export class SqliteStore implements Store {
     this.#closed = true;
     this.#reader.close();
     try {
-      this.#db.close();
+      try {
+        this.#deflateOpenBlocks();
+      } finally {
+        this.#db.close();
+      }
     } catch (error) {
       return Promise.reject(
         new ArchiveError(`cannot close archive ${this.#path}: ${errorText(error)}`, {
@@ -495,6 +520,17 @@ function listDays(db: DatabaseSync): number[] {
     if (day !== undefined) days.push(day);
   }
   return days.sort((a, b) => a - b);
+}
+
+/**
+ * Writes a block as it now is: deflated once full; while it fills, as it
+ * is (it is written again at each commit, and deflating it each time would
+ * cost more than the rest of the commit).
+ */
+function writeBlock(day: Day, block: OpenBlock): void {
+  const full = block.full;
+  day.updateBlock.run(packBlock(block.lines, full), block.id);
+  block.stored = !full;
 }
 
 /** Adds a commit's roll-up to its day's tables. */
