@@ -24,7 +24,7 @@ import { errorText } from "../base/errors.ts";
 import { DAY_MS, dayFromName, dayName, dayOf } from "./days.ts";
 import { ArchiveError } from "./errors.ts";
 import { Rollup } from "./rollup.ts";
-import { fromRow, type MessageRow } from "./rows.ts";
+import { fromColumns, type MessageRow, type StoredColumns } from "./rows.ts";
 import { type ArchiveQuery, redactUrl, type Store, type WriteOutcome } from "./store.ts";
 import { containsFolded, nameTerm, roomPrefix, searchTerms, textTerms, userTerm } from "./terms.ts";
 import type { TimedMessage, TimedStatus } from "./timed.ts";
@@ -259,7 +259,7 @@ export class PostgresStore implements Store {
         let after: [number, number] | undefined;
         for (;;) {
           const page = await this.#page(select, values, after, "ASC", PAGE);
-          for (const row of page) if (accept(row)) yield item(row);
+          for (const row of page) if (accept(row)) yield fromColumns(row, null, row.raw);
           if (page.length < PAGE) return;
           after = [page.at(-1)!.t, page.at(-1)!.id];
         }
@@ -277,7 +277,9 @@ export class PostgresStore implements Store {
         if (page.length < size) break;
         after = [page.at(-1)!.t, page.at(-1)!.id];
       }
-      for (let i = picked.length - 1; i >= 0; i--) yield item(picked[i]!);
+      for (let i = picked.length - 1; i >= 0; i--) {
+        yield fromColumns(picked[i]!, null, picked[i]!.raw);
+      }
     } catch (error) {
       throw new ArchiveError(`cannot read archive ${this.#name}: ${errorText(error)}`, {
         cause: error,
@@ -359,30 +361,9 @@ export class PostgresStore implements Store {
 }
 
 /** The columns a query reads. */
-interface PgRow {
+interface PgRow extends StoredColumns {
   id: number;
-  room: number;
-  t: number;
-  name: string | null;
-  text: string | null;
-  gift_name: string | null;
-  gift_count: number | null;
-  gift_value: number | null;
   raw: string;
-}
-
-function item(row: PgRow): TimedMessage {
-  return fromRow({
-    room: row.room,
-    t: row.t,
-    name: row.name,
-    text: row.text,
-    giftName: row.gift_name,
-    giftCount: row.gift_count,
-    giftValue: row.gift_value,
-    key: null,
-    json: row.raw,
-  });
 }
 
 /**

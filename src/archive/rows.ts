@@ -330,6 +330,44 @@ export function fromRow(row: StoredRow): TimedMessage {
   return item;
 }
 
+/** The columns {@linkcode fromColumns} reads, as both engines' tables name them. */
+export interface StoredColumns {
+  room: number;
+  t: number;
+  name: string | null;
+  text: string | null;
+  gift_name: string | null;
+  gift_count: number | null;
+  gift_value: number | null;
+}
+
+/**
+ * A row read from a table back as the item that was stored: {@linkcode fromRow}
+ * of its columns, its key and its JSON.
+ *
+ * @example
+ * ```ts
+ * import { fromColumns } from "./rows.ts";
+ *
+ * const columns = { room: 9, t: 1, name: "Ann", text: "hi", gift_name: null, gift_count: null, gift_value: null };
+ * console.log(fromColumns(columns, null, '{"type":"chatmsg","nn":null,"txt":null}').message);
+ * // { type: "chatmsg", nn: "Ann", txt: "hi" }
+ * ```
+ */
+export function fromColumns(columns: StoredColumns, key: RowKey, json: string): TimedMessage {
+  return fromRow({
+    room: columns.room,
+    t: columns.t,
+    name: columns.name,
+    text: columns.text,
+    giftName: columns.gift_name,
+    giftCount: columns.gift_count,
+    giftValue: columns.gift_value,
+    key,
+    json,
+  });
+}
+
 /** The gift as it was priced when stored: the message's own facts, the stored name and value. */
 function storedGift(message: Message, row: StoredRow): GiftDetails | undefined {
   const gift = giftOf(message);

@@ -15,7 +15,7 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { unpackBlock } from "./blocks.ts";
 import { DAY_MS, dayName } from "./days.ts";
-import { fromRow, type RowKey } from "./rows.ts";
+import { fromColumns, type RowKey, type StoredColumns } from "./rows.ts";
 import type { ArchiveQuery } from "./store.ts";
 import { containsFolded, nameTerm, roomPrefix, searchTerms, userTerm } from "./terms.ts";
 import type { TimedMessage, TimedStatus } from "./timed.ts";
@@ -29,16 +29,9 @@ const BLOCK_CACHE = 16;
 export const ID_SCALE = 16;
 
 /** The columns a query reads. */
-interface Row {
+interface Row extends StoredColumns {
   id: number;
-  room: number;
-  t: number;
   uid: number | null;
-  name: string | null;
-  text: string | null;
-  gift_name: string | null;
-  gift_count: number | null;
-  gift_value: number | null;
   key: RowKey;
   block: number;
   pos: number;
@@ -244,17 +237,7 @@ export class SqliteReader {
 
 /** A row as the item it stored. */
 function item(row: Row, day: number, blocks: BlockCache): TimedMessage {
-  return fromRow({
-    room: row.room,
-    t: row.t,
-    name: row.name,
-    text: row.text,
-    giftName: row.gift_name,
-    giftCount: row.gift_count,
-    giftValue: row.gift_value,
-    key: row.key,
-    json: blocks.line(day, row.block, row.pos),
-  });
+  return fromColumns(row, row.key, blocks.line(day, row.block, row.pos));
 }
 
 /** The blocks a query reads, inflated once while they are in use. */

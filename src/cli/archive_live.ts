@@ -8,7 +8,7 @@
  * @module
  */
 
-import { GiftPricer } from "../archive/pricing.ts";
+import type { GiftPricer } from "../archive/pricing.ts";
 import type { TimedMessage } from "../archive/timed.ts";
 import { errorText } from "../base/errors.ts";
 import { setRepeating } from "../base/timers.ts";
@@ -16,6 +16,7 @@ import type { Subscription } from "../nats/mod.ts";
 import { Hub } from "../rooms/hub.ts";
 import { GiftCatalogCache } from "../web/gifts.ts";
 import { applyRetention, type ArchiveRun, keeps } from "./archive.ts";
+import { giftPricer } from "./printer.ts";
 import { readRoomsFile } from "./files.ts";
 import { deadline, DONE, FAILURE, OK, say, stopController, UsageError } from "./io.ts";
 import {
@@ -26,7 +27,7 @@ import {
   numberOption,
   parseRoom,
 } from "./options.ts";
-import { invalid, loadNats, openCluster } from "./nats_setup.ts";
+import { loadNats, openCluster, streamReading } from "./nats_setup.ts";
 import { resolveRooms } from "./resolve.ts";
 
 /** How often retention runs while archiving. */
@@ -212,21 +213,9 @@ export async function archiveStream(
   retain: number | undefined,
 ): Promise<number> {
   const { io, archive } = run;
-  const durable = values.durable;
-  if (durable !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(durable)) {
-    throw invalid("durable", durable, "1 to 64 letters, digits, _ or -");
-  }
   const apis = lookups(values);
   const nats = await loadNats();
-  let since: number | undefined;
-  if (values.since !== undefined) {
-    since = nats.parseSince(values.since, Date.now());
-    if (since === undefined) {
-      throw invalid("since", values.since, "a duration such as 10m or 2h, or a date");
-    }
-  }
-  const texts = (values.rooms ?? []).flatMap((text) => text.split(/[,，]/))
-    .map((text) => text.trim()).filter((text) => text !== "");
+  const { durable, since, rooms: texts } = streamReading(values, nats);
   const { stop, unlink } = stopController(io);
   try {
     const rooms = texts.length > 0 ? await resolveRooms(texts, apis, io, stop.signal) : [];
@@ -330,24 +319,8 @@ function pricerFor(
   apis: Lookups | undefined,
   stop: AbortController,
 ): GiftPricer | undefined {
-  const gifts = ["dgb", "gdp", "spbc"];
-  if (apis === undefined || (run.types !== undefined && !gifts.some((t) => run.types!.has(t)))) {
-    return undefined;
-  }
-  let warned = false;
-  return new GiftPricer({
-    gifts: new GiftCatalogCache(giftBases(apis)),
-    signal: stop.signal,
-    onError: (room, error) => {
-      if (warned) return;
-      warned = true;
-      void say(
-        run.io,
-        `room ${room}: gift values unavailable for now (${errorText(error)}); ` +
-          "gifts are stored with what their messages say",
-      );
-    },
-  });
+  const gifts = apis === undefined ? undefined : new GiftCatalogCache(giftBases(apis));
+  return giftPricer(run.io, run, gifts, undefined, stop.signal);
 }
 
 /**
