@@ -1,16 +1,20 @@
 /**
- * `kill -9` of a process writing into a SQLite archive: every message it
- * saw committed is there, exactly once; what was lost is only what waited
- * for its commit; the file is whole, and takes more writes.
+ * `kill -9` of a process writing into a SQLite archive (a writer of the
+ * library, and `douyu archive` watching a room): every message it saw
+ * committed is there, exactly once; what was lost is only what waited for
+ * its commit; the file is whole, and a restart goes on.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Archive } from "../src/archive/archive.ts";
+import { encodeStt } from "../src/protocol/stt.ts";
+import { MockServer } from "../src/testing/mock_server.ts";
 import { test } from "./harness.ts";
 import { ROOT, runtimeCommand, startChild } from "./process.ts";
 import { collect, withDir } from "./archive/helpers.ts";
 
 const ROOM = 7777;
+const ROOM_LIVE = 9999;
 
 /** What a writer reported: the last message it saw committed, and when each hundredth was written. */
 export interface WriterReport {
@@ -91,3 +95,84 @@ test("archive: kill -9 of a writer loses nothing committed, stores nothing twice
     }
   });
 }, { timeout: 120_000 });
+
+test(
+  "douyu archive killed with kill -9: the file is whole, each chat once and in order; a restart goes on",
+  async () => {
+    await withDir(async (dir) => {
+      const path = join(dir, "live.db");
+      // Each connection gets the chats from #1 again: the restart sees them as already stored.
+      await using server = await MockServer.start({
+        messages: function* () {
+          for (let i = 1;; i++) {
+            yield encodeStt({ type: "chatmsg", uid: 1, nn: "Ann", txt: `#${i}`, cid: `c${i}` });
+          }
+        },
+        interval: 2,
+      });
+      const [command, ...args] = runtimeCommand(`${ROOT}mod.ts`, ["-A"]);
+      const run = () =>
+        startChild(command!, [...args, "archive", "--url", server.url, "--db", path, "9999"]);
+      const stored = async () => {
+        const archive = await Archive.open(path, { readOnly: true });
+        try {
+          return await collect(archive.query({ room: ROOM_LIVE }));
+        } catch {
+          return []; // not created yet
+        } finally {
+          await archive.close();
+        }
+      };
+      const numbers = (items: Awaited<ReturnType<typeof stored>>) =>
+        items.map((item) => Number(String(item.message.txt).slice(1)));
+      const until = async (count: number) => {
+        for (let i = 0; i < 600 && (await stored().catch(() => [])).length < count; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      };
+
+      const first = run();
+      await first.waitFor("stderr", /connected to/, 60_000);
+      await until(200);
+      first.kill("SIGKILL");
+      assert.equal(await first.exited, null); // killed: no exit code
+      const before = numbers(await stored());
+      assert.ok(before.length >= 200, String(before.length));
+      // Whatever was committed: from #1, none missing in between, none twice.
+      assert.deepEqual(before, before.map((_, i) => i + 1));
+
+      const second = run();
+      await second.waitFor("stderr", /connected to/, 60_000);
+      await until(before.length + 200);
+      second.kill("SIGTERM");
+      assert.equal(await second.exited, 0, second.stderr);
+      assert.match(second.stderr, /\d+ messages stored in .*, \d+ already there/);
+      const after = numbers(await stored());
+      assert.deepEqual(after, after.map((_, i) => i + 1));
+      const archive = await Archive.open(path, { readOnly: true });
+      try {
+        const statuses = (await collect(archive.statuses(ROOM_LIVE))).map((s) => s.status);
+        // The first run was killed: no "stopped" for it.
+        assert.deepEqual(statuses, [
+          "started",
+          "connected",
+          "started",
+          "connected",
+          "closed",
+          "stopped",
+        ]);
+      } finally {
+        await archive.close();
+      }
+      const { DatabaseSync } = await import("node:sqlite");
+      const db = new DatabaseSync(path, { readOnly: true });
+      try {
+        const check = db.prepare("PRAGMA integrity_check").get() as { integrity_check: string };
+        assert.equal(check.integrity_check, "ok");
+      } finally {
+        db.close();
+      }
+    });
+  },
+  { timeout: 180_000 },
+);
