@@ -67,8 +67,12 @@ const TESTING = [
   "MOCK_SERVER_LIMITS",
   "MockClient",
   "MockServer",
+  "MockWebApi",
+  "SAMPLE_ROOM",
   "defaultTransportFactory",
   "parseEndpoint",
+  "samplePass",
+  "sampleRecording",
 ];
 
 function sorted(names: Iterable<string>): string[] {
