@@ -375,3 +375,31 @@ test("archive cli: export marks a stored gap in every format; progress only on a
     assert.ok(stderr.includes("\r\x1b[Kdouyu:"), "cleared before the summary");
   });
 });
+
+test("archive cli: --retain 30d drops whole days past 30 and keeps the rest", async () => {
+  await withDir(async (dir) => {
+    const db = join(dir, "a.db");
+    // The capture is from January 2021: its days are past any 30 days.
+    const old = await run(["archive", "--import", CAPTURE, "--room", "102965", "--db", db]);
+    assert.equal(old.code, 0, old.stderr);
+    const recent = join(dir, "recent.jsonl");
+    const t = Date.now() - 86_400_000;
+    const body = encodeStt({
+      type: "chatmsg",
+      rid: 102965,
+      uid: 7,
+      nn: "Ann",
+      txt: "昨天",
+      cid: "y1",
+    });
+    await writeFile(recent, JSON.stringify({ t, room: 102965, body }) + "\n");
+    const kept = await run(["archive", "--import", recent, "--db", db, "--retain", "30d"]);
+    assert.equal(kept.code, 0, kept.stderr);
+    assert.match(kept.stderr, /retention 30 days: dropped \d+ days? \(2021-01-\d\d/);
+    const logged = await run(["logs", "--db", db, "102965", "--json"]);
+    assert.deepEqual(lines(logged.stdout).map((line) => JSON.parse(line).txt), ["昨天"]);
+    // Nothing more to drop.
+    const again = await run(["archive", "--import", recent, "--db", db, "--retain", "30d"]);
+    assert.ok(!again.stderr.includes("dropped"), again.stderr);
+  });
+});
