@@ -371,8 +371,10 @@ test("archive cli: export marks a stored gap in every format; progress only on a
       progress: true,
     });
     assert.equal(code, 0, stderr);
-    assert.match(stderr, /\rdouyu: exporting: \d+ messages\x1b\[K/);
-    assert.ok(stderr.includes("\r\x1b[Kdouyu:"), "cleared before the summary");
+    const erase = "\x1b[K"; // to the end of the line
+    assert.match(stderr, /\rdouyu: exporting: \d+ messages/);
+    assert.ok(stderr.includes(` messages${erase}`), JSON.stringify(stderr));
+    assert.ok(stderr.includes(`\r${erase}douyu:`), "cleared before the summary");
   });
 });
 
