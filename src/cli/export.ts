@@ -8,16 +8,12 @@
  * @module
  */
 
-import { Archive } from "../archive/archive.ts";
 import { EXPORT_FORMATS, exportAs, type ExportFormat } from "../archive/export/mod.ts";
 import type { ArchiveQuery } from "../archive/store.ts";
 import { sanitizeForTerminal } from "../base/sanitize.ts";
-import { parseSince } from "../base/when.ts";
 import { openForWriting } from "./files.ts";
 import {
-  CliFailure,
   type CliIO,
-  describeError,
   interruptCode,
   INTERRUPTED,
   OK,
@@ -26,7 +22,8 @@ import {
   UsageError,
 } from "./io.ts";
 import { invalid, runCommand } from "./nats_setup.ts";
-import { defineOptions, HELP_OPTION, one, parseCommand, parseRoom } from "./options.ts";
+import { defineOptions, HELP_OPTION, parseCommand } from "./options.ts";
+import { archiveReading, openForReading } from "./logs.ts";
 
 /** The options of `douyu export`. */
 export const EXPORT_OPTIONS = defineOptions(
@@ -85,10 +82,7 @@ export function exportCommand(args: string[], io: CliIO): Promise<number> {
       await io.stdout(HELP);
       return OK;
     }
-    const target = values.db;
-    if (target === undefined) {
-      throw new UsageError("missing --db TARGET: the archive (a file, or a postgres:// URL)");
-    }
+    const { target, room, time } = archiveReading(values, positionals, "export");
     const format = values.format;
     if (format === undefined) {
       throw new UsageError(`missing --format: ${EXPORT_FORMATS.join(", ")}`);
@@ -96,30 +90,10 @@ export function exportCommand(args: string[], io: CliIO): Promise<number> {
     if (!(EXPORT_FORMATS as readonly string[]).includes(format)) {
       throw invalid("format", format, EXPORT_FORMATS.join(", "));
     }
-    const roomText = one(positionals, "<room>: the room's numeric id");
-    const input = parseRoom(roomText);
-    if (!("id" in input)) {
-      throw new UsageError(
-        `${JSON.stringify(roomText)} is a name: export takes the room's numeric id`,
-      );
-    }
-    const now = Date.now();
-    const time = (name: "since" | "until" | "start") => {
-      const text = values[name];
-      if (text === undefined) return undefined;
-      const t = parseSince(text, now);
-      if (t === undefined) throw invalid(name, text, "a duration such as 10m or 2h, or a date");
-      return t;
-    };
-    const query: ArchiveQuery = { room: input.id, since: time("since"), until: time("until") };
+    const query: ArchiveQuery = { room, since: time("since"), until: time("until") };
     const start = time("start");
 
-    let archive: Archive;
-    try {
-      archive = await Archive.open(target, { readOnly: true });
-    } catch (error) {
-      throw new CliFailure(describeError(error));
-    }
+    const archive = await openForReading(target);
     const out = values.out === undefined ? undefined : await openForWriting(values.out, "export");
     const write = out === undefined ? (text: string) => io.stdout(text) : out.write;
     const { stop, unlink } = stopController(io);
