@@ -29,6 +29,17 @@
  * await Deno.remove(dir, { recursive: true });
  * ```
  *
+ * @example Export a room as SRT subtitles, gaps marked
+ * ```ts
+ * import { Archive, collectExport, exportAs } from "@x/douyu/archive";
+ *
+ * await using archive = await Archive.open(":memory:");
+ * archive.write({ t: 61_250, room: 9999, message: { type: "chatmsg", nn: "Ann", txt: "hi", cid: "c1" } });
+ * await archive.flush();
+ * const { text } = await collectExport(exportAs("srt", archive.items({ room: 9999 }), { start: 0 }));
+ * console.log(text.split("\n").slice(0, 3)); // [ "1", "00:01:01,250 --> 00:01:05,250", "Ann: hi" ]
+ * ```
+ *
  * @module
  */
 
