@@ -29,6 +29,7 @@ for (
     ["consume", "--help"],
     ["archive", "--help"],
     ["logs", "--help"],
+    ["export", "--help"],
   ]
 ) {
   if (await main(args, io) !== 0) throw new Error(`douyu ${args.join(" ")} failed`);
