@@ -39,8 +39,12 @@ const BIN_ENTRY = "src/cli/bin.ts";
 
 /** The compiler Deno 2.9.6 embeds, so `tsc` judges the code as `deno check` does. */
 const TYPESCRIPT = "typescript@6.0.3";
-/** Node's types, for `node:net` and friends; the oldest Node the package supports. */
-const NODE_TYPES = "@types/node@20.19.43";
+/**
+ * Node's types, for `node:net` and friends: those of Node 22, the first with
+ * `node:sqlite` (the archive's SQLite engine, which says so on Node 20 at run
+ * time); the tests run the package on the Node 20 of this machine.
+ */
+const NODE_TYPES = "@types/node@22.20.7";
 
 /**
  * The oldest Node the package runs on: `AbortSignal.any` (room lookups) came in

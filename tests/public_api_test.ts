@@ -99,3 +99,23 @@ test("public API: internal_mod.ts is mod.ts plus the internals, never less", asy
     assert.ok(name in internal && !(name in core), `${name} is internal`);
   }
 });
+
+test("public API: @x/douyu/archive exports exactly the curated values", async () => {
+  const archive = await import("../src/archive/mod.ts");
+  assert.deepEqual(Object.keys(archive).sort(), [
+    "Archive",
+    "ArchiveError",
+    "EXPORT_FORMATS",
+    "GapTracker",
+    "collectExport",
+    "exportAs",
+    "exportAss",
+    "exportCsv",
+    "exportJsonl",
+    "exportSrt",
+    "exportXml",
+    "isStatus",
+    "openArchive",
+    "parseRetention",
+  ]);
+});

@@ -41,13 +41,24 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
   ["rooms", async (args, io) => (await import("./rooms.ts")).roomsCommand(args, io)],
   ["collect", async (args, io) => (await import("./collect.ts")).collectCommand(args, io)],
   ["consume", async (args, io) => (await import("./consume.ts")).consumeCommand(args, io)],
+  // The archive's; node:sqlite and the PostgreSQL client load only when an archive is opened.
+  ["archive", async (args, io) => (await import("./archive.ts")).archiveCommand(args, io)],
+  ["logs", async (args, io) => (await import("./logs.ts")).logsCommand(args, io)],
+  ["export", async (args, io) => (await import("./export.ts")).exportCommand(args, io)],
 ]);
 
 /**
  * The commands that print a help of their own for `--help`. Their help needs
  * none of the NATS client, which they load only once they run.
  */
-const COMMANDS_WITH_OWN_HELP: ReadonlySet<string> = new Set(["rooms", "collect", "consume"]);
+const COMMANDS_WITH_OWN_HELP: ReadonlySet<string> = new Set([
+  "rooms",
+  "collect",
+  "consume",
+  "archive",
+  "logs",
+  "export",
+]);
 
 const HELP = `douyu ${VERSION}: Douyu (斗鱼) live chat ("barrage") in your terminal
 
@@ -65,6 +76,14 @@ Usage:
                                    their messages into NATS JetStream
   douyu consume --nats URL [options]
                                    the collected messages, printed as when watching
+  douyu archive [options] <room…> --db TARGET
+                                   keep every message in an archive (a SQLite file or
+                                   postgres://…); also --nats URL, --import FILE…
+  douyu logs --db TARGET <room> [options]
+                                   what an archive kept, printed as when watching
+  douyu export --db TARGET <room> --format jsonl|csv|xml|ass|srt [--out FILE]
+                                   an archived room as a file: NDJSON, CSV, danmaku
+                                   XML, ASS or SRT subtitles
 
 <room> is a numeric room id, a name such as yyf, or a URL such as
 douyu.com/yyf or https://www.douyu.com/9999.
@@ -153,6 +172,17 @@ Scale out on NATS JetStream (see docs/scale-out.md; douyu rooms|collect|consume 
                      --durable NAME (resume where it stopped), and the output
                      and filter options above
 
+Keep a room's history (see docs/archive.md; douyu archive|logs --help):
+  archive: --db TARGET (a file, or postgres://…), --retain D (30d: drop whole
+                     days), --types, --count, --duration, --url as above; --nats
+                     URL --durable NAME to keep the cluster's stream; --import
+                     FILE… for recordings and NDJSON; Ctrl-C or SIGTERM commit
+                     what is left and end it with status 0
+  logs: --user NAME|UID, --since D, --until D, --types a,b, --search WORDS,
+                     --limit N (the newest N), --json
+  export: --format F, --since D, --until D, --start TIME (time zero; default the
+                     first message), --out FILE
+
   -h, --help         show this help
   --version          show the version
 
@@ -160,6 +190,7 @@ Output: messages on stdout, one per line; status and errors on stderr.
 Exit status: 0 done, 1 failure (no endpoint reachable, room lookup, file),
 2 usage error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 serve runs until it is stopped: Ctrl-C or SIGTERM end it with status 0.
+archive runs until it is stopped: Ctrl-C or SIGTERM commit and end it with status 0.
 `;
 
 const SHORT_USAGE =

@@ -7,7 +7,6 @@
  * @module
  */
 
-import { isSafeName } from "../base/names.ts";
 import type { TimedMessage } from "../archive/timed.ts";
 import type { Message } from "../protocol/messages.ts";
 import { GiftCatalogCache } from "../web/gifts.ts";
@@ -35,12 +34,12 @@ import { giftPricer, Printer } from "./printer.ts";
 import { resolveRooms } from "./resolve.ts";
 import {
   clusterSettings,
-  invalid,
   loadNats,
   NATS_OPTIONS,
   NATS_OPTIONS_HELP,
   OK,
   runNatsCommand,
+  streamReading,
   withCluster,
 } from "./nats_setup.ts";
 
@@ -100,20 +99,8 @@ export function consumeCommand(args: string[], io: CliIO): Promise<number> {
     const wait = giftWait(values["gift-wait"]);
     const target = clusterSettings(values);
     target.options.name = "douyu consume";
-    const durable = values.durable;
-    if (durable !== undefined && !isSafeName(durable)) {
-      throw invalid("durable", durable, "1 to 64 letters, digits, _ or -");
-    }
     const nats = await loadNats();
-    let since: number | undefined;
-    if (values.since !== undefined) {
-      since = nats.parseSince(values.since, Date.now());
-      if (since === undefined) {
-        throw invalid("since", values.since, "a duration such as 10m or 2h, or a date");
-      }
-    }
-    const texts = (values.rooms ?? []).flatMap((text) => text.split(/[,，]/))
-      .map((text) => text.trim()).filter((text) => text !== "");
+    const { durable, since, rooms: texts } = streamReading(values, nats);
     const { stop, unlink } = stopController(io);
     const gifts = new GiftCatalogCache(giftBases(webApis));
     try {

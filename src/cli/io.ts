@@ -35,6 +35,12 @@ export interface CliIO {
   /** Colour human output. Default false; `runCli` sets it for a terminal without NO_COLOR. */
   color?: boolean;
   /**
+   * Standard error is a terminal: a long command (an import) may show its
+   * progress there, on a line it rewrites. Default false: never in a pipe
+   * or a file.
+   */
+  progress?: boolean;
+  /**
    * Aborted on SIGINT or SIGTERM: the command logs out, flushes the
    * recording and returns 130 (143 when the reason is `"SIGTERM"`).
    * Commands that run until stopped (`serve`, `overlay`) return 0.

@@ -1,5 +1,5 @@
 /**
- * What `douyu rooms`, `douyu collect` and `douyu consume` share: the
+ * What `douyu rooms`, `douyu collect`, `douyu consume` and `douyu archive --nats` share: the
  * `--nats` and cluster options, loading `src/nats/` (and with it the NATS
  * client) only when one of them runs, and turning errors into exit codes.
  *
@@ -7,6 +7,7 @@
  */
 
 import { errorText } from "../base/errors.ts";
+import { isSafeName } from "../base/names.ts";
 import type { Cluster, ConnectClusterOptions } from "../nats/mod.ts";
 import {
   CliFailure,
@@ -86,6 +87,33 @@ export async function loadNats(): Promise<NatsModule> {
       { cause: error },
     );
   }
+}
+
+/**
+ * What a command reading the stream (`consume`, `archive --nats`) takes:
+ * `--durable` (checked), `--since` (a time), `--rooms` (the texts typed,
+ * split on commas, to resolve).
+ *
+ * @throws {UsageError} naming the option with a bad value.
+ */
+export function streamReading(
+  values: { durable?: string; since?: string; rooms?: string[] },
+  nats: NatsModule,
+): { durable: string | undefined; since: number | undefined; rooms: string[] } {
+  const durable = values.durable;
+  if (durable !== undefined && !isSafeName(durable)) {
+    throw invalid("durable", durable, "1 to 64 letters, digits, _ or -");
+  }
+  let since: number | undefined;
+  if (values.since !== undefined) {
+    since = nats.parseSince(values.since, Date.now());
+    if (since === undefined) {
+      throw invalid("since", values.since, "a duration such as 10m or 2h, or a date");
+    }
+  }
+  const rooms = (values.rooms ?? []).flatMap((text) => text.split(/[,，]/))
+    .map((text) => text.trim()).filter((text) => text !== "");
+  return { durable, since, rooms };
 }
 
 /** The values of {@linkcode NATS_OPTIONS}. */

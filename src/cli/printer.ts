@@ -144,7 +144,7 @@ export class Printer {
  */
 export function giftPricer(
   io: CliIO,
-  options: OutputOptions,
+  options: Pick<OutputOptions, "types">,
   gifts: GiftCatalogCache | undefined,
   wait: number | undefined,
   stop: AbortSignal,

@@ -59,6 +59,7 @@ function denoIO(): SystemIO {
       stderr,
       // Deno.noColor reflects NO_COLOR without reading the environment (no --allow-env).
       color: Deno.stdout.isTerminal() && !Deno.noColor,
+      progress: Deno.stderr.isTerminal(),
       signal: controller.signal,
     },
     args: Deno.args,
@@ -118,6 +119,7 @@ async function nodeIO(): Promise<SystemIO> {
       stdout: writer(process.stdout),
       stderr: writer(process.stderr),
       color: process.stdout.isTTY === true && (noColor === undefined || noColor === ""),
+      progress: process.stderr.isTTY === true,
       signal: controller.signal,
     },
     args: process.argv.slice(2),

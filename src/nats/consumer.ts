@@ -1,18 +1,23 @@
 /**
  * Reading the `DOUYU` stream back: {@linkcode subscribe} yields the
  * collected messages, filtered by room and type, from now on, from a point
- * in time, or (durably) from where a named consumer left off.
+ * in time, or (durably) from where a named consumer left off; or, as a
+ * group of readers sharing one server-side consumer, each message to one of
+ * them, acknowledged by the reader once it has done with it.
  *
  * @module
  */
 
 import {
+  AckPolicy,
   type Consumer,
+  type ConsumerConfig,
   type ConsumerMessages,
   DeliverPolicy,
   type JsMsg,
   type OrderedConsumerOptions,
 } from "@nats-io/jetstream";
+import { nanos } from "@nats-io/transport-node";
 import { errorText } from "../base/errors.ts";
 import { setRepeating } from "../base/timers.ts";
 import { isSafeName } from "../base/names.ts";
@@ -32,9 +37,12 @@ import { parseJsonObject } from "./records.ts";
 import { DurablePosition, GapTracker, type ReadGap } from "./readers.ts";
 
 export type { ReadGap } from "./readers.ts";
+export { parseSince } from "../base/when.ts";
 
 /** Filter subjects past which a consumer filters by the stream's wildcard instead. */
 const MAX_FILTERS = 256;
+/** A group's default ack wait, ms: see {@linkcode SubscribeOptions.group}. */
+const GROUP_ACK_WAIT_MS = 10_000;
 /** Messages the client fetches ahead. */
 const PREFETCH = 256;
 /** Nesting a message may have (Douyu's is at most three levels deep). */
@@ -82,6 +90,30 @@ export interface SubscribeOptions {
    * resumed too late). Also counted in {@linkcode Subscription.missed}.
    */
   onGap?: (gap: ReadGap) => void;
+  /**
+   * A group's name, instead of `durable`: the readers with this name share
+   * one durable consumer on the server, which hands each message to one of
+   * them, and resends it (to any) until that reader calls its `ack()`. A
+   * reader acknowledges once it has done with a message (an archive: once
+   * its transaction committed), so a reader killed at any point loses
+   * nothing: what it held comes again, perhaps to another reader, and
+   * perhaps twice (at-least-once). The consumer stays on the server, at its
+   * position, when every reader has gone. `since` applies when it is
+   * created; gaps are not reported (`onGap`) for a group.
+   */
+  group?: string;
+  /**
+   * For a group: most messages handed out and not yet acknowledged; the
+   * server sends no more until some are. Only used when the group's
+   * consumer is created. Default 1024.
+   */
+  maxAckPending?: number;
+  /**
+   * For a group: how long a message handed out may stay unacknowledged
+   * before it is sent again, ms. Only used when the group's consumer is
+   * created. Default 10 000.
+   */
+  ackWait?: number;
   /** Aborting it ends the loop. */
   signal?: AbortSignal;
 }
@@ -117,6 +149,8 @@ export interface ClusterMessage<M extends Message = Message> {
   seq: number;
   /** When the stream stored it, ms since the epoch. */
   storedAt: number;
+  /** For a `group` reader: acknowledges the message (idempotent). */
+  ack?: () => void;
 }
 
 /**
@@ -156,10 +190,23 @@ export class Subscription<M extends Message = Message>
         throw new RangeError(`invalid message type ${JSON.stringify(type)}`);
       }
     }
-    if (options.durable !== undefined && !isSafeName(options.durable)) {
-      throw new RangeError(
-        `a durable name is 1 to 64 letters, digits, _ or -, got ${JSON.stringify(options.durable)}`,
-      );
+    for (const name of [options.durable, options.group]) {
+      if (name !== undefined && !isSafeName(name)) {
+        throw new RangeError(
+          `a durable name is 1 to 64 letters, digits, _ or -, got ${JSON.stringify(name)}`,
+        );
+      }
+    }
+    if (options.durable !== undefined && options.group !== undefined) {
+      throw new RangeError("a reader is durable or in a group, not both");
+    }
+    const wait = options.ackWait;
+    if (wait !== undefined && (!Number.isFinite(wait) || wait < 1000 || wait > 3_600_000)) {
+      throw new RangeError(`ackWait must be from 1000 to 3600000 ms, got ${wait}`);
+    }
+    const pending = options.maxAckPending;
+    if (pending !== undefined && (!Number.isSafeInteger(pending) || pending < 1)) {
+      throw new RangeError(`maxAckPending must be a positive integer, got ${pending}`);
     }
     this.#rooms = options.rooms?.length ? new Set(options.rooms) : undefined;
     this.#types = options.types?.length ? new Set(options.types) : undefined;
@@ -217,6 +264,10 @@ export class Subscription<M extends Message = Message>
 
   async *#read(): AsyncGenerator<ClusterMessage<M>, undefined> {
     if (this.#closed) return;
+    if (this.#options.group !== undefined) {
+      yield* this.#readGroup(this.#options.group);
+      return;
+    }
     const { js, jsm } = this.#cluster;
     const filters = filterSubjects(this.#options.rooms, this.#options.types, {
       multiple: this.#cluster.multipleFilters,
@@ -293,6 +344,92 @@ export class Subscription<M extends Message = Message>
       messages.stop();
       await position?.close();
       await this.close();
+    }
+  }
+
+  /** A group reader: a share of one durable consumer, each message acknowledged by its reader. */
+  async *#readGroup(name: string): AsyncGenerator<ClusterMessage<M>, undefined> {
+    const consumer = await this.#groupConsumer(name);
+    if (this.#closed) return;
+    const messages = await consumer.consume({ max_messages: PREFETCH });
+    if (this.#closed) {
+      messages.stop();
+      return;
+    }
+    this.#messages = messages;
+    // One iterator, read by hand: after `stop()`, the rest of it is read below.
+    const iterator = messages[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        const next = await iterator.next();
+        if (next.done) break;
+        const raw = next.value;
+        const item = this.#parse(raw);
+        if (item !== undefined) {
+          item.ack = once(() => raw.ack());
+          yield item;
+        } else {
+          raw.ack(); // not for this reader, or malformed: done with
+        }
+        if (this.#closed) break;
+      }
+    } finally {
+      messages.stop();
+      // Fetched ahead and never handed out: redelivered at once, to any reader of the group,
+      // instead of after the ack wait. (What was handed out its reader may still acknowledge.)
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+        next.value.nak();
+      }
+      await this.close();
+    }
+  }
+
+  async #groupConsumer(name: string): Promise<Consumer> {
+    const { js, jsm } = this.#cluster;
+    const filters = filterSubjects(this.#options.rooms, this.#options.types, {
+      multiple: this.#cluster.multipleFilters,
+    });
+    const since = this.#options.since;
+    try {
+      const config: Partial<ConsumerConfig> = {
+        durable_name: name,
+        ack_policy: AckPolicy.Explicit,
+        max_ack_pending: this.#options.maxAckPending ?? PREFETCH * 4,
+        // What a reader had not acknowledged when it stopped comes again after this.
+        ack_wait: nanos(this.#options.ackWait ?? GROUP_ACK_WAIT_MS),
+        ...(filters.subjects.length === 1
+          ? { filter_subject: filters.subjects[0]! }
+          : { filter_subjects: filters.subjects }),
+        ...(since === undefined ? { deliver_policy: DeliverPolicy.New } : {
+          deliver_policy: DeliverPolicy.StartTime,
+          opt_start_time: new Date(since).toISOString(),
+        }),
+      };
+      let existing: ConsumerConfig | undefined;
+      try {
+        existing = (await jsm.consumers.info(STREAM_NAME, name)).config;
+      } catch {
+        existing = undefined;
+      }
+      if (existing === undefined) {
+        await jsm.consumers.add(STREAM_NAME, config);
+      } else {
+        const had = existing.filter_subjects ??
+          (existing.filter_subject ? [existing.filter_subject] : []);
+        if (had.join(" ") !== filters.subjects.join(" ")) {
+          throw new ClusterError(
+            `durable consumer ${name} reads ${had.join(", ") || "everything"}, not ${
+              filters.subjects.join(", ")
+            }; use another name or the same --rooms and --types`,
+          );
+        }
+      }
+      return await js.consumers.get(STREAM_NAME, name);
+    } catch (error) {
+      if (error instanceof ClusterError) throw error;
+      throw new ClusterError(`cannot read the ${STREAM_NAME} stream: ${errorText(error)}`, {
+        cause: error,
+      });
     }
   }
 
@@ -405,33 +542,14 @@ export function filterSubjects(
   return { subjects: [`${SUBJECT_PREFIX}.${room}.${type === ">" ? "*" : type}`] };
 }
 
-/**
- * Parses `--since`: a duration back from now (`90s`, `10m`, `2h`, `1d`) or a
- * date (`2024-05-01T20:00:00Z`).
- *
- * @param text The text.
- * @param now The current time, ms since the epoch.
- * @returns The time, ms since the epoch, or `undefined` when not understood.
- *
- * @example
- * ```ts
- * import { parseSince } from "@x/douyu/nats";
- *
- * console.log(parseSince("10m", 1_000_000)); // 400000
- * console.log(parseSince("2024-05-01T00:00:00Z", 0)); // 1714521600000
- * console.log(parseSince("soon", 0)); // undefined
- * ```
- */
-export function parseSince(text: string, now: number): number | undefined {
-  const match = /^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)\s*$/.exec(text);
-  if (match !== null) {
-    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as "s"];
-    const ms = Number(match[1]) * unit;
-    return Number.isFinite(ms) && ms <= now ? Math.round(now - ms) : undefined;
-  }
-  if (!/^\d{4}-\d{2}-\d{2}/.test(text.trim())) return undefined;
-  const time = Date.parse(text);
-  return Number.isFinite(time) ? time : undefined;
+/** `fn`, called at most once. */
+function once(fn: () => void): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    fn();
+  };
 }
 
 /**

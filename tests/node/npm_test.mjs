@@ -70,6 +70,7 @@ test(
     match(manifest.engines.node, /^>=20(\.|$)/);
     deepStrictEqual(Object.keys(manifest.exports).sort(), [
       ".",
+      "./archive",
       "./nats",
       "./package.json",
       "./testing",
@@ -94,6 +95,38 @@ test(
     strictEqual(nats.parseSince("10m", 1_000_000), 400_000);
     strictEqual(manifest.dependencies, undefined);
     ok(new nats.ClusterError("x") instanceof douyu.DouyuError, "one DouyuError for both");
+  },
+);
+
+test(
+  "./archive: loads on Node; a SQLite archive without node:sqlite is one clear error",
+  LIMIT,
+  async () => {
+    const archive = await import(
+      pathToFileURL(requireFromConsumer.resolve(`${manifest.name}/archive`)).href
+    );
+    strictEqual(typeof archive.Archive.open, "function");
+    const dir = await mkdtemp(join(tmpdir(), "douyu-npm-archive-"));
+    try {
+      const hasSqlite = await import("node:sqlite").then(() => true, () => false);
+      const opened = archive.Archive.open(join(dir, "a.db"));
+      if (hasSqlite) {
+        await (await opened).close();
+      } else {
+        // Node 20: no node:sqlite. One line that says which runtimes have it.
+        const error = await opened.then(() => undefined, (e) => e);
+        ok(error instanceof archive.ArchiveError, String(error));
+        match(error.message, /node:sqlite, built into Deno 2\.2\+, Bun 1\.4\+ and Node 22\.13\+/);
+        match(error.message, /this is Node 20\./);
+        const bin = join(PACKAGE_DIR, manifest.bin.douyu);
+        const run = await runNode([bin, "archive", "--db", join(dir, "b.db"), "9999"]);
+        strictEqual(run.code, 1, run.stderr);
+        strictEqual(run.stderr.trim().split("\n").length, 1, run.stderr);
+        match(run.stderr, /^douyu: SQLite archives need node:sqlite/);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   },
 );
 

@@ -1,0 +1,505 @@
+/**
+ * The SQLite archive, through `node:sqlite` (built into Deno 2.2+, Bun 1.4+
+ * and Node 22.13+): one file, in WAL mode, with one set of tables per UTC
+ * day (`YYYYMMDD` below):
+ *
+ * | table | holds |
+ * | --- | --- |
+ * | `m_YYYYMMDD` | one row per message: room, time, type, sender, text, gift and value, key, block |
+ * | `b_YYYYMMDD` | the messages' JSON, deflated in blocks of one room (`blocks.ts`) |
+ * | `f_YYYYMMDD` | the search index (FTS5, contentless, no positions): `terms.ts` |
+ * | `minutes_…`, `users_…`, `gifts_…` | the roll-ups (`rollup.ts`) |
+ *
+ * plus `types` (type names by code), `statuses` (connection changes) and
+ * `archive_info`.
+ *
+ * A message's id orders it by arrival time: it is 16 × the milliseconds
+ * since its day began, or one more than the last id when several arrive in
+ * one millisecond. So the search index, which hands out ids newest first,
+ * hands out messages newest first.
+ *
+ * This file writes; `sqlite_read.ts` reads.
+ *
+ * @module
+ */
+
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { errorText } from "../base/errors.ts";
+import { ArchiveError } from "./errors.ts";
+import { OpenBlock, packBlock } from "./blocks.ts";
+import { DAY_MS, dayName, dayOf } from "./days.ts";
+import { Rollup } from "./rollup.ts";
+import { hexInto, isHexKey, type MessageRow } from "./rows.ts";
+import { ChunkedInsert } from "./sqlite_chunks.ts";
+import { ID_SCALE, SqliteReader } from "./sqlite_read.ts";
+import { checkSchema, dayTables, dropTables, listDays, setUp } from "./sqlite_tables.ts";
+import type { ArchiveQuery, Store, WriteOutcome } from "./store.ts";
+import { nameTerm, roomPrefix, textTerms, userTerm } from "./terms.ts";
+import type { TimedMessage, TimedStatus } from "./timed.ts";
+
+type SqliteModule = typeof import("node:sqlite");
+
+/**
+ * `node:sqlite`, or an {@linkcode ArchiveError} that says which runtimes
+ * have it.
+ */
+export async function loadSqlite(): Promise<SqliteModule> {
+  try {
+    return await import("node:sqlite");
+  } catch (error) {
+    const node = (globalThis as { process?: { versions?: { node?: string } } }).process?.versions
+      ?.node;
+    throw new ArchiveError(
+      "SQLite archives need node:sqlite, built into Deno 2.2+, Bun 1.4+ and Node 22.13+" +
+        (node !== undefined
+          ? `; this is Node ${node}, which has none (use Node 22.13 or later)`
+          : "") +
+        "; a postgres:// archive works without it",
+      { cause: error },
+    );
+  }
+}
+
+/** The tables of one day, their statements, and the blocks being filled. */
+interface Day {
+  day: number;
+  suffix: string;
+  start: number;
+  /** The highest id stored, and the time of that message. */
+  lastId: number;
+  lastT: number;
+  /** Rows in by 64, returning the ids stored. */
+  insert: ChunkedInsert;
+  /** One row, for an id taken by another writer. */
+  insertOne: StatementSync;
+  keyExists: StatementSync;
+  terms: ChunkedInsert;
+  reserveBlock: StatementSync;
+  updateBlock: StatementSync;
+  minutes: ChunkedInsert;
+  users: ChunkedInsert;
+  gifts: ChunkedInsert;
+  /** The open block of each room. */
+  blocks: Map<number, OpenBlock>;
+}
+
+/** Options of {@linkcode SqliteStore.open}. */
+export interface SqliteOptions {
+  /** Open for reading only (`douyu logs`): nothing is created or written. */
+  readOnly?: boolean;
+}
+
+/** The archive in a SQLite file. */
+export class SqliteStore implements Store {
+  readonly engine = "sqlite" as const;
+  readonly strips = true;
+  readonly #db: DatabaseSync;
+  readonly #path: string;
+  readonly #reader: SqliteReader;
+  readonly #days = new Map<number, Day>();
+  readonly #types = new Map<string, number>();
+  readonly #typeCode: StatementSync | undefined;
+  readonly #addType: StatementSync | undefined;
+  readonly #addStatus: StatementSync | undefined;
+  #closed = false;
+
+  private constructor(db: DatabaseSync, path: string, reader: SqliteReader, readOnly: boolean) {
+    this.#db = db;
+    this.#path = path;
+    this.#reader = reader;
+    if (!readOnly) {
+      this.#typeCode = db.prepare("SELECT code FROM types WHERE name = ?");
+      this.#addType = db.prepare("INSERT OR IGNORE INTO types (name) VALUES (?)");
+      this.#addStatus = db.prepare(
+        "INSERT INTO statuses (room, t, status, detail) VALUES (?, ?, ?, ?)",
+      );
+    }
+  }
+
+  /**
+   * Opens (or creates) an archive file.
+   *
+   * @throws {ArchiveError} The runtime has no `node:sqlite`, the file
+   * cannot be opened, or it is another kind of database.
+   */
+  static async open(path: string, options: SqliteOptions = {}): Promise<SqliteStore> {
+    const { DatabaseSync } = await loadSqlite();
+    const readOnly = options.readOnly ?? false;
+    let db: DatabaseSync | undefined;
+    try {
+      db = new DatabaseSync(path, { readOnly });
+      db.exec("PRAGMA busy_timeout = 10000");
+      if (!readOnly) setUp(db, path);
+      else checkSchema(db, path);
+      const reader = new SqliteReader(db, () => listDays(db!));
+      return new SqliteStore(db, path, reader, readOnly);
+    } catch (error) {
+      try {
+        db?.close();
+      } catch {
+        // The error above is the one to report.
+      }
+      if (error instanceof ArchiveError) throw error;
+      throw new ArchiveError(`cannot open archive ${path}: ${errorText(error)}`, { cause: error });
+    }
+  }
+
+  /**
+   * Stores rows and status changes in one transaction, at once (`node:sqlite`
+   * is synchronous).
+   *
+   * @throws {ArchiveError} The transaction failed; nothing of it was stored.
+   */
+  write(rows: readonly MessageRow[], statuses: readonly TimedStatus[]): WriteOutcome {
+    if (this.#closed) throw new ArchiveError("the archive is closed");
+    const db = this.#db;
+    try {
+      db.exec("BEGIN IMMEDIATE");
+      const stored = new Array<boolean>(rows.length).fill(false);
+      const dirty = new Map<OpenBlock, Day>();
+      const rollups = new Map<Day, Rollup>();
+      // Runs of rows of one day (usually the whole batch).
+      for (let start = 0, end = 0; start < rows.length; start = end) {
+        const dayNumber = dayOf(rows[start]!.t);
+        end = start + 1;
+        while (end < rows.length && dayOf(rows[end]!.t) === dayNumber) end++;
+        const day = this.#day(dayNumber);
+        let rollup = rollups.get(day);
+        if (rollup === undefined) rollups.set(day, rollup = new Rollup());
+        this.#insertRun(day, rows, start, end, stored, dirty, rollup);
+      }
+      for (const [block, day] of dirty) writeBlock(day, block);
+      for (const [day, rollup] of rollups) writeRollup(day, rollup);
+      for (const status of statuses) {
+        this.#addStatus!.run(status.room, status.t, status.status, status.detail ?? null);
+      }
+      db.exec("COMMIT");
+      return { stored };
+    } catch (error) {
+      if (db.isTransaction) {
+        try {
+          db.exec("ROLLBACK");
+        } catch {
+          // The error above is the one to report.
+        }
+      }
+      // The blocks went back to what they held before: start new ones.
+      for (const day of this.#days.values()) day.blocks.clear();
+      throw new ArchiveError(`cannot write to archive ${this.#path}: ${errorText(error)}`, {
+        cause: error,
+      });
+    }
+  }
+
+  /**
+   * Inserts rows `start` to `end` (all of one day): gives each an id and a
+   * place in its room's block, inserts them by chunks, settles the ones a
+   * chunk did not take (duplicates, or an id another writer took), then
+   * indexes and rolls up the ones stored.
+   */
+  #insertRun(
+    day: Day,
+    rows: readonly MessageRow[],
+    start: number,
+    end: number,
+    stored: boolean[],
+    dirty: Map<OpenBlock, Day>,
+    rollup: Rollup,
+  ): void {
+    const count = end - start;
+    const ids = new Array<number>(count);
+    const blocks = new Array<OpenBlock>(count);
+    const values = new Array<unknown>(count * COLUMNS);
+    const keys = new KeyBuffers(count);
+    const given = new Set<number>();
+    for (let i = 0; i < count; i++) {
+      const row = rows[start + i]!;
+      let block = day.blocks.get(row.room);
+      if (block === undefined || !block.fits(row.json.length)) {
+        block = new OpenBlock(Number(day.reserveBlock.run().lastInsertRowid));
+        day.blocks.set(row.room, block);
+      }
+      const base = (row.t - day.start) * ID_SCALE;
+      // In order: after the last id. Out of order (an older message): at its time, or after
+      // the ids this run already gave at that time.
+      let id = row.t >= day.lastT ? Math.max(base, day.lastId + 1) : base;
+      if (id <= day.lastId) { while (given.has(id)) id++; }
+      given.add(id);
+      if (id > day.lastId) {
+        day.lastId = id;
+        day.lastT = row.t;
+      }
+      ids[i] = id;
+      blocks[i] = block;
+      rowValues(values, i * COLUMNS, id, row, this.#type(row.type), block, keys);
+      block.add(row.json);
+      dirty.set(block, day);
+    }
+    const inserted = new Set<number>();
+    day.insert.run(values, (returned) => inserted.add(returned[0] as number));
+    const terms: unknown[] = [];
+    for (let i = 0; i < count; i++) {
+      const row = rows[start + i]!;
+      const block = blocks[i]!;
+      let id = ids[i]!;
+      if (!inserted.has(id)) {
+        const slot = values.slice(i * COLUMNS, (i + 1) * COLUMNS);
+        const key = slot[KEY_COLUMN];
+        if (key !== null && day.keyExists.get(row.room, key as string) !== undefined) {
+          // Already stored: its place in the block stays empty.
+          block.lines[slot[POS_COLUMN] as number] = "";
+          continue;
+        }
+        // The id was taken (another writer, or a burst in one millisecond): the next free one.
+        do slot[0] = ++id; while (day.insertOne.run(...slot as never[]).changes === 0);
+        if (id > day.lastId) {
+          day.lastId = id;
+          day.lastT = row.t;
+        }
+      }
+      stored[start + i] = true;
+      const prefix = roomPrefix(row.room);
+      let text = row.text !== null && row.text !== "" ? textTerms(row.text, prefix) : "";
+      if (row.uid !== null) text += ` ${userTerm(prefix, row.uid)}`;
+      if (row.name !== null && row.name !== "") text += ` ${nameTerm(prefix, row.name)}`;
+      if (text !== "") terms.push(id, text);
+      rollup.add(row);
+    }
+    day.terms.run(terms);
+  }
+
+  /** The code of a type name, added to `types` the first time. */
+  #type(name: string): number {
+    let code = this.#types.get(name);
+    if (code === undefined) {
+      this.#addType!.run(name);
+      code = Number((this.#typeCode!.get(name) as { code: number }).code);
+      this.#types.set(name, code);
+    }
+    return code;
+  }
+
+  /** A day's tables, created the first time. */
+  #day(dayNumber: number): Day {
+    let day = this.#days.get(dayNumber);
+    if (day !== undefined) return day;
+    const db = this.#db;
+    const suffix = dayName(dayNumber);
+    db.exec(dayTables(suffix));
+    // Segments merged 8 at a time, not 4: a quarter less work per insert, a byte more a message.
+    db.exec(`INSERT INTO f_${suffix} (f_${suffix}, rank) VALUES ('automerge', 8)`);
+    const last = db.prepare(`SELECT id, t FROM m_${suffix} ORDER BY id DESC LIMIT 1`).get() as
+      | { id: number; t: number }
+      | undefined;
+    day = {
+      day: dayNumber,
+      suffix,
+      start: dayNumber * DAY_MS,
+      lastId: last?.id ?? -1,
+      lastT: last?.t ?? -Infinity,
+      insert: new ChunkedInsert(db, `INSERT OR IGNORE INTO m_${suffix}`, COLUMNS, "RETURNING id"),
+      insertOne: db.prepare(
+        `INSERT OR IGNORE INTO m_${suffix} VALUES (${new Array(COLUMNS).fill("?").join(", ")})`,
+      ),
+      keyExists: db.prepare(`SELECT 1 FROM m_${suffix} WHERE room = ? AND key = ?`),
+      terms: new ChunkedInsert(db, `INSERT INTO f_${suffix} (rowid, terms)`, 2),
+      reserveBlock: db.prepare(`INSERT INTO b_${suffix} (data) VALUES (x'')`),
+      updateBlock: db.prepare(`UPDATE b_${suffix} SET data = ? WHERE id = ?`),
+      minutes: new ChunkedInsert(
+        db,
+        `INSERT INTO minutes_${suffix}`,
+        7,
+        `ON CONFLICT DO UPDATE SET messages = messages + excluded.messages,
+          items = items + excluded.items, value = value + excluded.value,
+          unpriced = unpriced + excluded.unpriced`,
+      ),
+      users: new ChunkedInsert(
+        db,
+        `INSERT INTO users_${suffix}`,
+        7,
+        `ON CONFLICT DO UPDATE SET name = coalesce(excluded.name, name),
+          chats = chats + excluded.chats, gifts = gifts + excluded.gifts,
+          value = value + excluded.value`,
+      ),
+      gifts: new ChunkedInsert(
+        db,
+        `INSERT INTO gifts_${suffix}`,
+        6,
+        `ON CONFLICT DO UPDATE SET name = coalesce(excluded.name, name),
+          items = items + excluded.items, value = value + excluded.value`,
+      ),
+      blocks: new Map(),
+    };
+    this.#days.set(dayNumber, day);
+    return day;
+  }
+
+  query(query: ArchiveQuery): AsyncGenerator<TimedMessage> {
+    return this.#reader.query(query);
+  }
+
+  statuses(room: number, since?: number, until?: number): AsyncGenerator<TimedStatus> {
+    return this.#reader.statuses(room, since, until);
+  }
+
+  days(): Promise<number[]> {
+    return Promise.resolve(listDays(this.#db));
+  }
+
+  /** The blocks still filling, deflated before the archive closes (they are not continued). */
+  #deflateOpenBlocks(): void {
+    const open = [...this.#days.values()].flatMap((day) =>
+      [...day.blocks.values()].filter((block) => block.stored).map((block) => ({ day, block }))
+    );
+    if (open.length === 0) return;
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      for (const { day, block } of open) {
+        day.updateBlock.run(packBlock(block.lines), block.id);
+        block.stored = false;
+      }
+      this.#db.exec("COMMIT");
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  dropDays(days: readonly number[]): Promise<void> {
+    if (days.length === 0) return Promise.resolve();
+    const db = this.#db;
+    try {
+      db.exec("BEGIN IMMEDIATE");
+      for (const day of days) {
+        db.exec(dropTables(dayName(day)));
+        this.#days.delete(day);
+      }
+      // Status changes of days no longer kept: a few rows, not a partition.
+      const kept = listDays(db)[0];
+      db.prepare("DELETE FROM statuses WHERE t < ?").run(
+        kept === undefined ? Number.MAX_SAFE_INTEGER : kept * DAY_MS,
+      );
+      db.exec("COMMIT");
+      // The freed pages go back to the file system, not just to SQLite's free list.
+      db.exec("PRAGMA incremental_vacuum");
+      return Promise.resolve();
+    } catch (error) {
+      if (db.isTransaction) db.exec("ROLLBACK");
+      return Promise.reject(
+        new ArchiveError(`cannot drop days from ${this.#path}: ${errorText(error)}`, {
+          cause: error,
+        }),
+      );
+    }
+  }
+
+  size(): Promise<number> {
+    const db = this.#db;
+    const pages = db.prepare("PRAGMA page_count").get() as { page_count: number };
+    const size = db.prepare("PRAGMA page_size").get() as { page_size: number };
+    const free = db.prepare("PRAGMA freelist_count").get() as { freelist_count: number };
+    return Promise.resolve((pages.page_count - free.freelist_count) * size.page_size);
+  }
+
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closed = true;
+    this.#reader.close();
+    try {
+      try {
+        this.#deflateOpenBlocks();
+      } finally {
+        this.#db.close();
+      }
+    } catch (error) {
+      return Promise.reject(
+        new ArchiveError(`cannot close archive ${this.#path}: ${errorText(error)}`, {
+          cause: error,
+        }),
+      );
+    }
+    return Promise.resolve();
+  }
+}
+
+/**
+ * Writes a block as it now is: deflated once full; while it fills, as it
+ * is (it is written again at each commit, and deflating it each time would
+ * cost more than the rest of the commit).
+ */
+function writeBlock(day: Day, block: OpenBlock): void {
+  const full = block.full;
+  day.updateBlock.run(packBlock(block.lines, full), block.id);
+  block.stored = !full;
+}
+
+/** Adds a commit's roll-up to its day's tables. */
+function writeRollup(day: Day, rollup: Rollup): void {
+  const minutes: unknown[] = [];
+  for (const m of rollup.minutes.values()) {
+    minutes.push(m.room, m.minute, m.type, m.messages, m.items, m.value, m.unpriced);
+  }
+  day.minutes.run(minutes);
+  const users: unknown[] = [];
+  for (const u of rollup.users.values()) {
+    users.push(u.room, u.hour, u.uid, u.name, u.chats, u.gifts, u.value);
+  }
+  day.users.run(users);
+  const gifts: unknown[] = [];
+  for (const g of rollup.gifts.values()) {
+    gifts.push(g.room, g.minute, g.gift, g.name, g.items, g.value);
+  }
+  day.gifts.run(gifts);
+}
+
+/** Values per message row, and where the key and the block position are among them. */
+const COLUMNS = 15;
+const KEY_COLUMN = 12;
+const POS_COLUMN = 14;
+
+/**
+ * Writes a row's values at `at` in `values`, in the columns' order. A hex
+ * chat id goes in as its 16 bytes, in one of `keys`' buffers.
+ */
+function rowValues(
+  values: unknown[],
+  at: number,
+  id: number,
+  row: MessageRow,
+  type: number,
+  block: OpenBlock,
+  keys: KeyBuffers,
+): void {
+  values[at] = id;
+  values[at + 1] = row.room;
+  values[at + 2] = row.t;
+  values[at + 3] = type;
+  values[at + 4] = row.uid;
+  values[at + 5] = row.name;
+  values[at + 6] = row.level;
+  values[at + 7] = row.text;
+  values[at + 8] = row.giftId;
+  values[at + 9] = row.giftName;
+  values[at + 10] = row.giftCount;
+  values[at + 11] = row.giftValue;
+  values[at + KEY_COLUMN] = isHexKey(row.key) ? hexInto(row.key, keys.next()) : row.key;
+  values[at + 13] = block.id;
+  values[at + POS_COLUMN] = block.lines.length;
+}
+
+/** 16-byte buffers for the chat ids of one run, cut from one allocation. */
+class KeyBuffers {
+  readonly #buffers: Uint8Array;
+  #next = 0;
+
+  /** @param count How many will be handed out, at most. */
+  constructor(count: number) {
+    this.#buffers = new Uint8Array(count * 16);
+  }
+
+  next(): Uint8Array {
+    const at = this.#next;
+    this.#next += 16;
+    return this.#buffers.subarray(at, at + 16);
+  }
+}

@@ -1,0 +1,271 @@
+/**
+ * Reading a SQLite archive (see `sqlite.ts` for its tables): a room's
+ * messages by time, type, user and text, newest first when a limit asks
+ * for the last ones, and its status changes.
+ *
+ * A query runs day by day. Without a user or a search it walks the
+ * `(room, t)` index; with one, the search index (`f_…`) gives the ids,
+ * newest first when needed, and each candidate of a search is checked
+ * against the query (the index only narrows). Whole messages come from
+ * their blocks, each inflated once per query while it is needed.
+ *
+ * @module
+ */
+
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { unpackBlock } from "./blocks.ts";
+import { DAY_MS, dayName } from "./days.ts";
+import { fromColumns, type RowKey, type StoredColumns } from "./rows.ts";
+import type { ArchiveQuery } from "./store.ts";
+import { containsFolded, nameTerm, roomPrefix, searchTerms, userTerm } from "./terms.ts";
+import type { TimedMessage, TimedStatus } from "./timed.ts";
+
+/** Blocks kept inflated during one query. */
+const BLOCK_CACHE = 16;
+/**
+ * Ids per millisecond of a day: a message's id is at least this many times
+ * the milliseconds since its day began (`sqlite.ts` gives them out).
+ */
+export const ID_SCALE = 16;
+
+/** The columns a query reads. */
+interface Row extends StoredColumns {
+  id: number;
+  uid: number | null;
+  key: RowKey;
+  block: number;
+  pos: number;
+}
+
+const COLUMNS =
+  "m.id, m.room, m.t, m.uid, m.name, m.text, m.gift_name, m.gift_count, m.gift_value, m.key, " +
+  "m.block, m.pos";
+
+/** How a query reads each day: its SQL parts and the check of each candidate. */
+interface Plan {
+  room: number;
+  since: number;
+  until: number;
+  /** Type codes, or undefined for every type; empty when none of the types was ever stored. */
+  types: number[] | undefined;
+  /** The search index expression, when the index drives the query. */
+  match: string | undefined;
+  accept: (row: Row) => boolean;
+}
+
+/** Reads one archive file. */
+export class SqliteReader {
+  readonly #db: DatabaseSync;
+  readonly #listDays: () => number[];
+  readonly #schemaVersion: StatementSync;
+  #version = -1;
+  #dayList: number[] = [];
+  /** Statements not in use, by SQL: a query takes one, and gives it back when it ends. */
+  readonly #idle = new Map<string, StatementSync[]>();
+  /** Statements run with `get` only (never left half-read), by SQL. */
+  readonly #single = new Map<string, StatementSync>();
+
+  /**
+   * @param db The open database.
+   * @param days Lists the days that have tables, oldest first.
+   */
+  constructor(db: DatabaseSync, days: () => number[]) {
+    this.#db = db;
+    this.#listDays = days;
+    this.#schemaVersion = db.prepare("PRAGMA schema_version");
+  }
+
+  /** The days that have tables, listed again only when the schema changed (a day added or dropped). */
+  #days(): number[] {
+    const version = (this.#schemaVersion.get() as { schema_version: number }).schema_version;
+    if (version !== this.#version) {
+      this.#dayList = this.#listDays();
+      this.#version = version;
+    }
+    return this.#dayList;
+  }
+
+  /** Messages matching `query`, oldest first (the newest `limit`, when it is set). */
+  async *query(query: ArchiveQuery): AsyncGenerator<TimedMessage> {
+    const plan = this.#plan(query);
+    if (plan === undefined) return;
+    const days = this.#days().filter((day) =>
+      (day + 1) * DAY_MS > plan.since && day * DAY_MS < plan.until
+    );
+    const blocks = new BlockCache((sql) => this.#get(sql));
+    const limit = query.limit;
+    if (limit === undefined) {
+      for (const day of days) {
+        for (const row of this.#rows(day, plan, false)) {
+          if (plan.accept(row)) yield item(row, day, blocks);
+        }
+      }
+      return;
+    }
+    // The newest `limit`, found newest first, handed out oldest first.
+    const picked: { row: Row; day: number }[] = [];
+    for (let i = days.length - 1; i >= 0 && picked.length < limit; i--) {
+      const day = days[i]!;
+      for (const row of this.#rows(day, plan, true)) {
+        if (!plan.accept(row)) continue;
+        picked.push({ row, day });
+        if (picked.length >= limit) break;
+      }
+    }
+    for (let i = picked.length - 1; i >= 0; i--) {
+      yield item(picked[i]!.row, picked[i]!.day, blocks);
+    }
+  }
+
+  /** A room's status changes in `[since, until)`, oldest first. */
+  async *statuses(
+    room: number,
+    since = -Number.MAX_SAFE_INTEGER,
+    until = Number.MAX_SAFE_INTEGER,
+  ): AsyncGenerator<TimedStatus> {
+    const statement =
+      "SELECT t, status, detail FROM statuses WHERE room = ? AND t >= ? AND t < ? ORDER BY t";
+    for (const row of this.#iterate(statement, [room, since, until])) {
+      const { t, status, detail } = row as { t: number; status: string; detail: string | null };
+      yield detail === null ? { t, room, status } : { t, room, status, detail };
+    }
+  }
+
+  /** Forgets the statements (they go with the database). */
+  close(): void {
+    this.#idle.clear();
+    this.#single.clear();
+  }
+
+  #plan(query: ArchiveQuery): Plan | undefined {
+    let types: number[] | undefined;
+    if (query.types !== undefined) {
+      const codes = new Map<string, number>();
+      for (const row of this.#iterate("SELECT code, name FROM types", [])) {
+        const { code, name } = row as { code: number; name: string };
+        codes.set(name, code);
+      }
+      types = query.types.flatMap((type) => codes.has(type) ? [codes.get(type)!] : []);
+      if (types.length === 0) return undefined;
+    }
+    const prefix = roomPrefix(query.room);
+    const parts: string[] = [];
+    const checks: ((row: Row) => boolean)[] = [];
+    const user = query.user;
+    if (user !== undefined && (user.uid !== undefined || user.name !== undefined)) {
+      const either: string[] = [];
+      if (user.uid !== undefined) either.push(`"${userTerm(prefix, user.uid)}"`);
+      if (user.name !== undefined) either.push(`"${nameTerm(prefix, user.name)}"`);
+      parts.push(either.length === 1 ? either[0]! : `(${either.join(" OR ")})`);
+      // A name's term is a hash: the name itself decides.
+      checks.push((row) =>
+        (user.uid !== undefined && row.uid === user.uid) ||
+        (user.name !== undefined && row.name === user.name)
+      );
+    }
+    if (query.search !== undefined) {
+      const search = searchTerms(query.search, prefix);
+      if (search !== undefined) {
+        parts.push(...search.terms.map((term) => `"${term}"`));
+        const needle = search.needle;
+        checks.push((row) => row.text !== null && containsFolded(row.text, needle));
+      }
+    }
+    return {
+      room: query.room,
+      since: query.since ?? -Number.MAX_SAFE_INTEGER,
+      until: query.until ?? Number.MAX_SAFE_INTEGER,
+      types,
+      match: parts.length > 0 ? parts.join(" AND ") : undefined,
+      accept: checks.length === 0
+        ? () => true
+        : checks.length === 1
+        ? checks[0]!
+        : (row) => checks.every((check) => check(row)),
+    };
+  }
+
+  /** A day's candidate rows, in time order (newest first when `newest`). */
+  #rows(day: number, plan: Plan, newest: boolean): Iterable<Row> {
+    const suffix = dayName(day);
+    const order = newest ? "DESC" : "ASC";
+    const types = plan.types === undefined ? "" : ` AND m.type IN (${plan.types.join(", ")})`;
+    if (plan.match === undefined) {
+      return this.#iterate(
+        `SELECT ${COLUMNS} FROM m_${suffix} AS m WHERE m.room = ? AND m.t >= ? AND m.t < ?` +
+          `${types} ORDER BY m.t ${order}, m.id ${order}`,
+        [plan.room, plan.since, plan.until],
+      ) as Iterable<Row>;
+    }
+    // Ids follow arrival time: the index's order is the time order. An id is never below
+    // 16 × its time in the day, which bounds the index's range from below.
+    const lowest = Math.max(0, (plan.since - day * DAY_MS) * ID_SCALE);
+    return this.#iterate(
+      `SELECT ${COLUMNS} FROM f_${suffix} AS f JOIN m_${suffix} AS m ON m.id = f.rowid` +
+        ` WHERE f_${suffix} MATCH ? AND f.rowid >= ? AND m.room = ? AND m.t >= ? AND m.t < ?` +
+        `${types} ORDER BY f.rowid ${order}`,
+      [plan.match, lowest, plan.room, plan.since, plan.until],
+    ) as Iterable<Row>;
+  }
+
+  /**
+   * The rows of a statement, read with a statement of its own while they are
+   * read (two queries may read at once), given back for the next query at
+   * the end or when the reader stops early.
+   */
+  *#iterate(sql: string, values: readonly (string | number)[]): Generator<unknown> {
+    const idle = this.#idle.get(sql);
+    const statement = idle?.pop() ?? this.#db.prepare(sql);
+    try {
+      yield* statement.iterate(...values);
+    } finally {
+      if (idle === undefined) this.#idle.set(sql, [statement]);
+      else idle.push(statement);
+    }
+  }
+
+  /** A statement run with `get` only: one per SQL is enough. */
+  #get(sql: string): StatementSync {
+    let statement = this.#single.get(sql);
+    if (statement === undefined) {
+      statement = this.#db.prepare(sql);
+      this.#single.set(sql, statement);
+    }
+    return statement;
+  }
+}
+
+/** A row as the item it stored. */
+function item(row: Row, day: number, blocks: BlockCache): TimedMessage {
+  return fromColumns(row, row.key, blocks.line(day, row.block, row.pos));
+}
+
+/** The blocks a query reads, inflated once while they are in use. */
+class BlockCache {
+  readonly #statement: (sql: string) => StatementSync;
+  readonly #blocks = new Map<string, string[]>();
+
+  /** @param statement A (shared) statement for SQL run with `get`. */
+  constructor(statement: (sql: string) => StatementSync) {
+    this.#statement = statement;
+  }
+
+  /** The JSON line at `pos` of a block. */
+  line(day: number, block: number, pos: number): string {
+    const key = `${day}:${block}`;
+    let lines = this.#blocks.get(key);
+    if (lines === undefined) {
+      const statement = this.#statement(`SELECT data FROM b_${dayName(day)} WHERE id = ?`);
+      const row = statement.get(block) as { data: Uint8Array } | undefined;
+      lines = row === undefined ? [] : unpackBlock(row.data);
+      if (this.#blocks.size >= BLOCK_CACHE) {
+        this.#blocks.delete(this.#blocks.keys().next().value!);
+      }
+      this.#blocks.set(key, lines);
+    }
+    const line = lines[pos];
+    // A block always holds its rows' lines; a row without one is a damaged file.
+    if (line === undefined) throw new RangeError(`block ${block} of day ${day} has no line ${pos}`);
+    return line;
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * The PostgreSQL archive against a throwaway server (Debian's postgresql;
+ * `deno task test:archive`, which fails when it is missing): the same
+ * answers as the SQLite archive for the same writes (round trips, keys,
+ * limits, times, types, users, random searches, roll-ups); retention drops
+ * partitions; refusals.
+ */
+import assert from "node:assert/strict";
+import postgres from "postgres";
+import { Archive } from "../../src/archive/archive.ts";
+import { DAY_MS } from "../../src/archive/days.ts";
+import { ArchiveError } from "../../src/archive/errors.ts";
+import type { ArchiveQuery } from "../../src/archive/store.ts";
+import type { TimedMessage } from "../../src/archive/timed.ts";
+import { seededRandom } from "../fixtures.ts";
+import { test } from "../harness.ts";
+import { generate, loadSource } from "../archive/corpus.ts";
+import { chat, collect, itemText, randomQuery, randomText, withDir } from "../archive/helpers.ts";
+import { startPostgres } from "./postgres_server.ts";
+
+const T0 = Date.UTC(2024, 4, 1, 20);
+
+/** Runs `fn` with a fresh server, stopped afterwards. */
+async function withPostgres(fn: (url: string) => Promise<void>): Promise<void> {
+  const server = await startPostgres();
+  try {
+    await fn(server.url);
+  } finally {
+    await server.stop();
+  }
+}
+
+test("postgres: the same answers as SQLite for the same writes", async () => {
+  const source = await loadSource();
+  const random = seededRandom(5);
+  const items: TimedMessage[] = [
+    ...generate(source, { messages: 4000, rooms: 3, days: 3, start: T0 }),
+  ];
+  // Random texts too, for the searches.
+  for (let i = 0; i < 600; i++) {
+    items.push(
+      chat(T0 + i * 7000 + 3, 1001, randomText(random), { cid: `r${i}`, uid: String(i % 9) }),
+    );
+  }
+  items.sort((a, b) => a.t - b.t);
+  await withPostgres(async (url) => {
+    await withDir(async (dir) => {
+      const sqlite = await Archive.open(`${dir}/same.db`);
+      const pg = await Archive.open(url);
+      try {
+        for (const archive of [sqlite, pg]) {
+          items.forEach((item, i) => archive.write(item, { seq: i % 10 === 0 ? i : undefined }));
+          // Again: chats by id, stream messages by sequence, file messages by content.
+          items.slice(0, 800).forEach((item, i) =>
+            archive.write(item, { seq: i % 10 === 0 ? i : undefined })
+          );
+          items.slice(0, 300).forEach((item) => archive.write(item, { file: true }));
+          items.slice(0, 300).forEach((item) => archive.write(item, { file: true }));
+          await archive.flush();
+        }
+        assert.deepEqual(pg.counters, { ...sqlite.counters, commits: pg.counters.commits });
+        const queries: ArchiveQuery[] = [];
+        for (const room of [1001, 1002, 1003]) {
+          queries.push({ room }, { room, limit: 50 }, { room, limit: 5000 });
+          queries.push({ room, since: T0 + DAY_MS / 2, until: T0 + DAY_MS });
+          queries.push({ room, types: ["dgb", "uenter"], limit: 70 });
+        }
+        for (const item of items.slice(0, 40)) {
+          const uid = Number(item.message.uid);
+          if (Number.isSafeInteger(uid)) queries.push({ room: item.room, user: { uid } });
+          if (typeof item.message.nn === "string") {
+            queries.push({ room: item.room, user: { name: item.message.nn }, limit: 10 });
+          }
+        }
+        const texts = items.map((item) => String(item.message.txt ?? "")).filter((t) => t !== "");
+        for (let i = 0; i < 150; i++) {
+          const search = randomQuery(random, texts);
+          queries.push({ room: 1001, search }, { room: 1001, search, limit: 20 });
+        }
+        for (const query of queries) {
+          const a = (await collect(sqlite.query(query))).map(itemText);
+          const b = (await collect(pg.query(query))).map(itemText);
+          assert.deepEqual(b, a, JSON.stringify(query));
+        }
+        // The roll-ups agree too.
+        const sql = postgres(url, { onnotice: () => {} });
+        try {
+          const { DatabaseSync } = await import("node:sqlite");
+          const db = new DatabaseSync(`${dir}/same.db`, { readOnly: true });
+          const days = ["20240501", "20240502", "20240503", "20240504"];
+          const lite = db.prepare(
+            `SELECT room, type, sum(messages) AS n, sum(items) AS items, sum(value) AS value FROM (` +
+              days.map((d) => `SELECT * FROM minutes_${d}`).join(" UNION ALL ") +
+              `) GROUP BY room, type ORDER BY room, type`,
+          ).all().map((row) => ({ ...row }));
+          db.close();
+          const pgRows = (await sql.unsafe(
+            `SELECT room::int, type, sum(messages)::int AS n, sum(items)::int AS items,
+              sum(value)::int AS value FROM douyu_minutes GROUP BY room, type ORDER BY room, type`,
+          )).map((row) => ({ ...row }));
+          assert.deepEqual(pgRows, lite);
+        } finally {
+          await sql.end();
+        }
+      } finally {
+        await sqlite.close();
+        await pg.close();
+      }
+    });
+  });
+}, { timeout: 180_000 });
+
+test("postgres: retention drops whole partitions; another version is refused", async () => {
+  await withPostgres(async (url) => {
+    const archive = await Archive.open(url);
+    try {
+      for (let day = 0; day < 4; day++) {
+        for (let i = 0; i < 50; i++) archive.write(chat(T0 + day * DAY_MS + i, 9, `d${day} ${i}`));
+      }
+      archive.writeStatus({ t: T0, room: 9, status: "started" });
+      archive.writeStatus({ t: T0 + 3 * DAY_MS, room: 9, status: "connected" });
+      await archive.flush();
+      assert.equal((await archive.days()).length, 4);
+      const dropped = await archive.retain(1, T0 + 3 * DAY_MS + 3600_000);
+      assert.equal(dropped.length, 2);
+      assert.equal((await archive.days()).length, 2);
+      assert.equal((await collect(archive.query({ room: 9 }))).length, 100);
+      assert.deepEqual((await collect(archive.statuses(9))).map((s) => s.status), ["connected"]);
+      const sql = postgres(url, { onnotice: () => {} });
+      try {
+        const tables = await sql.unsafe(
+          "SELECT relname FROM pg_class WHERE relkind = 'r' AND " +
+            "relname ~ '^douyu_(messages|minutes|users|gifts)_2' " +
+            "ORDER BY relname",
+        );
+        assert.deepEqual(tables.map((row) => row.relname), [
+          "douyu_gifts_20240503",
+          "douyu_gifts_20240504",
+          "douyu_messages_20240503",
+          "douyu_messages_20240504",
+          "douyu_minutes_20240503",
+          "douyu_minutes_20240504",
+          "douyu_users_20240503",
+          "douyu_users_20240504",
+        ]);
+        await sql.unsafe("UPDATE douyu_archive_info SET value = 'other 9' WHERE key = 'schema'");
+      } finally {
+        await sql.end();
+      }
+    } finally {
+      await archive.close();
+    }
+    await assert.rejects(Archive.open(url), /holds no douyu archive of this version/);
+  });
+  // Nothing listens on port 1: an ArchiveError naming the URL without its password.
+  const error = await Archive.open("postgres://douyu:secret@127.0.0.1:1/db").catch((e) => e);
+  assert.ok(error instanceof ArchiveError, String(error));
+  assert.ok(!String(error.message).includes("secret"), error.message);
+  assert.match(error.message, /douyu:\*\*\*@127\.0\.0\.1:1/);
+}, { timeout: 120_000 });
