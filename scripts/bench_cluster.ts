@@ -21,13 +21,15 @@
  * collector's resident memory, steady and peak. Flat out (`--rate 0`), or with
  * `--compare`, first the collector's publisher alone (`bench_publisher.ts`,
  * the same runtime, one `await publish()` per pre-encoded message) for as
- * long, and the collector's rate as a ratio of it. Flat out, nothing reads
+ * long, and the collector's rate as a ratio of it; also each one's CPU time
+ * per message (the collector's from /proc, Linux only). Flat out, nothing reads
  * the stream meanwhile (the reader would compete for the cores). Needs
  * `nats-server` on the PATH (Debian's package).
  */
 // deno-lint-ignore-file no-console
 import { spawn } from "node:child_process";
 import process from "node:process";
+import { readFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { addRooms, Cluster, overview, STREAM_NAME, subscribe } from "../src/nats/mod.ts";
@@ -56,19 +58,49 @@ const percentile = (sorted: number[], p: number) =>
 const nats = await startNatsServer();
 const runtime = isDeno ? `Deno ${Deno.version.deno}` : `Bun ${process.versions.bun}`;
 
-/** The publisher alone, in a process of this runtime: messages acknowledged a second. */
-async function publisherAlone(): Promise<number> {
+/**
+ * The publisher alone, in a process of this runtime: messages acknowledged a
+ * second, and its CPU time per message, µs.
+ */
+async function publisherAlone(): Promise<{ rate: number; cpu: number }> {
   const [command, ...args] = runtimeCommand(`${ROOT}scripts/bench_publisher.ts`, ["-A"]);
   const child = startChild(command!, [...args, nats.url, String(seconds)]);
   await child.exited;
-  const result = JSON.parse(child.stdout) as { published: number; seconds: number };
-  return result.published / result.seconds;
+  const result = JSON.parse(child.stdout) as {
+    published: number;
+    seconds: number;
+    cpuSeconds: number;
+  };
+  return {
+    rate: result.published / result.seconds,
+    cpu: result.cpuSeconds * 1e6 / result.published,
+  };
 }
 
-let alone: number | undefined;
+/**
+ * A child's CPU time so far, seconds (user and system, from /proc: Linux
+ * only; NaN elsewhere). On a busy machine, CPU time per message is steadier
+ * than a rate.
+ */
+async function cpuSecondsOf(pid: number): Promise<number> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    // The fields after the command's name (in parentheses, which may hold spaces).
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime are fields 14 and 15 of stat(5), in clock ticks (100 a second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+let alone: { rate: number; cpu: number } | undefined;
 if (rate === 0 || values.compare) {
   alone = await publisherAlone();
-  console.log(`the publisher alone (${runtime}): ${alone.toFixed(0)} msg/s acknowledged`);
+  console.log(
+    `the publisher alone (${runtime}): ${alone.rate.toFixed(0)} msg/s acknowledged, ` +
+      `${alone.cpu.toFixed(1)} µs CPU/msg`,
+  );
 }
 const serverScript = new URL("./bench_hub_server.ts", import.meta.url).pathname;
 const mock = spawn(
@@ -134,18 +166,23 @@ try {
     return { published: health.counters.published ?? 0, at: health.updatedAt };
   };
   const ackedBefore = await acked();
+  const cpuBefore = await cpuSecondsOf(collector.pid);
   const before = await cluster.jsm.streams.info(STREAM_NAME);
   const t0 = now();
   counting = true;
   await sleep(seconds * 1000);
   counting = false;
   const after = await cluster.jsm.streams.info(STREAM_NAME);
+  const cpuAfter = await cpuSecondsOf(collector.pid);
   const elapsed = (now() - t0) / 1000;
   const perSecond = (after.state.messages - before.state.messages) / elapsed;
   const ackedAfter = await acked();
   const ackedPerSecond = (ackedAfter.published - ackedBefore.published) /
     ((ackedAfter.at - ackedBefore.at) / 1000);
   const offered = rate > 0 ? rooms * rate : NaN;
+  // The collector's CPU time per message stored: reading, parsing, encoding and publishing.
+  const collectorCpu = (cpuAfter - cpuBefore) * 1e6 /
+    Math.max(1, after.state.messages - before.state.messages);
   const steady = memory.resident;
   const publish = consumed.publish.sort((a, b) => a - b);
   const room = consumed.room.sort((a, b) => a - b);
@@ -158,7 +195,15 @@ try {
   );
   console.log(
     `  acknowledged: ${ackedPerSecond.toFixed(0)} msg/s` +
-      (alone !== undefined ? ` (${(ackedPerSecond / alone).toFixed(2)}x the publisher alone)` : ""),
+      (alone !== undefined
+        ? ` (${(ackedPerSecond / alone.rate).toFixed(2)}x the publisher alone)`
+        : ""),
+  );
+  console.log(
+    `  collector CPU: ${collectorCpu.toFixed(1)} µs/msg stored` +
+      (alone !== undefined
+        ? ` (the publisher alone takes ${(alone.cpu / collectorCpu).toFixed(2)}x as much)`
+        : ""),
   );
   console.log(
     `  publish to consume: p50 ${percentile(publish, 0.5).toFixed(1)} ms, p99 ${

@@ -147,6 +147,12 @@ async function idleRooms(): Promise<void> {
       `idle: ${idle} joined rooms, ${when}: RSS +${mb(after.rss - before.rss)} MB ` +
         `(${((after.rss - before.rss) / idle / 1024).toFixed(1)} KiB each), heap +${
           mb(after.heapUsed - before.heapUsed)
+        } MB of +${
+          mb(after.heapTotal - before.heapTotal)
+        } MB committed, external (array buffers) +${
+          mb(after.external - before.external)
+        } MB, the rest (native: sockets, runtime, allocator) +${
+          mb(after.rss - before.rss - (after.heapTotal - before.heapTotal))
         } MB${gc ? "" : " (no gc exposed: figures include garbage)"}`,
     );
   };

@@ -3,7 +3,8 @@
  * messages, parsed and encoded once beforehand as the collector would, handed
  * to a `StreamPublisher` one `await publish()` at a time (as a producer
  * that knows nothing of batches would), as fast as it takes them, for
- * `seconds`. Prints `{"published": n, "seconds": s}`.
+ * `seconds`. Prints `{"published": n, "seconds": s, "cpuSeconds": c}` (c: this
+ * process's CPU time over the run).
  *
  *   deno run -A scripts/bench_publisher.ts <nats url> <seconds>
  */
@@ -33,6 +34,7 @@ const messages = capture.trim().split("\n").map((line) => parseMessage(JSON.pars
 const cluster = await Cluster.connect(url);
 const publisher = new StreamPublisher(cluster.connection);
 const started = performance.now();
+const cpu = process.cpuUsage();
 const until = started + Number(seconds) * 1000;
 for (let i = 0; performance.now() < until; i++) {
   const { message, subject, payload } = messages[i % messages.length]!;
@@ -45,6 +47,11 @@ for (let i = 0; performance.now() < until; i++) {
 }
 const elapsed = (performance.now() - started) / 1000;
 await publisher.flush(10_000);
-console.log(JSON.stringify({ published: publisher.counters.published, seconds: elapsed }));
+const used = process.cpuUsage(cpu);
+console.log(JSON.stringify({
+  published: publisher.counters.published,
+  seconds: elapsed,
+  cpuSeconds: (used.user + used.system) / 1e6,
+}));
 publisher.close();
 await cluster.close();

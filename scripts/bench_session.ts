@@ -11,7 +11,10 @@
  * WebSocket message), and `tcp` and `ws 1/msg` from a pre-encoded stream
  * (one packet per WebSocket message, as a peer may well send them, where
  * the cost per frame shows). Each WebSocket path is also reported as the
- * median of its per-round ratios to the TCP path of the same server.
+ * median of its per-round ratios to the TCP path of the same server, and
+ * every path's CPU time per message (this process's: steadier than wall
+ * time on a busy machine, and the client's cost alone) as a ratio of the
+ * codec alone's in the same round.
  *
  * The default burst (the capture x200, about 17 MB) is larger than the 16 MiB
  * a WebSocket client used to hold unread before it gave up; each run reports
@@ -88,7 +91,12 @@ async function idleSessions(): Promise<void> {
     console.log(
       `${idle} idle sessions, ${when}: rss +${mb(now.rss - before.rss)} MB ` +
         `(${((now.rss - before.rss) / idle / 1024).toFixed(1)} KiB each), ` +
-        `heap used +${mb(now.heapUsed - before.heapUsed)} MB` +
+        `heap used +${mb(now.heapUsed - before.heapUsed)} MB of +${
+          mb(now.heapTotal - before.heapTotal)
+        } MB committed, external (array buffers) +${mb(now.external - before.external)} MB, ` +
+        `the rest (native: sockets, runtime, allocator) +${
+          mb(now.rss - before.rss - (now.heapTotal - before.heapTotal))
+        } MB` +
         (gc ? "" : " (no gc exposed: figures include garbage)"),
     );
   };
@@ -128,8 +136,12 @@ const stream = new Uint8Array(
   Array.from({ length: repeat }, () => bodies).flat().flatMap((b) => [...encodeFrame(b, 690)]),
 );
 
+/** The codec alone's CPU time per message, µs, run by run: the baseline of every path's CPU figure. */
+const codecCpu: number[] = [];
+
 function codecOnly(): number {
   const started = performance.now();
+  const cpu = process.cpuUsage();
   const decoder = new FrameDecoder();
   let n = 0;
   for (let pos = 0; pos < stream.length; pos += 65536) {
@@ -138,6 +150,8 @@ function codecOnly(): number {
     }
   }
   if (n !== info.messages) throw new Error(`codec decoded ${n} of ${info.messages}`);
+  const used = process.cpuUsage(cpu);
+  codecCpu.push((used.user + used.system) / n);
   return n / ((performance.now() - started) / 1000);
 }
 
@@ -208,6 +222,9 @@ const rates: Record<string, number[]> = {
 if (values.douyudm) rates.douyudm = [];
 codecOnly(); // warm up
 await endToEnd(info.tcp);
+await endToEnd(info.tcp0);
+await endToEnd(info.ws1);
+codecCpu.length = 0;
 for (let r = 0; r < rounds; r++) {
   rates.codec!.push(codecOnly());
   for (const [name, url] of PATHS) rates[name]!.push(await endToEnd(url, name));
@@ -231,7 +248,14 @@ for (const [name, list] of Object.entries(rates)) {
     : `  ${median(list.map((r, i) => r / rates[base]![i]!)).toFixed(2)}x ${base} (CPU: ${
       median(cpu!.map((us, i) => cpuPerMessage[base]![i]! / us)).toFixed(2)
     }x)`;
-  const cpuText = cpu === undefined ? "" : `  ${median(cpu).toFixed(2)} µs CPU/msg`;
+  // Against the codec alone of the same round, by CPU time: the session's own cost shows.
+  const cpuText = name === "codec"
+    ? `  ${median(codecCpu).toFixed(2)} µs CPU/msg`
+    : cpu === undefined
+    ? ""
+    : `  ${median(cpu).toFixed(2)} µs CPU/msg (${
+      median(cpu.map((us, i) => codecCpu[i]! / us)).toFixed(2)
+    }x codec by CPU)`;
   console.log(
     `${name.padEnd(22)} ${Math.round(rate).toString().padStart(8)} msg/s  ` +
       `${(rate / codec).toFixed(2)}x codec-only${cpuText}${vsTcp}${vsDouyudm}`,
