@@ -1,23 +1,27 @@
 import assert from "node:assert/strict";
-import { abortable, untilAborted } from "../src/base/abortable.ts";
+import { abortable, settleWithin, untilAborted } from "../src/base/abortable.ts";
 import { test } from "./harness.ts";
 
-test("abortable: the promise's value when it settles first, and the listener is removed", async () => {
-  const stop = new AbortController();
-  let added = 0;
-  let removed = 0;
-  const signal = stop.signal;
+/** `signal`, counting the abort listeners added to it and removed from it. */
+function countListeners(signal: AbortSignal) {
+  const listeners = { added: 0, removed: 0 };
   const add = signal.addEventListener.bind(signal);
   const remove = signal.removeEventListener.bind(signal);
   signal.addEventListener =
-    ((...args: Parameters<typeof add>) => (added++, add(...args))) as typeof add;
+    ((...args: Parameters<typeof add>) => (listeners.added++, add(...args))) as typeof add;
   signal.removeEventListener = ((...args: Parameters<typeof remove>) => (
-    removed++, remove(...args)
+    listeners.removed++, remove(...args)
   )) as typeof remove;
+  return { signal, listeners };
+}
+
+test("abortable: the promise's value when it settles first, and the listener is removed", async () => {
+  const stop = new AbortController();
+  const { signal, listeners } = countListeners(stop.signal);
   assert.equal(await abortable(Promise.resolve(7), signal), 7);
   await assert.rejects(abortable(Promise.reject(new Error("boom")), signal), /boom/);
-  assert.equal(added, 2);
-  assert.equal(removed, 2);
+  assert.equal(listeners.added, 2);
+  assert.equal(listeners.removed, 2);
 });
 
 test("abortable: the signal's reason when it aborts first, or had already aborted", async () => {
@@ -42,4 +46,30 @@ test("untilAborted: resolves on abort, at once when already aborted", async () =
   stop.abort();
   await waiting;
   assert.equal(done, true);
+});
+
+test("settleWithin: resolves when the task settles (a failure ignored), leaving no timer", async () => {
+  // A timer left behind would fail the sanitizers: the limit here is an hour.
+  await settleWithin(Promise.resolve(1), 3_600_000);
+  await settleWithin(Promise.reject(new Error("ignored")), 3_600_000);
+});
+
+test("settleWithin: gives up on a task that never settles after `ms`", async () => {
+  let settled = false;
+  await settleWithin(new Promise(() => {}), 5).then(() => settled = true);
+  assert.equal(settled, true);
+});
+
+test("settleWithin: gives up when the signal aborts, and removes its listener", async () => {
+  const stop = new AbortController();
+  const { signal, listeners } = countListeners(stop.signal);
+  let done = false;
+  const waiting = settleWithin(new Promise(() => {}), 3_600_000, signal).then(() => done = true);
+  await Promise.resolve();
+  assert.equal(done, false);
+  stop.abort();
+  await waiting;
+  assert.equal(done, true);
+  assert.equal(listeners.added, 1);
+  assert.equal(listeners.removed, 1);
 });

@@ -2,14 +2,9 @@ import { deepStrictEqual, ok, rejects, strictEqual, throws } from "node:assert/s
 import type { ServerResponse } from "node:http";
 import { TimeoutError } from "../src/base/errors.ts";
 import { RoomResolveError } from "../src/web/errors.ts";
-import {
-  type FetchLike,
-  fetchRoomInfo,
-  parseRoomInput,
-  resolveRoom,
-  type RoomInfo,
-  type RoomInput,
-} from "../src/web/room.ts";
+import { type FetchLike, resolveRoom } from "../src/web/room.ts";
+import { fetchRoomInfo, type RoomInfo } from "../src/web/room_info.ts";
+import { parseRoomInput, type RoomInput } from "../src/web/room_input.ts";
 import { failure, readFixture, test } from "./harness.ts";
 import {
   answer,

@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { request } from "node:http";
-import { fetchRoomInfo, resolveRoom } from "../src/web/room.ts";
+import { resolveRoom } from "../src/web/room.ts";
+import { fetchRoomInfo } from "../src/web/room_info.ts";
 import { GiftCatalogCache } from "../src/web/gifts.ts";
 import { giftOf } from "../src/protocol/gifts.ts";
 import { parseMessage } from "../src/protocol/messages.ts";

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { setTimer } from "./timers.ts";
+
 /**
  * `promise`, or a rejection with `signal`'s reason as soon as the signal
  * aborts (at once if it already has), whichever comes first. The promise
@@ -57,4 +59,37 @@ export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<
  */
 export function untilAborted(signal: AbortSignal): Promise<void> {
   return abortable(new Promise<void>(() => {}), signal).catch(() => {});
+}
+
+/**
+ * Waits for `task` to settle, but at most `ms`, and no longer than `signal`
+ * (when given) lives; resolves either way, never rejects. For goodbyes and
+ * flushes that must not hold a shutdown up: a task left running is left to
+ * settle on its own, its outcome ignored. The timer and the listener are gone
+ * when it resolves.
+ *
+ * @param task What to wait for; its failure is ignored.
+ * @param ms The longest wait, ms.
+ * @param signal Ends the wait early when it aborts (after the call).
+ *
+ * @example
+ * ```ts
+ * import { settleWithin } from "./abortable.ts";
+ *
+ * await settleWithin(new Promise(() => {}), 10); // gives up after 10 ms
+ * await settleWithin(Promise.reject(new Error("ignored")), 10_000); // at once
+ * ```
+ */
+export async function settleWithin(
+  task: Promise<unknown>,
+  ms: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  const limit = new AbortController();
+  const cancel = setTimer(ms, () => limit.abort(), limit.signal);
+  const stopped = () => limit.abort();
+  signal?.addEventListener("abort", stopped, { once: true });
+  await abortable(task, limit.signal).catch(() => {});
+  signal?.removeEventListener("abort", stopped);
+  cancel();
 }

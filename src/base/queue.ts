@@ -4,6 +4,7 @@
  * @module
  */
 
+import { positive } from "./checks.ts";
 import { Fifo } from "./fifo.ts";
 
 /**
@@ -53,10 +54,7 @@ export class MessageQueue<T> {
    * @param onDrop Called with each message `"drop-oldest"` drops.
    */
   constructor(capacity: number, policy: OverflowPolicy, onDrop?: (item: T) => void) {
-    if (!Number.isInteger(capacity) || capacity < 1) {
-      throw new RangeError(`queue size must be a positive integer, got ${capacity}`);
-    }
-    this.#capacity = capacity;
+    this.#capacity = positive(capacity, "queue size", { integer: true });
     this.#policy = policy;
     this.#onDrop = onDrop;
   }

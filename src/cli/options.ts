@@ -11,7 +11,8 @@ import { errorText } from "../base/errors.ts";
 import type { FilterRules } from "../output/filters.ts";
 import { parseEndpoint } from "../transport/seam.ts";
 import { onlyAt } from "../web/http.ts";
-import { type FetchLike, parseRoomInput, type RoomInput } from "../web/room.ts";
+import type { FetchLike } from "../web/room.ts";
+import { parseRoomInput, type RoomInput } from "../web/room_input.ts";
 import { MAX_TIMEOUT } from "../base/timers.ts";
 import { quoted, UsageError } from "./io.ts";
 

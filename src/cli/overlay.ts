@@ -15,7 +15,8 @@ import { Hub } from "../rooms/hub.ts";
 import { MockServer } from "../testing/mock_server.ts";
 import { SAMPLE_ROOM } from "../testing/sample.ts";
 import { GiftCatalogCache } from "../web/gifts.ts";
-import { parseRoomInput, resolveRoom } from "../web/room.ts";
+import { resolveRoom } from "../web/room.ts";
+import { parseRoomInput } from "../web/room_input.ts";
 import { demoCatalog, demoPasses, startDemoAssets } from "./overlay_demo.ts";
 import {
   type CliIO,

@@ -6,7 +6,8 @@
  */
 
 import { errorText } from "../base/errors.ts";
-import { DEFAULT_API_BASE, resolveRoom } from "../web/room.ts";
+import { resolveRoom } from "../web/room.ts";
+import { DEFAULT_API_BASE } from "../web/room_info.ts";
 import { type CliIO, interruptCode, INTERRUPTED, OK, say, stopController } from "./io.ts";
 import {
   defineOptions,

@@ -7,18 +7,20 @@
  * @module
  */
 
+import { positive } from "../base/checks.ts";
 import { errorText } from "../base/errors.ts";
 import { isSafeName } from "../base/names.ts";
 import { ClusterError } from "./errors.ts";
 import { type Deferred, deferred, setTimer } from "../base/timers.ts";
-import { abortable } from "../base/abortable.ts";
+import { settleWithin } from "../base/abortable.ts";
 import { formatJson } from "../output/format.ts";
 import { BOOKKEEPING_TYPES, type Message } from "../protocol/messages.ts";
 import { DEFAULT_MAX_ROOMS, Hub, type RoomOptions } from "../rooms/hub.ts";
 import { EventFeed } from "../base/feed.ts";
 import { type Cluster, headerBlock, MAX_MESSAGE_BYTES, subjectOf } from "./cluster.ts";
 import { type PublisherOptions, StreamPublisher } from "./publisher.ts";
-import { Coordinator, GOODBYE_MS } from "./coordinator.ts";
+import { Coordinator } from "./coordinator.ts";
+import { GOODBYE_MS } from "./holdings.ts";
 import type { CollectorCounters, CollectorEvent } from "./events.ts";
 
 export type { CollectorCounters, CollectorEvent } from "./events.ts";
@@ -181,9 +183,7 @@ export class Collector implements AsyncDisposable {
       );
     }
     for (const [label, value] of Object.entries({ maxRooms, queueSize })) {
-      if (!Number.isSafeInteger(value) || value < 1) {
-        throw new RangeError(`${label} must be a positive integer, got ${value}`);
-      }
+      positive(value, label, { integer: true });
     }
     this.name = name;
     this.#cluster = cluster;
@@ -341,16 +341,13 @@ export class Collector implements AsyncDisposable {
     // The loop drains what the hub queued, then ends, and the publisher gets its last acks;
     // with NATS away, the loop may wait for room in the publisher: `flushTimeout` bounds both.
     this.#hubStop.abort();
-    const limit = new AbortController();
     const started = Date.now();
-    const cancel = setTimer(this.#flushTimeout, () => limit.abort(), limit.signal);
-    await abortable(
+    await settleWithin(
       this.#pump.then(() =>
         this.#publisher.flush(Math.max(0, this.#flushTimeout - (Date.now() - started)))
       ),
-      limit.signal,
-    ).catch(() => {});
-    cancel();
+      this.#flushTimeout,
+    );
     // What NATS has not taken by now is lost: counted, never silently.
     this.#counters.unpublished += this.#publisher.counters.buffered + this.#hub.queued;
     this.#publisher.close(); // a loop still waiting for room gives up
@@ -362,14 +359,8 @@ export class Collector implements AsyncDisposable {
   }
 
   /** Waits for `task`, at most `ms`, and no longer than the collector runs. */
-  async #within(task: Promise<unknown>, ms: number): Promise<void> {
-    const limit = new AbortController();
-    const cancel = setTimer(ms, () => limit.abort(), limit.signal);
-    const stopped = () => limit.abort();
-    this.#lifetime.signal.addEventListener("abort", stopped, { once: true });
-    await abortable(task, limit.signal).catch(() => {});
-    this.#lifetime.signal.removeEventListener("abort", stopped);
-    cancel();
+  #within(task: Promise<unknown>, ms: number): Promise<void> {
+    return settleWithin(task, ms, this.#lifetime.signal);
   }
 
   async #watchHubStatus(): Promise<void> {

@@ -11,15 +11,8 @@
  */
 
 import { errorText } from "../base/errors.ts";
-import {
-  backoffDelay,
-  type Deferred,
-  deferred,
-  setRepeating,
-  setTimer,
-  sleep,
-} from "../base/timers.ts";
-import { abortable } from "../base/abortable.ts";
+import { backoffDelay, setRepeating, setTimer, sleep } from "../base/timers.ts";
+import { settleWithin } from "../base/abortable.ts";
 import { ClusterError } from "./errors.ts";
 import {
   type Cluster,
@@ -33,28 +26,20 @@ import {
 import {
   type CollectorHealth,
   encodeHealth,
-  isWrongSequence,
   jetStreamTrouble,
-  parseHealth,
   parseLease,
-  parseRoomSettings,
   readJson,
-  roomKey,
   roomOfKey,
 } from "./records.ts";
 import { fenceMargin, renewInterval, SessionLease } from "./leases.ts";
 import { planSpread } from "./spread.ts";
 import { Link, OfflineError } from "./link.ts";
+import { GOODBYE_MS, Holdings, type Owned } from "./holdings.ts";
+import { Peers } from "./peers.ts";
 import { BucketView, type ViewEntry, type ViewListener } from "./view.ts";
 import { bucketTtl, parseTtlValue } from "./setup.ts";
-import type { CollectorEvent } from "./collector.ts";
+import type { CollectorEvent } from "./events.ts";
 
-/**
- * How long a stopping collector waits for NATS to take each goodbye
- * (heartbeat deleted, then leases released): with NATS away, its session
- * expires by itself.
- */
-export const GOODBYE_MS = 2000;
 /** The buckets are read afresh this often (and after every reconnect): a safety net. */
 const RESYNC_MS = 10 * 60_000;
 /** A change seen on a bucket is acted on after this long, so that a burst is one plan. */
@@ -88,28 +73,6 @@ export interface CoordinatorOptions {
   cooldown: number | undefined;
 }
 
-/** A room this collector holds. */
-interface Owned {
-  readonly room: number;
-  /** When it was claimed, ms since the epoch. */
-  readonly since: number;
-  state: "joining" | "watching" | "releasing";
-  /** The lease's revision (ours). */
-  revision: number;
-  /** Resolves once a successor reports the room joined (a handover). */
-  readonly successor: Deferred<void>;
-}
-
-/** One live collector, as its heartbeat says. */
-interface Peer {
-  instance: string;
-  /** Its `maxRooms`. */
-  maxRooms: number;
-  /** Until when its heartbeat surely lives, monotonic ms (an estimate: verified before use). */
-  expiresAt: number;
-  leaseTtl: number | undefined;
-}
-
 /**
  * Claims, keeps and gives up rooms for one collector. See the module
  * documentation; the {@linkcode Collector} runs one.
@@ -123,14 +86,13 @@ export class Coordinator {
   readonly #session: SessionLease;
   readonly #link = new Link();
   readonly #views: { rooms: BucketView; leases: BucketView; collectors: BucketView };
-  readonly #owned = new Map<number, Owned>();
   readonly #cooling = new Map<number, number>();
   #freeSince = new Map<number, number>();
   readonly #leases = new Map<number, { revision: number; lease: Lease | undefined }>();
-  readonly #peers = new Map<string, Peer>();
-  /** Instances known to be gone for good (a session never comes back). */
-  readonly #dead = new Set<string>();
-  readonly #counters = { claimed: 0, released: 0, lost: 0, fenced: 0 };
+  /** The other collectors, as their heartbeats say. */
+  readonly #peers: Peers;
+  /** The rooms held, and their leases. */
+  readonly #holdings: Holdings;
   readonly #startedAt = Date.now();
   readonly #lifetime = new AbortController();
   /** Stops renewing the session (a stopping collector deletes its heartbeat instead). */
@@ -177,6 +139,32 @@ export class Coordinator {
         (key, entry, reloaded) => this.#onCollector(key, entry, reloaded),
       ),
     };
+    const instance = () => this.#instance;
+    this.#peers = new Peers({
+      name: this.name,
+      cluster,
+      link: this.#link,
+      session: this.#session,
+      instance,
+    });
+    this.#holdings = new Holdings({
+      name: this.name,
+      cluster,
+      host,
+      link: this.#link,
+      session: this.#session,
+      rooms: this.#views.rooms,
+      leases: this.#leases,
+      lifetime: this.#lifetime.signal,
+      emit,
+      instance,
+      stopping: () => this.#stopping,
+      handover: () => this.#handover(),
+      othersLive: () => this.#peers.othersLive(),
+      holderGone: (lease) => this.#peers.holderGone(lease),
+      roomFailed: (room, error) => this.roomFailed(room, error),
+      failed: (what) => this.#failed(what),
+    });
   }
 
   /** This session's random id: a new one after a fence (or a restart). */
@@ -186,7 +174,7 @@ export class Coordinator {
 
   /** The rooms it holds (watching, joining or in their handover), sorted. */
   get rooms(): number[] {
-    return [...this.#owned.keys()].sort((a, b) => a - b);
+    return [...this.#holdings.owned.keys()].sort((a, b) => a - b);
   }
 
   /** The lease TTL it runs with, ms. */
@@ -196,7 +184,7 @@ export class Coordinator {
 
   /** Leases claimed, released, lost and fenced. */
   get counters(): { claimed: number; released: number; lost: number; fenced: number } {
-    return { ...this.#counters };
+    return { ...this.#holdings.counters };
   }
 
   /** The NATS connection as its requests see it. */
@@ -242,11 +230,11 @@ export class Coordinator {
 
   /** A room failed for good while watched: leave it to others for a while. */
   roomFailed(room: number, error: unknown): void {
-    const entry = this.#owned.get(room);
+    const entry = this.#holdings.owned.get(room);
     if (entry === undefined || entry.state === "releasing") return;
     this.#emit({ type: "room-error", room, error });
     this.#cooling.set(room, performance.now() + this.#cooldown());
-    void this.#release(entry, "failed", "stop");
+    void this.#holdings.release(entry, "failed", "stop");
   }
 
   /**
@@ -261,25 +249,27 @@ export class Coordinator {
     const released: Owned[] = [];
     if (this.#registered) {
       // Gone from the live set first, so the others' fair share grows before the leases free up.
-      await this.#bounded(
+      await settleWithin(
         this.#link.run(() => this.#cluster.collectors.delete(this.name)),
         GOODBYE_MS,
       );
-      const owned = [...this.#owned.values()].filter((entry) => entry.state !== "releasing");
+      const owned = [...this.#holdings.owned.values()].filter((entry) =>
+        entry.state !== "releasing"
+      );
       released.push(...owned);
-      await Promise.all(owned.map((entry) => this.#release(entry, "stopping", "keep")));
+      await Promise.all(owned.map((entry) => this.#holdings.release(entry, "stopping", "keep")));
       // Nobody else live: nobody will take over, so nobody to wait for.
-      if (owned.length > 0 && this.#link.online && this.#handover() > 0 && this.#othersLive()) {
-        const limit = new AbortController();
-        const cancel = setTimer(this.#handover(), () => limit.abort(), limit.signal);
-        await abortable(Promise.all(owned.map((e) => e.successor.promise)), limit.signal)
-          .catch(() => {});
-        cancel();
+      if (
+        owned.length > 0 && this.#link.online && this.#handover() > 0 && this.#peers.othersLive()
+      ) {
+        await settleWithin(Promise.all(owned.map((e) => e.successor.promise)), this.#handover());
       }
     }
     this.#lifetime.abort();
     await this.#planning?.catch(() => {});
-    await Promise.all([...this.#owned.values()].map((entry) => this.#stop(entry)));
+    await Promise.all(
+      [...this.#holdings.owned.values()].map((entry) => this.#holdings.stop(entry)),
+    );
     await Promise.all([
       this.#views.rooms.stop(),
       this.#views.leases.stop(),
@@ -300,7 +290,7 @@ export class Coordinator {
       updatedAt: Date.now(),
       maxRooms: this.#options.maxRooms,
       leaseTtl: this.#session.ttl,
-      rooms: [...this.#owned.values()].map((entry) => {
+      rooms: [...this.#holdings.owned.values()].map((entry) => {
         const stats = this.#host.roomStats(entry.room);
         return {
           room: entry.room,
@@ -310,7 +300,7 @@ export class Coordinator {
           ...(stats.lastMessageAt !== undefined ? { lastMessageAt: stats.lastMessageAt } : {}),
         };
       }),
-      counters: { ...this.#host.counters(), ...this.#counters },
+      counters: { ...this.#host.counters(), ...this.#holdings.counters },
     };
   }
 
@@ -323,12 +313,12 @@ export class Coordinator {
   /** The session could not be renewed in time: every room stops, and it starts afresh. */
   #fenced(): void {
     this.#instance = crypto.randomUUID();
-    for (const entry of [...this.#owned.values()]) {
+    for (const entry of [...this.#holdings.owned.values()]) {
       if (entry.state !== "releasing") {
-        this.#counters.fenced++;
+        this.#holdings.counters.fenced++;
         this.#emit({ type: "fenced", room: entry.room });
       }
-      void this.#stop(entry);
+      void this.#holdings.stop(entry);
     }
   }
 
@@ -396,7 +386,7 @@ export class Coordinator {
     const lease = entry === undefined ? undefined : parseLease(entry.value);
     if (entry === undefined) this.#leases.delete(room);
     else this.#leases.set(room, { revision: entry.revision, lease });
-    const owned = this.#owned.get(room);
+    const owned = this.#holdings.owned.get(room);
     if (owned !== undefined && (entry?.revision ?? Infinity) > owned.revision) {
       if (lease?.instance === this.#instance) {
         owned.revision = entry!.revision;
@@ -404,10 +394,10 @@ export class Coordinator {
         if (lease?.joined === true) owned.successor.resolve();
       } else if (entry === undefined && reloaded) {
         // Missing from a reread: asked once more before the room stops.
-        void this.#recheck(owned);
+        void this.#holdings.recheck(owned);
       } else {
         // Taken (or deleted) by someone else: stop at once.
-        this.#lose(owned);
+        this.#holdings.lose(owned);
       }
     }
     // A room set free (or handed over) is worth a plan; one taken by another is not.
@@ -415,28 +405,7 @@ export class Coordinator {
   }
 
   #onCollector(key: string, entry: ViewEntry | undefined, reloaded: boolean): void {
-    const before = this.#peers.get(key);
-    const health = entry === undefined ? undefined : parseHealth(entry.value);
-    if (entry === undefined || health === undefined) {
-      this.#peers.delete(key);
-      // Deleted (a collector stopping): its session has ended. Missing from a reread: maybe
-      // expired, maybe not; a claim of its rooms asks the server first.
-      if (before !== undefined && !reloaded) this.#dead.add(before.instance);
-    } else {
-      const ttl = this.#session.ttl;
-      const age = Math.min(ttl, Math.max(0, Date.now() - entry.created));
-      this.#peers.set(key, {
-        instance: health.instance,
-        maxRooms: health.maxRooms,
-        expiresAt: entry.seenAt + ttl - age,
-        leaseTtl: health.leaseTtl,
-      });
-      if (before !== undefined && before.instance !== health.instance) {
-        this.#dead.add(before.instance);
-      }
-    }
-    // Only a change of who is live changes the shares.
-    if (before?.instance !== this.#peers.get(key)?.instance) this.#requestPlan(this.#jitter());
+    if (this.#peers.seen(key, entry, reloaded)) this.#requestPlan(this.#jitter());
   }
 
   // -------------------------------------------------------------------------
@@ -470,17 +439,7 @@ export class Coordinator {
       const room = roomOfKey(key);
       if (room !== undefined) desired.add(room);
     }
-    const live = new Set([this.#instance]);
-    /** Per live collector: its limit, and how many rooms it holds. */
-    const loads = new Map<string, { maxRooms: number; held: number }>();
-    let nextExpiry = Infinity;
-    for (const [name, peer] of this.#peers) {
-      if (name !== this.name && peer.expiresAt > now && !this.#dead.has(peer.instance)) {
-        live.add(peer.instance);
-        loads.set(peer.instance, { maxRooms: peer.maxRooms, held: 0 });
-        nextExpiry = Math.min(nextExpiry, peer.expiresAt);
-      }
-    }
+    const { live, loads, nextExpiry } = this.#peers.live(now);
     // A collector whose heartbeat expires produces no event: plan again right after.
     this.#expiryTimer();
     if (Number.isFinite(nextExpiry)) {
@@ -506,7 +465,7 @@ export class Coordinator {
       desired,
       live: live.size,
       leased,
-      held: [...this.#owned.values()].map((entry) => ({
+      held: [...this.#holdings.owned.values()].map((entry) => ({
         room: entry.room,
         since: entry.since,
         releasing: entry.state === "releasing",
@@ -521,9 +480,11 @@ export class Coordinator {
       // …unless they do not take them (stuck, or slower than it should be).
       stuckAfter: 2 * this.#session.ttl,
     });
-    for (const room of plan.remove) void this.#release(this.#owned.get(room)!, "removed", "stop");
+    for (const room of plan.remove) {
+      void this.#holdings.release(this.#holdings.owned.get(room)!, "removed", "stop");
+    }
     for (const room of plan.rebalance) {
-      void this.#release(this.#owned.get(room)!, "rebalanced", "handover");
+      void this.#holdings.release(this.#holdings.owned.get(room)!, "rebalanced", "handover");
     }
     if (plan.rebalance.length > 0) return;
     this.#freeSince = plan.freeSince;
@@ -537,205 +498,8 @@ export class Coordinator {
       // Taken by a live collector since the plan (the view follows): no request wasted on it.
       const now = this.#leases.get(room)?.lease;
       if (now !== undefined && now.releasing !== true && live.has(now.instance)) continue;
-      if (await this.#claim(room)) claimed++;
+      if (await this.#holdings.claim(room)) claimed++;
     }
-  }
-
-  /**
-   * Claims a free room: a new lease, a lease handed over, or the lease of a
-   * holder whose session has ended.
-   */
-  async #claim(room: number): Promise<boolean> {
-    const known = this.#leases.get(room);
-    const handedOver = known?.lease?.releasing === true;
-    if (known?.lease !== undefined && !handedOver && !await this.#holderGone(known.lease)) {
-      return false;
-    }
-    const instance = this.#instance;
-    const lease: Lease = { collector: this.name, instance, since: Date.now() };
-    const key = roomKey(room);
-    let revision: number;
-    try {
-      revision = await this.#link.run(() =>
-        known === undefined
-          ? this.#cluster.leases.create(key, JSON.stringify(lease))
-          : this.#cluster.leases.update(key, JSON.stringify(lease), known.revision)
-      );
-    } catch (error) {
-      if (!isWrongSequence(error)) this.#failed(`claim of room ${room}`)(error);
-      return false;
-    }
-    if (this.#stopping || instance !== this.#instance) {
-      await this.#link.run(() => this.#cluster.leases.delete(key, { previousSeq: revision }))
-        .catch(() => {});
-      return false;
-    }
-    const entry: Owned = {
-      room,
-      since: lease.since,
-      state: "joining",
-      revision: Math.max(revision, this.#leases.get(room)?.revision ?? 0),
-      successor: deferred<void>(),
-    };
-    this.#owned.set(room, entry);
-    this.#counters.claimed++;
-    this.#emit({ type: "claimed", room });
-    const settingsEntry = this.#views.rooms.entries.get(key);
-    const settings = settingsEntry !== undefined ? parseRoomSettings(settingsEntry.value) : {};
-    this.#host.watch(room, settings).then(
-      () => this.#joined(entry, lease, handedOver),
-      (error) => {
-        if (this.#owned.get(room) !== entry || entry.state === "releasing") return;
-        this.roomFailed(room, error);
-      },
-    );
-    return true;
-  }
-
-  /**
-   * True when a lease's holder has surely ended its session: its heartbeat is
-   * gone from the server, or belongs to another instance now.
-   */
-  async #holderGone(lease: Lease): Promise<boolean> {
-    if (lease.instance === this.#instance) return false;
-    if (this.#dead.has(lease.instance)) return true;
-    const entry = await this.#link.run(() => this.#cluster.collectors.get(lease.collector))
-      .catch(() => undefined);
-    if (entry === undefined) return false; // unknown: not now
-    const health = entry !== null && entry.operation === "PUT"
-      ? parseHealth(entry.value)
-      : undefined;
-    if (health?.instance === lease.instance) {
-      // Still alive (the estimate was early): look again in a renewal interval.
-      this.#peers.set(lease.collector, {
-        instance: health.instance,
-        maxRooms: health.maxRooms,
-        expiresAt: performance.now() + renewInterval(this.#session.ttl),
-        leaseTtl: health.leaseTtl,
-      });
-      return false;
-    }
-    if (this.#dead.size > 100_000) this.#dead.clear();
-    this.#dead.add(lease.instance);
-    return true;
-  }
-
-  /**
-   * The room joined. Taken over from a collector handing it over, its lease
-   * says so, which lets that one go.
-   */
-  async #joined(entry: Owned, lease: Lease, handedOver: boolean): Promise<void> {
-    if (this.#owned.get(entry.room) !== entry || entry.state !== "joining") return;
-    entry.state = "watching";
-    this.#emit({ type: "watching", room: entry.room });
-    if (!handedOver) return;
-    const value = JSON.stringify({ ...lease, joined: true });
-    try {
-      const revision = await this.#link.run(() =>
-        this.#cluster.leases.update(roomKey(entry.room), value, entry.revision)
-      );
-      entry.revision = Math.max(entry.revision, revision);
-    } catch (error) {
-      if (isWrongSequence(error) && this.#owned.get(entry.room) === entry) {
-        const now = this.#leases.get(entry.room);
-        if (now?.lease?.instance !== this.#instance) this.#lose(entry);
-        return;
-      }
-      this.#failed(`lease of room ${entry.room}`)(error);
-    }
-  }
-
-  /**
-   * Releases a lease (a conditional delete), then stops the room: at once
-   * (`"stop"`), once a successor has joined or `handover` ms have passed
-   * (`"handover"`), or not at all (`"keep"`: `close()` does).
-   */
-  async #release(
-    entry: Owned,
-    reason: "removed" | "rebalanced" | "stopping" | "failed",
-    then: "stop" | "handover" | "keep",
-  ): Promise<void> {
-    if (entry.state === "releasing") return;
-    entry.state = "releasing";
-    const key = roomKey(entry.room);
-    if (then === "stop") {
-      // Nobody is waited for: the lease goes.
-      await this.#bounded(
-        this.#link.run(() => this.#cluster.leases.delete(key, { previousSeq: entry.revision })),
-        GOODBYE_MS,
-      );
-    } else {
-      // Handed over: the lease says so, so that the next holder says when it has joined.
-      const lease: Lease = {
-        collector: this.name,
-        instance: this.#instance,
-        since: entry.since,
-        releasing: true,
-      };
-      await this.#bounded(
-        this.#link.run(() =>
-          this.#cluster.leases.update(key, JSON.stringify(lease), entry.revision)
-        )
-          .then((revision) => (entry.revision = Math.max(entry.revision, revision))),
-        GOODBYE_MS,
-      );
-    }
-    this.#counters.released++;
-    this.#emit({ type: "released", room: entry.room, reason });
-    if (then === "keep") return;
-    if (then === "handover" && this.#handover() > 0 && this.#link.online && this.#othersLive()) {
-      // Until the successor has joined, at most `handover`, and never past the session.
-      const limit = new AbortController();
-      const horizon = this.#session.validUntil - performance.now();
-      const cancel = setTimer(
-        Math.max(0, Math.min(this.#handover(), horizon)),
-        () => limit.abort(),
-        limit.signal,
-      );
-      const stopped = () => limit.abort();
-      this.#lifetime.signal.addEventListener("abort", stopped, { once: true });
-      await abortable(entry.successor.promise, limit.signal).catch(() => {});
-      this.#lifetime.signal.removeEventListener("abort", stopped);
-      cancel();
-    }
-    if (then === "handover" && !entry.successor.settled) {
-      // Nobody took it over: the lease goes, or it would look held by this live collector.
-      await this.#bounded(
-        this.#link.run(() => this.#cluster.leases.delete(key, { previousSeq: entry.revision })),
-        GOODBYE_MS,
-      );
-    }
-    await this.#stop(entry);
-  }
-
-  /** Stops watching a room at once and forgets it. */
-  async #stop(entry: Owned): Promise<void> {
-    if (this.#owned.get(entry.room) !== entry) return;
-    this.#owned.delete(entry.room);
-    entry.successor.resolve();
-    await this.#host.unwatch(entry.room).catch(() => {});
-  }
-
-  /** Whether a lease missing from a reread is still this collector's: if not, the room stops. */
-  async #recheck(entry: Owned): Promise<void> {
-    const now = await this.#link.run(() => this.#cluster.leases.get(roomKey(entry.room)))
-      .catch(() => undefined);
-    if (now === undefined || this.#owned.get(entry.room) !== entry) return; // unknown: keep
-    const lease = now !== null && now.operation === "PUT" ? parseLease(now.value) : undefined;
-    if (lease?.instance === this.#instance && now !== null) {
-      entry.revision = Math.max(entry.revision, now.revision);
-      this.#leases.set(entry.room, { revision: now.revision, lease });
-    } else {
-      this.#lose(entry);
-    }
-  }
-
-  #lose(entry: Owned): void {
-    if (this.#owned.get(entry.room) !== entry) return;
-    this.#counters.lost++;
-    this.#emit({ type: "lost", room: entry.room });
-    entry.state = "releasing";
-    void this.#stop(entry);
   }
 
   // -------------------------------------------------------------------------
@@ -763,15 +527,6 @@ export class Coordinator {
   // -------------------------------------------------------------------------
   // Helpers
 
-  /** True when another collector is live, as far as this one knows. */
-  #othersLive(): boolean {
-    const now = performance.now();
-    for (const [name, peer] of this.#peers) {
-      if (name !== this.name && peer.expiresAt > now && !this.#dead.has(peer.instance)) return true;
-    }
-    return false;
-  }
-
   #handover(): number {
     return Math.max(0, this.#options.handover);
   }
@@ -782,14 +537,6 @@ export class Coordinator {
 
   #jitter(): number {
     return Math.random() * this.#options.claimJitter;
-  }
-
-  /** Waits for `task` (its failure ignored), but at most `ms`; a task left running is ignored. */
-  async #bounded(task: Promise<unknown>, ms: number): Promise<void> {
-    const limit = new AbortController();
-    const cancel = setTimer(ms, () => limit.abort(), limit.signal);
-    await abortable(task, limit.signal).catch(() => {});
-    cancel();
   }
 
   #track(task: Promise<unknown>): void {

@@ -57,7 +57,7 @@ export {
 } from "./collector.ts";
 export type { PublisherCounters, PublisherOptions } from "./publisher.ts";
 export type { NatsAuth } from "./auth.ts";
-export { setLeaseTtl, type SetLeaseTtlOptions } from "./setup.ts";
+export { setLeaseTtl, type SetLeaseTtlOptions } from "./lease_ttl.ts";
 export {
   type ClusterMessage,
   filterSubjects,

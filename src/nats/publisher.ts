@@ -16,12 +16,16 @@ import {
   type Status,
   type Subscription,
 } from "@nats-io/transport-node";
+import { type NumberCheck, positive } from "../base/checks.ts";
 import { errorText } from "../base/errors.ts";
 import { isRecord, ownField, ownString } from "../base/fields.ts";
 import { sanitizeForTerminal } from "../base/sanitize.ts";
 import { Fifo } from "../base/fifo.ts";
 import { parseJsonObject, STORAGE_ERRORS } from "./records.ts";
 import { type Deferred, deferred, setRepeating, setTimer } from "../base/timers.ts";
+
+/** Every limit of a publisher is a whole number. */
+const WHOLE: NumberCheck = { integer: true };
 
 /**
  * Options of a {@linkcode StreamPublisher}.
@@ -166,10 +170,14 @@ export class StreamPublisher {
    */
   constructor(connection: NatsConnection, options: PublisherOptions = {}) {
     this.#connection = connection;
-    this.#maxPending = positive(options.maxPending ?? 256, "maxPending");
-    this.#maxBuffered = positive(options.maxBuffered ?? 10_000, "maxBuffered");
-    this.#maxBytes = positive(options.maxBufferedBytes ?? 32 * 1024 * 1024, "maxBufferedBytes");
-    this.#ackTimeout = positive(options.ackTimeout ?? 5000, "ackTimeout");
+    this.#maxPending = positive(options.maxPending ?? 256, "maxPending", WHOLE);
+    this.#maxBuffered = positive(options.maxBuffered ?? 10_000, "maxBuffered", WHOLE);
+    this.#maxBytes = positive(
+      options.maxBufferedBytes ?? 32 * 1024 * 1024,
+      "maxBufferedBytes",
+      WHOLE,
+    );
+    this.#ackTimeout = positive(options.ackTimeout ?? 5000, "ackTimeout", WHOLE);
     this.#onHealth = options.onHealth;
     this.#counters = {
       published: 0,
@@ -482,13 +490,6 @@ export class StreamPublisher {
       drained.resolve();
     }
   }
-}
-
-function positive(value: number, name: string): number {
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new RangeError(`${name} must be a positive integer, got ${value}`);
-  }
-  return value;
 }
 
 /**

@@ -17,7 +17,7 @@ import { isSafeName } from "../base/names.ts";
 import { ClusterError } from "./errors.ts";
 import { isRecord, ownField } from "../base/fields.ts";
 import { setTimer } from "../base/timers.ts";
-import { type Lease, MAX_VALUE_BYTES, type RoomSettings } from "./cluster.ts";
+import { type Lease, MAX_VALUE_BYTES, type RoomSettings } from "./layout.ts";
 
 /**
  * A collector's heartbeat: the value under its name in `douyu_collectors`.

@@ -18,14 +18,8 @@
  */
 
 import { ownString } from "../base/fields.ts";
-import {
-  type CommChatMessage,
-  type DeserveMessage,
-  isFromRoom,
-  isLikelyBot,
-  type Message,
-  toNumber,
-} from "../protocol/messages.ts";
+import { isFromRoom, isLikelyBot, type Message, toNumber } from "../protocol/messages.ts";
+import type { CommChatMessage, DeserveMessage } from "../protocol/message_types.ts";
 import { type GiftCatalog, type GiftDetails, giftOf } from "../protocol/gifts.ts";
 
 /**

@@ -22,7 +22,8 @@
  * @module
  */
 
-import { type Message, superChatOf, toNumber, type UserFields } from "../protocol/messages.ts";
+import { type Message, superChatOf, toNumber } from "../protocol/messages.ts";
+import type { UserFields } from "../protocol/message_types.ts";
 import { sanitizeForTerminal } from "../base/sanitize.ts";
 import { type GiftCatalog, type GiftDetails, giftOf } from "../protocol/gifts.ts";
 

@@ -12,13 +12,8 @@
 import { ownString } from "../base/fields.ts";
 import { isSafeName } from "../base/names.ts";
 import { sanitizeForTerminal } from "../base/sanitize.ts";
-import {
-  type CommChatMessage,
-  isFromRoom,
-  type Message,
-  superChatOf,
-  toNumber,
-} from "../protocol/messages.ts";
+import { isFromRoom, type Message, superChatOf, toNumber } from "../protocol/messages.ts";
+import type { CommChatMessage } from "../protocol/message_types.ts";
 import { type GiftCatalog, giftOf } from "../protocol/gifts.ts";
 
 /**

@@ -11,6 +11,7 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { nonNegative, positive } from "../base/checks.ts";
 import { errorText } from "../base/errors.ts";
 import { setRepeating } from "../base/timers.ts";
 import { createFilter, type MessageFilter } from "../output/filters.ts";
@@ -502,18 +503,4 @@ function pinEnd(entry: HistoryEntry): number {
 function refuse(res: ServerResponse, status: number, reason: string): void {
   res.writeHead(status, { "content-type": "text/plain; charset=utf-8", connection: "close" });
   res.end(`${reason}\n`);
-}
-
-function positive(value: number, name: string): number {
-  if (!(value > 0) || !Number.isFinite(value)) {
-    throw new RangeError(`${name} must be a positive number, got ${value}`);
-  }
-  return value;
-}
-
-function nonNegative(value: number, name: string): number {
-  if (!(value >= 0) || !Number.isFinite(value)) {
-    throw new RangeError(`${name} must be a number >= 0, got ${value}`);
-  }
-  return value;
 }

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { positive } from "../base/checks.ts";
 import { ClosedError } from "../base/errors.ts";
 import { HubFullError } from "./errors.ts";
 import type { Message } from "../protocol/messages.ts";
@@ -18,7 +19,8 @@ import {
   Session,
   type StatusEvent,
 } from "../session/session.ts";
-import { parseRoomInput, resolveRoomFor } from "../web/room.ts";
+import { resolveRoomFor } from "../web/room.ts";
+import { parseRoomInput } from "../web/room_input.ts";
 
 /**
  * Douyu accepts about 200 barrage connections per client IP (docs/protocol.md, "Limits"),
@@ -188,10 +190,7 @@ export class Hub<M extends Message = Message>
    */
   constructor(options: HubOptions = {}) {
     const { queueSize = 10_000, overflow = "pause", maxRooms, signal, ...defaults } = options;
-    this.#maxRooms = maxRooms ?? DEFAULT_MAX_ROOMS;
-    if (!Number.isInteger(this.#maxRooms) || this.#maxRooms < 1) {
-      throw new RangeError(`maxRooms must be a positive integer, got ${maxRooms}`);
-    }
+    this.#maxRooms = positive(maxRooms ?? DEFAULT_MAX_ROOMS, "maxRooms", { integer: true });
     this.#defaults = defaults;
     this.#overflow = overflow;
     this.#queue = new MessageQueue<Tagged>(queueSize, overflow, (item) => this.#countDrop(item));

@@ -8,16 +8,11 @@
 
 import { ClosedError } from "../base/errors.ts";
 import { type Backoff, backoffDelay, setRepeating, setTimer, sleep } from "../base/timers.ts";
-import type { LiveStatusMessage } from "../protocol/messages.ts";
+import type { LiveStatusMessage } from "../protocol/message_types.ts";
 import { MessageQueue } from "../base/queue.ts";
-import {
-  fetchRoomInfo,
-  lookupOptionsFor,
-  parseRoomInput,
-  resolveRoomFor,
-  type ResolveRoomOptions,
-  type RoomInfo,
-} from "../web/room.ts";
+import { lookupOptionsFor, resolveRoomFor, type ResolveRoomOptions } from "../web/room.ts";
+import { fetchRoomInfo, type RoomInfo } from "../web/room_info.ts";
+import { parseRoomInput } from "../web/room_input.ts";
 import type { FetchLike } from "../web/http.ts";
 import { Hub, type RoomOptions } from "./hub.ts";
 

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { positive as checkPositive } from "../base/checks.ts";
 import type { OverflowPolicy } from "../base/queue.ts";
 import type { RoomLookupOptions } from "../web/room.ts";
 import { MAX_TIMEOUT } from "../base/timers.ts";
@@ -132,10 +133,8 @@ export interface ResolvedOptions {
 /** Checks `options` and fills in the defaults; throws a `RangeError` on a bad one. */
 export function resolveOptions(options: ConnectOptions): ResolvedOptions {
   const positive = (name: string, value: number | undefined, fallback: number, max = Infinity) => {
-    const n = value ?? fallback;
-    if (!(n > 0 && n <= max)) {
-      throw new RangeError(`${name} must be a number above 0 and at most ${max}, got ${value}`);
-    }
+    const n = checkPositive(value ?? fallback, name, { infinite: true });
+    if (n > max) throw new RangeError(`${name} must be at most ${max}, got ${value}`);
     return n;
   };
   // Timer delays beyond 2^31-1 ms fire at once on every runtime.

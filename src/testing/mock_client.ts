@@ -7,10 +7,32 @@
  * @module
  */
 import { concat } from "../base/bytes.ts";
-import type { ClientPeer } from "./client_peer.ts";
+import type { Deferred } from "../base/timers.ts";
 import { garbage, hugeLengthHeader, writeInPieces } from "./faults.ts";
 import { serverFrame } from "./frames.ts";
 import type { MockMessage, MockProtocol, SendFramesMode, WaitForOptions } from "./mock_options.ts";
+import type { ReceivedLog } from "./received_log.ts";
+import type { WriteQueue } from "./write_queue.ts";
+
+/**
+ * What a {@linkcode MockClient} reaches of its connection: the server's peer
+ * for it (`client_peer.ts`), seen only through what the handle uses, so that
+ * this file needs nothing of the peer that creates the handle.
+ *
+ * @ignore
+ */
+export interface PeerHandle {
+  readonly id: number;
+  readonly protocol: MockProtocol;
+  readonly log: ReceivedLog;
+  readonly queue: WriteQueue;
+  readonly loggedIn: Deferred<void>;
+  readonly joined: Deferred<Record<string, string>>;
+  readonly closed: Deferred<void>;
+  readonly isOpen: boolean;
+  close(): void;
+  silence(): void;
+}
 
 /**
  * One connection to a {@linkcode MockServer}, as the server sees it: what the
@@ -54,14 +76,14 @@ export class MockClient {
   /** Resolves when the connection is gone, whoever closed it. Never rejects. */
   readonly closed: Promise<void>;
 
-  readonly #peer: ClientPeer;
+  readonly #peer: PeerHandle;
 
   /**
    * Made by the mock server for each connection it accepts.
    *
    * @ignore
    */
-  constructor(peer: ClientPeer) {
+  constructor(peer: PeerHandle) {
     this.#peer = peer;
     this.id = peer.id;
     this.protocol = peer.protocol;

@@ -21,7 +21,7 @@
 
 import { GiftCatalogError } from "./errors.ts";
 import { abortable } from "../base/abortable.ts";
-import { nonNegative, type NumberCheck } from "../base/checks.ts";
+import { nonNegative, type NumberCheck, positive } from "../base/checks.ts";
 import { isRecord, ownField } from "../base/fields.ts";
 import { GiftCatalog, type GiftEntry } from "../protocol/gifts.ts";
 import {
@@ -203,10 +203,7 @@ function toCatalogRoom(room: number | string): number {
 
 /** Checks the limits up front, so that a bad one is a RangeError rather than two failed fetches. */
 function checkLimits(options: GiftCatalogOptions): number {
-  const timeout = options.timeout ?? DEFAULTS.timeout;
-  if (!(timeout > 0)) {
-    throw new RangeError(`timeout must be a positive number of ms, got ${timeout}`);
-  }
+  positive(options.timeout ?? DEFAULTS.timeout, "timeout", NO_LIMIT);
   nonNegative(options.maxBytes ?? DEFAULTS.maxBytes, "maxBytes", NO_LIMIT);
   return nonNegative(options.maxGifts ?? DEFAULT_MAX_GIFTS, "maxGifts", NO_LIMIT);
 }

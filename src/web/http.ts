@@ -7,6 +7,7 @@
  * @module
  */
 
+import { nonNegative, positive } from "../base/checks.ts";
 import { DouyuError, errorText, TimeoutError } from "../base/errors.ts";
 import { sanitizeForTerminal } from "../base/sanitize.ts";
 import { setTimer } from "../base/timers.ts";
@@ -74,14 +75,10 @@ export function startCall(options: CallOptions, what: string, defaults: {
   timeout: number;
   maxBytes: number;
 }): Call {
-  const timeout = options.timeout ?? defaults.timeout;
-  if (!(timeout > 0)) {
-    throw new RangeError(`timeout must be a positive number of ms, got ${timeout}`);
-  }
-  const maxBytes = options.maxBytes ?? defaults.maxBytes;
-  if (!(maxBytes >= 0)) {
-    throw new RangeError(`maxBytes must be a non-negative number, got ${maxBytes}`);
-  }
+  const timeout = positive(options.timeout ?? defaults.timeout, "timeout", { infinite: true });
+  const maxBytes = nonNegative(options.maxBytes ?? defaults.maxBytes, "maxBytes", {
+    infinite: true,
+  });
   const fetchFn = options.fetch ?? globalThis.fetch;
   const user = options.signal;
   // Ours, aborted when the call ends, so nothing an injected fetch left
