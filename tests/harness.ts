@@ -64,6 +64,22 @@ export async function failure(promise: Promise<unknown>): Promise<unknown> {
   throw new Error("expected a rejection");
 }
 
+/**
+ * Waits until `check()` holds, looking every 10 ms; rejects after `ms`, a
+ * guard against a hang (generous: a busy machine is slow, not broken).
+ */
+export async function until(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  ms = 20_000,
+): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!await check()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 /** A script of `tests/peers/` running in its own process: see {@linkcode spawnPeer}. */
 export interface Peer {
   /** The next line the peer printed on stdout, parsed as JSON. */

@@ -37,6 +37,9 @@ async function readChat(
         const data = /^data: (.*)$/m.exec(buffer.slice(0, end))?.[1];
         const event = data === undefined ? undefined : JSON.parse(data) as OverlayEvent;
         if (event?.type === "chat") chats.push(event);
+        // One read may bring more (the next pass, on a busy machine): what is
+        // enough is exactly what the caller asked for.
+        if (enough(chats)) break;
       }
     }
   } catch (error) {

@@ -13,7 +13,7 @@ import {
 } from "../mod.ts";
 import { concat } from "../src/base/bytes.ts";
 import { type MockClient, MockServer } from "../src/testing/mod.ts";
-import { spawnPeer, test } from "./harness.ts";
+import { spawnPeer, test, until } from "./harness.ts";
 
 /** Fast settings so reconnect tests take milliseconds. */
 const FAST = {
@@ -27,31 +27,34 @@ const seq = (msg: Message) => Number(msg.uid);
 /** One iterator per session: a session is iterated by one loop at a time. */
 const iterators = new WeakMap<object, AsyncIterator<Message>>();
 
-/** Collects `n` messages of the session, failing if they take longer than `ms`. */
+/**
+ * Collects `n` messages of the session, failing if they take longer than `ms`
+ * (a guard against a hang, not a measure: generous for a busy machine). One
+ * deadline for the whole call: a listener or promise per message would make
+ * taking thousands of messages quadratic.
+ */
 async function take<M extends Message>(
   session: Session<M>,
   n: number,
-  ms = 5000,
+  ms = 20_000,
+  afterEach?: () => void,
 ): Promise<Message[]> {
   const out: Message[] = [];
   let iterator = iterators.get(session);
   if (iterator === undefined) iterators.set(session, iterator = session[Symbol.asyncIterator]());
-  const deadline = new AbortController();
-  const timer = setTimeout(() => deadline.abort(), ms);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`timed out with ${out.length} of ${n} messages`)),
+      ms,
+    );
+  });
   try {
     while (out.length < n) {
-      const next = await Promise.race([
-        iterator.next(),
-        new Promise<never>((_, reject) =>
-          deadline.signal.addEventListener(
-            "abort",
-            () => reject(new Error(`timed out with ${out.length} of ${n} messages`)),
-            { once: true },
-          )
-        ),
-      ]);
+      const next = await Promise.race([iterator.next(), deadline]);
       if (next.done) break;
       out.push(next.value);
+      afterEach?.();
     }
   } finally {
     clearTimeout(timer);
@@ -555,9 +558,13 @@ test("session: pause bounds the queue per message, even when one read carries th
   const client = await server.nextClient();
   // One WebSocket message holding 20,000 packets.
   await client.sendFrames(Array.from({ length: 20_000 }, (_, i) => chat(i + 1)), "coalesce");
+  // The bound holds once the queue has filled, and at every step of draining it.
+  await until("a full queue", () => session.queued >= 10);
   await new Promise((r) => setTimeout(r, 200));
-  assert.ok(session.queued <= 10, `${session.queued} messages queued`);
-  const got = await take(session, 20_000, 30_000);
+  let most = session.queued;
+  const got = await take(session, 20_000, 30_000, () => (most = Math.max(most, session.queued)));
+  assert.equal(got.length, 20_000);
+  assert.ok(most <= 10, `${most} messages queued`);
   assert.ok(got.every((m, i) => seq(m) === i + 1));
 });
 

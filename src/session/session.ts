@@ -7,177 +7,43 @@
  * @module
  */
 
-import {
-  ClosedError,
-  ConnectionError,
-  DouyuError,
-  ProtocolError,
-  TimeoutError,
-} from "../base/errors.ts";
+import { ClosedError, ConnectionError, DouyuError, TimeoutError } from "../base/errors.ts";
 import type { ConnectionAttempt } from "../base/errors.ts";
-import { encodeFrame, FrameDecoder } from "../protocol/frame.ts";
-import { type Message, type MessageOf, parseMessage } from "../protocol/messages.ts";
-import { positive as checkPositive } from "../base/checks.ts";
+import { encodeFrame } from "../protocol/frame.ts";
+import type { Message, MessageOf } from "../protocol/messages.ts";
 import { EventFeed } from "../base/feed.ts";
-import { MessageQueue, type OverflowPolicy } from "../base/queue.ts";
-import { resolveRoomFor, type RoomLookupOptions } from "../web/room.ts";
-import { encodeStt, peekType, peekTypeBytes, type SttValue } from "../protocol/stt.ts";
+import { MessageQueue } from "../base/queue.ts";
+import { resolveRoomFor } from "../web/room.ts";
+import { encodeStt, type SttValue } from "../protocol/stt.ts";
 import {
   backoffDelay,
   childController,
   type Deferred,
   deferred,
-  MAX_TIMEOUT,
-  setRepeating,
   setTimer,
   sleep,
 } from "../base/timers.ts";
+import { type Endpoint, parseEndpoint, type Transport } from "../transport/seam.ts";
+import type { CloseInfo, MessageHandler, MessageSink, StatusEvent } from "./events.ts";
+import { sendHeartbeats } from "./keepalive.ts";
 import {
-  type Endpoint,
-  parseEndpoint,
-  type Transport,
-  type TransportFactory,
-} from "../transport/seam.ts";
-import { defaultTransportFactory } from "../transport/default.ts";
+  type ConnectOptions,
+  defaultUrls,
+  type ResolvedOptions,
+  resolveOptions,
+} from "./options.ts";
+import { type Connection, readConnection, type ReadHost } from "./read_loop.ts";
 
-/**
- * Douyu's barrage endpoints, tried in this order by default: plain TCP first
- * (works on every runtime), then WebSocket over TLS (docs/protocol.md, "Endpoints": Deno's
- * rustls may refuse Douyu's cipher).
- */
-export const DEFAULT_TCP_URLS: readonly string[] = [
-  "tcp://danmuproxy.douyu.com:8601",
-  "tcp://danmuproxy.douyu.com:8602",
-  "tcp://danmuproxy.douyu.com:12601",
-  "tcp://danmuproxy.douyu.com:12602",
-];
+export type { CloseInfo, MessageHandler, MessageSink, StatusEvent } from "./events.ts";
+export {
+  type ConnectOptions,
+  DEFAULT_TCP_URLS,
+  DEFAULT_WSS_PORTS,
+  defaultUrls,
+  type ReconnectPolicy,
+} from "./options.ts";
+export { MAX_BYTES_BEFORE_LOGIN } from "./read_loop.ts";
 
-/** The WebSocket ports the web player uses; the default list starts at a random one. */
-export const DEFAULT_WSS_PORTS: readonly number[] = [8501, 8502, 8503, 8504, 8505, 8506];
-
-/**
- * The default endpoint list: the TCP endpoints, then the `wss://` ports
- * rotated from a random starting port, as the web player does.
- *
- * @example
- * ```ts
- * import { defaultUrls } from "@x/douyu";
- *
- * console.log(defaultUrls()[0]); // "tcp://danmuproxy.douyu.com:8601"
- * ```
- */
-export function defaultUrls(random: () => number = Math.random): string[] {
-  const start = Math.floor(random() * DEFAULT_WSS_PORTS.length);
-  const ports = [...DEFAULT_WSS_PORTS.slice(start), ...DEFAULT_WSS_PORTS.slice(0, start)];
-  return [...DEFAULT_TCP_URLS, ...ports.map((port) => `wss://danmuproxy.douyu.com:${port}/`)];
-}
-
-/** How to reconnect after an established connection drops. */
-export interface ReconnectPolicy {
-  /** Delay before the first retry, ms; retries wait half to all of it (jitter). Default 1000. */
-  initialDelay?: number;
-  /** Longest delay between retries, ms. Default 30 000. */
-  maxDelay?: number;
-  /** Growth of the delay per failed retry. Default 2. */
-  multiplier?: number;
-  /** A connection that stayed up this long (ms) resets the backoff. Default 60 000. */
-  resetAfter?: number;
-  /**
-   * Give up after this many consecutive failed retries. A retry fails when it
-   * does not log in and join, and also when it joins but the connection
-   * drops within `resetAfter`: a server that accepts and then hangs up at
-   * once is failing too. Only a connection that stays up for `resetAfter`
-   * starts the count afresh. Default `Infinity`.
-   */
-  maxAttempts?: number;
-}
-
-/**
- * Options of {@linkcode connect}. Every one has a default. A room name is
- * looked up as {@linkcode RoomLookupOptions} says: with endpoints of your own
- * (`url`), only at the bases given.
- */
-export interface ConnectOptions<T extends string = string> extends RoomLookupOptions {
-  /**
-   * Endpoints, tried in order and rotated on reconnect: `tcp://host:port`,
-   * `ws://…` or `wss://…`. Default: {@linkcode defaultUrls} (Douyu's servers).
-   */
-  url?: string | readonly string[];
-  /**
-   * Milliseconds between `mrkl` heartbeats; must be shorter than
-   * `idleTimeout`. Default 45 000 (the protocol's maximum).
-   */
-  heartbeatInterval?: number;
-  /**
-   * Milliseconds without a byte from the server before the connection is
-   * declared dead (half-open TCP is common) and replaced. Time spent paused
-   * for a slow consumer does not count. Default 120 000.
-   */
-  idleTimeout?: number;
-  /** Milliseconds to open a socket and receive `loginres`. Default 10 000. */
-  loginTimeout?: number;
-  /** Reconnect after a drop: `true` (default policy), `false`, or a policy. Default `true`. */
-  reconnect?: boolean | ReconnectPolicy;
-  /** Barrage group to join. Default -9999 ("mass barrage mode": everything). */
-  group?: number;
-  /**
-   * Only these message types reach the consumer; others are dropped before
-   * their text is even decoded. Default: every type.
-   */
-  types?: readonly T[];
-  /** Aborting it closes the session (with `logout`). */
-  signal?: AbortSignal;
-  /** How many messages may wait for a slow consumer. Default 10 000. */
-  queueSize?: number;
-  /** What happens when that queue is full. Default `"pause"`. */
-  overflow?: OverflowPolicy;
-  /** Opens sockets; replace it to add a transport or a test double. Default: TCP and WebSocket on this runtime. */
-  transport?: TransportFactory;
-  /** Largest frame accepted, bytes; a larger one ends the connection. Default 1 MiB. */
-  maxFrameSize?: number;
-  /**
-   * Called with every body as it arrives (before the `types` filter), with
-   * its arrival time in ms since the epoch: enough to record and replay.
-   */
-  onBody?: (body: string, receivedAt: number) => void;
-}
-
-/** Why a session ended. */
-export interface CloseInfo {
-  /** `closed` by `close()`/`break`, `aborted` by the signal, `error` when reconnecting gave up. */
-  reason: "closed" | "aborted" | "error";
-  /** The last error, for `error` (and `aborted`: the signal's reason). */
-  error?: unknown;
-}
-
-/** What `status()` reports. */
-export type StatusEvent =
-  | { type: "connecting"; url: string; attempt: number }
-  | { type: "connected"; url: string }
-  | { type: "disconnected"; url: string; error: unknown }
-  | { type: "reconnecting"; attempt: number; delay: number }
-  | { type: "heartbeat"; url: string; rtt: number }
-  | { type: "dropped"; count: number; total: number }
-  | { type: "error"; error: unknown }
-  | { type: "closed"; info: CloseInfo };
-
-/** A handler for {@linkcode Session.on}. */
-export type MessageHandler<M> = (message: M) => void | Promise<void>;
-
-/**
- * What the session itself reads, whatever the `types` filter: the login
- * answer and the server's keepalive. (Not `BOOKKEEPING_TYPES`: `pingreq` is
- * the client's to send, not the session's to read.)
- */
-const READ_BY_SESSION = new Set(["loginres", "mrkl"]);
-/**
- * The most bytes a connection may receive before `loginres`. The real server
- * sends `loginres` first (a few hundred bytes); a peer that streams anything
- * else instead is broken or hostile (Douyu's TCP is plaintext, so anyone on
- * the path can try), and is cut off here rather than filling memory.
- */
-export const MAX_BYTES_BEFORE_LOGIN = 256 * 1024;
-const HEARTBEAT = encodeFrame("type@=mrkl/");
 const LOGOUT = encodeFrame("type@=logout/");
 /** How long `close()` waits for `logout` to be written before closing anyway. */
 const LOGOUT_TIMEOUT = 1000;
@@ -187,40 +53,6 @@ const LOGOUT_TIMEOUT = 1000;
  */
 const LOGOUT_DRAIN_TIMEOUT = 1000;
 const STATUS_BUFFER = 256;
-/**
- * How many parsed messages may wait for a loop that keeps up before the next
- * read waits for it to take them (a wait costs a few µs: not once per
- * message when reads are small).
- */
-const PARSE_AHEAD = 256;
-
-interface ResolvedOptions {
-  heartbeatInterval: number;
-  idleTimeout: number;
-  loginTimeout: number;
-  reconnect: Required<ReconnectPolicy> | undefined;
-  group: number;
-  types: ReadonlySet<string> | undefined;
-  queueSize: number;
-  overflow: OverflowPolicy;
-  transport: TransportFactory;
-  maxFrameSize: number;
-  onBody: ((body: string, receivedAt: number) => void) | undefined;
-}
-
-/**
- * Where a session hands its messages: its own bounded queue, or (for a
- * {@linkcode Hub}-style owner) a shared one. `full` tells a `"pause"`
- * session to stop reading until `waitForSpace` resolves.
- */
-export interface MessageSink<M> {
-  /** Hands over one message; returns how many queued messages were dropped to make room. */
-  push(message: M): number;
-  /** Whether a `"pause"` producer should wait before reading more. */
-  readonly full: boolean;
-  /** Resolves once there is room again (or `signal` aborts). */
-  waitForSpace(signal: AbortSignal): Promise<void>;
-}
 
 /** Set by `Session`'s static block: see {@linkcode routeSession}. */
 let route: (
@@ -250,15 +82,6 @@ export function routeSession<M extends Message>(
     sink as unknown as MessageSink<Message>,
     onStatus,
   );
-}
-
-/** The live part of one connection. */
-interface Connection {
-  endpoint: Endpoint;
-  transport: Transport;
-  controller: AbortController;
-  joined: boolean;
-  heartbeatSentAt: number;
 }
 
 /**
@@ -621,14 +444,17 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
         cancelLoginTimer();
         // This context lives as long as the connection: let the spent timer go.
         cancelLoginTimer = () => {};
-        setRepeating(options.heartbeatInterval, () => {
-          connection.heartbeatSentAt = performance.now();
-          open.write(HEARTBEAT).catch(fail);
-        }, signal);
+        sendHeartbeats(
+          options.heartbeatInterval,
+          connection,
+          (bytes) => open.write(bytes),
+          fail,
+          signal,
+        );
         this.#emit({ type: "connected", url: endpoint.url });
         onJoined();
       };
-      await this.#read(connection, join, fail);
+      await readConnection(this.#readHost(), connection, join, fail);
       error = signal.reason;
     } catch (thrown) {
       error = signal.aborted ? signal.reason : thrown;
@@ -645,120 +471,28 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
     };
   }
 
-  /** The read loop of one connection; returns when it ends, throws what broke it. */
-  async #read(connection: Connection, join: () => Promise<void>, fail: (e: unknown) => void) {
-    const options = this.#options;
-    const { transport, controller } = connection;
-    const signal = controller.signal;
-    const types = options.types;
-    const onBody = options.onBody;
-    const wanted = (type: string | undefined) =>
-      type !== undefined && (types!.has(type) || READ_BY_SESSION.has(type));
-    const decoder = new FrameDecoder({
-      maxFrameSize: options.maxFrameSize,
-      // Unwanted types are dropped before their UTF-8 is decoded, unless a
-      // recorder wants every body.
-      ...(types !== undefined && onBody === undefined
-        ? { filter: (body: Uint8Array) => wanted(peekTypeBytes(body)) }
-        : {}),
-    });
-
-    // Idle watchdog. Time spent waiting for a slow consumer is not idleness.
-    let lastActivity = performance.now();
-    let paused = false;
-    const watch = () => {
-      setTimer(options.idleTimeout, () => {
-        const idle = Math.round(performance.now() - lastActivity);
-        if (paused || idle < options.idleTimeout) {
-          watch();
-        } else {
-          fail(new TimeoutError(`no data from ${connection.endpoint.url} for ${idle} ms`));
-        }
-      }, signal);
+  /** What the read loop of a connection needs of this session. */
+  #readHost(): ReadHost<M> {
+    // deno-lint-ignore no-this-alias
+    const session = this;
+    return {
+      options: this.#options,
+      get sink() {
+        return session.#sink;
+      },
+      get pacedBy() {
+        return session.#iterating && session.#sink === session.#queue ? session.#queue : undefined;
+      },
+      get closeRequested() {
+        return session.#closeRequested;
+      },
+      deliver: (msg) => this.#deliver(msg),
+      dropped: (count) => {
+        this.#dropped += count;
+        this.#emit({ type: "dropped", count, total: this.#dropped });
+      },
+      emit: (event) => this.#emit(event),
     };
-    watch();
-    // Only a joined connection pauses: login must go on whatever the queue holds.
-    const pauses = options.overflow === "pause";
-    const mustPause = () => pauses && connection.joined && this.#sink.full;
-    const waitForSpace = async () => {
-      paused = true;
-      await this.#sink.waitForSpace(signal);
-      paused = false;
-      lastActivity = performance.now();
-    };
-
-    let bytesBeforeLogin = 0;
-    while (!signal.aborted) {
-      if (mustPause()) {
-        await waitForSpace();
-        continue;
-      }
-      // A loop that keeps up takes what the last reads brought before more
-      // is parsed: messages queued by the thousand would live long enough
-      // to cost the garbage collector more than decoding them did.
-      if (this.#iterating && this.#sink === this.#queue && this.#queue.size >= PARSE_AHEAD) {
-        await this.#queue.waitForConsumer(signal);
-        if (signal.aborted) return;
-      }
-      const chunk = await transport.read();
-      if (chunk === null) {
-        if (!signal.aborted) {
-          fail(new ClosedError(`${connection.endpoint.url} closed the connection`));
-        }
-        return;
-      }
-      if (!connection.joined && (bytesBeforeLogin += chunk.length) > MAX_BYTES_BEFORE_LOGIN) {
-        throw new ProtocolError(
-          `${connection.endpoint.url} sent more than ${MAX_BYTES_BEFORE_LOGIN} bytes without loginres`,
-        );
-      }
-      const receivedAt = Date.now(); // wall-clock time, for recordings
-      lastActivity = performance.now();
-      const frames = decoder.push(chunk);
-      let dropped = 0;
-      // Between awaits the connection cannot end, except by a close() from
-      // code called here, which sets #closeRequested first: the signal (a
-      // costly getter on Deno) is read only after an await.
-      let awaited = false;
-      for (const frame of frames) {
-        // One read can carry thousands of messages: the queue bound holds per message.
-        if (mustPause()) {
-          await waitForSpace();
-          awaited = true;
-        }
-        if (this.#closeRequested || (awaited && signal.aborted)) return;
-        const body = frame.body;
-        if (onBody !== undefined) {
-          try {
-            onBody(body, receivedAt);
-          } catch (error) {
-            this.#emit({ type: "error", error });
-          }
-          if (types !== undefined && !wanted(peekType(body))) continue;
-        }
-        const msg = parseMessage(body);
-        if (msg.type === "loginres" && !connection.joined) {
-          await join();
-          awaited = true;
-        } else if (msg.type === "mrkl" && connection.heartbeatSentAt !== 0) {
-          this.#emit({
-            type: "heartbeat",
-            url: connection.endpoint.url,
-            rtt: Math.round(performance.now() - connection.heartbeatSentAt),
-          });
-          connection.heartbeatSentAt = 0;
-        }
-        if (types !== undefined && !types.has(msg.type)) continue;
-        dropped += this.#deliver(msg as M);
-      }
-      if (dropped > 0) {
-        this.#dropped += dropped;
-        this.#emit({ type: "dropped", count: dropped, total: this.#dropped });
-      }
-      // The good frames before a framing error are delivered; then the
-      // connection ends (a byte stream cannot be resynchronised).
-      if (decoder.error !== undefined) throw decoder.error;
-    }
   }
 
   /** Hands a message to the handlers and/or the sink; returns how many were dropped. */
@@ -792,45 +526,4 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
   #emit(event: StatusEvent): void {
     this.#status.emit(event);
   }
-}
-
-function resolveOptions(options: ConnectOptions): ResolvedOptions {
-  const positive = (name: string, value: number | undefined, fallback: number, max = Infinity) => {
-    const n = checkPositive(value ?? fallback, name, { infinite: true });
-    if (n > max) throw new RangeError(`${name} must be at most ${max}, got ${value}`);
-    return n;
-  };
-  // Timer delays beyond 2^31-1 ms fire at once on every runtime.
-  const delay = (name: string, value: number | undefined, fallback: number) =>
-    positive(name, value, fallback, MAX_TIMEOUT);
-  const reconnect = options.reconnect ?? true;
-  const policy = reconnect === false ? undefined : reconnect === true ? {} : reconnect;
-  const heartbeatInterval = delay("heartbeatInterval", options.heartbeatInterval, 45_000);
-  const idleTimeout = delay("idleTimeout", options.idleTimeout, 120_000);
-  // The server answers each heartbeat, so a quiet room still sends a byte
-  // every heartbeatInterval: a shorter idle timeout would reconnect forever.
-  if (heartbeatInterval >= idleTimeout) {
-    throw new RangeError(
-      `heartbeatInterval (${heartbeatInterval} ms) must be shorter than idleTimeout (${idleTimeout} ms)`,
-    );
-  }
-  return {
-    heartbeatInterval,
-    idleTimeout,
-    loginTimeout: delay("loginTimeout", options.loginTimeout, 10_000),
-    reconnect: policy && {
-      initialDelay: delay("reconnect.initialDelay", policy.initialDelay, 1000),
-      maxDelay: delay("reconnect.maxDelay", policy.maxDelay, 30_000),
-      multiplier: positive("reconnect.multiplier", policy.multiplier, 2),
-      resetAfter: positive("reconnect.resetAfter", policy.resetAfter, 60_000),
-      maxAttempts: policy.maxAttempts ?? Infinity,
-    },
-    group: options.group ?? -9999,
-    types: options.types ? new Set(options.types) : undefined,
-    queueSize: positive("queueSize", options.queueSize, 10_000),
-    overflow: options.overflow ?? "pause",
-    transport: options.transport ?? defaultTransportFactory,
-    maxFrameSize: positive("maxFrameSize", options.maxFrameSize, 1024 * 1024),
-    onBody: options.onBody,
-  };
 }
