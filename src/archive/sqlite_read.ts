@@ -19,6 +19,15 @@ import { fromColumns, type RowKey, type StoredColumns } from "./rows.ts";
 import type { ArchiveQuery } from "./store.ts";
 import { containsFolded, nameTerm, roomPrefix, searchTerms, userTerm } from "./terms.ts";
 import type { TimedMessage, TimedStatus } from "./timed.ts";
+import {
+  type GiftSum,
+  MINUTE_MS,
+  type MinuteRow,
+  type RangeRollups,
+  RollupSums,
+  type UserSum,
+  wholeHours,
+} from "./stats.ts";
 
 /** Blocks kept inflated during one query. */
 const BLOCK_CACHE = 16;
@@ -129,6 +138,47 @@ export class SqliteReader {
       const { t, status, detail } = row as { t: number; status: string; detail: string | null };
       yield detail === null ? { t, room, status } : { t, room, status, detail };
     }
+  }
+
+  /**
+   * A room's roll-ups over `[since, until)` (whole minutes): the minutes,
+   * the gifts summed by kind, and the users summed over the whole hours
+   * inside the range. O(minutes + users), whatever the messages.
+   */
+  rollups(room: number, since: number, until: number): RangeRollups {
+    const minuteFrom = Math.floor(since / MINUTE_MS);
+    const minuteTo = Math.ceil(until / MINUTE_MS);
+    const [hourFrom, hourTo] = wholeHours(since, until);
+    const sums = new RollupSums();
+    for (const day of this.#days()) {
+      if ((day + 1) * DAY_MS <= since || day * DAY_MS >= until) continue;
+      const suffix = dayName(day);
+      for (
+        const row of this.#iterate(
+          `SELECT minute, type, messages, items, value, unpriced FROM minutes_${suffix}
+            WHERE room = ? AND minute >= ? AND minute < ?`,
+          [room, minuteFrom, minuteTo],
+        )
+      ) sums.minute(row as MinuteRow);
+      for (
+        const row of this.#iterate(
+          `SELECT gift, max(name) AS name, sum(items) AS items, sum(value) AS value
+            FROM gifts_${suffix} WHERE room = ? AND minute >= ? AND minute < ? GROUP BY gift`,
+          [room, minuteFrom, minuteTo],
+        )
+      ) sums.gift(row as GiftSum);
+      if (hourTo <= hourFrom) continue;
+      // The name of the latest hour that has one (a bare column beside max() comes from its row).
+      for (
+        const row of this.#iterate(
+          `SELECT uid, name, max(hour) AS hour, sum(chats) AS chats, sum(gifts) AS gifts,
+            sum(value) AS value FROM users_${suffix}
+            WHERE room = ? AND hour >= ? AND hour < ? GROUP BY uid`,
+          [room, hourFrom, hourTo],
+        )
+      ) sums.user(row as UserSum);
+    }
+    return sums.result();
   }
 
   /** Forgets the statements (they go with the database). */

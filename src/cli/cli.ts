@@ -44,6 +44,7 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
   // The archive's; node:sqlite and the PostgreSQL client load only when an archive is opened.
   ["archive", async (args, io) => (await import("./archive.ts")).archiveCommand(args, io)],
   ["logs", async (args, io) => (await import("./logs.ts")).logsCommand(args, io)],
+  ["stats", async (args, io) => (await import("./stats.ts")).statsCommand(args, io)],
 ]);
 
 /**
@@ -56,6 +57,7 @@ const COMMANDS_WITH_OWN_HELP: ReadonlySet<string> = new Set([
   "consume",
   "archive",
   "logs",
+  "stats",
 ]);
 
 const HELP = `douyu ${VERSION}: Douyu (斗鱼) live chat ("barrage") in your terminal
@@ -79,6 +81,8 @@ Usage:
                                    postgres://…); also --nats URL, --import FILE…
   douyu logs --db TARGET <room> [options]
                                    what an archive kept, printed as when watching
+  douyu stats --db TARGET <room> [--since D] [--until D] [--json] [--html FILE]
+                                   a room's statistics from an archive (docs/statistics.md)
 
 <room> is a numeric room id, a name such as yyf, or a URL such as
 douyu.com/yyf or https://www.douyu.com/9999.
