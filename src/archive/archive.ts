@@ -13,10 +13,8 @@ import { setTimer } from "../base/timers.ts";
 import { DAY_MS, daysToDrop } from "./days.ts";
 import { REVENUE_TYPES, Rollup } from "./rollup.ts";
 import {
-  edgeRanges,
   type LiveChange,
   MINUTE_MS,
-  RollupSums,
   type RoomStats,
   type StatsTimeline,
   summarize,
@@ -373,8 +371,9 @@ export class Archive implements AsyncDisposable {
 
   /**
    * A room's statistics over `[since, until)`, rounded out to whole minutes,
-   * from the roll-ups: O(minutes), plus the messages of at most two partial
-   * hours at the edges (users are rolled up by the hour). Without `since` or
+   * from the roll-ups: O(minutes + users), plus the columns of the messages
+   * of at most two partial hours at the edges (users are rolled up by the
+   * hour). Without `since` or
    * `until`, the range is trimmed to the minutes that have messages. Also
    * gives what a chart shades: the status changes and the stream's going
    * live and offline (`rss`, read only in the minutes that have one).
@@ -400,20 +399,7 @@ export class Archive implements AsyncDisposable {
         ? Math.ceil(range.until / MINUTE_MS) * MINUTE_MS
         : ((days.at(-1) ?? -1) + 1) * DAY_MS,
     );
-    const read = await this.#store.rollups(room, since, until);
-    const sums = new RollupSums();
-    for (const row of read.minutes) sums.minute(row);
-    for (const row of read.gifts) sums.gift(row);
-    for (const row of read.users) sums.user(row);
-    for (const [from, to] of edgeRanges(since, until)) {
-      const rollup = new Rollup();
-      const types = ["chatmsg", ...REVENUE_TYPES];
-      for await (const item of this.#store.query({ room, since: from, until: to, types })) {
-        rollup.add(toRow(item));
-      }
-      sums.users(rollup);
-    }
-    const rollups = sums.result();
+    const rollups = await this.#store.rollups(room, since, until);
     let first = since;
     let end = until;
     if (range.since === undefined || range.until === undefined) {

@@ -20,7 +20,9 @@
  */
 
 import type postgres from "postgres";
+import { REVENUE_TYPES } from "./rollup.ts";
 import {
+  edgeRanges,
   type GiftSum,
   MINUTE_MS,
   type MinuteRow,
@@ -340,6 +342,23 @@ export class PostgresStore implements Store {
         [room, hourFrom, hourTo] as never[],
       ) as unknown as UserSum[];
       for (const row of users) sums.user(row);
+    }
+    for (const [from, to] of edgeRanges(since, until)) {
+      // As rollup.ts counts them: chats, and revenue messages that carry a gift.
+      const users = await this.#sql.unsafe(
+        `SELECT uid, (array_agg(name ORDER BY t DESC) FILTER (WHERE name IS NOT NULL))[1] AS name,
+          count(*) FILTER (WHERE type = 'chatmsg') AS chats,
+          count(*) FILTER (WHERE type <> 'chatmsg' AND gift_count IS NOT NULL) AS gifts,
+          coalesce(sum(gift_value) FILTER (WHERE type <> 'chatmsg' AND gift_count IS NOT NULL), 0)
+            AS value
+        FROM douyu_messages WHERE room = $1 AND t >= $2 AND t < $3 AND uid IS NOT NULL
+          AND type IN ('chatmsg', ${[...REVENUE_TYPES].map((type) => `'${type}'`).join(", ")})
+        GROUP BY uid`,
+        [room, from, to] as never[],
+      ) as unknown as UserSum[];
+      for (const row of users) {
+        if (Number(row.chats) > 0 || Number(row.gifts) > 0) sums.user(row);
+      }
     }
     return sums.result();
   }

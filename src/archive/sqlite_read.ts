@@ -19,7 +19,9 @@ import { fromColumns, type RowKey, type StoredColumns } from "./rows.ts";
 import type { ArchiveQuery } from "./store.ts";
 import { containsFolded, nameTerm, roomPrefix, searchTerms, userTerm } from "./terms.ts";
 import type { TimedMessage, TimedStatus } from "./timed.ts";
+import { REVENUE_TYPES } from "./rollup.ts";
 import {
+  edgeRanges,
   type GiftSum,
   MINUTE_MS,
   type MinuteRow,
@@ -142,13 +144,22 @@ export class SqliteReader {
 
   /**
    * A room's roll-ups over `[since, until)` (whole minutes): the minutes,
-   * the gifts summed by kind, and the users summed over the whole hours
-   * inside the range. O(minutes + users), whatever the messages.
+   * the gifts summed by kind, and the users: summed over the whole hours
+   * inside the range from the users table, and over the partial hours at its
+   * edges from the messages' columns (an index range, no block inflated).
    */
   rollups(room: number, since: number, until: number): RangeRollups {
     const minuteFrom = Math.floor(since / MINUTE_MS);
     const minuteTo = Math.ceil(until / MINUTE_MS);
     const [hourFrom, hourTo] = wholeHours(since, until);
+    const edges = edgeRanges(since, until);
+    const codes = new Map<string, number>();
+    for (const row of this.#iterate("SELECT code, name FROM types", [])) {
+      const { code, name } = row as { code: number; name: string };
+      codes.set(name, code);
+    }
+    const chat = codes.get("chatmsg") ?? -1;
+    const revenue = [...REVENUE_TYPES].map((type) => codes.get(type) ?? -1).join(", ");
     const sums = new RollupSums();
     for (const day of this.#days()) {
       if ((day + 1) * DAY_MS <= since || day * DAY_MS >= until) continue;
@@ -167,16 +178,35 @@ export class SqliteReader {
           [room, minuteFrom, minuteTo],
         )
       ) sums.gift(row as GiftSum);
-      if (hourTo <= hourFrom) continue;
-      // The name of the latest hour that has one (a bare column beside max() comes from its row).
-      for (
-        const row of this.#iterate(
-          `SELECT uid, name, max(hour) AS hour, sum(chats) AS chats, sum(gifts) AS gifts,
-            sum(value) AS value FROM users_${suffix}
-            WHERE room = ? AND hour >= ? AND hour < ? GROUP BY uid`,
-          [room, hourFrom, hourTo],
-        )
-      ) sums.user(row as UserSum);
+      // The name of the latest hour (a bare column beside max() comes from its row).
+      if (hourTo > hourFrom) {
+        for (
+          const row of this.#iterate(
+            `SELECT uid, name, max(hour) AS hour, sum(chats) AS chats, sum(gifts) AS gifts,
+              sum(value) AS value FROM users_${suffix}
+              WHERE room = ? AND hour >= ? AND hour < ? GROUP BY uid`,
+            [room, hourFrom, hourTo],
+          )
+        ) sums.user(row as UserSum);
+      }
+      for (const [from, to] of edges) {
+        if ((day + 1) * DAY_MS <= from || day * DAY_MS >= to) continue;
+        // As rollup.ts counts them: chats, and revenue messages that carry a gift.
+        for (
+          const row of this.#iterate(
+            `SELECT uid, name, max(t) AS t, sum(type = ${chat}) AS chats,
+              sum(type IN (${revenue}) AND gift_count IS NOT NULL) AS gifts,
+              sum(CASE WHEN type IN (${revenue}) AND gift_count IS NOT NULL
+                THEN coalesce(gift_value, 0) ELSE 0 END) AS value
+              FROM m_${suffix} WHERE room = ? AND t >= ? AND t < ? AND uid IS NOT NULL
+              AND type IN (${chat}, ${revenue}) GROUP BY uid`,
+            [room, from, to],
+          )
+        ) {
+          const user = row as UserSum;
+          if (user.chats > 0 || user.gifts > 0) sums.user(user);
+        }
+      }
     }
     return sums.result();
   }

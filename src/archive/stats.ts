@@ -5,8 +5,8 @@
  *
  * The range is whole minutes. Per-user counts are kept by the hour, so a
  * range that starts or ends inside an hour adds the users of those edge
- * pieces from their messages (`edgeRanges`): at most two partial hours are
- * read, whatever the length of the range.
+ * pieces from their messages' columns (`edgeRanges`): at most two partial
+ * hours are read, whatever the length of the range.
  *
  * Values are in yuan, summed in fen first (no rounding drift); they are the
  * prices stored when each gift arrived.
@@ -14,7 +14,7 @@
  * @module
  */
 
-import { REVENUE_TYPES, type Rollup } from "./rollup.ts";
+import { REVENUE_TYPES } from "./rollup.ts";
 import type { TimedStatus } from "./timed.ts";
 
 /** A minute, ms. */
@@ -215,11 +215,6 @@ export class RollupSums {
     sum.chats += Number(row.chats);
     sum.gifts += Number(row.gifts);
     sum.value += Number(row.value);
-  }
-
-  /** Adds the users of a roll-up made from an edge piece's messages. */
-  users(rollup: Rollup): void {
-    for (const user of rollup.users.values()) this.user(user);
   }
 
   /** What was added. */

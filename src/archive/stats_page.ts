@@ -165,7 +165,8 @@ header h1 { margin: 0 0 4px; font-size: 26px; }
 .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(170px, 1fr)); gap: 12px;
   margin: 20px 0; }
 .card { background: #fff; border: 1px solid var(--line); border-radius: 10px; padding: 12px 16px; }
-.card .n { display: block; font-size: 24px; font-weight: 650; font-variant-numeric: tabular-nums; }
+.card { min-width: 0; }
+.card .n { display: block; font-size: 22px; overflow-wrap: anywhere; font-weight: 650; font-variant-numeric: tabular-nums; }
 .card .label { color: var(--muted); font-size: 13px; }
 section, figure.chart { background: #fff; border: 1px solid var(--line); border-radius: 10px;
   padding: 14px 18px; margin: 0 0 16px; break-inside: avoid; }
@@ -182,7 +183,7 @@ svg { width: 100%; height: auto; display: block; }
 .legend { display: flex; gap: 16px; font-size: 13px; color: var(--muted); margin: 0 0 12px; }
 .legend i { display: inline-block; width: 12px; height: 12px; border-radius: 2px; margin-right: 5px;
   vertical-align: -1px; }
-.grid { display: grid; grid-template-columns: 1fr 1fr; gap: 16px; }
+.grid { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 16px; }
 .grid > section { margin: 0; }
 table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; }
 th, td { text-align: left; padding: 4px 6px; border-bottom: 1px solid var(--line); }
@@ -203,7 +204,11 @@ footer { color: var(--muted); font-size: 12px; margin-top: 8px; }
   main { max-width: none; padding: 0; }
   .card, section, figure.chart { border-color: #ccc; }
   .cards { grid-template-columns: repeat(4, 1fr); }
-  .grid { grid-template-columns: 1fr 1fr; }
+  .grid { grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 10px; }
+  section, figure.chart { padding: 8px 10px; }
+  th, td { padding: 2px 3px; }
+  td bdi { max-width: 12ch; }
+  .mix { grid-template-columns: minmax(4em, 8em) 1fr auto; }
   .bar, .fill, .p-live, .p-offline, .p-gap { print-color-adjust: exact; -webkit-print-color-adjust: exact; }
 }`;
 
@@ -248,11 +253,13 @@ export function statsPage(stats: RoomStats, timeline: StatsTimeline): string {
   ).join("");
   const topValue = Math.max(0, ...stats.revenue.byGift.map((gift) => gift.value));
   const mix = stats.revenue.byGift.map((gift, i) =>
-    `<bdi>${gift.id === "superchat" ? "super chat" : text(gift.name ?? `gift #${gift.id}`)}</bdi>
+    `<span><bdi>${gift.id === "superchat" ? "super chat" : text(gift.name ?? "gift")}</bdi>${
+      gift.id === "superchat" ? "" : ` <span class="muted">#${text(gift.id)}</span>`
+    }</span>
 <div class="track"><div class="fill" style="width:${
       topValue > 0 ? ((gift.value / topValue) * 100).toFixed(1) : "0"
     }%"></div></div>
-<span>${num(`revenue.byGift.${i}.count`, gift.count)} × · ${
+<span>×${num(`revenue.byGift.${i}.count`, gift.count)} · ${
       yuanNum(`revenue.byGift.${i}.value`, gift.value)
     }</span>`
   ).join("\n");
