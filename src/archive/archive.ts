@@ -18,6 +18,7 @@ import {
   type RoomStats,
   type StatsTimeline,
   summarize,
+  type UserSum,
 } from "./stats.ts";
 import { type MessageRow, toRow } from "./rows.ts";
 import { type ArchiveQuery, redactUrl, type Store, type WriteOutcome } from "./store.ts";
@@ -430,6 +431,27 @@ export class Archive implements AsyncDisposable {
       }
     }
     return { stats, timeline: { statuses, live } };
+  }
+
+  /**
+   * Everyone who gave the room gifts or paid super chats in `[since, until)`
+   * (to the millisecond), with how many and their value in fen, the best
+   * first: what the overlay's widgets start from (`douyu overlay --db`).
+   * From the users roll-up for whole hours and the messages' columns for
+   * the partial ones at the edges.
+   *
+   * @example
+   * ```ts ignore
+   * const today = await archive.gifters(9999, Date.now() - 86_400_000, Date.now());
+   * console.log(today[0]?.name, today[0]?.value);
+   * ```
+   */
+  async gifters(room: number, since: number, until: number): Promise<UserSum[]> {
+    checkQuery({ room });
+    if (!(until > since)) return [];
+    const { users } = await this.#store.rollups(room, since, until);
+    return users.filter((user) => user.gifts > 0)
+      .sort((a, b) => b.value - a.value || b.gifts - a.gifts || a.uid - b.uid);
   }
 
   /** The UTC days the archive holds (whole days since 1970-01-01), oldest first. */

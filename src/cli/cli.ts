@@ -140,6 +140,8 @@ The same server has widgets: /leaderboard (top givers) and /goal?target=YUAN.
   --allow-host NAME  answer for this host name too (default: localhost and --host)
   --max-streams N    most event streams (pages) open at once (default 100)
   --enter            show room entries by default
+  --db TARGET        widgets (leaderboard, goal) start from an archive's totals,
+                     so a restart keeps them (a file, or postgres://…)
   --url, the filters and the web API options above set every page's defaults
 
 Replay:

@@ -7,6 +7,7 @@
  * @module
  */
 
+import type { Archive } from "../archive/archive.ts";
 import { errorText } from "../base/errors.ts";
 import { sleep } from "../base/timers.ts";
 import { OverlayServer } from "../overlay/server.ts";
@@ -17,8 +18,10 @@ import { SAMPLE_ROOM } from "../testing/sample.ts";
 import { GiftCatalogCache } from "../web/gifts.ts";
 import { parseRoomInput, resolveRoom } from "../web/room.ts";
 import { demoCatalog, demoPasses, startDemoAssets } from "./overlay_demo.ts";
+import { archiveTotals } from "./overlay_totals.ts";
 import {
   type CliIO,
+  describeError,
   FAILURE,
   OK,
   quoted,
@@ -61,6 +64,7 @@ export const OVERLAY_OPTIONS = defineOptions(
     "gift-api-base": { type: "string" },
     "api-base": { type: "string" },
     "mobile-base": { type: "string" },
+    db: { type: "string" },
   } as const,
 );
 
@@ -119,6 +123,8 @@ export async function overlayCommand(args: string[], io: CliIO): Promise<number>
     urls: endpointUrls(values.url),
     defaults: { rules, enter: values.enter ?? false, fold },
     lookups: lookups(values, endpointUrls(values.url)),
+    db: values.db,
+    roomIds: new Set(),
   };
   needNet([listenHost(settings.host)]);
   if (!demo) needEndpoints(settings.urls);
@@ -158,6 +164,10 @@ interface OverlaySettings {
   urls: string[];
   defaults: StreamSettings;
   lookups: Lookups;
+  /** The archive the widgets' starting totals come from (`--db`). */
+  db: string | undefined;
+  /** The rooms' numeric ids, as they are known (for widgets that name no room). */
+  roomIds: Set<number>;
 }
 
 async function runOverlay(settings: OverlaySettings, io: CliIO): Promise<number> {
@@ -169,9 +179,23 @@ async function runOverlay(settings: OverlaySettings, io: CliIO): Promise<number>
     ...(giftApiBase ? [new URL(giftApiBase).origin] : []),
     ...(assets ? [assets.base] : []),
   ];
+  let archive: Archive | undefined;
+  if (settings.db !== undefined) {
+    try {
+      // Loaded only with --db: the overlay alone needs no archive code.
+      const { Archive } = await import("../archive/archive.ts");
+      archive = await Archive.open(settings.db, { readOnly: true });
+    } catch (error) {
+      unlink();
+      await assets?.close();
+      await say(io, describeError(error));
+      return FAILURE;
+    }
+  }
   let server: OverlayServer;
   try {
     server = await OverlayServer.start({
+      ...(archive ? { startingTotals: archiveTotals(archive, () => settings.roomIds) } : {}),
       host: settings.host,
       port: settings.port,
       defaults: settings.defaults,
@@ -185,6 +209,7 @@ async function runOverlay(settings: OverlaySettings, io: CliIO): Promise<number>
   } catch (error) {
     unlink();
     await assets?.close();
+    await archive?.close();
     const code = (error as { code?: unknown }).code;
     const hint = code === "EADDRINUSE" ? " (another program uses it: try --port)" : "";
     await say(io, `cannot listen on ${settings.host}:${settings.port}: ${errorText(error)}${hint}`);
@@ -244,6 +269,7 @@ async function runOverlay(settings: OverlaySettings, io: CliIO): Promise<number>
     await server.close();
     await mock?.close();
     await assets?.close();
+    await archive?.close();
   }
   return OK;
 }
@@ -279,6 +305,7 @@ async function addRoom(text: string | number, context: AddContext): Promise<void
         label = id;
         await say(io, `room ${String(text)} is room ${id}`);
       }
+      settings.roomIds.add(id);
       await hub.add(id);
       server.setRoom(id, { connected: true, error: undefined });
       await say(io, `room ${id}: connected`);
