@@ -5,6 +5,7 @@
  *
  * Run: deno run -A --node-modules-dir=none --lock=deno.dev.lock --frozen scripts/screenshot_stats.ts
  */
+// deno-lint-ignore-file no-console
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

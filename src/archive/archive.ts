@@ -11,7 +11,6 @@
 import { ArchiveError } from "./errors.ts";
 import { setTimer } from "../base/timers.ts";
 import { DAY_MS, daysToDrop } from "./days.ts";
-import { REVENUE_TYPES, Rollup } from "./rollup.ts";
 import {
   type LiveChange,
   MINUTE_MS,

@@ -44,13 +44,27 @@ export interface GiftSum {
   value: number;
 }
 
-/** A user's roll-up rows summed over a range. */
+/**
+ * A user's roll-up rows summed over a range.
+ *
+ * @example
+ * ```ts
+ * import type { UserSum } from "./stats.ts";
+ *
+ * const bo: UserSum = { uid: 7, name: "Bo", chats: 12, gifts: 2, value: 100_000 };
+ * console.log(bo.value / 100); // 1000
+ * ```
+ */
 export interface UserSum {
+  /** The user's id. */
   uid: number;
+  /** The name they last used, when known. */
   name: string | null;
+  /** Chat messages. */
   chats: number;
+  /** Gift messages and paid super chats (the room's revenue only). */
   gifts: number;
-  /** Fen. */
+  /** Their value, fen. */
   value: number;
 }
 
@@ -75,6 +89,7 @@ export interface MinuteStats {
 
 /** A room's statistics over a range: what `douyu stats --json` prints. */
 export interface RoomStats {
+  /** The room. */
   room: number;
   /** The range's start, ms (a whole minute). */
   since: number;
@@ -101,7 +116,9 @@ export interface RoomStats {
 
 /** The stream went live (`live`) or offline at `t`. */
 export interface LiveChange {
+  /** When, ms since the epoch. */
   t: number;
+  /** Live (true) or offline (false). */
   live: boolean;
 }
 

@@ -19,7 +19,7 @@ import type { RoomStats, StatsTimeline } from "./stats.ts";
 const MAX_POINTS = 720;
 const CHART_W = 1160;
 const CHART_H = 220;
-const PAD_L = 56;
+const PAD_L = 76;
 const PAD_B = 24;
 
 /** Text fit for HTML: escaped, control characters gone. */
@@ -166,7 +166,7 @@ header h1 { margin: 0 0 4px; font-size: 26px; }
   margin: 20px 0; }
 .card { background: #fff; border: 1px solid var(--line); border-radius: 10px; padding: 12px 16px; }
 .card { min-width: 0; }
-.card .n { display: block; font-size: 22px; overflow-wrap: anywhere; font-weight: 650; font-variant-numeric: tabular-nums; }
+.card .n { display: block; font-size: 20px; white-space: nowrap; font-weight: 650; font-variant-numeric: tabular-nums; }
 .card .label { color: var(--muted); font-size: 13px; }
 section, figure.chart { background: #fff; border: 1px solid var(--line); border-radius: 10px;
   padding: 14px 18px; margin: 0 0 16px; break-inside: avoid; }
@@ -203,7 +203,8 @@ footer { color: var(--muted); font-size: 12px; margin-top: 8px; }
   body { background: #fff; font-size: 10.5pt; }
   main { max-width: none; padding: 0; }
   .card, section, figure.chart { border-color: #ccc; }
-  .cards { grid-template-columns: repeat(4, 1fr); }
+  .cards { grid-template-columns: repeat(3, 1fr); }
+  .card .n { font-size: 16px; }
   .grid { grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 10px; }
   section, figure.chart { padding: 8px 10px; }
   th, td { padding: 2px 3px; }
