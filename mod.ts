@@ -150,6 +150,7 @@ export {
   type RoomInfo,
   type RoomInfoOptions,
   type RoomInput,
+  type RoomLookupOptions,
 } from "./src/web/room.ts";
 export {
   GiftCatalog,

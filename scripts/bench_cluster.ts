@@ -13,11 +13,17 @@
  * consumer, as `douyu consume`).
  *
  * Reported: messages stored in the stream per second (from the stream's
- * counters), as a ratio of what the rooms offered; publish-to-consume
- * latency p50/p99 (from the collector's `Douyu-Received-At` to this process
- * reading it) and room-to-consume latency (from the mock server's write);
- * the collector's resident memory, steady and peak. Needs `nats-server` on
- * the PATH (Debian's package).
+ * counters), as a ratio of what the rooms offered; messages the collector had
+ * acknowledged per second (its heartbeat's `published`, duplicates included:
+ * the capture's chat ids repeat as it loops); publish-to-consume latency
+ * p50/p99 (from the collector's `Douyu-Received-At` to this process reading
+ * it) and room-to-consume latency (from the mock server's write); the
+ * collector's resident memory, steady and peak. Flat out (`--rate 0`), or with
+ * `--compare`, first the collector's publisher alone (`bench_publisher.ts`,
+ * the same runtime, one `await publish()` per pre-encoded message) for as
+ * long, and the collector's rate as a ratio of it. Flat out, nothing reads
+ * the stream meanwhile (the reader would compete for the cores). Needs
+ * `nats-server` on the PATH (Debian's package).
  */
 // deno-lint-ignore-file no-console
 import { spawn } from "node:child_process";
@@ -26,6 +32,7 @@ import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { addRooms, Cluster, overview, STREAM_NAME, subscribe } from "../src/nats/mod.ts";
 import { startNatsServer } from "../tests/cluster/nats_server.ts";
+import { parseHealth } from "../src/nats/records.ts";
 import { ROOT, runtimeCommand, startChild, watchProcess } from "../tests/process.ts";
 
 const { values } = parseArgs({
@@ -34,6 +41,7 @@ const { values } = parseArgs({
     rooms: { type: "string", default: "200" },
     rate: { type: "string", default: "50" },
     seconds: { type: "string", default: "20" },
+    compare: { type: "boolean", default: false },
   },
 });
 const rooms = Number(values.rooms);
@@ -46,6 +54,22 @@ const percentile = (sorted: number[], p: number) =>
   sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 
 const nats = await startNatsServer();
+const runtime = isDeno ? `Deno ${Deno.version.deno}` : `Bun ${process.versions.bun}`;
+
+/** The publisher alone, in a process of this runtime: messages acknowledged a second. */
+async function publisherAlone(): Promise<number> {
+  const [command, ...args] = runtimeCommand(`${ROOT}scripts/bench_publisher.ts`, ["-A"]);
+  const child = startChild(command!, [...args, nats.url, String(seconds)]);
+  await child.exited;
+  const result = JSON.parse(child.stdout) as { published: number; seconds: number };
+  return result.published / result.seconds;
+}
+
+let alone: number | undefined;
+if (rate === 0 || values.compare) {
+  alone = await publisherAlone();
+  console.log(`the publisher alone (${runtime}): ${alone.toFixed(0)} msg/s acknowledged`);
+}
 const serverScript = new URL("./bench_hub_server.ts", import.meta.url).pathname;
 const mock = spawn(
   process.execPath,
@@ -81,7 +105,7 @@ const memory = watchProcess(collector.pid);
 const consumed: { publish: number[]; room: number[] } = { publish: [], room: [] };
 let counting = false;
 const stopReading = new AbortController();
-const reading = (async () => {
+const reading = rate === 0 ? Promise.resolve() : (async () => {
   for await (const item of subscribe(cluster, { signal: stopReading.signal })) {
     if (!counting) continue;
     const t = now();
@@ -104,6 +128,12 @@ try {
   }
   console.log(`${rooms} rooms watched after ${((Date.now() - started) / 1000).toFixed(1)} s`);
   await sleep(3000); // warm up
+  /** The collector's own count of acknowledged messages, and when it wrote it. */
+  const acked = async () => {
+    const health = parseHealth((await cluster.collectors.get("bench"))!.value)!;
+    return { published: health.counters.published ?? 0, at: health.updatedAt };
+  };
+  const ackedBefore = await acked();
   const before = await cluster.jsm.streams.info(STREAM_NAME);
   const t0 = now();
   counting = true;
@@ -112,17 +142,23 @@ try {
   const after = await cluster.jsm.streams.info(STREAM_NAME);
   const elapsed = (now() - t0) / 1000;
   const perSecond = (after.state.messages - before.state.messages) / elapsed;
+  const ackedAfter = await acked();
+  const ackedPerSecond = (ackedAfter.published - ackedBefore.published) /
+    ((ackedAfter.at - ackedBefore.at) / 1000);
   const offered = rate > 0 ? rooms * rate : NaN;
   const steady = memory.resident;
   const publish = consumed.publish.sort((a, b) => a - b);
   const room = consumed.room.sort((a, b) => a - b);
-  const runtime = isDeno ? `Deno ${Deno.version.deno}` : `Bun ${process.versions.bun}`;
   console.log(
     `one collector (${runtime}), ${rooms} rooms, ${rate > 0 ? `${rate} msg/s each` : "flat out"}:`,
   );
   console.log(
     `  into JetStream: ${perSecond.toFixed(0)} msg/s` +
       (rate > 0 ? ` (${((perSecond / offered) * 100).toFixed(1)}% of the ${offered} offered)` : ""),
+  );
+  console.log(
+    `  acknowledged: ${ackedPerSecond.toFixed(0)} msg/s` +
+      (alone !== undefined ? ` (${(ackedPerSecond / alone).toFixed(2)}x the publisher alone)` : ""),
   );
   console.log(
     `  publish to consume: p50 ${percentile(publish, 0.5).toFixed(1)} ms, p99 ${
@@ -133,6 +169,10 @@ try {
     `  room to consume: p50 ${percentile(room, 0.5).toFixed(1)} ms, p99 ${
       percentile(room, 0.99).toFixed(1)
     } ms`,
+  );
+  const stored = after.state.bytes / Math.max(1, after.state.messages);
+  console.log(
+    `  stream: ${stored.toFixed(0)} bytes per message stored (headers and JetStream's own)`,
   );
   console.log(
     `  collector RSS: ${(steady / 1048576).toFixed(1)} MiB steady, ${

@@ -1,7 +1,8 @@
 /**
  * `deno task demo`: the first command to run. Starts the mock server on
  * 127.0.0.1 replaying the bundled synthetic sample four times faster than
- * recorded (and a stand-in for Douyu's gift API, so gifts show their values),
+ * recorded (and `MockWebApi`, the stand-in for Douyu's web APIs, so gifts show
+ * their names and values),
  * and runs the `douyu` command line tool against it, printing to this
  * terminal. No Douyu server, no file, no network beyond 127.0.0.1.
  *
@@ -15,7 +16,8 @@ import { main } from "../src/cli/cli.ts";
 import { formatMessage } from "../src/output/format.ts";
 import { parseMessage } from "../src/protocol/messages.ts";
 import { MockServer } from "../src/testing/mock_server.ts";
-import { SAMPLE_ROOM, sampleGiftList, sampleRecording } from "../src/testing/sample.ts";
+import { SAMPLE_ROOM, sampleRecording } from "../src/testing/sample.ts";
+import { MockWebApi } from "../src/testing/web_api.ts";
 
 const SPEED = 4;
 
@@ -35,22 +37,15 @@ const onInterrupt = () => interrupt.abort("SIGINT");
 Deno.addSignalListener("SIGINT", onInterrupt);
 
 const server = await MockServer.start({ recording: sample, speed: SPEED });
-// A stand-in for Douyu's gift API, so gifts show their names and values offline.
-const giftApi = Deno.serve(
-  { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-  (request) =>
-    new URL(request.url).pathname.startsWith("/api/gift/")
-      ? new Response(sampleGiftList(), { headers: { "content-type": "application/json" } })
-      : new Response('DYConfigCallback({"error":0,"data":{}})'),
-);
+// A stand-in for Douyu's web APIs, so gifts show their names and values offline.
+const web = await MockWebApi.start();
 console.error(
   `demo: a mock Douyu server on ${server.url} replays ${sample.length} invented messages ` +
     `at ${SPEED}x speed;\ndemo: this is what \`douyu --url ${server.url} ${SAMPLE_ROOM}\` prints:\n`,
 );
 let code: number;
 try {
-  const giftApiBase = `http://127.0.0.1:${giftApi.addr.port}`;
-  const args = ["--url", server.url, "--gift-api-base", giftApiBase, "--count", String(shown)];
+  const args = ["--url", server.url, "--gift-api-base", web.url, "--count", String(shown)];
   code = await main([...args, String(SAMPLE_ROOM)], {
     stdout: write(Deno.stdout),
     stderr: write(Deno.stderr),
@@ -60,7 +55,7 @@ try {
 } finally {
   Deno.removeSignalListener("SIGINT", onInterrupt);
   await server.close();
-  await giftApi.shutdown();
+  await web.close();
 }
 if (code === 0) {
   console.error(

@@ -6,7 +6,7 @@
  * and the command-line errors.
  */
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
 import { Archive } from "../src/archive/archive.ts";
@@ -259,5 +259,149 @@ test("archive cli: command-line errors are one line and status 2; a missing arch
     assert.equal(help.code, 0);
     assert.match(help.stdout, /douyu archive --import FILE/);
     assert.match((await run(["logs", "--help"])).stdout, /--search WORDS/);
+  });
+});
+
+test("archive cli: export writes the archived room in each format; jsonl is logs --json", async () => {
+  await withDir(async (dir) => {
+    const db = join(dir, "a.db");
+    const imported = await run(["archive", "--import", CAPTURE, "--room", "102965", "--db", db]);
+    assert.equal(imported.code, 0, imported.stderr);
+    const jsonl = await run(["export", "--db", db, "102965", "--format", "jsonl"]);
+    assert.equal(jsonl.code, 0, jsonl.stderr);
+    const logged = await run(["logs", "--db", db, "102965", "--json"]);
+    // The same lines; the export also says each line's room.
+    const withoutRoom = (text: string) =>
+      lines(text).map((line) => {
+        const { _room: _, ...rest } = JSON.parse(line);
+        return JSON.stringify(rest);
+      });
+    assert.deepEqual(withoutRoom(jsonl.stdout), lines(logged.stdout));
+    for (const format of ["csv", "xml", "ass", "srt"]) {
+      const out = join(dir, `room.${format}`);
+      const result = await run(["export", "--db", db, "102965", "--format", format, "--out", out]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout, "");
+      assert.match(result.stderr, new RegExp(`\\d+ entries written to .*room\\.${format}`));
+      assert.ok((await readFile(out, "utf8")).length > 100, format);
+    }
+    const srt = await readFile(join(dir, "room.srt"), "utf8");
+    // One cue per chat of the capture (five), timed from the first message stored.
+    const stored = lines(jsonl.stdout).map((line) => JSON.parse(line));
+    const zero = stored[0]._t;
+    const chats = stored.filter((item) => item.type === "chatmsg");
+    assert.equal(chats.length, 5);
+    const cueStarts = [...srt.matchAll(/(\d\d):(\d\d):(\d\d),(\d{3}) --> /g)].map((m) =>
+      ((Number(m[1]) * 60 + Number(m[2])) * 60 + Number(m[3])) * 1000 + Number(m[4])
+    );
+    assert.deepEqual(cueStarts, chats.map((chat) => chat._t - zero));
+    // --start moves time zero: a minute before the first message.
+    const shifted = await run([
+      "export",
+      "--db",
+      db,
+      "102965",
+      "--format",
+      "srt",
+      "--start",
+      new Date(zero - 60_000).toISOString(),
+    ]);
+    assert.equal(shifted.code, 0, shifted.stderr);
+    assert.ok(shifted.stdout.includes(`\n${srtTime(chats[0]._t - zero + 60_000)} --> `));
+    const bad = await run(["export", "--db", db, "102965", "--format", "pdf"]);
+    assert.equal(bad.code, 2);
+    assert.match(
+      bad.stderr,
+      /invalid value for --format: "pdf" \(expected jsonl, csv, xml, ass, srt\)/,
+    );
+    assert.match((await run(["export", "--db", db, "102965"])).stderr, /missing --format/);
+  });
+});
+
+/** An SRT time stamp, 01:02:03,456. */
+function srtTime(ms: number): string {
+  const pad = (n: number, width = 2) => String(n).padStart(width, "0");
+  const h = Math.floor(ms / 3_600_000), m = Math.floor(ms / 60_000) % 60;
+  return `${pad(h)}:${pad(m)}:${pad(Math.floor(ms / 1000) % 60)},${pad(ms % 1000, 3)}`;
+}
+
+test("archive cli: export marks a stored gap in every format; progress only on a terminal", async () => {
+  await withDir(async (dir) => {
+    const db = join(dir, "gap.db");
+    const t0 = Date.UTC(2024, 4, 1, 12);
+    {
+      await using archive = await Archive.open(db);
+      archive.writeStatus({ t: t0, room: 5001, status: "connected" });
+      const chat = (t: number, cid: string, txt: string) =>
+        archive.write({
+          t,
+          room: 5001,
+          message: { type: "chatmsg", uid: "7", nn: "Ann", txt, cid },
+        });
+      await chat(t0 + 1000, "a", "first-chat");
+      archive.writeStatus({ t: t0 + 2000, room: 5001, status: "disconnected", detail: "EOF" });
+      archive.writeStatus({ t: t0 + 8000, room: 5001, status: "connected" });
+      await chat(t0 + 9000, "b", "second-chat");
+    }
+    for (const format of ["jsonl", "csv", "xml", "ass", "srt"]) {
+      const result = await run(["export", "--db", db, "5001", "--format", format]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stderr, /, 1 gaps marked\)/, format);
+      assert.ok(result.stdout.includes("EOF"), `${format}: ${result.stdout}`);
+      const before = result.stdout.indexOf("first-chat");
+      const after = result.stdout.indexOf("second-chat");
+      const gap = result.stdout.indexOf("EOF");
+      assert.ok(before < gap && gap < after, `${format}: the gap between the chats`);
+      assert.ok(!result.stderr.includes("\r"), "no progress line in a pipe");
+    }
+    let stderr = "";
+    const { main } = await import("../src/cli/cli.ts");
+    const code = await main([
+      "export",
+      "--db",
+      db,
+      "5001",
+      "--format",
+      "xml",
+      "--out",
+      join(dir, "x"),
+    ], {
+      stdout: () => {},
+      stderr: (chunk) => void (stderr += chunk),
+      progress: true,
+    });
+    assert.equal(code, 0, stderr);
+    const erase = "\x1b[K"; // to the end of the line
+    assert.match(stderr, /\rdouyu: exporting: \d+ messages/);
+    assert.ok(stderr.includes(` messages${erase}`), JSON.stringify(stderr));
+    assert.ok(stderr.includes(`\r${erase}douyu:`), "cleared before the summary");
+  });
+});
+
+test("archive cli: --retain 30d drops whole days past 30 and keeps the rest", async () => {
+  await withDir(async (dir) => {
+    const db = join(dir, "a.db");
+    // The capture is from January 2021: its days are past any 30 days.
+    const old = await run(["archive", "--import", CAPTURE, "--room", "102965", "--db", db]);
+    assert.equal(old.code, 0, old.stderr);
+    const recent = join(dir, "recent.jsonl");
+    const t = Date.now() - 86_400_000;
+    const body = encodeStt({
+      type: "chatmsg",
+      rid: 102965,
+      uid: 7,
+      nn: "Ann",
+      txt: "昨天",
+      cid: "y1",
+    });
+    await writeFile(recent, JSON.stringify({ t, room: 102965, body }) + "\n");
+    const kept = await run(["archive", "--import", recent, "--db", db, "--retain", "30d"]);
+    assert.equal(kept.code, 0, kept.stderr);
+    assert.match(kept.stderr, /retention 30 days: dropped \d+ days? \(2021-01-\d\d/);
+    const logged = await run(["logs", "--db", db, "102965", "--json"]);
+    assert.deepEqual(lines(logged.stdout).map((line) => JSON.parse(line).txt), ["昨天"]);
+    // Nothing more to drop.
+    const again = await run(["archive", "--import", recent, "--db", db, "--retain", "30d"]);
+    assert.ok(!again.stderr.includes("dropped"), again.stderr);
   });
 });

@@ -344,3 +344,11 @@ async function withReadOnly<T>(
     db.close();
   }
 }
+
+test('archive: ":memory:" is an archive without a file (no WAL), written and read back', async () => {
+  await using archive = await Archive.open(":memory:");
+  archive.write(chat(Date.UTC(2024, 4, 1), ROOM, "主播好", { cid: "c1" }));
+  await archive.flush();
+  const found = await collect(archive.query({ room: ROOM, search: "主播" }));
+  assert.deepEqual(found.map((item) => item.message.txt), ["主播好"]);
+});

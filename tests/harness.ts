@@ -75,17 +75,25 @@ export interface Peer {
 }
 
 /**
- * Runs `tests/peers/<name>` in a separate process of the same runtime, so a
- * peer that floods the network never starves this process's timers. It
- * prints one JSON object per line on stdout; it ends when its stdin closes.
+ * Runs `tests/peers/<name>` in a separate process, so a peer that floods the
+ * network never starves this process's timers. It prints one JSON object
+ * per line on stdout; it ends when its stdin closes. It runs on `on`: by
+ * default the runtime running the tests, but `node` for a `.mjs` peer (the
+ * `ws` peer: Bun replaces the `ws` package with its own).
  */
-export async function spawnPeer(name: string, args: string[] = []): Promise<Peer> {
+export async function spawnPeer(
+  name: string,
+  args: string[] = [],
+  on: "deno" | "bun" | "node" = name.endsWith(".mjs") ? "node" : runtime,
+): Promise<Peer> {
   const { spawn } = await import("node:child_process");
   const { createInterface } = await import("node:readline");
   const script = new URL(`./peers/${name}`, import.meta.url).pathname;
-  const command = runtime === "deno"
-    ? [Deno.execPath(), ["run", "-A", script, ...args]] as const
-    : [process.execPath, [script, ...args]] as const;
+  // The runtime running the tests by its path, another one from the PATH.
+  const executable = on === runtime ? process.execPath : on;
+  const command = on === "deno"
+    ? [executable, ["run", "-A", script, ...args]] as const
+    : [executable, [script, ...args]] as const;
   const child = spawn(command[0], command[1], { stdio: ["pipe", "pipe", "inherit"] });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const lines: string[] = [];

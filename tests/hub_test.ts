@@ -87,6 +87,25 @@ test("hub: messages queued for a room are not yielded once it is removed", async
   assert.ok(got.every((m) => m.room === 2002), JSON.stringify(got.map((m) => m.room)));
 });
 
+test("hub: a room removed with keepQueued still yields what it had read, then nothing more", async () => {
+  await using server = await MockServer.start({ messages: [1, 2, 3, 4, 5].map(chat) });
+  await using hub = new Hub({ url: server.url, types: ["chatmsg"] });
+  await hub.add(2001);
+  while (hub.queued < 5) await delay(5);
+  await hub.remove(2001, { keepQueued: true });
+  assert.deepEqual(hub.rooms, []);
+  const iterator = hub[Symbol.asyncIterator]();
+  const got = await take(iterator, 5);
+  assert.deepEqual(
+    got.map((m) => [m.room, Number(m.message.uid)]),
+    [1, 2, 3, 4, 5].map((n) => [2001, n]),
+  );
+  assert.equal(hub.queued, 0);
+  await hub.add(2002);
+  const next = await take(iterator, 1);
+  assert.equal(next[0]!.room, 2002);
+});
+
 test("hub: add is idempotent; maxRooms refuses the next room and says why", async () => {
   await using server = await MockServer.start();
   await using hub = new Hub({ url: server.url, maxRooms: 2 });
@@ -216,4 +235,24 @@ test("hub: pause pushes back on every room's socket; nothing lost, heartbeats go
   } finally {
     await Promise.all(peers.map((peer) => peer.stop()));
   }
+});
+
+test("hub: batches() hands over what is queued at once, tagged, skipping removed rooms", async () => {
+  await using server = await MockServer.start({ messages: [1, 2, 3, 4, 5].map(chat) });
+  await using hub = new Hub({ url: server.url, types: ["chatmsg"] });
+  await hub.add(3001);
+  await hub.add(3002);
+  while (hub.queued < 10) await delay(5);
+  await hub.remove(3002);
+  const got: string[] = [];
+  let batches = 0;
+  for await (const batch of hub.batches(3)) {
+    batches++;
+    assert.ok(batch.length <= 3);
+    for (const { room, message } of batch) got.push(`${room}:${message.uid}`);
+    if (got.length === 5) break;
+  }
+  assert.deepEqual(got, ["3001:1", "3001:2", "3001:3", "3001:4", "3001:5"]);
+  assert.ok(batches <= 3, `${batches} batches`);
+  assert.deepEqual(hub.rooms, []); // leaving the loop closed the hub
 });

@@ -1,50 +1,7 @@
 import assert from "node:assert/strict";
-import type { IncomingMessage, ServerResponse } from "node:http";
 import { type LiveEvent, type LiveWatcher, watchLive } from "../mod.ts";
-import { MockServer } from "../src/testing/mod.ts";
+import { MockServer, MockWebApi } from "../src/testing/mod.ts";
 import { test } from "./harness.ts";
-import { type LocalHttp, startHttp } from "./local_http.ts";
-
-/** What the stand-in room API answers, changeable while a test runs. */
-interface Room {
-  show_status: number;
-  videoLoop: number;
-  /** Answer betard with HTTP 500 (the open API then answers). */
-  betardDown?: boolean;
-}
-
-/** A local HTTP server playing betard and the open API for the rooms in `rooms`. */
-async function roomApi(rooms: Map<number, Room>): Promise<LocalHttp> {
-  return await startHttp((req: IncomingMessage, res: ServerResponse) => {
-    const url = req.url ?? "";
-    const id = Number(/\/(\d+)(?:\?|$)/.exec(url)?.[1]);
-    const room = rooms.get(id);
-    const json = (status: number, body: unknown) => {
-      res.writeHead(status, { "content-type": "application/json" });
-      res.end(JSON.stringify(body));
-    };
-    if (room === undefined) return json(404, {});
-    if (url.startsWith("/betard/")) {
-      if (room.betardDown) return json(500, {});
-      return json(200, {
-        room: {
-          room_id: id,
-          room_name: `title ${id}`,
-          nickname: `owner ${id}`,
-          show_status: room.show_status,
-          videoLoop: room.videoLoop,
-        },
-      });
-    }
-    if (url.startsWith("/api/RoomApi/room/")) {
-      return json(200, {
-        error: 0,
-        data: { room_id: String(id), room_status: room.show_status === 1 ? "1" : "2" },
-      });
-    }
-    json(404, {});
-  });
-}
 
 const rss = (ss: number, ivl = 0) => `type@=rss/rid@=9999/ss@=${ss}/ivl@=${ivl}/code@=0/`;
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -69,20 +26,18 @@ async function until(what: string, check: () => boolean, ms = 10_000): Promise<v
 const states = (events: LiveEvent[]) => events.map((e) => e.state);
 
 test("live: a flapping rss (off, then on within the window) is no offline; one that holds is", async () => {
-  const rooms = new Map([[9999, { show_status: 1, videoLoop: 0 }]]);
-  const api = await roomApi(rooms);
+  const api = await MockWebApi.start();
   await using server = await MockServer.start();
   const watcher = watchLive([9999], {
     url: server.url,
-    apiBase: api.base,
-    openApiBase: api.base,
+    ...api.bases,
     offlineConfirmation: 1500,
   });
   try {
     const events = collect(watcher);
     await until("live", () => events.length === 1);
     assert.deepEqual(states(events), ["live"]);
-    assert.equal(events[0]!.info?.name, "title 9999");
+    assert.equal(events[0]!.info?.name, "样例直播间：一起聊天");
     const client = await server.nextClient();
     await client.send(rss(0));
     await delay(200);
@@ -105,13 +60,11 @@ test("live: a flapping rss (off, then on within the window) is no offline; one t
 });
 
 test("live: a video loop is a loop, never live, from rss or the API", async () => {
-  const rooms = new Map([[9999, { show_status: 1, videoLoop: 1 }]]);
-  const api = await roomApi(rooms);
+  const api = await MockWebApi.start({ status: "loop" });
   await using server = await MockServer.start();
   await using watcher = watchLive([9999], {
     url: server.url,
-    apiBase: api.base,
-    openApiBase: api.base,
+    ...api.bases,
     offlineConfirmation: 300,
   });
   const events = collect(watcher);
@@ -129,13 +82,11 @@ test("live: a video loop is a loop, never live, from rss or the API", async () =
 });
 
 test("live: a change while disconnected is caught by the re-sync after reconnecting", async () => {
-  const room = { show_status: 1, videoLoop: 0 };
-  const api = await roomApi(new Map([[9999, room]]));
+  const api = await MockWebApi.start();
   await using server = await MockServer.start();
   await using watcher = watchLive([9999], {
     url: server.url,
-    apiBase: api.base,
-    openApiBase: api.base,
+    ...api.bases,
     offlineConfirmation: 200,
     reconnect: { initialDelay: 10, maxDelay: 20 },
   });
@@ -143,7 +94,7 @@ test("live: a change while disconnected is caught by the re-sync after reconnect
   await until("live", () => events.length === 1);
   const first = await server.nextClient();
   // The stream ends while the barrage connection is down: no rss ever says so.
-  room.show_status = 2;
+  api.status = "offline";
   first.close();
   await server.nextClient();
   await until("offline", () => events.length === 2);
@@ -153,10 +104,9 @@ test("live: a change while disconnected is caught by the re-sync after reconnect
 });
 
 test("live: the exported state is not announced again after a restart; periodic re-sync", async () => {
-  const room = { show_status: 1, videoLoop: 0 };
-  const api = await roomApi(new Map([[9999, room]]));
+  const api = await MockWebApi.start();
   await using server = await MockServer.start();
-  const options = { url: server.url, apiBase: api.base, openApiBase: api.base };
+  const options = { url: server.url, ...api.bases };
   const first = watchLive([9999], options);
   const events = collect(first);
   await until("live", () => events.length === 1);
@@ -177,7 +127,7 @@ test("live: the exported state is not announced again after a restart; periodic 
   await delay(800); // connected and re-synced a few times: still live, nothing to say
   assert.deepEqual(again, []);
   // No rss, no reconnect: only the periodic re-sync can notice.
-  room.show_status = 2;
+  api.status = "offline";
   await until("offline", () => again.length === 1);
   assert.deepEqual(states(again), ["offline"]);
   assert.deepEqual(second.state()["9999"]?.state, "offline");
@@ -186,19 +136,17 @@ test("live: the exported state is not announced again after a restart; periodic 
 });
 
 test("live: when only the open API answers, a known loop stays a loop", async () => {
-  const room = { show_status: 1, videoLoop: 1, betardDown: false };
-  const api = await roomApi(new Map([[9999, room]]));
+  const api = await MockWebApi.start({ status: "loop" });
   await using server = await MockServer.start();
   await using watcher = watchLive([9999], {
     url: server.url,
-    apiBase: api.base,
-    openApiBase: api.base,
+    ...api.bases,
     resyncInterval: 200,
   });
   const events = collect(watcher);
   await until("loop", () => events.length === 1);
-  room.betardDown = true; // the open API says "1": live or loop, it cannot tell
-  await until("open API asked", () => api.paths.some((r) => r.startsWith("/api/RoomApi/")));
+  api.down = ["betard"]; // the open API says "1": live or loop, it cannot tell
+  await until("open API asked", () => api.requests.some((r) => r.startsWith("/api/RoomApi/")));
   await delay(500);
   assert.deepEqual(states(events), ["loop"]);
   await watcher.close();
@@ -206,26 +154,21 @@ test("live: when only the open API answers, a known loop stays a loop", async ()
 });
 
 test("live: a name whose lookup fails is looked up again; a room that gives up is joined again", async () => {
-  const room = { show_status: 1, videoLoop: 0 };
-  const rooms = new Map([[9999, room]]);
-  const api = await roomApi(rooms);
+  // The mobile page finds nothing: only betard can resolve the name.
+  const api = await MockWebApi.start({ names: { sample: 9999 } });
+  api.down = ["mobile"];
   await using server = await MockServer.start();
   // The name lookup: the first attempt finds nothing, later ones the room.
   let lookups = 0;
   const fetch = async (url: string, init: RequestInit) => {
-    if (url.includes("/betard/sample")) {
-      if (++lookups === 1) return new Response("busy", { status: 503 });
-      return await globalThis.fetch(`${api.base}/betard/9999`, init);
-    }
-    if (url.includes("m.douyu.com") || url.includes("/sample")) {
-      return new Response("no", { status: 404 });
+    if (url.includes("/betard/sample") && ++lookups === 1) {
+      return new Response("busy", { status: 503 });
     }
     return await globalThis.fetch(url, init);
   };
   const watcher = watchLive(["sample"], {
     url: server.url,
-    apiBase: api.base,
-    openApiBase: api.base,
+    ...api.bases,
     fetch,
     reconnect: false, // the session gives up at the first drop
   });

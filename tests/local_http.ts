@@ -1,7 +1,9 @@
 /**
- * Local stand-ins for Douyu's web APIs: an HTTP server on 127.0.0.1 that
- * records what it was asked, for the tests of room lookups, gift catalogues,
- * live status and the command line. Tests never reach a real host.
+ * An HTTP server on 127.0.0.1 that answers with a handler of the test's and
+ * records what it was asked: for the odd answers the tests of room lookups,
+ * gift catalogues and the command line need (captured fixtures, failures,
+ * hostile text, bodies that never end). The sample room's ordinary answers
+ * come from `MockWebApi` (`@x/douyu/testing`). Tests never reach a real host.
  */
 import {
   createServer,

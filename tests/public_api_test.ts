@@ -67,8 +67,12 @@ const TESTING = [
   "MOCK_SERVER_LIMITS",
   "MockClient",
   "MockServer",
+  "MockWebApi",
+  "SAMPLE_ROOM",
   "defaultTransportFactory",
   "parseEndpoint",
+  "samplePass",
+  "sampleRecording",
 ];
 
 function sorted(names: Iterable<string>): string[] {
@@ -94,4 +98,24 @@ test("public API: internal_mod.ts is mod.ts plus the internals, never less", asy
   for (const name of ["decodeSttList", "decodeSttMapList", "decodeSttPairs", "routeSession"]) {
     assert.ok(name in internal && !(name in core), `${name} is internal`);
   }
+});
+
+test("public API: @x/douyu/archive exports exactly the curated values", async () => {
+  const archive = await import("../src/archive/mod.ts");
+  assert.deepEqual(Object.keys(archive).sort(), [
+    "Archive",
+    "ArchiveError",
+    "EXPORT_FORMATS",
+    "GapTracker",
+    "collectExport",
+    "exportAs",
+    "exportAss",
+    "exportCsv",
+    "exportJsonl",
+    "exportSrt",
+    "exportXml",
+    "isStatus",
+    "openArchive",
+    "parseRetention",
+  ]);
 });

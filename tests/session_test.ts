@@ -9,7 +9,9 @@ import {
   type Session,
   type StatusEvent,
   TimeoutError,
+  type TransportFactory,
 } from "../mod.ts";
+import { concat } from "../src/base/bytes.ts";
 import { type MockClient, MockServer } from "../src/testing/mod.ts";
 import { spawnPeer, test } from "./harness.ts";
 
@@ -557,6 +559,45 @@ test("session: pause bounds the queue per message, even when one read carries th
   assert.ok(session.queued <= 10, `${session.queued} messages queued`);
   const got = await take(session, 20_000, 30_000);
   assert.ok(got.every((m, i) => seq(m) === i + 1));
+});
+
+test("session: a loop that keeps up has at most one read's messages waiting", async () => {
+  // Every read is ready at once, as from a fast peer: a reader that did not
+  // wait for the loop would parse all 8,000 messages ahead of it. (Reads of
+  // fewer than 256 messages may pile up to that many before it waits.)
+  const perRead = 400;
+  const reads = 20;
+  const login = encodeFrame("type@=loginres/", 690);
+  const chunk = (r: number) =>
+    concat(Array.from({ length: perRead }, (_, i) => encodeFrame(chat(r * perRead + i + 1), 690)));
+  let served = 0;
+  let wake: ((chunk: null) => void) | undefined;
+  const transport: TransportFactory = () =>
+    Promise.resolve({
+      url: "tcp://memory:1",
+      read: () =>
+        served++ === 0
+          ? Promise.resolve(login)
+          : served <= reads + 1
+          ? Promise.resolve(chunk(served - 2))
+          : new Promise<null>((resolve) => (wake = resolve)),
+      write: () => Promise.resolve(),
+      close: () => wake?.(null),
+    });
+  await using session = await connect(9999, {
+    url: "tcp://memory:1",
+    transport,
+    types: ["chatmsg"],
+    queueSize: perRead * reads,
+  });
+  let most = 0;
+  let n = 0;
+  for await (const msg of session) {
+    assert.equal(seq(msg), ++n);
+    most = Math.max(most, session.queued);
+    if (n === perRead * reads) break;
+  }
+  assert.ok(most < perRead, `${most} messages waited; one read carries ${perRead}`);
 });
 
 test("session: good frames before a framing error in the same read are delivered", async () => {

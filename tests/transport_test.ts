@@ -3,6 +3,7 @@
  * listeners, over TCP and WebSocket.
  */
 import assert from "node:assert/strict";
+import { concat } from "../src/base/bytes.ts";
 import { ClosedError, DouyuError, ProtocolError, TlsError } from "../src/base/errors.ts";
 import type { Listener, Transport } from "../src/transport/seam.ts";
 import { parseEndpoint } from "../src/transport/seam.ts";
@@ -14,7 +15,7 @@ import {
   ReadQueue,
   WriteChain,
 } from "../src/transport/shared.ts";
-import { encodeWebSocketFrame } from "../src/transport/websocket.ts";
+import { encodeWebSocketFrame } from "../src/transport/websocket_frame.ts";
 import { readFixture, test } from "./harness.ts";
 
 const PROTOCOLS = ["tcp", "ws"] as const;
@@ -220,6 +221,96 @@ for (const protocol of PROTOCOLS) {
   });
 }
 
+for (const protocol of PROTOCOLS) {
+  test(`${protocol}: end() sends what was written, then the end, and drains until the peer closes`, async () => {
+    const got: number[] = [];
+    let streamed = 0;
+    const server = await serve(protocol, async (conn) => {
+      // The peer streams on, as a room does, until it has read the end.
+      const streaming = (async () => {
+        const chunk = new Uint8Array(16 * 1024);
+        while (await conn.write(chunk).then(() => true, () => false)) streamed += chunk.length;
+      })();
+      for (let chunk; (chunk = await conn.read());) got.push(...chunk);
+      conn.close();
+      await streaming;
+    });
+    const client = await defaultTransportFactory(server.listener.endpoint, {});
+    await skipBytes(client, 64 * 1024);
+    const pending = client.read();
+    await pending; // a read under way when end() comes
+    const next = client.read();
+    void client.write(new Uint8Array([1, 2, 3])).catch(() => {});
+    const started = performance.now();
+    await client.end!(30_000);
+    const took = performance.now() - started;
+    assert.equal(await next, null, "a pending read ends");
+    assert.equal(await client.read(), null);
+    await assert.rejects(client.write(new Uint8Array([4])), ClosedError);
+    client.close(); // nothing left to do
+    await server.close();
+    assert.deepEqual(got, [1, 2, 3], "the peer read what was written, then the end");
+    // It ended because the peer closed, not at its bound.
+    assert.ok(took < 15_000, `end() took ${took} ms`);
+    assert.ok(streamed > 64 * 1024);
+  });
+
+  test(`${protocol}: end() closes at its bound when the peer never closes, and close() waits for it`, async () => {
+    const peer = await stubbornPeer(protocol === "ws");
+    const client = await defaultTransportFactory(parseEndpoint(peer.url(protocol)), {});
+    const started = performance.now();
+    const ending = client.end!(300);
+    client.close(); // leaves the connection to end()
+    await ending;
+    const took = performance.now() - started;
+    await peer.close();
+    // Timers may fire a millisecond early; the bound is no quiet-machine figure.
+    assert.ok(took >= 250, `end() gave up after ${took} ms`);
+  });
+}
+
+/**
+ * A peer that reads everything and never closes, not even after the
+ * client's FIN (a `node:net` server with `allowHalfOpen`: by default Node
+ * ends its side when the peer does), answering a WebSocket handshake first
+ * if asked.
+ */
+async function stubbornPeer(
+  webSocket: boolean,
+): Promise<{ url(protocol: string): string; close(): Promise<void> }> {
+  const { createServer } = await import("node:net");
+  const sockets = new Set<import("node:net").Socket>();
+  const server = createServer({ allowHalfOpen: true }, (socket) => {
+    sockets.add(socket);
+    socket.on("error", () => {});
+    let head = "";
+    socket.on("data", async (data: Uint8Array) => {
+      if (!webSocket || head.includes("\r\n\r\n")) return;
+      head += new TextDecoder().decode(data);
+      const key = /sec-websocket-key: *(\S+)/i.exec(head)?.[1];
+      if (key === undefined || !head.includes("\r\n\r\n")) return;
+      const digest = await crypto.subtle.digest(
+        "SHA-1",
+        new TextEncoder().encode(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"),
+      );
+      const accept = btoa(String.fromCharCode(...new Uint8Array(digest)));
+      socket.write(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n" +
+          `Sec-WebSocket-Accept: ${accept}\r\n\r\n`,
+      );
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: (protocol) => protocol === "ws" ? `ws://127.0.0.1:${port}/` : `tcp://127.0.0.1:${port}`,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
 test("ws: text messages are ignored", async () => {
   const received: number[] = [];
   const server = await serve("ws", async (conn) => {
@@ -372,6 +463,31 @@ test("ws: fragments, interleaved pings, split frames, text and close", async () 
   assert.deepEqual(closeReply, [0x03, 0xe8]);
 });
 
+test("ws: headers of every length form, each cut at every byte, then whole in one read", async () => {
+  const payloads = [5, 300, 70_000].map((n) => new Uint8Array(n).map((_, i) => (i * 7 + n) & 0xff));
+  const frames = payloads.map((p) => encodeWebSocketFrame(2, p, false));
+  const scriptDone = Promise.withResolvers<void>();
+  const server = await rawWebSocketServer(async (conn) => {
+    for (const frame of frames) {
+      const header = frame.length - (frame[1] === 126 ? 300 : frame[1] === 127 ? 70_000 : 5);
+      // The header a byte at a time, then the payload.
+      for (let i = 0; i < header; i++) await conn.write(frame.subarray(i, i + 1));
+      await conn.write(frame.subarray(header));
+    }
+    await conn.write(concat(frames)); // and all three in one write
+    scriptDone.resolve();
+    while (await conn.read());
+  });
+  const endpoint = parseEndpoint(`ws://127.0.0.1:${server.listener.endpoint.port}/`);
+  const client = await defaultTransportFactory(endpoint, {});
+  const expected = concat([...payloads, ...payloads]);
+  const got = await readBytes(client, expected.length);
+  assert.equal(got.findIndex((b, i) => b !== expected[i]), -1);
+  await scriptDone.promise;
+  client.close();
+  await server.close();
+});
+
 test("ws: reserved bits, bad control frames, masking or fragments are a ProtocolError", async () => {
   const cases = [
     [0xc2, 1, 0], // reserved bits
@@ -389,7 +505,11 @@ test("ws: reserved bits, bad control frames, masking or fragments are a Protocol
     });
     const endpoint = parseEndpoint(`ws://127.0.0.1:${server.listener.endpoint.port}/`);
     const client = await defaultTransportFactory(endpoint, {});
-    await assert.rejects(client.read(), ProtocolError, `frame ${bad}`);
+    // The good bytes before the fault come first, then the error.
+    const readAll = async () => {
+      while (await client.read());
+    };
+    await assert.rejects(readAll(), ProtocolError, `frame ${bad}`);
     client.close();
     await server.close();
   }

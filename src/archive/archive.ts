@@ -174,9 +174,11 @@ export class Archive implements AsyncDisposable {
   /**
    * Opens an archive: a SQLite file at a path (created when missing), or a
    * PostgreSQL database at a `postgres://` URL (its tables created when
-   * missing).
+   * missing). `":memory:"` is a SQLite archive that lives as long as the
+   * process (for examples and tests).
    *
-   * @param target A file path, or `postgres://user:password@host:port/database`.
+   * @param target A file path, `":memory:"`, or
+   * `postgres://user:password@host:port/database`.
    * @param options Batching, read-only, an error callback.
    * @throws {ArchiveError} The database cannot be opened or is not an
    * archive; the runtime has no `node:sqlite` (for a file).

@@ -6,8 +6,8 @@
  * then). Messages are written in batched transactions within a second of
  * arrival, never twice, kept in one partition per day (retention drops
  * whole days), and read back by room, time, type, user and text, with a
- * search that finds what `LIKE '%text%'` finds, Chinese included. See
- * `docs/archive.md`.
+ * search that finds what `LIKE '%text%'` finds, Chinese included, or
+ * exported as NDJSON, CSV, danmaku XML, ASS or SRT. See `docs/archive.md`.
  *
  * Importing `@x/douyu` never loads this entry, `node:sqlite` or the
  * PostgreSQL client.
@@ -50,5 +50,22 @@ export {
   type TimedMessage,
   type TimedStatus,
 } from "./timed.ts";
-export { dayOf, parseRetention } from "./days.ts";
+export { parseRetention } from "./days.ts";
+export {
+  type AssOptions,
+  collectExport,
+  EXPORT_FORMATS,
+  exportAs,
+  type ExportAsOptions,
+  exportAss,
+  exportCsv,
+  type ExportFormat,
+  exportJsonl,
+  type ExportOptions,
+  type ExportSource,
+  exportSrt,
+  type ExportSummary,
+  exportXml,
+  type SrtOptions,
+} from "./export/mod.ts";
 export { ArchiveError } from "./errors.ts";

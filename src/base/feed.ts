@@ -26,8 +26,9 @@ import { MessageQueue } from "./queue.ts";
  */
 export class EventFeed<E> {
   readonly #buffer: number;
-  readonly #listeners = new Set<(event: E) => void>();
-  readonly #iterators = new Set<MessageQueue<E>>();
+  // Made when first needed: most sessions' feeds are never listened to.
+  #listeners: Set<(event: E) => void> | undefined;
+  #iterators: Set<MessageQueue<E>> | undefined;
   #ended = false;
 
   /** @param buffer How many events an iterator may fall behind before losing the oldest. */
@@ -37,34 +38,38 @@ export class EventFeed<E> {
 
   /** Calls `listener` with every event from now on; returns a function that stops it. */
   listen(listener: (event: E) => void): () => void {
-    if (!this.#ended) this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    if (this.#ended) return () => false;
+    const listeners = this.#listeners ??= new Set();
+    listeners.add(listener);
+    return () => listeners.delete(listener);
   }
 
   /** Hands `event` to every listener and iterator (a no-op once ended). */
   emit(event: E): void {
     if (this.#ended) return;
-    for (const listener of this.#listeners) listener(event);
-    for (const queue of this.#iterators) queue.push(event);
+    if (this.#listeners !== undefined) { for (const listener of this.#listeners) listener(event); }
+    if (this.#iterators !== undefined) { for (const queue of this.#iterators) queue.push(event); }
   }
 
   /** Ends the feed: iterators finish once they have read what they hold. */
   end(): void {
     this.#ended = true;
-    this.#listeners.clear();
-    for (const queue of this.#iterators) queue.end();
-    this.#iterators.clear();
+    this.#listeners?.clear(); // stops an emit() in progress, as a listener may end the feed
+    this.#listeners = undefined;
+    const iterators = this.#iterators;
+    this.#iterators = undefined;
+    if (iterators !== undefined) { for (const queue of iterators) queue.end(); }
   }
 
   /** Events from now on, until the feed ends or the loop breaks. */
   subscribe(): AsyncIterableIterator<E> {
     const queue = new MessageQueue<E>(this.#buffer, "drop-oldest");
     if (this.#ended) queue.end();
-    else this.#iterators.add(queue);
+    else (this.#iterators ??= new Set()).add(queue);
     return {
       next: () => queue.next(),
       return: () => {
-        this.#iterators.delete(queue);
+        this.#iterators?.delete(queue);
         queue.clear();
         return Promise.resolve({ value: undefined, done: true });
       },

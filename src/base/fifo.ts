@@ -59,6 +59,24 @@ export class Fifo<T> {
     return item;
   }
 
+  /** Takes the oldest items, at most `max`, in order (an empty array when empty). */
+  take(max: number): T[] {
+    const end = Math.min(this.#items.length, this.#head + Math.max(0, max));
+    const taken = this.#items.slice(this.#head, end) as T[];
+    if (end === this.#items.length) {
+      this.#items = [];
+      this.#head = 0;
+    } else {
+      this.#items.fill(undefined, this.#head, end); // let them be collected
+      this.#head = end;
+      if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
+        this.#items = this.#items.slice(this.#head);
+        this.#head = 0;
+      }
+    }
+    return taken;
+  }
+
   /** Drops every item. */
   clear(): void {
     this.#items = [];

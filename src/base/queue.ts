@@ -41,7 +41,11 @@ export class MessageQueue<T> {
   #items = new Fifo<T>();
   #ended = false;
   #waitingConsumer: ((result: IteratorResult<T, undefined>) => void) | undefined;
-  readonly #waitingProducers = new Set<() => void>();
+  // The waiting sets are made when first needed: an idle session's queue
+  // never needs them, and a thousand sessions would hold two thousand.
+  #waitingProducers: Set<() => void> | undefined;
+  /** Producers waiting for the consumer to take everything: see {@linkcode waitForConsumer}. */
+  #waitingForDrain: Set<() => void> | undefined;
 
   /**
    * @param capacity How many messages may wait for the consumer.
@@ -102,13 +106,42 @@ export class MessageQueue<T> {
    */
   waitForSpace(signal: AbortSignal): Promise<void> {
     if (!this.full || this.#ended || signal.aborted) return Promise.resolve();
+    const waiting = this.#waitingProducers ??= new Set();
     return new Promise((resolve) => {
       const done = () => {
         signal.removeEventListener("abort", done);
-        this.#waitingProducers.delete(done);
+        waiting.delete(done);
         resolve();
       };
-      this.#waitingProducers.add(done);
+      waiting.add(done);
+      signal.addEventListener("abort", done, { once: true });
+    });
+  }
+
+  /**
+   * Resolves once the consumer has taken every queued message, or has
+   * stopped taking them for now (a turn of the event loop passed: it waits
+   * on something else), or the queue ends, or `signal` aborts.
+   *
+   * A producer that awaits it before reading more stays just ahead of a
+   * consumer that keeps up, instead of filling the queue with messages that
+   * wait long enough to be copied and promoted by the garbage collector; a
+   * slow consumer still gets the whole capacity as slack.
+   */
+  waitForConsumer(signal: AbortSignal): Promise<void> {
+    if (this.#items.size === 0 || this.#ended || signal.aborted) return Promise.resolve();
+    const waiting = this.#waitingForDrain ??= new Set();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        waiting.delete(done);
+        resolve();
+      };
+      // A consumer that keeps up takes everything in one run of microtasks,
+      // before any timer can fire.
+      const timer = setTimeout(done, 0);
+      waiting.add(done);
       signal.addEventListener("abort", done, { once: true });
     });
   }
@@ -117,9 +150,10 @@ export class MessageQueue<T> {
   next(): Promise<IteratorResult<T, undefined>> {
     if (this.#items.size > 0) {
       const value = this.#items.shift()!;
-      if (this.#waitingProducers.size > 0 && this.#items.size <= this.#capacity >> 1) {
+      if (this.#waitingProducers?.size && this.#items.size <= this.#capacity >> 1) {
         this.#wakeProducers();
       }
+      if (this.#waitingForDrain?.size && this.#items.size === 0) this.#wakeDrainWaiters();
       return Promise.resolve({ value, done: false });
     }
     if (this.#ended) return Promise.resolve({ value: undefined, done: true });
@@ -130,10 +164,34 @@ export class MessageQueue<T> {
     return new Promise((resolve) => (this.#waitingConsumer = resolve));
   }
 
+  /**
+   * Everything queued, at most `max` messages, at once; waits for one when
+   * the queue is empty. `undefined` once ended and drained. A consumer that
+   * handles messages in bulk pays one promise per batch, not per message.
+   */
+  async nextBatch(max: number): Promise<T[] | undefined> {
+    if (this.#items.size === 0) {
+      const first = await this.next();
+      if (first.done) return undefined;
+      return [first.value, ...this.#take(max - 1)];
+    }
+    return this.#take(max);
+  }
+
+  #take(max: number): T[] {
+    const taken = this.#items.take(max);
+    if (this.#waitingProducers?.size && this.#items.size <= this.#capacity >> 1) {
+      this.#wakeProducers();
+    }
+    if (this.#waitingForDrain?.size && this.#items.size === 0) this.#wakeDrainWaiters();
+    return taken;
+  }
+
   /** No more messages will come; the consumer drains what is queued, then is done. */
   end(): void {
     this.#ended = true;
     this.#wakeProducers();
+    this.#wakeDrainWaiters();
     const consumer = this.#waitingConsumer;
     this.#waitingConsumer = undefined;
     consumer?.({ value: undefined, done: true });
@@ -145,7 +203,11 @@ export class MessageQueue<T> {
     this.end();
   }
 
+  #wakeDrainWaiters(): void {
+    if (this.#waitingForDrain?.size) { for (const wake of [...this.#waitingForDrain]) wake(); }
+  }
+
   #wakeProducers(): void {
-    for (const wake of [...this.#waitingProducers]) wake();
+    if (this.#waitingProducers?.size) { for (const wake of [...this.#waitingProducers]) wake(); }
   }
 }

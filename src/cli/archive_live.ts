@@ -27,7 +27,7 @@ import {
   numberOption,
   parseRoom,
 } from "./options.ts";
-import { loadNats, openCluster, streamReading } from "./nats_setup.ts";
+import { clusterSettings, loadNats, openCluster, streamReading } from "./nats_setup.ts";
 import { resolveRooms } from "./resolve.ts";
 
 /** How often retention runs while archiving. */
@@ -220,7 +220,9 @@ export async function archiveStream(
   try {
     const rooms = texts.length > 0 ? await resolveRooms(texts, apis, io, stop.signal) : [];
     if (rooms === undefined) return stop.signal.aborted ? OK : FAILURE;
-    const cluster = await openCluster(nats, values.nats ?? [], { name: "douyu archive" });
+    const target = clusterSettings({ nats: values.nats ?? [] });
+    target.options.name = "douyu archive";
+    const cluster = await openCluster(nats, target, io);
     try {
       if (retain !== undefined) {
         setRepeating(
@@ -237,8 +239,7 @@ export async function archiveStream(
         ...(since !== undefined ? { since } : durable !== undefined ? { since: 0 } : {}),
         ...(durable !== undefined
           ? {
-            durable,
-            manualAck: true,
+            group: durable,
             maxAckPending: STREAM_ACK_PENDING,
             ackWait: STREAM_ACK_WAIT_MS,
           }

@@ -44,6 +44,7 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
   // The archive's; node:sqlite and the PostgreSQL client load only when an archive is opened.
   ["archive", async (args, io) => (await import("./archive.ts")).archiveCommand(args, io)],
   ["logs", async (args, io) => (await import("./logs.ts")).logsCommand(args, io)],
+  ["export", async (args, io) => (await import("./export.ts")).exportCommand(args, io)],
   ["stats", async (args, io) => (await import("./stats.ts")).statsCommand(args, io)],
 ]);
 
@@ -57,6 +58,7 @@ const COMMANDS_WITH_OWN_HELP: ReadonlySet<string> = new Set([
   "consume",
   "archive",
   "logs",
+  "export",
   "stats",
 ]);
 
@@ -81,6 +83,9 @@ Usage:
                                    postgres://…); also --nats URL, --import FILE…
   douyu logs --db TARGET <room> [options]
                                    what an archive kept, printed as when watching
+  douyu export --db TARGET <room> --format jsonl|csv|xml|ass|srt [--out FILE]
+                                   an archived room as a file: NDJSON, CSV, danmaku
+                                   XML, ASS or SRT subtitles
   douyu stats --db TARGET <room> [--since D] [--until D] [--json] [--html FILE]
                                    a room's statistics from an archive (docs/statistics.md)
 
@@ -181,6 +186,8 @@ Keep a room's history (see docs/archive.md; douyu archive|logs --help):
                      what is left and end it with status 0
   logs: --user NAME|UID, --since D, --until D, --types a,b, --search WORDS,
                      --limit N (the newest N), --json
+  export: --format F, --since D, --until D, --start TIME (time zero; default the
+                     first message), --out FILE
 
   -h, --help         show this help
   --version          show the version

@@ -11,13 +11,7 @@ import { errorText } from "../base/errors.ts";
 import { isSafeName } from "../base/names.ts";
 import type { CollectorEvent } from "../nats/mod.ts";
 import { type CliIO, say, stopController, untilAborted, UsageError } from "./io.ts";
-import {
-  CONNECT_OPTIONS,
-  defineOptions,
-  endpointUrls,
-  numberOption,
-  parseCommand,
-} from "./options.ts";
+import { CONNECT_OPTIONS, defineOptions, endpointUrls, numberOption } from "./options.ts";
 import {
   clusterSettings,
   invalid,
@@ -25,9 +19,9 @@ import {
   NATS_OPTIONS,
   NATS_OPTIONS_HELP,
   OK,
-  openCluster,
   positiveOption,
-  runCommand,
+  runNatsCommand,
+  withCluster,
 } from "./nats_setup.ts";
 import { needEndpoints } from "./permissions.ts";
 
@@ -65,6 +59,8 @@ rooms at once (others take them over) and end it with status 0.
   -q, --quiet            report only errors, not each room claimed or released
 ${NATS_OPTIONS_HELP}`;
 
+const COMMAND = { name: "douyu collect", options: OPTIONS, help: HELP };
+
 /**
  * `douyu collect`: runs a collector until interrupted.
  *
@@ -81,15 +77,7 @@ ${NATS_OPTIONS_HELP}`;
  * ```
  */
 export function collectCommand(args: string[], io: CliIO): Promise<number> {
-  return runCommand(io, async () => {
-    const { values, positionals } = parseCommand(args, OPTIONS, "douyu collect");
-    if (values.help) {
-      await io.stdout(HELP);
-      return OK;
-    }
-    if (positionals.length > 0) {
-      throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-    }
+  return runNatsCommand(COMMAND, args, io, async ({ values }) => {
     const name = values.name;
     if (name === undefined) throw new UsageError("missing --name NAME: this collector's name");
     if (!isSafeName(name)) {
@@ -109,15 +97,12 @@ export function collectCommand(args: string[], io: CliIO): Promise<number> {
       }
     }
     const heartbeat = numberOption(values.heartbeat, "heartbeat", "seconds");
-    const { servers, options } = clusterSettings(values);
+    const target = clusterSettings(values);
+    target.options.name = `douyu collect ${name}`;
     const { stop, unlink } = stopController(io);
     try {
       const nats = await loadNats();
-      const cluster = await openCluster(nats, servers, {
-        ...options,
-        name: `douyu collect ${name}`,
-      });
-      try {
+      await withCluster(nats, target, io, async (cluster) => {
         const collector = new nats.Collector(cluster, {
           name,
           ...(maxRooms !== undefined ? { maxRooms } : {}),
@@ -135,7 +120,7 @@ export function collectCommand(args: string[], io: CliIO): Promise<number> {
           await collector.start();
           await say(
             io,
-            `collector ${name} started (lease TTL ${cluster.leaseTtl / 1000} s, ` +
+            `collector ${name} started (lease TTL ${collector.leaseTtl / 1000} s, ` +
               `at most ${maxRooms ?? 200} rooms); Ctrl-C stops`,
           );
           await untilAborted(stop.signal);
@@ -144,15 +129,17 @@ export function collectCommand(args: string[], io: CliIO): Promise<number> {
           await collector.close();
           await reporting;
         }
-        const left = collector.counters.buffered;
+        const { published, unpublished, oversized, rejected } = collector.counters;
+        const lost = [
+          unpublished > 0 ? `${unpublished} read but not taken by NATS in time (lost)` : "",
+          oversized + rejected > 0 ? `${oversized + rejected} too large for NATS (dropped)` : "",
+        ].filter((part) => part !== "");
         await say(
           io,
-          `collector ${name} stopped: ${collector.counters.published} messages published` +
-            (left > 0 ? `, ${left} not acknowledged by NATS` : ""),
+          `collector ${name} stopped: ${published} messages published` +
+            (lost.length > 0 ? `; ${lost.join(", ")}` : ""),
         );
-      } finally {
-        await cluster.close();
-      }
+      });
     } finally {
       unlink();
     }
@@ -179,13 +166,27 @@ async function report(
         await say(io, `room ${event.room}: lease taken by another collector; stopped`);
         break;
       case "fenced":
-        await say(io, `room ${event.room}: lease could not be renewed in time; stopped`);
+        await say(
+          io,
+          `room ${event.room}: lease could not be renewed in time; stopped (what it read is ` +
+            `published once NATS takes it)`,
+        );
         break;
       case "room-error":
         await say(io, `room ${event.room}: ${errorText(event.error)}`);
         break;
       case "nats":
         await say(io, `NATS ${event.state}`);
+        break;
+      case "jetstream":
+        await say(
+          io,
+          event.state === "failing"
+            ? `NATS JetStream is not storing messages: ${event.reason}. If its disk is full, ` +
+              `free space on the NATS server (then restart it if it keeps failing); messages ` +
+              `are held (up to --buffer), then the rooms pause; past the lease TTL they stop`
+            : "NATS JetStream stores messages again",
+        );
         break;
       case "error":
         await say(io, `error: ${errorText(event.error)}`);

@@ -29,7 +29,6 @@ import {
   lookups,
   OUTPUT_OPTIONS,
   outputOptions,
-  parseCommand,
 } from "./options.ts";
 import { giftPricer, Printer } from "./printer.ts";
 import { resolveRooms } from "./resolve.ts";
@@ -39,9 +38,9 @@ import {
   NATS_OPTIONS,
   NATS_OPTIONS_HELP,
   OK,
-  openCluster,
-  runCommand,
+  runNatsCommand,
   streamReading,
+  withCluster,
 } from "./nats_setup.ts";
 
 const OPTIONS = defineOptions(
@@ -67,12 +66,15 @@ Prints the messages the cluster's collectors publish, as watching rooms does
   --types a,b,c          only these message types, e.g. chatmsg,dgb
   --since T              start T ago (90s, 10m, 2h, 1d) or at a date
                          (2024-05-01T20:00:00Z); default: new messages only
-  --durable NAME         a durable consumer: a restart resumes where it stopped
+  --durable NAME         a durable reader: a restart resumes where it stopped, in
+                         the stream's order (with --since only when it is created)
   --json, --count N, --duration S, the filters (--no-bots, --only-room,
   --block-words, --block-users, --min-level, --min-gift-value, --fold-repeats)
   and --api-base, --mobile-base, --gift-api-base, --gift-wait: as when watching
   rooms (in JSON, "_t" is when the collector received the message)
 ${NATS_OPTIONS_HELP}`;
+
+const COMMAND = { name: "douyu consume", options: OPTIONS, help: HELP };
 
 /**
  * `douyu consume`: prints collected messages until interrupted (or `--count`,
@@ -91,19 +93,12 @@ ${NATS_OPTIONS_HELP}`;
  * ```
  */
 export function consumeCommand(args: string[], io: CliIO): Promise<number> {
-  return runCommand(io, async () => {
-    const { values, positionals } = parseCommand(args, OPTIONS, "douyu consume");
-    if (values.help) {
-      await io.stdout(HELP);
-      return OK;
-    }
-    if (positionals.length > 0) {
-      throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-    }
+  return runNatsCommand(COMMAND, args, io, async ({ values }) => {
     const output = outputOptions(values);
     const webApis = lookups(values);
     const wait = giftWait(values["gift-wait"]);
-    const { servers, options } = clusterSettings(values);
+    const target = clusterSettings(values);
+    target.options.name = "douyu consume";
     const nats = await loadNats();
     const { durable, since, rooms: texts } = streamReading(values, nats);
     const { stop, unlink } = stopController(io);
@@ -114,13 +109,22 @@ export function consumeCommand(args: string[], io: CliIO): Promise<number> {
         if (stop.signal.aborted) return interruptCode(io);
         throw new UsageError("no room left to read (see the lookups above)");
       }
-      const cluster = await openCluster(nats, servers, { ...options, name: "douyu consume" });
-      try {
+      const code = await withCluster(nats, target, io, async (cluster) => {
+        const gaps: Promise<void>[] = [];
         const subscription = nats.subscribe(cluster, {
           ...(rooms.length > 0 ? { rooms } : {}),
           ...(output.types !== undefined ? { types: [...output.types] } : {}),
           ...(since !== undefined ? { since } : {}),
           ...(durable !== undefined ? { durable } : {}),
+          onGap: (gap) => {
+            gaps.push(say(
+              io,
+              `${gap.exact ? "" : "up to "}${gap.count} message${gap.count === 1 ? "" : "s"} ` +
+                `removed by the stream's retention before this reader got ${
+                  gap.count === 1 ? "it" : "them"
+                } (stream sequence ${gap.from}${gap.to > gap.from ? `-${gap.to}` : ""})`,
+            ));
+          },
           signal: stop.signal,
         });
         // As when watching: one room shows no room column, several (or all) do.
@@ -144,13 +148,21 @@ export function consumeCommand(args: string[], io: CliIO): Promise<number> {
           cancelDeadline();
           await subscription.close();
         }
+        await Promise.all(gaps);
         if (subscription.skipped > 0) {
           await say(io, `${subscription.skipped} malformed messages skipped`);
         }
+        if (subscription.missed > 0) {
+          await say(
+            io,
+            `${subscription.missed} messages missed in all: removed by the stream's retention ` +
+              `before this reader got them (see douyu rooms list for what the stream keeps)`,
+          );
+        }
         if (printer.outputError !== undefined) return await printer.outputFailure(io);
-      } finally {
-        await cluster.close();
-      }
+        return undefined;
+      });
+      if (code !== undefined) return code;
     } finally {
       gifts.clear(); // abandons a lookup still in flight
       unlink();

@@ -89,27 +89,9 @@ export function logsCommand(args: string[], io: CliIO): Promise<number> {
       await io.stdout(HELP);
       return OK;
     }
-    const target = values.db;
-    if (target === undefined) {
-      throw new UsageError("missing --db TARGET: the archive (a file, or a postgres:// URL)");
-    }
-    const roomText = one(positionals, "<room>: the room's numeric id");
-    const input = parseRoom(roomText);
-    if (!("id" in input)) {
-      throw new UsageError(
-        `${JSON.stringify(roomText)} is a name: logs takes the room's numeric id`,
-      );
-    }
-    const now = Date.now();
-    const time = (name: "since" | "until") => {
-      const text = values[name];
-      if (text === undefined) return undefined;
-      const t = parseSince(text, now);
-      if (t === undefined) throw invalid(name, text, "a duration such as 10m or 2h, or a date");
-      return t;
-    };
+    const { target, room, time } = archiveReading(values, positionals, "logs");
     const query: ArchiveQuery = {
-      room: input.id,
+      room,
       since: time("since"),
       until: time("until"),
       limit: numberOption(values.limit, "limit", "positive integer"),
@@ -123,12 +105,7 @@ export function logsCommand(args: string[], io: CliIO): Promise<number> {
     }
     if (values.search !== undefined) query.search = values.search;
 
-    let archive: Archive;
-    try {
-      archive = await Archive.open(target, { readOnly: true });
-    } catch (error) {
-      throw new CliFailure(describeError(error));
-    }
+    const archive = await openForReading(target);
     const { stop, unlink } = stopController(io);
     const printer = new Printer({ io, options: output, stop: stop.signal, showRoom: false });
     try {
@@ -145,4 +122,47 @@ export function logsCommand(args: string[], io: CliIO): Promise<number> {
     if (stop.signal.reason === INTERRUPTED) return interruptCode(io);
     return OK;
   });
+}
+
+/**
+ * What `logs` and `export` take alike: the archive (`--db`), the room (its
+ * numeric id), and a reader of their times (`--since`, `--until`, …: a
+ * duration back from now, or a date).
+ *
+ * @throws {UsageError} naming what is missing or wrong.
+ */
+export function archiveReading<N extends string>(
+  values: { db?: string | undefined } & { [name in N]?: string | boolean | undefined },
+  positionals: string[],
+  command: string,
+): { target: string; room: number; time: (name: N) => number | undefined } {
+  const target = values.db;
+  if (target === undefined) {
+    throw new UsageError("missing --db TARGET: the archive (a file, or a postgres:// URL)");
+  }
+  const roomText = one(positionals, "<room>: the room's numeric id");
+  const input = parseRoom(roomText);
+  if (!("id" in input)) {
+    throw new UsageError(
+      `${JSON.stringify(roomText)} is a name: ${command} takes the room's numeric id`,
+    );
+  }
+  const now = Date.now();
+  const time = (name: N) => {
+    const text = values[name];
+    if (typeof text !== "string") return undefined;
+    const t = parseSince(text, now);
+    if (t === undefined) throw invalid(name, text, "a duration such as 10m or 2h, or a date");
+    return t;
+  };
+  return { target, room: input.id, time };
+}
+
+/** Opens an archive read-only, as a one-line failure (exit 1) when it cannot. */
+export async function openForReading(target: string): Promise<Archive> {
+  try {
+    return await Archive.open(target, { readOnly: true });
+  } catch (error) {
+    throw new CliFailure(describeError(error));
+  }
 }

@@ -1,5 +1,5 @@
 /**
- * What `douyu rooms`, `douyu collect` and `douyu consume` share: the
+ * What `douyu rooms`, `douyu collect`, `douyu consume` and `douyu archive --nats` share: the
  * `--nats` and cluster options, loading `src/nats/` (and with it the NATS
  * client) only when one of them runs, and turning errors into exit codes.
  *
@@ -19,8 +19,15 @@ import {
   USAGE,
   UsageError,
 } from "./io.ts";
-import { defineOptions, HELP_OPTION } from "./options.ts";
-import { needNet } from "./permissions.ts";
+import { readText } from "./files.ts";
+import {
+  defineOptions,
+  HELP_OPTION,
+  type OptionTable,
+  parseCommand,
+  type ParsedCommand,
+} from "./options.ts";
+import { needNet, needRead } from "./permissions.ts";
 
 /** `src/nats/mod.ts`, as its dynamic import gives it. */
 export type NatsModule = typeof import("../nats/mod.ts");
@@ -32,6 +39,11 @@ export const NATS_OPTIONS = defineOptions(
   {
     ...HELP_OPTION,
     nats: { type: "string", multiple: true },
+    creds: { type: "string" },
+    nkey: { type: "string" },
+    "tls-ca": { type: "string" },
+    "tls-cert": { type: "string" },
+    "tls-key": { type: "string" },
     "lease-ttl": { type: "string" },
     "retention-age": { type: "string" },
     "retention-bytes": { type: "string" },
@@ -40,14 +52,21 @@ export const NATS_OPTIONS = defineOptions(
 );
 
 /** Help text of the options in {@linkcode NATS_OPTIONS}. */
-export const NATS_OPTIONS_HELP =
-  `Cluster options (each applies when the stream or bucket is created, and
-changes an existing one when given):
-  --nats URL             NATS server, repeatable (required): nats://host:4222
-  --lease-ttl S          lease lifetime in seconds (default 15); collectors renew
-                         every quarter of it; a dead collector's rooms move within ~1.25 x
+export const NATS_OPTIONS_HELP = `Connecting:
+  --nats URL             NATS server, repeatable (required): nats://host:4222;
+                         nats://user:pass@host:4222 or nats://token@host:4222 to log in;
+                         tls://host:4222 to require TLS
+  --creds FILE           a creds file (the user's JWT and NKEY seed, as nsc writes it)
+  --nkey FILE            a file holding an NKEY seed (SU...)
+  --tls-ca FILE          trust this CA (PEM) for the server's certificate (implies TLS)
+  --tls-cert FILE, --tls-key FILE
+                         a client certificate and its key (PEM), for servers that verify clients
+Cluster (retention and replicas change an existing stream and buckets when given):
+  --lease-ttl S          lease lifetime in seconds when the cluster is created (default 15);
+                         change a running cluster's with: douyu rooms set-lease-ttl S
   --retention-age D      keep messages this long: 90m, 12h, 7d (default 7d)
-  --retention-bytes N    keep at most this much: 500M, 20G (default 1G); oldest go first
+  --retention-bytes N    keep at most this much: 500M, 20G (default 16G, about 34 million
+                         messages of ~500 bytes); the oldest go first
   --replicas N           JetStream replicas: 1, 3 or 5 (default 1)
 `;
 
@@ -97,16 +116,49 @@ export function streamReading(
   return { durable, since, rooms };
 }
 
-/** The servers and cluster settings from {@linkcode NATS_OPTIONS}' values. */
-export function clusterSettings(
-  values: {
-    nats?: string[];
-    "lease-ttl"?: string;
-    "retention-age"?: string;
-    "retention-bytes"?: string;
-    replicas?: string;
-  },
-): { servers: string[]; options: ConnectClusterOptions } {
+/** The values of {@linkcode NATS_OPTIONS}. */
+export interface NatsValues {
+  nats?: string[];
+  creds?: string;
+  nkey?: string;
+  "tls-ca"?: string;
+  "tls-cert"?: string;
+  "tls-key"?: string;
+  "lease-ttl"?: string;
+  "retention-age"?: string;
+  "retention-bytes"?: string;
+  replicas?: string;
+}
+
+/** The files {@linkcode NATS_OPTIONS} name, to read when connecting. */
+export interface NatsFiles {
+  creds?: string;
+  nkey?: string;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+/** What a NATS command connects with: servers, settings, and the files to read for them. */
+export interface ClusterTarget {
+  servers: string[];
+  options: ConnectClusterOptions;
+  files: NatsFiles;
+}
+
+/** Lease TTL seconds as ms, or a usage error. */
+export function leaseTtlMs(text: string, name = "lease-ttl"): number {
+  const seconds = Number(text);
+  if (
+    !/^\s*[0-9.]+\s*$/.test(text) || !Number.isFinite(seconds) || seconds < 1 || seconds > 3600
+  ) {
+    throw invalid(name, text, "seconds from 1 to 3600");
+  }
+  return Math.round(seconds * 1000);
+}
+
+/** The servers, cluster settings and files to read from {@linkcode NATS_OPTIONS}' values. */
+export function clusterSettings(values: NatsValues): ClusterTarget {
   const servers = values.nats ?? [];
   if (servers.length === 0) {
     throw new UsageError("missing --nats URL: the NATS server, e.g. nats://127.0.0.1:4222");
@@ -114,14 +166,23 @@ export function clusterSettings(
   needNet(servers.map(natsHost));
   const options: ConnectClusterOptions = {};
   const ttl = values["lease-ttl"];
-  if (ttl !== undefined) {
-    const seconds = Number(ttl);
-    if (
-      !/^\s*[0-9.]+\s*$/.test(ttl) || !Number.isFinite(seconds) || seconds < 1 || seconds > 3600
-    ) {
-      throw invalid("lease-ttl", ttl, "seconds from 1 to 3600");
-    }
-    options.leaseTtl = Math.round(seconds * 1000);
+  if (ttl !== undefined) options.leaseTtl = leaseTtlMs(ttl);
+  if ((values["tls-cert"] === undefined) !== (values["tls-key"] === undefined)) {
+    throw new UsageError("--tls-cert and --tls-key go together");
+  }
+  if (values.creds !== undefined && values.nkey !== undefined) {
+    throw new UsageError("--creds and --nkey are two ways to log in: give one");
+  }
+  const files: NatsFiles = {
+    ...(values.creds !== undefined ? { creds: values.creds } : {}),
+    ...(values.nkey !== undefined ? { nkey: values.nkey } : {}),
+    ...(values["tls-ca"] !== undefined ? { tlsCa: values["tls-ca"] } : {}),
+    ...(values["tls-cert"] !== undefined ? { tlsCert: values["tls-cert"] } : {}),
+    ...(values["tls-key"] !== undefined ? { tlsKey: values["tls-key"] } : {}),
+  };
+  const what = { creds: "creds file", nkey: "NKEY seed file", tlsCa: "CA file" } as const;
+  for (const [name, path] of Object.entries(files)) {
+    needRead(path, what[name as keyof typeof what] ?? "TLS file");
   }
   const age = values["retention-age"];
   if (age !== undefined) {
@@ -146,7 +207,7 @@ export function clusterSettings(
     }
     options.replicas = Number(replicas);
   }
-  return { servers, options };
+  return { servers, options, files };
 }
 
 /** `90s`, `15m`, `12h`, `7d` (or plain seconds) in ms; `undefined` when not understood. */
@@ -192,17 +253,120 @@ export function invalid(name: string, text: string, expected: string): UsageErro
   return new UsageError(`invalid value for --${name}: ${shown} (expected ${expected})`);
 }
 
-/** Connects to the cluster, as a one-line failure (exit 1) when it cannot. */
+/**
+ * Connects to the cluster (reading the creds, NKEY and TLS files first), as a
+ * one-line failure (exit 1) when it cannot. A `--lease-ttl` that differs from
+ * an existing cluster's is said, once: it applies when the cluster is
+ * created.
+ */
 export async function openCluster(
   nats: NatsModule,
-  servers: string[],
-  options: ConnectClusterOptions,
+  target: ClusterTarget,
+  io?: CliIO,
 ): Promise<Cluster> {
+  const { files } = target;
+  const options: ConnectClusterOptions = { ...target.options };
+  if (files.creds !== undefined) options.creds = await readText(files.creds, "creds file");
+  if (files.nkey !== undefined) options.nkeySeed = await readText(files.nkey, "NKEY seed file");
+  if (files.tlsCa !== undefined || files.tlsCert !== undefined) {
+    options.tls = {
+      ...(files.tlsCa !== undefined ? { ca: await readText(files.tlsCa, "CA file") } : {}),
+      ...(files.tlsCert !== undefined
+        ? { cert: await readText(files.tlsCert, "certificate file") }
+        : {}),
+      ...(files.tlsKey !== undefined ? { key: await readText(files.tlsKey, "key file") } : {}),
+    };
+  }
+  let cluster: Cluster;
   try {
-    return await nats.Cluster.connect(servers, options);
+    cluster = await nats.Cluster.connect(target.servers, options);
   } catch (error) {
+    await ignoreOrphanedResets();
     throw new CliFailure(describeError(error));
   }
+  const asked = target.options.leaseTtl;
+  if (io !== undefined && asked !== undefined && asked !== cluster.leaseTtl) {
+    await say(
+      io,
+      `--lease-ttl ${asked / 1000} applies when the cluster is created; its lease TTL is ` +
+        `${cluster.leaseTtl / 1000} s (change it with: douyu rooms set-lease-ttl ${asked / 1000})`,
+    );
+  }
+  return cluster;
+}
+
+/** A NATS command's name, options and help, for {@linkcode runNatsCommand}. */
+export interface NatsCommand<O extends OptionTable> {
+  /** `douyu rooms`, …: named in usage errors. */
+  name: string;
+  /** Its option table (with {@linkcode NATS_OPTIONS}). */
+  options: O;
+  /** What `--help` prints. */
+  help: string;
+  /** True when it takes positional arguments; otherwise any is a usage error. */
+  positionals?: boolean;
+}
+
+/**
+ * The preamble every NATS command shares: parses `args` against its table,
+ * answers `--help`, refuses arguments it does not take, then runs `body`,
+ * with errors turned into exit codes as {@linkcode runCommand} does.
+ */
+export function runNatsCommand<const O extends OptionTable>(
+  command: NatsCommand<O>,
+  args: string[],
+  io: CliIO,
+  body: (parsed: ParsedCommand<O>) => Promise<number>,
+): Promise<number> {
+  return runCommand(io, async () => {
+    const parsed = parseCommand(args, command.options, command.name);
+    if ((parsed.values as { help?: boolean }).help) {
+      await io.stdout(command.help);
+      return OK;
+    }
+    if (!command.positionals && parsed.positionals.length > 0) {
+      throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[0])}`);
+    }
+    return await body(parsed);
+  });
+}
+
+/**
+ * Connects to the cluster, runs `body` with it, and closes it whatever
+ * happens: the connection every NATS command opens and closes the same way.
+ */
+export async function withCluster<T>(
+  nats: NatsModule,
+  target: ClusterTarget,
+  io: CliIO,
+  body: (cluster: Cluster) => Promise<T>,
+): Promise<T> {
+  const cluster = await openCluster(nats, target, io);
+  try {
+    return await body(cluster);
+  } finally {
+    await cluster.close();
+  }
+}
+
+/**
+ * After a refused connection (say "Authorization Violation"), the NATS client
+ * drops its socket's listeners and destroys it; under Deno the socket may
+ * still report the server's reset, with no listener left, as an uncaught
+ * `ECONNRESET` and a stack trace after the one-line error. Such a reset of a
+ * socket nobody listens to says nothing more: it is ignored from here on.
+ * Any other uncaught error still ends the process as it would have.
+ */
+async function ignoreOrphanedResets(): Promise<void> {
+  const { default: process } = await import("node:process");
+  if (process.listenerCount("uncaughtException") > 0) return;
+  process.on("uncaughtException", (error: unknown) => {
+    const code = (error as { code?: unknown })?.code;
+    if (code === "ECONNRESET" || code === "EPIPE") return;
+    // As the runtime would have: say it, exit 1.
+    process.stderr.write(`douyu: unexpected error: ${describeError(error)}\n`);
+    process.exit(FAILURE);
+  });
 }
 
 /** `nats://host:port`, `host:port` or `host` → `host:port` (4222 by default), as `--allow-net` names it. */

@@ -7,9 +7,10 @@
  */
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { DouyuError, errorText } from "../base/errors.ts";
+import { errorText } from "../base/errors.ts";
 import type { FilterRules } from "../output/filters.ts";
 import { parseEndpoint } from "../transport/seam.ts";
+import { onlyAt } from "../web/http.ts";
 import { type FetchLike, parseRoomInput, type RoomInput } from "../web/room.ts";
 import { MAX_TIMEOUT } from "../base/timers.ts";
 import { quoted, UsageError } from "./io.ts";
@@ -298,30 +299,15 @@ export function lookups(
   if (giftApiBase) result.giftApiBase = giftApiBase;
   const openApiBase = httpBase(values["open-api-base"], "open-api-base");
   if (openApiBase) result.openApiBase = openApiBase;
-  if (urls.length > 0) result.fetch = onlyUnder([apiBase, mobileBase, giftApiBase, openApiBase]);
-  return result;
-}
-
-/** A `fetch` that asks only URLs under one of `bases`, and refuses the rest with a reason. */
-function onlyUnder(bases: readonly (string | undefined)[]): FetchLike {
-  const allowed = bases.filter((base) => base !== undefined).map((base) =>
-    base.replace(/\/+$/, "")
-  );
-  return (url, init) => {
-    if (
-      allowed.some((base) =>
-        url === base || /^[/?#]/.test(url.slice(base.length)) && url.startsWith(base)
-      )
-    ) {
-      return globalThis.fetch(url, init);
-    }
-    return Promise.reject(
-      new DouyuError(
-        `${new URL(url).origin} not asked: with --url, Douyu's web APIs are asked only at the ` +
-          "bases given with --api-base, --mobile-base, --gift-api-base or --open-api-base",
-      ),
+  if (urls.length > 0) {
+    result.fetch = onlyAt(
+      [apiBase, mobileBase, giftApiBase, openApiBase],
+      undefined,
+      "with --url, Douyu's web APIs are asked only at the bases given with --api-base, " +
+        "--mobile-base, --gift-api-base or --open-api-base",
     );
-  };
+  }
+  return result;
 }
 
 function httpBase(text: string | undefined, name: string): string | undefined {

@@ -8,16 +8,18 @@
 import type { ClusterOverview } from "../nats/mod.ts";
 import { sanitizeForTerminal } from "../base/sanitize.ts";
 import { CliFailure, type CliIO, interruptCode, stopController, UsageError } from "./io.ts";
-import { defineOptions, LOOKUP_OPTIONS, lookups, parseCommand } from "./options.ts";
+import { defineOptions, LOOKUP_OPTIONS, lookups } from "./options.ts";
 import { resolveRooms } from "./resolve.ts";
 import {
   clusterSettings,
+  leaseTtlMs,
   loadNats,
   NATS_OPTIONS,
   NATS_OPTIONS_HELP,
+  type NatsValues,
   OK,
-  openCluster,
-  runCommand,
+  runNatsCommand,
+  withCluster,
 } from "./nats_setup.ts";
 
 const OPTIONS = defineOptions(
@@ -33,7 +35,11 @@ const HELP = `Usage:
   douyu rooms --nats URL add <room>...     add rooms to the desired set
   douyu rooms --nats URL remove <room>...  remove rooms (their collectors stop them)
   douyu rooms --nats URL list [--json]     who watches what, unassigned rooms,
-                                           each room's last message, each collector
+                                           each room's last message, each collector,
+                                           what the stream holds
+  douyu rooms --nats URL set-lease-ttl S   change the lease TTL of a running cluster:
+                                           a longer one at once; a shorter one once
+                                           every live collector has adopted it
 
 <room> is a room id, a name such as yyf, or a URL; several may be given, or
 comma-separated.
@@ -41,6 +47,8 @@ comma-separated.
   --types a,b,c          with add: collect only these message types for these rooms
   --json                 with list: one JSON object instead of a table
 ${NATS_OPTIONS_HELP}`;
+
+const COMMAND = { name: "douyu rooms", options: OPTIONS, help: HELP, positionals: true };
 
 /**
  * `douyu rooms`: adds, removes or lists the cluster's rooms.
@@ -58,18 +66,16 @@ ${NATS_OPTIONS_HELP}`;
  * ```
  */
 export function roomsCommand(args: string[], io: CliIO): Promise<number> {
-  return runCommand(io, async () => {
-    const { values, positionals } = parseCommand(args, OPTIONS, "douyu rooms");
-    if (values.help) {
-      await io.stdout(HELP);
-      return OK;
-    }
+  return runNatsCommand(COMMAND, args, io, async ({ values, positionals }) => {
     const [action, ...words] = positionals;
+    if (action === "set-lease-ttl") return await setTtl(words, values, io);
     if (action !== "add" && action !== "remove" && action !== "list") {
       throw new UsageError(
         action === undefined
-          ? "missing action: add, remove or list"
-          : `unknown action ${JSON.stringify(action)} (expected add, remove or list)`,
+          ? "missing action: add, remove, list or set-lease-ttl"
+          : `unknown action ${
+            JSON.stringify(action)
+          } (expected add, remove, list or set-lease-ttl)`,
       );
     }
     if (action === "list" && words.length > 0) {
@@ -91,7 +97,7 @@ export function roomsCommand(args: string[], io: CliIO): Promise<number> {
         );
       }
     }
-    const { servers, options } = clusterSettings(values);
+    const target = clusterSettings(values);
     const { stop, unlink } = stopController(io);
     try {
       const texts = words.flatMap((word) => word.split(/[,，]/)).map((word) => word.trim())
@@ -104,8 +110,8 @@ export function roomsCommand(args: string[], io: CliIO): Promise<number> {
         throw new CliFailure(`no room to ${action}`);
       }
       const nats = await loadNats();
-      const cluster = await openCluster(nats, servers, { ...options, name: "douyu rooms" });
-      try {
+      target.options.name = "douyu rooms";
+      await withCluster(nats, target, io, async (cluster) => {
         if (action === "add") {
           await nats.addRooms(cluster, rooms, types !== undefined ? { types } : {});
           await io.stdout(
@@ -122,14 +128,44 @@ export function roomsCommand(args: string[], io: CliIO): Promise<number> {
             values.json ? `${JSON.stringify(view)}\n` : formatOverview(view, Date.now()),
           );
         }
-      } finally {
-        await cluster.close();
-      }
+      });
     } finally {
       unlink();
     }
     return OK;
   });
+}
+
+/** `douyu rooms set-lease-ttl S`: the guarded change of a running cluster's lease TTL. */
+async function setTtl(words: string[], values: NatsValues, io: CliIO): Promise<number> {
+  if (words.length !== 1) {
+    throw new UsageError(
+      words.length === 0
+        ? "missing the new lease TTL in seconds"
+        : `unexpected argument ${JSON.stringify(words[1])}`,
+    );
+  }
+  if (values["lease-ttl"] !== undefined) {
+    throw new UsageError("set-lease-ttl takes the TTL as its argument, not --lease-ttl");
+  }
+  const ttl = leaseTtlMs(words[0]!, "set-lease-ttl");
+  const target = clusterSettings(values);
+  target.options.name = "douyu rooms";
+  const nats = await loadNats();
+  const { stop, unlink } = stopController(io);
+  try {
+    await withCluster(nats, target, io, async (cluster) => {
+      const previous = await nats.setLeaseTtl(cluster, ttl, { signal: stop.signal });
+      await io.stdout(
+        previous === ttl
+          ? `lease TTL is ${ttl / 1000} s already\n`
+          : `lease TTL changed from ${previous / 1000} s to ${ttl / 1000} s\n`,
+      );
+    });
+  } finally {
+    unlink();
+  }
+  return OK;
 }
 
 /**
@@ -187,6 +223,22 @@ export function formatOverview(view: ClusterOverview, now: number): string {
       count > 0 ? `: ${view.unassigned.join(" ")}` : ""
     }`,
   );
+  lines.push(`lease TTL: ${view.leaseTtl / 1000} s`);
+  const stream = view.stream;
+  if (stream !== undefined) {
+    const held = stream.firstAt !== undefined && stream.lastAt !== undefined
+      ? `, from ${clock(stream.firstAt)} (${span(stream.lastAt - stream.firstAt)} of messages)`
+      : "";
+    const limits = [
+      stream.maxBytes > 0 ? size(stream.maxBytes) : "",
+      stream.maxAge > 0 ? span(stream.maxAge) : "",
+    ].filter((part) => part !== "").join(" or ");
+    lines.push(
+      `stream: ${stream.messages} messages, ${size(stream.bytes)}${held}; keeps ${
+        limits || "everything"
+      }`,
+    );
+  }
   return lines.join("\n") + "\n";
 }
 
@@ -195,6 +247,24 @@ function clock(ms: number): string {
   return [date.getHours(), date.getMinutes(), date.getSeconds()]
     .map((part) => String(part).padStart(2, "0"))
     .join(":");
+}
+
+function size(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+function span(ms: number): string {
+  const minutes = Math.round(ms / 60_000);
+  if (minutes < 120) return `${minutes} min`;
+  const hours = Math.round(ms / 3_600_000);
+  return hours < 48 ? `${hours} h` : `${Math.round(hours / 24)} d`;
 }
 
 function ago(ms: number): string {

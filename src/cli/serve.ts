@@ -9,7 +9,7 @@ import { errorText } from "../base/errors.ts";
 import { BOOKKEEPING_TYPES } from "../protocol/messages.ts";
 import { peekType } from "../protocol/stt.ts";
 import { MockServer } from "../testing/mock_server.ts";
-import { sampleRecording } from "../testing/sample.ts";
+import { samplePass } from "../testing/sample.ts";
 import { CliFailure, type CliIO, OK, say, stopController, untilAborted, UsageError } from "./io.ts";
 import { readRecording } from "./files.ts";
 import { listenHost, needNet } from "./permissions.ts";
@@ -72,10 +72,16 @@ export async function serveCommand(args: string[], io: CliIO): Promise<number> {
   const idleTimeout = numberOption(values["idle-timeout"], "idle-timeout", "number >= 0") ??
     SERVE_IDLE_TIMEOUT_S;
   needNet([listenHost(host)]);
-  const lines = path === undefined ? sampleRecording(Date.now()) : await readRecording(path, io);
-  // The mock answers the handshake and heartbeats itself; replaying recorded
-  // ones would confuse clients.
-  const recording = lines.filter((line) => !BOOKKEEPING_TYPES.has(peekType(line.body) ?? ""));
+  // The sample is played afresh for each client and pass (new chat ids, times
+  // from now), so that what drops repeated ids shows every pass. A file is
+  // played as it is, except that the mock answers the handshake and
+  // heartbeats itself: replaying recorded ones would confuse clients.
+  const recording = path === undefined
+    ? samplePass
+    : (await readRecording(path, io)).filter((line) =>
+      !BOOKKEEPING_TYPES.has(peekType(line.body) ?? "")
+    );
+  const count = typeof recording === "function" ? recording().length : recording.length;
 
   let server: MockServer;
   try {
@@ -99,9 +105,7 @@ export async function serveCommand(args: string[], io: CliIO): Promise<number> {
     await say(io, `mock server listening on ${tcp} and ${ws}`);
     await say(
       io,
-      `streaming ${recording.length} messages from ${
-        path ?? "the bundled sample"
-      } to each client ` +
+      `streaming ${count} messages from ${path ?? "the bundled sample"} to each client ` +
         `that joins (speed ${speed}${loop ? ", looping" : ""}); Ctrl-C stops`,
     );
     const announce = (async () => {

@@ -6,13 +6,12 @@
  * @module
  */
 
-import { Archive } from "../archive/archive.ts";
 import type { RoomStats } from "../archive/stats.ts";
 import { formatCount, formatYuan, statsPage } from "../archive/stats_page.ts";
 import { sanitizeForTerminal } from "../base/sanitize.ts";
-import { parseSince } from "../base/when.ts";
-import { CliFailure, type CliIO, describeError, OK, UsageError } from "./io.ts";
-import { defineOptions, HELP_OPTION, one, parseCommand, parseRoom } from "./options.ts";
+import { CliFailure, type CliIO, describeError, OK } from "./io.ts";
+import { defineOptions, HELP_OPTION, parseCommand } from "./options.ts";
+import { archiveReading, openForReading } from "./logs.ts";
 import { invalid, runCommand } from "./nats_setup.ts";
 import { openForWriting } from "./files.ts";
 
@@ -160,36 +159,13 @@ export function statsCommand(args: string[], io: CliIO): Promise<number> {
       await io.stdout(HELP);
       return OK;
     }
-    const target = values.db;
-    if (target === undefined) {
-      throw new UsageError("missing --db TARGET: the archive (a file, or a postgres:// URL)");
-    }
-    const roomText = one(positionals, "<room>: the room's numeric id");
-    const input = parseRoom(roomText);
-    if (!("id" in input)) {
-      throw new UsageError(
-        `${JSON.stringify(roomText)} is a name: stats takes the room's numeric id`,
-      );
-    }
     if (values.html === "") throw invalid("html", "", "a file name");
-    const now = Date.now();
-    const time = (name: "since" | "until") => {
-      const text = values[name];
-      if (text === undefined) return undefined;
-      const t = parseSince(text, now);
-      if (t === undefined) throw invalid(name, text, "a duration such as 10m or 2h, or a date");
-      return t;
-    };
+    const { target, room, time } = archiveReading<"since" | "until">(values, positionals, "stats");
     const range = { since: time("since"), until: time("until") };
-    let archive: Archive;
-    try {
-      archive = await Archive.open(target, { readOnly: true });
-    } catch (error) {
-      throw new CliFailure(describeError(error));
-    }
+    const archive = await openForReading(target);
     let result;
     try {
-      result = await archive.stats(input.id, range);
+      result = await archive.stats(room, range);
     } catch (error) {
       throw new CliFailure(describeError(error));
     } finally {

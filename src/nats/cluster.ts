@@ -3,37 +3,30 @@
  * buckets, their names, how they are created, and the {@linkcode Cluster}
  * handle every other piece of `@x/douyu/nats` works through.
  *
- * | primitive                 | name               | holds                                        |
- * | ------------------------- | ------------------ | -------------------------------------------- |
- * | stream                    | `DOUYU`            | every message, subject `douyu.<room>.<type>` |
- * | KV bucket                 | `douyu_rooms`      | the desired rooms: key room id, value settings |
- * | KV bucket with a TTL      | `douyu_leases`     | who watches a room: key room id              |
- * | KV bucket with a TTL      | `douyu_collectors` | each collector's heartbeat: key its name     |
+ * | primitive            | name               | holds                                                      |
+ * | -------------------- | ------------------ | ---------------------------------------------------------- |
+ * | stream               | `DOUYU`            | every message, subject `douyu.<room>.<type>`               |
+ * | KV bucket            | `douyu_rooms`      | the desired rooms: key room id, value settings             |
+ * | KV bucket            | `douyu_leases`     | who watches a room: key room id; valid while its holder is |
+ * | KV bucket with a TTL | `douyu_collectors` | each collector's heartbeat: key its name; TTL = lease TTL  |
+ * | KV bucket with a TTL | `douyu_readers`    | durable readers' positions (created by the first one)      |
  *
  * @module
  */
 
+import { connect, headers, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import {
-  connect,
-  headers,
-  type MsgHdrs,
-  nanos,
-  type NatsConnection,
-} from "@nats-io/transport-node";
-import {
-  DiscardPolicy,
   jetstream,
-  JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
   jetstreamManager,
-  StorageType,
-  type StreamConfig,
 } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import { errorText } from "../base/errors.ts";
 import { isSafeName } from "../base/names.ts";
 import { ClusterError } from "./errors.ts";
+import { type NatsAuth, natsConnectOptions, redactUrl } from "./auth.ts";
+import { ensureLayout } from "./setup.ts";
 
 /** The stream that holds every collected message. */
 export const STREAM_NAME = "DOUYU";
@@ -41,17 +34,39 @@ export const STREAM_NAME = "DOUYU";
 export const SUBJECT_PREFIX = "douyu";
 /** The KV bucket of desired rooms: key = room id, value = {@linkcode RoomSettings} as JSON. */
 export const ROOMS_BUCKET = "douyu_rooms";
-/** The KV bucket of leases: key = room id, value = {@linkcode Lease} as JSON; entries expire. */
+/**
+ * The KV bucket of leases: key = room id, value = {@linkcode Lease} as JSON.
+ * A lease is valid while its holder's heartbeat (same `instance`) lives.
+ */
 export const LEASES_BUCKET = "douyu_leases";
-/** The KV bucket of collectors' heartbeats: key = collector name; entries expire. */
+/** The KV bucket of collectors' heartbeats: key = collector name; entries expire (the lease TTL). */
 export const COLLECTORS_BUCKET = "douyu_collectors";
+/** The KV bucket of durable readers' positions: key = the reader's name. */
+export const READERS_BUCKET = "douyu_readers";
+/** The key in `douyu_rooms` under which a lease TTL change is announced (not a room id). */
+export const LEASE_TTL_KEY = "config.lease-ttl";
 
-/** Lease lifetime when the leases bucket is created without `leaseTtl`: 15 s. */
+/** Lease lifetime when the heartbeat bucket is created without `leaseTtl`: 15 s. */
 export const DEFAULT_LEASE_TTL = 15_000;
+/** The shortest lease TTL accepted, ms: renewals every TTL/4 need some room. */
+export const MIN_LEASE_TTL = 1000;
 /** Stream retention by age when created without `maxAge`: 7 days. */
 export const DEFAULT_MAX_AGE = 7 * 24 * 3600_000;
-/** Stream retention by size when created without `maxBytes`: 1 GiB. */
-export const DEFAULT_MAX_BYTES = 1024 ** 3;
+/**
+ * What the stream stores per collected message, bytes, as measured
+ * (`bench:cluster`: about 470 to 530 with Douyu's real traffic, headers and
+ * JetStream's own bookkeeping included): what retention by size holds.
+ */
+export const BYTES_PER_MESSAGE = 500;
+/**
+ * Stream retention by size when created without `maxBytes`: 16 GiB, about
+ * 34 million messages (57 minutes at 10 000 a second, 9.5 hours at 1 000). A
+ * server with less room gets the largest half of it, down to 256 MiB, that it
+ * can reserve. Keep for longer with the archive, not the stream.
+ */
+export const DEFAULT_MAX_BYTES = 16 * 1024 ** 3;
+/** The smallest stream size accepted (and tried, when the server has little room): 256 MiB. */
+export const MIN_STREAM_BYTES = 256 * 1024 ** 2;
 /** How long JetStream remembers a `Nats-Msg-Id` to drop a duplicate: 2 minutes. */
 export const DEFAULT_DUPLICATE_WINDOW = 120_000;
 /** The largest message the stream accepts, bytes (the largest barrage frame is 1 MiB). */
@@ -59,16 +74,12 @@ export const MAX_MESSAGE_BYTES = 1024 * 1024;
 /** The largest KV value read back (leases, settings, heartbeats), bytes. */
 export const MAX_VALUE_BYTES = 256 * 1024;
 
-/** The shortest lease TTL accepted, ms: renewals every TTL/4 need some room. */
-const MIN_LEASE_TTL = 1000;
-/** A collector's heartbeat entry lives this fraction of the lease TTL (see `healthTtlOf`). */
-const HEALTH_TTL_FRACTION = 0.6;
-
 /**
  * How the stream and buckets are set up. Each setting applies when the
- * stream or bucket is created; one given explicitly is also applied to an
- * existing one (its limits are updated), while one left out keeps what the
- * cluster already has.
+ * stream or bucket is created; retention and replicas given explicitly are
+ * also applied to an existing one, while one left out keeps what the cluster
+ * already has. The lease TTL of an existing cluster changes only with
+ * {@linkcode setLeaseTtl}.
  *
  * @example
  * ```ts
@@ -80,14 +91,16 @@ const HEALTH_TTL_FRACTION = 0.6;
  */
 export interface ClusterOptions {
   /**
-   * Lease lifetime, ms (the leases bucket's max age; nats-server 2.9 has no
-   * per-key TTL). Collectors renew every quarter of it, so a dead collector's
-   * rooms are taken over within about TTL + TTL/4. Default 15 000.
+   * Lease lifetime, ms, when the cluster is created (the heartbeat bucket's
+   * max age). A collector holds its rooms while its heartbeat, renewed every
+   * quarter of it, lives: a dead collector's rooms are taken over about a TTL
+   * after its last heartbeat. Default 15 000. Ignored for an existing
+   * cluster: see {@linkcode Cluster.leaseTtl} and {@linkcode setLeaseTtl}.
    */
   leaseTtl?: number;
   /** Stream retention by age, ms. Default 7 days. */
   maxAge?: number;
-  /** Stream retention by size, bytes: the oldest messages go first. Default 1 GiB. */
+  /** Stream retention by size, bytes: the oldest messages go first. Default 16 GiB. */
   maxBytes?: number;
   /** Replicas of the stream and buckets (1, 3 or 5; 3 in a three-server NATS cluster). Default 1. */
   replicas?: number;
@@ -107,19 +120,13 @@ export interface ClusterOptions {
  * console.log(options.name); // "collector a"
  * ```
  */
-export interface ConnectClusterOptions extends ClusterOptions {
+export interface ConnectClusterOptions extends ClusterOptions, NatsAuth {
   /** The connection's name, shown by the server's monitoring. */
   name?: string;
   /** Milliseconds to reach a server at first. Default 5000. */
   timeout?: number;
   /** Milliseconds between reconnection attempts (plus up to 100 ms jitter). Default 1000. */
   reconnectTimeWait?: number;
-  /** User name and password, or a token, when the server requires them. */
-  user?: string;
-  /** The password for `user`. */
-  pass?: string;
-  /** An authentication token. */
-  token?: string;
 }
 
 /**
@@ -158,6 +165,10 @@ export interface Lease {
   instance: string;
   /** When it claimed the room, ms since the epoch. */
   since: number;
+  /** True while its holder hands it over: free to claim; the holder leaves once it is joined. */
+  releasing?: boolean;
+  /** True once a holder that took it over has joined the room (the previous one may go). */
+  joined?: boolean;
 }
 
 /**
@@ -214,10 +225,12 @@ export class Cluster implements AsyncDisposable {
    * @ignore
    */
   readonly collectors: KV;
-  /** The leases' lifetime, ms, as the leases bucket has it. */
+  /**
+   * The lease TTL when connected, ms: the heartbeat bucket's max age (or a
+   * lower one being announced by {@linkcode setLeaseTtl}). Collectors follow
+   * later changes by themselves.
+   */
   readonly leaseTtl: number;
-  /** The heartbeat entries' lifetime, ms. */
-  readonly healthTtl: number;
   /** The server's version, e.g. `2.9.10`. */
   readonly serverVersion: string;
   readonly #ownsConnection: boolean;
@@ -231,7 +244,6 @@ export class Cluster implements AsyncDisposable {
     leases: KV;
     collectors: KV;
     leaseTtl: number;
-    healthTtl: number;
     ownsConnection: boolean;
   }) {
     this.connection = init.connection;
@@ -241,7 +253,6 @@ export class Cluster implements AsyncDisposable {
     this.leases = init.leases;
     this.collectors = init.collectors;
     this.leaseTtl = init.leaseTtl;
-    this.healthTtl = init.healthTtl;
     this.serverVersion = init.connection.info?.version ?? "0.0.0";
     this.#ownsConnection = init.ownsConnection;
   }
@@ -268,11 +279,11 @@ export class Cluster implements AsyncDisposable {
     options: ConnectClusterOptions = {},
   ): Promise<Cluster> {
     const list = typeof servers === "string" ? [servers] : [...servers];
-    for (const server of list) checkServerUrl(server);
     let connection: NatsConnection;
+    const shown = list.map(redactUrl).join(", ");
     try {
       connection = await connect({
-        servers: list,
+        ...natsConnectOptions(list, options),
         name: options.name ?? "douyu",
         timeout: options.timeout ?? 5000,
         reconnectTimeWait: options.reconnectTimeWait ?? 1000,
@@ -280,12 +291,10 @@ export class Cluster implements AsyncDisposable {
         // A dead TCP peer is noticed within 2 × 5 s instead of minutes.
         pingInterval: 5000,
         maxPingOut: 2,
-        ...(options.user !== undefined ? { user: options.user } : {}),
-        ...(options.pass !== undefined ? { pass: options.pass } : {}),
-        ...(options.token !== undefined ? { token: options.token } : {}),
       });
     } catch (error) {
-      throw new ClusterError(`cannot reach NATS at ${list.join(", ")}: ${errorText(error)}`, {
+      if (error instanceof ClusterError || error instanceof RangeError) throw error;
+      throw new ClusterError(`cannot reach NATS at ${shown}: ${errorText(error)}`, {
         cause: error,
       });
     }
@@ -330,38 +339,8 @@ export class Cluster implements AsyncDisposable {
     try {
       const jsm = await jetstreamManager(connection);
       const js = jetstream(connection);
-      const replicas = options.replicas ?? 1;
-      const kvm = new Kvm(js);
-      const rooms = await ensureBucket(jsm, kvm, ROOMS_BUCKET, { replicas }, undefined);
-      const leaseTtl = options.leaseTtl ?? DEFAULT_LEASE_TTL;
-      const leases = await ensureBucket(
-        jsm,
-        kvm,
-        LEASES_BUCKET,
-        { replicas, ttl: leaseTtl },
-        options.leaseTtl,
-      );
-      const actualTtl = await bucketTtl(jsm, LEASES_BUCKET) || leaseTtl;
-      const healthTtl = healthTtlOf(actualTtl);
-      const collectors = await ensureBucket(
-        jsm,
-        kvm,
-        COLLECTORS_BUCKET,
-        { replicas, ttl: healthTtl },
-        options.leaseTtl === undefined ? undefined : healthTtl,
-      );
-      await ensureStream(jsm, options);
-      return new Cluster({
-        connection,
-        js,
-        jsm,
-        rooms,
-        leases,
-        collectors,
-        leaseTtl: actualTtl,
-        healthTtl: await bucketTtl(jsm, COLLECTORS_BUCKET) || healthTtl,
-        ownsConnection,
-      });
+      const layout = await ensureLayout(jsm, new Kvm(js), options);
+      return new Cluster({ connection, js, jsm, ...layout, ownsConnection });
     } catch (error) {
       if (error instanceof ClusterError) throw error;
       throw new ClusterError(`cannot set up JetStream: ${errorText(error)}`, { cause: error });
@@ -416,6 +395,24 @@ export const HEADER_RECEIVED_AT = "Douyu-Received-At";
 /** The collector's name. */
 export const HEADER_COLLECTOR = "Douyu-Collector";
 
+/**
+ * A message's headers as NATS writes them (`NATS/1.0`, a line per header, an
+ * empty line), for a producer that encodes the headers and the body in one
+ * go: the same headers as {@linkcode messageHeaders}, plus `Nats-Msg-Id`.
+ * Every part is ASCII (a collector's name and a chat id are checked), so its
+ * length in characters is its length in bytes.
+ */
+export function headerBlock(
+  room: number,
+  receivedAt: number,
+  collector: string,
+  msgId: string | undefined,
+): string {
+  return `NATS/1.0\r\n${HEADER_ROOM}: ${room}\r\n${HEADER_RECEIVED_AT}: ${receivedAt}\r\n${HEADER_COLLECTOR}: ${collector}\r\n${
+    msgId === undefined ? "" : `Nats-Msg-Id: ${msgId}\r\n`
+  }\r\n`;
+}
+
 /** Builds a message's headers. */
 export function messageHeaders(room: number, receivedAt: number, collector: string): MsgHdrs {
   const h = headers();
@@ -425,148 +422,25 @@ export function messageHeaders(room: number, receivedAt: number, collector: stri
   return h;
 }
 
-/** A collector's heartbeat entry lives 60% of the lease TTL: gone before its leases are. */
-export function healthTtlOf(leaseTtl: number): number {
-  return Math.max(500, Math.round(leaseTtl * HEALTH_TTL_FRACTION));
-}
-
 /** True when a `major.minor.patch` version is at least `major.minor`. */
 export function versionAtLeast(version: string, major: number, minor: number): boolean {
   const [a = 0, b = 0] = version.split(".").map((part) => Number.parseInt(part, 10) || 0);
   return a > major || (a === major && b >= minor);
 }
 
-/** Throws a {@linkcode ClusterError} for a server URL that is not `nats://` (or `tls://`). */
-function checkServerUrl(server: string): void {
-  let url: URL | undefined;
-  try {
-    url = new URL(server.includes("://") ? server : `nats://${server}`);
-  } catch {
-    url = undefined;
-  }
-  if (url === undefined || !["nats:", "tls:"].includes(url.protocol) || url.hostname === "") {
-    throw new ClusterError(
-      `invalid NATS server ${JSON.stringify(server)} (expected nats://host:port)`,
-    );
-  }
-}
-
 function checkOptions(options: ClusterOptions): void {
-  const positive = (name: keyof ClusterOptions, min: number) => {
+  const atLeast = (name: keyof ClusterOptions, min: number) => {
     const value = options[name];
     if (value === undefined) return;
     if (!Number.isSafeInteger(value) || value < min) {
       throw new RangeError(`${name} must be an integer of at least ${min}, got ${value}`);
     }
   };
-  positive("leaseTtl", MIN_LEASE_TTL);
-  positive("maxAge", 1000);
-  positive("maxBytes", 1024 * 1024);
-  positive("duplicateWindow", 1000);
+  atLeast("leaseTtl", MIN_LEASE_TTL);
+  atLeast("maxAge", 1000);
+  atLeast("maxBytes", 1024 * 1024);
+  atLeast("duplicateWindow", 1000);
   if (options.replicas !== undefined && ![1, 3, 5].includes(options.replicas)) {
     throw new RangeError(`replicas must be 1, 3 or 5, got ${options.replicas}`);
-  }
-}
-
-function isNotFound(error: unknown): boolean {
-  return error instanceof JetStreamApiError && error.code === 10059;
-}
-
-/** The max age of a bucket's stream, ms (0: none). */
-async function bucketTtl(jsm: JetStreamManager, bucket: string): Promise<number> {
-  const info = await jsm.streams.info(`KV_${bucket}`);
-  return Math.round(info.config.max_age / 1e6);
-}
-
-/**
- * Opens a bucket, creating it when absent. `explicitTtl` (ms), when given,
- * is applied to an existing bucket too. Two processes creating the same
- * bucket at once is fine: the loser opens the winner's.
- */
-async function ensureBucket(
-  jsm: JetStreamManager,
-  kvm: Kvm,
-  bucket: string,
-  settings: { replicas: number; ttl?: number },
-  explicitTtl: number | undefined,
-): Promise<KV> {
-  let exists = true;
-  try {
-    const info = await jsm.streams.info(`KV_${bucket}`);
-    if (explicitTtl !== undefined && Math.round(info.config.max_age / 1e6) !== explicitTtl) {
-      await jsm.streams.update(`KV_${bucket}`, {
-        ...info.config,
-        max_age: nanos(explicitTtl),
-        // JetStream requires the duplicate window to fit in the max age.
-        duplicate_window: nanos(Math.min(explicitTtl, DEFAULT_DUPLICATE_WINDOW)),
-      });
-    }
-  } catch (error) {
-    if (!isNotFound(error)) throw error;
-    exists = false;
-  }
-  if (!exists) {
-    try {
-      return await kvm.create(bucket, {
-        history: 1,
-        replicas: settings.replicas,
-        storage: StorageType.File,
-        maxValueSize: MAX_VALUE_BYTES,
-        ...(settings.ttl !== undefined ? { ttl: settings.ttl } : {}),
-      });
-    } catch {
-      // Created meanwhile by another process: open it below.
-    }
-  }
-  return await kvm.open(bucket);
-}
-
-/** Creates the message stream when absent; applies explicitly given retention to an existing one. */
-async function ensureStream(jsm: JetStreamManager, options: ClusterOptions): Promise<void> {
-  const maxAge = options.maxAge ?? DEFAULT_MAX_AGE;
-  const duplicateWindow = Math.min(options.duplicateWindow ?? DEFAULT_DUPLICATE_WINDOW, maxAge);
-  const wanted: Partial<StreamConfig> & { name: string } = {
-    name: STREAM_NAME,
-    subjects: [`${SUBJECT_PREFIX}.>`],
-    storage: StorageType.File,
-    discard: DiscardPolicy.Old,
-    max_age: nanos(maxAge),
-    max_bytes: options.maxBytes ?? DEFAULT_MAX_BYTES,
-    max_msg_size: MAX_MESSAGE_BYTES,
-    duplicate_window: nanos(duplicateWindow),
-    num_replicas: options.replicas ?? 1,
-  };
-  let config: StreamConfig | undefined;
-  try {
-    config = (await jsm.streams.info(STREAM_NAME)).config;
-  } catch (error) {
-    if (!isNotFound(error)) throw error;
-  }
-  if (config === undefined) {
-    try {
-      await jsm.streams.add(wanted);
-      return;
-    } catch (error) {
-      // Created meanwhile by another process?
-      config = (await jsm.streams.info(STREAM_NAME).catch(() => {
-        throw error;
-      })).config;
-    }
-  }
-  const update: Partial<StreamConfig> = {};
-  if (options.maxAge !== undefined && config.max_age !== wanted.max_age) {
-    update.max_age = wanted.max_age!;
-  }
-  if (options.maxBytes !== undefined && config.max_bytes !== wanted.max_bytes) {
-    update.max_bytes = wanted.max_bytes!;
-  }
-  if (
-    (options.duplicateWindow !== undefined || update.max_age !== undefined) &&
-    config.duplicate_window !== wanted.duplicate_window
-  ) {
-    update.duplicate_window = wanted.duplicate_window!;
-  }
-  if (Object.keys(update).length > 0) {
-    await jsm.streams.update(STREAM_NAME, { ...config, ...update });
   }
 }

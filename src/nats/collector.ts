@@ -1,9 +1,8 @@
 /**
- * A collector: one process (or one IP) of a scaled-out deployment. It claims
- * rooms from the desired set with leases, watches them with a
- * {@linkcode Hub}, publishes every message into the `DOUYU` stream and
- * heartbeats its state, as docs/protocol.md ("Limits") and docs/scale-out.md
- * describe.
+ * A collector: one process (or one IP) of a scaled-out deployment. Its
+ * {@linkcode Coordinator} claims rooms from the desired set with leases; it
+ * watches them with a {@linkcode Hub} and publishes every message into the
+ * `DOUYU` stream, as docs/scale-out.md describes.
  *
  * @module
  */
@@ -11,48 +10,27 @@
 import { errorText } from "../base/errors.ts";
 import { isSafeName } from "../base/names.ts";
 import { ClusterError } from "./errors.ts";
-import { setRepeating, setTimer, sleep } from "../base/timers.ts";
+import { type Deferred, deferred, setTimer } from "../base/timers.ts";
+import { abortable } from "../base/abortable.ts";
 import { formatJson } from "../output/format.ts";
 import { BOOKKEEPING_TYPES, type Message } from "../protocol/messages.ts";
 import { DEFAULT_MAX_ROOMS, Hub, type RoomOptions } from "../rooms/hub.ts";
 import { EventFeed } from "../base/feed.ts";
-import {
-  type Cluster,
-  COLLECTORS_BUCKET,
-  type Lease,
-  LEASES_BUCKET,
-  MAX_MESSAGE_BYTES,
-  messageHeaders,
-  ROOMS_BUCKET,
-  type RoomSettings,
-  subjectOf,
-} from "./cluster.ts";
-import {
-  type PublisherCounters,
-  type PublisherOptions,
-  statusOf,
-  StreamPublisher,
-} from "./publisher.ts";
-import {
-  type CollectorHealth,
-  isWrongSequence,
-  listKeys,
-  parseLease,
-  parseRoomSettings,
-  readJson,
-  roomKey,
-  roomOfKey,
-} from "./records.ts";
+import { type Cluster, headerBlock, MAX_MESSAGE_BYTES, subjectOf } from "./cluster.ts";
+import { type PublisherOptions, StreamPublisher } from "./publisher.ts";
+import { Coordinator, GOODBYE_MS } from "./coordinator.ts";
+import type { CollectorCounters, CollectorEvent } from "./events.ts";
+
+export type { CollectorCounters, CollectorEvent } from "./events.ts";
+export { GOODBYE_MS };
 
 /** A chat id fit for a `Nats-Msg-Id`: what Douyu sends is 32 hex digits. */
 const CHAT_ID = /^[0-9A-Za-z-]{1,64}$/;
 const STATUS_BUFFER = 1024;
-const RENEW_CONCURRENCY = 32;
-/**
- * How long a stopping collector waits for NATS to take its goodbyes (heartbeat
- * deleted, leases released): with NATS away, the leases expire by themselves.
- */
-const GOODBYE_MS = 2000;
+/** The most messages the pump takes from the hub at once. */
+const PUMP_BATCH = 512;
+/** JetStream failing this long while connected is reported (once). */
+const JETSTREAM_REPORT_MS = 3000;
 
 /**
  * Options of a {@linkcode Collector}: its name, its limits, and the options
@@ -75,7 +53,7 @@ export interface CollectorOptions extends RoomOptions {
   /** Messages of all rooms that may wait between the rooms and the publisher. Default 10 000. */
   queueSize?: number;
   /** Bounds of the publisher: outstanding acks and buffered messages. */
-  publisher?: PublisherOptions;
+  publisher?: Omit<PublisherOptions, "onHealth">;
   /** Up to this many ms of random delay before claiming rooms, so collectors interleave. Default 500. */
   claimJitter?: number;
   /**
@@ -85,9 +63,10 @@ export interface CollectorOptions extends RoomOptions {
    */
   startDelay?: number;
   /**
-   * Milliseconds a released room stays watched, so that the collector taking
-   * it over is connected before this one leaves (the handover window: chat
-   * sent in it is published twice and collapses by `Nats-Msg-Id`). Default 1000.
+   * The longest a released room stays watched, ms: it is left once the
+   * collector taking it over reports it joined (chat sent meanwhile is
+   * published twice and collapses by `Nats-Msg-Id`), or after this long.
+   * Default 10 000.
    */
   handover?: number;
   /** Milliseconds a room that failed to connect is left to other collectors. Default 2 × lease TTL. */
@@ -98,98 +77,45 @@ export interface CollectorOptions extends RoomOptions {
   signal?: AbortSignal;
 }
 
-/**
- * What a {@linkcode Collector} reports on {@linkcode Collector.events}.
- *
- * @example
- * ```ts
- * import type { CollectorEvent } from "@x/douyu/nats";
- *
- * const event: CollectorEvent = { type: "lost", room: 9999 };
- * console.log(event.type); // "lost"
- * ```
- */
-export type CollectorEvent =
-  /** It leased a room and is connecting to it. */
-  | { type: "claimed"; room: number }
-  /** The room joined: its messages flow. */
-  | { type: "watching"; room: number }
-  /** It gave a room up: no longer desired, rebalanced to others, stopping, or failing. */
-  | { type: "released"; room: number; reason: "removed" | "rebalanced" | "stopping" | "failed" }
-  /** Its lease was taken (a renewal's compare-and-set failed): the room stopped at once. */
-  | { type: "lost"; room: number }
-  /** It could not renew the lease before it would expire (NATS unreachable): the room stopped. */
-  | { type: "fenced"; room: number }
-  /** A room could not be watched (connection failed for good). */
-  | { type: "room-error"; room: number; error: unknown }
-  /** The NATS connection went down or came back. */
-  | { type: "nats"; state: "disconnected" | "reconnected" }
-  /** Something else failed (a scan, a heartbeat); the collector carries on. */
-  | { type: "error"; error: unknown };
-
-/**
- * A collector's counters, also in its heartbeat.
- *
- * @example
- * ```ts
- * import type { CollectorCounters } from "@x/douyu/nats";
- *
- * const counters: Partial<CollectorCounters> = { received: 5, published: 5 };
- * console.log(counters.received); // 5
- * ```
- */
-export interface CollectorCounters extends PublisherCounters {
-  /** Messages taken from the rooms (session messages excepted). */
-  received: number;
-  /** Messages larger than the stream's limit, not published. */
-  oversized: number;
-  /** Leases claimed. */
-  claimed: number;
-  /** Leases released. */
-  released: number;
-  /** Leases lost to a failed compare-and-set. */
-  lost: number;
-  /** Rooms stopped because their lease could not be renewed in time. */
-  fenced: number;
-}
-
-/** A room this collector holds. */
-interface Owned {
-  readonly room: number;
-  revision: number;
-  /** Until when the lease is surely still ours (ms, this clock): past it, stop the room. */
-  validUntil: number;
-  readonly since: number;
-  state: "joining" | "watching" | "releasing";
-  settings: RoomSettings;
-  lastMessageAt: number | undefined;
+/** A room's figures, for its collector's heartbeat. */
+interface RoomStats {
   messages: number;
-  /** The renewal in flight, if any. */
-  renewal: Promise<void> | undefined;
+  lastMessageAt: number | undefined;
+  /** Resolved by the room's first message: the server has surely joined it. */
+  first: Deferred<void>;
 }
+
+/**
+ * A room counts as joined at its first message (Douyu does not answer
+ * `joingroup`: only a message shows the server has joined it), or after this
+ * long for a quiet room.
+ */
+const JOIN_CONFIRM_MS = 3000;
 
 /**
  * Collects rooms of the cluster. `start()` registers it (a heartbeat in
- * `douyu_collectors`), then it claims rooms of `douyu_rooms` that have no
- * lease, up to a fair share (the desired rooms divided by the live
+ * `douyu_collectors`), then it claims rooms of `douyu_rooms` that no live
+ * collector holds, up to a fair share (the desired rooms divided by the live
  * collectors, at most `maxRooms`), watches them and publishes their
  * messages, until `close()`.
  *
- * - Leases: claimed with create-if-absent, renewed every TTL/4 with
- *   compare-and-set on the revision. A failed compare-and-set stops the room
- *   at once. A lease it cannot renew (NATS unreachable) stops the room just
- *   before the lease would expire, so no other collector watches it at the
- *   same time (fencing).
- * - Spread: a collector holding more than its fair share releases the excess
- *   (a newcomer gets rooms); rooms nobody claimed for two scans are taken by
- *   anyone with room to spare.
+ * - Leases: a room's lease names its holder's session, which lives as long
+ *   as the holder's heartbeat (renewed every TTL/4). A collector that cannot
+ *   renew its heartbeat before it could expire stops every room (fencing);
+ *   others take them over once the server has expired it.
+ * - Spread: a collector holding more than its fair share hands the excess
+ *   over (a newcomer gets rooms), and leaves each once the newcomer has
+ *   joined it.
  * - Messages: the pump takes them from the hub and hands them to a
  *   {@linkcode StreamPublisher}; when its buffer is full, the pump waits,
  *   the hub's queue fills and its `"pause"` stops reading the rooms'
- *   sockets. Memory stays bounded however long NATS is away.
- * - `close()` deletes its heartbeat, releases every lease at once, keeps
- *   the rooms for the handover window, then closes them and waits for the
- *   last acks.
+ *   sockets. Memory stays bounded however long NATS is away. Everything
+ *   read is published, also from rooms stopped meanwhile (fenced, lost,
+ *   handed over): only what NATS has not taken when `close()` gives up is
+ *   lost, and counted (`unpublished`).
+ * - `close()` deletes its heartbeat, releases every lease at once, keeps the
+ *   rooms until their successors have joined, then closes them and waits for
+ *   the last acks.
  *
  * @example
  * ```ts ignore
@@ -204,55 +130,27 @@ interface Owned {
 export class Collector implements AsyncDisposable {
   /** The collector's name. */
   readonly name: string;
-  /** This process's random id (a restarted collector is a new instance). */
-  readonly instance: string = crypto.randomUUID();
   /** Resolves once the collector has stopped. */
   readonly closed: Promise<void>;
 
   readonly #cluster: Cluster;
-  readonly #maxRooms: number;
-  readonly #roomOptions: RoomOptions;
-  readonly #claimJitter: number;
-  readonly #startDelay: number;
-  readonly #handover: number;
-  readonly #cooldown: number;
+  readonly #coordinator: Coordinator;
   readonly #flushTimeout: number;
-  readonly #renewInterval: number;
-  readonly #fenceMargin: number;
   readonly #hub: Hub;
   readonly #hubStop = new AbortController();
-  readonly #publisher: StreamPublisher;
-  readonly #owned = new Map<number, Owned>();
-  readonly #cooling = new Map<number, number>();
-  /** Since when each free room has been seen free, to take rooms nobody else takes. */
-  #freeSince = new Map<number, number>();
-  readonly #events = new EventFeed<CollectorEvent>(STATUS_BUFFER);
-  /** Stops claiming, renewing, heartbeating, watching. */
   readonly #lifetime = new AbortController();
+  readonly #publisher: StreamPublisher;
+  readonly #stats = new Map<number, RoomStats>();
+  readonly #events = new EventFeed<CollectorEvent>(STATUS_BUFFER);
   readonly #signal: AbortSignal | undefined;
   readonly #onAbort = () => void this.close();
-  readonly #counters = {
-    received: 0,
-    oversized: 0,
-    claimed: 0,
-    released: 0,
-    lost: 0,
-    fenced: 0,
-  };
-  readonly #startedAt = Date.now();
+  readonly #counters = { received: 0, oversized: 0, unpublished: 0 };
   readonly #encoder = new TextEncoder();
+  /** The largest message (payload and headers) the server takes, bytes. */
+  readonly #maxMessage: number;
   #started = false;
-  /** Its heartbeat is stored: only then is the entry under its name its own to delete. */
-  #registered = false;
-  #stopping = false;
-  #scanning: Promise<void> | undefined;
-  #rescan = false;
-  #scanTimer: (() => void) | undefined;
   #pump: Promise<void> = Promise.resolve();
-  /** Long-lived loops (watchers), awaited by `close()`. */
-  #tasks: Promise<unknown>[] = [];
-  /** Short tasks in flight (renewals). */
-  readonly #running = new Set<Promise<void>>();
+  #hubWatch: Promise<void> = Promise.resolve();
   #closing: Promise<void> | undefined;
   #resolveClosed!: () => void;
 
@@ -271,7 +169,7 @@ export class Collector implements AsyncDisposable {
       publisher = {},
       claimJitter = 500,
       startDelay,
-      handover = 1000,
+      handover = 10_000,
       cooldown,
       flushTimeout = 10_000,
       signal,
@@ -289,15 +187,11 @@ export class Collector implements AsyncDisposable {
     }
     this.name = name;
     this.#cluster = cluster;
-    this.#maxRooms = maxRooms;
-    this.#roomOptions = roomOptions;
-    this.#renewInterval = Math.max(250, Math.floor(cluster.leaseTtl / 4));
-    this.#fenceMargin = Math.min(1000, Math.floor(cluster.leaseTtl / 10));
-    this.#claimJitter = Math.max(0, claimJitter);
-    this.#startDelay = Math.max(0, startDelay ?? Math.min(3000, this.#renewInterval));
-    this.#handover = Math.max(0, handover);
-    this.#cooldown = cooldown ?? 2 * cluster.leaseTtl;
     this.#flushTimeout = flushTimeout;
+    this.#maxMessage = Math.min(
+      MAX_MESSAGE_BYTES,
+      cluster.connection.info?.max_payload ?? MAX_MESSAGE_BYTES,
+    );
     this.#hub = new Hub({
       ...roomOptions,
       maxRooms,
@@ -305,19 +199,88 @@ export class Collector implements AsyncDisposable {
       overflow: "pause",
       signal: this.#hubStop.signal,
     });
-    this.#publisher = new StreamPublisher(cluster.connection, publisher);
+    const emit = (event: CollectorEvent) => this.#events.emit(event);
+    // JetStream's trouble, from the publisher or the coordinator, said once per change, and
+    // only when it lasts while connected (a server shutting down fails a moment first).
+    let failing: string | undefined;
+    let reported = false;
+    let cancel = () => {};
+    const jetstream = (reason: string | undefined) => {
+      if (reason === undefined) {
+        cancel();
+        if (reported) emit({ type: "jetstream", state: "storing", reason: "" });
+        failing = undefined;
+        reported = false;
+        return;
+      }
+      if (failing !== undefined) return;
+      failing = reason;
+      // Out of storage is unmistakable: said at once. Not answering may be a server going away.
+      const wait = /insufficient|storage/i.test(reason) ? 0 : JETSTREAM_REPORT_MS;
+      cancel = setTimer(wait, () => {
+        if (!this.#coordinator.link.online) {
+          failing = undefined; // NATS went away: said as such
+        } else if (failing !== undefined) {
+          reported = true;
+          emit({ type: "jetstream", state: "failing", reason: failing });
+        }
+      }, this.#lifetime.signal);
+    };
+    this.#publisher = new StreamPublisher(cluster.connection, {
+      ...publisher,
+      onHealth: (state, reason) => jetstream(state === "failing" ? reason : undefined),
+    });
+    this.#coordinator = new Coordinator(
+      cluster,
+      {
+        watch: async (room, settings) => {
+          const stats: RoomStats = { messages: 0, lastMessageAt: undefined, first: deferred() };
+          this.#stats.set(room, stats);
+          await this.#hub.add(room, settings.types !== undefined ? { types: settings.types } : {});
+          // Joined once the server says so with a message (a collector handing the room over
+          // leaves then), or after a while for a quiet room.
+          await this.#within(stats.first.promise, JOIN_CONFIRM_MS);
+        },
+        unwatch: async (room) => {
+          this.#stats.delete(room);
+          // What it read is still published: only the room stops.
+          await this.#hub.remove(room, { keepQueued: true });
+        },
+        roomStats: (room) => {
+          const stats = this.#stats.get(room);
+          return {
+            messages: stats?.messages ?? 0,
+            ...(stats?.lastMessageAt !== undefined ? { lastMessageAt: stats.lastMessageAt } : {}),
+          };
+        },
+        counters: () => ({ ...this.#publisher.counters, ...this.#counters }),
+        jetstream,
+      },
+      emit,
+      { name, maxRooms, claimJitter, startDelay, handover, cooldown },
+    );
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     this.#signal = signal;
   }
 
+  /** This session's random id (a restarted or fenced collector is a new instance). */
+  get instance(): string {
+    return this.#coordinator.instance;
+  }
+
   /** The rooms it holds now (watching, joining or in their handover), sorted. */
   get rooms(): number[] {
-    return [...this.#owned.keys()].sort((a, b) => a - b);
+    return this.#coordinator.rooms;
+  }
+
+  /** The lease TTL it runs with, ms: the cluster's, followed when it changes. */
+  get leaseTtl(): number {
+    return this.#coordinator.leaseTtl;
   }
 
   /** A snapshot of the counters. */
   get counters(): CollectorCounters {
-    return { ...this.#publisher.counters, ...this.#counters };
+    return { ...this.#publisher.counters, ...this.#counters, ...this.#coordinator.counters };
   }
 
   /**
@@ -342,10 +305,10 @@ export class Collector implements AsyncDisposable {
       return;
     }
     this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
+    this.#pump = this.#runPump();
+    this.#hubWatch = this.#watchHubStatus();
     try {
-      await this.#checkName();
-      await this.#heartbeat();
-      this.#registered = true;
+      await this.#coordinator.start();
     } catch (error) {
       await this.close();
       if (error instanceof ClusterError) throw error;
@@ -353,33 +316,13 @@ export class Collector implements AsyncDisposable {
         cause: error,
       });
     }
-    const signal = this.#lifetime.signal;
-    this.#pump = this.#runPump();
-    this.#track(this.#watchConnection());
-    this.#track(this.#watchBucket(this.#cluster.leases, true));
-    this.#track(this.#watchBucket(this.#cluster.rooms, false));
-    this.#track(this.#watchHubStatus());
-    setRepeating(this.#renewInterval, () => this.#renewAll(), signal);
-    setRepeating(
-      this.#renewInterval,
-      () => void this.#heartbeat().catch(this.#failed("heartbeat")),
-      signal,
-    );
-    setRepeating(Math.max(100, Math.floor(this.#renewInterval / 4)), () => this.#fence(), signal);
-    setTimer(this.#startDelay, () => {
-      this.#requestScan(0);
-      // Rooms whose leases expired produce no event: look regularly.
-      setRepeating(Math.max(200, Math.floor(this.#renewInterval / 2)), () => {
-        this.#requestScan(0);
-      }, signal);
-    }, signal);
   }
 
   /**
    * Stops gracefully: deletes its heartbeat, releases every lease at once,
-   * keeps the rooms for the handover window, closes them and waits (up to
-   * `flushTimeout`) for the stream to acknowledge what they sent. The
-   * cluster's connection stays open. Idempotent.
+   * keeps the rooms until their successors have joined, closes them and
+   * waits (up to `flushTimeout`) for the stream to acknowledge what they
+   * sent. The cluster's connection stays open. Idempotent.
    */
   close(): Promise<void> {
     this.#closing ??= this.#shutdown();
@@ -392,395 +335,48 @@ export class Collector implements AsyncDisposable {
   }
 
   async #shutdown(): Promise<void> {
-    this.#stopping = true;
     this.#signal?.removeEventListener("abort", this.#onAbort);
-    this.#scanTimer?.();
-    await this.#scanning?.catch(() => {});
-    if (this.#registered) {
-      // Gone from the live set first, so the others' fair share grows before the leases free up.
-      await bounded(this.#cluster.collectors.delete(this.name), GOODBYE_MS);
-      const owned = [...this.#owned.values()].filter((entry) => entry.state !== "releasing");
-      await Promise.all(owned.map((entry) => this.#giveUp(entry, "stopping", "keep")));
-      if (owned.length > 0 && this.#handover > 0) {
-        await sleep(this.#handover, new AbortController().signal);
-      }
-    }
+    await this.#coordinator.close();
     this.#lifetime.abort();
     // The loop drains what the hub queued, then ends, and the publisher gets its last acks;
     // with NATS away, the loop may wait for room in the publisher: `flushTimeout` bounds both.
     this.#hubStop.abort();
     const limit = new AbortController();
     const started = Date.now();
-    await Promise.race([
+    const cancel = setTimer(this.#flushTimeout, () => limit.abort(), limit.signal);
+    await abortable(
       this.#pump.then(() =>
         this.#publisher.flush(Math.max(0, this.#flushTimeout - (Date.now() - started)))
       ),
-      sleep(this.#flushTimeout, limit.signal),
-    ]);
-    limit.abort();
+      limit.signal,
+    ).catch(() => {});
+    cancel();
+    // What NATS has not taken by now is lost: counted, never silently.
+    this.#counters.unpublished += this.#publisher.counters.buffered + this.#hub.queued;
     this.#publisher.close(); // a loop still waiting for room gives up
+    await this.#hub.close();
     await this.#pump;
-    await this.#hub.closed;
-    await Promise.allSettled([...this.#tasks, ...this.#running]);
-    this.#owned.clear();
+    await this.#hubWatch;
     this.#events.end();
     this.#resolveClosed();
   }
 
-  #track(task: Promise<unknown>): void {
-    this.#tasks.push(task.catch(this.#failed("watch")));
-  }
-
-  /** Reports a failure of `what` as an `error` event (while running). */
-  #failed(what: string): (error: unknown) => void {
-    return (error) => {
-      if (this.#lifetime.signal.aborted) return;
-      this.#events.emit({
-        type: "error",
-        error: new ClusterError(`${what} failed: ${errorText(error)}`, { cause: error }),
-      });
-    };
-  }
-
-  /** Refuses to start next to a live collector of the same name. */
-  async #checkName(): Promise<void> {
-    const entry = await this.#cluster.collectors.get(this.name);
-    if (entry === null || entry.operation !== "PUT") return;
-    const health = readJson(entry.value);
-    const instance = health !== undefined && typeof health.instance === "string"
-      ? health.instance
-      : undefined;
-    if (instance === this.instance) return;
-    // A collector that just died still has its heartbeat for a while: wait for it to expire.
-    await sleep(this.#cluster.healthTtl, this.#lifetime.signal);
-    const again = await this.#cluster.collectors.get(this.name);
-    if (again !== null && again.operation === "PUT" && again.revision !== entry.revision) {
-      throw new ClusterError(`a collector named ${this.name} is already running`);
-    }
-  }
-
-  async #heartbeat(): Promise<void> {
-    if (this.#stopping) return;
-    const now = Date.now();
-    const health: CollectorHealth = {
-      name: this.name,
-      instance: this.instance,
-      startedAt: this.#startedAt,
-      updatedAt: now,
-      maxRooms: this.#maxRooms,
-      rooms: [...this.#owned.values()].map((entry) => ({
-        room: entry.room,
-        since: entry.since,
-        state: entry.state,
-        messages: entry.messages,
-        ...(entry.lastMessageAt !== undefined ? { lastMessageAt: entry.lastMessageAt } : {}),
-      })),
-      counters: { ...this.counters },
-    };
-    await this.#cluster.collectors.put(this.name, JSON.stringify(health));
-  }
-
-  // -------------------------------------------------------------------------
-  // Claiming and spreading
-
-  #requestScan(delay: number): void {
-    if (this.#stopping || this.#lifetime.signal.aborted) return;
-    if (this.#scanning !== undefined) {
-      this.#rescan = true;
-      return;
-    }
-    if (this.#scanTimer !== undefined) return;
-    this.#scanTimer = setTimer(delay, () => {
-      this.#scanTimer = undefined;
-      this.#scanning = this.#scan().catch(this.#failed("scan for free rooms")).finally(() => {
-        this.#scanning = undefined;
-        if (this.#rescan) {
-          this.#rescan = false;
-          this.#requestScan(50);
-        }
-      });
-    }, this.#lifetime.signal);
-  }
-
-  async #scan(): Promise<void> {
-    const cluster = this.#cluster;
-    const [desired, leased, live] = await Promise.all([
-      this.#desiredRooms(),
-      listKeys(cluster.js, cluster.jsm, LEASES_BUCKET),
-      listKeys(cluster.js, cluster.jsm, COLLECTORS_BUCKET),
-    ]);
-    if (this.#stopping) return;
-    live.add(this.name);
-    // Rooms no longer desired: stop them, no handover.
-    for (const entry of this.#owned.values()) {
-      if (entry.state !== "releasing" && !desired.has(entry.room)) {
-        void this.#giveUp(entry, "removed", "stop");
-      }
-    }
-    const now = Date.now();
-    for (const [room, until] of this.#cooling) if (until <= now) this.#cooling.delete(room);
-    const held = [...this.#owned.values()].filter((entry) => entry.state !== "releasing");
-    const share = Math.min(this.#maxRooms, Math.ceil(desired.size / live.size));
-    if (held.length > share) {
-      // A newcomer (or a smaller desired set): hand the excess over, newest first.
-      const excess = held.sort((a, b) => b.since - a.since).slice(0, held.length - share);
-      for (const entry of excess) void this.#giveUp(entry, "rebalanced", "handover");
-      return;
-    }
-    const free = [...desired].filter((room) =>
-      !leased.has(roomKey(room)) && !this.#owned.has(room) && !this.#cooling.has(room)
-    );
-    const freeSince = new Map<number, number>();
-    for (const room of free) freeSince.set(room, this.#freeSince.get(room) ?? now);
-    this.#freeSince = freeSince;
-    // Room in the hub: rooms in their handover still hold a connection.
-    const capacity = this.#maxRooms - this.#owned.size;
-    let want = Math.min(share - held.length, capacity);
-    if (want <= 0) {
-      // Rooms nobody took for a renewal interval (the others are full, or at their share).
-      const stale = free.filter((room) => now - freeSince.get(room)! >= this.#renewInterval);
-      want = Math.min(capacity, stale.length);
-    }
-    if (want <= 0 || free.length === 0) return;
-    if (this.#claimJitter > 0) {
-      await sleep(Math.random() * this.#claimJitter, this.#lifetime.signal);
-    }
-    shuffle(free);
-    let claimed = 0;
-    for (const room of free) {
-      if (claimed >= want || this.#stopping) break;
-      if (await this.#claim(room)) claimed++;
-    }
-  }
-
-  async #desiredRooms(): Promise<Set<number>> {
-    const rooms = new Set<number>();
-    const cluster = this.#cluster;
-    for (const key of await listKeys(cluster.js, cluster.jsm, ROOMS_BUCKET)) {
-      const room = roomOfKey(key);
-      if (room !== undefined) rooms.add(room);
-    }
-    return rooms;
-  }
-
-  /** A room's settings, read when it is claimed; none when unreadable. */
-  async #settingsOf(room: number): Promise<RoomSettings> {
-    const entry = await this.#cluster.rooms.get(roomKey(room)).catch(() => null);
-    return entry !== null && entry.operation === "PUT" ? parseRoomSettings(entry.value) : {};
-  }
-
-  async #claim(room: number): Promise<boolean> {
-    const lease: Lease = { collector: this.name, instance: this.instance, since: Date.now() };
-    const sentAt = Date.now();
-    let revision: number;
-    try {
-      revision = await this.#cluster.leases.create(roomKey(room), JSON.stringify(lease));
-    } catch (error) {
-      if (!isWrongSequence(error)) this.#failed(`claim of room ${room}`)(error);
-      return false;
-    }
-    const settings = await this.#settingsOf(room);
-    if (this.#stopping) {
-      await this.#cluster.leases.delete(roomKey(room), { previousSeq: revision }).catch(() => {});
-      return false;
-    }
-    const entry: Owned = {
-      room,
-      revision,
-      validUntil: sentAt + this.#cluster.leaseTtl - this.#fenceMargin,
-      since: lease.since,
-      state: "joining",
-      settings,
-      lastMessageAt: undefined,
-      messages: 0,
-      renewal: undefined,
-    };
-    this.#owned.set(room, entry);
-    this.#counters.claimed++;
-    this.#events.emit({ type: "claimed", room });
-    const options: RoomOptions = settings.types !== undefined ? { types: settings.types } : {};
-    this.#hub.add(room, options).then(
-      () => {
-        if (this.#owned.get(room) !== entry || entry.state !== "joining") return;
-        entry.state = "watching";
-        this.#events.emit({ type: "watching", room });
-      },
-      (error) => {
-        if (this.#owned.get(room) !== entry || entry.state === "releasing") return;
-        this.#events.emit({ type: "room-error", room, error });
-        this.#cooling.set(room, Date.now() + this.#cooldown);
-        void this.#giveUp(entry, "failed", "stop");
-      },
-    );
-    return true;
-  }
-
-  /**
-   * Releases a lease (a conditional delete), then stops the room: at once
-   * (`"stop"`), after the handover window (`"handover"`), or not at all
-   * (`"keep"`: the caller closes every room).
-   */
-  async #giveUp(
-    entry: Owned,
-    reason: "removed" | "rebalanced" | "stopping" | "failed",
-    then: "stop" | "handover" | "keep",
-  ): Promise<void> {
-    if (entry.state === "releasing") return;
-    entry.state = "releasing";
-    await entry.renewal;
-    await bounded(
-      this.#cluster.leases.delete(roomKey(entry.room), { previousSeq: entry.revision }),
-      GOODBYE_MS,
-    );
-    this.#counters.released++;
-    this.#events.emit({ type: "released", room: entry.room, reason });
-    if (then === "keep") return;
-    if (then === "handover" && this.#handover > 0) {
-      await sleep(this.#handover, this.#lifetime.signal);
-    }
-    await this.#stopRoom(entry);
-  }
-
-  /** Stops watching a room at once and forgets it. */
-  async #stopRoom(entry: Owned): Promise<void> {
-    if (this.#owned.get(entry.room) === entry) this.#owned.delete(entry.room);
-    await this.#hub.remove(entry.room).catch(() => {});
-  }
-
-  #lose(entry: Owned, type: "lost" | "fenced"): void {
-    if (this.#owned.get(entry.room) !== entry) return;
-    this.#counters[type]++;
-    this.#events.emit({ type, room: entry.room });
-    entry.state = "releasing";
-    void this.#stopRoom(entry);
-  }
-
-  // -------------------------------------------------------------------------
-  // Renewing and fencing
-
-  /**
-   * Renews every lease, a bounded number at once. `force` (after a
-   * reconnect) also renews leases whose renewal is still in flight: one sent
-   * while NATS was away would only time out.
-   */
-  #renewAll(force = false): void {
-    if (this.#stopping) return;
-    const entries = [...this.#owned.values()].filter((entry) =>
-      entry.state !== "releasing" && (force || entry.renewal === undefined)
-    );
-    // Hundreds of rooms must not become hundreds of requests in one go.
-    let next = 0;
-    const worker = async () => {
-      while (next < entries.length && !this.#stopping) {
-        const entry = entries[next++]!;
-        const renewal = this.#renew(entry);
-        entry.renewal = renewal;
-        await renewal;
-        if (entry.renewal === renewal) entry.renewal = undefined;
-      }
-    };
-    for (let i = 0; i < Math.min(RENEW_CONCURRENCY, entries.length); i++) {
-      this.#background(worker());
-    }
-  }
-
-  /** Keeps a short task until it settles, so that `close()` can wait for it. */
-  #background(task: Promise<void>): void {
-    const settled = task.catch(this.#failed("renewal"));
-    this.#running.add(settled);
-    void settled.finally(() => this.#running.delete(settled));
-  }
-
-  async #renew(entry: Owned): Promise<void> {
-    if (entry.state === "releasing" || this.#owned.get(entry.room) !== entry) return;
-    const lease: Lease = { collector: this.name, instance: this.instance, since: entry.since };
-    const sentAt = Date.now();
-    try {
-      entry.revision = await this.#cluster.leases.update(
-        roomKey(entry.room),
-        JSON.stringify(lease),
-        entry.revision,
-        this.#renewInterval,
-      );
-      entry.validUntil = sentAt + this.#cluster.leaseTtl - this.#fenceMargin;
-    } catch (error) {
-      if (!isWrongSequence(error)) return; // NATS unreachable: fencing decides
-      // An update whose ack was lost still counts: is the lease still ours?
-      const current = await this.#cluster.leases.get(roomKey(entry.room)).catch(() => null);
-      const holder = current?.operation === "PUT" ? parseLease(current.value) : undefined;
-      if (holder?.instance === this.instance && current !== null) {
-        entry.revision = current.revision;
-        return;
-      }
-      this.#lose(entry, "lost");
-    }
-  }
-
-  #fence(): void {
-    const now = Date.now();
-    for (const entry of this.#owned.values()) {
-      if (entry.state !== "releasing" && now > entry.validUntil) this.#lose(entry, "fenced");
-    }
-  }
-
-  // -------------------------------------------------------------------------
-  // Watching NATS and the buckets
-
-  async #watchConnection(): Promise<void> {
-    const status = statusOf(this.#cluster.connection);
-    this.#lifetime.signal.addEventListener("abort", () => status.stop(), { once: true });
-    for await (const event of status) {
-      if (event.type === "disconnect") {
-        this.#events.emit({ type: "nats", state: "disconnected" });
-      } else if (event.type === "reconnect") {
-        this.#events.emit({ type: "nats", state: "reconnected" });
-        this.#renewAll(true);
-        void this.#heartbeat().catch(this.#failed("heartbeat"));
-        this.#requestScan(Math.random() * this.#claimJitter);
-      }
-    }
-  }
-
-  /**
-   * Reacts to changes at once: a lease taken from this collector stops the
-   * room; a released lease or a change of the desired rooms triggers a scan.
-   */
-  async #watchBucket(bucket: Cluster["leases"], leases: boolean): Promise<void> {
-    const watch = await bucket.watch({ include: "updates" });
-    const stop = () => watch.stop();
-    this.#lifetime.signal.addEventListener("abort", stop, { once: true });
-    try {
-      for await (const change of watch) {
-        if (this.#stopping) continue;
-        const room = roomOfKey(change.key);
-        if (room === undefined) continue;
-        if (leases) {
-          const entry = this.#owned.get(room);
-          if (change.operation === "PUT") {
-            if (entry === undefined || entry.state === "releasing") continue;
-            const holder = parseLease(change.value);
-            if (holder?.instance !== this.instance && change.revision > entry.revision) {
-              this.#lose(entry, "lost");
-            }
-            continue;
-          }
-          if (entry !== undefined) continue; // our own release
-        }
-        this.#requestScan(Math.random() * this.#claimJitter);
-      }
-    } finally {
-      this.#lifetime.signal.removeEventListener("abort", stop);
-    }
+  /** Waits for `task`, at most `ms`, and no longer than the collector runs. */
+  async #within(task: Promise<unknown>, ms: number): Promise<void> {
+    const limit = new AbortController();
+    const cancel = setTimer(ms, () => limit.abort(), limit.signal);
+    const stopped = () => limit.abort();
+    this.#lifetime.signal.addEventListener("abort", stopped, { once: true });
+    await abortable(task, limit.signal).catch(() => {});
+    this.#lifetime.signal.removeEventListener("abort", stopped);
+    cancel();
   }
 
   async #watchHubStatus(): Promise<void> {
     for await (const { room, event } of this.#hub.status()) {
-      if (event.type !== "closed" || event.info.reason !== "error") continue;
-      const entry = this.#owned.get(room);
-      if (entry === undefined || entry.state === "releasing") continue;
-      this.#events.emit({ type: "room-error", room, error: event.info.error });
-      this.#cooling.set(room, Date.now() + this.#cooldown);
-      void this.#giveUp(entry, "failed", "stop");
+      if (event.type === "closed" && event.info.reason === "error") {
+        this.#coordinator.roomFailed(room, event.info.error);
+      }
     }
   }
 
@@ -789,24 +385,38 @@ export class Collector implements AsyncDisposable {
 
   async #runPump(): Promise<void> {
     const publisher = this.#publisher;
-    for await (const { room, message } of this.#hub) {
-      const entry = this.#owned.get(room);
-      if (entry === undefined || BOOKKEEPING_TYPES.has(message.type)) continue;
+    const encoder = new TextEncoder();
+    /** Subjects by room and type: the same few, built once. */
+    const subjects = new Map<number, Map<string, string>>();
+    // A batch at a time: one promise per batch, and the NATS client writes it out in one go.
+    for await (const batch of this.#hub.batches(PUMP_BATCH)) {
       const now = Date.now();
-      this.#counters.received++;
-      entry.messages++;
-      entry.lastMessageAt = now;
-      const payload = this.#encoder.encode(formatJson(message));
-      if (payload.length > MAX_MESSAGE_BYTES) {
-        this.#counters.oversized++;
-        continue;
+      for (const { room, message } of batch) {
+        if (BOOKKEEPING_TYPES.has(message.type)) continue;
+        this.#counters.received++;
+        const stats = this.#stats.get(room);
+        if (stats !== undefined) {
+          if (stats.messages++ === 0) stats.first.resolve();
+          stats.lastMessageAt = now;
+        }
+        // Headers and body encoded once, together; the server's limit counts both.
+        const head = headerBlock(room, now, this.name, chatId(room, message));
+        const bytes = encoder.encode(head + formatJson(message));
+        if (bytes.length > this.#maxMessage) {
+          this.#counters.oversized++;
+          continue;
+        }
+        let byType = subjects.get(room);
+        if (byType === undefined) subjects.set(room, byType = new Map());
+        let subject = byType.get(message.type);
+        if (subject === undefined) {
+          byType.set(message.type, subject = subjectOf(room, message.type));
+        }
+        while (!publisher.offer(subject, bytes, head.length)) {
+          if (publisher.closed) return;
+          await publisher.room();
+        }
       }
-      await publisher.publish(
-        subjectOf(room, message.type),
-        payload,
-        messageHeaders(room, now, this.name),
-        chatId(room, message),
-      );
     }
   }
 }
@@ -816,18 +426,4 @@ export function chatId(room: number, message: Message): string | undefined {
   if (message.type !== "chatmsg") return undefined;
   const cid = (message as { cid?: unknown }).cid;
   return typeof cid === "string" && CHAT_ID.test(cid) ? `${room}:${cid}` : undefined;
-}
-
-/** Waits for `task` (its failure ignored), but at most `ms`; a task left running is ignored. */
-async function bounded(task: Promise<unknown>, ms: number): Promise<void> {
-  const limit = new AbortController();
-  await Promise.race([task.catch(() => {}), sleep(ms, limit.signal)]);
-  limit.abort();
-}
-
-function shuffle<T>(items: T[]): void {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [items[i], items[j]] = [items[j]!, items[i]!];
-  }
 }

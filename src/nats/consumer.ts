@@ -1,7 +1,9 @@
 /**
  * Reading the `DOUYU` stream back: {@linkcode subscribe} yields the
  * collected messages, filtered by room and type, from now on, from a point
- * in time, or (durably) from where a named consumer left off.
+ * in time, or (durably) from where a named consumer left off; or, as a
+ * group of readers sharing one server-side consumer, each message to one of
+ * them, acknowledged by the reader once it has done with it.
  *
  * @module
  */
@@ -17,6 +19,7 @@ import {
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import { errorText } from "../base/errors.ts";
+import { setRepeating } from "../base/timers.ts";
 import { isSafeName } from "../base/names.ts";
 import { ClusterError } from "./errors.ts";
 import { ownString } from "../base/fields.ts";
@@ -31,13 +34,15 @@ import {
   subjectToken,
 } from "./cluster.ts";
 import { parseJsonObject } from "./records.ts";
+import { DurablePosition, GapTracker, type ReadGap } from "./readers.ts";
 
+export type { ReadGap } from "./readers.ts";
 export { parseSince } from "../base/when.ts";
 
 /** Filter subjects past which a consumer filters by the stream's wildcard instead. */
 const MAX_FILTERS = 256;
-/** A durable consumer's ack wait, ms: see {@linkcode SubscribeOptions.durable}. */
-const DURABLE_ACK_WAIT_MS = 10_000;
+/** A group's default ack wait, ms: see {@linkcode SubscribeOptions.group}. */
+const GROUP_ACK_WAIT_MS = 10_000;
 /** Messages the client fetches ahead. */
 const PREFETCH = 256;
 /** Nesting a message may have (Douyu's is at most three levels deep). */
@@ -65,36 +70,48 @@ export interface SubscribeOptions {
   types?: readonly string[];
   /**
    * Start from messages stored since this time (ms since the epoch, or a
-   * Date). Default: only messages stored from now on. For a durable consumer
-   * it applies when the consumer is created.
+   * Date). Default: only messages stored from now on. For a durable reader
+   * it applies when the reader is created: given for one that exists, the
+   * subscription fails (leave it out to resume).
    */
   since?: number | Date;
   /**
-   * A durable consumer's name: it remembers what was acknowledged, so a
-   * restarted reader resumes where it stopped. At-least-once: a message is
-   * acknowledged when the loop asks for the next one, so the one a loop
-   * stopped at comes again (so do those fetched ahead), usually at once, at
-   * the latest after 10 s, and not necessarily in order. Default: an
-   * ephemeral, ordered consumer that the server forgets.
+   * A durable reader's name: it remembers how far it has read (in the
+   * `douyu_readers` bucket), so a restarted reader resumes where it stopped,
+   * at once and in the stream's order. At-least-once: a message counts as
+   * read when the loop asks for the next one, so the one a loop stopped at
+   * comes again first. One process at a time per name; a name unused for 30
+   * days is forgotten. Default: a reader the server forgets.
    */
   durable?: string;
   /**
-   * For a durable consumer: the reader acknowledges each message itself,
-   * with its `ack()`, once it has done with it (an archive: once its
-   * transaction committed), instead of when the loop asks for the next one.
-   * A message never acknowledged comes again after 10 s. Default false.
+   * Told of each gap: messages of these rooms and types the stream's
+   * retention removed before this reader got them (it read too slowly, or
+   * resumed too late). Also counted in {@linkcode Subscription.missed}.
    */
-  manualAck?: boolean;
+  onGap?: (gap: ReadGap) => void;
   /**
-   * For a durable consumer: most messages handed out and not yet
-   * acknowledged; the server sends no more until some are. Only used when
-   * the consumer is created. Default 1024.
+   * A group's name, instead of `durable`: the readers with this name share
+   * one durable consumer on the server, which hands each message to one of
+   * them, and resends it (to any) until that reader calls its `ack()`. A
+   * reader acknowledges once it has done with a message (an archive: once
+   * its transaction committed), so a reader killed at any point loses
+   * nothing: what it held comes again, perhaps to another reader, and
+   * perhaps twice (at-least-once). The consumer stays on the server, at its
+   * position, when every reader has gone. `since` applies when it is
+   * created; gaps are not reported (`onGap`) for a group.
+   */
+  group?: string;
+  /**
+   * For a group: most messages handed out and not yet acknowledged; the
+   * server sends no more until some are. Only used when the group's
+   * consumer is created. Default 1024.
    */
   maxAckPending?: number;
   /**
-   * For a durable consumer: how long a message handed out may stay
-   * unacknowledged before it is sent again, ms. Only used when the consumer
-   * is created. Default 10 000.
+   * For a group: how long a message handed out may stay unacknowledged
+   * before it is sent again, ms. Only used when the group's consumer is
+   * created. Default 10 000.
    */
   ackWait?: number;
   /** Aborting it ends the loop. */
@@ -132,7 +149,7 @@ export interface ClusterMessage<M extends Message = Message> {
   seq: number;
   /** When the stream stored it, ms since the epoch. */
   storedAt: number;
-  /** With `manualAck`: acknowledges the message (idempotent). */
+  /** For a `group` reader: acknowledges the message (idempotent). */
   ack?: () => void;
 }
 
@@ -156,6 +173,7 @@ export class Subscription<M extends Message = Message>
   #closed = false;
   #iterating = false;
   #skipped = 0;
+  #missed = 0;
   readonly #onAbort = () => void this.close();
 
   /** @internal Use {@linkcode subscribe}. */
@@ -172,6 +190,16 @@ export class Subscription<M extends Message = Message>
         throw new RangeError(`invalid message type ${JSON.stringify(type)}`);
       }
     }
+    for (const name of [options.durable, options.group]) {
+      if (name !== undefined && !isSafeName(name)) {
+        throw new RangeError(
+          `a durable name is 1 to 64 letters, digits, _ or -, got ${JSON.stringify(name)}`,
+        );
+      }
+    }
+    if (options.durable !== undefined && options.group !== undefined) {
+      throw new RangeError("a reader is durable or in a group, not both");
+    }
     const wait = options.ackWait;
     if (wait !== undefined && (!Number.isFinite(wait) || wait < 1000 || wait > 3_600_000)) {
       throw new RangeError(`ackWait must be from 1000 to 3600000 ms, got ${wait}`);
@@ -179,11 +207,6 @@ export class Subscription<M extends Message = Message>
     const pending = options.maxAckPending;
     if (pending !== undefined && (!Number.isSafeInteger(pending) || pending < 1)) {
       throw new RangeError(`maxAckPending must be a positive integer, got ${pending}`);
-    }
-    if (options.durable !== undefined && !isSafeName(options.durable)) {
-      throw new RangeError(
-        `a durable name is 1 to 64 letters, digits, _ or -, got ${JSON.stringify(options.durable)}`,
-      );
     }
     this.#rooms = options.rooms?.length ? new Set(options.rooms) : undefined;
     this.#types = options.types?.length ? new Set(options.types) : undefined;
@@ -194,6 +217,15 @@ export class Subscription<M extends Message = Message>
   /** Messages skipped as malformed (a payload that is not a message, an unknown subject). */
   get skipped(): number {
     return this.#skipped;
+  }
+
+  /**
+   * Messages of these rooms and types the stream's retention removed before
+   * this reader got them (at most this many, when reading some rooms or types
+   * only: see {@linkcode ReadGap}).
+   */
+  get missed(): number {
+    return this.#missed;
   }
 
   /** Iterates the messages; ending the loop early closes the subscription. */
@@ -232,7 +264,92 @@ export class Subscription<M extends Message = Message>
 
   async *#read(): AsyncGenerator<ClusterMessage<M>, undefined> {
     if (this.#closed) return;
-    const consumer = await this.#consumer();
+    if (this.#options.group !== undefined) {
+      yield* this.#readGroup(this.#options.group);
+      return;
+    }
+    const { js, jsm } = this.#cluster;
+    const filters = filterSubjects(this.#options.rooms, this.#options.types, {
+      multiple: this.#cluster.multipleFilters,
+    });
+    const since = this.#options.since === undefined
+      ? undefined
+      : new Date(this.#options.since).getTime();
+    let position: DurablePosition | undefined;
+    let start: Partial<OrderedConsumerOptions>;
+    let after: number | undefined;
+    try {
+      if (this.#options.durable !== undefined) {
+        position = new DurablePosition(
+          this.#cluster,
+          this.#options.durable,
+          filters.subjects.join(" "),
+        );
+        const opened = await position.open(since);
+        after = opened.startTime === undefined ? opened.seq : undefined;
+        start = opened.startTime !== undefined
+          ? {
+            deliver_policy: DeliverPolicy.StartTime,
+            opt_start_time: new Date(opened.startTime).toISOString(),
+          }
+          : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: opened.seq + 1 };
+      } else {
+        start = since === undefined ? { deliver_policy: DeliverPolicy.New } : {
+          deliver_policy: DeliverPolicy.StartTime,
+          opt_start_time: new Date(since).toISOString(),
+        };
+      }
+    } catch (error) {
+      if (error instanceof ClusterError || error instanceof RangeError) throw error;
+      throw new ClusterError(`cannot read the ${STREAM_NAME} stream: ${errorText(error)}`, {
+        cause: error,
+      });
+    }
+    if (this.#closed) return;
+    const consumer: Consumer = await js.consumers.get(STREAM_NAME, {
+      // One subject as a string: an array asks for nats-server 2.10.
+      filter_subjects: filters.subjects.length === 1 ? filters.subjects[0]! : filters.subjects,
+      ...start,
+    });
+    const messages = await consumer.consume({ max_messages: PREFETCH });
+    if (this.#closed) {
+      messages.stop();
+      await position?.close();
+      return;
+    }
+    this.#messages = messages;
+    const keepalive = new AbortController();
+    if (position !== undefined) setRepeating(2000, () => position!.touch(), keepalive.signal);
+    const gaps = new GapTracker(
+      filters.subjects.length === 1 && filters.subjects[0] === `${SUBJECT_PREFIX}.>`,
+      async () => (await jsm.streams.info(STREAM_NAME)).state.first_seq,
+      after,
+    );
+    try {
+      for await (const raw of messages) {
+        const gap = await gaps.see(raw.seq);
+        if (gap !== undefined) {
+          this.#missed += gap.count;
+          this.#options.onGap?.(gap);
+        }
+        const item = this.#parse(raw);
+        if (item !== undefined) yield item;
+        // Read once the loop asks for the next one: at-least-once for a durable reader.
+        position?.done(raw.seq);
+        if (position?.failure !== undefined) throw position.failure;
+        if (this.#closed) break;
+      }
+    } finally {
+      keepalive.abort();
+      messages.stop();
+      await position?.close();
+      await this.close();
+    }
+  }
+
+  /** A group reader: a share of one durable consumer, each message acknowledged by its reader. */
+  async *#readGroup(name: string): AsyncGenerator<ClusterMessage<M>, undefined> {
+    const consumer = await this.#groupConsumer(name);
     if (this.#closed) return;
     const messages = await consumer.consume({ max_messages: PREFETCH });
     if (this.#closed) {
@@ -240,9 +357,6 @@ export class Subscription<M extends Message = Message>
       return;
     }
     this.#messages = messages;
-    const durable = this.#options.durable !== undefined;
-    const manual = durable && this.#options.manualAck === true;
-    let unacked: JsMsg | undefined;
     // One iterator, read by hand: after `stop()`, the rest of it is read below.
     const iterator = messages[Symbol.asyncIterator]();
     try {
@@ -252,64 +366,44 @@ export class Subscription<M extends Message = Message>
         const raw = next.value;
         const item = this.#parse(raw);
         if (item !== undefined) {
-          if (manual) item.ack = once(() => raw.ack());
-          unacked = raw;
+          item.ack = once(() => raw.ack());
           yield item;
-          unacked = undefined;
+        } else {
+          raw.ack(); // not for this reader, or malformed: done with
         }
-        // Acknowledged once the loop asks for the next one: at-least-once for a durable reader.
-        // A manual reader acknowledges what it was given; what it was not given is done here.
-        if (durable && (!manual || item === undefined)) raw.ack();
         if (this.#closed) break;
       }
     } finally {
       messages.stop();
-      if (durable) {
-        // Handed out but not finished, or fetched ahead and never handed out: redelivered at
-        // once to the next reader, instead of after the ack wait. (A manual reader may still
-        // finish what it was handed, and acknowledge it.)
-        if (!manual) unacked?.nak();
-        for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
-          next.value.nak();
-        }
+      // Fetched ahead and never handed out: redelivered at once, to any reader of the group,
+      // instead of after the ack wait. (What was handed out its reader may still acknowledge.)
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+        next.value.nak();
       }
       await this.close();
     }
   }
 
-  async #consumer(): Promise<Consumer> {
+  async #groupConsumer(name: string): Promise<Consumer> {
     const { js, jsm } = this.#cluster;
     const filters = filterSubjects(this.#options.rooms, this.#options.types, {
       multiple: this.#cluster.multipleFilters,
     });
     const since = this.#options.since;
-    const start: Pick<ConsumerConfig, "deliver_policy" | "opt_start_time"> = since === undefined
-      ? { deliver_policy: DeliverPolicy.New }
-      : {
-        deliver_policy: DeliverPolicy.StartTime,
-        opt_start_time: new Date(since).toISOString(),
-      };
     try {
-      const name = this.#options.durable;
-      if (name === undefined) {
-        const options: Partial<OrderedConsumerOptions> = {
-          // One subject as a string: an array asks for nats-server 2.10.
-          filter_subjects: filters.subjects.length === 1 ? filters.subjects[0]! : filters.subjects,
-          ...start,
-        };
-        return await js.consumers.get(STREAM_NAME, options);
-      }
       const config: Partial<ConsumerConfig> = {
         durable_name: name,
         ack_policy: AckPolicy.Explicit,
         max_ack_pending: this.#options.maxAckPending ?? PREFETCH * 4,
-        // What a reader had not acknowledged when it stopped (naked then, but a nak can race
-        // the end of its pull) comes again after this at the latest.
-        ack_wait: nanos(this.#options.ackWait ?? DURABLE_ACK_WAIT_MS),
+        // What a reader had not acknowledged when it stopped comes again after this.
+        ack_wait: nanos(this.#options.ackWait ?? GROUP_ACK_WAIT_MS),
         ...(filters.subjects.length === 1
           ? { filter_subject: filters.subjects[0]! }
           : { filter_subjects: filters.subjects }),
-        ...start,
+        ...(since === undefined ? { deliver_policy: DeliverPolicy.New } : {
+          deliver_policy: DeliverPolicy.StartTime,
+          opt_start_time: new Date(since).toISOString(),
+        }),
       };
       let existing: ConsumerConfig | undefined;
       try {
@@ -370,16 +464,6 @@ export class Subscription<M extends Message = Message>
       storedAt,
     };
   }
-}
-
-/** `fn`, called at most once. */
-function once(fn: () => void): () => void {
-  let done = false;
-  return () => {
-    if (done) return;
-    done = true;
-    fn();
-  };
 }
 
 /**
@@ -456,6 +540,16 @@ export function filterSubjects(
   const type = typeTokens.length === 1 ? typeTokens[0]! : "*";
   if (room === "*" && (type === "*" || type === ">")) return { subjects: [`${SUBJECT_PREFIX}.>`] };
   return { subjects: [`${SUBJECT_PREFIX}.${room}.${type === ">" ? "*" : type}`] };
+}
+
+/** `fn`, called at most once. */
+function once(fn: () => void): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    fn();
+  };
 }
 
 /**

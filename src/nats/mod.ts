@@ -24,6 +24,7 @@
  */
 
 export {
+  BYTES_PER_MESSAGE,
   Cluster,
   type ClusterOptions,
   COLLECTORS_BUCKET,
@@ -36,8 +37,11 @@ export {
   HEADER_RECEIVED_AT,
   HEADER_ROOM,
   type Lease,
+  LEASE_TTL_KEY,
   LEASES_BUCKET,
   MAX_MESSAGE_BYTES,
+  MIN_LEASE_TTL,
+  READERS_BUCKET,
   ROOMS_BUCKET,
   type RoomSettings,
   STREAM_NAME,
@@ -52,14 +56,24 @@ export {
   type CollectorOptions,
 } from "./collector.ts";
 export type { PublisherCounters, PublisherOptions } from "./publisher.ts";
+export type { NatsAuth } from "./auth.ts";
+export { setLeaseTtl, type SetLeaseTtlOptions } from "./setup.ts";
 export {
   type ClusterMessage,
   filterSubjects,
   parseSince,
+  type ReadGap,
   subscribe,
   type SubscribeOptions,
   Subscription,
 } from "./consumer.ts";
-export { addRooms, type ClusterOverview, overview, removeRooms, type RoomStatus } from "./rooms.ts";
+export {
+  addRooms,
+  type ClusterOverview,
+  overview,
+  removeRooms,
+  type RoomStatus,
+  type StreamUsage,
+} from "./rooms.ts";
 export type { CollectorHealth, CollectorRoom } from "./records.ts";
 export { ClusterError } from "./errors.ts";

@@ -16,7 +16,11 @@ import {
   type Status,
   type Subscription,
 } from "@nats-io/transport-node";
+import { errorText } from "../base/errors.ts";
+import { isRecord, ownField, ownString } from "../base/fields.ts";
+import { sanitizeForTerminal } from "../base/sanitize.ts";
 import { Fifo } from "../base/fifo.ts";
+import { parseJsonObject, STORAGE_ERRORS } from "./records.ts";
 import { type Deferred, deferred, setRepeating, setTimer } from "../base/timers.ts";
 
 /**
@@ -42,6 +46,13 @@ export interface PublisherOptions {
   maxBufferedBytes?: number;
   /** Milliseconds to wait for one ack before retrying. Default 5000. */
   ackTimeout?: number;
+  /**
+   * Told once when JetStream starts refusing to store (out of storage: a full
+   * disk or the server's limits; JetStream gone; no acknowledgement for
+   * `ackTimeout` while connected), with the reason, and once when it stores
+   * again.
+   */
+  onHealth?: (state: "failing" | "storing", reason: string) => void;
 }
 
 /**
@@ -62,6 +73,8 @@ export interface PublisherCounters {
   duplicates: number;
   /** Publishes that failed (timeout, no JetStream, disconnected) and were retried. */
   retries: number;
+  /** Messages the server refused for good (too large with their headers): dropped, never retried. */
+  rejected: number;
   /** Messages held now: sent and awaiting their ack, or waiting to be sent. */
   buffered: number;
   /** The most ever held at once. */
@@ -78,7 +91,17 @@ interface Item {
   payload: Uint8Array;
   headers: MsgHdrs;
   msgId: string | undefined;
+  /** Its bytes, headers included. */
+  size: number;
   attempts: number;
+}
+
+/**
+ * Headers already encoded, as the NATS client writes them: it only ever asks
+ * a message's headers to `encode()` themselves when publishing.
+ */
+function encodedHeaders(bytes: Uint8Array): MsgHdrs {
+  return { encode: () => bytes } as unknown as MsgHdrs;
 }
 
 const RETRY_MIN_MS = 100;
@@ -127,6 +150,11 @@ export class StreamPublisher {
   #space: Deferred<void> | undefined;
   #drained: Deferred<void> | undefined;
   #closed = false;
+  #pumpQueued = false;
+  readonly #onHealth: ((state: "failing" | "storing", reason: string) => void) | undefined;
+  /** Why JetStream is failing, while it is. */
+  #failing: string | undefined;
+  #lastAckAt = Date.now();
   readonly #counters: PublisherCounters;
 
   /**
@@ -142,10 +170,12 @@ export class StreamPublisher {
     this.#maxBuffered = positive(options.maxBuffered ?? 10_000, "maxBuffered");
     this.#maxBytes = positive(options.maxBufferedBytes ?? 32 * 1024 * 1024, "maxBufferedBytes");
     this.#ackTimeout = positive(options.ackTimeout ?? 5000, "ackTimeout");
+    this.#onHealth = options.onHealth;
     this.#counters = {
       published: 0,
       duplicates: 0,
       retries: 0,
+      rejected: 0,
       buffered: 0,
       maxBuffered: 0,
       bufferLimit: this.#maxBuffered,
@@ -167,6 +197,11 @@ export class StreamPublisher {
   /** A snapshot of the counters. */
   get counters(): PublisherCounters {
     return { ...this.#counters, buffered: this.#count };
+  }
+
+  /** True once closed: it takes nothing more. */
+  get closed(): boolean {
+    return this.#closed;
   }
 
   /** True while the buffer has no room: the next `publish()` would wait. */
@@ -198,11 +233,59 @@ export class StreamPublisher {
       }
     }
     if (this.#closed) return;
-    this.#queue.push({ subject, payload, headers, msgId, attempts: 0 });
+    this.#add({ subject, payload, headers, msgId, size: payload.length, attempts: 0 });
+  }
+
+  /**
+   * Hands over a message whose headers are encoded already, without waiting:
+   * `message` holds the header block (`NATS/1.0…`, `Nats-Msg-Id` included if
+   * any) in its first `headerBytes` bytes, then the body. A producer of many
+   * messages calls it in a loop, and awaits {@linkcode StreamPublisher.room}
+   * only when it returns false: no promise per message, and the NATS client
+   * writes the whole batch out at once.
+   *
+   * @param subject The subject.
+   * @param message Headers, then body.
+   * @param headerBytes The length of the header block.
+   * @returns False when the buffer is full (nothing taken) or the publisher closed.
+   */
+  offer(subject: string, message: Uint8Array, headerBytes: number): boolean {
+    if (this.#closed || this.full) return false;
+    this.#add({
+      subject,
+      payload: message.subarray(headerBytes),
+      headers: encodedHeaders(message.subarray(0, headerBytes)),
+      msgId: undefined,
+      size: message.length,
+      attempts: 0,
+    });
+    return true;
+  }
+
+  /** Resolves once the buffer has room again (at once if it has), or the publisher closes. */
+  async room(): Promise<void> {
+    if (this.full && !this.#closed) {
+      this.#counters.waits++;
+      while (this.full && !this.#closed) {
+        this.#space ??= deferred<void>();
+        await this.#space.promise;
+      }
+    }
+  }
+
+  #add(item: Item): void {
+    this.#queue.push(item);
     this.#count++;
-    this.#bytes += payload.length;
+    this.#bytes += item.size;
     if (this.#count > this.#counters.maxBuffered) this.#counters.maxBuffered = this.#count;
-    this.#pump();
+    // A batch handed over in one turn is sent in one go (the client writes it out at once).
+    if (!this.#pumpQueued) {
+      this.#pumpQueued = true;
+      queueMicrotask(() => {
+        this.#pumpQueued = false;
+        this.#pump();
+      });
+    }
   }
 
   /**
@@ -246,6 +329,11 @@ export class StreamPublisher {
     for await (const event of status) {
       if (event.type === "disconnect") {
         this.#connected = false;
+        // Their acks cannot come on the next connection (and the client drops what it had not
+        // written yet): send them again as soon as it is up, not an ack timeout later.
+        for (const { item } of this.#inFlight.values()) this.#retries.push(item);
+        this.#counters.retries += this.#inFlight.size;
+        this.#inFlight.clear();
       } else if (event.type === "reconnect") {
         this.#connected = true;
         this.#retryDelay = RETRY_MIN_MS;
@@ -262,6 +350,11 @@ export class StreamPublisher {
       return;
     }
     while (this.#inFlight.size < this.#maxPending) {
+      // A publish that just failed waits out its backoff: never sent again in the same turn.
+      if (this.#retries.length > 0 && Date.now() < this.#retryAt) {
+        this.#scheduleRetry(this.#retryAt - Date.now());
+        break;
+      }
       const item = this.#retries.shift() ?? this.#queue.shift();
       if (item === undefined) break;
       this.#send(item);
@@ -292,9 +385,11 @@ export class StreamPublisher {
         reply: `${this.#inbox}.${id}`,
         headers: item.headers,
       });
-    } catch {
+    } catch (error) {
       this.#inFlight.delete(id);
-      this.#failed(item);
+      // Larger than the server's max_payload: it never will fit. Anything else may pass later.
+      if (/max_payload/i.test(errorText(error))) this.#reject(item);
+      else this.#failed(item);
     }
   }
 
@@ -304,11 +399,24 @@ export class StreamPublisher {
     const entry = this.#inFlight.get(id);
     if (entry === undefined || this.#closed) return;
     this.#inFlight.delete(id);
-    const ack = msg.headers?.hasError ? undefined : readAck(msg.data);
-    if (ack === undefined) {
+    const ack = msg.headers?.hasError
+      ? { error: { code: msg.headers.code, errCode: 0, description: "JetStream is not available" } }
+      : readAck(msg.data);
+    if (ack === undefined || "error" in ack) {
+      const error = ack?.error;
+      if (error !== undefined && NEVER_STORED.has(error.errCode)) {
+        this.#reject(entry.item);
+        this.#pump();
+        return;
+      }
+      if (error !== undefined && error.code === 503 || STORAGE_ERRORS.has(error?.errCode ?? 0)) {
+        this.#health("failing", error!.description);
+      }
       this.#failed(entry.item);
       return;
     }
+    this.#lastAckAt = Date.now();
+    this.#health("storing", "");
     this.#retryDelay = RETRY_MIN_MS;
     this.#counters.published++;
     if (ack.duplicate) this.#counters.duplicates++;
@@ -319,6 +427,12 @@ export class StreamPublisher {
   /** Publishes unacknowledged for `ackTimeout` are sent again. */
   #expire(): void {
     const limit = Date.now() - this.#ackTimeout;
+    if (this.#connected && this.#inFlight.size > 0 && this.#lastAckAt < limit) {
+      const first = this.#inFlight.values().next().value;
+      if (first !== undefined && first.sentAt <= limit) {
+        this.#health("failing", `no acknowledgement for ${Math.round(this.#ackTimeout / 1000)} s`);
+      }
+    }
     // Oldest first (a Map keeps insertion order): stop at the first still in time.
     for (const [id, entry] of this.#inFlight) {
       if (entry.sentAt > limit) break;
@@ -337,9 +451,26 @@ export class StreamPublisher {
     this.#pump();
   }
 
+  /** Drops a message the server will never take, counted. */
+  #reject(item: Item): void {
+    this.#counters.rejected++;
+    this.#release(item);
+  }
+
+  #health(state: "failing" | "storing", reason: string): void {
+    if (state === "failing") {
+      if (this.#failing !== undefined) return;
+      this.#failing = reason;
+    } else {
+      if (this.#failing === undefined) return;
+      this.#failing = undefined;
+    }
+    this.#onHealth?.(state, reason);
+  }
+
   #release(item: Item): void {
     this.#count--;
-    this.#bytes -= item.payload.length;
+    this.#bytes -= item.size;
     if (this.#space !== undefined && !this.full) {
       const space = this.#space;
       this.#space = undefined;
@@ -368,17 +499,66 @@ export function statusOf(connection: NatsConnection): QueuedIterator<Status> {
   return connection.status() as QueuedIterator<Status>;
 }
 
-/** A JetStream publish ack (`{"stream":…,"seq":…}`); `undefined` for an error reply. */
-function readAck(data: Uint8Array): { duplicate: boolean } | undefined {
-  if (data.length === 0 || data.length > 4096) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(new TextDecoder().decode(data));
-  } catch {
-    return undefined;
+/** JetStream error codes of a message it will never store: larger than the stream's limit. */
+const NEVER_STORED = new Set([10054]);
+
+const ACK_START = new TextEncoder().encode(`{"stream":`);
+const ERROR_KEY = new TextEncoder().encode(`"error"`);
+const DUPLICATE_KEY = new TextEncoder().encode(`"duplicate"`);
+const TRUE = new TextEncoder().encode("true");
+const STORED = { duplicate: false } as const;
+const DUPLICATE = { duplicate: true } as const;
+
+function startsWith(data: Uint8Array, prefix: Uint8Array): boolean {
+  if (data.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (data[i] !== prefix[i]) return false;
+  return true;
+}
+
+function includes(data: Uint8Array, part: Uint8Array): boolean {
+  outer: for (let i = 0; i + part.length <= data.length; i++) {
+    for (let j = 0; j < part.length; j++) if (data[i + j] !== part[j]) continue outer;
+    return true;
   }
-  if (typeof value !== "object" || value === null) return undefined;
-  const ack = value as { error?: unknown; seq?: unknown; duplicate?: unknown };
-  if (ack.error !== undefined || typeof ack.seq !== "number") return undefined;
-  return { duplicate: ack.duplicate === true };
+  return false;
+}
+
+/** A JetStream ack error. */
+interface AckError {
+  code: number;
+  errCode: number;
+  description: string;
+}
+
+/**
+ * A JetStream publish ack (`{"stream":…,"seq":…}`), or its error
+ * (`{"error":{"code":…,"err_code":…,"description":…}}`); `undefined` when
+ * neither.
+ */
+function readAck(data: Uint8Array): { duplicate: boolean } | { error: AckError } | undefined {
+  if (data.length === 0 || data.length > 4096) return undefined;
+  // Nearly every ack is `{"stream":"DOUYU", "seq":N}` (or with `"duplicate": true`): recognised
+  // without parsing it.
+  if (data.length < 128 && startsWith(data, ACK_START) && !includes(data, ERROR_KEY)) {
+    return includes(data, DUPLICATE_KEY) && includes(data, TRUE) ? DUPLICATE : STORED;
+  }
+  const ack = parseJsonObject(data);
+  if (ack === undefined) return undefined;
+  const error = ownField(ack, "error");
+  if (isRecord(error)) {
+    const number = (name: string) => {
+      const value = ownField(error, name);
+      return typeof value === "number" ? value : 0;
+    };
+    const description = ownString(error, "description") ?? "JetStream error";
+    return {
+      error: {
+        code: number("code"),
+        errCode: number("err_code"),
+        description: sanitizeForTerminal(description.slice(0, 200)),
+      },
+    };
+  }
+  if (typeof ownField(ack, "seq") !== "number") return undefined;
+  return { duplicate: ownField(ack, "duplicate") === true };
 }

@@ -12,6 +12,7 @@ import {
   LEASES_BUCKET,
   ROOMS_BUCKET,
   type RoomSettings,
+  STREAM_NAME,
 } from "./cluster.ts";
 import {
   type CollectorHealth,
@@ -19,8 +20,10 @@ import {
   parseHealth,
   parseLease,
   parseRoomSettings,
+  purgeMarkers,
   roomKey,
   roomOfKey,
+  SlowSnapshotError,
   snapshot,
 } from "./records.ts";
 
@@ -66,13 +69,44 @@ export interface RoomStatus {
 export interface ClusterOverview {
   /** Every desired room, by id. */
   rooms: RoomStatus[];
-  /** The desired rooms nobody holds a lease on. */
+  /** The desired rooms no live collector holds a lease on. */
   unassigned: number[];
   /** The live collectors (those whose heartbeat has not expired), by name. */
   collectors: CollectorHealth[];
   /** The lease TTL, ms. */
   leaseTtl: number;
+  /** What the stream holds now, and may hold. */
+  stream?: StreamUsage;
 }
+
+/**
+ * What the `DOUYU` stream holds now (in {@linkcode ClusterOverview}).
+ *
+ * @example
+ * ```ts
+ * import type { StreamUsage } from "@x/douyu/nats";
+ *
+ * const usage: StreamUsage = { messages: 0, bytes: 0, maxBytes: 2 ** 34, maxAge: 7 * 86_400_000 };
+ * console.log(usage.maxBytes / 2 ** 30); // 16
+ * ```
+ */
+export interface StreamUsage {
+  /** Messages stored. */
+  messages: number;
+  /** Bytes stored. */
+  bytes: number;
+  /** The size it keeps at most (oldest go first), bytes; -1: no limit. */
+  maxBytes: number;
+  /** The age it keeps at most, ms; 0: no limit. */
+  maxAge: number;
+  /** When its oldest message was stored, ms since the epoch. */
+  firstAt?: number;
+  /** When its newest message was stored, ms since the epoch. */
+  lastAt?: number;
+}
+
+/** Delete markers older than this are purged by `addRooms` and `removeRooms`. */
+const MARKER_GRACE_MS = 60_000;
 
 /**
  * Adds rooms to the desired set (an existing room's settings are replaced).
@@ -98,6 +132,7 @@ export async function addRooms(
   for (const room of rooms) checkRoom(room);
   const value = JSON.stringify({ ...settings, addedAt: settings.addedAt ?? Date.now() });
   await Promise.all(rooms.map((room) => cluster.rooms.put(roomKey(room), value)));
+  await purgeOldMarkers(cluster, MARKER_GRACE_MS);
 }
 
 /**
@@ -115,9 +150,27 @@ export async function addRooms(
  * await removeRooms(cluster, [288016]);
  * ```
  */
-export async function removeRooms(cluster: Cluster, rooms: readonly number[]): Promise<void> {
+export async function removeRooms(
+  cluster: Cluster,
+  rooms: readonly number[],
+  options: { markerGrace?: number } = {},
+): Promise<void> {
   for (const room of rooms) checkRoom(room);
   await Promise.all(rooms.map((room) => cluster.rooms.delete(roomKey(room))));
+  await purgeOldMarkers(cluster, options.markerGrace ?? MARKER_GRACE_MS);
+}
+
+/**
+ * Purges the delete markers older than `grace` ms from the rooms and leases
+ * buckets: a removed room (or a released lease) leaves one, which every
+ * reader would otherwise read forever. The grace lets the collectors'
+ * watches see the deletion first.
+ */
+async function purgeOldMarkers(cluster: Cluster, grace: number): Promise<void> {
+  await Promise.all([
+    purgeMarkers(cluster.js, cluster.jsm, ROOMS_BUCKET, grace),
+    purgeMarkers(cluster.js, cluster.jsm, LEASES_BUCKET, grace),
+  ]);
 }
 
 /**
@@ -138,10 +191,21 @@ export async function removeRooms(cluster: Cluster, rooms: readonly number[]): P
  * ```
  */
 export async function overview(cluster: Cluster): Promise<ClusterOverview> {
-  const [desired, leases, heartbeats] = await Promise.all([
-    snapshot(cluster.js, cluster.jsm, ROOMS_BUCKET),
-    snapshot(cluster.js, cluster.jsm, LEASES_BUCKET),
-    snapshot(cluster.js, cluster.jsm, COLLECTORS_BUCKET),
+  // A bucket read that a busy (or re-electing) server cut short is read again, twice at most.
+  const read = async (bucket: string) => {
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await snapshot(cluster.js, cluster.jsm, bucket);
+      } catch (error) {
+        if (!(error instanceof SlowSnapshotError) || attempt === 3) throw error;
+      }
+    }
+  };
+  const [desired, leases, heartbeats, stream] = await Promise.all([
+    read(ROOMS_BUCKET),
+    read(LEASES_BUCKET),
+    read(COLLECTORS_BUCKET),
+    cluster.jsm.streams.info(STREAM_NAME).catch(() => undefined),
   ]);
   const collectors: CollectorHealth[] = [];
   /** Per instance: its rooms, from its heartbeat. */
@@ -161,7 +225,8 @@ export async function overview(cluster: Cluster): Promise<ClusterOverview> {
     const status: RoomStatus = { room, settings: parseRoomSettings(entry.value) };
     const leaseEntry = leases.get(key);
     const lease = leaseEntry === undefined ? undefined : parseLease(leaseEntry.value);
-    if (lease === undefined) {
+    // A lease is valid while its holder's session (its heartbeat) lives.
+    if (lease === undefined || !reported.has(lease.instance)) {
       unassigned.push(room);
     } else {
       status.collector = lease.collector;
@@ -177,7 +242,21 @@ export async function overview(cluster: Cluster): Promise<ClusterOverview> {
   }
   rooms.sort((a, b) => a.room - b.room);
   unassigned.sort((a, b) => a - b);
-  return { rooms, unassigned, collectors, leaseTtl: cluster.leaseTtl };
+  const view: ClusterOverview = { rooms, unassigned, collectors, leaseTtl: cluster.leaseTtl };
+  if (stream !== undefined) {
+    const { state, config } = stream;
+    const time = (text: string) => Date.parse(text);
+    view.stream = {
+      messages: state.messages,
+      bytes: state.bytes,
+      maxBytes: config.max_bytes,
+      maxAge: Math.round(config.max_age / 1e6),
+      ...(state.messages > 0 && Number.isFinite(time(state.first_ts))
+        ? { firstAt: time(state.first_ts), lastAt: time(state.last_ts) }
+        : {}),
+    };
+  }
+  return view;
 }
 
 function checkRoom(room: number): void {

@@ -20,6 +20,8 @@ const HEADER_SIZE = 12;
 const MIN_LENGTH = 9;
 
 const encoder = new TextEncoder();
+/** Shared by every decoder holding no partial frame; never written (a tail gets its own buffer). */
+const NO_BYTES = new Uint8Array(0);
 // One for every decoder: without `stream` a decode keeps no state between calls.
 const decoder = new TextDecoder();
 
@@ -106,8 +108,11 @@ export interface FrameDecoderOptions {
 export class FrameDecoder {
   readonly #maxFrameSize: number;
   readonly #filter: ((body: Uint8Array) => boolean) | undefined;
-  /** The incomplete frame carried over from earlier pushes. */
-  #pending: Uint8Array = new Uint8Array(HEADER_SIZE);
+  /**
+   * The incomplete frame carried over from earlier pushes. Allocated when a
+   * push leaves one: an idle connection's decoder holds none.
+   */
+  #pending: Uint8Array = NO_BYTES;
   #pendingLength = 0;
   /** Total bytes of the pending frame once its header is known, else 0. */
   #pendingTotal = 0;
@@ -134,7 +139,7 @@ export class FrameDecoder {
   reset(): void {
     this.#error = undefined;
     this.#atStart = true;
-    this.#pending = new Uint8Array(HEADER_SIZE);
+    this.#pending = NO_BYTES;
     this.#pendingLength = 0;
     this.#pendingTotal = 0;
   }
@@ -232,7 +237,7 @@ export class FrameDecoder {
       this.#pendingLength = 0;
       this.#pendingTotal = 0;
       // A large frame's buffer is not kept around for the next small one.
-      if (this.#pending.length > 64 * 1024) this.#pending = new Uint8Array(HEADER_SIZE);
+      if (this.#pending.length > 64 * 1024) this.#pending = NO_BYTES;
     }
     return pos;
   }
@@ -251,7 +256,10 @@ export class FrameDecoder {
 
   /** Copies an incomplete tail for the next push. */
   #keep(tail: Uint8Array): void {
-    if (this.#pending.length < tail.length) this.#pending = new Uint8Array(tail.length);
+    // At least a header: #completePending reads one into it.
+    if (this.#pending.length < tail.length) {
+      this.#pending = new Uint8Array(Math.max(tail.length, HEADER_SIZE));
+    }
     this.#pending.set(tail);
     this.#pendingLength = tail.length;
     this.#pendingTotal = 0;

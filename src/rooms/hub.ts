@@ -18,7 +18,7 @@ import {
   Session,
   type StatusEvent,
 } from "../session/session.ts";
-import { parseRoomInput, resolveRoom } from "../web/room.ts";
+import { parseRoomInput, resolveRoomFor } from "../web/room.ts";
 
 /**
  * Douyu accepts about 200 barrage connections per client IP (docs/protocol.md, "Limits"),
@@ -121,6 +121,8 @@ interface RoomEntry {
   readonly session: Session;
   /** False once removed: its messages still queued are skipped. */
   active: boolean;
+  /** Removed with `keepQueued`: what it read up to its close is still yielded. */
+  keep: boolean;
   joined: boolean;
 }
 
@@ -224,9 +226,7 @@ export class Hub<M extends Message = Message>
   async add(room: number | string, options: RoomOptions = {}): Promise<number> {
     if (this.#closing !== undefined) throw new ClosedError("hub closed");
     const parsed = parseRoomInput(room);
-    const id = "id" in parsed
-      ? parsed.id
-      : await resolveRoom(room, { signal: this.#lifetime.signal });
+    const id = "id" in parsed ? parsed.id : await this.#resolve(room, options);
     const existing = this.#adding.get(id);
     if (existing !== undefined) return await existing;
     if (this.#entries.has(id)) return id;
@@ -240,9 +240,15 @@ export class Hub<M extends Message = Message>
     }
   }
 
+  /** A room name's id, looked up as `connect()` would, with the room's options over the hub's. */
+  #resolve(room: number | string, options: RoomOptions): Promise<number> {
+    const merged = { ...this.#defaults, ...options };
+    return resolveRoomFor(room, merged.url, { ...merged, signal: this.#lifetime.signal });
+  }
+
   async #start(room: number, options: RoomOptions): Promise<number> {
     const session = new Session(room, { ...this.#defaults, ...options, overflow: this.#overflow });
-    const entry: RoomEntry = { room, session, active: true, joined: false };
+    const entry: RoomEntry = { room, session, active: true, keep: false, joined: false };
     const queue = this.#queue;
     const sink: MessageSink<Message> = {
       push: (message) => {
@@ -279,23 +285,25 @@ export class Hub<M extends Message = Message>
   }
 
   #forget(entry: RoomEntry): void {
-    entry.active = false;
+    if (!entry.keep) entry.active = false;
     if (this.#entries.get(entry.room) === entry) this.#entries.delete(entry.room);
   }
 
   /**
    * Logs a room out and stops watching it: nothing more of it is yielded,
-   * not even what was already queued. A no-op for a room not in the hub.
+   * not even what was already queued, unless `keepQueued` is set: then what
+   * the room had read until it closed is still yielded (nothing read is lost).
+   * A no-op for a room not in the hub.
    *
    * @param room The room id (or a name or URL, resolved as for `add`).
+   * @param options `keepQueued`: still yield what it read.
    */
-  async remove(room: number | string): Promise<void> {
+  async remove(room: number | string, options: { keepQueued?: boolean } = {}): Promise<void> {
     const parsed = parseRoomInput(room);
-    const id = "id" in parsed
-      ? parsed.id
-      : await resolveRoom(room, { signal: this.#lifetime.signal });
+    const id = "id" in parsed ? parsed.id : await this.#resolve(room, {});
     const entry = this.#entries.get(id);
     if (entry === undefined) return;
+    entry.keep = options.keepQueued === true;
     this.#forget(entry);
     await entry.session.close();
   }
@@ -330,6 +338,34 @@ export class Hub<M extends Message = Message>
         return { value: undefined, done: true };
       },
     };
+  }
+
+  /**
+   * Every room's messages in batches: what is queued when the loop asks, up
+   * to `max` at a time (it waits for one when none is). For a consumer that
+   * handles many messages per turn: one promise per batch, not per message.
+   * Ending the loop early closes the hub; one loop at a time, as for the
+   * hub's own iterator.
+   *
+   * @param max The most messages per batch. Default 256.
+   */
+  async *batches(max = 256): AsyncGenerator<HubMessage<M>[], void, undefined> {
+    if (this.#iterating) throw new TypeError("a hub can be iterated by one loop at a time");
+    this.#iterating = true;
+    try {
+      for (;;) {
+        const items = await this.#queue.nextBatch(max);
+        if (items === undefined) return;
+        const batch: HubMessage<M>[] = [];
+        for (const { entry, message } of items) {
+          // A removed room's messages still queued are skipped.
+          if (entry.active) batch.push({ room: entry.room, message: message as M });
+        }
+        if (batch.length > 0) yield batch;
+      }
+    } finally {
+      await this.close();
+    }
   }
 
   /**

@@ -10,7 +10,14 @@ import { ClosedError } from "../base/errors.ts";
 import { type Backoff, backoffDelay, setRepeating, setTimer, sleep } from "../base/timers.ts";
 import type { LiveStatusMessage } from "../protocol/messages.ts";
 import { MessageQueue } from "../base/queue.ts";
-import { fetchRoomInfo, parseRoomInput, resolveRoom, type RoomInfo } from "../web/room.ts";
+import {
+  fetchRoomInfo,
+  lookupOptionsFor,
+  parseRoomInput,
+  resolveRoomFor,
+  type ResolveRoomOptions,
+  type RoomInfo,
+} from "../web/room.ts";
 import type { FetchLike } from "../web/http.ts";
 import { Hub, type RoomOptions } from "./hub.ts";
 
@@ -81,9 +88,13 @@ export type LiveSnapshot = Record<string, { state: LiveState; at: number }>;
  * ```
  */
 export interface LiveOptions extends Omit<RoomOptions, "types" | "onBody"> {
-  /** Base URL of the `betard` room API. Default `https://www.douyu.com`. */
+  /**
+   * Base URL of the `betard` room API. Default `https://www.douyu.com`; with
+   * endpoints of your own (`url`), the room API and name lookups are asked
+   * only at the bases given (none given: not at all).
+   */
   apiBase?: string;
-  /** Base URL of the open API, asked when `betard` fails. Default `https://open.douyucdn.cn`. */
+  /** Base URL of the open API, asked when `betard` fails; the same rule. Default `https://open.douyucdn.cn`. */
   openApiBase?: string;
   /** The `fetch` for the room API. Default `globalThis.fetch`. */
   fetch?: FetchLike;
@@ -176,6 +187,7 @@ export class LiveWatcher implements AsyncIterable<LiveEvent>, AsyncDisposable {
   constructor(rooms: Iterable<number | string>, options: LiveOptions = {}) {
     const {
       apiBase: _apiBase,
+      mobileBase: _mobileBase,
       openApiBase: _openApiBase,
       fetch: _fetch,
       offlineConfirmation,
@@ -268,7 +280,7 @@ export class LiveWatcher implements AsyncIterable<LiveEvent>, AsyncDisposable {
       if ("id" in parsed) room = parsed.id;
       else {
         try {
-          room = await resolveRoom(input, this.#lookupOptions());
+          room = await resolveRoomFor(input, this.#options.url, this.#lookupOptions());
         } catch {
           await sleep(backoffDelay(attempt, RETRY), lifetime);
         }
@@ -350,14 +362,9 @@ export class LiveWatcher implements AsyncIterable<LiveEvent>, AsyncDisposable {
     this.#observe(tracker, state, at);
   }
 
-  #lookupOptions() {
-    const { apiBase, openApiBase, fetch } = this.#options;
-    return {
-      ...(apiBase ? { apiBase } : {}),
-      ...(openApiBase ? { openApiBase } : {}),
-      ...(fetch ? { fetch } : {}),
-      signal: this.#lifetime.signal,
-    };
+  /** Where the room API and name lookups are asked: with `url`, only at the bases given. */
+  #lookupOptions(): ResolveRoomOptions {
+    return lookupOptionsFor(this.#options.url, { ...this.#options, signal: this.#lifetime.signal });
   }
 
   #observe(tracker: Tracker, state: LiveState, at: number): void {

@@ -19,7 +19,7 @@ import { encodeFrame, FrameDecoder } from "../protocol/frame.ts";
 import { type Message, type MessageOf, parseMessage } from "../protocol/messages.ts";
 import { EventFeed } from "../base/feed.ts";
 import { MessageQueue, type OverflowPolicy } from "../base/queue.ts";
-import { resolveRoom } from "../web/room.ts";
+import { resolveRoomFor, type RoomLookupOptions } from "../web/room.ts";
 import { encodeStt, peekType, peekTypeBytes, type SttValue } from "../protocol/stt.ts";
 import {
   backoffDelay,
@@ -91,8 +91,12 @@ export interface ReconnectPolicy {
   maxAttempts?: number;
 }
 
-/** Options of {@linkcode connect}. Every one has a default. */
-export interface ConnectOptions<T extends string = string> {
+/**
+ * Options of {@linkcode connect}. Every one has a default. A room name is
+ * looked up as {@linkcode RoomLookupOptions} says: with endpoints of your own
+ * (`url`), only at the bases given.
+ */
+export interface ConnectOptions<T extends string = string> extends RoomLookupOptions {
   /**
    * Endpoints, tried in order and rotated on reconnect: `tcp://host:port`,
    * `ws://…` or `wss://…`. Default: {@linkcode defaultUrls} (Douyu's servers).
@@ -176,7 +180,18 @@ const HEARTBEAT = encodeFrame("type@=mrkl/");
 const LOGOUT = encodeFrame("type@=logout/");
 /** How long `close()` waits for `logout` to be written before closing anyway. */
 const LOGOUT_TIMEOUT = 1000;
+/**
+ * How much longer `close()` reads on, discarding, for the server to close
+ * the connection (it does once it has read `logout`) before closing anyway.
+ */
+const LOGOUT_DRAIN_TIMEOUT = 1000;
 const STATUS_BUFFER = 256;
+/**
+ * How many parsed messages may wait for a loop that keeps up before the next
+ * read waits for it to take them (a wait costs a few µs: not once per
+ * message when reads are small).
+ */
+const PARSE_AHEAD = 256;
 
 interface ResolvedOptions {
   heartbeatInterval: number;
@@ -251,7 +266,8 @@ interface Connection {
  * (each is tried once, in order). After that, the session reconnects by
  * itself until closed.
  *
- * @param room A numeric room id, or a name/URL resolved with {@linkcode resolveRoom}.
+ * @param room A numeric room id, or a name/URL resolved with `resolveRoom`: at
+ * Douyu, or with `url` given only at the `apiBase`/`mobileBase` given.
  * @param options See {@linkcode ConnectOptions}.
  *
  * @example Print the chat of a room (here: the bundled mock server)
@@ -273,7 +289,7 @@ export async function connect<const T extends string = string>(
 ): Promise<Session<MessageOf<T>>> {
   const roomId = typeof room === "number" || /^\d+$/.test(room.trim())
     ? Number(room)
-    : await resolveRoom(room, options.signal ? { signal: options.signal } : {});
+    : await resolveRoomFor(room, options.url, options);
   if (!Number.isSafeInteger(roomId) || roomId <= 0) {
     throw new RangeError(`room must be a positive integer, got ${room}`);
   }
@@ -318,7 +334,8 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
   #sink: MessageSink<M>;
   /** Set by `close()` (or an abort) at once: nothing is delivered after it. */
   #closeRequested = false;
-  readonly #handlers = new Map<string, Set<MessageHandler<M>>>();
+  /** Handlers by type; created by the first `on()` (an idle session without any keeps no map). */
+  #handlers: Map<string, Set<MessageHandler<M>>> | undefined;
   readonly #status = new EventFeed<StatusEvent>(STATUS_BUFFER);
   /** Aborted when the session closes: every timer and socket hangs off it. */
   readonly #lifetime = new AbortController();
@@ -404,14 +421,15 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
     type: T,
     handler: MessageHandler<T extends "*" ? M : MessageOf<T>>,
   ): () => void {
-    let set = this.#handlers.get(type);
-    if (set === undefined) this.#handlers.set(type, set = new Set());
+    const handlers = this.#handlers ??= new Map();
+    let set = handlers.get(type);
+    if (set === undefined) handlers.set(type, set = new Set());
     const stored = handler as MessageHandler<M>;
     set.add(stored);
     return () => {
       set.delete(stored);
       // With no handler left, messages go back to the queue.
-      if (set.size === 0 && this.#handlers.get(type) === set) this.#handlers.delete(type);
+      if (set.size === 0 && handlers.get(type) === set) handlers.delete(type);
     };
   }
 
@@ -479,17 +497,27 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
     this.#closing ??= (async () => {
       this.#userSignal?.removeEventListener("abort", this.#onUserAbort);
       const connection = this.#connection;
+      let ending: Promise<void> | undefined;
       if (connection?.joined && !connection.controller.signal.aborted) {
-        // Best effort: a stuck socket must not hold the close up.
-        const timeout = new AbortController();
-        await Promise.race([
-          connection.transport.write(LOGOUT).catch(() => {}),
-          sleep(LOGOUT_TIMEOUT, timeout.signal),
-        ]);
-        timeout.abort();
+        const { transport } = connection;
+        const logout = transport.write(LOGOUT).catch(() => {});
+        if (transport.end) {
+          // Closing with the room's messages still arriving unread would make
+          // the kernel reset the connection, and the server drop the logout
+          // it has not read yet. So the transport sends the logout, then FIN,
+          // and reads on until the server hangs up, all within the bound.
+          // Started at once: from here on, closing the transport leaves it to end().
+          ending = transport.end(LOGOUT_TIMEOUT + LOGOUT_DRAIN_TIMEOUT);
+        } else {
+          // Best effort: a stuck socket must not hold the close up.
+          const timeout = new AbortController();
+          await Promise.race([logout, sleep(LOGOUT_TIMEOUT, timeout.signal)]);
+          timeout.abort();
+        }
       }
       this.#lifetime.abort(new ClosedError(`session ${info.reason}`, { cause: info.error }));
       await this.#running;
+      await ending;
       this.#emit({ type: "closed", info });
       this.#status.end();
       this.#resolveClosed(info);
@@ -564,7 +592,7 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
     let transport: Transport | undefined;
     let error: unknown;
     try {
-      const cancelLoginTimer = setTimer(options.loginTimeout, () => {
+      let cancelLoginTimer = setTimer(options.loginTimeout, () => {
         fail(
           new TimeoutError(`no loginres from ${endpoint.url} within ${options.loginTimeout} ms`),
         );
@@ -590,6 +618,8 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
         connection.joined = true;
         joinedAt = performance.now();
         cancelLoginTimer();
+        // This context lives as long as the connection: let the spent timer go.
+        cancelLoginTimer = () => {};
         setRepeating(options.heartbeatInterval, () => {
           connection.heartbeatSentAt = performance.now();
           open.write(HEARTBEAT).catch(fail);
@@ -647,8 +677,9 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
     };
     watch();
     // Only a joined connection pauses: login must go on whatever the queue holds.
-    const mustPause = () => connection.joined && options.overflow === "pause" && this.#sink.full;
-    const waitForConsumer = async () => {
+    const pauses = options.overflow === "pause";
+    const mustPause = () => pauses && connection.joined && this.#sink.full;
+    const waitForSpace = async () => {
       paused = true;
       await this.#sink.waitForSpace(signal);
       paused = false;
@@ -658,8 +689,15 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
     let bytesBeforeLogin = 0;
     while (!signal.aborted) {
       if (mustPause()) {
-        await waitForConsumer();
+        await waitForSpace();
         continue;
+      }
+      // A loop that keeps up takes what the last reads brought before more
+      // is parsed: messages queued by the thousand would live long enough
+      // to cost the garbage collector more than decoding them did.
+      if (this.#iterating && this.#sink === this.#queue && this.#queue.size >= PARSE_AHEAD) {
+        await this.#queue.waitForConsumer(signal);
+        if (signal.aborted) return;
       }
       const chunk = await transport.read();
       if (chunk === null) {
@@ -677,10 +715,17 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
       lastActivity = performance.now();
       const frames = decoder.push(chunk);
       let dropped = 0;
+      // Between awaits the connection cannot end, except by a close() from
+      // code called here, which sets #closeRequested first: the signal (a
+      // costly getter on Deno) is read only after an await.
+      let awaited = false;
       for (const frame of frames) {
         // One read can carry thousands of messages: the queue bound holds per message.
-        if (mustPause()) await waitForConsumer();
-        if (signal.aborted || this.#closeRequested) return;
+        if (mustPause()) {
+          await waitForSpace();
+          awaited = true;
+        }
+        if (this.#closeRequested || (awaited && signal.aborted)) return;
         const body = frame.body;
         if (onBody !== undefined) {
           try {
@@ -693,6 +738,7 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
         const msg = parseMessage(body);
         if (msg.type === "loginres" && !connection.joined) {
           await join();
+          awaited = true;
         } else if (msg.type === "mrkl" && connection.heartbeatSentAt !== 0) {
           this.#emit({
             type: "heartbeat",
@@ -716,9 +762,10 @@ export class Session<M extends Message = Message> implements AsyncIterable<M>, A
 
   /** Hands a message to the handlers and/or the sink; returns how many were dropped. */
   #deliver(msg: M): number {
-    if (this.#handlers.size > 0) {
-      this.#call(this.#handlers.get(msg.type), msg);
-      this.#call(this.#handlers.get("*"), msg);
+    const handlers = this.#handlers;
+    if (handlers !== undefined && handlers.size > 0) {
+      this.#call(handlers.get(msg.type), msg);
+      this.#call(handlers.get("*"), msg);
       if (!this.#iterating) return 0;
       // A handler may have closed the session.
       if (this.#closeRequested) return 0;

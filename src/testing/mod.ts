@@ -6,6 +6,11 @@
  * coalesced, cut by a hang-up, garbage, a silent half-open peer) so you can
  * test reconnection too.
  *
+ * {@linkcode MockWebApi} stands in for Douyu's web APIs the same way (room
+ * info and live status, name lookups, the gift list and props config), for
+ * the bundled sample room that {@linkcode samplePass} and
+ * {@linkcode sampleRecording} play.
+ *
  * Point your client's `url` option at {@linkcode MockServer.url}:
  *
  * ```ts ignore
@@ -64,6 +69,14 @@ export {
   type SendFramesMode,
   type WaitForOptions,
 } from "./mock_server.ts";
+export { SAMPLE_ROOM, samplePass, sampleRecording } from "./sample.ts";
+export {
+  type MockRoomStatus,
+  MockWebApi,
+  type MockWebApiBases,
+  type MockWebApiName,
+  type MockWebApiOptions,
+} from "./web_api.ts";
 export type { SttValue } from "../protocol/stt.ts";
 export {
   type Endpoint,

@@ -1,17 +1,27 @@
 /**
  * A small synthetic recording of a room, bundled so that `douyu serve`,
  * `deno task demo` and the compiled binary show real output with no network
- * and no file. The names, texts and ids are invented; the shapes (field
+ * and no file, and so that `@x/douyu/testing` users have a lively room to
+ * play. The names, texts and ids are invented; the shapes (field
  * names, order, nesting and escaping) are copied from real traffic in
  * `tests/fixtures/`.
  *
  * @module
  */
 
-import type { RecordLine } from "../protocol/record.ts";
+import type { RecordedLine } from "./mock_options.ts";
 import { encodeStt, type SttValue } from "../protocol/stt.ts";
 
-/** The room id every sample message belongs to. */
+/**
+ * The room id every sample message belongs to.
+ *
+ * @example
+ * ```ts
+ * import { SAMPLE_ROOM } from "@x/douyu/testing";
+ *
+ * console.log(SAMPLE_ROOM); // 9999
+ * ```
+ */
 export const SAMPLE_ROOM = 9999;
 
 /** Another room, for the broadcasts real rooms receive about other rooms. */
@@ -37,7 +47,7 @@ function chat(
     uid,
     nn,
     txt,
-    cid: `${uid.toString(16).padStart(8, "0")}5a7e4c0e9b3f1d2c00000000`,
+    cid: "", // set from the pass and the line by `line()`
     ic: `avatar_v3/202404/${uid.toString(16)}e1f0c2d3a4b5`,
     level,
     sahf: 0,
@@ -406,12 +416,25 @@ const script = (t0: number): ReadonlyArray<readonly [number, Fields | string]> =
   }],
 ];
 
-function line(start: number, at: number, message: Fields | string): RecordLine {
+function line(start: number, index: number, at: number, message: Fields | string): RecordedLine {
   const t = start + Math.round(at * 1000);
   if (typeof message === "string") return { t, body: message };
+  if (message.type !== "chatmsg") return { t, body: encodeStt(message) };
   // A real client stamps its send time a little before the server relays it.
-  const fields = message.type === "chatmsg" ? { ...message, cst: t - 120 } : message;
-  return { t, body: encodeStt(fields) };
+  return {
+    t,
+    body: encodeStt({ ...message, cid: chatId(start, index, message.uid), cst: t - 120 }),
+  };
+}
+
+/**
+ * A chat's `cid`: 32 hex digits, as real ones are, unique per message as
+ * real ones are: the pass's start (ms), the line's place in the script, the
+ * sender. Equal ids would make an overlay or NATS de-duplication drop chats.
+ */
+function chatId(start: number, index: number, uid: SttValue | undefined): string {
+  const hex = (value: number, digits: number) => value.toString(16).padStart(digits, "0");
+  return `${hex(start, 12)}${hex(index, 4)}${hex(Number(uid), 8)}00000000`;
 }
 
 /**
@@ -420,20 +443,48 @@ function line(start: number, at: number, message: Fields | string): RecordLine {
  * level-up, rankings, a broadcast from another room, a bot) as
  * `{ t, body }` lines. A fresh array on every call.
  *
+ * Each chat has its own id (`cid`), derived from `start`: two recordings
+ * with different starts share none.
+ *
  * @param start When the sample starts, ms since the epoch; times inside
- * messages (a mute's end, a super chat's `now`) follow it. Default
+ * messages (a mute's end, a super chat's `now`) and chat ids follow it. Default
  * 2024-05-01 12:00:00 UTC, so the sample is the same on every call.
  *
  * @example
  * ```ts
- * import { sampleRecording } from "./sample.ts";
+ * import { sampleRecording } from "@x/douyu/testing";
  *
  * const lines = sampleRecording();
  * console.log(lines.length, lines[0]!.body); // 35 "type@=rss/rid@=9999/…"
  * ```
  */
-export function sampleRecording(start: number = T0): RecordLine[] {
-  return script(start).map(([at, message]) => line(start, at, message));
+export function sampleRecording(start: number = T0): RecordedLine[] {
+  return script(start).map(([at, message], index) => line(start, index, at, message));
+}
+
+/** The start of the latest pass from {@linkcode samplePass}: each one starts later. */
+let lastPassStart = 0;
+
+/**
+ * A fresh pass of the sample, starting now: {@linkcode sampleRecording} with
+ * a start later than every earlier pass's, so its chats have ids (`cid`) no
+ * earlier pass had. Give it to `MockServerOptions.recording` to play the
+ * sample to every client, and again on every pass with `loop`, as new chat:
+ * an overlay or a NATS stream that drops repeated ids then shows every pass.
+ *
+ * @returns The lines of one pass.
+ *
+ * @example
+ * ```ts
+ * import { MockServer, samplePass } from "@x/douyu/testing";
+ *
+ * await using server = await MockServer.start({ recording: samplePass, loop: true, speed: 4 });
+ * console.log(server.url); // the sample room, forever, four times faster
+ * ```
+ */
+export function samplePass(): RecordedLine[] {
+  lastPassStart = Math.max(Date.now(), lastPassStart + 1);
+  return sampleRecording(lastPassStart);
 }
 
 /** The gifts the sample sends, with invented but plausible prices (fen). */

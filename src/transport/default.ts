@@ -15,7 +15,8 @@ import type {
   TransportFactory,
 } from "./seam.ts";
 import { connectDeno, listenDenoTcp } from "./deno_tcp.ts";
-import { listenWebSocket, openWebSocket } from "./websocket.ts";
+import { openWebSocket } from "./websocket.ts";
+import { listenWebSocket } from "./websocket_server.ts";
 
 /**
  * Whether this is Deno (Bun does not define `Deno`, but the check guards

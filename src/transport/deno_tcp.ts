@@ -5,7 +5,7 @@
  * @module
  */
 import { ClosedError, errorText, TlsError } from "../base/errors.ts";
-import { sleep } from "../base/timers.ts";
+import { setTimer, sleep } from "../base/timers.ts";
 import type {
   ConnectionHandler,
   Endpoint,
@@ -33,11 +33,16 @@ const ACCEPT_RETRY_MAX_MS = 1000;
 /** A `Deno.TcpConn` or `Deno.TlsConn` as a {@linkcode Transport}. */
 class DenoConnTransport implements Transport {
   readonly url: string;
+  readonly remoteAddress: string | undefined;
   #conn: Deno.Conn;
   #onClose: (() => void) | undefined;
   #buffer = new Uint8Array(MIN_READ_BUFFER);
   #smallReads = 0;
   #closed = false;
+  /** Set by `end()`: the graceful close under way. */
+  #ending: Promise<void> | undefined;
+  /** The socket read under way, which `end()` takes over. */
+  #reading: Promise<number | null> | undefined;
   // Writes are chained: a partial write followed by another caller's write
   // would otherwise interleave bytes of two packets.
   #writing = new WriteChain();
@@ -45,21 +50,25 @@ class DenoConnTransport implements Transport {
   constructor(conn: Deno.Conn, url: string, onClose?: () => void) {
     this.#conn = conn;
     this.url = url;
+    const remote = conn.remoteAddr;
+    this.remoteAddress = remote.transport === "tcp" ? remote.hostname : undefined;
     this.#onClose = onClose;
   }
 
   async read(): Promise<Uint8Array | null> {
-    if (this.#closed) return null;
+    if (this.#closed || this.#ending) return null;
     const buffer = this.#buffer;
     let n: number | null;
     try {
-      n = await this.#conn.read(buffer);
+      n = await (this.#reading = this.#conn.read(buffer));
+      this.#reading = undefined;
     } catch (error) {
+      this.#reading = undefined;
       // close() during a pending read makes Deno reject it; that is an EOF.
-      if (this.#closed) return null;
+      if (this.#closed || this.#ending) return null;
       throw new ClosedError(`${this.url}: connection lost (${errorText(error)})`, { cause: error });
     }
-    if (n === null || this.#closed) return null;
+    if (n === null || this.#closed || this.#ending) return null;
     this.#resize(n, buffer.length);
     // The chunk stays valid until the next read: a resize allocates afresh.
     return buffer.subarray(0, n);
@@ -97,7 +106,37 @@ class DenoConnTransport implements Transport {
     }
   }
 
+  end(timeout: number): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    return this.#ending ??= this.#end(timeout);
+  }
+
+  async #end(timeout: number): Promise<void> {
+    const guard = new AbortController();
+    // Closing settles the read under way, which ends the drain below.
+    setTimer(timeout, () => this.#close(), guard.signal);
+    // The FIN follows the writes already queued (the goodbye).
+    const finished = this.#writing.run(() => this.#conn.closeWrite()).catch(() => {});
+    try {
+      const sink = this.#buffer;
+      let reading = this.#reading;
+      // Drain until the peer closes: nothing unread may be left to turn our close into a RST.
+      while ((await (reading ?? this.#conn.read(sink))) !== null) reading = undefined;
+    } catch {
+      // Reset by the peer, or closed by the timer: either way, done.
+    } finally {
+      guard.abort();
+      this.#close();
+      await finished;
+    }
+  }
+
   close(): void {
+    // After end(), the connection is closed by it, within its bound.
+    if (this.#ending === undefined) this.#close();
+  }
+
+  #close(): void {
     if (this.#closed) return;
     this.#closed = true;
     // A closed transport may be kept around (a mock server's history): keep no buffer.

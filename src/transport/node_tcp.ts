@@ -8,6 +8,7 @@
 import { createConnection, createServer, type Socket } from "node:net";
 import { connect as connectTls, rootCertificates } from "node:tls";
 import { ClosedError, errorText, TlsError } from "../base/errors.ts";
+import { setTimer } from "../base/timers.ts";
 import type {
   ConnectionHandler,
   Endpoint,
@@ -27,14 +28,18 @@ const READ_HIGH_WATER = 256 * 1024;
 /** A `node:net` (or `node:tls`) socket as a pull-based {@linkcode Transport}. */
 class NodeTcpTransport implements Transport {
   readonly url: string;
+  readonly remoteAddress: string | undefined;
   #socket: Socket;
   #onClose: (() => void) | undefined;
   #queue: ReadQueue;
   #closed = false;
+  /** Set by `end()`: the graceful close under way. */
+  #ending: Promise<void> | undefined;
 
   constructor(socket: Socket, url: string, onClose?: () => void) {
     this.#socket = socket;
     this.url = url;
+    this.remoteAddress = socket.remoteAddress;
     this.#onClose = onClose;
     this.#queue = new ReadQueue(url, {
       onRead: () => {
@@ -60,18 +65,19 @@ class NodeTcpTransport implements Transport {
   }
 
   #push(data: Uint8Array): void {
+    if (this.#ending) return; // drained: read only to be discarded
     // A plain view, so callers never see Buffer's differing `slice` semantics.
     this.#queue.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     if (this.#queue.bufferedBytes > READ_HIGH_WATER) this.#socket.pause();
   }
 
   read(): Promise<Uint8Array | null> {
-    if (this.#closed) return Promise.resolve(null);
+    if (this.#closed || this.#ending) return Promise.resolve(null);
     return this.#queue.read();
   }
 
   write(bytes: Uint8Array): Promise<void> {
-    if (this.#closed || this.#queue.ended || !this.#socket.writable) {
+    if (this.#closed || this.#ending || this.#queue.ended || !this.#socket.writable) {
       return Promise.reject(new ClosedError(`${this.url}: connection closed`));
     }
     // The callback fires once the bytes are handed to the OS (or the socket
@@ -87,7 +93,38 @@ class NodeTcpTransport implements Transport {
     });
   }
 
+  end(timeout: number): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    return this.#ending ??= new Promise((resolve) => {
+      const socket = this.#socket;
+      const guard = new AbortController();
+      const done = () => {
+        guard.abort();
+        socket.off("end", done).off("close", done);
+        this.#close();
+        resolve();
+      };
+      // What arrives from now on is dropped as it comes (see #push), and a
+      // paused socket flows again: nothing unread may be left to turn our
+      // close into a RST. A pending read() resolves null.
+      this.#queue.clear();
+      this.#queue.finish();
+      socket.resume();
+      if (socket.readableEnded || socket.destroyed) return done();
+      // `end` is the peer's FIN: nothing more can come. `close` also follows an error.
+      socket.once("end", done).once("close", done);
+      setTimer(timeout, done, guard.signal);
+      // The FIN follows the writes already queued (the goodbye).
+      socket.end();
+    });
+  }
+
   close(): void {
+    // After end(), the connection is closed by it, within its bound.
+    if (this.#ending === undefined) this.#close();
+  }
+
+  #close(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#queue.clear();

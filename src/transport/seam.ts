@@ -36,6 +36,11 @@ export interface Transport {
   /** The endpoint URL, for messages. */
   readonly url: string;
   /**
+   * The peer's IP address, where the socket knows it: a listener tells
+   * connections apart by it (one address cannot hold every slot).
+   */
+  readonly remoteAddress?: string;
+  /**
    * The next chunk of bytes, or `null` once the peer closed or `close()` was
    * called. The chunk is only valid until the next `read()` (implementations
    * may reuse one buffer). Rejects on a socket error.
@@ -45,9 +50,24 @@ export interface Transport {
   write(bytes: Uint8Array): Promise<void>;
   /**
    * Closes the connection and releases every resource. Idempotent; a pending
-   * `read()` resolves `null`.
+   * `read()` resolves `null`. After {@linkcode Transport.end}, it leaves the
+   * connection to `end()`, which closes it within its bound.
    */
   close(): void;
+  /**
+   * Ends the connection gracefully, for a last message that must arrive
+   * (`logout`): what was written still goes out, followed by the end of the
+   * stream (TCP FIN; a close frame first over WebSocket); then whatever the
+   * peer still sends is read and discarded until it closes too, or `timeout`
+   * ms pass; then the connection closes. Closing at once instead would leave
+   * unread bytes in the receive buffer, which makes the kernel send RST,
+   * and a peer that gets RST drops what it has not read yet: the last
+   * message too. Pending and later `read()`s resolve `null`, writes fail.
+   * Idempotent; resolves once closed, never rejects.
+   *
+   * Optional: a transport without it is closed with `close()`.
+   */
+  end?(timeout: number): Promise<void>;
 }
 
 /** Options given to a {@linkcode TransportFactory}. */

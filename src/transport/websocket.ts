@@ -1,8 +1,9 @@
 /**
  * WebSocket (RFC 6455), spoken by this package over any byte-stream
- * {@linkcode Transport}: the client handshake for `ws://` and `wss://`, the
- * server handshake for the mock server, and framing both ways. Each binary
- * message carries Douyu packets; text messages are ignored, pings answered.
+ * {@linkcode Transport}: the client handshake for `ws://` and `wss://`, and
+ * framing both ways (the server side, for the mock server, is in
+ * `websocket_server.ts`). Each binary message carries Douyu packets; text
+ * messages are ignored, pings answered.
  *
  * Why not the runtime's `WebSocket`: it reads the socket and fires `message`
  * events whether or not anyone keeps up, so a consumer that falls behind
@@ -16,44 +17,58 @@
  * @module
  */
 import { ClosedError, DouyuError, ProtocolError } from "../base/errors.ts";
-import { setTimer } from "../base/timers.ts";
-import type { ConnectionHandler, Endpoint, Listener, Transport } from "./seam.ts";
-import { bracketHost, deliverConnection, listenerEndpoint, WriteChain } from "./shared.ts";
+import { setTimer, sleep } from "../base/timers.ts";
+import type { Endpoint, Transport } from "./seam.ts";
+import { bracketHost, WriteChain } from "./shared.ts";
+import {
+  CLOSE_INVALID_DATA,
+  CLOSE_NORMAL,
+  CLOSE_PROTOCOL_ERROR,
+  closePayload,
+  encodeWebSocketFrame,
+  isValidCloseCode,
+  MAX_CONTROL_PAYLOAD,
+  OPCODE_BINARY,
+  OPCODE_CLOSE,
+  OPCODE_CONTINUATION,
+  OPCODE_PING,
+  OPCODE_PONG,
+  OPCODE_TEXT,
+  Utf8Validator,
+} from "./websocket_frame.ts";
+import { acceptKey, hasToken, readHead, toBase64 } from "./websocket_handshake.ts";
 
-/** The most an HTTP handshake head may take, request or response. */
-const MAX_HEAD_BYTES = 16 * 1024;
-/** Connections a WebSocket listener lets sit in their handshake at once; more are closed. */
-const MAX_PENDING_HANDSHAKES = 256;
-/** How long a server waits for a connection's upgrade request. */
-const SERVER_HANDSHAKE_TIMEOUT = 10_000;
 /** How long `close()` waits to send the close frame before dropping the socket. */
 const CLOSE_FRAME_TIMEOUT = 1000;
-/** RFC 6455 §1.3: appended to the key before hashing. */
-const ACCEPT_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+/** Headers of a 101 that name what the client never offers, and what they name. */
+const UNASKED = [
+  ["sec-websocket-extensions", "extension"],
+  ["sec-websocket-protocol", "subprotocol"],
+] as const;
 /** The origin Douyu's web player sends (docs/protocol.md, "Endpoints"). */
 const DOUYU_ORIGIN = "https://www.douyu.com";
 
-const OPCODE_CONTINUATION = 0x0;
-const OPCODE_BINARY = 0x2;
-const OPCODE_CLOSE = 0x8;
-const OPCODE_PING = 0x9;
-const OPCODE_PONG = 0xa;
-/** Control frames carry at most this much (RFC 6455 §5.5). */
-const MAX_CONTROL_PAYLOAD = 125;
-
 const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
-const latin1 = new TextDecoder("latin1");
 
-type Role = "client" | "server";
+/** Which end of the connection this is: servers mask nothing, clients everything. */
+export type Role = "client" | "server";
 
 /**
  * A WebSocket over a byte stream, as a pulled {@linkcode Transport}: `read()`
  * returns the payload bytes of binary messages, as one byte stream (a message
  * may come in several pieces, and the ends of several in one), `write()`
  * sends one binary message.
+ *
+ * A peer that breaks the protocol fails the connection (RFC 6455 §7.1.7):
+ * it is sent a close frame with 1002 (1007 for text that is not UTF-8), the
+ * stream is closed, and `read()`, once it has returned the good bytes
+ * before the fault, rejects with a `ProtocolError`.
+ *
+ * Made by {@linkcode openWebSocket} and, for servers, `acceptWebSocket`
+ * (`websocket_server.ts`) once the handshake is done.
  */
-class WebSocketTransport implements Transport {
+export class WebSocketTransport implements Transport {
   readonly url: string;
   readonly #stream: Transport;
   readonly #role: Role;
@@ -73,15 +88,26 @@ class WebSocketTransport implements Transport {
   readonly #mask = new Uint8Array(4);
   #masked = false;
   #maskOffset = 0;
+  /** Whether the frame being read is its message's last. */
+  #fin = false;
   /** The opcode of the fragmented message that continuation frames extend, or -1 between messages. */
   #messageOpcode = -1;
+  /** Text messages are dropped, but must be UTF-8 (§8.1): checked across their fragments. */
+  readonly #text = new Utf8Validator();
   /** The payload of the latest ping, while its pong waits to be written. */
   #pongPayload: Uint8Array | undefined;
   /** A control frame's payload, gathered across reads. */
-  #control: number[] = [];
+  readonly #control = new Uint8Array(MAX_CONTROL_PAYLOAD);
+  #controlLength = 0;
+  /** Why the connection failed, thrown by `read()` once the bytes before the fault are out. */
+  #failure: ProtocolError | undefined;
+  /** The close code the fault being thrown calls for. */
+  #failCode = CLOSE_PROTOCOL_ERROR;
   #closed = false;
   #closeSent = false;
   #ended = false;
+  /** Set by `end()`: the graceful close under way. */
+  #ending: Promise<void> | undefined;
 
   constructor(stream: Transport, url: string, role: Role, leftover?: Uint8Array) {
     this.#stream = stream;
@@ -92,10 +118,11 @@ class WebSocketTransport implements Transport {
 
   async read(): Promise<Uint8Array | null> {
     for (;;) {
-      if (this.#closed || this.#ended) return this.#release();
+      if (this.#failure) throw this.#failure;
+      if (this.#closed || this.#ended || this.#ending) return this.#release();
       if (this.#pos === this.#chunk.length) {
         const chunk = await this.#stream.read();
-        if (chunk === null || this.#closed) {
+        if (chunk === null || this.#closed || this.#ending) {
           this.#ended = true;
           return this.#release();
         }
@@ -120,106 +147,149 @@ class WebSocketTransport implements Transport {
    * it held, or `undefined` when it held none. The payloads of consecutive
    * frames are moved together in place (the chunk is ours until the next
    * stream read), so a read of many small frames costs one `read()`, not one
-   * per frame.
+   * per frame. A fault fails the connection; the payload before it is
+   * still returned.
    */
   #parse(): Uint8Array | undefined {
     const chunk = this.#chunk;
+    const length = chunk.length;
     let start = -1;
     let end = -1;
-    while (this.#pos < chunk.length) {
-      if (this.#opcode === -1) {
-        if (!this.#readHeader()) break;
+    try {
+      while (this.#pos < length) {
+        if (this.#opcode === -1) {
+          if (!this.#readHeader()) break;
+          if (this.#remaining === 0 && this.#finishFrame()) break;
+          continue;
+        }
+        const from = this.#pos;
+        const take = Math.min(this.#remaining, length - from);
+        this.#pos = from + take;
+        this.#remaining -= take;
+        const binary = this.#opcode < OPCODE_CLOSE && this.#currentOpcode === OPCODE_BINARY;
+        // A server's binary frame, the common case, needs no view of its own.
+        if (this.#masked || !binary) {
+          const piece = chunk.subarray(from, from + take);
+          if (this.#masked) this.#unmask(piece);
+          if (this.#opcode >= OPCODE_CLOSE) {
+            this.#control.set(piece, this.#controlLength);
+            this.#controlLength += take;
+          } else if (!binary && !this.#text.push(piece)) {
+            throw this.#violation("WebSocket text message that is not UTF-8", CLOSE_INVALID_DATA);
+          }
+        }
+        if (binary && take > 0) {
+          // Joined to the payload before it, over the frame header between them.
+          if (start === -1) start = end = from;
+          else if (end !== from) chunk.copyWithin(end, from, from + take);
+          end += take;
+        }
         if (this.#remaining === 0 && this.#finishFrame()) break;
-        continue;
       }
-      const from = this.#pos;
-      const take = Math.min(this.#remaining, chunk.length - from);
-      const piece = chunk.subarray(from, from + take);
-      this.#pos += take;
-      this.#remaining -= take;
-      if (this.#masked) this.#unmask(piece);
-      if (this.#opcode >= OPCODE_CLOSE) {
-        for (const byte of piece) this.#control.push(byte);
-      } else if (take > 0 && this.#currentOpcode === OPCODE_BINARY) {
-        if (start === -1) start = end = from;
-        if (end !== from) chunk.copyWithin(end, from, from + take);
-        end += take;
-      }
-      if (this.#remaining === 0 && this.#finishFrame()) break;
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      this.#fail(error);
     }
     return start === -1 ? undefined : chunk.subarray(start, end);
   }
 
-  /** Reads a frame header from the chunk, across reads if needed; true once complete. */
+  /** A fault of the peer's, to throw; `code` is the close code it calls for. */
+  #violation(message: string, code = CLOSE_PROTOCOL_ERROR): ProtocolError {
+    this.#failCode = code;
+    return new ProtocolError(`${this.url}: ${message}`);
+  }
+
+  /** Fails the connection (§7.1.7): a close frame with the fault's code, then the stream closes. */
+  #fail(error: ProtocolError): void {
+    this.#failure = error;
+    this.#ended = true;
+    this.#shutdown(closePayload(this.#failCode), true);
+  }
+
+  /**
+   * Reads a frame header: straight from the chunk when it holds the whole
+   * header, which allocates nothing; else gathered in `#header` across
+   * reads. True once it is complete.
+   */
   #readHeader(): boolean {
     const chunk = this.#chunk;
+    const at = this.#pos;
+    if (this.#headerLength === 0 && at + 2 <= chunk.length) {
+      const size = headerSize(chunk[at + 1]!);
+      if (at + size <= chunk.length) {
+        this.#pos = at + size;
+        this.#decodeHeader(chunk, at, size);
+        return true;
+      }
+    }
     const header = this.#header;
-    if (this.#headerLength < 2) {
-      const take = Math.min(2 - this.#headerLength, chunk.length - this.#pos);
-      header.set(chunk.subarray(this.#pos, this.#pos + take), this.#headerLength);
-      this.#headerLength += take;
-      this.#pos += take;
-      if (this.#headerLength < 2) return false;
+    let pos = at;
+    while (this.#headerLength < 2 && pos < chunk.length) {
+      header[this.#headerLength++] = chunk[pos++]!;
     }
-    const masked = (header[1]! & 0x80) !== 0;
-    const short = header[1]! & 0x7f;
-    const size = 2 + (short === 126 ? 2 : short === 127 ? 8 : 0) + (masked ? 4 : 0);
-    if (this.#headerLength < size) {
-      const take = Math.min(size - this.#headerLength, chunk.length - this.#pos);
-      header.set(chunk.subarray(this.#pos, this.#pos + take), this.#headerLength);
-      this.#headerLength += take;
-      this.#pos += take;
-      if (this.#headerLength < size) return false;
+    const size = this.#headerLength < 2 ? 2 : headerSize(header[1]!);
+    while (this.#headerLength < size && pos < chunk.length) {
+      header[this.#headerLength++] = chunk[pos++]!;
     }
-    const fin = (header[0]! & 0x80) !== 0;
-    const opcode = header[0]! & 0x0f;
-    if ((header[0]! & 0x70) !== 0) {
-      throw new ProtocolError(`${this.url}: WebSocket frame with reserved bits set`);
-    }
+    this.#pos = pos;
+    if (this.#headerLength < size) return false;
+    this.#headerLength = 0;
+    this.#decodeHeader(header, 0, size);
+    return true;
+  }
+
+  /** Checks and takes in the header of `size` bytes at `bytes[at]`. */
+  #decodeHeader(bytes: Uint8Array, at: number, size: number): void {
+    const first = bytes[at]!;
+    const second = bytes[at + 1]!;
+    const fin = (first & 0x80) !== 0;
+    const opcode = first & 0x0f;
+    const masked = (second & 0x80) !== 0;
+    if ((first & 0x70) !== 0) throw this.#violation("WebSocket frame with reserved bits set");
     // RFC 6455 §5.1: clients mask every frame, servers none.
     if (masked !== (this.#role === "server")) {
-      throw new ProtocolError(
-        `${this.url}: WebSocket frame ${
-          masked ? "masked by the server" : "not masked by the client"
-        }`,
+      throw this.#violation(
+        `WebSocket frame ${masked ? "masked by the server" : "not masked by the client"}`,
       );
     }
-    const view = new DataView(header.buffer, header.byteOffset, size);
-    let length = short;
-    if (short === 126) length = view.getUint16(2);
-    if (short === 127) {
-      const high = view.getUint32(2);
+    let length = second & 0x7f;
+    if (length === 126) length = bytes[at + 2]! << 8 | bytes[at + 3]!;
+    else if (length === 127) {
+      const high = uint32(bytes, at + 2);
       // 2^53 bytes and up cannot be counted exactly; no real frame comes near.
-      if (high >= 0x200000) throw new ProtocolError(`${this.url}: WebSocket frame too long`);
-      length = high * 0x100000000 + view.getUint32(6);
+      if (high >= 0x200000) throw this.#violation("WebSocket frame too long");
+      length = high * 0x100000000 + uint32(bytes, at + 6);
     }
     if (opcode >= OPCODE_CLOSE) {
       if (!fin || length > MAX_CONTROL_PAYLOAD || opcode > OPCODE_PONG) {
-        throw new ProtocolError(`${this.url}: invalid WebSocket control frame (opcode ${opcode})`);
+        throw this.#violation(`invalid WebSocket control frame (opcode ${opcode})`);
       }
     } else if (opcode > OPCODE_BINARY) {
-      throw new ProtocolError(`${this.url}: unknown WebSocket opcode ${opcode}`);
+      throw this.#violation(`unknown WebSocket opcode ${opcode}`);
     } else if (opcode === OPCODE_CONTINUATION) {
       if (this.#messageOpcode === -1) {
-        throw new ProtocolError(`${this.url}: WebSocket continuation frame with no message`);
+        throw this.#violation("WebSocket continuation frame with no message");
       }
       // §5.4: the continuation frames of one message, then the next message.
       this.#currentOpcode = this.#messageOpcode;
       if (fin) this.#messageOpcode = -1;
     } else {
       if (this.#messageOpcode !== -1) {
-        throw new ProtocolError(`${this.url}: WebSocket message inside an unfinished one`);
+        throw this.#violation("WebSocket message inside an unfinished one");
       }
       this.#currentOpcode = opcode;
       if (!fin) this.#messageOpcode = opcode;
     }
     this.#opcode = opcode;
+    this.#fin = fin;
     this.#remaining = length;
     this.#masked = masked;
-    if (masked) this.#mask.set(header.subarray(size - 4, size));
+    if (masked) {
+      const key = at + size - 4;
+      const mask = this.#mask;
+      for (let i = 0; i < 4; i++) mask[i] = bytes[key + i]!;
+    }
     this.#maskOffset = 0;
-    this.#headerLength = 0;
-    return true;
   }
 
   #unmask(piece: Uint8Array): void {
@@ -234,25 +304,36 @@ class WebSocketTransport implements Transport {
   #finishFrame(): boolean {
     const opcode = this.#opcode;
     this.#opcode = -1;
-    if (opcode < OPCODE_CLOSE) return false;
-    const payload = new Uint8Array(this.#control);
-    this.#control = [];
+    if (opcode < OPCODE_CLOSE) {
+      if (this.#fin && this.#currentOpcode === OPCODE_TEXT) {
+        if (!this.#text.complete) {
+          throw this.#violation("WebSocket text message that is not UTF-8", CLOSE_INVALID_DATA);
+        }
+        this.#text.reset();
+      }
+      return false;
+    }
+    const payload = this.#control.slice(0, this.#controlLength);
+    this.#controlLength = 0;
     if (opcode === OPCODE_PING) {
       this.#pong(payload);
       return false;
     }
     if (opcode === OPCODE_PONG) return false;
-    // The peer closes: answer after what is being written (a pong, say),
-    // then the stream ends. A 1-byte payload is malformed (§5.5.1); a code
-    // that must not be sent (1005, 1006, 1015) is not echoed back.
-    this.#ended = true;
+    // The peer closes (§5.5.1): with no payload, or a code it may send and
+    // perhaps a UTF-8 reason. Answered with its code after what is being
+    // written (a pong, say); then the stream ends.
+    if (payload.length === 1) throw this.#violation("WebSocket close frame of 1 byte");
     const code = payload.length >= 2 ? payload[0]! << 8 | payload[1]! : undefined;
-    const status = payload.length === 1
-      ? new Uint8Array([0x03, 0xea]) // 1002: protocol error
-      : code === undefined || code === 1005 || code === 1006 || code === 1015
-      ? new Uint8Array(0)
-      : payload.subarray(0, 2);
-    this.#shutdown(status, true);
+    if (code !== undefined && !isValidCloseCode(code)) {
+      throw this.#violation(`WebSocket close code ${code}, which no peer may send`);
+    }
+    const reason = new Utf8Validator();
+    if (!reason.push(payload.subarray(2)) || !reason.complete) {
+      throw this.#violation("WebSocket close reason that is not UTF-8", CLOSE_INVALID_DATA);
+    }
+    this.#ended = true;
+    this.#shutdown(code === undefined ? EMPTY : closePayload(code), true);
     return true;
   }
 
@@ -273,7 +354,7 @@ class WebSocketTransport implements Transport {
   }
 
   write(bytes: Uint8Array): Promise<void> {
-    if (this.#closed || this.#ended) {
+    if (this.#closed || this.#ended || this.#ending) {
       return Promise.reject(new ClosedError(`${this.url}: connection closed`));
     }
     return this.#send(OPCODE_BINARY, bytes);
@@ -285,10 +366,39 @@ class WebSocketTransport implements Transport {
   }
 
   close(): void {
-    if (this.#closed) return;
+    // After end(), the connection is closed by it, within its bound.
+    if (this.#closed || this.#ending) return;
     this.#closed = true;
     this.#release();
-    this.#shutdown(new Uint8Array([0x03, 0xe8]), false); // 1000: normal closure
+    this.#shutdown(closePayload(CLOSE_NORMAL), false);
+  }
+
+  end(timeout: number): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    return this.#ending ??= this.#end(timeout);
+  }
+
+  /**
+   * The close frame after what is being written (the goodbye), then the
+   * stream's own graceful end, which drains whatever still comes (the
+   * peer's close frame too) until the peer closes the connection: RFC 6455
+   * §7.1.1 has the server close TCP first.
+   */
+  async #end(timeout: number): Promise<void> {
+    const deadline = performance.now() + timeout;
+    this.#release();
+    if (!this.#closeSent) {
+      this.#closeSent = true;
+      const guard = new AbortController();
+      await Promise.race([
+        this.#send(OPCODE_CLOSE, closePayload(CLOSE_NORMAL)).catch(() => {}),
+        sleep(timeout, guard.signal),
+      ]);
+      guard.abort();
+    }
+    const left = Math.max(0, deadline - performance.now());
+    if (this.#stream.end) await this.#stream.end(left);
+    else this.#stream.close();
   }
 
   /**
@@ -314,120 +424,6 @@ class WebSocketTransport implements Transport {
 }
 
 /**
- * Encodes one final WebSocket frame. Clients mask what they send (RFC 6455
- * §5.3); servers do not.
- *
- * @param opcode 2 for binary, 8 close, 9 ping, 10 pong (1, text, is never sent here).
- * @param payload The payload; copied, never modified.
- * @param masked Whether to mask it (true for clients).
- * @returns The frame's bytes.
- *
- * @example
- * ```ts
- * import { encodeWebSocketFrame } from "./websocket.ts";
- *
- * const frame = encodeWebSocketFrame(2, new Uint8Array([1, 2, 3]), false);
- * console.log([...frame]); // [ 130, 3, 1, 2, 3 ]
- * ```
- */
-export function encodeWebSocketFrame(
-  opcode: number,
-  payload: Uint8Array,
-  masked: boolean,
-): Uint8Array {
-  const length = payload.length;
-  const lengthBytes = length < 126 ? 0 : length < 0x10000 ? 2 : 8;
-  const headerSize = 2 + lengthBytes + (masked ? 4 : 0);
-  const frame = new Uint8Array(headerSize + length);
-  const view = new DataView(frame.buffer);
-  frame[0] = 0x80 | opcode;
-  frame[1] = (masked ? 0x80 : 0) | (lengthBytes === 0 ? length : lengthBytes === 2 ? 126 : 127);
-  if (lengthBytes === 2) view.setUint16(2, length);
-  if (lengthBytes === 8) {
-    view.setUint32(2, Math.floor(length / 0x100000000));
-    view.setUint32(6, length >>> 0);
-  }
-  frame.set(payload, headerSize);
-  if (masked) {
-    const mask = frame.subarray(headerSize - 4, headerSize);
-    crypto.getRandomValues(mask);
-    for (let i = headerSize; i < frame.length; i++) frame[i]! ^= mask[(i - headerSize) & 3]!;
-  }
-  return frame;
-}
-
-/** One HTTP head: the start line and the headers (names lower-cased). */
-interface HttpHead {
-  startLine: string;
-  headers: Map<string, string>;
-  /** Bytes after the head, already read: the first frames. */
-  rest: Uint8Array;
-}
-
-/** Reads an HTTP head (up to the blank line) from `stream`, bounded in size. */
-async function readHead(stream: Transport, url: string): Promise<HttpHead> {
-  // Grown by doubling and searched only where the new bytes can complete the
-  // blank line, so a head dripped a byte at a time costs linear time.
-  let head = new Uint8Array(1024);
-  let length = 0;
-  for (;;) {
-    const chunk = await stream.read();
-    if (chunk === null) throw new DouyuError(`${url}: connection closed during the handshake`);
-    if (length + chunk.length > head.length) {
-      const grown = new Uint8Array(Math.max(head.length * 2, length + chunk.length));
-      grown.set(head.subarray(0, length));
-      head = grown;
-    }
-    head.set(chunk, length);
-    const from = Math.max(0, length - 3);
-    length += chunk.length;
-    const end = findHeadEnd(head.subarray(0, length), from);
-    if (end !== -1) return parseHead(head.subarray(0, end), head.slice(end + 4, length));
-    if (length > MAX_HEAD_BYTES) {
-      throw new ProtocolError(`${url}: handshake head longer than ${MAX_HEAD_BYTES} bytes`);
-    }
-  }
-}
-
-function findHeadEnd(bytes: Uint8Array, from: number): number {
-  for (let i = from; i + 3 < bytes.length; i++) {
-    if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) {
-      return i;
-    }
-  }
-  return -1;
-}
-
-function parseHead(bytes: Uint8Array, rest: Uint8Array): HttpHead {
-  const lines = latin1.decode(bytes).split("\r\n");
-  const headers = new Map<string, string>();
-  for (const line of lines.slice(1)) {
-    const colon = line.indexOf(":");
-    if (colon <= 0) continue;
-    const name = line.slice(0, colon).trim().toLowerCase();
-    // The first of a repeated header wins, as for STT keys.
-    if (!headers.has(name)) headers.set(name, line.slice(colon + 1).trim());
-  }
-  return { startLine: lines[0] ?? "", headers, rest };
-}
-
-async function acceptKey(key: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-1", encoder.encode(key + ACCEPT_GUID));
-  return toBase64(new Uint8Array(digest));
-}
-
-function toBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary);
-}
-
-function hasToken(value: string | undefined, token: string): boolean {
-  return value !== undefined &&
-    value.toLowerCase().split(",").some((part) => part.trim() === token);
-}
-
-/**
  * Runs the client handshake on an open byte stream (TCP for `ws://`, TLS
  * for `wss://`) and returns the WebSocket as a {@linkcode Transport}. On
  * failure the stream is closed.
@@ -441,7 +437,8 @@ function hasToken(value: string | undefined, token: string): boolean {
  * @example
  * ```ts
  * import { connectDeno, listenDenoTcp } from "./deno_tcp.ts";
- * import { listenWebSocket, openWebSocket } from "./websocket.ts";
+ * import { openWebSocket } from "./websocket.ts";
+ * import { listenWebSocket } from "./websocket_server.ts";
  *
  * const listener = await listenWebSocket(listenDenoTcp, "127.0.0.1", 0, (conn) => conn.close());
  * const stream = await connectDeno(listener.endpoint, false);
@@ -470,7 +467,7 @@ export async function openWebSocket(
       `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
         `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\nOrigin: ${DOUYU_ORIGIN}\r\n\r\n`,
     ));
-    const head = await readHead(stream, url);
+    const head = await readHead(stream, url, "response");
     const status = /^HTTP\/1\.[01] (\d{3})(.*)$/.exec(head.startLine);
     if (status?.[1] !== "101") {
       const line = status ? `HTTP ${status[1]}${status[2]}` : "not an HTTP response";
@@ -483,6 +480,19 @@ export async function openWebSocket(
     ) {
       throw new DouyuError(`WebSocket connection to ${url} failed: invalid upgrade response`);
     }
+    // §4.1: an extension or subprotocol the client did not ask for fails the
+    // handshake. Asking for none, it knows no framing but the plain one (a
+    // compressed frame would only fail later as "reserved bits set").
+    for (const [header, what] of UNASKED) {
+      const value = head.headers.get(header);
+      if (value) {
+        throw new DouyuError(
+          `WebSocket connection to ${url} failed: the server chose ${what} ${
+            value.slice(0, 100)
+          }, which was not asked for`,
+        );
+      }
+    }
     signal?.throwIfAborted();
     return new WebSocketTransport(stream, url, "client", head.rest);
   } catch (error) {
@@ -494,101 +504,13 @@ export async function openWebSocket(
   }
 }
 
-/**
- * Runs the server handshake on an accepted byte stream: reads the upgrade
- * request (bounded in size and time), answers `101 Switching Protocols`, and
- * returns the WebSocket. A request that is not a WebSocket upgrade gets
- * `426 Upgrade Required` and the stream is closed.
- *
- * @param stream The accepted connection; owned by the result from now on.
- * @param url The listener's `ws://` URL, for messages.
- * @returns The open WebSocket.
- * @throws {DouyuError} when the request is not an upgrade (after answering it).
- *
- * @example
- * ```ts ignore
- * const ws = await acceptWebSocket(acceptedConn, "ws://127.0.0.1:8080/");
- * ```
- */
-export async function acceptWebSocket(stream: Transport, url: string): Promise<Transport> {
-  const timeout = new AbortController();
-  setTimer(SERVER_HANDSHAKE_TIMEOUT, () => stream.close(), timeout.signal);
-  try {
-    const head = await readHead(stream, url);
-    const key = head.headers.get("sec-websocket-key");
-    if (
-      !/^GET /.test(head.startLine) || key === undefined ||
-      head.headers.get("upgrade")?.toLowerCase() !== "websocket" ||
-      head.headers.get("sec-websocket-version") !== "13"
-    ) {
-      await stream.write(encoder.encode(
-        "HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13\r\nContent-Type: text/plain\r\n" +
-          "Content-Length: 15\r\nConnection: close\r\n\r\nWebSocket only\n",
-      )).catch(() => {});
-      throw new DouyuError(`${url}: not a WebSocket upgrade request`);
-    }
-    await stream.write(encoder.encode(
-      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-        `Sec-WebSocket-Accept: ${await acceptKey(key)}\r\n\r\n`,
-    ));
-    return new WebSocketTransport(stream, url, "server", head.rest);
-  } catch (error) {
-    stream.close();
-    throw error;
-  } finally {
-    timeout.abort();
-  }
+/** The size of a frame header whose second byte is `second`: 2 to 14 bytes (§5.2). */
+function headerSize(second: number): number {
+  const short = second & 0x7f;
+  return 2 + (short === 126 ? 2 : short === 127 ? 8 : 0) + ((second & 0x80) !== 0 ? 4 : 0);
 }
 
-/** The runtime's TCP listen function: `listenDenoTcp` or `listenNodeTcp`. */
-export type TcpListen = (
-  host: string,
-  port: number,
-  onConnection: ConnectionHandler,
-) => Listener | Promise<Listener>;
-
-/**
- * Listens for WebSocket connections on any path: a TCP listener whose
- * connections are handed over as WebSockets once their handshake is done.
- * Connections that fail the handshake are answered (or dropped) and closed,
- * never handed over. Closing the listener closes every connection.
- *
- * @param listenTcp The runtime's TCP listen function.
- * @param host Address to bind.
- * @param port Port to bind; 0 lets the OS choose.
- * @param onConnection Called with each WebSocket.
- * @returns The bound listener, with a `ws://` endpoint.
- *
- * @example
- * ```ts
- * import { listenDenoTcp } from "./deno_tcp.ts";
- * import { listenWebSocket } from "./websocket.ts";
- *
- * const listener = await listenWebSocket(listenDenoTcp, "127.0.0.1", 0, (ws) => ws.close());
- * console.log(listener.endpoint.url); // e.g. "ws://127.0.0.1:40123/"
- * await listener.close();
- * ```
- */
-export async function listenWebSocket(
-  listenTcp: TcpListen,
-  host: string,
-  port: number,
-  onConnection: ConnectionHandler,
-): Promise<Listener> {
-  let handshaking = 0;
-  const tcp = await listenTcp(host, port, (stream) => {
-    // Connections still in their handshake are bounded too: a peer that opens
-    // many and never sends the upgrade must not hold sockets without limit.
-    if (handshaking >= MAX_PENDING_HANDSHAKES) {
-      stream.close();
-      return;
-    }
-    handshaking++;
-    const url = `${stream.url.replace(/^tcp:/, "ws:")}/`;
-    acceptWebSocket(stream, url).then(
-      (ws) => deliverConnection(onConnection, ws),
-      () => {}, // answered (or dropped) already; nothing to hand over
-    ).finally(() => handshaking--);
-  });
-  return { endpoint: listenerEndpoint("ws", host, tcp.endpoint.port), close: () => tcp.close() };
+/** The big-endian 32-bit number at `bytes[at]`. */
+function uint32(bytes: Uint8Array, at: number): number {
+  return (bytes[at]! << 24 | bytes[at + 1]! << 16 | bytes[at + 2]! << 8 | bytes[at + 3]!) >>> 0;
 }

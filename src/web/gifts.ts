@@ -21,6 +21,7 @@
 
 import { GiftCatalogError } from "./errors.ts";
 import { abortable } from "../base/abortable.ts";
+import { nonNegative, type NumberCheck } from "../base/checks.ts";
 import { isRecord, ownField } from "../base/fields.ts";
 import { GiftCatalog, type GiftEntry } from "../protocol/gifts.ts";
 import {
@@ -94,6 +95,8 @@ const DEFAULT_PROPS_BASE = "https://webconf.douyucdn.cn";
 const PROPS_PATH = "/resource/common/prop_gift_list/prop_gift_config.json";
 /** Where the gift list's icon paths live when an entry names no `picUrlPrefix`. */
 const DEFAULT_PIC_PREFIX = "https://gfs-op.douyucdn.cn/dygift";
+/** Limits and durations here may be `Infinity`: no limit, no expiry. */
+const NO_LIMIT: NumberCheck = { infinite: true };
 const DEFAULTS = { timeout: 10_000, maxBytes: 4 * 1024 * 1024 };
 const DEFAULT_MAX_GIFTS = 20_000;
 /** Longest name kept; a longer one is junk, and the entry keeps only its price. */
@@ -204,8 +207,8 @@ function checkLimits(options: GiftCatalogOptions): number {
   if (!(timeout > 0)) {
     throw new RangeError(`timeout must be a positive number of ms, got ${timeout}`);
   }
-  nonNegative(options.maxBytes ?? DEFAULTS.maxBytes, "maxBytes");
-  return nonNegative(options.maxGifts ?? DEFAULT_MAX_GIFTS, "maxGifts");
+  nonNegative(options.maxBytes ?? DEFAULTS.maxBytes, "maxBytes", NO_LIMIT);
+  return nonNegative(options.maxGifts ?? DEFAULT_MAX_GIFTS, "maxGifts", NO_LIMIT);
 }
 
 async function loadGiftList(
@@ -463,9 +466,9 @@ export class GiftCatalogCache {
    */
   constructor(options: GiftCatalogCacheOptions = {}) {
     this.#options = options;
-    this.#ttl = nonNegative(options.ttl ?? 10 * 60_000, "ttl");
-    this.#retryAfter = nonNegative(options.retryAfter ?? 60_000, "retryAfter");
-    this.#maxRooms = Math.max(1, nonNegative(options.maxRooms ?? 100, "maxRooms"));
+    this.#ttl = nonNegative(options.ttl ?? 10 * 60_000, "ttl", NO_LIMIT);
+    this.#retryAfter = nonNegative(options.retryAfter ?? 60_000, "retryAfter", NO_LIMIT);
+    this.#maxRooms = Math.max(1, nonNegative(options.maxRooms ?? 100, "maxRooms", NO_LIMIT));
     this.#maxGifts = checkLimits(options);
     this.#now = options.now ?? Date.now;
   }
@@ -581,9 +584,4 @@ export class GiftCatalogCache {
     this.#props = this.#fresh(this.#props, () => loadProps(options, this.#maxGifts));
     return this.#props.promise;
   }
-}
-
-function nonNegative(value: number, name: string): number {
-  if (!(value >= 0)) throw new RangeError(`${name} must be a non-negative number, got ${value}`);
-  return value;
 }

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { errorText, TimeoutError } from "../base/errors.ts";
+import { DouyuError, errorText, TimeoutError } from "../base/errors.ts";
 import { sanitizeForTerminal } from "../base/sanitize.ts";
 import { setTimer } from "../base/timers.ts";
 
@@ -249,6 +249,29 @@ export function toHttpUrl(value: unknown): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A `fetch` that asks only URLs under one of `bases` (with `fetch`, or the
+ * runtime's looked up at call time), and refuses any other with a
+ * `DouyuError` that says `why`: when the barrage comes from endpoints of
+ * your own, Douyu's web APIs are asked only where you said.
+ *
+ * @param why Ends the refusal: `"<origin> not asked: <why>"`.
+ */
+export function onlyAt(
+  bases: readonly (string | undefined)[],
+  fetch: FetchLike | undefined,
+  why: string,
+): FetchLike {
+  const allowed = bases.filter((base) => base !== undefined).map(trimSlash);
+  return (url, init) => {
+    const under = allowed.some((base) =>
+      url === base || (url.startsWith(base) && /^[/?#]/.test(url.slice(base.length)))
+    );
+    if (under) return (fetch ?? globalThis.fetch)(url, init);
+    return Promise.reject(new DouyuError(`${new URL(url).origin} not asked: ${why}`));
+  };
 }
 
 export function trimSlash(base: string): string {

@@ -19,6 +19,7 @@ import {
   getText,
   MOBILE_UA,
   oneLine,
+  onlyAt,
   parseJson,
   quote,
   startCall,
@@ -352,6 +353,84 @@ export async function resolveRoom(
   } finally {
     call.done();
   }
+}
+
+/**
+ * Where the barrage's sessions look room names up: the options of
+ * `connect()`, `Hub` and `watchLive` that concern Douyu's web APIs.
+ *
+ * @example
+ * ```ts
+ * import type { RoomLookupOptions } from "@x/douyu";
+ *
+ * const lookups: RoomLookupOptions = { apiBase: "http://127.0.0.1:8080" };
+ * console.log(lookups.apiBase);
+ * ```
+ */
+export interface RoomLookupOptions {
+  /**
+   * Base URL of the `betard` API that room names are looked up at (see
+   * {@linkcode resolveRoom}). Default `https://www.douyu.com`, except with
+   * endpoints of your own (`url`): then names are looked up only at the
+   * bases you give.
+   */
+  apiBase?: string;
+  /** Base URL of the mobile site, asked when `betard` fails; the same rule. Default `https://m.douyu.com`. */
+  mobileBase?: string;
+  /** The `fetch` for these lookups. Default `globalThis.fetch`, looked up at call time. */
+  fetch?: FetchLike;
+}
+
+/** Why a lookup was refused: the barrage comes from elsewhere than Douyu. */
+const ONLY_BASES_GIVEN = "with `url`, Douyu's web APIs are asked only at the bases given " +
+  "(apiBase, mobileBase, openApiBase)";
+
+/**
+ * The options of a lookup made for sessions whose barrage endpoints are
+ * `url` (`undefined`: Douyu's own), from the bases and `fetch` given: with
+ * endpoints of your own (a mock server, a proxy), Douyu's web APIs are asked
+ * only at the bases given, never at Douyu's defaults, as the `douyu` command
+ * does with `--url`.
+ */
+export function lookupOptionsFor(
+  url: string | readonly string[] | undefined,
+  options: RoomLookupOptions & { openApiBase?: string | undefined; signal?: AbortSignal },
+): ResolveRoomOptions {
+  const { apiBase, mobileBase, openApiBase, fetch, signal } = options;
+  const result: ResolveRoomOptions = {};
+  if (apiBase !== undefined) result.apiBase = apiBase;
+  if (mobileBase !== undefined) result.mobileBase = mobileBase;
+  if (openApiBase !== undefined) result.openApiBase = openApiBase;
+  if (signal !== undefined) result.signal = signal;
+  if (url !== undefined) {
+    result.fetch = onlyAt([apiBase, mobileBase, openApiBase], fetch, ONLY_BASES_GIVEN);
+  } else if (fetch !== undefined) result.fetch = fetch;
+  return result;
+}
+
+/**
+ * {@linkcode resolveRoom} for sessions whose barrage endpoints are `url`
+ * (`undefined`: Douyu's own): with endpoints of your own, a name is looked up
+ * only at the `apiBase` and `mobileBase` given, and with neither given it is
+ * not looked up at all.
+ *
+ * @throws {RoomResolveError} as `resolveRoom` does, and for a name when `url`
+ * is set but neither base is.
+ */
+export async function resolveRoomFor(
+  room: string | number,
+  url: string | readonly string[] | undefined,
+  options: RoomLookupOptions & { signal?: AbortSignal },
+): Promise<number> {
+  const parsed = parseRoomInput(room);
+  if ("id" in parsed) return parsed.id;
+  if (url !== undefined && options.apiBase === undefined && options.mobileBase === undefined) {
+    throw new RoomResolveError(
+      `cannot look up room ${quote(room)}: ${ONLY_BASES_GIVEN}, and neither apiBase nor ` +
+        "mobileBase is given; give one, or the numeric room id",
+    );
+  }
+  return await resolveRoom(room, lookupOptionsFor(url, options));
 }
 
 /**

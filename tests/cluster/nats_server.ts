@@ -7,7 +7,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -33,6 +33,8 @@ export interface NatsServer {
   /** `nats://127.0.0.1:<port>`. */
   readonly url: string;
   readonly port: number;
+  /** The running server's process id (undefined while stopped). */
+  readonly pid: number | undefined;
   /** Stops it (SIGTERM; SIGKILL after 5 s); the store stays. */
   stop(): Promise<void>;
   /** Starts it again on the same port and store. */
@@ -41,16 +43,30 @@ export interface NatsServer {
   close(): Promise<void>;
 }
 
+/** Options of {@linkcode startNatsServer}. */
+export interface NatsServerOptions {
+  /**
+   * A configuration (accounts, authorization, TLS, limits…), given the store
+   * directory; the port, the address and JetStream's store come from the
+   * command line.
+   */
+  config?: (store: string) => string;
+}
+
 /** Starts a nats-server with JetStream on a free loopback port. */
-export async function startNatsServer(): Promise<NatsServer> {
+export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
   const binary = natsServerPath();
   const store = await mkdtemp(join(tmpdir(), "douyu-nats-"));
+  const configFile = join(store, "server.conf");
+  if (options.config !== undefined) await writeFile(configFile, options.config(store));
+  const configArgs = options.config !== undefined ? ["-c", configFile] : [];
   let child: ChildProcess | undefined;
   let port = -1;
 
   const launch = async (): Promise<void> => {
     // -p -1: a random free port the first time; the same port afterwards.
-    const proc = spawn(binary, ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", store], {
+    const args = [...configArgs, "-js", "-a", "127.0.0.1", "-p", String(port), "-sd", store];
+    const proc = spawn(binary, args, {
       stdio: ["ignore", "ignore", "pipe"],
     });
     child = proc;
@@ -100,6 +116,9 @@ export async function startNatsServer(): Promise<NatsServer> {
     get port() {
       return port;
     },
+    get pid() {
+      return child?.pid;
+    },
     stop,
     start: launch,
     async close() {
@@ -107,4 +126,79 @@ export async function startNatsServer(): Promise<NatsServer> {
       await rm(store, { recursive: true, force: true });
     },
   };
+}
+
+/** A three-server NATS cluster with JetStream (for replicas), on free loopback ports. */
+export interface NatsCluster {
+  /** Each server's `nats://127.0.0.1:<port>`. */
+  readonly urls: string[];
+  /** Stops every server and removes their stores. */
+  close(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import("node:net");
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Starts three nats-servers routed into one JetStream cluster; resolves once it has a leader. */
+export async function startNatsCluster(): Promise<NatsCluster> {
+  const binary = natsServerPath();
+  const dir = await mkdtemp(join(tmpdir(), "douyu-natsc-"));
+  const clientPorts = [await freePort(), await freePort(), await freePort()];
+  const routePorts = [await freePort(), await freePort(), await freePort()];
+  const routes = routePorts.map((port) => `nats://127.0.0.1:${port}`).join(", ");
+  const children: ChildProcess[] = [];
+  let log = "";
+  const leader = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`no JetStream leader within 20 s:\n${log.slice(-2000)}`)),
+      20_000,
+    );
+    for (let i = 0; i < 3; i++) {
+      const config = join(dir, `n${i}.conf`);
+      const text = `server_name: n${i}
+listen: 127.0.0.1:${clientPorts[i]}
+jetstream { store_dir: "${join(dir, `s${i}`)}" }
+cluster { name: douyu, listen: 127.0.0.1:${routePorts[i]}, routes: [${routes}] }
+`;
+      const start = async () => {
+        await writeFile(config, text);
+        const proc = spawn(binary, ["-c", config], { stdio: ["ignore", "ignore", "pipe"] });
+        children.push(proc);
+        proc.stderr!.setEncoding("utf8");
+        proc.stderr!.on("data", (chunk: string) => {
+          log = (log + chunk).slice(-50_000);
+          if (
+            /JetStream cluster new metadata leader|Self is new JetStream cluster metadata leader/
+              .test(log)
+          ) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      };
+      start().catch(reject);
+    }
+  });
+  const close = async () => {
+    await Promise.all(children.map((proc) => {
+      if (proc.exitCode !== null) return Promise.resolve();
+      const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+      proc.kill("SIGTERM");
+      return exited;
+    }));
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await leader;
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { urls: clientPorts.map((port) => `nats://127.0.0.1:${port}`), close };
 }

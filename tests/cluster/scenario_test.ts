@@ -7,15 +7,15 @@
  * 2. one is SIGKILLed: its rooms are re-leased by the others within
  *    TTL + one renewal interval (measured);
  * 3. a fourth joins: the rooms are spread again (handover windows);
- * 4. nats-server stops for 5 s: the collectors keep their rooms, buffer
+ * 4. nats-server stops for 3 s: the collectors keep their rooms, buffer
  *    boundedly, publish after it returns;
  * 5. one stops gracefully (SIGTERM): its leases are released at once and
  *    taken over;
  * 6. every message a mock room sent while its collector lived is in the
  *    stream: chat exactly once, other types at least once; the mock's log
- *    shows no room with two collectors connected at once for more than 2 s.
+ *    shows no room with two collectors connected at once past the handover limit.
  *
- * Short timings (lease TTL 12 s) keep it under a minute. Run by
+ * Short timings (lease TTL 8 s) keep it well under a minute. Run by
  * `deno task test:cluster`, which prints the measured numbers.
  */
 // deno-lint-ignore-file no-console
@@ -34,11 +34,14 @@ import {
   subscribe,
 } from "../../src/nats/mod.ts";
 import { parseLease, snapshot } from "../../src/nats/records.ts";
+import { GOODBYE_MS } from "../../src/nats/collector.ts";
 
 const FIRST_ROOM = 1001;
 const ROOMS = 60;
 const INTERVAL_MS = 200; // each room sends 5 messages a second: 300 a second in all
-const LEASE_TTL_S = 12;
+const LEASE_TTL_S = 8;
+/** The fence margin at this TTL: a tenth of it, at most 1 s. */
+const MARGIN_MS = Math.min(1000, LEASE_TTL_S * 100);
 const RENEW_MS = (LEASE_TTL_S * 1000) / 4;
 const MAX_ROOMS = 30;
 const BUFFER = 100;
@@ -169,6 +172,7 @@ test("scenario: 60 rooms, collectors that die, join, lose NATS and stop; nothing
     a.killed = Date.now();
     a.child.kill("SIGKILL");
     await a.child.exited;
+    step(`a killed`);
     const relet = await until("a's rooms re-leased", 30_000, async () => {
       const now = await holders(cluster!);
       const moved = aRooms.map((room) => now.get(room));
@@ -210,10 +214,15 @@ test("scenario: 60 rooms, collectors that die, join, lose NATS and stop; nothing
     cluster = undefined;
     const outageStart = Date.now();
     await nats.stop();
-    await sleep(5000);
+    await sleep(3000);
     await nats.start();
     const outageEnd = Date.now();
     measured.outageMs = outageEnd - outageStart;
+    // Rooms are kept through an outage shorter than the fence horizon: TTL − TTL/4 − margin.
+    assert.ok(
+      (measured.outageMs as number) < LEASE_TTL_S * 1000 - RENEW_MS - MARGIN_MS,
+      `the outage lasted ${measured.outageMs} ms: past the fence horizon, rooms may stop`,
+    );
     cluster = await Cluster.connect(nats.url);
     const drained = await until("buffers drained after the outage", 30_000, async () => {
       const view = await overview(cluster!);
@@ -272,7 +281,11 @@ test("scenario: 60 rooms, collectors that die, join, lose NATS and stop; nothing
     }, 100);
     measured.gracefulTakeoverMaxMs = Math.max(...taken.map((lease) => lease!.since - b.stopped!));
     assert.equal(await b.child.exited, 0);
-    assert.ok(measured.gracefulReleaseMs as number < 3000, "leases not released at once");
+    // The design bound: the heartbeat goes, then the leases, each step bounded by GOODBYE_MS.
+    assert.ok(
+      measured.gracefulReleaseMs as number < 2 * GOODBYE_MS,
+      `leases released ${measured.gracefulReleaseMs} ms after SIGTERM, not at once`,
+    );
     await until("c and d watch 30 each", 20_000, async () => {
       const counts = countBy(await overview(cluster!));
       return counts.get("c") === 30 && counts.get("d") === 30 ? true : undefined;
@@ -328,7 +341,12 @@ test("scenario: 60 rooms, collectors that die, join, lose NATS and stop; nothing
         continue;
       }
       required++;
-      if (copies === 0) missing.push(`${room}:${seq} (${type})`);
+      if (copies === 0) {
+        const to = listeners.map((listener) => byName.get(listener)!.name).join("+");
+        missing.push(
+          `${room}:${seq} (${type}, to ${to} at ${((time - began) / 1000).toFixed(2)} s)`,
+        );
+      }
       if (type === "chatmsg") assert.ok(copies <= 1, `chat ${room}:${seq} stored ${copies} times`);
       if (copies > 1) duplicates++;
     }
@@ -339,7 +357,7 @@ test("scenario: 60 rooms, collectors that die, join, lose NATS and stop; nothing
     measured.inFlightAtKill = { sent: inFlight, stored: inFlightStored };
     assert.deepEqual(missing.slice(0, 20), [], `${missing.length} messages missing`);
 
-    // No room watched by two collectors at once for more than 2 s.
+    // No room watched by two collectors at once past the handover limit.
     const open = new Map<string, number>();
     const intervals = new Map<number, [number, number, number][]>();
     for (const [time, room, listener, id, kind] of joins) {
@@ -366,7 +384,9 @@ test("scenario: 60 rooms, collectors that die, join, lose NATS and stop; nothing
       }
     }
     measured.maxDoubleWatchMs = worst;
-    assert.ok(worst <= 2000, `a room was watched twice for ${worst} ms`);
+    // The design bound: a room handed over is left once its successor has joined, at the latest
+    // after the handover limit (10 s by default).
+    assert.ok(worst <= 10_000, `a room was watched twice for ${worst} ms`);
   } finally {
     console.log(`cluster scenario: ${JSON.stringify(measured)}`);
     for (const collector of collectors) {

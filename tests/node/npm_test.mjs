@@ -2,7 +2,8 @@
  * The npm build (`dist/npm/`, from `deno task build:npm`) under the Node on
  * this machine: `node --test tests/node/npm_test.mjs`, which `deno task
  * test:node` runs after building. Plain JavaScript, so that Node runs it as
- * it is; it needs nothing installed.
+ * it is; it needs nothing installed but `bun`, which runs the busy mock
+ * server of the logout tests in a process of its own.
  *
  * The package is reached the way a project that installed it reaches it:
  * through `node_modules/@x/douyu` (a link to `dist/npm/`) and the `exports`
@@ -15,6 +16,7 @@ import { createServer } from "node:http";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { after, before, test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -201,6 +203,61 @@ test(
     }
   },
 );
+
+/**
+ * The mock server under Bun, in its own process, streaming flat out to every
+ * client (tests/peers/busy_rooms.ts): its `node:net` drops what it had not
+ * read once a write to a reset connection fails, so a client that closes
+ * with unread bytes (RST) loses its logout there.
+ */
+function startBusyServer(protocol) {
+  const script = fileURLToPath(new URL("../peers/busy_rooms.ts", import.meta.url));
+  const child = spawn("bun", [script, protocol], { stdio: ["pipe", "pipe", "inherit"] });
+  const lines = createInterface({ input: child.stdout });
+  const next = () =>
+    new Promise((resolve) => lines.once("line", (line) => resolve(JSON.parse(line))));
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  return {
+    next,
+    report: () => {
+      child.stdin.write("report\n");
+      return next();
+    },
+    stop: async () => {
+      child.stdin.end();
+      await exited;
+    },
+  };
+}
+
+for (const protocol of ["tcp", "ws"]) {
+  test(
+    `library: a hub of 50 rooms streaming at the moment of closing logs every room out (${protocol})`,
+    LIMIT,
+    async () => {
+      const server = startBusyServer(protocol);
+      try {
+        const { url } = await server.next();
+        const hub = new douyu.Hub({ url, reconnect: false, types: ["chatmsg"] });
+        await Promise.all(Array.from({ length: 50 }, (_, i) => hub.add(1001 + i)));
+        const seen = new Set();
+        for await (const { room } of hub) {
+          seen.add(room);
+          if (seen.size === 50) break; // closes every room, with logout
+        }
+        await hub.closed;
+        let report = await server.report();
+        for (let asked = 0; report.logouts < 50 && asked < 20; asked++) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          report = await server.report();
+        }
+        deepStrictEqual(report, { joined: 50, logouts: 50 });
+      } finally {
+        await server.stop();
+      }
+    },
+  );
+}
 
 test("library: CommonJS can require() it (Node 20.19+, 22.12+: no top-level await)", LIMIT, (t) => {
   if (!process.features.require_module) return t.skip("this Node cannot require ES modules");

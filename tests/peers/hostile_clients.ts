@@ -10,11 +10,17 @@
  *                        the server drops the connection, connect again.
  *   idle URL COUNT       open COUNT connections that log in and join, then
  *                        never read nor write again.
+ *   silent URL COUNT [FROM]
+ *                        keep COUNT connections open that never send a byte
+ *                        (not even a WebSocket handshake): each one the
+ *                        server closes is opened again at once. From the
+ *                        local address FROM (e.g. 127.0.0.2) if given.
  *
  * URL is `tcp://host:port` or `ws://host:port/` (then a hand-made WebSocket
  * handshake, and packets in masked binary messages). Prints `ready` once the
  * attack is under way (flood: the first connection is flooding; idle: every
- * connection sent its `joingroup`), then runs until stdin closes (or, for
+ * connection sent its `joingroup`; silent: every connection is open), then
+ * runs until stdin closes (or, for
  * flood, SECONDS have passed) and prints one JSON line of statistics.
  *
  * @module
@@ -193,7 +199,49 @@ async function idle(target: Target, count: number, stop: Promise<void>): Promise
   return { opened: conns.length, refused, open };
 }
 
-const [mode, url, amount] = process.argv.slice(2);
+async function silent(
+  target: Target,
+  count: number,
+  from: string | undefined,
+  stop: Promise<void>,
+): Promise<object> {
+  let stopped = false;
+  let reopened = 0;
+  let refused = 0;
+  const open = new Set<Socket>();
+  const connectOne = (): Promise<void> =>
+    new Promise((resolve) => {
+      const socket = tcpConnect({
+        host: target.host,
+        port: target.port,
+        ...(from ? { localAddress: from } : {}),
+      });
+      socket.on("error", () => {});
+      socket.once("connect", () => {
+        open.add(socket);
+        resolve();
+      });
+      socket.once("close", (hadError) => {
+        if (!open.delete(socket)) refused++;
+        resolve();
+        if (stopped) return;
+        if (!hadError) reopened++;
+        // The server let go of it: take its place again.
+        setTimeout(() => void connectOne(), hadError ? 50 : 0);
+      });
+    });
+  for (let i = 0; i < count; i += 20) {
+    await Promise.all(Array.from({ length: Math.min(20, count - i) }, connectOne));
+  }
+  console.log("ready");
+  await stop;
+  stopped = true;
+  const held = open.size;
+  for (const socket of open) socket.destroy();
+  return { held, reopened, refused };
+}
+
+const [mode, url, amount, from] = process.argv.slice(2);
 const target = parseTarget(url ?? "");
 // The parent ends the attack by closing our stdin.
 const stop = new Promise<void>((resolve) => {
@@ -204,6 +252,7 @@ const stop = new Promise<void>((resolve) => {
 let stats: object;
 if (mode === "flood") stats = await flood(target, Number(amount), stop);
 else if (mode === "idle") stats = await idle(target, Number(amount), stop);
-else throw new Error(`unknown mode ${mode}: use flood or idle`);
+else if (mode === "silent") stats = await silent(target, Number(amount), from, stop);
+else throw new Error(`unknown mode ${mode}: use flood, idle or silent`);
 console.log(JSON.stringify(stats));
 process.exit(0);
