@@ -14,7 +14,7 @@
  * @module
  */
 
-import { REVENUE_TYPES } from "./rollup.ts";
+import { type MinuteTotals, REVENUE_TYPES } from "./rollup.ts";
 import type { TimedStatus } from "./timed.ts";
 
 /** A minute, ms. */
@@ -24,15 +24,8 @@ export const HOUR_MS = 3_600_000;
 /** How many chatters and gifters the statistics name. */
 export const TOP = 10;
 
-/** A row of the minutes roll-up. */
-export interface MinuteRow {
-  minute: number;
-  type: string;
-  messages: number;
-  items: number;
-  value: number;
-  unpriced: number;
-}
+/** A row of the minutes roll-up, as read for one room. */
+export type MinuteRow = Omit<MinuteTotals, "room">;
 
 /** A gift's roll-up rows summed over a range. */
 export interface GiftSum {
