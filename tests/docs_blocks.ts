@@ -86,9 +86,10 @@ export function withLocalImports(code: string, root: URL): string {
     "@x/douyu": new URL("mod.ts", root).href,
     "@x/douyu/testing": new URL("src/testing/mod.ts", root).href,
     "@x/douyu/nats": new URL("src/nats/mod.ts", root).href,
+    "@x/douyu/archive": new URL("src/archive/mod.ts", root).href,
   };
   return code.replace(
-    /(["'])(@x\/douyu(?:\/testing|\/nats)?)\1/g,
+    /(["'])(@x\/douyu(?:\/testing|\/nats|\/archive)?)\1/g,
     (whole, quote: string, name: string) => `${quote}${entries[name] ?? whole}${quote}`,
   );
 }
