@@ -14,7 +14,7 @@ import { ROOT } from "./process.ts";
  * Pages linked to while another change writes them. A page here that exists
  * fails the test, so the list empties itself as they land.
  */
-const PAGES_BEING_WRITTEN = ["docs/statistics.md"];
+const PAGES_BEING_WRITTEN: string[] = [];
 
 /** The anchor GitHub gives a heading: lower case, punctuation dropped, spaces as hyphens. */
 function anchorOf(heading: string): string {

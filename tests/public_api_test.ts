@@ -117,5 +117,6 @@ test("public API: @x/douyu/archive exports exactly the curated values", async ()
     "isStatus",
     "openArchive",
     "parseRetention",
+    "statsPage",
   ]);
 });

@@ -51,6 +51,8 @@ export {
   type WriteOptions,
 } from "./archive.ts";
 export type { ArchiveQuery } from "./store.ts";
+export type { LiveChange, MinuteStats, RoomStats, StatsTimeline, UserSum } from "./stats.ts";
+export { statsPage } from "./stats_page.ts";
 export {
   type Gap,
   GapTracker,

@@ -20,6 +20,17 @@
  */
 
 import type postgres from "postgres";
+import { REVENUE_TYPES } from "./rollup.ts";
+import {
+  edgeRanges,
+  type GiftSum,
+  MINUTE_MS,
+  type MinuteRow,
+  type RangeRollups,
+  RollupSums,
+  type UserSum,
+  wholeHours,
+} from "./stats.ts";
 import { errorText } from "../base/errors.ts";
 import { DAY_MS, dayFromName, dayName, dayOf } from "./days.ts";
 import { ArchiveError } from "./errors.ts";
@@ -303,6 +314,53 @@ export class PostgresStore implements Store {
     for (const { t, status, detail } of rows) {
       yield detail === null ? { t, room, status } : { t, room, status, detail };
     }
+  }
+
+  async rollups(room: number, since: number, until: number): Promise<RangeRollups> {
+    const minuteFrom = Math.floor(since / MINUTE_MS);
+    const minuteTo = Math.ceil(until / MINUTE_MS);
+    const [hourFrom, hourTo] = wholeHours(since, until);
+    const sums = new RollupSums();
+    const minutes = await this.#sql.unsafe(
+      `SELECT minute, type, messages, items, value, unpriced FROM douyu_minutes
+      WHERE room = $1 AND minute >= $2 AND minute < $3`,
+      [room, minuteFrom, minuteTo] as never[],
+    ) as unknown as MinuteRow[];
+    for (const row of minutes) sums.minute(row);
+    const gifts = await this.#sql.unsafe(
+      `SELECT gift, (array_agg(name ORDER BY minute DESC) FILTER (WHERE name IS NOT NULL))[1] AS name,
+        sum(items) AS items, sum(value) AS value FROM douyu_gifts
+      WHERE room = $1 AND minute >= $2 AND minute < $3 GROUP BY gift`,
+      [room, minuteFrom, minuteTo] as never[],
+    ) as unknown as GiftSum[];
+    for (const row of gifts) sums.gift(row);
+    if (hourTo > hourFrom) {
+      const users = await this.#sql.unsafe(
+        `SELECT uid, (array_agg(name ORDER BY hour DESC) FILTER (WHERE name IS NOT NULL))[1] AS name,
+          sum(chats) AS chats, sum(gifts) AS gifts, sum(value) AS value FROM douyu_users
+        WHERE room = $1 AND hour >= $2 AND hour < $3 GROUP BY uid`,
+        [room, hourFrom, hourTo] as never[],
+      ) as unknown as UserSum[];
+      for (const row of users) sums.user(row);
+    }
+    for (const [from, to] of edgeRanges(since, until)) {
+      // As rollup.ts counts them: chats, and revenue messages that carry a gift.
+      const users = await this.#sql.unsafe(
+        `SELECT uid, (array_agg(name ORDER BY t DESC) FILTER (WHERE name IS NOT NULL))[1] AS name,
+          count(*) FILTER (WHERE type = 'chatmsg') AS chats,
+          count(*) FILTER (WHERE type <> 'chatmsg' AND gift_count IS NOT NULL) AS gifts,
+          coalesce(sum(gift_value) FILTER (WHERE type <> 'chatmsg' AND gift_count IS NOT NULL), 0)
+            AS value
+        FROM douyu_messages WHERE room = $1 AND t >= $2 AND t < $3 AND uid IS NOT NULL
+          AND type IN ('chatmsg', ${[...REVENUE_TYPES].map((type) => `'${type}'`).join(", ")})
+        GROUP BY uid`,
+        [room, from, to] as never[],
+      ) as unknown as UserSum[];
+      for (const row of users) {
+        if (Number(row.chats) > 0 || Number(row.gifts) > 0) sums.user(row);
+      }
+    }
+    return sums.result();
   }
 
   async days(): Promise<number[]> {

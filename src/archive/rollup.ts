@@ -10,6 +10,9 @@
  * | users | room, hour, uid | last name, chat messages, gift messages, value in fen |
  * | gifts | room, minute, gift id | name, items, value in fen |
  *
+ * The users and gifts tables count the room's revenue only (`REVENUE_TYPES`:
+ * not the `spbc` broadcasts, which repeat a gift counted where it was given).
+ *
  * Minutes and hours are whole minutes and hours since the epoch. Per-user
  * counts are kept by the hour: a minute would hold nearly one row per chat
  * message; statistics over a range that starts or ends inside an hour read
@@ -29,6 +32,14 @@ export const GIFT_TYPES: ReadonlySet<string> = new Set([
   "spbc",
   "comm_chatmsg",
 ]);
+
+/**
+ * Types whose value is the room's revenue: gifts given in the room and paid
+ * super chats. A `spbc` broadcast repeats a big gift (often another room's)
+ * whose `dgb` is counted where it was given, so it is counted only in the
+ * minutes table, under its own type, never in the users or gifts tables.
+ */
+export const REVENUE_TYPES: ReadonlySet<string> = new Set(["dgb", "gdp", "comm_chatmsg"]);
 
 /** A minute's messages of one type in one room. */
 export interface MinuteTotals {
@@ -115,7 +126,8 @@ export class Rollup {
     if (isGift && row.giftValue === null) totals.unpriced++;
 
     const isChat = row.type === "chatmsg";
-    if (row.uid !== null && (isChat || isGift)) {
+    const isRevenue = isGift && REVENUE_TYPES.has(row.type);
+    if (row.uid !== null && (isChat || isRevenue)) {
       const hour = Math.floor(row.t / 3_600_000);
       const userKey = `${row.room}:${hour}:${row.uid}`;
       let user = this.users.get(userKey);
@@ -131,7 +143,7 @@ export class Rollup {
       }
     }
 
-    if (isGift) {
+    if (isRevenue) {
       const gift = row.giftId ?? (row.type === "comm_chatmsg" ? "superchat" : "");
       const giftKey = `${row.room}:${minute}:${gift}`;
       let totalsOfGift = this.gifts.get(giftKey);

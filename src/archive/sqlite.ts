@@ -32,6 +32,7 @@ import { Rollup } from "./rollup.ts";
 import { hexInto, isHexKey, type MessageRow } from "./rows.ts";
 import { ChunkedInsert } from "./sqlite_chunks.ts";
 import { ID_SCALE, SqliteReader } from "./sqlite_read.ts";
+import type { RangeRollups } from "./stats.ts";
 import { checkSchema, dayTables, dropTables, listDays, setUp } from "./sqlite_tables.ts";
 import type { ArchiveQuery, Store, WriteOutcome } from "./store.ts";
 import { nameTerm, roomPrefix, textTerms, userTerm } from "./terms.ts";
@@ -340,6 +341,10 @@ export class SqliteStore implements Store {
 
   statuses(room: number, since?: number, until?: number): AsyncGenerator<TimedStatus> {
     return this.#reader.statuses(room, since, until);
+  }
+
+  rollups(room: number, since: number, until: number): RangeRollups {
+    return this.#reader.rollups(room, since, until);
   }
 
   days(): Promise<number[]> {

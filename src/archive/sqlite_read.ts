@@ -19,6 +19,17 @@ import { fromColumns, type RowKey, type StoredColumns } from "./rows.ts";
 import type { ArchiveQuery } from "./store.ts";
 import { containsFolded, nameTerm, roomPrefix, searchTerms, userTerm } from "./terms.ts";
 import type { TimedMessage, TimedStatus } from "./timed.ts";
+import { REVENUE_TYPES } from "./rollup.ts";
+import {
+  edgeRanges,
+  type GiftSum,
+  MINUTE_MS,
+  type MinuteRow,
+  type RangeRollups,
+  RollupSums,
+  type UserSum,
+  wholeHours,
+} from "./stats.ts";
 
 /** Blocks kept inflated during one query. */
 const BLOCK_CACHE = 16;
@@ -129,6 +140,75 @@ export class SqliteReader {
       const { t, status, detail } = row as { t: number; status: string; detail: string | null };
       yield detail === null ? { t, room, status } : { t, room, status, detail };
     }
+  }
+
+  /**
+   * A room's roll-ups over `[since, until)` (whole minutes): the minutes,
+   * the gifts summed by kind, and the users: summed over the whole hours
+   * inside the range from the users table, and over the partial hours at its
+   * edges from the messages' columns (an index range, no block inflated).
+   */
+  rollups(room: number, since: number, until: number): RangeRollups {
+    const minuteFrom = Math.floor(since / MINUTE_MS);
+    const minuteTo = Math.ceil(until / MINUTE_MS);
+    const [hourFrom, hourTo] = wholeHours(since, until);
+    const edges = edgeRanges(since, until);
+    const codes = new Map<string, number>();
+    for (const row of this.#iterate("SELECT code, name FROM types", [])) {
+      const { code, name } = row as { code: number; name: string };
+      codes.set(name, code);
+    }
+    const chat = codes.get("chatmsg") ?? -1;
+    const revenue = [...REVENUE_TYPES].map((type) => codes.get(type) ?? -1).join(", ");
+    const sums = new RollupSums();
+    for (const day of this.#days()) {
+      if ((day + 1) * DAY_MS <= since || day * DAY_MS >= until) continue;
+      const suffix = dayName(day);
+      for (
+        const row of this.#iterate(
+          `SELECT minute, type, messages, items, value, unpriced FROM minutes_${suffix}
+            WHERE room = ? AND minute >= ? AND minute < ?`,
+          [room, minuteFrom, minuteTo],
+        )
+      ) sums.minute(row as MinuteRow);
+      for (
+        const row of this.#iterate(
+          `SELECT gift, max(name) AS name, sum(items) AS items, sum(value) AS value
+            FROM gifts_${suffix} WHERE room = ? AND minute >= ? AND minute < ? GROUP BY gift`,
+          [room, minuteFrom, minuteTo],
+        )
+      ) sums.gift(row as GiftSum);
+      // The name of the latest hour (a bare column beside max() comes from its row).
+      if (hourTo > hourFrom) {
+        for (
+          const row of this.#iterate(
+            `SELECT uid, name, max(hour) AS hour, sum(chats) AS chats, sum(gifts) AS gifts,
+              sum(value) AS value FROM users_${suffix}
+              WHERE room = ? AND hour >= ? AND hour < ? GROUP BY uid`,
+            [room, hourFrom, hourTo],
+          )
+        ) sums.user(row as UserSum);
+      }
+      for (const [from, to] of edges) {
+        if ((day + 1) * DAY_MS <= from || day * DAY_MS >= to) continue;
+        // As rollup.ts counts them: chats, and revenue messages that carry a gift.
+        for (
+          const row of this.#iterate(
+            `SELECT uid, name, max(t) AS t, sum(type = ${chat}) AS chats,
+              sum(type IN (${revenue}) AND gift_count IS NOT NULL) AS gifts,
+              sum(CASE WHEN type IN (${revenue}) AND gift_count IS NOT NULL
+                THEN coalesce(gift_value, 0) ELSE 0 END) AS value
+              FROM m_${suffix} WHERE room = ? AND t >= ? AND t < ? AND uid IS NOT NULL
+              AND type IN (${chat}, ${revenue}) GROUP BY uid`,
+            [room, from, to],
+          )
+        ) {
+          const user = row as UserSum;
+          if (user.chats > 0 || user.gifts > 0) sums.user(user);
+        }
+      }
+    }
+    return sums.result();
   }
 
   /** Forgets the statements (they go with the database). */

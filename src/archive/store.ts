@@ -9,6 +9,7 @@
 
 import type { MessageRow } from "./rows.ts";
 import type { TimedMessage, TimedStatus } from "./timed.ts";
+import type { RangeRollups } from "./stats.ts";
 
 /**
  * What to read from an archive. Times are ms since the epoch; `since` is
@@ -70,6 +71,11 @@ export interface Store {
   query(query: ArchiveQuery): AsyncGenerator<TimedMessage>;
   /** A room's status changes in `[since, until)`, oldest first. */
   statuses(room: number, since?: number, until?: number): AsyncGenerator<TimedStatus>;
+  /**
+   * A room's roll-ups over `[since, until)`: its minutes, its gifts summed
+   * by kind, its users summed over the whole hours inside (see `stats.ts`).
+   */
+  rollups(room: number, since: number, until: number): RangeRollups | Promise<RangeRollups>;
   /** The days that have a partition, oldest first. */
   days(): Promise<number[]>;
   /** Drops whole days: their messages, index and roll-ups. */

@@ -45,6 +45,7 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
   ["archive", async (args, io) => (await import("./archive.ts")).archiveCommand(args, io)],
   ["logs", async (args, io) => (await import("./logs.ts")).logsCommand(args, io)],
   ["export", async (args, io) => (await import("./export.ts")).exportCommand(args, io)],
+  ["stats", async (args, io) => (await import("./stats.ts")).statsCommand(args, io)],
 ]);
 
 /**
@@ -58,6 +59,7 @@ const COMMANDS_WITH_OWN_HELP: ReadonlySet<string> = new Set([
   "archive",
   "logs",
   "export",
+  "stats",
 ]);
 
 const HELP = `douyu ${VERSION}: Douyu (斗鱼) live chat ("barrage") in your terminal
@@ -84,6 +86,8 @@ Usage:
   douyu export --db TARGET <room> --format jsonl|csv|xml|ass|srt [--out FILE]
                                    an archived room as a file: NDJSON, CSV, danmaku
                                    XML, ASS or SRT subtitles
+  douyu stats --db TARGET <room> [--since D] [--until D] [--json] [--html FILE]
+                                   a room's statistics from an archive (docs/statistics.md)
 
 <room> is a numeric room id, a name such as yyf, or a URL such as
 douyu.com/yyf or https://www.douyu.com/9999.
@@ -141,6 +145,8 @@ The same server has widgets: /leaderboard (top givers) and /goal?target=YUAN.
   --allow-host NAME  answer for this host name too (default: localhost and --host)
   --max-streams N    most event streams (pages) open at once (default 100)
   --enter            show room entries by default
+  --db TARGET        widgets (leaderboard, goal) start from an archive's totals,
+                     so a restart keeps them (a file, or postgres://…)
   --url, the filters and the web API options above set every page's defaults
 
 Replay:

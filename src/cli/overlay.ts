@@ -7,6 +7,7 @@
  * @module
  */
 
+import type { Archive } from "../archive/archive.ts";
 import { errorText } from "../base/errors.ts";
 import { sleep } from "../base/timers.ts";
 import { OverlayServer } from "../overlay/server.ts";
@@ -18,8 +19,10 @@ import { GiftCatalogCache } from "../web/gifts.ts";
 import { resolveRoom } from "../web/room.ts";
 import { parseRoomInput } from "../web/room_input.ts";
 import { demoCatalog, demoPasses, startDemoAssets } from "./overlay_demo.ts";
+import { archiveTotals } from "./overlay_totals.ts";
 import {
   type CliIO,
+  describeError,
   FAILURE,
   OK,
   quoted,
@@ -62,6 +65,7 @@ export const OVERLAY_OPTIONS = defineOptions(
     "gift-api-base": { type: "string" },
     "api-base": { type: "string" },
     "mobile-base": { type: "string" },
+    db: { type: "string" },
   } as const,
 );
 
@@ -120,6 +124,8 @@ export async function overlayCommand(args: string[], io: CliIO): Promise<number>
     urls: endpointUrls(values.url),
     defaults: { rules, enter: values.enter ?? false, fold },
     lookups: lookups(values, endpointUrls(values.url)),
+    db: values.db,
+    roomIds: new Set(),
   };
   needNet([listenHost(settings.host)]);
   if (!demo) needEndpoints(settings.urls);
@@ -159,6 +165,10 @@ interface OverlaySettings {
   urls: string[];
   defaults: StreamSettings;
   lookups: Lookups;
+  /** The archive the widgets' starting totals come from (`--db`). */
+  db: string | undefined;
+  /** The rooms' numeric ids, as they are known (for widgets that name no room). */
+  roomIds: Set<number>;
 }
 
 async function runOverlay(settings: OverlaySettings, io: CliIO): Promise<number> {
@@ -170,9 +180,23 @@ async function runOverlay(settings: OverlaySettings, io: CliIO): Promise<number>
     ...(giftApiBase ? [new URL(giftApiBase).origin] : []),
     ...(assets ? [assets.base] : []),
   ];
+  let archive: Archive | undefined;
+  if (settings.db !== undefined) {
+    try {
+      // Loaded only with --db: the overlay alone needs no archive code.
+      const { Archive } = await import("../archive/archive.ts");
+      archive = await Archive.open(settings.db, { readOnly: true });
+    } catch (error) {
+      unlink();
+      await assets?.close();
+      await say(io, describeError(error));
+      return FAILURE;
+    }
+  }
   let server: OverlayServer;
   try {
     server = await OverlayServer.start({
+      ...(archive ? { startingTotals: archiveTotals(archive, () => settings.roomIds) } : {}),
       host: settings.host,
       port: settings.port,
       defaults: settings.defaults,
@@ -186,6 +210,7 @@ async function runOverlay(settings: OverlaySettings, io: CliIO): Promise<number>
   } catch (error) {
     unlink();
     await assets?.close();
+    await archive?.close();
     const code = (error as { code?: unknown }).code;
     const hint = code === "EADDRINUSE" ? " (another program uses it: try --port)" : "";
     await say(io, `cannot listen on ${settings.host}:${settings.port}: ${errorText(error)}${hint}`);
@@ -245,6 +270,7 @@ async function runOverlay(settings: OverlaySettings, io: CliIO): Promise<number>
     await server.close();
     await mock?.close();
     await assets?.close();
+    await archive?.close();
   }
   return OK;
 }
@@ -280,6 +306,7 @@ async function addRoom(text: string | number, context: AddContext): Promise<void
         label = id;
         await say(io, `room ${String(text)} is room ${id}`);
       }
+      settings.roomIds.add(id);
       await hub.add(id);
       server.setRoom(id, { connected: true, error: undefined });
       await say(io, `room ${id}: connected`);

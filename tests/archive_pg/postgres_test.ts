@@ -17,6 +17,7 @@ import { test } from "../harness.ts";
 import { generate, loadSource } from "../archive/corpus.ts";
 import { chat, collect, itemText, randomQuery, randomText, withDir } from "../archive/helpers.ts";
 import { startPostgres } from "./postgres_server.ts";
+import { pricedStream, referenceStats, streamStatuses } from "../archive/stats_data.ts";
 
 const T0 = Date.UTC(2024, 4, 1, 20);
 
@@ -158,3 +159,44 @@ test("postgres: retention drops whole partitions; another version is refused", a
   assert.ok(!String(error.message).includes("secret"), error.message);
   assert.match(error.message, /douyu:\*\*\*@127\.0\.0\.1:1/);
 }, { timeout: 120_000 });
+
+test("postgres: the same statistics as SQLite, and as every message gives, over ranges inside hours", async () => {
+  const start = Date.UTC(2024, 3, 30, 21, 40, 12);
+  const options = { messages: 5000, start, hours: 4, rooms: 2 };
+  const items = [...pricedStream(await loadSource(), options)];
+  await withPostgres(async (url) => {
+    await withDir(async (dir) => {
+      const pg = await Archive.open(url);
+      const sqlite = await Archive.open(`${dir}/a.db`);
+      try {
+        for (const archive of [pg, sqlite]) {
+          for (const status of streamStatuses(options)) archive.writeStatus(status);
+          for (let i = 0; i < items.length; i++) {
+            archive.write(items[i]!);
+            if (i % 1500 === 0) await archive.flush();
+          }
+          await archive.flush();
+        }
+        const end = items.at(-1)!.t + 1;
+        const ranges: [number | undefined, number | undefined][] = [
+          [undefined, undefined],
+          [start, end],
+          [start + 7 * 60_000 + 5, start + 150 * 60_000 - 9],
+          [Date.UTC(2024, 4, 1, 0), Date.UTC(2024, 4, 1, 1)],
+          [start + 60_000, start + 5 * 60_000],
+        ];
+        for (const [since, until] of ranges) {
+          const fromPg = await pg.stats(1001, { since, until });
+          const fromLite = await sqlite.stats(1001, { since, until });
+          assert.deepEqual(fromPg, fromLite, `range ${since}..${until}`);
+          const s = fromPg.stats;
+          assert.deepEqual(s, referenceStats(items, 1001, s.since, s.until));
+        }
+        assert.ok((await pg.stats(1001)).stats.revenue.total > 0);
+      } finally {
+        await sqlite.close();
+        await pg.close();
+      }
+    });
+  });
+});

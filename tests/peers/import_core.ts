@@ -30,6 +30,8 @@ for (
     ["archive", "--help"],
     ["logs", "--help"],
     ["export", "--help"],
+    ["stats", "--help"],
+    ["overlay", "--help"],
   ]
 ) {
   if (await main(args, io) !== 0) throw new Error(`douyu ${args.join(" ")} failed`);
