@@ -280,24 +280,38 @@ export async function archiveStream(
  * The stream's messages, with their sequence (the key of messages other
  * than chat) and acknowledgement. A room whose collector changes, from one
  * message to a later one of the stream, is a handover, kept as a status
- * change (a message delivered again, older than one seen, changes nothing).
+ * change. Messages may come out of the stream's order: after an archiver of
+ * the same durable name was killed, what it had not acknowledged comes again
+ * only after the ack wait, behind newer ones. So each room's oldest and
+ * newest message seen are kept, and a collector change against either end
+ * counts (what falls between them says nothing new).
  */
-async function* streamSource(
+/** Who collected a message of a room, at which stream sequence, received when. */
+interface SeenCollector {
+  name: string;
+  seq: number;
+  t: number;
+}
+
+export async function* streamSource(
   subscription: Subscription,
   run: ArchiveRun,
 ): AsyncGenerator<SourceItem> {
-  const collectors = new Map<number, { name: string; seq: number }>();
+  const seen = new Map<number, { oldest: SeenCollector; newest: SeenCollector }>();
+  const handover = (room: number, from: string, to: SeenCollector) =>
+    run.archive.writeStatus({ t: to.t, room, status: "handover", detail: `${from} → ${to.name}` });
   for await (const item of subscription) {
-    const before = collectors.get(item.room);
-    if (item.collector !== "" && (before === undefined || item.seq > before.seq)) {
-      collectors.set(item.room, { name: item.collector, seq: item.seq });
-      if (before !== undefined && before.name !== item.collector) {
-        run.archive.writeStatus({
-          t: item.receivedAt,
-          room: item.room,
-          status: "handover",
-          detail: `${before.name} → ${item.collector}`,
-        });
+    if (item.collector !== "") {
+      const at: SeenCollector = { name: item.collector, seq: item.seq, t: item.receivedAt };
+      const ends = seen.get(item.room);
+      if (ends === undefined) {
+        seen.set(item.room, { oldest: at, newest: at });
+      } else if (at.seq > ends.newest.seq) {
+        if (ends.newest.name !== at.name) handover(item.room, ends.newest.name, at);
+        ends.newest = at;
+      } else if (at.seq < ends.oldest.seq) {
+        if (ends.oldest.name !== at.name) handover(item.room, at.name, ends.oldest);
+        ends.oldest = at;
       }
     }
     if (!keeps(run, item.message.type)) {
