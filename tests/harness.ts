@@ -111,9 +111,19 @@ export async function spawnPeer(
     ? [executable, ["run", "-A", script, ...args]] as const
     : [executable, [script, ...args]] as const;
   const child = spawn(command[0], command[1], { stdio: ["pipe", "pipe", "inherit"] });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const lines: string[] = [];
   const waiting: ((line: string | undefined) => void)[] = [];
+  // A runtime missing from the PATH fails the test that asked for it, by name,
+  // instead of an uncaught error event.
+  let failure: Error | undefined;
+  const exited = new Promise<void>((resolve) => {
+    child.once("exit", () => resolve());
+    child.once("error", (error) => {
+      failure = error;
+      for (const wake of waiting.splice(0)) wake(undefined);
+      resolve();
+    });
+  });
   const reader = createInterface({ input: child.stdout! });
   reader.on("line", (line) => {
     const wake = waiting.shift();
@@ -127,7 +137,11 @@ export async function spawnPeer(
     async next<T>() {
       const line = lines.shift() ??
         await new Promise<string | undefined>((resolve) => waiting.push(resolve));
-      if (line === undefined) throw new Error(`peer ${name} ended`);
+      if (line === undefined) {
+        throw new Error(`peer ${name} ${failure ? `could not start on ${on}` : "ended"}`, {
+          cause: failure,
+        });
+      }
       return JSON.parse(line) as T;
     },
     send(line) {

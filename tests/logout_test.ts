@@ -6,10 +6,12 @@
  * until the server hangs up (or a short bound passes), and only then closes.
  *
  * The servers run in processes of their own and write to every joined
- * connection flat out: the mock server under Bun (`tests/peers/busy_rooms.ts`,
- * whose `node:net` drops what it had not read once a write to a reset
- * connection fails) for tcp and ws, and `ws` under Node
- * (`tests/peers/ws_peer.mjs stream`) for wss. Each counts the `logout`s it read.
+ * connection flat out: the mock server (`tests/peers/busy_rooms.ts`) for tcp
+ * and ws, under the runtime running the tests (so `deno task test` needs
+ * only Deno; under `test:bun` it is Bun, whose `node:net` drops what it had
+ * not read once a write to a reset connection fails, which showed the loss
+ * first), and `ws` under Node (`tests/peers/ws_peer.mjs stream`) for wss.
+ * Each counts the `logout`s it read.
  */
 import assert from "node:assert/strict";
 import { Hub } from "../src/rooms/hub.ts";
@@ -28,7 +30,7 @@ interface Report {
 function startServer(protocol: "tcp" | "ws" | "wss"): Promise<Peer> {
   return protocol === "wss"
     ? spawnPeer("ws_peer.mjs", ["stream", protocol])
-    : spawnPeer("busy_rooms.ts", [protocol], "bun");
+    : spawnPeer("busy_rooms.ts", [protocol]);
 }
 
 for (const protocol of ["tcp", "ws", "wss"] as const) {
