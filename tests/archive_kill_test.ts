@@ -13,6 +13,18 @@ import { test } from "./harness.ts";
 import { ROOT, runtimeCommand, startChild } from "./process.ts";
 import { collect, withDir } from "./archive/helpers.ts";
 
+/** SQLite's own check of the file after a kill: every page and index whole. */
+async function assertIntact(path: string): Promise<void> {
+  const { DatabaseSync } = await import("node:sqlite");
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    const check = db.prepare("PRAGMA integrity_check").get() as { integrity_check: string };
+    assert.equal(check.integrity_check, "ok");
+  } finally {
+    db.close();
+  }
+}
+
 const ROOM = 7777;
 const ROOM_LIVE = 9999;
 
@@ -85,14 +97,7 @@ test("archive: kill -9 of a writer loses nothing committed, stores nothing twice
         await archive.close();
       }
     }
-    const { DatabaseSync } = await import("node:sqlite");
-    const db = new DatabaseSync(path, { readOnly: true });
-    try {
-      const check = db.prepare("PRAGMA integrity_check").get() as { integrity_check: string };
-      assert.equal(check.integrity_check, "ok");
-    } finally {
-      db.close();
-    }
+    await assertIntact(path);
   });
 }, { timeout: 120_000 });
 
@@ -164,14 +169,7 @@ test(
       } finally {
         await archive.close();
       }
-      const { DatabaseSync } = await import("node:sqlite");
-      const db = new DatabaseSync(path, { readOnly: true });
-      try {
-        const check = db.prepare("PRAGMA integrity_check").get() as { integrity_check: string };
-        assert.equal(check.integrity_check, "ok");
-      } finally {
-        db.close();
-      }
+      await assertIntact(path);
     });
   },
   { timeout: 180_000 },
