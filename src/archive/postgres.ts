@@ -10,10 +10,11 @@
  * | `douyu_minutes`, `douyu_users`, `douyu_gifts` | minute, hour | the roll-ups (`rollup.ts`) |
  * | `douyu_statuses` | — | connection changes |
  *
- * A commit copies its rows (`COPY`, the fastest way in) into a temporary
- * table, inserts them from there with `ON CONFLICT DO NOTHING` (each day's
- * partition has a unique index on (room, key)), and adds the roll-ups of
- * the rows stored, in one transaction. Search and user queries use a GIN
+ * A commit copies its rows (`COPY`, the fastest way in) straight into their
+ * partitions; when a key is stored already (each day's partition has a
+ * unique index on (room, key)), the copy fails and the commit goes again
+ * through a temporary table with `ON CONFLICT DO NOTHING`. The roll-ups of
+ * the rows stored are added in the same transaction. Search and user queries use a GIN
  * index of the same room-scoped terms as SQLite's, and B-tree indexes.
  *
  * @module
@@ -195,7 +196,7 @@ export class PostgresStore implements Store {
       try {
         return await this.#sql.begin((tx) => writeIn(tx, rows, statuses, true));
       } catch (error) {
-        // Another archiver stored one of these rows since they were checked: the safe way.
+        // A key was stored already (what was in flight at a restart comes again): the safe way.
         if ((error as { code?: unknown }).code !== UNIQUE_VIOLATION) throw error;
         return await this.#sql.begin((tx) => writeIn(tx, rows, statuses, false));
       }

@@ -33,12 +33,14 @@ import { resolveRooms } from "./resolve.ts";
 /** How often retention runs while archiving. */
 const RETENTION_EVERY_MS = 3_600_000;
 /**
- * Messages a durable stream reader may hold unacknowledged: one commit's
- * worth (`batchSize` is 5000). Each is acknowledged once committed, which
- * must happen within the ack wait even when the database is slow, or it
- * comes again (and is recognised, but costs a second write).
+ * Messages a durable stream reader may hold unacknowledged: four commits'
+ * worth (`batchSize` is 5000), so that the next commit fills while one is
+ * being written (with one commit's worth, the stream stopped for each
+ * commit). Each is acknowledged once committed, which must happen within
+ * the ack wait even when the database is slow, or it comes again (and is
+ * recognised, but costs a second write).
  */
-const STREAM_ACK_PENDING = 5_000;
+const STREAM_ACK_PENDING = 20_000;
 /**
  * How long the stream waits for an acknowledgement before it sends a
  * message again: also how long a restart after `kill -9` waits for the
