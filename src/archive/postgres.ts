@@ -14,8 +14,9 @@
  * partitions; when a key is stored already (each day's partition has a
  * unique index on (room, key)), the copy fails and the commit goes again
  * through a temporary table with `ON CONFLICT DO NOTHING`. The roll-ups of
- * the rows stored are added in the same transaction. Search and user queries use a GIN
- * index of the same room-scoped terms as SQLite's, and B-tree indexes.
+ * the rows stored are added in the same transaction. Search and user
+ * queries use a GIN index of the same room-scoped terms as SQLite's, and
+ * B-tree indexes.
  *
  * @module
  */

@@ -110,12 +110,14 @@ async function copy(
     // postgres.js 3.4 never settles the stream when the server refuses a COPY after its end
     // (porsager/postgres#1173, a key stored already): the error goes to the query, which
     // resolved with the stream, and the transaction would wait forever. It is taken there.
-    const settled = query as unknown as { reject(error: unknown): void };
+    const settled = query as unknown as { reject?: (error: unknown) => void };
     const original = settled.reject;
-    settled.reject = (error) => {
-      original.call(query, error);
-      reject(error);
-    };
+    if (typeof original === "function") {
+      settled.reject = (error) => {
+        original.call(query, error);
+        reject(error);
+      };
+    }
   });
   let text = "";
   for (let i = 0; i < rows.length; i++) {
