@@ -3,11 +3,12 @@
  * messages by time, type, user and text, newest first when a limit asks
  * for the last ones, and its status changes.
  *
- * A query runs day by day. Without a user or a search it walks the
- * `(room, t)` index; with one, the search index (`f_…`) gives the ids,
- * newest first when needed, and each candidate of a search is checked
- * against the query (the index only narrows). Whole messages come from
- * their blocks, each inflated once per query while it is needed.
+ * A query runs day by day, as `sqlite_plan.ts` plans it. Without a user or
+ * a search it walks the `(room, t)` index; with one, the search index
+ * (`f_…`) gives the ids, newest first when needed, and each candidate of a
+ * search is checked against the query (the index only narrows). Whole
+ * messages come from their blocks, each inflated once per query while it
+ * is needed.
  *
  * @module
  */
@@ -15,9 +16,9 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { unpackBlock } from "./blocks.ts";
 import { DAY_MS, dayName } from "./days.ts";
-import { fromColumns, type RowKey, type StoredColumns } from "./rows.ts";
+import { fromColumns } from "./rows.ts";
+import { COLUMNS, ID_SCALE, type Plan, planQuery, type Row } from "./sqlite_plan.ts";
 import type { ArchiveQuery } from "./store.ts";
-import { containsFolded, nameTerm, roomPrefix, searchTerms, userTerm } from "./terms.ts";
 import type { TimedMessage, TimedStatus } from "./timed.ts";
 import { REVENUE_TYPES } from "./rollup.ts";
 import {
@@ -33,37 +34,6 @@ import {
 
 /** Blocks kept inflated during one query. */
 const BLOCK_CACHE = 16;
-/**
- * Ids per millisecond of a day: a message's id is at least this many times
- * the milliseconds since its day began (`sqlite.ts` gives them out).
- */
-export const ID_SCALE = 16;
-
-/** The columns a query reads. */
-interface Row extends StoredColumns {
-  id: number;
-  uid: number | null;
-  key: RowKey;
-  block: number;
-  pos: number;
-}
-
-const COLUMNS =
-  "m.id, m.room, m.t, m.uid, m.name, m.text, m.gift_name, m.gift_count, m.gift_value, m.key, " +
-  "m.block, m.pos";
-
-/** How a query reads each day: its SQL parts and the check of each candidate. */
-interface Plan {
-  room: number;
-  since: number;
-  until: number;
-  /** Type codes, or undefined for every type; empty when none of the types was ever stored. */
-  types: number[] | undefined;
-  /** The search index expression, when the index drives the query. */
-  match: string | undefined;
-  accept: (row: Row) => boolean;
-}
-
 /** Reads one archive file. */
 export class SqliteReader {
   readonly #db: DatabaseSync;
@@ -218,51 +188,14 @@ export class SqliteReader {
   }
 
   #plan(query: ArchiveQuery): Plan | undefined {
-    let types: number[] | undefined;
+    const codes = new Map<string, number>();
     if (query.types !== undefined) {
-      const codes = new Map<string, number>();
       for (const row of this.#iterate("SELECT code, name FROM types", [])) {
         const { code, name } = row as { code: number; name: string };
         codes.set(name, code);
       }
-      types = query.types.flatMap((type) => codes.has(type) ? [codes.get(type)!] : []);
-      if (types.length === 0) return undefined;
     }
-    const prefix = roomPrefix(query.room);
-    const parts: string[] = [];
-    const checks: ((row: Row) => boolean)[] = [];
-    const user = query.user;
-    if (user !== undefined && (user.uid !== undefined || user.name !== undefined)) {
-      const either: string[] = [];
-      if (user.uid !== undefined) either.push(`"${userTerm(prefix, user.uid)}"`);
-      if (user.name !== undefined) either.push(`"${nameTerm(prefix, user.name)}"`);
-      parts.push(either.length === 1 ? either[0]! : `(${either.join(" OR ")})`);
-      // A name's term is a hash: the name itself decides.
-      checks.push((row) =>
-        (user.uid !== undefined && row.uid === user.uid) ||
-        (user.name !== undefined && row.name === user.name)
-      );
-    }
-    if (query.search !== undefined) {
-      const search = searchTerms(query.search, prefix);
-      if (search !== undefined) {
-        parts.push(...search.terms.map((term) => `"${term}"`));
-        const needle = search.needle;
-        checks.push((row) => row.text !== null && containsFolded(row.text, needle));
-      }
-    }
-    return {
-      room: query.room,
-      since: query.since ?? -Number.MAX_SAFE_INTEGER,
-      until: query.until ?? Number.MAX_SAFE_INTEGER,
-      types,
-      match: parts.length > 0 ? parts.join(" AND ") : undefined,
-      accept: checks.length === 0
-        ? () => true
-        : checks.length === 1
-        ? checks[0]!
-        : (row) => checks.every((check) => check(row)),
-    };
+    return planQuery(query, codes);
   }
 
   /** A day's candidate rows, in time order (newest first when `newest`). */
