@@ -1,12 +1,21 @@
 /**
- * How a query reads a SQLite archive (see `sqlite.ts` for its tables): the
- * search index expression that drives it, when a user or a search asks for
- * one, and the check each candidate row must pass. Pure: `sqlite_read.ts`
- * runs what this decides.
+ * How a query reads a SQLite archive (see `sqlite.ts` for its tables): for
+ * each day, which index drives it, the SQL of its pages, and the check each
+ * candidate row must pass. Pure: `sqlite_read.ts` runs what this decides.
+ *
+ * | the query asks for | driven by | candidates checked for |
+ * | --- | --- | --- |
+ * | a user (id or name), a search, or both | the search index (`f_…`): the user's term, the search's pairs | the user, the search |
+ * | neither | the `(room, t)` index | — |
+ *
+ * Both read pages in time order (ids follow arrival times), each page
+ * starting after the last row read: a page costs one index seek, whatever
+ * came before it.
  *
  * @module
  */
 
+import { DAY_MS } from "./days.ts";
 import type { RowKey, StoredColumns } from "./rows.ts";
 import type { ArchiveQuery } from "./store.ts";
 import { containsFolded, nameTerm, roomPrefix, searchTerms, userTerm } from "./terms.ts";
@@ -27,21 +36,23 @@ export interface Row extends StoredColumns {
 }
 
 /** The columns of {@linkcode Row}, as SQL (the messages table is `m`). */
-export const COLUMNS =
+const COLUMNS =
   "m.id, m.room, m.t, m.uid, m.name, m.text, m.gift_name, m.gift_count, m.gift_value, m.key, " +
   "m.block, m.pos";
 
-/** How a query reads each day: its SQL parts and the check of each candidate. */
+/** How a query reads each day: what drives it, and the check of each candidate. */
 export interface Plan {
   room: number;
   since: number;
   until: number;
   /** Type codes, or undefined for every type. */
   types: number[] | undefined;
-  /** The search index expression, when the index drives the query. */
+  /** The search index expression, when a user or a search drives the query. */
   match: string | undefined;
   /** Whether a candidate row is one the query asks for. */
   accept: (row: Row) => boolean;
+  /** Whether `accept` may refuse a row (a user or a search to check). */
+  checked: boolean;
 }
 
 /**
@@ -97,10 +108,71 @@ export function planQuery(
     until: query.until ?? Number.MAX_SAFE_INTEGER,
     types,
     match: parts.length > 0 ? parts.join(" AND ") : undefined,
+    checked: checks.length > 0,
     accept: checks.length === 0
       ? () => true
       : checks.length === 1
       ? checks[0]!
       : (row) => checks.every((check) => check(row)),
+  };
+}
+
+/**
+ * One day's pages: the SQL, whose last parameters are where a page starts
+ * (after this `(t, id)`, or after this id) and how many rows it takes, and
+ * the values before them.
+ */
+export interface DayPages {
+  /** The SQL of a page, in time order (newest first when asked). */
+  sql: string;
+  /** The values of its parameters before the page's own. */
+  values: (string | number)[];
+  /** Whether a page starts after a `(t, id)` (the time index), or after an id (the search index). */
+  byTime: boolean;
+  /** Where the first page starts: before every row, in the order read. */
+  start: { t: number; id: number };
+}
+
+/**
+ * How to read one day of a plan.
+ *
+ * @param plan The plan.
+ * @param day The day (days since the epoch).
+ * @param suffix Its tables' suffix (`dayName(day)`).
+ * @param newest Newest first.
+ *
+ * @example
+ * ```ts
+ * import { dayPages, planQuery } from "./sqlite_plan.ts";
+ *
+ * const plan = planQuery({ room: 1, limit: 100 }, new Map())!;
+ * const pages = dayPages(plan, 19844, "20240501", true);
+ * console.log(pages.byTime, pages.start.id); // true -1
+ * ```
+ */
+export function dayPages(plan: Plan, day: number, suffix: string, newest: boolean): DayPages {
+  const order = newest ? "DESC" : "ASC";
+  const after = newest ? "<" : ">";
+  const types = plan.types === undefined ? "" : ` AND m.type IN (${plan.types.join(", ")})`;
+  if (plan.match === undefined) {
+    // (since, -1) is before the first row and (until, -1) after the last: ids are never negative.
+    return {
+      sql: `SELECT ${COLUMNS} FROM m_${suffix} AS m WHERE m.room = ? AND m.t >= ? AND m.t < ?` +
+        `${types} AND (m.t, m.id) ${after} (?, ?) ORDER BY m.t ${order}, m.id ${order} LIMIT ?`,
+      values: [plan.room, plan.since, plan.until],
+      byTime: true,
+      start: { t: newest ? plan.until : plan.since, id: -1 },
+    };
+  }
+  // An id is never below 16 × its time in the day: a lower bound of the index's range.
+  // CROSS JOIN keeps the search index outside: never a walk of the room's rows probing it.
+  const lowest = Math.max(0, (plan.since - day * DAY_MS) * ID_SCALE);
+  return {
+    sql: `SELECT ${COLUMNS} FROM f_${suffix} AS f CROSS JOIN m_${suffix} AS m ON m.id = f.rowid` +
+      ` WHERE f_${suffix} MATCH ? AND f.rowid >= ? AND m.room = ? AND m.t >= ? AND m.t < ?` +
+      `${types} AND f.rowid ${after} ? ORDER BY f.rowid ${order} LIMIT ?`,
+    values: [plan.match, lowest, plan.room, plan.since, plan.until],
+    byTime: false,
+    start: { t: 0, id: newest ? Number.MAX_SAFE_INTEGER : lowest - 1 },
   };
 }

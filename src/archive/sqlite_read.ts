@@ -3,12 +3,18 @@
  * messages by time, type, user and text, newest first when a limit asks
  * for the last ones, and its status changes.
  *
- * A query runs day by day, as `sqlite_plan.ts` plans it. Without a user or
- * a search it walks the `(room, t)` index; with one, the search index
- * (`f_…`) gives the ids, newest first when needed, and each candidate of a
- * search is checked against the query (the index only narrows). Whole
- * messages come from their blocks, each inflated once per query while it
- * is needed.
+ * A query runs day by day, driven by the index `sqlite_plan.ts` picks
+ * (the search index for a user or a search, else the `(room, t)` index),
+ * newest first when needed; each candidate is checked against the query
+ * (the search index only narrows). Whole messages come from their blocks,
+ * each inflated once per query while it is needed.
+ *
+ * Rows are read by pages (`all()` with a `LIMIT`), not one at a time:
+ * stepping a `node:sqlite` cursor costs about twice as much per row in
+ * Deno as taking the same rows in pages of a few hundred. Each page starts
+ * after the last row read; the search index, whose every run reads its
+ * terms' lists again, gives its first page that way and the rest through
+ * one cursor.
  *
  * @module
  */
@@ -17,7 +23,7 @@ import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { unpackBlock } from "./blocks.ts";
 import { DAY_MS, dayName } from "./days.ts";
 import { fromColumns } from "./rows.ts";
-import { COLUMNS, ID_SCALE, type Plan, planQuery, type Row } from "./sqlite_plan.ts";
+import { dayPages, type Plan, planQuery, type Row } from "./sqlite_plan.ts";
 import type { ArchiveQuery } from "./store.ts";
 import type { TimedMessage, TimedStatus } from "./timed.ts";
 import { REVENUE_TYPES } from "./rollup.ts";
@@ -34,6 +40,13 @@ import {
 
 /** Blocks kept inflated during one query. */
 const BLOCK_CACHE = 16;
+/** Rows of a day's first page, unless a limit asks for fewer; each next page takes four times as many. */
+const PAGE_FIRST = 256;
+/** The most rows of one page. */
+const PAGE_MOST = 4096;
+/** The fewest rows of a first page whose rows are checked (some may not match). */
+const PAGE_CHECKED = 64;
+
 /** Reads one archive file. */
 export class SqliteReader {
   readonly #db: DatabaseSync;
@@ -43,7 +56,7 @@ export class SqliteReader {
   #dayList: number[] = [];
   /** Statements not in use, by SQL: a query takes one, and gives it back when it ends. */
   readonly #idle = new Map<string, StatementSync[]>();
-  /** Statements run with `get` only (never left half-read), by SQL. */
+  /** Statements run whole (`get`, `all`), never left half-read, by SQL. */
   readonly #single = new Map<string, StatementSync>();
 
   /**
@@ -77,8 +90,8 @@ export class SqliteReader {
     const limit = query.limit;
     if (limit === undefined) {
       for (const day of days) {
-        for (const row of this.#rows(day, plan, false)) {
-          if (plan.accept(row)) yield item(row, day, blocks);
+        for (const page of this.#pages(day, plan, false, PAGE_FIRST)) {
+          for (const row of page) if (plan.accept(row)) yield item(row, day, blocks);
         }
       }
       return;
@@ -87,10 +100,14 @@ export class SqliteReader {
     const picked: { row: Row; day: number }[] = [];
     for (let i = days.length - 1; i >= 0 && picked.length < limit; i--) {
       const day = days[i]!;
-      for (const row of this.#rows(day, plan, true)) {
-        if (!plan.accept(row)) continue;
-        picked.push({ row, day });
-        if (picked.length >= limit) break;
+      const wanted = limit - picked.length;
+      const first = plan.checked ? Math.max(wanted, PAGE_CHECKED) : wanted;
+      pages: for (const page of this.#pages(day, plan, true, first)) {
+        for (const row of page) {
+          if (!plan.accept(row)) continue;
+          picked.push({ row, day });
+          if (picked.length >= limit) break pages;
+        }
       }
     }
     for (let i = picked.length - 1; i >= 0; i--) {
@@ -198,27 +215,37 @@ export class SqliteReader {
     return planQuery(query, codes);
   }
 
-  /** A day's candidate rows, in time order (newest first when `newest`). */
-  #rows(day: number, plan: Plan, newest: boolean): Iterable<Row> {
-    const suffix = dayName(day);
-    const order = newest ? "DESC" : "ASC";
-    const types = plan.types === undefined ? "" : ` AND m.type IN (${plan.types.join(", ")})`;
-    if (plan.match === undefined) {
-      return this.#iterate(
-        `SELECT ${COLUMNS} FROM m_${suffix} AS m WHERE m.room = ? AND m.t >= ? AND m.t < ?` +
-          `${types} ORDER BY m.t ${order}, m.id ${order}`,
-        [plan.room, plan.since, plan.until],
-      ) as Iterable<Row>;
+  /**
+   * A day's candidate rows, in time order (newest first when `newest`), by
+   * pages: the first of `first` rows (at most {@linkcode PAGE_MOST}). Pages,
+   * not rows, are handed out: a generator's step per row costs as much as
+   * reading the row.
+   */
+  *#pages(day: number, plan: Plan, newest: boolean, first: number): Generator<Row[]> {
+    const pages = dayPages(plan, day, dayName(day), newest);
+    const page = this.#get(pages.sql);
+    let size = Math.min(Math.max(1, first), PAGE_MOST);
+    let { t, id } = pages.start;
+    for (;;) {
+      const values = pages.byTime ? [...pages.values, t, id, size] : [...pages.values, id, size];
+      const rows = page.all(...values) as unknown as Row[];
+      yield rows;
+      if (rows.length < size) return;
+      ({ t, id } = rows[rows.length - 1]!);
+      if (!pages.byTime) break;
+      size = Math.min(size * 4, PAGE_MOST);
     }
-    // Ids follow arrival time: the index's order is the time order. An id is never below
-    // 16 × its time in the day, which bounds the index's range from below.
-    const lowest = Math.max(0, (plan.since - day * DAY_MS) * ID_SCALE);
-    return this.#iterate(
-      `SELECT ${COLUMNS} FROM f_${suffix} AS f JOIN m_${suffix} AS m ON m.id = f.rowid` +
-        ` WHERE f_${suffix} MATCH ? AND f.rowid >= ? AND m.room = ? AND m.t >= ? AND m.t < ?` +
-        `${types} ORDER BY f.rowid ${order}`,
-      [plan.match, lowest, plan.room, plan.since, plan.until],
-    ) as Iterable<Row>;
+    // More from the search index: the rest through one cursor (LIMIT -1: no limit), which
+    // reads the terms' lists once.
+    let more: Row[] = [];
+    for (const row of this.#iterate(pages.sql, [...pages.values, id, -1]) as Iterable<Row>) {
+      more.push(row);
+      if (more.length === PAGE_FIRST) {
+        yield more;
+        more = [];
+      }
+    }
+    if (more.length > 0) yield more;
   }
 
   /**
@@ -237,7 +264,7 @@ export class SqliteReader {
     }
   }
 
-  /** A statement run with `get` only: one per SQL is enough. */
+  /** A statement run whole (`get`, `all`), never left half-read: one per SQL is enough. */
   #get(sql: string): StatementSync {
     let statement = this.#single.get(sql);
     if (statement === undefined) {

@@ -1,0 +1,113 @@
+/**
+ * Reading the SQLite archive by pages: every way a day is read (by time,
+ * by a sender, by a search) gives the rows a plain filter of what was
+ * written gives, in order, across page edges, bursts in one millisecond
+ * and days.
+ */
+import assert from "node:assert/strict";
+import type { ArchiveQuery } from "../src/archive/store.ts";
+import type { TimedMessage } from "../src/archive/timed.ts";
+import { seededRandom } from "./fixtures.ts";
+import { test } from "./harness.ts";
+import { collect, withArchive } from "./archive/helpers.ts";
+
+const ROOM = 9999;
+const T0 = Date.UTC(2024, 4, 1, 20);
+const WORDS = ["主播", "好", "6", "666", "gg", "哈哈", "来了", "牛"];
+
+/** Messages of two days in one room (and a few in another), many in the same millisecond. */
+function messages(): TimedMessage[] {
+  const random = seededRandom(7);
+  const items: TimedMessage[] = [];
+  let t = T0;
+  for (let n = 0; n < 6000; n++) {
+    // Time goes on by 0 to 2 ms, with bursts of 40 at one millisecond, and a jump to day 2.
+    if (n === 3000) t = T0 + 5 * 3_600_000;
+    else if (n % 500 >= 40) t += Math.floor(random() * 3);
+    const uid = 1 + Math.floor(random() * 30);
+    const name = uid % 7 === 0 && n % 2 === 0 ? `renamed${uid}` : `u${uid}`;
+    const room = n % 11 === 10 ? ROOM + 1 : ROOM;
+    const kind = random();
+    const message = kind < 0.6
+      ? {
+        type: "chatmsg",
+        uid: String(uid),
+        nn: name,
+        txt: Array.from({ length: 1 + Math.floor(random() * 3) }, () =>
+          WORDS[Math.floor(random() * WORDS.length)]).join(""),
+        cid: `c${n}`,
+        n: String(n),
+      }
+      : kind < 0.9
+      ? { type: "uenter", uid: String(uid), nn: name, n: String(n) }
+      : { type: "dgb", uid: String(uid), nn: name, gfid: "824", gfcnt: "1", n: String(n) };
+    items.push({ t, room, message });
+  }
+  return items;
+}
+
+/** What a query must give: a plain filter of what was written, in order. */
+function expected(items: readonly TimedMessage[], query: ArchiveQuery): string[] {
+  const found = items.filter(({ t, room, message }) => {
+    if (room !== query.room) return false;
+    if (query.since !== undefined && t < query.since) return false;
+    if (query.until !== undefined && t >= query.until) return false;
+    if (query.types !== undefined && !query.types.includes(message.type)) return false;
+    const user = query.user;
+    if (
+      user !== undefined &&
+      !(user.uid !== undefined && message.uid === String(user.uid)) &&
+      !(user.name !== undefined && message.nn === user.name)
+    ) return false;
+    if (query.search !== undefined && !String(message.txt ?? "").includes(query.search)) {
+      return false;
+    }
+    return true;
+  }).map(({ message }) => String(message.n));
+  return query.limit === undefined ? found : found.slice(-query.limit);
+}
+
+/** The queries: each way of reading, with and without limits that cross page edges. */
+function queries(): ArchiveQuery[] {
+  const out: ArchiveQuery[] = [];
+  const mid = T0 + 600;
+  const shapes: Omit<ArchiveQuery, "room">[] = [
+    {},
+    { since: mid },
+    { until: mid },
+    { since: T0 + 100, until: T0 + 5 * 3_600_000 + 300 },
+    { types: ["uenter"] },
+    { types: ["chatmsg", "dgb"], since: mid },
+    { user: { uid: 7 } },
+    { user: { name: "u8" } },
+    { user: { uid: 7, name: "u8" } },
+    { user: { name: "renamed14" }, since: mid },
+    { user: { uid: 3 }, types: ["chatmsg"] },
+    { search: "主播" },
+    { search: "6" },
+    { search: "gg", until: mid },
+    { search: "哈", user: { uid: 5 } },
+  ];
+  for (const shape of shapes) {
+    for (const limit of [undefined, 1, 100, 257, 1100, 5000]) {
+      out.push({ room: ROOM, ...shape, ...(limit === undefined ? {} : { limit }) });
+    }
+  }
+  return out;
+}
+
+test("archive read: every way of reading gives a plain filter's rows, in order, across pages and days", async () => {
+  const items = messages();
+  await withArchive(async (archive) => {
+    for (const item of items) archive.write(item);
+    await archive.flush();
+    for (const query of queries()) {
+      const got = (await collect(archive.query(query))).map(({ message }) => String(message.n));
+      const want = expected(items, query);
+      assert.deepEqual(got, want, JSON.stringify(query));
+    }
+    // Enough rows that some ways needed several pages.
+    assert.ok(expected(items, { room: ROOM, search: "6" }).length > 1000);
+    assert.ok(expected(items, { room: ROOM, user: { uid: 7 } }).length > 100);
+  });
+});
