@@ -111,3 +111,47 @@ test("archive read: every way of reading gives a plain filter's rows, in order, 
     assert.ok(expected(items, { room: ROOM, user: { uid: 7 } }).length > 100);
   });
 });
+
+test("archive read: once the writer moves past a day, its search index is merged into one segment, a step per commit", async () => {
+  const items = messages();
+  const day1 = items.filter(({ t }) => t < T0 + 5 * 3_600_000);
+  const day2 = items.filter(({ t }) => t >= T0 + 5 * 3_600_000);
+  const searches: ArchiveQuery[] = [
+    { room: ROOM, search: "主播" },
+    { room: ROOM, search: "6", limit: 300 },
+    { room: ROOM, user: { uid: 7 } },
+  ];
+  await withArchive(async (archive, path) => {
+    // Day 1 in many commits: its index has many segments.
+    for (let i = 0; i < day1.length; i += 50) {
+      for (const item of day1.slice(i, i + 50)) archive.write(item);
+      await archive.flush();
+    }
+    const segmentsBefore = await segments(path, "20240501");
+    assert.ok(segmentsBefore > 1, `day 1 has ${segmentsBefore} segments`);
+    // Day 2, also in many commits: each begins with a step of merging day 1.
+    for (let i = 0; i < day2.length; i += 50) {
+      for (const item of day2.slice(i, i + 50)) archive.write(item);
+      await archive.flush();
+    }
+    assert.equal(await segments(path, "20240501"), 1);
+    assert.ok(await segments(path, "20240502") > 1, "the day being written is left alone");
+    for (const query of searches) {
+      const got = (await collect(archive.query(query))).map(({ message }) => String(message.n));
+      assert.deepEqual(got, expected(items, query), JSON.stringify(query));
+    }
+  });
+});
+
+/** The segments of a day's search index. */
+async function segments(path: string, day: string): Promise<number> {
+  const { DatabaseSync } = await import("node:sqlite");
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    return (db.prepare(`SELECT count(DISTINCT segid) AS n FROM f_${day}_idx`).get() as {
+      n: number;
+    }).n;
+  } finally {
+    db.close();
+  }
+}

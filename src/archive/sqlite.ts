@@ -83,7 +83,19 @@ interface Day {
   gifts: ChunkedInsert;
   /** The open block of each room. */
   blocks: Map<number, OpenBlock>;
+  /** One step of merging its search index into one segment. */
+  merge: StatementSync;
+  /** Whether its search index was merged into one segment, once the writer moved past it. */
+  merged: boolean;
 }
+
+/**
+ * Pages of search index written by one step of merging a past day's index,
+ * at the start of each commit, so that a commit never waits long: on this
+ * machine, under load, a step of 50 took 12 ms on average and 32 at most;
+ * one of 200 took up to 600 ms.
+ */
+const MERGE_PAGES = 50;
 
 /** Options of {@linkcode SqliteStore.open}. */
 export interface SqliteOptions {
@@ -103,6 +115,7 @@ export class SqliteStore implements Store {
   readonly #typeCode: StatementSync | undefined;
   readonly #addType: StatementSync | undefined;
   readonly #addStatus: StatementSync | undefined;
+  readonly #totalChanges: StatementSync | undefined;
   #closed = false;
 
   private constructor(db: DatabaseSync, path: string, reader: SqliteReader, readOnly: boolean) {
@@ -115,6 +128,7 @@ export class SqliteStore implements Store {
       this.#addStatus = db.prepare(
         "INSERT INTO statuses (room, t, status, detail) VALUES (?, ?, ?, ?)",
       );
+      this.#totalChanges = db.prepare("SELECT total_changes() AS n");
     }
   }
 
@@ -157,6 +171,7 @@ export class SqliteStore implements Store {
     const db = this.#db;
     try {
       db.exec("BEGIN IMMEDIATE");
+      this.#mergeStep();
       const stored = new Array<boolean>(rows.length).fill(false);
       const dirty = new Map<OpenBlock, Day>();
       const rollups = new Map<Day, Rollup>();
@@ -270,6 +285,29 @@ export class SqliteStore implements Store {
     day.terms.run(terms);
   }
 
+  /**
+   * One bounded step of merging the search index of a day this writer has
+   * moved past (it wrote a later one) into one segment. A day's index grows
+   * by a segment per commit, merged 8 at a time, so a finished day keeps
+   * dozens; each lookup of a term reads every one of them. Merged, a past
+   * day answers a user's or a search's lookup several times faster (about
+   * 70 against 15 µs a day in one measurement), and takes less room.
+   * Messages that come late for a merged day add small segments again.
+   */
+  #mergeStep(): void {
+    let latest = -Infinity;
+    for (const day of this.#days.values()) latest = Math.max(latest, day.day);
+    for (const day of this.#days.values()) {
+      if (day.merged || day.day >= latest) continue;
+      const changes = () => (this.#totalChanges!.get() as { n: number }).n;
+      const before = changes();
+      day.merge.run();
+      // SQLite's rule: a step that changed fewer than 2 rows found nothing left to merge.
+      day.merged = changes() - before < 2;
+      return;
+    }
+  }
+
   /** The code of a type name, added to `types` the first time. */
   #type(name: string): number {
     let code = this.#types.get(name);
@@ -331,6 +369,10 @@ export class SqliteStore implements Store {
           items = items + excluded.items, value = value + excluded.value`,
       ),
       blocks: new Map(),
+      merge: db.prepare(
+        `INSERT INTO f_${suffix} (f_${suffix}, rank) VALUES ('merge', -${MERGE_PAGES})`,
+      ),
+      merged: false,
     };
     this.#days.set(dayNumber, day);
     return day;
