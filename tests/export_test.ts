@@ -2,7 +2,7 @@
 /** The archive's exports, as pure functions: every format, gaps, escaping, the lane rule. */
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
 import { exportAss } from "../src/archive/export/ass.ts";
-import { collectExport } from "../src/archive/export/common.ts";
+import { CHAT_TYPES, chatOf, collectExport } from "../src/archive/export/common.ts";
 import { CSV_COLUMNS, exportCsv } from "../src/archive/export/csv.ts";
 import { exportJsonl } from "../src/archive/export/jsonl.ts";
 import {
@@ -12,14 +12,14 @@ import {
   type Stage,
   textWidth,
 } from "../src/archive/export/lanes.ts";
-import { EXPORT_FORMATS, exportAs } from "../src/archive/export/mod.ts";
+import { EXPORT_FORMATS, exportAs, exportTypes } from "../src/archive/export/mod.ts";
 import { MIN_NOTICE_MS, NoticeBoard } from "../src/archive/export/notices.ts";
 import { exportSrt } from "../src/archive/export/srt.ts";
 import { exportXml } from "../src/archive/export/xml.ts";
 import { GapTracker, type TimedItem } from "../src/archive/timed.ts";
 import { parseMessage } from "../src/protocol/messages.ts";
 import { encodeStt } from "../src/protocol/stt.ts";
-import { GiftCatalog, giftOf } from "../src/protocol/gifts.ts";
+import { GIFT_TYPES, GiftCatalog, giftOf } from "../src/protocol/gifts.ts";
 import { CAPTURE_ROOM, chat, exportItems, HOSTILE_TEXTS, isChatItem } from "./export_data.ts";
 import { randomInt, seededRandom } from "./fixtures.ts";
 import { test } from "./harness.ts";
@@ -217,6 +217,29 @@ test("export: an async source gives the same text as an array", async () => {
     const fromArray = await collectExport(exportAs(format, items));
     const fromGenerator = await collectExport(exportAs(format, slowly()));
     strictEqual(fromGenerator.text, fromArray.text, format);
+  }
+});
+
+test("export: the types a format names are all it writes: from those alone, the same file", async () => {
+  const items = await exportItems();
+  const start = items[0]!.t;
+  for (const format of EXPORT_FORMATS) {
+    const types = exportTypes(format);
+    const only = types === undefined
+      ? items
+      : items.filter((item) => !("message" in item) || types.includes(item.message.type));
+    const whole = await collectExport(exportAs(format, items, { start }));
+    const narrowed = await collectExport(exportAs(format, only, { start }));
+    strictEqual(narrowed.text, whole.text, format);
+    strictEqual(narrowed.summary.written, whole.summary.written, format);
+    if (format !== "jsonl" && format !== "csv") ok(only.length < items.length / 2, format);
+  }
+  // Beyond the formats: no other type has a chat or a gift.
+  for (const item of items) {
+    if (!("message" in item)) continue;
+    const { message } = item;
+    if (!CHAT_TYPES.has(message.type)) strictEqual(chatOf(message), undefined, message.type);
+    if (!GIFT_TYPES.has(message.type)) strictEqual(giftOf(message), undefined, message.type);
   }
 });
 

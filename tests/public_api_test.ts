@@ -113,6 +113,7 @@ test("public API: @x/douyu/archive exports exactly the curated values", async ()
     "exportCsv",
     "exportJsonl",
     "exportSrt",
+    "exportTypes",
     "exportXml",
     "isStatus",
     "openArchive",

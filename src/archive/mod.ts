@@ -76,6 +76,7 @@ export {
   type ExportSource,
   exportSrt,
   type ExportSummary,
+  exportTypes,
   exportXml,
   type SrtOptions,
 } from "./export/mod.ts";

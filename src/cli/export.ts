@@ -8,7 +8,7 @@
  * @module
  */
 
-import { EXPORT_FORMATS, exportAs, type ExportFormat } from "../archive/export/mod.ts";
+import { EXPORT_FORMATS, exportAs, type ExportFormat, exportTypes } from "../archive/export/mod.ts";
 import type { ArchiveQuery } from "../archive/store.ts";
 import { sanitizeForTerminal } from "../base/sanitize.ts";
 import { openForWriting } from "./files.ts";
@@ -90,10 +90,22 @@ export function exportCommand(args: string[], io: CliIO): Promise<number> {
     if (!(EXPORT_FORMATS as readonly string[]).includes(format)) {
       throw invalid("format", format, EXPORT_FORMATS.join(", "));
     }
-    const query: ArchiveQuery = { room, since: time("since"), until: time("until") };
-    const start = time("start");
+    const range: ArchiveQuery = { room, since: time("since"), until: time("until") };
+    // Only the types the format writes are read: a subtitle file of a day of a busy room
+    // reads its chats, not its entries and gifts.
+    const types = exportTypes(format as ExportFormat);
+    const query: ArchiveQuery = types === undefined ? range : { ...range, types };
+    let start = time("start");
 
     const archive = await openForReading(target);
+    if (start === undefined && types !== undefined) {
+      try {
+        start = await firstTime(archive, range);
+      } catch (error) {
+        await archive.close();
+        throw error;
+      }
+    }
     const out = values.out === undefined ? undefined : await openForWriting(values.out, "export");
     const write = out === undefined ? (text: string) => io.stdout(text) : out.write;
     const { stop, unlink } = stopController(io);
@@ -139,4 +151,17 @@ export function exportCommand(args: string[], io: CliIO): Promise<number> {
     if (stop.signal.reason === INTERRUPTED) return interruptCode(io);
     return OK;
   });
+}
+
+/**
+ * The time of the first message (of any type) or status change in a range:
+ * time zero when the export reads only some types, as it is when it reads
+ * them all.
+ */
+async function firstTime(
+  archive: Awaited<ReturnType<typeof openForReading>>,
+  range: ArchiveQuery,
+): Promise<number | undefined> {
+  for await (const item of archive.items(range)) return item.t;
+  return undefined;
 }

@@ -196,6 +196,20 @@ export interface GiftDetails {
 }
 
 /**
+ * The message types {@linkcode giftOf} finds a gift or a super chat in:
+ * every other type has none. A reader that wants only gifts can ask its
+ * source for these types alone.
+ *
+ * @example
+ * ```ts
+ * import { GIFT_TYPES } from "./gifts.ts";
+ *
+ * console.log(GIFT_TYPES.has("dgb"), GIFT_TYPES.has("chatmsg")); // true false
+ * ```
+ */
+export const GIFT_TYPES: ReadonlySet<string> = new Set(["dgb", "gdp", "spbc", "comm_chatmsg"]);
+
+/**
  * The gift in a message: its name, count, unit price, total value and icon.
  * Works on `dgb` (gifts), `gdp` (gifts with a name), `spbc` (big-gift
  * broadcasts, often of another room) and paid super chats (`comm_chatmsg`,

@@ -219,6 +219,19 @@ export async function collectExport(
 }
 
 /**
+ * The message types {@linkcode chatOf} finds a chat in: every other type
+ * has none.
+ *
+ * @example
+ * ```ts
+ * import { CHAT_TYPES } from "./common.ts";
+ *
+ * console.log([...CHAT_TYPES]); // [ "chatmsg", "comm_chatmsg" ]
+ * ```
+ */
+export const CHAT_TYPES: ReadonlySet<string> = new Set(["chatmsg", "comm_chatmsg"]);
+
+/**
  * The chat of a message: a `chatmsg`, or a paid super chat (with its price
  * in yuan). `undefined` for anything else.
  *

@@ -7,7 +7,8 @@
  */
 
 import { type AssOptions, exportAss } from "./ass.ts";
-import type { ExportOptions, ExportSource, ExportSummary } from "./common.ts";
+import { CHAT_TYPES, type ExportOptions, type ExportSource, type ExportSummary } from "./common.ts";
+import { GIFT_TYPES } from "../../protocol/gifts.ts";
 import { exportCsv } from "./csv.ts";
 import { exportJsonl } from "./jsonl.ts";
 import { exportSrt, type SrtOptions } from "./srt.ts";
@@ -15,6 +16,7 @@ import { exportXml } from "./xml.ts";
 
 export { type AssOptions, exportAss } from "./ass.ts";
 export {
+  CHAT_TYPES,
   collectExport,
   type ExportOptions,
   type ExportSource,
@@ -40,6 +42,32 @@ export const EXPORT_FORMATS = ["jsonl", "csv", "xml", "ass", "srt"] as const;
  * ```
  */
 export type ExportFormat = typeof EXPORT_FORMATS[number];
+
+/**
+ * The message types a format writes, or `undefined` when it writes every
+ * type: a source may leave the others out and the file comes out the same
+ * (`douyu export` asks the archive for these alone). Every format needs
+ * the status changes (they mark the gaps), whatever the types.
+ *
+ * @example
+ * ```ts
+ * import { exportTypes } from "./mod.ts";
+ *
+ * console.log(exportTypes("srt"), exportTypes("csv")); // [ "chatmsg", "comm_chatmsg" ] undefined
+ * ```
+ */
+export function exportTypes(format: ExportFormat): readonly string[] | undefined {
+  switch (format) {
+    case "ass":
+    case "srt":
+      return [...CHAT_TYPES];
+    case "xml":
+      return [...new Set([...CHAT_TYPES, ...GIFT_TYPES])];
+    case "jsonl":
+    case "csv":
+      return undefined;
+  }
+}
 
 /**
  * Options of {@linkcode exportAs}: the time zero, and the options of the
