@@ -15,15 +15,21 @@ const ROOM = 9999;
 const T0 = Date.UTC(2024, 4, 1, 20);
 const WORDS = ["主播", "好", "6", "666", "gg", "哈哈", "来了", "牛"];
 
-/** Messages of two days in one room (and a few in another), many in the same millisecond. */
+/** When the second day's messages begin. */
+const DAY2 = T0 + 5 * 3_600_000;
+
+/**
+ * Messages of two days in one room (and a few in another), many in the
+ * same millisecond: bursts of 40, and one of 300 (more than a first page).
+ */
 function messages(): TimedMessage[] {
   const random = seededRandom(7);
   const items: TimedMessage[] = [];
   let t = T0;
-  for (let n = 0; n < 6000; n++) {
-    // Time goes on by 0 to 2 ms, with bursts of 40 at one millisecond, and a jump to day 2.
-    if (n === 3000) t = T0 + 5 * 3_600_000;
-    else if (n % 500 >= 40) t += Math.floor(random() * 3);
+  for (let n = 0; n < 12_000; n++) {
+    // Time goes on by 0 to 2 ms, with bursts at one millisecond, and a jump to day 2.
+    if (n === 8000) t = DAY2;
+    else if (n % 500 >= 40 && !(n >= 1000 && n < 1300)) t += Math.floor(random() * 3);
     const uid = 1 + Math.floor(random() * 30);
     const name = uid % 7 === 0 && n % 2 === 0 ? `renamed${uid}` : `u${uid}`;
     const room = n % 11 === 10 ? ROOM + 1 : ROOM;
@@ -75,7 +81,8 @@ function queries(): ArchiveQuery[] {
     {},
     { since: mid },
     { until: mid },
-    { since: T0 + 100, until: T0 + 5 * 3_600_000 + 300 },
+    { since: T0 + 100, until: DAY2 + 300 },
+    { until: DAY2 },
     { types: ["uenter"] },
     { types: ["chatmsg", "dgb"], since: mid },
     { user: { uid: 7 } },
@@ -85,6 +92,7 @@ function queries(): ArchiveQuery[] {
     { user: { uid: 3 }, types: ["chatmsg"] },
     { search: "主播" },
     { search: "6" },
+    { search: "666" },
     { search: "gg", until: mid },
     { search: "哈", user: { uid: 5 } },
   ];
@@ -106,16 +114,22 @@ test("archive read: every way of reading gives a plain filter's rows, in order, 
       const want = expected(items, query);
       assert.deepEqual(got, want, JSON.stringify(query));
     }
-    // Enough rows that some ways needed several pages.
+    // Enough rows that each way needed several pages: newest first through the time index
+    // within one day (more than 4096), and through the search index past its first page
+    // (candidates the check refuses: texts with "66" but not "666").
+    assert.ok(expected(items, { room: ROOM, until: DAY2 }).length > 5000);
     assert.ok(expected(items, { room: ROOM, search: "6" }).length > 1000);
-    assert.ok(expected(items, { room: ROOM, user: { uid: 7 } }).length > 100);
+    const hits = new Set(expected(items, { room: ROOM, search: "666" }));
+    const newest = expected(items, { room: ROOM, search: "66", since: DAY2 }).slice(-100);
+    assert.ok(newest.some((n) => !hits.has(n)), "the check refuses some of a first page of 100");
+    assert.ok(hits.size > 100);
   });
 });
 
 test("archive read: once the writer moves past a day, its search index is merged into one segment, a step per commit", async () => {
   const items = messages();
-  const day1 = items.filter(({ t }) => t < T0 + 5 * 3_600_000);
-  const day2 = items.filter(({ t }) => t >= T0 + 5 * 3_600_000);
+  const day1 = items.filter(({ t }) => t < DAY2);
+  const day2 = items.filter(({ t }) => t >= DAY2);
   const searches: ArchiveQuery[] = [
     { room: ROOM, search: "主播" },
     { room: ROOM, search: "6", limit: 300 },
@@ -135,7 +149,8 @@ test("archive read: once the writer moves past a day, its search index is merged
       await archive.flush();
     }
     assert.equal(await segments(path, "20240501"), 1);
-    assert.ok(await segments(path, "20240502") > 1, "the day being written is left alone");
+    const current = await segments(path, "20240502");
+    assert.ok(current >= 5, `the day being written is left alone: ${current} segments`);
     for (const query of searches) {
       const got = (await collect(archive.query(query))).map(({ message }) => String(message.n));
       assert.deepEqual(got, expected(items, query), JSON.stringify(query));

@@ -8,9 +8,9 @@
  * | a user (id or name), a search, or both | the search index (`f_…`): the user's term, the search's pairs | the user, the search |
  * | neither | the `(room, t)` index | — |
  *
- * Both read pages in time order (ids follow arrival times), each page
- * starting after the last row read: a page costs one index seek, whatever
- * came before it.
+ * Both read pages in time order (the search index in the order of ids,
+ * which follow time: `sqlite.ts`), each page starting after the last row
+ * read: a page costs one index seek, whatever came before it.
  *
  * @module
  */
@@ -155,23 +155,31 @@ export function dayPages(plan: Plan, day: number, suffix: string, newest: boolea
   const after = newest ? "<" : ">";
   const types = plan.types === undefined ? "" : ` AND m.type IN (${plan.types.join(", ")})`;
   if (plan.match === undefined) {
-    // (since, -1) is before the first row and (until, -1) after the last: ids are never negative.
+    // The page's start is the range's other bound: (since, -1) is before the first row and
+    // (until, -1) after the last (ids are never negative). A second bound on the same side
+    // (m.t >= since beside it) could make the index seek to it and scan every page again.
     return {
-      sql: `SELECT ${COLUMNS} FROM m_${suffix} AS m WHERE m.room = ? AND m.t >= ? AND m.t < ?` +
-        `${types} AND (m.t, m.id) ${after} (?, ?) ORDER BY m.t ${order}, m.id ${order} LIMIT ?`,
-      values: [plan.room, plan.since, plan.until],
+      sql: `SELECT ${COLUMNS} FROM m_${suffix} AS m WHERE m.room = ?` +
+        ` AND m.t ${newest ? ">=" : "<"} ?${types} AND (m.t, m.id) ${after} (?, ?)` +
+        ` ORDER BY m.t ${order}, m.id ${order} LIMIT ?`,
+      values: [plan.room, newest ? plan.since : plan.until],
       byTime: true,
       start: { t: newest ? plan.until : plan.since, id: -1 },
     };
   }
   // An id is never below 16 × its time in the day: a lower bound of the index's range.
-  // CROSS JOIN keeps the search index outside: never a walk of the room's rows probing it.
+  // FTS5 narrows by rowid only with INTEGER values (node:sqlite binds numbers as REAL: hence
+  // the CASTs), and by one bound on each side. CROSS JOIN keeps the search index outside:
+  // never a walk of the room's rows probing it.
   const lowest = Math.max(0, (plan.since - day * DAY_MS) * ID_SCALE);
   return {
     sql: `SELECT ${COLUMNS} FROM f_${suffix} AS f CROSS JOIN m_${suffix} AS m ON m.id = f.rowid` +
-      ` WHERE f_${suffix} MATCH ? AND f.rowid >= ? AND m.room = ? AND m.t >= ? AND m.t < ?` +
-      `${types} AND f.rowid ${after} ? ORDER BY f.rowid ${order} LIMIT ?`,
-    values: [plan.match, lowest, plan.room, plan.since, plan.until],
+      ` WHERE f_${suffix} MATCH ?${newest ? " AND f.rowid >= CAST(? AS INTEGER)" : ""}` +
+      ` AND m.room = ? AND m.t >= ? AND m.t < ?${types}` +
+      ` AND f.rowid ${after} CAST(? AS INTEGER) ORDER BY f.rowid ${order} LIMIT ?`,
+    values: newest
+      ? [plan.match, lowest, plan.room, plan.since, plan.until]
+      : [plan.match, plan.room, plan.since, plan.until],
     byTime: false,
     start: { t: 0, id: newest ? Number.MAX_SAFE_INTEGER : lowest - 1 },
   };

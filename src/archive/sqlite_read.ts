@@ -40,9 +40,13 @@ import {
 
 /** Blocks kept inflated during one query. */
 const BLOCK_CACHE = 16;
-/** Rows of a day's first page, unless a limit asks for fewer; each next page takes four times as many. */
+/**
+ * Rows of a day's first page when no limit sizes it, and of each page the
+ * search index's cursor hands out; each next page of the time index takes
+ * four times as many, up to {@linkcode PAGE_MOST}.
+ */
 const PAGE_FIRST = 256;
-/** The most rows of one page. */
+/** The most rows of one page (a limit above it is read in several). */
 const PAGE_MOST = 4096;
 /** The fewest rows of a first page whose rows are checked (some may not match). */
 const PAGE_CHECKED = 64;
