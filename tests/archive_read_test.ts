@@ -5,6 +5,8 @@
  * and days.
  */
 import assert from "node:assert/strict";
+import { Archive } from "../src/archive/archive.ts";
+import { dayOf } from "../src/archive/days.ts";
 import type { ArchiveQuery } from "../src/archive/store.ts";
 import type { TimedMessage } from "../src/archive/timed.ts";
 import { seededRandom } from "./fixtures.ts";
@@ -170,3 +172,27 @@ async function segments(path: string, day: string): Promise<number> {
     db.close();
   }
 }
+
+test("archive read: a past day that another writer's retention dropped is not merged, and writing goes on", async () => {
+  const items = messages();
+  const day1 = items.filter(({ t }) => t < DAY2);
+  const day2 = items.filter(({ t }) => t >= DAY2);
+  await withArchive(async (archive, path) => {
+    for (let i = 0; i < day1.length; i += 1000) {
+      for (const item of day1.slice(i, i + 1000)) archive.write(item);
+      await archive.flush();
+    }
+    // Another writer of the same file keeps one day, a day later: day 1's tables go.
+    const other = await Archive.open(path);
+    assert.deepEqual(await other.retain(1, DAY2 + 86_400_000), [dayOf(T0)]);
+    await other.close();
+    for (let i = 0; i < day2.length; i += 1000) {
+      for (const item of day2.slice(i, i + 1000)) archive.write(item);
+      await archive.flush();
+    }
+    assert.equal(archive.counters.stored, items.length);
+    const query: ArchiveQuery = { room: ROOM, search: "6" };
+    const got = (await collect(archive.query(query))).map(({ message }) => String(message.n));
+    assert.deepEqual(got, expected(day2, query));
+  });
+});
