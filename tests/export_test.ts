@@ -201,6 +201,8 @@ test("export: time zero is the first item by default; an empty export is a valid
     strictEqual(empty.summary.start, undefined);
   }
   strictEqual((await collectExport(exportXml([]))).text.trimEnd().endsWith("</i>"), true);
+  const emptyRoom = (await collectExport(exportXml([], { room: ROOM }))).text;
+  ok(emptyRoom.includes(`<douyu room="${ROOM}" />`), emptyRoom);
   strictEqual((await collectExport(exportCsv([]))).text, CSV_COLUMNS.join(",") + "\r\n");
   ok((await collectExport(exportAss([]))).text.includes("[Events]"));
 });
@@ -222,6 +224,13 @@ test("export: an async source gives the same text as an array", async () => {
 
 test("export: the types a format names are all it writes: from those alone, the same file", async () => {
   const items = await exportItems();
+  // A gift of a kind the capture lacks.
+  const last = items[items.length - 1]!;
+  items.push({
+    t: last.t + 10,
+    room: last.room,
+    message: parseMessage("type@=gdp/uid@=5/nn@=Bob/gfid@=824/gfcnt@=3/"),
+  });
   const start = items[0]!.t;
   for (const format of EXPORT_FORMATS) {
     const types = exportTypes(format);

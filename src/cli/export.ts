@@ -11,7 +11,7 @@
 import { EXPORT_FORMATS, exportAs, type ExportFormat, exportTypes } from "../archive/export/mod.ts";
 import type { ArchiveQuery } from "../archive/store.ts";
 import { sanitizeForTerminal } from "../base/sanitize.ts";
-import { openForWriting } from "./files.ts";
+import { openForWriting, type WritableFile } from "./files.ts";
 import {
   type CliIO,
   interruptCode,
@@ -98,20 +98,14 @@ export function exportCommand(args: string[], io: CliIO): Promise<number> {
     let start = time("start");
 
     const archive = await openForReading(target);
-    if (start === undefined && types !== undefined) {
-      try {
-        start = await firstTime(archive, range);
-      } catch (error) {
-        await archive.close();
-        throw error;
-      }
-    }
-    const out = values.out === undefined ? undefined : await openForWriting(values.out, "export");
-    const write = out === undefined ? (text: string) => io.stdout(text) : out.write;
+    let out: WritableFile | undefined;
     const { stop, unlink } = stopController(io);
     let items = 0;
     let shownAt = 0;
     try {
+      if (start === undefined && types !== undefined) start = await firstTime(archive, range);
+      out = values.out === undefined ? undefined : await openForWriting(values.out, "export");
+      const write = out === undefined ? (text: string) => io.stdout(text) : out.write;
       const counted = async function* () {
         for await (const item of archive.items(query)) {
           if (stop.signal.aborted) return;
@@ -126,7 +120,7 @@ export function exportCommand(args: string[], io: CliIO): Promise<number> {
       const chunks = exportAs(
         format as ExportFormat,
         counted(),
-        start === undefined ? {} : { start },
+        start === undefined ? { room } : { start, room },
       );
       let next = await chunks.next();
       while (!next.done) {
@@ -138,7 +132,8 @@ export function exportCommand(args: string[], io: CliIO): Promise<number> {
       const where = values.out === undefined ? "" : ` to ${sanitizeForTerminal(values.out)}`;
       await say(
         io,
-        `${summary.written} entries written${where} (${summary.items} messages and status changes` +
+        `${summary.written} entries written${where} (${summary.items} messages and status ` +
+          "changes read" +
           (summary.gaps > 0 ? `, ${summary.gaps} gaps marked` : "") +
           (summary.hidden > 0 ? `, ${summary.hidden} chats without room on screen` : "") +
           ")",

@@ -50,6 +50,11 @@ export interface ExportOptions {
    * (and counted). Default: the first item's time.
    */
   start?: number | Date;
+  /**
+   * The room exported, for a header that names it (XML's) when no item
+   * tells it: an export with nothing in it still says which room it is.
+   */
+  room?: number;
 }
 
 /**

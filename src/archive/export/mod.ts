@@ -45,9 +45,10 @@ export type ExportFormat = typeof EXPORT_FORMATS[number];
 
 /**
  * The message types a format writes, or `undefined` when it writes every
- * type: a source may leave the others out and the file comes out the same
- * (`douyu export` asks the archive for these alone). Every format needs
- * the status changes (they mark the gaps), whatever the types.
+ * type: a source may leave the others out, and with the same `start` the
+ * file comes out the same (`douyu export` asks the archive for these
+ * alone). Every format needs the status changes (they mark the gaps),
+ * whatever the types.
  *
  * @example
  * ```ts

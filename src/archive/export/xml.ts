@@ -70,7 +70,7 @@ export function exportXml(
     let chats = 0;
     return {
       begin(start, first) {
-        const room = first?.room;
+        const room = first?.room ?? options.room;
         const zero = start === undefined ? "" : new Date(start).toISOString();
         return [
           '<?xml version="1.0" encoding="UTF-8"?>',
