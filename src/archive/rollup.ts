@@ -23,15 +23,8 @@
  * @module
  */
 
+import { GIFT_TYPES } from "../protocol/gifts.ts";
 import type { MessageRow } from "./rows.ts";
-
-/** Types whose rows carry a gift (or a super chat) and count as gifts. */
-export const GIFT_TYPES: ReadonlySet<string> = new Set([
-  "dgb",
-  "gdp",
-  "spbc",
-  "comm_chatmsg",
-]);
 
 /**
  * Types whose value is the room's revenue: gifts given in the room and paid
