@@ -144,11 +144,7 @@ export class SqliteReader {
     const minuteTo = Math.ceil(until / MINUTE_MS);
     const [hourFrom, hourTo] = wholeHours(since, until);
     const edges = edgeRanges(since, until);
-    const codes = new Map<string, number>();
-    for (const row of this.#iterate("SELECT code, name FROM types", [])) {
-      const { code, name } = row as { code: number; name: string };
-      codes.set(name, code);
-    }
+    const codes = this.#typeCodes();
     const chat = codes.get("chatmsg") ?? -1;
     const revenue = [...REVENUE_TYPES].map((type) => codes.get(type) ?? -1).join(", ");
     const sums = new RollupSums();
@@ -209,14 +205,18 @@ export class SqliteReader {
   }
 
   #plan(query: ArchiveQuery): Plan | undefined {
+    // The codes matter only to a query by types.
+    return planQuery(query, query.types === undefined ? new Map() : this.#typeCodes());
+  }
+
+  /** The archive's type codes, by name. */
+  #typeCodes(): Map<string, number> {
     const codes = new Map<string, number>();
-    if (query.types !== undefined) {
-      for (const row of this.#iterate("SELECT code, name FROM types", [])) {
-        const { code, name } = row as { code: number; name: string };
-        codes.set(name, code);
-      }
+    for (const row of this.#iterate("SELECT code, name FROM types", [])) {
+      const { code, name } = row as { code: number; name: string };
+      codes.set(name, code);
     }
-    return planQuery(query, codes);
+    return codes;
   }
 
   /**
