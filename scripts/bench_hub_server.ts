@@ -3,8 +3,11 @@
  * client that joins gets the real capture's messages in order, looping, one
  * every `1000 / rate` ms (rate 0: back to back, as fast as the client reads).
  * Each body carries `bench_t@=<ms>/`, the sender's clock when it was written,
- * so the consumer can measure the delay. Prints one JSON line with its URL,
- * then serves until stdin closes.
+ * so the consumer can measure the delay. Back to back, the packets are
+ * encoded once and their stamp is fixed (`bench_t@=1/`, as in `bench_hub.ts`'s
+ * codec baseline): streaming then costs the server little more than its writes, so
+ * on a small machine the client under test, not this mock, takes the cores.
+ * Prints one JSON line with its URL, then serves until stdin closes.
  *
  *   deno run -N -R scripts/bench_hub_server.ts --rate 50
  */
@@ -43,14 +46,15 @@ async function* paced(): AsyncGenerator<string> {
   }
 }
 
-function* backToBack(): Generator<string> {
-  for (let i = 0;; i++) yield stamp(i);
-}
+/** The capture as a recording with no delays: the mock encodes its packets once for every client. */
+const backToBack = bodies.map((body) => ({ t: 0, body: `${body}bench_t@=1/` }));
 
-const server = await MockServer.start({
-  // A negative rate: clients join and get nothing (idle rooms).
-  messages: rate < 0 ? [] : rate === 0 ? backToBack : paced,
-});
+const server = await MockServer.start(
+  rate === 0
+    ? { recording: backToBack, speed: 0, loop: true }
+    // A negative rate: clients join and get nothing (idle rooms).
+    : { messages: rate < 0 ? [] : paced },
+);
 console.log(JSON.stringify({ url: server.url }));
 process.stdin.resume();
 process.stdin.on("end", () => void server.close().then(() => process.exit(0)));
