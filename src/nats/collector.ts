@@ -31,6 +31,8 @@ const CHAT_ID = /^[0-9A-Za-z-]{1,64}$/;
 const STATUS_BUFFER = 1024;
 /** The most messages the pump takes from the hub at once. */
 const PUMP_BATCH = 512;
+/** Size of the buffers messages are encoded into, many to a buffer. */
+const SLAB_BYTES = 256 * 1024;
 /** JetStream failing this long while connected is reported (once). */
 const JETSTREAM_REPORT_MS = 3000;
 
@@ -377,6 +379,8 @@ export class Collector implements AsyncDisposable {
   async #runPump(): Promise<void> {
     const publisher = this.#publisher;
     const encoder = new TextEncoder();
+    let slab = new Uint8Array(SLAB_BYTES);
+    let used = 0;
     /** Subjects by room and type: the same few, built once. */
     const subjects = new Map<number, Map<string, string>>();
     // A batch at a time: one promise per batch, and the NATS client writes it out in one go.
@@ -390,9 +394,18 @@ export class Collector implements AsyncDisposable {
           if (stats.messages++ === 0) stats.first.resolve();
           stats.lastMessageAt = now;
         }
-        // Headers and body encoded once, together; the server's limit counts both.
+        // Headers and body encoded once, together (the server's limit counts both), into a
+        // shared buffer: one allocation per few hundred messages, not one each. A message keeps
+        // its buffer alive until acknowledged, and messages are acknowledged about in order.
         const head = headerBlock(room, now, this.name, chatId(room, message));
-        const bytes = encoder.encode(head + formatJson(message));
+        const text = head + formatJson(message);
+        // UTF-8 takes at most 3 bytes per UTF-16 unit.
+        if (slab.length - used < text.length * 3) {
+          slab = new Uint8Array(Math.max(SLAB_BYTES, text.length * 3));
+          used = 0;
+        }
+        const { written } = encoder.encodeInto(text, slab.subarray(used));
+        const bytes = slab.subarray(used, used += written);
         if (bytes.length > this.#maxMessage) {
           this.#counters.oversized++;
           continue;

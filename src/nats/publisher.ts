@@ -23,6 +23,7 @@ import { sanitizeForTerminal } from "../base/sanitize.ts";
 import { Fifo } from "../base/fifo.ts";
 import { parseJsonObject, STORAGE_ERRORS } from "./records.ts";
 import { type Deferred, deferred, setRepeating, setTimer } from "../base/timers.ts";
+import { CommandBuffer, protocolWriter } from "./wire.ts";
 
 /** Every limit of a publisher is a whole number. */
 const WHOLE: NumberCheck = { integer: true };
@@ -39,7 +40,11 @@ const WHOLE: NumberCheck = { integer: true };
  * ```
  */
 export interface PublisherOptions {
-  /** Publishes awaiting their ack at once. Default 256. */
+  /**
+   * Publishes awaiting their ack at once. Default 1024: a collector flat out
+   * stored the most with 512 to 1024 (`bench:cluster`); 256 left it waiting
+   * for acks, and 2048 or more only held more memory.
+   */
   maxPending?: number;
   /**
    * Messages kept until acknowledged (sent or waiting), at most. Past it
@@ -92,12 +97,18 @@ export interface PublisherCounters {
 /** One message to publish. */
 interface Item {
   subject: string;
+  /** The body; or, from {@linkcode StreamPublisher.offer}, the header block then the body. */
   payload: Uint8Array;
-  headers: MsgHdrs;
+  /** The headers of a published message; `undefined` for an offered one (they are in `payload`). */
+  headers: MsgHdrs | undefined;
+  /** Of an offered message: the length of the header block that starts `payload`. */
+  headerBytes: number;
   msgId: string | undefined;
   /** Its bytes, headers included. */
   size: number;
   attempts: number;
+  /** When it was last sent (ms since the epoch). */
+  sentAt: number;
 }
 
 /**
@@ -132,7 +143,11 @@ const RETRY_MAX_MS = 2000;
  */
 export class StreamPublisher {
   readonly #connection: NatsConnection;
+  /** Offered messages go out through it, a batch to a command, when the client allows. */
+  readonly #commands: CommandBuffer | undefined;
   readonly #maxPending: number;
+  /** Publishes in flight at or under which acks make the publisher send again. */
+  readonly #refillAt: number;
   readonly #maxBuffered: number;
   readonly #maxBytes: number;
   readonly #ackTimeout: number;
@@ -141,7 +156,7 @@ export class StreamPublisher {
   #retries: Item[] = [];
   readonly #lifetime = new AbortController();
   /** Publishes awaiting their ack, by the id in their reply subject, oldest first. */
-  readonly #inFlight = new Map<string, { item: Item; sentAt: number }>();
+  readonly #inFlight = new Map<string, Item>();
   #nextId = 0;
   readonly #inbox = createInbox();
   #acks: Subscription | undefined;
@@ -170,7 +185,10 @@ export class StreamPublisher {
    */
   constructor(connection: NatsConnection, options: PublisherOptions = {}) {
     this.#connection = connection;
-    this.#maxPending = positive(options.maxPending ?? 256, "maxPending", WHOLE);
+    const writer = protocolWriter(connection);
+    this.#commands = writer === undefined ? undefined : new CommandBuffer(writer);
+    this.#maxPending = positive(options.maxPending ?? 1024, "maxPending", WHOLE);
+    this.#refillAt = this.#maxPending - Math.max(1, Math.floor(this.#maxPending / 4));
     this.#maxBuffered = positive(options.maxBuffered ?? 10_000, "maxBuffered", WHOLE);
     this.#maxBytes = positive(
       options.maxBufferedBytes ?? 32 * 1024 * 1024,
@@ -241,7 +259,16 @@ export class StreamPublisher {
       }
     }
     if (this.#closed) return;
-    this.#add({ subject, payload, headers, msgId, size: payload.length, attempts: 0 });
+    this.#add({
+      subject,
+      payload,
+      headers,
+      headerBytes: 0,
+      msgId,
+      size: payload.length,
+      attempts: 0,
+      sentAt: 0,
+    });
   }
 
   /**
@@ -261,11 +288,13 @@ export class StreamPublisher {
     if (this.#closed || this.full) return false;
     this.#add({
       subject,
-      payload: message.subarray(headerBytes),
-      headers: encodedHeaders(message.subarray(0, headerBytes)),
+      payload: message,
+      headers: undefined,
+      headerBytes,
       msgId: undefined,
       size: message.length,
       attempts: 0,
+      sentAt: 0,
     });
     return true;
   }
@@ -339,7 +368,7 @@ export class StreamPublisher {
         this.#connected = false;
         // Their acks cannot come on the next connection (and the client drops what it had not
         // written yet): send them again as soon as it is up, not an ack timeout later.
-        for (const { item } of this.#inFlight.values()) this.#retries.push(item);
+        for (const item of this.#inFlight.values()) this.#retries.push(item);
         this.#counters.retries += this.#inFlight.size;
         this.#inFlight.clear();
       } else if (event.type === "reconnect") {
@@ -365,8 +394,9 @@ export class StreamPublisher {
       }
       const item = this.#retries.shift() ?? this.#queue.shift();
       if (item === undefined) break;
-      this.#send(item);
+      this.#send(item, now);
     }
+    this.#commands?.flush();
   }
 
   #scheduleRetry(delay: number): void {
@@ -383,16 +413,35 @@ export class StreamPublisher {
    * and are matched by id, timeouts are found by one sweep (`#expire`), so a
    * publish costs no request object or timer of its own.
    */
-  #send(item: Item): void {
+  #send(item: Item, now: number): void {
     const id = (this.#nextId++).toString(36);
+    const reply = `${this.#inbox}.${id}`;
     item.attempts++;
-    if (item.msgId !== undefined) item.headers.set("Nats-Msg-Id", item.msgId);
-    this.#inFlight.set(id, { item, sentAt: Date.now() });
+    item.sentAt = now;
+    this.#inFlight.set(id, item);
+    const { headers, payload } = item;
+    if (headers === undefined && this.#commands !== undefined) {
+      // The client's publish() would refuse these; its protocol writer does not check.
+      const connection = this.#connection;
+      if (connection.isClosed() || connection.isDraining()) {
+        this.#inFlight.delete(id);
+        this.#failed(item);
+        return;
+      }
+      if (payload.length > (connection.info?.max_payload ?? Infinity)) {
+        this.#inFlight.delete(id);
+        this.#reject(item);
+        return;
+      }
+      if (this.#commands.hpub(item.subject, reply, payload, item.headerBytes)) return;
+    }
+    if (headers !== undefined && item.msgId !== undefined) headers.set("Nats-Msg-Id", item.msgId);
     try {
-      this.#connection.publish(item.subject, item.payload, {
-        reply: `${this.#inbox}.${id}`,
-        headers: item.headers,
-      });
+      this.#connection.publish(
+        item.subject,
+        headers === undefined ? payload.subarray(item.headerBytes) : payload,
+        { reply, headers: headers ?? encodedHeaders(payload.subarray(0, item.headerBytes)) },
+      );
     } catch (error) {
       this.#inFlight.delete(id);
       // Larger than the server's max_payload: it never will fit. Anything else may pass later.
@@ -404,8 +453,8 @@ export class StreamPublisher {
   /** An ack, an error from the stream, or "no responders" (JetStream unavailable). */
   #onAck(msg: Msg): void {
     const id = msg.subject.slice(this.#inbox.length + 1);
-    const entry = this.#inFlight.get(id);
-    if (entry === undefined || this.#closed) return;
+    const item = this.#inFlight.get(id);
+    if (item === undefined || this.#closed) return;
     this.#inFlight.delete(id);
     const ack = msg.headers?.hasError
       ? { error: { code: msg.headers.code, errCode: 0, description: "JetStream is not available" } }
@@ -413,14 +462,14 @@ export class StreamPublisher {
     if (ack === undefined || "error" in ack) {
       const error = ack?.error;
       if (error !== undefined && NEVER_STORED.has(error.errCode)) {
-        this.#reject(entry.item);
-        this.#pump();
+        this.#reject(item);
+        this.#refill();
         return;
       }
       if (error !== undefined && error.code === 503 || STORAGE_ERRORS.has(error?.errCode ?? 0)) {
         this.#health("failing", error!.description);
       }
-      this.#failed(entry.item);
+      this.#failed(item);
       return;
     }
     this.#lastAckAt = Date.now();
@@ -428,8 +477,18 @@ export class StreamPublisher {
     this.#retryDelay = RETRY_MIN_MS;
     this.#counters.published++;
     if (ack.duplicate) this.#counters.duplicates++;
-    this.#release(entry.item);
-    this.#pump();
+    this.#release(item);
+    this.#refill();
+  }
+
+  /**
+   * After an ack: sends more once a quarter of the window has come back, not
+   * one message per ack. Acks arrive a few at a time, and each refill is
+   * written out as one socket write: batches of a quarter window keep those
+   * writes few and large.
+   */
+  #refill(): void {
+    if (this.#inFlight.size <= this.#refillAt) this.#pump();
   }
 
   /** Publishes unacknowledged for `ackTimeout` are sent again. */
@@ -442,10 +501,10 @@ export class StreamPublisher {
       }
     }
     // Oldest first (a Map keeps insertion order): stop at the first still in time.
-    for (const [id, entry] of this.#inFlight) {
-      if (entry.sentAt > limit) break;
+    for (const [id, item] of this.#inFlight) {
+      if (item.sentAt > limit) break;
       this.#inFlight.delete(id);
-      this.#failed(entry.item);
+      this.#failed(item);
     }
   }
 
@@ -453,6 +512,10 @@ export class StreamPublisher {
   #failed(item: Item): void {
     if (this.#closed) return;
     this.#counters.retries++;
+    // An offered message may share its buffer with many others (the collector encodes into
+    // large shared buffers). Those others go in order; a retried one could keep its whole
+    // buffer alive long after: it gets bytes of its own.
+    if (item.attempts === 1) item.payload = item.payload.slice();
     this.#retries.push(item);
     this.#retryAt = Date.now() + this.#retryDelay;
     this.#retryDelay = Math.min(this.#retryDelay * 2, RETRY_MAX_MS);
