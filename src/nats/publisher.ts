@@ -43,7 +43,7 @@ export interface PublisherOptions {
   /**
    * Publishes awaiting their ack at once. Default 1024: a collector flat out
    * stored the most with 512 to 1024 (`bench:cluster`); 256 left it waiting
-   * for acks, and 2048 or more only held more memory.
+   * for acks, and 2048 or more stored no more.
    */
   maxPending?: number;
   /**
