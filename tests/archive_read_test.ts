@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { Archive } from "../src/archive/archive.ts";
-import { dayOf } from "../src/archive/days.ts";
+import { dayName, dayOf } from "../src/archive/days.ts";
 import type { ArchiveQuery } from "../src/archive/store.ts";
 import type { TimedMessage } from "../src/archive/timed.ts";
 import { seededRandom } from "./fixtures.ts";
@@ -194,5 +194,35 @@ test("archive read: a past day that another writer's retention dropped is not me
     const query: ArchiveQuery = { room: ROOM, search: "6" };
     const got = (await collect(archive.query(query))).map(({ message }) => String(message.n));
     assert.deepEqual(got, expected(day2, query));
+  });
+});
+
+test("archive read: a message whose block is gone is an error, whichever index finds it", async () => {
+  const items = messages().filter(({ t }) => t < DAY2).slice(0, 500);
+  await withArchive(async (archive, path) => {
+    for (const item of items) archive.write(item);
+    await archive.flush();
+    const { DatabaseSync } = await import("node:sqlite");
+    const db = new DatabaseSync(path);
+    try {
+      // A damaged file: the first block of the day is gone, its rows still there.
+      db.exec(
+        `DELETE FROM b_${dayName(dayOf(T0))} WHERE id = (SELECT min(id) FROM b_${
+          dayName(dayOf(T0))
+        })`,
+      );
+    } finally {
+      db.close();
+    }
+    const first = items.find(({ room }) => room === ROOM)!;
+    const queries: ArchiveQuery[] = [
+      { room: ROOM },
+      { room: ROOM, limit: 1000 },
+      { room: ROOM, user: { uid: Number(first.message.uid) } },
+      { room: ROOM, user: { uid: Number(first.message.uid) }, limit: 1000 },
+    ];
+    for (const query of queries) {
+      await assert.rejects(collect(archive.query(query)), /has no line/, JSON.stringify(query));
+    }
   });
 });

@@ -40,7 +40,8 @@ const DEFLATED = 1;
 const LEVEL = 3;
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+// A line's leading U+FEFF is kept: decoded alone, a line must read as it does within its block.
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /**
  * Packs JSON lines (none containing a newline, as `JSON.stringify` writes
@@ -75,14 +76,91 @@ export function packBlock(lines: readonly string[], deflate = true): Uint8Array 
 /**
  * The JSON lines of a block.
  *
+ * @example
+ * ```ts
+ * import { packBlock, unpackBlock } from "./blocks.ts";
+ *
+ * console.log(unpackBlock(packBlock(["{}", "[]"]))); // [ "{}", "[]" ]
+ * ```
+ *
  * @throws {RangeError} The block is not one {@linkcode packBlock} wrote.
  */
 export function unpackBlock(block: Uint8Array): string[] {
+  return decoder.decode(blockText(block)).split("\n");
+}
+
+/** A block's text (its lines joined by newlines), as UTF-8. */
+function blockText(block: Uint8Array): Uint8Array {
   const body = block.subarray(1);
-  if (block[0] === STORED) return decoder.decode(body).split("\n");
-  if (block[0] === DEFLATED) return decoder.decode(inflateRawSync(body)).split("\n");
+  if (block[0] === STORED) return body;
+  if (block[0] === DEFLATED) return inflateRawSync(body);
   throw new RangeError(`unknown block format ${block[0]}`);
 }
+
+/**
+ * A block's lines, inflated once and each decoded only when it is read.
+ * Scattered reads (one user's messages, search hits) take one line of each
+ * block: decoding and splitting the whole block for it cost about a third
+ * as much again as inflating it.
+ *
+ * @example
+ * ```ts
+ * import { BlockLines, packBlock } from "./blocks.ts";
+ *
+ * const lines = new BlockLines(packBlock(['{"a":1}', '{"b":"主播"}']));
+ * console.log(lines.length, lines.at(1)); // 2 '{"b":"主播"}'
+ * ```
+ */
+export class BlockLines {
+  readonly #text: Uint8Array;
+  /** Where each line found so far starts (the lines are found as far as they are read). */
+  readonly #starts: number[] = [0];
+  /** Whether the last line has been found. */
+  #complete = false;
+
+  /**
+   * @param block A block {@linkcode packBlock} wrote.
+   * @throws {RangeError} It is not one.
+   */
+  constructor(block: Uint8Array) {
+    const text = blockText(block);
+    // A plain view: `indexOf` of a runtime's `Buffer` can be a slower, generic one.
+    this.#text = new Uint8Array(text.buffer, text.byteOffset, text.length);
+  }
+
+  /** How many lines it holds. */
+  get length(): number {
+    this.#find(Infinity);
+    return this.#starts.length - 1;
+  }
+
+  /** The line at `pos`, or undefined past the last. */
+  at(pos: number): string | undefined {
+    if (!Number.isInteger(pos) || pos < 0) return undefined;
+    this.#find(pos + 1);
+    const starts = this.#starts;
+    if (pos + 1 >= starts.length) return undefined;
+    return decoder.decode(this.#text.subarray(starts[pos]!, starts[pos + 1]! - 1));
+  }
+
+  /** Finds where lines start until `count` lines are known, or all of them. */
+  #find(count: number): void {
+    const starts = this.#starts;
+    const text = this.#text;
+    // A newline byte is never part of a longer UTF-8 sequence, and JSON escapes newlines.
+    while (!this.#complete && starts.length <= count) {
+      const end = text.indexOf(NEWLINE, starts[starts.length - 1]!);
+      if (end === -1) {
+        starts.push(text.length + 1);
+        this.#complete = true;
+      } else {
+        starts.push(end + 1);
+      }
+    }
+  }
+}
+
+const NEWLINE = 0x0a;
 
 /**
  * The block a room and day is filling: its lines so far, and whether it

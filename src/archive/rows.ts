@@ -231,9 +231,12 @@ for (let i = 0; i < 6; i++) HEX_VALUE[97 + i] = 10 + i;
 
 function bytesHex(bytes: Uint8Array): string {
   let hex = "";
-  for (const byte of bytes) hex += byte.toString(16).padStart(2, "0");
+  for (let i = 0; i < bytes.length; i++) hex += BYTE_HEX[bytes[i]!];
   return hex;
 }
+
+/** Each byte's two hex digits: a chat's id is read back for every chat an export writes. */
+const BYTE_HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
 
 /**
  * An item as a row: its columns, key and JSON.

@@ -20,10 +20,10 @@
  */
 
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import { unpackBlock } from "./blocks.ts";
+import { BlockLines } from "./blocks.ts";
 import { DAY_MS, dayName } from "./days.ts";
-import { fromColumns } from "./rows.ts";
-import { dayPages, type Plan, planQuery, type Row } from "./sqlite_plan.ts";
+import { fromRow } from "./rows.ts";
+import { COLUMN, dayPages, type Plan, planQuery, type Row } from "./sqlite_plan.ts";
 import type { ArchiveQuery } from "./store.ts";
 import type { TimedMessage, TimedStatus } from "./timed.ts";
 import { REVENUE_TYPES } from "./rollup.ts";
@@ -94,7 +94,7 @@ export class SqliteReader {
     const limit = query.limit;
     if (limit === undefined) {
       for (const day of days) {
-        for (const page of this.#pages(day, plan, false, PAGE_FIRST)) {
+        for (const page of this.#pages(day, plan, false, PAGE_FIRST, true)) {
           for (const row of page) if (plan.accept(row)) yield item(row, day, blocks);
         }
       }
@@ -223,11 +223,18 @@ export class SqliteReader {
    * A day's candidate rows, in time order (newest first when `newest`), by
    * pages: the first of `first` rows (at most {@linkcode PAGE_MOST}). Pages,
    * not rows, are handed out: a generator's step per row costs as much as
-   * reading the row.
+   * reading the row. With `withBlocks`, rows the search index finds come
+   * with their blocks (see {@linkcode dayPages}).
    */
-  *#pages(day: number, plan: Plan, newest: boolean, first: number): Generator<Row[]> {
-    const pages = dayPages(plan, day, dayName(day), newest);
-    const page = this.#get(pages.sql);
+  *#pages(
+    day: number,
+    plan: Plan,
+    newest: boolean,
+    first: number,
+    withBlocks = false,
+  ): Generator<Row[]> {
+    const pages = dayPages(plan, day, dayName(day), newest, withBlocks);
+    const page = this.#get(pages.sql, true);
     let size = Math.min(Math.max(1, first), PAGE_MOST);
     let { t, id } = pages.start;
     for (;;) {
@@ -235,14 +242,16 @@ export class SqliteReader {
       const rows = page.all(...values) as unknown as Row[];
       yield rows;
       if (rows.length < size) return;
-      ({ t, id } = rows[rows.length - 1]!);
+      const last = rows[rows.length - 1]!;
+      t = last[COLUMN.t];
+      id = last[COLUMN.id];
       if (!pages.byTime) break;
       size = Math.min(size * 4, PAGE_MOST);
     }
     // More from the search index: the rest through one cursor (LIMIT -1: no limit), which
     // reads the terms' lists once.
     let more: Row[] = [];
-    for (const row of this.#iterate(pages.sql, [...pages.values, id, -1]) as Iterable<Row>) {
+    for (const row of this.#iterate(pages.sql, [...pages.values, id, -1], true) as Iterable<Row>) {
       more.push(row);
       if (more.length === PAGE_FIRST) {
         yield more;
@@ -257,23 +266,37 @@ export class SqliteReader {
    * read (two queries may read at once), given back for the next query at
    * the end or when the reader stops early.
    */
-  *#iterate(sql: string, values: readonly (string | number)[]): Generator<unknown> {
-    const idle = this.#idle.get(sql);
-    const statement = idle?.pop() ?? this.#db.prepare(sql);
+  *#iterate(sql: string, values: readonly (string | number)[], arrays = false): Generator<unknown> {
+    const name = arrays ? `[] ${sql}` : sql;
+    const idle = this.#idle.get(name);
+    const statement = idle?.pop() ?? this.#prepare(sql, arrays);
     try {
       yield* statement.iterate(...values);
     } finally {
-      if (idle === undefined) this.#idle.set(sql, [statement]);
+      if (idle === undefined) this.#idle.set(name, [statement]);
       else idle.push(statement);
     }
   }
 
-  /** A statement run whole (`get`, `all`), never left half-read: one per SQL is enough. */
-  #get(sql: string): StatementSync {
-    let statement = this.#single.get(sql);
+  /**
+   * A statement run whole (`get`, `all`), never left half-read: one per SQL
+   * is enough. With `arrays`, its rows are arrays.
+   */
+  #get(sql: string, arrays = false): StatementSync {
+    const name = arrays ? `[] ${sql}` : sql;
+    let statement = this.#single.get(name);
     if (statement === undefined) {
-      statement = this.#db.prepare(sql);
-      this.#single.set(sql, statement);
+      statement = this.#prepare(sql, arrays);
+      this.#single.set(name, statement);
+    }
+    return statement;
+  }
+
+  #prepare(sql: string, arrays: boolean): StatementSync {
+    const statement = this.#db.prepare(sql);
+    // Deno 2.9, Bun 1.4 and Node 24 have it; Node's types do not say so yet.
+    if (arrays) {
+      (statement as unknown as { setReturnArrays(on: boolean): void }).setReturnArrays(true);
     }
     return statement;
   }
@@ -281,33 +304,56 @@ export class SqliteReader {
 
 /** A row as the item it stored. */
 function item(row: Row, day: number, blocks: BlockCache): TimedMessage {
-  return fromColumns(row, row.key, blocks.line(day, row.block, row.pos));
+  return fromRow({
+    room: row[COLUMN.room],
+    t: row[COLUMN.t],
+    name: row[COLUMN.name],
+    text: row[COLUMN.text],
+    giftName: row[COLUMN.giftName],
+    giftCount: row[COLUMN.giftCount],
+    giftValue: row[COLUMN.giftValue],
+    key: row[COLUMN.key],
+    json: blocks.line(day, row[COLUMN.block], row[COLUMN.pos], row[COLUMN.data]),
+  });
 }
 
 /** The blocks a query reads, inflated once while they are in use. */
 class BlockCache {
   readonly #statement: (sql: string) => StatementSync;
-  readonly #blocks = new Map<string, string[]>();
+  /** By day and block id (ids are below 2^32 per day). */
+  readonly #blocks = new Map<number, BlockLines | null>();
+  /** Each day's block statement. */
+  readonly #statements = new Map<number, StatementSync>();
 
   /** @param statement A (shared) statement for SQL run with `get`. */
   constructor(statement: (sql: string) => StatementSync) {
     this.#statement = statement;
   }
 
-  /** The JSON line at `pos` of a block. */
-  line(day: number, block: number, pos: number): string {
-    const key = `${day}:${block}`;
+  /**
+   * The JSON line at `pos` of a block.
+   *
+   * @param data The block, when it was read with the row (null: there is none).
+   */
+  line(day: number, block: number, pos: number, data?: Uint8Array | null): string {
+    const key = day * 2 ** 32 + block;
     let lines = this.#blocks.get(key);
     if (lines === undefined) {
-      const statement = this.#statement(`SELECT data FROM b_${dayName(day)} WHERE id = ?`);
-      const row = statement.get(block) as { data: Uint8Array } | undefined;
-      lines = row === undefined ? [] : unpackBlock(row.data);
+      if (data === undefined) {
+        let statement = this.#statements.get(day);
+        if (statement === undefined) {
+          statement = this.#statement(`SELECT data FROM b_${dayName(day)} WHERE id = ?`);
+          this.#statements.set(day, statement);
+        }
+        data = (statement.get(block) as { data: Uint8Array } | undefined)?.data ?? null;
+      }
+      lines = data === null ? null : new BlockLines(data);
       if (this.#blocks.size >= BLOCK_CACHE) {
         this.#blocks.delete(this.#blocks.keys().next().value!);
       }
       this.#blocks.set(key, lines);
     }
-    const line = lines[pos];
+    const line = lines?.at(pos);
     // A block always holds its rows' lines; a row without one is a damaged file.
     if (line === undefined) throw new RangeError(`block ${block} of day ${day} has no line ${pos}`);
     return line;
