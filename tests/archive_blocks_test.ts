@@ -1,10 +1,10 @@
 /**
  * The archive's blocks: whatever lines go in (any script, empty ones, one
- * or many), `BlockLines` gives each back as `unpackBlock` does, read in
- * any order, stored or deflated; past the last line it gives nothing.
+ * or many), `BlockLines` gives each back, read in any order, stored or
+ * deflated; past the last line it gives nothing.
  */
 import assert from "node:assert/strict";
-import { BlockLines, packBlock, unpackBlock } from "../src/archive/blocks.ts";
+import { BlockLines, packBlock } from "../src/archive/blocks.ts";
 import { seededRandom } from "./fixtures.ts";
 import { test } from "./harness.ts";
 
@@ -21,14 +21,13 @@ function randomLines(random: () => number): string[] {
   });
 }
 
-test("BlockLines gives back each line unpackBlock gives, in any order", () => {
+test("BlockLines gives back each line packed, in any order", () => {
   const random = seededRandom(17);
   for (let round = 0; round < 300; round++) {
     const lines = randomLines(random);
     const block = packBlock(lines, random() < 0.5);
-    const whole = unpackBlock(block);
     // An empty block still holds one (empty) line: joined, nothing tells them apart.
-    assert.deepEqual(whole, lines.length === 0 ? [""] : lines);
+    const whole = lines.length === 0 ? [""] : lines;
 
     const read = new BlockLines(block);
     const order = whole.map((_, i) => i).sort(() => random() - 0.5);

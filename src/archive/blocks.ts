@@ -40,7 +40,7 @@ const DEFLATED = 1;
 const LEVEL = 3;
 
 const encoder = new TextEncoder();
-// A line's leading U+FEFF is kept: decoded alone, a line must read as it does within its block.
+// A line's leading U+FEFF is part of the line (by default, decoding drops it).
 const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /**
@@ -51,10 +51,10 @@ const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
  *
  * @example
  * ```ts
- * import { packBlock, unpackBlock } from "./blocks.ts";
+ * import { BlockLines, packBlock } from "./blocks.ts";
  *
  * const block = packBlock(['{"type":"chatmsg"}', '{"type":"dgb"}']);
- * console.log(unpackBlock(block)); // [ '{"type":"chatmsg"}', '{"type":"dgb"}' ]
+ * console.log(new BlockLines(block).at(1)); // '{"type":"dgb"}'
  * ```
  */
 export function packBlock(lines: readonly string[], deflate = true): Uint8Array {
@@ -71,22 +71,6 @@ export function packBlock(lines: readonly string[], deflate = true): Uint8Array 
   block[0] = stored ? DEFLATED : STORED;
   block.set(stored ? deflated : text, 1);
   return block;
-}
-
-/**
- * The JSON lines of a block.
- *
- * @example
- * ```ts
- * import { packBlock, unpackBlock } from "./blocks.ts";
- *
- * console.log(unpackBlock(packBlock(["{}", "[]"]))); // [ "{}", "[]" ]
- * ```
- *
- * @throws {RangeError} The block is not one {@linkcode packBlock} wrote.
- */
-export function unpackBlock(block: Uint8Array): string[] {
-  return decoder.decode(blockText(block)).split("\n");
 }
 
 /** A block's text (its lines joined by newlines), as UTF-8. */
