@@ -23,6 +23,7 @@ import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { BlockLines } from "./blocks.ts";
 import { DAY_MS, dayName } from "./days.ts";
 import { fromRow } from "./rows.ts";
+import { returnArrays } from "./sqlite_chunks.ts";
 import { COLUMN, dayPages, type Plan, planQuery, type Row } from "./sqlite_plan.ts";
 import type { ArchiveQuery } from "./store.ts";
 import type { TimedMessage, TimedStatus } from "./timed.ts";
@@ -294,11 +295,7 @@ export class SqliteReader {
 
   #prepare(sql: string, arrays: boolean): StatementSync {
     const statement = this.#db.prepare(sql);
-    // Deno 2.9, Bun 1.4 and Node 24 have it; Node's types do not say so yet.
-    if (arrays) {
-      (statement as unknown as { setReturnArrays(on: boolean): void }).setReturnArrays(true);
-    }
-    return statement;
+    return arrays ? returnArrays(statement) : statement;
   }
 }
 
