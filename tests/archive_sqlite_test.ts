@@ -193,6 +193,38 @@ test("archive: a user is found by id or by name", async () => {
   });
 });
 
+test("archive: a NUL in a name, a text, a type or a gift's name loses nothing", async () => {
+  // Deno's node:sqlite cut a bound string at its first NUL: "A\0B" was stored as "A".
+  await withArchive(async (archive) => {
+    const named = chat(T0, ROOM, "x\0y 主播", { uid: "11", nn: "A\0B" });
+    const odd: TimedMessage = { t: T0 + 1, room: ROOM, message: { type: "odd\0type", nn: "A\0B" } };
+    const gift: TimedMessage = {
+      t: T0 + 2,
+      room: ROOM,
+      message: { type: "dgb", gfid: "7", gfcnt: "1", uid: "11", nn: "A\0B" },
+      gift: { ...giftOf({ type: "dgb", gfid: "7", gfcnt: "1" })!, name: "G\0H", valueFen: 100 },
+    };
+    archive.write(named);
+    archive.write(odd);
+    archive.write(gift);
+    archive.write(chat(T0 + 3, ROOM, "x", { uid: "12", nn: "A" }));
+    await archive.flush();
+    const all = await collect(archive.query({ room: ROOM }));
+    assert.deepEqual(all.slice(0, 2).map(itemText), [named, odd].map(itemText));
+    assert.equal(all[2]!.message.nn, "A\0B");
+    // The priced name is a column only: its NUL shows as U+FFFD.
+    assert.equal(all[2]!.gift?.name, "G\ufffdH");
+    const times = async (query: Omit<Parameters<Archive["query"]>[0], "room">) =>
+      (await collect(archive.query({ room: ROOM, ...query }))).map((item) => item.t - T0);
+    assert.deepEqual(await times({ user: { name: "A\0B" } }), [0, 1, 2]);
+    assert.deepEqual(await times({ user: { name: "A" } }), [3]);
+    assert.deepEqual(await times({ search: "x\0y" }), [0]);
+    assert.deepEqual(await times({ search: "y 主播" }), [0]);
+    assert.deepEqual(await times({ types: ["odd\0type"] }), [1]);
+    assert.equal(archive.counters.stored, 4);
+  });
+});
+
 test("archive: roll-ups agree with the messages stored", async () => {
   const source = await loadSource();
   const items = [...generate(source, { messages: 4000, rooms: 2, days: 1, start: T0 })];

@@ -19,7 +19,7 @@ import {
   summarize,
   type UserSum,
 } from "./stats.ts";
-import { type MessageRow, toRow } from "./rows.ts";
+import { columnText, type MessageRow, toRow } from "./rows.ts";
 import { type ArchiveQuery, redactUrl, type Store, type WriteOutcome } from "./store.ts";
 import type { TimedItem, TimedMessage, TimedStatus } from "./timed.ts";
 
@@ -336,7 +336,7 @@ export class Archive implements AsyncDisposable {
    */
   query(query: ArchiveQuery): AsyncGenerator<TimedMessage> {
     checkQuery(query);
-    return this.#store.query(query);
+    return this.#store.query(columnQuery(query));
   }
 
   /**
@@ -360,7 +360,7 @@ export class Archive implements AsyncDisposable {
     }
     let next = 0;
     let first = true;
-    for await (const item of this.#store.query(query)) {
+    for await (const item of this.#store.query(columnQuery(query))) {
       if (first && query.limit !== undefined) {
         while (next < statuses.length && statuses[next]!.t < item.t) next++;
       }
@@ -542,4 +542,20 @@ function checkQuery(query: ArchiveQuery): void {
   if (query.limit !== undefined && (!Number.isSafeInteger(query.limit) || query.limit < 1)) {
     throw new RangeError(`a limit must be a positive integer, got ${query.limit}`);
   }
+}
+
+/** A query's strings as the columns hold them ({@linkcode columnText}: no NUL). */
+function columnQuery(query: ArchiveQuery): ArchiveQuery {
+  const { user, search, types } = query;
+  if (
+    !(user?.name?.includes("\0") || search?.includes("\0") || types?.some((t) => t.includes("\0")))
+  ) return query;
+  return {
+    ...query,
+    ...(user !== undefined
+      ? { user: { ...user, ...(user.name !== undefined ? { name: columnText(user.name) } : {}) } }
+      : {}),
+    ...(search !== undefined ? { search: columnText(search) } : {}),
+    ...(types !== undefined ? { types: types.map(columnText) } : {}),
+  };
 }

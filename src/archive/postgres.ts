@@ -36,7 +36,7 @@ import {
 import { errorText } from "../base/errors.ts";
 import { DAY_MS, dayFromName, dayName, dayOf } from "./days.ts";
 import { ArchiveError } from "./errors.ts";
-import { clean, UNIQUE_VIOLATION, writeIn } from "./postgres_write.ts";
+import { UNIQUE_VIOLATION, writeIn } from "./postgres_write.ts";
 import { fromColumns, type MessageRow, type StoredColumns } from "./rows.ts";
 import { type ArchiveQuery, redactUrl, type Store, type WriteOutcome } from "./store.ts";
 import { containsFolded, roomPrefix, searchTerms } from "./terms.ts";
@@ -246,7 +246,7 @@ export class PostgresStore implements Store {
         values.push(user.uid, user.name);
         conditions.push(`(uid = $${values.length - 1} OR name = $${values.length})`);
       } else if (user.uid !== undefined) add("uid = $?", user.uid);
-      else add("name = $?", clean(user.name!));
+      else add("name = $?", user.name!);
     }
     let needle: string | undefined;
     if (query.search !== undefined) {

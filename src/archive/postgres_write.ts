@@ -9,7 +9,7 @@
 
 import type postgres from "postgres";
 import { Rollup } from "./rollup.ts";
-import type { MessageRow } from "./rows.ts";
+import { columnText, type MessageRow } from "./rows.ts";
 import type { WriteOutcome } from "./store.ts";
 import { nameTerm, roomPrefix, textTerms, userTerm } from "./terms.ts";
 import type { TimedStatus } from "./timed.ts";
@@ -55,8 +55,8 @@ export async function writeIn(
       [
         statuses.map((s) => s.room),
         statuses.map((s) => s.t),
-        statuses.map((s) => clean(s.status)),
-        statuses.map((s) => s.detail === undefined ? null : clean(s.detail)),
+        statuses.map((s) => columnText(s.status)),
+        statuses.map((s) => s.detail === undefined ? null : columnText(s.detail)),
       ] as never[],
     );
   }
@@ -167,11 +167,6 @@ function pgKey(row: MessageRow): string | null {
   return key as string;
 }
 
-/** PostgreSQL's text holds no NUL; anything else goes as it is. */
-export function clean(text: string): string {
-  return text.includes("\0") ? text.replaceAll("\0", "\ufffd") : text;
-}
-
 const COPY_SPECIAL = /[\\\t\n\r]/g;
 const COPY_ESCAPES: Record<string, string> = {
   "\\": "\\\\",
@@ -183,7 +178,7 @@ const COPY_ESCAPES: Record<string, string> = {
 /** A value in `COPY`'s text format. */
 function copyText(value: string | null): string {
   if (value === null) return "\\N";
-  const text = clean(value);
+  const text = columnText(value);
   return COPY_SPECIAL.test(text) ? text.replace(COPY_SPECIAL, (c) => COPY_ESCAPES[c]!) : text;
 }
 
@@ -235,7 +230,7 @@ async function writeRollup(tx: Transaction, rollup: Rollup): Promise<void> {
     [
       minutes.map((m) => m.room),
       minutes.map((m) => m.minute),
-      minutes.map((m) => clean(m.type)),
+      minutes.map((m) => columnText(m.type)),
       minutes.map((m) => m.messages),
       minutes.map((m) => m.items),
       minutes.map((m) => m.value),
@@ -255,7 +250,7 @@ async function writeRollup(tx: Transaction, rollup: Rollup): Promise<void> {
         users.map((u) => u.room),
         users.map((u) => u.hour),
         users.map((u) => u.uid),
-        users.map((u) => u.name === null ? null : clean(u.name)),
+        users.map((u) => u.name === null ? null : columnText(u.name)),
         users.map((u) => u.chats),
         users.map((u) => u.gifts),
         users.map((u) => u.value),
@@ -273,8 +268,8 @@ async function writeRollup(tx: Transaction, rollup: Rollup): Promise<void> {
       [
         gifts.map((g) => g.room),
         gifts.map((g) => g.minute),
-        gifts.map((g) => clean(g.gift)),
-        gifts.map((g) => g.name === null ? null : clean(g.name)),
+        gifts.map((g) => columnText(g.gift)),
+        gifts.map((g) => g.name === null ? null : columnText(g.name)),
         gifts.map((g) => g.items),
         gifts.map((g) => g.value),
       ] as never[],

@@ -239,6 +239,24 @@ function bytesHex(bytes: Uint8Array): string {
 const BYTE_HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
 
 /**
+ * A string as a text column holds it: NUL becomes U+FFFD. PostgreSQL's text
+ * cannot hold NUL, and Deno's `node:sqlite` cuts a bound string at the
+ * first one (Bun's keeps it), which lost the rest of a name or a text. The
+ * message's JSON keeps the string as it was ({@linkcode toRow}); queries
+ * compare with their strings made the same way.
+ *
+ * @example
+ * ```ts
+ * import { columnText } from "./rows.ts";
+ *
+ * console.log(columnText("a\0b")); // "a\ufffdb"
+ * ```
+ */
+export function columnText(text: string): string {
+  return text.includes("\0") ? text.replaceAll("\0", "\ufffd") : text;
+}
+
+/**
  * An item as a row: its columns, key and JSON.
  *
  * @param item The message, its arrival time and room, and its gift as priced on arrival.
@@ -257,7 +275,9 @@ const BYTE_HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padS
 export function toRow(item: TimedMessage, source: RowSource = {}, strip = true): MessageRow {
   const { message } = item;
   const sender = senderOf(message);
-  const text = textOf(message);
+  const said = textOf(message);
+  const text = said === null ? null : columnText(said);
+  const name = sender.name === null ? null : columnText(sender.name);
   const gift = item.gift ?? giftOf(message);
   const record = message as Record<string, unknown>;
   // What the columns hold is left out of the JSON (null in its place): the message is
@@ -265,10 +285,10 @@ export function toRow(item: TimedMessage, source: RowSource = {}, strip = true):
   const txt = record.txt;
   const nn = record.nn;
   const cid = record.cid;
+  // A column's value that differs from the message's (a NUL replaced) stays in the JSON too.
   const stripTxt = strip && message.type === "chatmsg" && text !== null && txt === text &&
     Object.hasOwn(record, "txt");
-  const stripName = strip && sender.name !== null && nn === sender.name &&
-    Object.hasOwn(record, "nn");
+  const stripName = strip && name !== null && nn === name && Object.hasOwn(record, "nn");
   const key = keyOf(message, item.t, () => JSON.stringify(message), source);
   const stripCid = strip && message.type === "chatmsg" && isHexKey(key) && cid === key;
   let json: string;
@@ -289,13 +309,13 @@ export function toRow(item: TimedMessage, source: RowSource = {}, strip = true):
   return {
     room: item.room,
     t: item.t,
-    type: message.type,
+    type: columnText(message.type),
     uid: sender.uid,
-    name: sender.name,
+    name,
     level: sender.level,
     text,
-    giftId: gift?.id ?? null,
-    giftName: gift?.name ?? null,
+    giftId: gift?.id === undefined ? null : columnText(gift.id),
+    giftName: gift?.name === undefined ? null : columnText(gift.name),
     giftCount: gift?.count ?? null,
     giftValue: gift?.valueFen ?? null,
     key,

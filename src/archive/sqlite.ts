@@ -29,7 +29,7 @@ import { ArchiveError } from "./errors.ts";
 import { OpenBlock, packBlock } from "./blocks.ts";
 import { DAY_MS, dayName, dayOf } from "./days.ts";
 import { Rollup } from "./rollup.ts";
-import { hexInto, isHexKey, type MessageRow } from "./rows.ts";
+import { columnText, hexInto, isHexKey, type MessageRow } from "./rows.ts";
 import { ChunkedInsert } from "./sqlite_chunks.ts";
 import { ID_SCALE } from "./sqlite_plan.ts";
 import { SqliteReader } from "./sqlite_read.ts";
@@ -195,7 +195,12 @@ export class SqliteStore implements Store {
       for (const [block, day] of dirty) writeBlock(day, block);
       for (const [day, rollup] of rollups) writeRollup(day, rollup);
       for (const status of statuses) {
-        this.#addStatus!.run(status.room, status.t, status.status, status.detail ?? null);
+        this.#addStatus!.run(
+          status.room,
+          status.t,
+          columnText(status.status),
+          status.detail === undefined ? null : columnText(status.detail),
+        );
       }
       db.exec("COMMIT");
       return { stored };

@@ -38,6 +38,11 @@ test("postgres: the same answers as SQLite for the same writes", async () => {
   const items: TimedMessage[] = [
     ...generate(source, { messages: 4000, rooms: 3, days: 3, start: T0 }),
   ];
+  // NULs, which neither engine's text columns keep (their messages must still come back whole).
+  items.push(
+    chat(T0 + 5, 1001, "x\0y 主播", { cid: "nul1", uid: "4", nn: "A\0B" }),
+    { t: T0 + 6, room: 1001, message: { type: "odd\0type", nn: "A\0B", uid: "4" } },
+  );
   // Random texts too, for the searches.
   for (let i = 0; i < 600; i++) {
     items.push(
@@ -67,11 +72,18 @@ test("postgres: the same answers as SQLite for the same writes", async () => {
           queries.push({ room, since: T0 + DAY_MS / 2, until: T0 + DAY_MS });
           queries.push({ room, types: ["dgb", "uenter"], limit: 70 });
         }
+        queries.push(
+          { room: 1001, user: { name: "A\0B" } },
+          { room: 1001, search: "x\0y" },
+          { room: 1001, types: ["odd\0type"] },
+        );
         for (const item of items.slice(0, 40)) {
           const uid = Number(item.message.uid);
           if (Number.isSafeInteger(uid)) queries.push({ room: item.room, user: { uid } });
           if (typeof item.message.nn === "string") {
             queries.push({ room: item.room, user: { name: item.message.nn }, limit: 10 });
+            // Either: this uid or this name (another sender's uid, for the OR to matter).
+            queries.push({ room: item.room, user: { uid: (uid + 1) % 9, name: item.message.nn } });
           }
         }
         const texts = items.map((item) => String(item.message.txt ?? "")).filter((t) => t !== "");
