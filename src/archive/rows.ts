@@ -249,7 +249,7 @@ const BYTE_HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padS
  * ```ts
  * import { columnText } from "./rows.ts";
  *
- * console.log(columnText("a\0b")); // "a\ufffdb"
+ * console.log(columnText("a\0b") === "a\ufffdb"); // true
  * ```
  */
 export function columnText(text: string): string {
