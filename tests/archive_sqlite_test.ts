@@ -193,8 +193,9 @@ test("archive: a user is found by id or by name", async () => {
   });
 });
 
-test("archive: a NUL in a name, a text, a type or a gift's name loses nothing", async () => {
-  // Deno's node:sqlite cut a bound string at its first NUL: "A\0B" was stored as "A".
+test("archive: a NUL or a lone surrogate in a name, a text, a type or a gift's name loses nothing", async () => {
+  // Deno's node:sqlite cut a bound string at its first NUL: "A\0B" was stored as "A". A lone
+  // surrogate (JSON can carry one) was stored as U+FFFD, and the name came back changed.
   await withArchive(async (archive) => {
     const named = chat(T0, ROOM, "x\0y 主播", { uid: "11", nn: "A\0B" });
     const odd: TimedMessage = { t: T0 + 1, room: ROOM, message: { type: "odd\0type", nn: "A\0B" } };
@@ -208,9 +209,11 @@ test("archive: a NUL in a name, a text, a type or a gift's name loses nothing", 
     archive.write(odd);
     archive.write(gift);
     archive.write(chat(T0 + 3, ROOM, "x", { uid: "12", nn: "A" }));
+    const lone = chat(T0 + 4, ROOM, "s\udc00t", { uid: "13", nn: "S\ud800" });
+    archive.write(lone);
     await archive.flush();
     const all = await collect(archive.query({ room: ROOM }));
-    assert.deepEqual(all.slice(0, 2).map(itemText), [named, odd].map(itemText));
+    assert.deepEqual([all[0], all[1], all[4]].map(itemText), [named, odd, lone].map(itemText));
     assert.equal(all[2]!.message.nn, "A\0B");
     // The priced name is a column only: its NUL shows as U+FFFD.
     assert.equal(all[2]!.gift?.name, "G\ufffdH");
@@ -221,7 +224,9 @@ test("archive: a NUL in a name, a text, a type or a gift's name loses nothing", 
     assert.deepEqual(await times({ search: "x\0y" }), [0]);
     assert.deepEqual(await times({ search: "y 主播" }), [0]);
     assert.deepEqual(await times({ types: ["odd\0type"] }), [1]);
-    assert.equal(archive.counters.stored, 4);
+    assert.deepEqual(await times({ user: { name: "S\ud800" } }), [4]);
+    assert.deepEqual(await times({ search: "s\udc00" }), [4]);
+    assert.equal(archive.counters.stored, 5);
   });
 });
 

@@ -544,18 +544,19 @@ function checkQuery(query: ArchiveQuery): void {
   }
 }
 
-/** A query's strings as the columns hold them ({@linkcode columnText}: no NUL). */
+/** A query's strings as the columns hold them ({@linkcode columnText}: no NUL, no lone surrogate). */
 function columnQuery(query: ArchiveQuery): ArchiveQuery {
   const { user, search, types } = query;
-  if (
-    !(user?.name?.includes("\0") || search?.includes("\0") || types?.some((t) => t.includes("\0")))
-  ) return query;
+  const name = user?.name === undefined ? undefined : columnText(user.name);
+  const text = search === undefined ? undefined : columnText(search);
+  const kinds = types?.map(columnText);
+  const same = name === user?.name && text === search &&
+    (kinds === undefined || kinds.every((kind, i) => kind === types![i]));
+  if (same) return query;
   return {
     ...query,
-    ...(user !== undefined
-      ? { user: { ...user, ...(user.name !== undefined ? { name: columnText(user.name) } : {}) } }
-      : {}),
-    ...(search !== undefined ? { search: columnText(search) } : {}),
-    ...(types !== undefined ? { types: types.map(columnText) } : {}),
+    ...(user !== undefined ? { user: { ...user, ...(name !== undefined ? { name } : {}) } } : {}),
+    ...(text !== undefined ? { search: text } : {}),
+    ...(kinds !== undefined ? { types: kinds } : {}),
   };
 }

@@ -239,21 +239,24 @@ function bytesHex(bytes: Uint8Array): string {
 const BYTE_HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
 
 /**
- * A string as a text column holds it: NUL becomes U+FFFD. PostgreSQL's text
- * cannot hold NUL, and Deno's `node:sqlite` cuts a bound string at the
- * first one (Bun's keeps it), which lost the rest of a name or a text. The
- * message's JSON keeps the string as it was ({@linkcode toRow}); queries
- * compare with their strings made the same way.
+ * A string as a text column holds it: NUL and lone surrogates become
+ * U+FFFD. PostgreSQL's text cannot hold NUL, and Deno's `node:sqlite` cuts a
+ * bound string at the first one (Bun's keeps it), which lost the rest of a
+ * name or a text; both engines store UTF-8, which has no lone surrogates
+ * (JSON may carry one, as `\ud800`). The message's JSON keeps the string as
+ * it was ({@linkcode toRow}); queries compare with their strings made the
+ * same way.
  *
  * @example
  * ```ts
  * import { columnText } from "./rows.ts";
  *
- * console.log(columnText("a\0b") === "a\ufffdb"); // true
+ * console.log(columnText("a\0b\ud800") === "a\ufffdb\ufffd"); // true
  * ```
  */
 export function columnText(text: string): string {
-  return text.includes("\0") ? text.replaceAll("\0", "\ufffd") : text;
+  const whole = text.isWellFormed() ? text : text.toWellFormed();
+  return whole.includes("\0") ? whole.replaceAll("\0", "\ufffd") : whole;
 }
 
 /**

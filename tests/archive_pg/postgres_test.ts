@@ -42,6 +42,7 @@ test("postgres: the same answers as SQLite for the same writes", async () => {
   items.push(
     chat(T0 + 5, 1001, "x\0y 主播", { cid: "nul1", uid: "4", nn: "A\0B" }),
     { t: T0 + 6, room: 1001, message: { type: "odd\0type", nn: "A\0B", uid: "4" } },
+    chat(T0 + 7, 1001, "s\udc00t", { cid: "lone1", uid: "4", nn: "S\ud800" }),
   );
   // Random texts too, for the searches.
   for (let i = 0; i < 600; i++) {
@@ -76,6 +77,8 @@ test("postgres: the same answers as SQLite for the same writes", async () => {
           { room: 1001, user: { name: "A\0B" } },
           { room: 1001, search: "x\0y" },
           { room: 1001, types: ["odd\0type"] },
+          { room: 1001, user: { name: "S\ud800" } },
+          { room: 1001, search: "s\udc00" },
         );
         for (const item of items.slice(0, 40)) {
           const uid = Number(item.message.uid);
