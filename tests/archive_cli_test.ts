@@ -117,6 +117,16 @@ test("archive cli: NDJSON with _t imports, with its _gift value; lines without _
     const refused = await run(["archive", "--import", old, "--db", db]);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /old\.ndjson:1: no _t/);
+    // A time that is not a whole ms from 1970 to 9999 is refused with its line: once, it
+    // failed the whole commit, naming no line.
+    const odd = join(dir, "odd.ndjson");
+    await writeFile(
+      odd,
+      `{"type":"chatmsg","rid":"9","_t":${t}}\n{"type":"chatmsg","rid":"9","_t":${t}.5}\n`,
+    );
+    const fraction = await run(["archive", "--import", odd, "--db", db]);
+    assert.equal(fraction.code, 1);
+    assert.match(fraction.stderr, /^douyu: .*odd\.ndjson:2: "_t" must be a whole number of ms/m);
   });
 });
 

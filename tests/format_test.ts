@@ -108,6 +108,11 @@ test("format: entries, super chats, bans, live status, broadcasts and nobles", (
     "was muted by admin Mod until 21:00:00",
   );
   ok(line("type@=newblackres/otype@=1/snic@=Mod/dnic@=Spammer/")!.includes(" Spammer "));
+  // An end no date can show (it printed "until NaN:NaN:NaN").
+  strictEqual(
+    textOf(line("type@=newblackres/otype@=1/snic@=Mod/dnic@=Spammer/endtime@=1e300/")),
+    "was muted by admin Mod",
+  );
   strictEqual(textOf(line("type@=rss/ss@=1/ivl@=0/")), "the stream is live");
   strictEqual(textOf(line("type@=rss/ss@=1/ivl@=1/")), "a replay loop started (not live)");
   strictEqual(textOf(line("type@=rss/ss@=0/")), "the stream ended");

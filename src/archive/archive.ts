@@ -10,6 +10,7 @@
 
 import { ArchiveError } from "./errors.ts";
 import { setTimer } from "../base/timers.ts";
+import { isEpochMs } from "../base/when.ts";
 import { DAY_MS, daysToDrop } from "./days.ts";
 import {
   type LiveChange,
@@ -226,7 +227,11 @@ export class Archive implements AsyncDisposable {
     if (!Number.isSafeInteger(item.room) || item.room < 1) {
       throw new RangeError(`a room id must be a positive integer, got ${item.room}`);
     }
-    if (!Number.isFinite(item.t)) throw new RangeError(`an arrival time must be finite`);
+    if (!isEpochMs(item.t)) {
+      throw new RangeError(
+        `an arrival time must be a whole number of ms from 1970 to the year 9999, got ${item.t}`,
+      );
+    }
     this.#batch.rows.push(toRow(item, options, this.#store.strips));
     this.#batch.callbacks.push(options.onCommitted);
     return this.#afterAdd();

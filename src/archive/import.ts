@@ -8,7 +8,8 @@
  */
 
 import { DouyuError } from "../base/errors.ts";
-import { isRecord, ownField } from "../base/fields.ts";
+import { isRecord, isWireValue, ownField } from "../base/fields.ts";
+import { isEpochMs } from "../base/when.ts";
 import { type GiftDetails, giftOf } from "../protocol/gifts.ts";
 import { type Message, parseMessage } from "../protocol/messages.ts";
 import type { TimedMessage } from "./timed.ts";
@@ -17,6 +18,8 @@ import type { TimedMessage } from "./timed.ts";
 const MAX_DEPTH = 6;
 /** The fields NDJSON adds to a message: ours, never Douyu's (its keys never start with `_`). */
 const EXTRA_FIELDS = ["_t", "_room", "_gift", "_repeat"] as const;
+/** What an arrival time must be (`isEpochMs`). */
+const EPOCH_MS_RULE = "must be a whole number of ms since the epoch (from 1970 to the year 9999)";
 
 /**
  * A line of an imported file is not a recording line nor a message with
@@ -87,9 +90,7 @@ function fromRecording(
   room: number | undefined,
 ): TimedMessage {
   const t = ownField(value, "t");
-  if (typeof t !== "number" || !Number.isFinite(t)) {
-    throw new ImportError(`${where}: "t" must be a number (ms since the epoch)`);
-  }
+  if (!isEpochMs(t)) throw new ImportError(`${where}: "t" ${EPOCH_MS_RULE}`);
   const message = parseMessage(body);
   return { t, room: roomOf(ownField(value, "room"), room, message, where), message };
 }
@@ -105,13 +106,11 @@ function fromJson(
       `${where}: no _t (arrival time): NDJSON written before _t existed cannot be archived`,
     );
   }
-  if (typeof t !== "number" || !Number.isFinite(t)) {
-    throw new ImportError(`${where}: "_t" must be a number (ms since the epoch)`);
-  }
+  if (!isEpochMs(t)) throw new ImportError(`${where}: "_t" ${EPOCH_MS_RULE}`);
   const shownRoom = ownField(value, "_room");
   const shownGift = ownField(value, "_gift");
   for (const field of EXTRA_FIELDS) delete value[field];
-  if (!wellFormed(value, 0)) {
+  if (!isWireValue(value, MAX_DEPTH)) {
     throw new ImportError(`${where}: a message holds only strings, numbers, lists and maps`);
   }
   const message = value as Message;
@@ -158,12 +157,4 @@ function pricedGift(message: Message, shown: unknown): GiftDetails | undefined {
     gift.paid = fen > 0 ? true : gift.unitPriceFen === 0 ? false : undefined;
   }
   return gift;
-}
-
-/** Strings, numbers, and lists and maps of them, nested at most six levels. */
-function wellFormed(value: unknown, depth: number): boolean {
-  if (typeof value === "string" || typeof value === "number") return true;
-  if (typeof value !== "object" || value === null || depth >= MAX_DEPTH) return false;
-  const items = Array.isArray(value) ? value : Object.values(value);
-  return items.every((item) => wellFormed(item, depth + 1));
 }

@@ -51,3 +51,31 @@ export function ownString(record: object, key: string): string | undefined {
   const value = ownField(record, key);
   return typeof value === "string" ? value : undefined;
 }
+
+/** Keys that make an object throw when it is turned into text or a number. */
+const COERCION_KEYS = ["toString", "valueOf"];
+
+/**
+ * Whether `value` is what a message holds, as `parseMessage` makes it:
+ * strings, finite numbers, and lists and maps of them, nested at most
+ * `depth` levels. A map with its own `toString` or `valueOf` (JSON can give
+ * one: `{"toString":"x"}`) is refused: `Number()` or a template string
+ * would throw on it. So is a number JSON read as infinite (`1e400`).
+ *
+ * @example
+ * ```ts
+ * import { isWireValue } from "./fields.ts";
+ *
+ * console.log(isWireValue({ type: "chatmsg", el: [{ eid: "1" }] }, 6)); // true
+ * console.log(isWireValue(JSON.parse('{"level":{"toString":"x"}}'), 6)); // false
+ * console.log(isWireValue(JSON.parse('{"uid":1e400}'), 6)); // false
+ * ```
+ */
+export function isWireValue(value: unknown, depth: number): boolean {
+  if (typeof value === "string") return true;
+  if (typeof value === "number") return Number.isFinite(value);
+  if (typeof value !== "object" || value === null || depth <= 0) return false;
+  if (Array.isArray(value)) return value.every((item) => isWireValue(item, depth - 1));
+  if (COERCION_KEYS.some((key) => Object.hasOwn(value, key))) return false;
+  return Object.values(value).every((item) => isWireValue(item, depth - 1));
+}

@@ -22,7 +22,7 @@ import { errorText } from "../base/errors.ts";
 import { setRepeating } from "../base/timers.ts";
 import { isSafeName } from "../base/names.ts";
 import { ClusterError } from "./errors.ts";
-import { ownString } from "../base/fields.ts";
+import { isWireValue, ownString } from "../base/fields.ts";
 import type { Message } from "../protocol/messages.ts";
 import {
   type Cluster,
@@ -38,6 +38,7 @@ import { DurablePosition, GapTracker, type ReadGap } from "./readers.ts";
 
 export type { ReadGap } from "./readers.ts";
 export { parseSince } from "../base/when.ts";
+import { isEpochMs } from "../base/when.ts";
 
 /** Filter subjects past which a consumer filters by the stream's wildcard instead. */
 const MAX_FILTERS = 256;
@@ -446,14 +447,16 @@ export class Subscription<M extends Message = Message>
     if (this.#rooms !== undefined && !this.#rooms.has(room)) return undefined;
     if (this.#types !== undefined && !this.#types.has(tokens[2]!)) return undefined;
     const message = toMessage(raw.data);
-    if (message === undefined) {
+    // A payload whose type is not its subject's would slip past a filter by type.
+    if (message === undefined || subjectToken(message.type) !== tokens[2]) {
       this.#skipped++;
       return undefined;
     }
     const storedAt = raw.time.getTime();
     const header = (name: string) => raw.headers?.get(name) ?? "";
     const receivedText = header(HEADER_RECEIVED_AT);
-    const receivedAt = /^[0-9]{1,15}$/.test(receivedText) ? Number(receivedText) : storedAt;
+    const received = /^[0-9]{1,15}$/.test(receivedText) ? Number(receivedText) : undefined;
+    const receivedAt = isEpochMs(received) ? received : storedAt;
     const collector = header(HEADER_COLLECTOR);
     return {
       room,
@@ -554,18 +557,12 @@ function once(fn: () => void): () => void {
 
 /**
  * A payload as a message: a JSON object with a string `type`, whose values
- * are strings, numbers, or lists and maps of them (as `parseMessage` makes),
- * nested at most six levels. Anything else is `undefined`.
+ * are strings, finite numbers, or lists and maps of them (as `parseMessage`
+ * makes), nested at most six levels, none with its own `toString` or
+ * `valueOf` (`isWireValue`). Anything else is `undefined`.
  */
 export function toMessage(payload: Uint8Array): Message | undefined {
   const value = parseJsonObject(payload);
   if (value === undefined || ownString(value, "type") === undefined) return undefined;
-  return wellFormed(value, 0) ? value as Message : undefined;
-}
-
-function wellFormed(value: unknown, depth: number): boolean {
-  if (typeof value === "string" || typeof value === "number") return true;
-  if (typeof value !== "object" || value === null || depth >= MAX_DEPTH) return false;
-  const items = Array.isArray(value) ? value : Object.values(value);
-  return items.every((item) => wellFormed(item, depth + 1));
+  return isWireValue(value, MAX_DEPTH) ? value as Message : undefined;
 }

@@ -25,6 +25,7 @@
 import { type Message, superChatOf, toNumber } from "../protocol/messages.ts";
 import type { UserFields } from "../protocol/message_types.ts";
 import { sanitizeForTerminal } from "../base/sanitize.ts";
+import { isEpochMs } from "../base/when.ts";
 import { type GiftCatalog, type GiftDetails, giftOf } from "../protocol/gifts.ts";
 
 /** Options of {@linkcode formatMessage}. */
@@ -496,7 +497,9 @@ function describe(msg: Message, details?: GiftDetails): Line | undefined {
         kindStyle: "red",
         name: str(msg, "dnic"),
         text: `was muted by ${role}${operator ? ` ${safeName(operator)}` : ""}${
-          end !== undefined && end > 0 ? ` until ${clock(end * 1000)}` : ""
+          end !== undefined && end > 0 && isEpochMs(Math.round(end * 1000))
+            ? ` until ${clock(end * 1000)}`
+            : ""
         }`,
         textStyle: "red",
       };

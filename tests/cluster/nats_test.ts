@@ -304,6 +304,16 @@ test("subscribe: rooms, types, since", async () => {
   try {
     const publisher = new StreamPublisher(cluster.connection);
     const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
+    // Skipped and counted: a payload whose type is not its subject's (it slipped past a filter
+    // by type), and a map whose own toString made the text output throw.
+    const hostile = [{ type: "dgb", n: "x" }, {
+      type: "chatmsg",
+      n: "y",
+      level: { toString: "x" },
+    }];
+    for (const payload of hostile) {
+      await publisher.publish(subjectOf(1, "chatmsg"), encode(payload), messageHeaders(1, 0, "a"));
+    }
     for (let i = 1; i <= 6; i++) {
       for (const room of [1, 2]) {
         for (const type of ["chatmsg", "dgb"]) {
@@ -324,6 +334,7 @@ test("subscribe: rooms, types, since", async () => {
     assert.equal(await publisher.flush(5000), 0);
     publisher.close();
 
+    let skipped = 0;
     const read = async (options: Parameters<typeof subscribe>[1], count: number) => {
       const items = [];
       const subscription = subscribe(cluster, options);
@@ -331,12 +342,14 @@ test("subscribe: rooms, types, since", async () => {
         items.push(`${item.room}.${item.message.type}.${(item.message as { n?: string }).n}`);
         if (items.length === count) break;
       }
+      skipped = subscription.skipped;
       return items;
     };
     assert.deepEqual(
       await read({ rooms: [1], types: ["chatmsg"], since: 0 }, 6),
       ["1.chatmsg.1", "1.chatmsg.2", "1.chatmsg.3", "1.chatmsg.4", "1.chatmsg.5", "1.chatmsg.6"],
     );
+    assert.equal(skipped, 2);
     assert.deepEqual(await read({ types: ["dgb"], since: 0 }, 3), [
       "1.dgb.1",
       "2.dgb.1",
