@@ -288,6 +288,18 @@ test("archive: retention drops whole days and gives their space back", async () 
     assert.deepEqual((await collect(archive.statuses(ROOM))).map((s) => s.status), ["connected"]);
     assert.deepEqual(await archive.retain(2, now), []);
   });
+  // Status changes on kept days without messages stay (they went with the days dropped).
+  await withArchive(async (archive) => {
+    const now = T0 + 60 * DAY_MS;
+    archive.write(chat(now - 40 * DAY_MS, ROOM, "old"));
+    archive.writeStatus({ t: now - 40 * DAY_MS, room: ROOM, status: "started" });
+    archive.writeStatus({ t: now - 2 * DAY_MS, room: ROOM, status: "disconnected" });
+    archive.writeStatus({ t: now - 1000, room: ROOM, status: "connected" });
+    await archive.flush();
+    assert.equal((await archive.retain(30, now)).length, 1);
+    const left = (await collect(archive.statuses(ROOM))).map((s) => s.status);
+    assert.deepEqual(left, ["disconnected", "connected"]);
+  });
 });
 
 test("archive: items() puts the status changes between the messages", async () => {

@@ -46,6 +46,8 @@ type Sql = postgres.Sql<Record<string, never>>;
 
 /** The layout of the tables; a database with another is refused. */
 const SCHEMA = "douyu-archive-postgres 1";
+/** PostgreSQL's error code for a table that does not exist. */
+const UNDEFINED_TABLE = "42P01";
 /** Rows read per round trip when a query pages. */
 const PAGE = 1000;
 
@@ -176,9 +178,14 @@ export class PostgresStore implements Store {
           );
         });
       }
+      // Only a missing table says "no archive"; anything else (the server unreachable, a
+      // password refused) is the error to report.
       const rows = await sql.unsafe(
         "SELECT value FROM douyu_archive_info WHERE key = 'schema'",
-      ).catch(() => []);
+      ).catch((error: unknown) => {
+        if ((error as { code?: unknown }).code === UNDEFINED_TABLE) return [];
+        throw error;
+      });
       const schema = (rows[0] as { value?: string } | undefined)?.value;
       if (schema !== SCHEMA) {
         throw new ArchiveError(

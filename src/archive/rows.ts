@@ -239,6 +239,27 @@ function bytesHex(bytes: Uint8Array): string {
 const BYTE_HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
 
 /**
+ * Most a level column takes: PostgreSQL's `integer`. A level past it (the
+ * wire's digits go up to 15) failed a whole commit there.
+ */
+const LEVEL_MOST = 2 ** 31 - 1;
+/**
+ * Most a gift's count and value (fen) columns take: far past any real gift,
+ * and small enough that a roll-up's sums stay exact in PostgreSQL's
+ * `bigint` (a super chat's `cprice` of `1e30` failed a whole commit there).
+ */
+const COUNT_MOST = 1e9;
+const FEN_MOST = 1e12;
+
+/** `value` when it is a whole number from 0 to `most`, else null: the message keeps it. */
+function bounded(value: number | null | undefined, most: number): number | null {
+  return value !== null && value !== undefined && Number.isSafeInteger(value) && value >= 0 &&
+      value <= most
+    ? value
+    : null;
+}
+
+/**
  * A string as a text column holds it: NUL and lone surrogates become
  * U+FFFD. PostgreSQL's text cannot hold NUL, and Deno's `node:sqlite` cuts a
  * bound string at the first one (Bun's keeps it), which lost the rest of a
@@ -315,12 +336,12 @@ export function toRow(item: TimedMessage, source: RowSource = {}, strip = true):
     type: columnText(message.type),
     uid: sender.uid,
     name,
-    level: sender.level,
+    level: bounded(sender.level, LEVEL_MOST),
     text,
     giftId: gift?.id === undefined ? null : columnText(gift.id),
     giftName: gift?.name === undefined ? null : columnText(gift.name),
-    giftCount: gift?.count ?? null,
-    giftValue: gift?.valueFen ?? null,
+    giftCount: bounded(gift?.count, COUNT_MOST),
+    giftValue: bounded(gift?.valueFen, FEN_MOST),
     key,
     json,
   };

@@ -448,11 +448,9 @@ export class SqliteStore implements Store {
         db.exec(dropTables(dayName(day)));
         this.#days.delete(day);
       }
-      // Status changes of days no longer kept: a few rows, not a partition.
-      const kept = listDays(db)[0];
-      db.prepare("DELETE FROM statuses WHERE t < ?").run(
-        kept === undefined ? Number.MAX_SAFE_INTEGER : kept * DAY_MS,
-      );
+      // Status changes of the days dropped and before: a few rows, not a partition. (Not
+      // "before the first day left": a kept day may have status changes and no messages.)
+      db.prepare("DELETE FROM statuses WHERE t < ?").run((Math.max(...days) + 1) * DAY_MS);
       db.exec("COMMIT");
       // The freed pages go back to the file system, not just to SQLite's free list.
       db.exec("PRAGMA incremental_vacuum");

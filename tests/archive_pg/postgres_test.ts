@@ -43,6 +43,19 @@ test("postgres: the same answers as SQLite for the same writes", async () => {
     chat(T0 + 5, 1001, "x\0y 主播", { cid: "nul1", uid: "4", nn: "A\0B" }),
     { t: T0 + 6, room: 1001, message: { type: "odd\0type", nn: "A\0B", uid: "4" } },
     chat(T0 + 7, 1001, "s\udc00t", { cid: "lone1", uid: "4", nn: "S\ud800" }),
+    // Numbers past PostgreSQL's integer and bigint: once, each failed its whole commit.
+    chat(T0 + 8, 1001, "big level", { cid: "big1", uid: "5", nn: "Big", level: "99999999999" }),
+    {
+      t: T0 + 9,
+      room: 1001,
+      message: {
+        type: "comm_chatmsg",
+        uid: "5",
+        cprice: "1e30",
+        cet: "60",
+        chatmsg: { uid: "5", nn: "Big", txt: "rich" },
+      },
+    },
   );
   // Random texts too, for the searches.
   for (let i = 0; i < 600; i++) {
@@ -201,12 +214,19 @@ test("postgres: retention drops whole partitions; another version is refused", a
       await archive.close();
     }
     await assert.rejects(Archive.open(url), /holds no douyu archive of this version/);
+    // A database without the tables, read: no archive there.
+    const fresh = url.replace(/\/[^/]*$/, "/template1");
+    await assert.rejects(Archive.open(fresh, { readOnly: true }), /holds no douyu archive$/);
   });
-  // Nothing listens on port 1: an ArchiveError naming the URL without its password.
-  const error = await Archive.open("postgres://douyu:secret@127.0.0.1:1/db").catch((e) => e);
-  assert.ok(error instanceof ArchiveError, String(error));
-  assert.ok(!String(error.message).includes("secret"), error.message);
-  assert.match(error.message, /douyu:\*\*\*@127\.0\.0\.1:1/);
+  // Nothing listens on port 1: an ArchiveError naming the URL without its password, and why,
+  // read-only too (it said "holds no douyu archive").
+  for (const readOnly of [false, true]) {
+    const url = "postgres://douyu:secret@127.0.0.1:1/db";
+    const error = await Archive.open(url, { readOnly }).catch((e) => e);
+    assert.ok(error instanceof ArchiveError, String(error));
+    assert.ok(!String(error.message).includes("secret"), error.message);
+    assert.match(error.message, /douyu:\*\*\*@127\.0\.0\.1:1\/db: .*ECONNREFUSED/);
+  }
 }, { timeout: 120_000 });
 
 test("postgres: the same statistics as SQLite, and as every message gives, over ranges inside hours", async () => {
