@@ -10,13 +10,16 @@
  * | `f_YYYYMMDD` | the search index (FTS5, contentless, no positions): `terms.ts` |
  * | `minutes_…`, `users_…`, `gifts_…` | the roll-ups (`rollup.ts`) |
  *
- * plus `types` (type names by code), `statuses` (connection changes) and
- * `archive_info`.
+ * plus `types` (type names by code), `statuses` (connection changes),
+ * `day_lags` (below) and `archive_info`.
  *
- * A message's id orders it by arrival time: it is 16 × the milliseconds
+ * A message's id stands for its arrival time: it is 16 × the milliseconds
  * since its day began, or one more than the last id when several arrive in
- * one millisecond. So the search index, which hands out ids newest first,
- * hands out messages newest first.
+ * one millisecond, or the first free one past its time when it comes late.
+ * So the search index, which hands out ids in order, hands out messages
+ * nearly in time order: an id never stands for a time before its
+ * message's, and `day_lags` keeps, per day, how far after it can stand
+ * (`sqlite_order.ts` puts rows back in order within that).
  *
  * This file writes; `sqlite_read.ts` reads.
  *
@@ -70,6 +73,9 @@ interface Day {
   /** The highest id stored, and the time of that message. */
   lastId: number;
   lastT: number;
+  /** Its row of `day_lags` (undefined: none, a day of an earlier version). */
+  lag: number | undefined;
+  raiseLag: StatementSync;
   /** Rows in by 64, returning the ids stored. */
   insert: ChunkedInsert;
   /** One row, for an id taken by another writer. */
@@ -119,6 +125,7 @@ export class SqliteStore implements Store {
   readonly #addType: StatementSync | undefined;
   readonly #addStatus: StatementSync | undefined;
   readonly #totalChanges: StatementSync | undefined;
+  #lagOf: StatementSync | undefined;
   #closed = false;
 
   private constructor(db: DatabaseSync, path: string, reader: SqliteReader, readOnly: boolean) {
@@ -212,8 +219,11 @@ export class SqliteStore implements Store {
           // The error above is the one to report.
         }
       }
-      // The blocks went back to what they held before: start new ones.
-      for (const day of this.#days.values()) day.blocks.clear();
+      // The blocks went back to what they held before: start new ones. So did the lags.
+      for (const day of this.#days.values()) {
+        day.blocks.clear();
+        day.lag = this.#storedLag(day.day);
+      }
       throw new ArchiveError(`cannot write to archive ${this.#path}: ${errorText(error)}`, {
         cause: error,
       });
@@ -267,6 +277,7 @@ export class SqliteStore implements Store {
     const inserted = new Set<number>();
     day.insert.run(values, (returned) => inserted.add(returned[0] as number));
     const terms: unknown[] = [];
+    let lag = 0;
     for (let i = 0; i < count; i++) {
       const row = rows[start + i]!;
       const block = blocks[i]!;
@@ -287,6 +298,8 @@ export class SqliteStore implements Store {
         }
       }
       stored[start + i] = true;
+      // How far its time falls behind its id's (ids never stand for a time before their row's).
+      lag = Math.max(lag, Math.floor(id / ID_SCALE) - (row.t - day.start));
       const prefix = roomPrefix(row.room);
       let text = row.text !== null && row.text !== "" ? textTerms(row.text, prefix) : "";
       if (row.uid !== null) text += ` ${userTerm(prefix, row.uid)}`;
@@ -295,6 +308,10 @@ export class SqliteStore implements Store {
       rollup.add(row);
     }
     day.terms.run(terms);
+    if (day.lag !== undefined && lag > day.lag) {
+      day.raiseLag.run(lag, day.day);
+      day.lag = lag;
+    }
   }
 
   /**
@@ -343,13 +360,24 @@ export class SqliteStore implements Store {
     return code;
   }
 
+  /** A day's row of `day_lags`, if it has one. */
+  #storedLag(day: number): number | undefined {
+    this.#lagOf ??= this.#db.prepare("SELECT lag FROM day_lags WHERE day = ?");
+    return (this.#lagOf.get(day) as { lag: number } | undefined)?.lag;
+  }
+
   /** A day's tables, created the first time. */
   #day(dayNumber: number): Day {
     let day = this.#days.get(dayNumber);
     if (day !== undefined) return day;
     const db = this.#db;
     const suffix = dayName(dayNumber);
+    const isNew = db.prepare("SELECT 1 FROM sqlite_schema WHERE name = ?").get(`m_${suffix}`) ===
+      undefined;
     db.exec(dayTables(suffix));
+    // A day made now starts with no lag; one made by an earlier version has none known.
+    if (isNew) db.prepare("INSERT OR IGNORE INTO day_lags VALUES (?, 0)").run(dayNumber);
+
     // Segments merged 8 at a time, not 4: a quarter less work per insert, a byte more a message.
     db.exec(`INSERT INTO f_${suffix} (f_${suffix}, rank) VALUES ('automerge', 8)`);
     const last = db.prepare(`SELECT id, t FROM m_${suffix} ORDER BY id DESC LIMIT 1`).get() as
@@ -361,6 +389,8 @@ export class SqliteStore implements Store {
       start: dayNumber * DAY_MS,
       lastId: last?.id ?? -1,
       lastT: last?.t ?? -Infinity,
+      lag: this.#storedLag(dayNumber),
+      raiseLag: db.prepare("UPDATE day_lags SET lag = max(lag, ?) WHERE day = ?"),
       insert: new ChunkedInsert(db, `INSERT OR IGNORE INTO m_${suffix}`, COLUMNS, "RETURNING id"),
       insertOne: db.prepare(
         `INSERT OR IGNORE INTO m_${suffix} VALUES (${new Array(COLUMNS).fill("?").join(", ")})`,

@@ -25,6 +25,7 @@ import { DAY_MS, dayName } from "./days.ts";
 import { fromRow } from "./rows.ts";
 import { returnArrays } from "./sqlite_chunks.ts";
 import { COLUMN, dayPages, type Plan, planQuery, type Row } from "./sqlite_plan.ts";
+import { inTimeOrder } from "./sqlite_order.ts";
 import type { ArchiveQuery } from "./store.ts";
 import type { TimedMessage, TimedStatus } from "./timed.ts";
 import { REVENUE_TYPES } from "./rollup.ts";
@@ -51,6 +52,8 @@ const PAGE_FIRST = 256;
 const PAGE_MOST = 4096;
 /** The fewest rows of a first page whose rows are checked (some may not match). */
 const PAGE_CHECKED = 64;
+/** A day's lag (ms) past which rows held for their time order are read without their blocks. */
+const HELD_WITH_BLOCKS = 60_000;
 
 /** Reads one archive file. */
 export class SqliteReader {
@@ -93,9 +96,17 @@ export class SqliteReader {
     );
     const blocks = new BlockCache((sql) => this.#get(sql));
     const limit = query.limit;
+    // The search index gives rows in id order: put back in time order (`sqlite_order.ts`).
+    const lags = plan.match === undefined ? undefined : this.#lags(days);
+    const ordered = (day: number, newest: boolean, first: number) => {
+      const lag = lags?.get(day) ?? Infinity;
+      // A day held whole (no lag known) does not hold every row's block as well.
+      const pages = this.#pages(day, plan, newest, first, !newest && lag < HELD_WITH_BLOCKS);
+      return lags === undefined ? pages : inTimeOrder(pages, day * DAY_MS, newest, lag);
+    };
     if (limit === undefined) {
       for (const day of days) {
-        for (const page of this.#pages(day, plan, false, PAGE_FIRST, true)) {
+        for (const page of ordered(day, false, PAGE_FIRST)) {
           for (const row of page) if (plan.accept(row)) yield item(row, day, blocks);
         }
       }
@@ -107,7 +118,7 @@ export class SqliteReader {
       const day = days[i]!;
       const wanted = limit - picked.length;
       const first = plan.checked ? Math.max(wanted, PAGE_CHECKED) : wanted;
-      pages: for (const page of this.#pages(day, plan, true, first)) {
+      pages: for (const page of ordered(day, true, first)) {
         for (const row of page) {
           if (!plan.accept(row)) continue;
           picked.push({ row, day });
@@ -118,6 +129,24 @@ export class SqliteReader {
     for (let i = picked.length - 1; i >= 0; i--) {
       yield item(picked[i]!.row, picked[i]!.day, blocks);
     }
+  }
+
+  /**
+   * The lags of `days` (`sqlite_order.ts`); a day without one (made by an
+   * earlier version, or a file without the table) has none.
+   */
+  #lags(days: readonly number[]): Map<number, number> {
+    const lags = new Map<number, number>();
+    if (days.length === 0) return lags;
+    let rows: unknown[];
+    try {
+      rows = this.#get("SELECT day, lag FROM day_lags WHERE day BETWEEN ? AND ?")
+        .all(days[0]!, days[days.length - 1]!);
+    } catch {
+      return lags; // a file made before the table, read only
+    }
+    for (const row of rows as { day: number; lag: number }[]) lags.set(row.day, row.lag);
+    return lags;
   }
 
   /** A room's status changes in `[since, until)`, oldest first. */

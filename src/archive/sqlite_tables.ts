@@ -47,6 +47,17 @@ export function dropTables(suffix: string): string {
     .map((table) => `DROP TABLE IF EXISTS ${table}_${suffix};`).join("\n");
 }
 
+/**
+ * How far, in ms, a message's time may fall behind the time its id stands
+ * for (`id / ID_SCALE` into its day), per day: 0 while messages come in
+ * time order and no millisecond holds more than `ID_SCALE` of them. Readers
+ * that follow ids (the search index) put rows back in time order within it
+ * (`sqlite_order.ts`). A day without a row here (made by an earlier
+ * version) has no known bound.
+ */
+const LAGS_TABLE =
+  "CREATE TABLE IF NOT EXISTS day_lags (day INTEGER PRIMARY KEY, lag INTEGER NOT NULL)";
+
 /** The settings and shared tables of a writable archive; refuses another kind of file. */
 export function setUp(db: DatabaseSync, path: string): void {
   // Before the first table: freed pages can then be given back (retention).
@@ -75,6 +86,8 @@ export function setUp(db: DatabaseSync, path: string): void {
       );
     }
     checkSchema(db, path);
+    // Added after the first files: a file made before has it from its first writable open.
+    db.exec(LAGS_TABLE);
     db.exec("COMMIT");
   } catch (error) {
     db.exec("ROLLBACK");
