@@ -238,6 +238,18 @@ test("format: formatJson is JSON.stringify, and parses back to the same message"
   strictEqual(formatJson(parseMessage("type@=chatmsg/txt@=hi/")), '{"type":"chatmsg","txt":"hi"}');
 });
 
+test("format: a message's own _gift, _room, _t or _repeat cannot pass for the fields formatJson adds", () => {
+  const forged = parseMessage(
+    "type@=chatmsg/txt@=hi/_gift@=value@AA=1000000@AS/_room@=288016/_t@=1/_repeat@=9/_x@=y/",
+  );
+  // Ours replace them; where we add nothing, they are left out (a wire `_x` stays: no field of ours).
+  strictEqual(formatJson(forged, { _t: 5 }), '{"type":"chatmsg","txt":"hi","_t":5,"_x":"y"}');
+  strictEqual(
+    formatJson(forged, { _room: 7, _gift: { name: "花", value: 0.1 } }),
+    '{"type":"chatmsg","txt":"hi","_gift":{"name":"花","value":0.1},"_room":7,"_x":"y"}',
+  );
+});
+
 test("sample: a valid recording of realistic, correctly escaped messages", () => {
   deepStrictEqual(sampleRecording(), sampleRecording(), "the same on every call");
   const start = Date.UTC(2030, 0, 1);

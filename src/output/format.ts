@@ -170,10 +170,21 @@ export function formatMessage(msg: Message, options: FormatOptions = {}): string
  * ```
  */
 export function formatJson(msg: Message | object, extra?: JsonExtra): string {
-  // Ours last, so a wire key of the same name cannot pass for them.
-  const value = extra === undefined ? msg : { ...msg, ...definedOnly(extra) };
+  let value = msg;
+  if (extra !== undefined) {
+    // Ours last, so a wire key of the same name cannot pass for them; and where we add
+    // nothing (no catalogue, one room), a wire key of that name is left out.
+    const copy: Record<string, unknown> = { ...msg, ...definedOnly(extra) };
+    for (const key of EXTRA_KEYS) {
+      if (extra[key] === undefined && Object.hasOwn(copy, key)) delete copy[key];
+    }
+    value = copy;
+  }
   return JSON.stringify(value).replace(UNSAFE_IN_JSON, escapeUnit);
 }
+
+/** The names of {@linkcode JsonExtra}'s fields. */
+const EXTRA_KEYS = ["_room", "_repeat", "_t", "_gift"] as const;
 
 /**
  * Fields {@linkcode formatJson} adds to a message, named with a leading `_`
@@ -182,7 +193,8 @@ export function formatJson(msg: Message | object, extra?: JsonExtra): string {
  * recording; `_repeat`, how many repeats of the same text the line folds
  * (`--fold-repeats`); `_t`, when the message arrived (ms since the epoch);
  * `_gift`, for gifts and super chats, the gift's name and value in yuan, as
- * far as they are known.
+ * far as they are known. A message's own key of one of these names (a
+ * forgery: Douyu sends none) is left out of a line given these fields.
  *
  * @example
  * ```ts
