@@ -199,6 +199,7 @@ test("archive cli: --count stores N messages; logs filters by user, text, type, 
       encodeStt({ type: "chatmsg", uid: 2, nn: "Bob", txt: "GG 666", cid: "b1" }),
       encodeStt({ type: "chatmsg", uid: 1, nn: "Ann", txt: "gg", cid: "a2" }),
       encodeStt({ type: "dgb", uid: 2, nn: "Bob", gfid: 1, gfcnt: 1 }),
+      encodeStt({ type: "frank", fc: 1 }), // a ranking: stored, no text line
     ];
     await using server = await MockServer.start({ messages: bodies });
     const archived = await run([
@@ -208,11 +209,11 @@ test("archive cli: --count stores N messages; logs filters by user, text, type, 
       "--db",
       db,
       "--count",
-      "5",
+      "6",
       "9999",
     ]);
     assert.equal(archived.code, 0, archived.stderr);
-    assert.match(archived.stderr, /5 messages stored/);
+    assert.match(archived.stderr, /6 messages stored/);
     const texts = async (...args: string[]) => {
       const result = await run(["logs", "--db", db, "9999", "--json", ...args]);
       assert.equal(result.code, 0, result.stderr);
@@ -221,14 +222,24 @@ test("archive cli: --count stores N messages; logs filters by user, text, type, 
         return message.txt ?? message.type;
       });
     };
-    assert.deepEqual(await texts(), ["主播好", "uenter", "GG 666", "gg", "dgb"]);
+    assert.deepEqual(await texts(), ["主播好", "uenter", "GG 666", "gg", "dgb", "frank"]);
     assert.deepEqual(await texts("--user", "Ann"), ["主播好", "gg"]);
     assert.deepEqual(await texts("--user", "2"), ["uenter", "GG 666", "dgb"]);
     assert.deepEqual(await texts("--search", "gg"), ["GG 666", "gg"]);
     assert.deepEqual(await texts("--search", "主"), ["主播好"]);
     assert.deepEqual(await texts("--types", "uenter,dgb"), ["uenter", "dgb"]);
-    assert.deepEqual(await texts("--limit", "2"), ["gg", "dgb"]);
-    assert.deepEqual(await texts("--since", "1h"), ["主播好", "uenter", "GG 666", "gg", "dgb"]);
+    assert.deepEqual(await texts("--limit", "2"), ["dgb", "frank"]);
+    // Text lines: --limit counts lines (it printed one here: the ranking took a place).
+    const shown = await run(["logs", "--db", db, "9999", "--limit", "2"]);
+    assert.deepEqual(lines(shown.stdout).map((line) => line.split(/\s+/)[1]), ["chat", "gift"]);
+    assert.deepEqual(await texts("--since", "1h"), [
+      "主播好",
+      "uenter",
+      "GG 666",
+      "gg",
+      "dgb",
+      "frank",
+    ]);
     assert.deepEqual(await texts("--until", "1h"), []);
     assert.deepEqual(await texts("--since", "2001-01-01", "--until", "2002-01-01"), []);
   });

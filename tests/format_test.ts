@@ -6,6 +6,7 @@ import {
   formatJson,
   formatMessage,
   NAME_WIDTH,
+  TEXT_TYPES,
 } from "../src/output/format.ts";
 import { type Message, parseMessage } from "../src/protocol/messages.ts";
 import { parseRecording, serializeRecordLine } from "../src/protocol/record.ts";
@@ -160,6 +161,13 @@ test("format: every real fixture message formats to one line without control cha
       const plain = color ? formatted.replace(/\x1b\[\d+m/g, "") : formatted;
       ok(!UNSAFE.test(plain), `control character in ${JSON.stringify(plain)}`);
     }
+    // A line without `all` only for the types TEXT_TYPES names (`logs` reads only those).
+    const type = parseMessage(body).type;
+    if (line(body) !== undefined) ok(TEXT_TYPES.has(type), type);
+  }
+  for (const type of ["frank", "ranklist", "loginres", "noble_num_info"]) {
+    strictEqual(line(`type@=${type}/nn@=a/txt@=b/`), undefined, type);
+    ok(!TEXT_TYPES.has(type));
   }
 });
 

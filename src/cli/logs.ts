@@ -11,6 +11,7 @@
 import { Archive } from "../archive/archive.ts";
 import type { ArchiveQuery } from "../archive/store.ts";
 import { parseSince } from "../base/when.ts";
+import { TEXT_TYPES } from "../output/format.ts";
 import {
   CliFailure,
   type CliIO,
@@ -98,6 +99,9 @@ export function logsCommand(args: string[], io: CliIO): Promise<number> {
     };
     const output = outputOptions({ json: values.json, types: values.types });
     if (output.types !== undefined) query.types = [...output.types];
+    // Text lines: only the types that print one, so that --limit N counts lines, not the
+    // rankings and the like stored between them.
+    else if (!output.json) query.types = [...TEXT_TYPES];
     if (values.user !== undefined) {
       const user = values.user.trim();
       if (user === "") throw invalid("user", values.user, "a name or a user id");

@@ -420,6 +420,36 @@ function worth(msg: Message, details: GiftDetails | undefined): string {
 }
 
 /** The dedicated line of a message, or undefined for types shown only with `all`. */
+/**
+ * The message types {@linkcode formatMessage} can give a line (without
+ * `all`); every other type has none. Some messages of these types have
+ * none either (a `comm_chatmsg` that is no super chat).
+ *
+ * @example
+ * ```ts
+ * import { TEXT_TYPES } from "./format.ts";
+ *
+ * console.log(TEXT_TYPES.has("chatmsg"), TEXT_TYPES.has("frank")); // true false
+ * ```
+ */
+export const TEXT_TYPES: ReadonlySet<string> = new Set([
+  "chatmsg",
+  "uenter",
+  "dgb",
+  "gdp",
+  "spbc",
+  "ssd",
+  "rss",
+  "comm_chatmsg",
+  "newblackres",
+  "anbc",
+  "rnewbc",
+  "upgrade",
+  "blab",
+  "rankup",
+  "bc_buy_deserve",
+]);
+
 function describe(msg: Message, details?: GiftDetails): Line | undefined {
   const user = msg as UserFields & Record<string, unknown>;
   switch (msg.type) {
