@@ -261,10 +261,12 @@ test("archive cli: command-line errors are one line and status 2; a missing arch
       ],
       [["archive", "--db", "x.db", "--retain", "30", "9999"], /invalid value for --retain/],
       [["archive", "--db", "x.db", "--types", "a b", "9999"], /invalid value for --types/],
+      [["logs", "--db", "x.db", "--types", "a".repeat(65), "9999"], /invalid value for --types/],
       [["logs", "9999"], /missing --db TARGET/],
       [["logs", "--db", "x.db"], /missing <room>/],
       [["logs", "--db", "x.db", "yyf"], /logs takes the room's numeric id/],
       [["logs", "--db", "x.db", "9999", "--limit", "0"], /invalid value for --limit/],
+      [["logs", "--db", "x.db", "9999", "--search", " "], /invalid value for --search/],
       [["logs", "--db", "x.db", "9999", "--since", "soon"], /invalid value for --since/],
     ];
     for (const [args, pattern] of cases) {

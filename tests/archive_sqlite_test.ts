@@ -223,6 +223,8 @@ test("archive: a NUL or a lone surrogate in a name, a text, a type or a gift's n
     assert.deepEqual(await times({ user: { name: "A" } }), [3]);
     assert.deepEqual(await times({ search: "x\0y" }), [0]);
     assert.deepEqual(await times({ search: "y 主播" }), [0]);
+    // An empty search finds what LIKE '%%' finds: the messages with a text (not the gift).
+    assert.deepEqual(await times({ search: "" }), [0, 3, 4]);
     assert.deepEqual(await times({ types: ["odd\0type"] }), [1]);
     assert.deepEqual(await times({ user: { name: "S\ud800" } }), [4]);
     assert.deepEqual(await times({ search: "s\udc00" }), [4]);

@@ -261,6 +261,8 @@ export class PostgresStore implements Store {
       if (search !== undefined) {
         add("terms @> $?::text[]", search.terms);
         needle = search.needle;
+      } else {
+        conditions.push("text IS NOT NULL"); // as LIKE '%%': every message with a text
       }
     }
     const accept = (row: PgRow) =>

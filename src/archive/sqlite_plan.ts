@@ -136,6 +136,9 @@ export function planQuery(
         const text = row[COLUMN.text];
         return text !== null && containsFolded(text, needle);
       });
+    } else {
+      // An empty search is what `text LIKE '%%'` finds: every message with a text.
+      checks.push((row) => row[COLUMN.text] !== null);
     }
   }
   return {

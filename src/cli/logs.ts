@@ -107,7 +107,10 @@ export function logsCommand(args: string[], io: CliIO): Promise<number> {
       if (user === "") throw invalid("user", values.user, "a name or a user id");
       query.user = /^[0-9]{1,15}$/.test(user) ? { uid: Number(user), name: user } : { name: user };
     }
-    if (values.search !== undefined) query.search = values.search;
+    if (values.search !== undefined) {
+      if (values.search.trim() === "") throw invalid("search", values.search, "words to find");
+      query.search = values.search;
+    }
 
     const archive = await openForReading(target);
     const { stop, unlink } = stopController(io);

@@ -204,7 +204,8 @@ export function outputOptions(values: OutputValues & FilterValues): OutputOption
   let types: Set<string> | undefined;
   if (values.types !== undefined) {
     const list = values.types.split(",").map((type) => type.trim()).filter((type) => type !== "");
-    const bad = list.find((type) => !/^[A-Za-z0-9_]+$/.test(type));
+    // As long as the stream's subjects allow (64), so that `consume` refuses it here, not later.
+    const bad = list.find((type) => !/^[A-Za-z0-9_]{1,64}$/.test(type));
     if (list.length === 0 || bad !== undefined) {
       throw new UsageError(
         `invalid value for --types: ${

@@ -92,6 +92,7 @@ test("postgres: the same answers as SQLite for the same writes", async () => {
           { room: 1001, types: ["odd\0type"] },
           { room: 1001, user: { name: "S\ud800" } },
           { room: 1001, search: "s\udc00" },
+          { room: 1001, search: "" },
         );
         for (const item of items.slice(0, 40)) {
           const uid = Number(item.message.uid);
