@@ -2,7 +2,7 @@
  * The command line with many rooms, filters, gift values and live status:
  * in-process against the mock server and local stand-ins for Douyu's APIs.
  */
-import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, match, ok, rejects, strictEqual } from "node:assert/strict";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { lookups } from "../src/cli/options.ts";
@@ -390,6 +390,38 @@ function betard(room: { show_status: number; videoLoop: number }) {
     }));
   };
 }
+
+test("douyu live: a room it cannot join, or whose connection drops, is told on stderr once until it connects", async () => {
+  // Nothing listens on port 1: it said nothing at all, and kept trying.
+  const unreachable = await run(["live", "--url", "tcp://127.0.0.1:1", "--duration", "2", "9999"]);
+  strictEqual(unreachable.code, 0, unreachable.stderr);
+  strictEqual(lines(unreachable.stderr).length, 1, unreachable.stderr);
+  match(unreachable.stderr, /^douyu: room 9999: cannot connect: .+; trying again\n$/);
+  // Connected, dropped by the server, connected again.
+  await using server = await MockServer.start();
+  const dropped = server.nextClient().then(async (client) => {
+    client.close();
+    await server.nextClient();
+  });
+  let stderr = "";
+  const enough = new AbortController();
+  const result = await run(["live", "--url", server.url, "9999"], {
+    signal: enough.signal,
+    onStderr: (chunk) => {
+      stderr += chunk;
+      if (/connected to/.test(stderr)) enough.abort("SIGINT");
+    },
+  });
+  await dropped;
+  strictEqual(result.code, 130, result.stderr);
+  deepStrictEqual(
+    lines(result.stderr).map((line) => line.replace(/(connection lost): [^;]*;/, "$1: …;")),
+    [
+      "douyu: room 9999: connection lost: …; trying again",
+      `douyu: room 9999: connected to ${server.url}`,
+    ],
+  );
+});
 
 test("douyu live: a line per transition, with owner and title; --json; --state", async () => {
   const room = { show_status: 2, videoLoop: 0 };

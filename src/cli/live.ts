@@ -10,7 +10,13 @@ import { readFile, rename, writeFile } from "node:fs/promises";
 import { errorText } from "../base/errors.ts";
 import { sanitizeForTerminal } from "../base/sanitize.ts";
 import { formatJson } from "../output/format.ts";
-import { type LiveEvent, type LiveSnapshot, type LiveState, watchLive } from "../rooms/live.ts";
+import {
+  type LiveEvent,
+  type LiveSnapshot,
+  type LiveState,
+  type LiveWatcher,
+  watchLive,
+} from "../rooms/live.ts";
 import {
   CliFailure,
   type CliIO,
@@ -20,6 +26,7 @@ import {
   INTERRUPTED,
   OK,
   quoted,
+  say,
   stopController,
   unlessStopped,
   UsageError,
@@ -104,6 +111,7 @@ export async function liveCommand(args: string[], io: CliIO): Promise<number> {
       signal: stop.signal,
     });
     const cancelDeadline = deadline(stop, duration);
+    const reporting = reportConnections(watcher, io);
     let printed = 0;
     try {
       for await (const event of watcher) {
@@ -116,11 +124,38 @@ export async function liveCommand(args: string[], io: CliIO): Promise<number> {
     } finally {
       cancelDeadline();
       await watcher.close();
+      await reporting;
     }
     if (stop.signal.reason === INTERRUPTED) return interruptCode(io);
     return OK;
   } finally {
     unlink();
+  }
+}
+
+/**
+ * Tells stderr when a room cannot be joined or loses its connection, once
+ * until it connects again (then says so), so that a watch that cannot reach
+ * its server is not silent. The watcher itself keeps trying.
+ */
+async function reportConnections(watcher: LiveWatcher, io: CliIO): Promise<void> {
+  const failing = new Set<number>();
+  const connected = new Set<number>();
+  for await (const { room, event } of watcher.status()) {
+    if (event.type === "connected") {
+      connected.add(room);
+      if (failing.delete(room)) await say(io, `room ${room}: connected to ${event.url}`);
+      continue;
+    }
+    const error = event.type === "closed" && event.info.reason === "error"
+      ? event.info.error
+      : event.type === "disconnected" && connected.has(room)
+      ? event.error
+      : undefined;
+    if (error === undefined || failing.has(room)) continue;
+    failing.add(room);
+    const what = connected.has(room) ? "connection lost" : "cannot connect";
+    await say(io, `room ${room}: ${what}: ${errorText(error)}; trying again`);
   }
 }
 

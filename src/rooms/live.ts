@@ -14,7 +14,7 @@ import { lookupOptionsFor, resolveRoomFor, type ResolveRoomOptions } from "../we
 import { fetchRoomInfo, type RoomInfo } from "../web/room_info.ts";
 import { parseRoomInput } from "../web/room_input.ts";
 import type { FetchLike } from "../web/http.ts";
-import { Hub, type RoomOptions } from "./hub.ts";
+import { Hub, type HubStatusEvent, type RoomOptions } from "./hub.ts";
 
 /**
  * A room's broadcast state: `live`, `offline`, or `loop` (a recording
@@ -223,6 +223,23 @@ export class LiveWatcher implements AsyncIterable<LiveEvent>, AsyncDisposable {
       if (tracker.announced) snapshot[String(tracker.room)] = { ...tracker.announced };
     }
     return snapshot;
+  }
+
+  /**
+   * The rooms' connection events (connected, disconnected, reconnecting, and
+   * `closed` for each failed attempt to join): the watcher joins again on
+   * its own, so they are for telling people, e.g. that a server cannot be
+   * reached. Ends when the watcher closes.
+   *
+   * @example
+   * ```ts ignore
+   * for await (const { room, event } of watcher.status()) {
+   *   if (event.type === "closed") console.error(`room ${room}: cannot connect, trying again`);
+   * }
+   * ```
+   */
+  status(): AsyncIterableIterator<HubStatusEvent> {
+    return this.#hub.status();
   }
 
   /** Stops watching: closes every connection and timer; the loop ends. Idempotent. */
