@@ -18,6 +18,7 @@ import {
 } from "@nats-io/jetstream";
 import type { KV, Kvm } from "@nats-io/kv";
 import { ClusterError } from "./errors.ts";
+import { sleep } from "../base/timers.ts";
 import {
   type ClusterOptions,
   COLLECTORS_BUCKET,
@@ -178,21 +179,36 @@ async function ensureBucket(
   return await kvm.open(bucket);
 }
 
+/**
+ * How long a change of replicas waits for peers to place them on: a cluster
+ * just started, or a busy one whose peers answer late, says "no suitable
+ * peers for placement" for a moment (seen under load in the tests).
+ */
+const PLACEMENT_WAIT_MS = 10_000;
+
 async function changeReplicas(
   jsm: JetStreamManager,
   stream: string,
   config: StreamConfig,
   replicas: number,
 ): Promise<void> {
-  try {
-    await jsm.streams.update(stream, { ...config, num_replicas: replicas });
-  } catch (error) {
-    throw new ClusterError(
-      `cannot change ${stream} from ${config.num_replicas} to ${replicas} replicas: ${
-        error instanceof Error ? error.message : String(error)
-      }`,
-      { cause: error },
-    );
+  // Bounded by PLACEMENT_WAIT_MS: nothing to abort it from outside.
+  const never = new AbortController().signal;
+  for (let waited = 0, delay = 250;; waited += delay, delay = Math.min(delay * 2, 2000)) {
+    try {
+      await jsm.streams.update(stream, { ...config, num_replicas: replicas });
+      return;
+    } catch (error) {
+      const text = error instanceof Error ? error.message : String(error);
+      if (/no suitable peers/i.test(text) && waited < PLACEMENT_WAIT_MS) {
+        await sleep(delay, never);
+        continue;
+      }
+      throw new ClusterError(
+        `cannot change ${stream} from ${config.num_replicas} to ${replicas} replicas: ${text}`,
+        { cause: error },
+      );
+    }
   }
 }
 
