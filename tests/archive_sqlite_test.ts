@@ -269,7 +269,7 @@ test("archive: roll-ups agree with the messages stored", async () => {
 });
 
 test("archive: retention drops whole days and gives their space back", async () => {
-  await withArchive(async (archive) => {
+  await withArchive(async (archive, path) => {
     const big = "主播".repeat(200);
     for (let day = 0; day < 5; day++) {
       for (let i = 0; i < 400; i++) archive.write(chat(T0 + day * DAY_MS + i, ROOM, `${big}${i}`));
@@ -289,6 +289,12 @@ test("archive: retention drops whole days and gives their space back", async () 
     assert.ok(await archive.size() < before * 0.75, "the dropped days' pages are given back");
     assert.deepEqual((await collect(archive.statuses(ROOM))).map((s) => s.status), ["connected"]);
     assert.deepEqual(await archive.retain(2, now), []);
+    // Nothing of the dropped days is left, their lags (sqlite_order.ts) included.
+    const { DatabaseSync } = await import("node:sqlite");
+    const db = new DatabaseSync(path, { readOnly: true });
+    const lags = db.prepare("SELECT count(*) AS n FROM day_lags").get() as { n: number };
+    db.close();
+    assert.equal(lags.n, 3);
   });
   // Status changes on kept days without messages stay (they went with the days dropped).
   await withArchive(async (archive) => {

@@ -377,7 +377,6 @@ export class SqliteStore implements Store {
     db.exec(dayTables(suffix));
     // A day made now starts with no lag; one made by an earlier version has none known.
     if (isNew) db.prepare("INSERT OR IGNORE INTO day_lags VALUES (?, 0)").run(dayNumber);
-
     // Segments merged 8 at a time, not 4: a quarter less work per insert, a byte more a message.
     db.exec(`INSERT INTO f_${suffix} (f_${suffix}, rank) VALUES ('automerge', 8)`);
     const last = db.prepare(`SELECT id, t FROM m_${suffix} ORDER BY id DESC LIMIT 1`).get() as
@@ -476,6 +475,7 @@ export class SqliteStore implements Store {
       db.exec("BEGIN IMMEDIATE");
       for (const day of days) {
         db.exec(dropTables(dayName(day)));
+        db.prepare("DELETE FROM day_lags WHERE day = ?").run(day);
         this.#days.delete(day);
       }
       // Status changes of the days dropped and before: a few rows, not a partition. (Not
