@@ -172,18 +172,20 @@ export function formatMessage(msg: Message, options: FormatOptions = {}): string
 export function formatJson(msg: Message | object, extra?: JsonExtra): string {
   let value = msg;
   if (extra !== undefined) {
-    // Ours last, so a wire key of the same name cannot pass for them; and where we add
-    // nothing (no catalogue, one room), a wire key of that name is left out.
-    const copy: Record<string, unknown> = { ...msg, ...definedOnly(extra) };
+    // Ours over a wire key of the same name, so that it cannot pass for them; and where we
+    // add nothing (no catalogue, one room), a wire key of that name is left out.
+    const copy: Record<string, unknown> = { ...msg };
     for (const key of EXTRA_KEYS) {
-      if (extra[key] === undefined && Object.hasOwn(copy, key)) delete copy[key];
+      const ours = extra[key];
+      if (ours !== undefined) copy[key] = ours;
+      else if (Object.hasOwn(copy, key)) delete copy[key];
     }
     value = copy;
   }
   return JSON.stringify(value).replace(UNSAFE_IN_JSON, escapeUnit);
 }
 
-/** The names of {@linkcode JsonExtra}'s fields. */
+/** The names of {@linkcode JsonExtra}'s fields, in the order a line adds them. */
 const EXTRA_KEYS = ["_room", "_repeat", "_t", "_gift"] as const;
 
 /**
@@ -253,15 +255,6 @@ export function jsonGift(gift: GiftDetails | undefined): JsonGift | undefined {
   const out: JsonGift = {};
   if (gift.name !== undefined) out.name = gift.name;
   if (gift.value !== undefined) out.value = gift.value;
-  return out;
-}
-
-function definedOnly(extra: JsonExtra): JsonExtra {
-  const out: JsonExtra = {};
-  if (extra._room !== undefined) out._room = extra._room;
-  if (extra._repeat !== undefined) out._repeat = extra._repeat;
-  if (extra._t !== undefined) out._t = extra._t;
-  if (extra._gift !== undefined) out._gift = extra._gift;
   return out;
 }
 
@@ -419,7 +412,6 @@ function worth(msg: Message, details: GiftDetails | undefined): string {
   return parts.length > 0 ? ` (${parts.join(", ")})` : "";
 }
 
-/** The dedicated line of a message, or undefined for types shown only with `all`. */
 /**
  * The message types {@linkcode formatMessage} can give a line (without
  * `all`); every other type has none. Some messages of these types have
@@ -450,6 +442,7 @@ export const TEXT_TYPES: ReadonlySet<string> = new Set([
   "bc_buy_deserve",
 ]);
 
+/** The dedicated line of a message, or undefined for types shown only with `all`. */
 function describe(msg: Message, details?: GiftDetails): Line | undefined {
   const user = msg as UserFields & Record<string, unknown>;
   switch (msg.type) {
