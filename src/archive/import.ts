@@ -8,14 +8,12 @@
  */
 
 import { DouyuError } from "../base/errors.ts";
-import { isRecord, isWireValue, ownField } from "../base/fields.ts";
+import { isRecord, isWireValue, MESSAGE_DEPTH, ownField } from "../base/fields.ts";
 import { isEpochMs } from "../base/when.ts";
 import { type GiftDetails, giftOf } from "../protocol/gifts.ts";
 import { type Message, parseMessage } from "../protocol/messages.ts";
 import type { TimedMessage } from "./timed.ts";
 
-/** Nesting a message may have (Douyu's is at most three levels deep). */
-const MAX_DEPTH = 6;
 /** The fields NDJSON adds to a message: ours, never Douyu's (its keys never start with `_`). */
 const EXTRA_FIELDS = ["_t", "_room", "_gift", "_repeat"] as const;
 /** What an arrival time must be (`isEpochMs`). */
@@ -110,7 +108,7 @@ function fromJson(
   const shownRoom = ownField(value, "_room");
   const shownGift = ownField(value, "_gift");
   for (const field of EXTRA_FIELDS) delete value[field];
-  if (!isWireValue(value, MAX_DEPTH)) {
+  if (!isWireValue(value, MESSAGE_DEPTH)) {
     throw new ImportError(`${where}: a message holds only strings, numbers, lists and maps`);
   }
   const message = value as Message;

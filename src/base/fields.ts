@@ -52,6 +52,12 @@ export function ownString(record: object, key: string): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
 
+/**
+ * Nesting a message may have, for {@linkcode isWireValue}: Douyu's is at
+ * most three levels deep.
+ */
+export const MESSAGE_DEPTH = 6;
+
 /** Keys that make an object throw when it is turned into text or a number. */
 const COERCION_KEYS = ["toString", "valueOf"];
 

@@ -43,7 +43,7 @@ function daysInMonth(year: number, month: number): number {
 }
 
 /** The first time {@linkcode isEpochMs} refuses: the year 10000. */
-export const EPOCH_MS_LIMIT = 253_402_300_800_000;
+const EPOCH_MS_LIMIT = 253_402_300_800_000;
 
 /**
  * Whether `t` is a time as stored and sent: a whole number of ms since the

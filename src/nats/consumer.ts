@@ -22,7 +22,8 @@ import { errorText } from "../base/errors.ts";
 import { setRepeating } from "../base/timers.ts";
 import { isSafeName } from "../base/names.ts";
 import { ClusterError } from "./errors.ts";
-import { isWireValue, ownString } from "../base/fields.ts";
+import { isWireValue, MESSAGE_DEPTH, ownString } from "../base/fields.ts";
+import { isEpochMs } from "../base/when.ts";
 import type { Message } from "../protocol/messages.ts";
 import {
   type Cluster,
@@ -38,7 +39,6 @@ import { DurablePosition, GapTracker, type ReadGap } from "./readers.ts";
 
 export type { ReadGap } from "./readers.ts";
 export { parseSince } from "../base/when.ts";
-import { isEpochMs } from "../base/when.ts";
 
 /** Filter subjects past which a consumer filters by the stream's wildcard instead. */
 const MAX_FILTERS = 256;
@@ -46,8 +46,6 @@ const MAX_FILTERS = 256;
 const GROUP_ACK_WAIT_MS = 10_000;
 /** Messages the client fetches ahead. */
 const PREFETCH = 256;
-/** Nesting a message may have (Douyu's is at most three levels deep). */
-const MAX_DEPTH = 6;
 
 /**
  * Options of {@linkcode subscribe}.
@@ -564,5 +562,5 @@ function once(fn: () => void): () => void {
 export function toMessage(payload: Uint8Array): Message | undefined {
   const value = parseJsonObject(payload);
   if (value === undefined || ownString(value, "type") === undefined) return undefined;
-  return isWireValue(value, MAX_DEPTH) ? value as Message : undefined;
+  return isWireValue(value, MESSAGE_DEPTH) ? value as Message : undefined;
 }
