@@ -14,11 +14,29 @@
  * - "capture": the capture's mix of types, cycled (few chats, many gifts).
  * Rounds alternate the baseline and the exports; medians are reported, and
  * the absolute figures only beside the ratios.
+ *
+ * With `--archive`, instead: an export end to end, as `douyu export` runs it,
+ * from a SQLite archive of `--messages` messages of one room (the archive
+ * bench's generator: the capture's mix, 60% chats), written to a file. Each
+ * format is read with brief rows (what `douyu export` does) and with every
+ * message whole (as before brief rows), alternating; reported: each one's
+ * median, and brief as a ratio of whole. Building the archive takes about
+ * 40 s a million messages, and is not timed.
  */
 // deno-lint-ignore-file no-console
 import process from "node:process";
+import { mkdtemp, open, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { EXPORT_FORMATS, exportAs, type ExportFormat } from "../src/archive/export/mod.ts";
+import { Archive } from "../src/archive/archive.ts";
+import {
+  EXPORT_FORMATS,
+  exportAs,
+  type ExportFormat,
+  exportTypes,
+} from "../src/archive/export/mod.ts";
+import { generate, loadSource } from "../tests/archive/corpus.ts";
 import type { TimedItem } from "../src/archive/timed.ts";
 import type { Message } from "../src/protocol/messages.ts";
 import { chat, exportItems, HOSTILE_TEXTS, isChatItem } from "../tests/export_data.ts";
@@ -29,6 +47,7 @@ const { values } = parseArgs({
     messages: { type: "string", default: "1000000" },
     rounds: { type: "string", default: "3" },
     formats: { type: "string", default: EXPORT_FORMATS.join(",") },
+    archive: { type: "boolean", default: false },
   },
 });
 const total = Number(values.messages);
@@ -89,7 +108,71 @@ async function time(fn: () => number | Promise<number>): Promise<number> {
   return performance.now() - start;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+function median(xs: number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+}
+
+if (values.archive) {
+  await fromArchive();
+  process.exit(0);
+}
+
+/** The `--archive` bench: exports end to end from a SQLite archive, brief rows against whole. */
+async function fromArchive(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "douyu-bench-export-"));
+  try {
+    const path = join(dir, "archive.db");
+    const archive = await Archive.open(path);
+    let room = 0;
+    const source = await loadSource();
+    for (const item of generate(source, { messages: total, rooms: 1, days: 1, start: T0 })) {
+      room = item.room;
+      const wait = archive.write(item);
+      if (wait) await wait;
+    }
+    await archive.close();
+    const reader = await Archive.open(path, { readOnly: true });
+    const encoder = new TextEncoder();
+    const once = async (format: ExportFormat, brief: boolean): Promise<number> => {
+      const types = exportTypes(format);
+      const query = { room, ...(types === undefined ? {} : { types }), brief };
+      const file = await open(join(dir, `out.${format}`), "w");
+      let chars = 0;
+      try {
+        for await (const chunk of exportAs(format, reader.items(query))) {
+          chars += chunk.length;
+          await file.write(encoder.encode(chunk));
+        }
+      } finally {
+        await file.close();
+      }
+      return chars;
+    };
+    console.log(
+      `export of an archive of ${total} messages of one room, ${rounds} rounds, ${navigator.userAgent}`,
+    );
+    try {
+      for (const format of formats.filter((format) => exportTypes(format) !== undefined)) {
+        const brief: number[] = [];
+        const whole: number[] = [];
+        for (let round = 0; round < rounds; round++) {
+          whole.push(await time(() => once(format, false)));
+          brief.push(await time(() => once(format, true)));
+        }
+        const [b, w] = [median(brief), median(whole)];
+        console.log(
+          `  ${format.padEnd(5)} brief rows ${(b / 1000).toFixed(2)} s, every message whole ${
+            (w / 1000).toFixed(2)
+          } s: ${(b / w).toFixed(2)}×`,
+        );
+      }
+    } finally {
+      await reader.close();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
 
 console.log(`${total} rows per export, ${rounds} rounds, ${navigator.userAgent}`);
 for (const [name, pool] of [["chat", chatPool], ["capture", messages]] as const) {

@@ -81,7 +81,7 @@ export interface GiftTotals {
  * const rollup = new Rollup();
  * const row = {
  *   room: 9, t: 60_000, type: "chatmsg", uid: 7, name: "Ann", level: 1, text: "hi",
- *   giftId: null, giftName: null, giftCount: null, giftValue: null, key: null, json: "{}",
+ *   giftId: null, giftName: null, giftCount: null, giftValue: null, key: null, json: "{}", col: null,
  * };
  * rollup.add(row);
  * rollup.add(row);

@@ -17,6 +17,7 @@ import { ownField, ownString } from "../base/fields.ts";
 import type { Message } from "../protocol/messages.ts";
 import { type GiftDetails, giftOf } from "../protocol/gifts.ts";
 import type { TimedMessage } from "./timed.ts";
+import { briefColor } from "./brief.ts";
 
 /**
  * The key that keeps a message from being stored twice (see the table of
@@ -47,6 +48,12 @@ export interface MessageRow {
   key: RowKey;
   /** The message as JSON, with `null` for the fields the columns hold. */
   json: string;
+  /**
+   * Set when the columns hold all that exports show of the message (a chat's
+   * colour, `""` for none or for a gift: `brief.ts`); `null` otherwise, and
+   * always when the JSON is kept whole.
+   */
+  col: string | null;
 }
 
 /** Where a message came from, for {@linkcode keyOf}. */
@@ -330,7 +337,7 @@ export function toRow(item: TimedMessage, source: RowSource = {}, strip = true):
   } else {
     json = JSON.stringify(message);
   }
-  return {
+  const row: MessageRow = {
     room: item.room,
     t: item.t,
     type: columnText(message.type),
@@ -344,7 +351,11 @@ export function toRow(item: TimedMessage, source: RowSource = {}, strip = true):
     giftValue: bounded(gift?.valueFen, FEN_MOST),
     key,
     json,
+    col: null,
   };
+  // Exports read a row alone when its columns hold all they show of it (`brief.ts`).
+  row.col = briefColor(message, row, stripName && (stripTxt || message.type !== "chatmsg"));
+  return row;
 }
 
 /** The columns {@linkcode fromRow} reads back. */

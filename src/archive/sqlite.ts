@@ -555,7 +555,7 @@ function writeRollup(day: Day, rollup: Rollup): void {
 }
 
 /** Values per message row, and where the key and the block position are among them. */
-const COLUMNS = 15;
+const COLUMNS = 16;
 const KEY_COLUMN = 12;
 const POS_COLUMN = 14;
 
@@ -587,6 +587,7 @@ function rowValues(
   values[at + KEY_COLUMN] = isHexKey(row.key) ? hexInto(row.key, keys.next()) : row.key;
   values[at + 13] = block.id;
   values[at + POS_COLUMN] = block.lines.length;
+  values[at + 15] = row.col;
 }
 
 /** 16-byte buffers for the chat ids of one run, cut from one allocation. */

@@ -39,7 +39,8 @@ import { COLUMN, ID_SCALE, type Row } from "./sqlite_plan.ts";
  * import { inTimeOrder } from "./sqlite_order.ts";
  * import type { Row } from "./sqlite_plan.ts";
  *
- * const row = (id: number, t: number): Row => [id, 1, t, null, null, null, null, null, null, null, 0, 0];
+ * const row = (id: number, t: number): Row =>
+ *   [id, 1, t, null, null, null, null, null, null, null, 0, 0, null, null, null];
  * // Ids 16 and 17 both stand for ms 1; the row at ms 0 came late, after ms 0 was full.
  * const pages = [[row(16, 1), row(17, 0)]];
  * const ordered = [...inTimeOrder(pages, 0, false, 1)].flat().map((r) => r[0]);

@@ -21,9 +21,11 @@
 
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { BlockLines } from "./blocks.ts";
-import { DAY_MS, dayName } from "./days.ts";
+import { BRIEF_TYPES, briefItem, type BriefType } from "./brief.ts";
+import { DAY_MS, dayFromName, dayName } from "./days.ts";
 import { fromRow } from "./rows.ts";
 import { returnArrays } from "./sqlite_chunks.ts";
+import { tablesWithoutCol } from "./sqlite_tables.ts";
 import { COLUMN, dayPages, type Plan, planQuery, type Row } from "./sqlite_plan.ts";
 import { inTimeOrder } from "./sqlite_order.ts";
 import type { ArchiveQuery } from "./store.ts";
@@ -62,6 +64,8 @@ export class SqliteReader {
   readonly #schemaVersion: StatementSync;
   #version = -1;
   #dayList: number[] = [];
+  /** The days whose table has no `col` column (`sqlite_tables.ts`), listed with the days. */
+  #withoutCol = new Set<number>();
   /** Statements not in use, by SQL: a query takes one, and gives it back when it ends. */
   readonly #idle = new Map<string, StatementSync[]>();
   /** Statements run whole (`get`, `all`), never left half-read, by SQL. */
@@ -82,6 +86,9 @@ export class SqliteReader {
     const version = (this.#schemaVersion.get() as { schema_version: number }).schema_version;
     if (version !== this.#version) {
       this.#dayList = this.#listDays();
+      this.#withoutCol = new Set(
+        tablesWithoutCol(this.#db).flatMap((name) => dayFromName(name.slice(2)) ?? []),
+      );
       this.#version = version;
     }
     return this.#dayList;
@@ -95,19 +102,26 @@ export class SqliteReader {
       (day + 1) * DAY_MS > plan.since && day * DAY_MS < plan.until
     );
     const blocks = new BlockCache((sql) => this.#get(sql));
+    const brief = plan.brief ? this.#briefTypes() : undefined;
+    const item = (row: Row, day: number) =>
+      brief !== undefined && row[COLUMN.col] !== null
+        ? briefOf(row, brief)
+        : wholeItem(row, day, blocks);
     const limit = query.limit;
     // The search index gives rows in id order: put back in time order (`sqlite_order.ts`).
     const lags = plan.match === undefined ? undefined : this.#lags(days);
     const ordered = (day: number, newest: boolean, first: number) => {
       const lag = lags?.get(day) ?? Infinity;
       // A day held whole (no lag known) does not hold every row's block as well.
-      const pages = this.#pages(day, plan, newest, first, !newest && lag < HELD_WITH_BLOCKS);
+      // A brief query reads most rows without their blocks.
+      const withBlocks = !newest && lag < HELD_WITH_BLOCKS && !plan.brief;
+      const pages = this.#pages(day, plan, newest, first, withBlocks);
       return lags === undefined ? pages : inTimeOrder(pages, day * DAY_MS, newest, lag);
     };
     if (limit === undefined) {
       for (const day of days) {
         for (const page of ordered(day, false, PAGE_FIRST)) {
-          for (const row of page) if (plan.accept(row)) yield item(row, day, blocks);
+          for (const row of page) if (plan.accept(row)) yield item(row, day);
         }
       }
       return;
@@ -127,7 +141,7 @@ export class SqliteReader {
       }
     }
     for (let i = picked.length - 1; i >= 0; i--) {
-      yield item(picked[i]!.row, picked[i]!.day, blocks);
+      yield item(picked[i]!.row, picked[i]!.day);
     }
   }
 
@@ -239,6 +253,17 @@ export class SqliteReader {
     return planQuery(query, query.types === undefined ? new Map() : this.#typeCodes());
   }
 
+  /** The brief types (`brief.ts`) by their codes in this archive. */
+  #briefTypes(): Map<number, BriefType> {
+    const codes = this.#typeCodes();
+    const types = new Map<number, BriefType>();
+    for (const type of BRIEF_TYPES) {
+      const code = codes.get(type);
+      if (code !== undefined) types.set(code, type);
+    }
+    return types;
+  }
+
   /** The archive's type codes, by name. */
   #typeCodes(): Map<string, number> {
     const codes = new Map<string, number>();
@@ -263,7 +288,8 @@ export class SqliteReader {
     first: number,
     withBlocks = false,
   ): Generator<Row[]> {
-    const pages = dayPages(plan, day, dayName(day), newest, withBlocks);
+    const hasCol = !this.#withoutCol.has(day);
+    const pages = dayPages(plan, day, dayName(day), newest, withBlocks, hasCol);
     const page = this.#get(pages.sql, true);
     let size = Math.min(Math.max(1, first), PAGE_MOST);
     let { t, id } = pages.start;
@@ -328,8 +354,27 @@ export class SqliteReader {
   }
 }
 
+/** A brief row (its `col` set) as its brief item. */
+function briefOf(row: Row, types: ReadonlyMap<number, BriefType>): TimedMessage {
+  const type = types.get(row[COLUMN.type]!);
+  // Only the writer's rule sets `col`, for these types; anything else is a damaged file.
+  if (type === undefined) throw new RangeError(`row ${row[COLUMN.id]} is brief for no type`);
+  return briefItem(type, {
+    room: row[COLUMN.room],
+    t: row[COLUMN.t],
+    uid: row[COLUMN.uid]!,
+    name: row[COLUMN.name],
+    text: row[COLUMN.text],
+    col: row[COLUMN.col]!,
+    giftId: row[COLUMN.giftId],
+    giftName: row[COLUMN.giftName],
+    giftCount: row[COLUMN.giftCount],
+    giftValue: row[COLUMN.giftValue],
+  });
+}
+
 /** A row as the item it stored. */
-function item(row: Row, day: number, blocks: BlockCache): TimedMessage {
+function wholeItem(row: Row, day: number, blocks: BlockCache): TimedMessage {
   return fromRow({
     room: row[COLUMN.room],
     t: row[COLUMN.t],

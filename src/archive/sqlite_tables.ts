@@ -20,7 +20,7 @@ export function dayTables(suffix: string): string {
       id INTEGER PRIMARY KEY, room INTEGER NOT NULL, t INTEGER NOT NULL, type INTEGER NOT NULL,
       uid INTEGER, name TEXT, level INTEGER, text TEXT,
       gift TEXT, gift_name TEXT, gift_count INTEGER, gift_value INTEGER,
-      key BLOB, block INTEGER NOT NULL, pos INTEGER NOT NULL);
+      key BLOB, block INTEGER NOT NULL, pos INTEGER NOT NULL, col TEXT);
     CREATE INDEX IF NOT EXISTS m_${suffix}_room_t ON m_${suffix} (room, t);
     CREATE UNIQUE INDEX IF NOT EXISTS m_${suffix}_key ON m_${suffix} (room, key)
       WHERE key IS NOT NULL;
@@ -86,8 +86,9 @@ export function setUp(db: DatabaseSync, path: string): void {
       );
     }
     checkSchema(db, path);
-    // Added after the first files: a file made before has it from its first writable open.
+    // Added after the first files: a file made before has them from its first writable open.
     db.exec(LAGS_TABLE);
+    for (const name of tablesWithoutCol(db)) db.exec(`ALTER TABLE ${name} ADD COLUMN col TEXT`);
     db.exec("COMMIT");
   } catch (error) {
     db.exec("ROLLBACK");
@@ -110,6 +111,19 @@ export function checkSchema(db: DatabaseSync, path: string): void {
       `${path} is not a douyu archive` + (schema ? ` of this version (it says ${schema})` : ""),
     );
   }
+}
+
+/**
+ * The message tables without the `col` column (`brief.ts`), which came
+ * after the first files: its rows are read whole. A writable open adds it
+ * (every row then has it `NULL`); a reading one selects `NULL` in its place.
+ */
+export function tablesWithoutCol(db: DatabaseSync): string[] {
+  const rows = db.prepare(
+    "SELECT s.name FROM sqlite_schema AS s WHERE s.type = 'table' AND s.name GLOB 'm_[0-9]*'" +
+      " AND NOT EXISTS (SELECT 1 FROM pragma_table_info(s.name) AS c WHERE c.name = 'col')",
+  ).all() as { name: string }[];
+  return rows.map((row) => row.name);
 }
 
 /** The days that have tables, oldest first. */
