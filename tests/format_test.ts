@@ -19,7 +19,9 @@ import { test } from "./harness.ts";
 const AT = new Date(2024, 0, 1, 20, 15, 3).getTime();
 
 /** What a terminal would act on: JSON lines must not contain these raw. */
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+/** What a JSON line never holds raw: controls, line separators, bidi overrides and marks. */
+const CONTROL =
+  /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 /** What a text line must not contain at all: controls and invisible characters. */
 const UNSAFE = /[\p{Cc}\p{Cf}\p{Co}\p{Cs}\p{Zl}\p{Zp}\u115f\u1160\u3164\uffa0]/u;
 
@@ -173,7 +175,8 @@ test("format: every real fixture message formats to one line without control cha
 
 test("format: a hostile nickname and message cannot reach the terminal's control plane", () => {
   const hostile =
-    "\x1b]0;owned\x07\x1b[2J\x1b[31mred\r\nnext\u009b1m\u202eevil\u2028x\tz\x00\u200b\u3164\u{e0041}\ud800";
+    "\x1b]0;owned\x07\x1b[2J\x1b[31mred\r\nnext\u009b1m\u202eevil\u2028x\tz\x00\u200b\u3164\u{e0041}\ud800" +
+    "\u200emark\u200f\u061c";
   for (const type of ["chatmsg", "uenter", "dgb", "newblackres", "anbc", "spbc", "blab"]) {
     const msg = {
       type,

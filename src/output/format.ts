@@ -157,8 +157,8 @@ export function formatMessage(msg: Message, options: FormatOptions = {}): string
 /**
  * A message as one line of JSON: `JSON.stringify(msg)`, with the few
  * characters JSON leaves raw but a terminal would act on (DEL, C1 controls
- * such as the 8-bit CSI, bidi overrides, U+2028/U+2029) written as `\uXXXX`
- * escapes. `JSON.parse` of the line gives back exactly the same message.
+ * such as the 8-bit CSI, bidi overrides and marks, U+2028/U+2029) written as
+ * `\uXXXX` escapes. `JSON.parse` of the line gives back exactly the same message.
  *
  * @example
  * ```ts
@@ -258,7 +258,12 @@ export function jsonGift(gift: GiftDetails | undefined): JsonGift | undefined {
   return out;
 }
 
-const UNSAFE_IN_JSON = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+/**
+ * DEL and the C1 controls, the line and paragraph separators, and bidi
+ * controls: the overrides and isolates, and the marks (LRM, RLM, ALM),
+ * which a bidi-aware terminal acts on as well.
+ */
+const UNSAFE_IN_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 function escapeUnit(char: string): string {
   return `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`;
