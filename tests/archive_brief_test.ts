@@ -68,7 +68,8 @@ function hostileItems(t0: number): TimedMessage[] {
     // Priced on arrival (some at zero, some under another name than their own), or not.
     const price = pick([undefined, 0, 10, 50_000]);
     if (price !== undefined) {
-      const count = Number(fields.gfcnt) || 1;
+      // Some priced for another count than their own (an item a library user made).
+      const count = random() < 0.2 ? 3 : Number(fields.gfcnt) || 1;
       item.gift = {
         kind: "gift",
         id: typeof fields.gfid === "string" ? fields.gfid : undefined,
@@ -195,6 +196,7 @@ test("archive brief: a file made before the col column is read whole, and gets i
     const table = `m_${dayName(dayOf(T0))}`;
     const db = new DatabaseSync(path);
     db.exec(`ALTER TABLE ${table} DROP COLUMN col`);
+    db.exec("UPDATE archive_info SET value = 'douyu-archive-sqlite 1' WHERE key = 'schema'");
     db.close();
 
     const reader = await Archive.open(path, { readOnly: true });
@@ -221,5 +223,33 @@ test("archive brief: a file made before the col column is read whole, and gets i
     } finally {
       await writer.close();
     }
+    // Its layout is now 2: a version before the column refuses it (its writes would fail).
+    const check = new DatabaseSync(path, { readOnly: true });
+    const schema = check.prepare("SELECT value FROM archive_info WHERE key = 'schema'").get();
+    check.close();
+    assert.deepEqual({ ...schema }, { value: "douyu-archive-sqlite 2" });
+  });
+});
+
+test("archive brief: a type first stored while a brief query reads is read whole", async () => {
+  await withArchive(async (archive) => {
+    for (let n = 0; n < 600; n++) {
+      archive.write({
+        t: T0 + n,
+        room: CAPTURE_ROOM,
+        message: { type: "chatmsg", uid: "7", nn: "Ann", txt: `chat ${n}` },
+      });
+    }
+    await archive.flush();
+    const items = archive.query({ room: CAPTURE_ROOM, brief: true });
+    const first = await items.next();
+    assert.equal(first.done, false);
+    // The archive's first gift, after the query's first page.
+    const gift = { type: "dgb", uid: "7", nn: "Ann", gfid: "824", gfcnt: "1" };
+    archive.write({ t: T0 + 1000, room: CAPTURE_ROOM, message: gift });
+    await archive.flush();
+    const rest = await collect({ [Symbol.asyncIterator]: () => items });
+    assert.equal(rest.length, 600);
+    assert.deepEqual(rest.at(-1)!.message, gift);
   });
 });

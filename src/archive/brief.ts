@@ -81,7 +81,8 @@ export function briefColor(
     return null;
   }
   if (own.name !== undefined && own.name !== columns.giftName) return null;
-  if (columns.giftCount === null) return null;
+  // Read whole, the count is the message's own; the column's may be a priced gift's.
+  if (columns.giftCount === null || own.count !== columns.giftCount) return null;
   if (columns.giftValue === null && own.valueFen !== undefined) return null;
   return "";
 }

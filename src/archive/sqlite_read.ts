@@ -103,10 +103,13 @@ export class SqliteReader {
     );
     const blocks = new BlockCache((sql) => this.#get(sql));
     const brief = plan.brief ? this.#briefTypes() : undefined;
-    const item = (row: Row, day: number) =>
-      brief !== undefined && row[COLUMN.col] !== null
-        ? briefOf(row, brief)
-        : wholeItem(row, day, blocks);
+    const item = (row: Row, day: number) => {
+      // A type first stored after the query began (no code known) is read whole.
+      const type = brief === undefined || row[COLUMN.col] === null
+        ? undefined
+        : brief.get(row[COLUMN.type]!);
+      return type === undefined ? wholeItem(row, day, blocks) : briefOf(row, type);
+    };
     const limit = query.limit;
     // The search index gives rows in id order: put back in time order (`sqlite_order.ts`).
     const lags = plan.match === undefined ? undefined : this.#lags(days);
@@ -354,11 +357,8 @@ export class SqliteReader {
   }
 }
 
-/** A brief row (its `col` set) as its brief item. */
-function briefOf(row: Row, types: ReadonlyMap<number, BriefType>): TimedMessage {
-  const type = types.get(row[COLUMN.type]!);
-  // Only the writer's rule sets `col`, for these types; anything else is a damaged file.
-  if (type === undefined) throw new RangeError(`row ${row[COLUMN.id]} is brief for no type`);
+/** A brief row (its `col` set) of a brief type as its brief item. */
+function briefOf(row: Row, type: BriefType): TimedMessage {
   return briefItem(type, {
     room: row[COLUMN.room],
     t: row[COLUMN.t],

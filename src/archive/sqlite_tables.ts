@@ -10,8 +10,15 @@ import type { DatabaseSync } from "node:sqlite";
 import { dayFromName } from "./days.ts";
 import { ArchiveError } from "./errors.ts";
 
-/** The layout of the tables; a file with another is refused. */
-const SCHEMA = "douyu-archive-sqlite 1";
+/**
+ * The layout of the tables; a file with another is refused. Layout 2 added
+ * the `col` column: a file of layout 1 is read as it is, and becomes layout 2
+ * at its first writable open (an earlier version, whose writes would fail on
+ * the new column, then refuses it at once, saying so).
+ */
+const SCHEMA = "douyu-archive-sqlite 2";
+/** The layout before `col`. */
+const SCHEMA_1 = "douyu-archive-sqlite 1";
 
 /** The DDL of one day's tables. */
 export function dayTables(suffix: string): string {
@@ -89,6 +96,7 @@ export function setUp(db: DatabaseSync, path: string): void {
     // Added after the first files: a file made before has them from its first writable open.
     db.exec(LAGS_TABLE);
     for (const name of tablesWithoutCol(db)) db.exec(`ALTER TABLE ${name} ADD COLUMN col TEXT`);
+    db.prepare("UPDATE archive_info SET value = ? WHERE key = 'schema'").run(SCHEMA);
     db.exec("COMMIT");
   } catch (error) {
     db.exec("ROLLBACK");
@@ -106,7 +114,7 @@ export function checkSchema(db: DatabaseSync, path: string): void {
   } catch {
     schema = undefined;
   }
-  if (schema !== SCHEMA) {
+  if (schema !== SCHEMA && schema !== SCHEMA_1) {
     throw new ArchiveError(
       `${path} is not a douyu archive` + (schema ? ` of this version (it says ${schema})` : ""),
     );
