@@ -74,8 +74,8 @@ export function briefColor(
     return typeof col === "string" && col.isWellFormed() && !col.includes("\0") ? col : null;
   }
   if (message.type !== "dgb") return null;
-  // What reading the row whole gives the exports (`fromRow`): the message's own facts, the
-  // stored name when it has none, the stored count and value.
+  // What reading the row whole gives the exports (`fromRow`): the message's own facts (its
+  // count included), the stored name when it has none, the stored value.
   const own = giftOf(message);
   if (own === undefined || own.kind !== "gift" || own.prop || own.id !== columns.giftId) {
     return null;

@@ -49,9 +49,10 @@ export interface ArchiveQuery {
    * For exports: a chat or gift whose stored columns hold all that the
    * exports show of it comes back brief, with only `type`, `uid`, `nn`, a
    * chat's `txt` and `col`, and a gift's details as priced, read without its
-   * whole message (which takes about half the time of an export). The
-   * exports write the same files either way. PostgreSQL gives every message
-   * whole. Default: false.
+   * whole message (which takes about half the time of an export). The ASS,
+   * SRT and XML exports write the same files either way; JSON Lines and CSV
+   * show whole messages, so leave it off for them. PostgreSQL gives every
+   * message whole. Default: false.
    */
   brief?: boolean | undefined;
 }
