@@ -274,3 +274,34 @@ test("pricer: catalogWait 0 never waits; a cached catalogue is used at once; sup
   throws(() => new GiftPricer({ gifts: api.gifts, catalogWait: 61_000 }), RangeError);
   api.gifts.clear();
 });
+
+test("pricer: past maxRooms the room known longest is forgotten, releasing what it held", async () => {
+  const api = handAnswered();
+  const pricer = new GiftPricer({ gifts: api.gifts, catalogWait: 60_000, maxRooms: 3 });
+  const feed = channel();
+  const out = pricer.price(feed.source);
+  // Rooms 1 to 3 hold their first gifts, waiting for catalogues that do not come.
+  for (const room of [1, 2, 3]) feed.push(rocket(room));
+  feed.push(chat(4, "fourth room"));
+  // Room 1's gift is released, unpriced (rooms that waited come out after the others).
+  deepStrictEqual([shown((await out.next()).value!), shown((await out.next()).value!)], [
+    "4 fourth room",
+    "1 gift #20004 ?",
+  ]);
+  strictEqual(pricer.rooms, 3);
+  // Room 1 comes back as new: it waits again, and room 2 is forgotten in turn.
+  feed.push(rocket(1));
+  strictEqual(shown((await out.next()).value!), "2 gift #20004 ?");
+  strictEqual(pricer.rooms, 3);
+  feed.end();
+  const rest = (async () => {
+    const got: string[] = [];
+    for await (const item of out) got.push(shown(item));
+    return got;
+  })();
+  api.answer(3);
+  api.answer(1);
+  deepStrictEqual((await rest).sort(), ["1 火箭 500", "3 火箭 500"]);
+  throws(() => new GiftPricer({ gifts: api.gifts, maxRooms: 0 }), RangeError);
+  api.gifts.clear();
+});

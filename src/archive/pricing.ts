@@ -25,6 +25,8 @@ const CATALOGUE_TYPES: ReadonlySet<string> = new Set(["dgb", "gdp", "spbc"]);
 export const DEFAULT_CATALOG_WAIT = 1500;
 /** The most messages held for one room; past it, the room stops waiting. */
 const MAX_HELD = 10_000;
+/** The default of `GiftPricerOptions.maxRooms`. */
+const DEFAULT_MAX_ROOMS = 100_000;
 
 /**
  * Options of a {@linkcode GiftPricer}.
@@ -53,6 +55,13 @@ export interface GiftPricerOptions {
   onError?: (room: number, error: unknown) => void;
   /** Aborting it ends every wait: what is held comes out at once, priced as far as known. */
   signal?: AbortSignal;
+  /**
+   * The most rooms whose state is kept (about 150 bytes each): room ids come
+   * from the wire, and a stream may carry any. Past it, the room known
+   * longest is forgotten: it stops waiting, and is new again if it comes
+   * back. Default 100 000.
+   */
+  maxRooms?: number;
 }
 
 /** One room's state: whether its first catalogue is awaited, and what it holds meanwhile. */
@@ -109,6 +118,7 @@ interface Room {
 export class GiftPricer {
   readonly #gifts: GiftCatalogCache;
   readonly #wait: number;
+  readonly #maxRooms: number;
   readonly #onError: ((room: number, error: unknown) => void) | undefined;
   readonly #signal: AbortSignal;
   readonly #lifetime = new AbortController();
@@ -124,16 +134,22 @@ export class GiftPricer {
   /**
    * Creates a pricer; nothing is asked until a room is joined or seen.
    *
-   * @param options The catalogue cache, `catalogWait`, `onError`, `signal`.
-   * @throws {RangeError} `catalogWait` is not a number of ms from 0 to 60 000.
+   * @param options The catalogue cache, `catalogWait`, `onError`, `signal`, `maxRooms`.
+   * @throws {RangeError} `catalogWait` is not a number of ms from 0 to 60 000, or `maxRooms`
+   * not a positive integer.
    */
   constructor(options: GiftPricerOptions) {
     const wait = options.catalogWait ?? DEFAULT_CATALOG_WAIT;
     if (!(wait >= 0 && wait <= 60_000)) {
       throw new RangeError(`catalogWait must be from 0 to 60000 ms, got ${wait}`);
     }
+    const maxRooms = options.maxRooms ?? DEFAULT_MAX_ROOMS;
+    if (!Number.isSafeInteger(maxRooms) || maxRooms < 1) {
+      throw new RangeError(`maxRooms must be a positive integer, got ${maxRooms}`);
+    }
     this.#gifts = options.gifts;
     this.#wait = wait;
+    this.#maxRooms = maxRooms;
     this.#onError = options.onError;
     this.#signal = options.signal === undefined
       ? this.#lifetime.signal
@@ -242,6 +258,7 @@ export class GiftPricer {
         failure: undefined,
       };
       this.#rooms.set(id, room);
+      if (this.#rooms.size > this.#maxRooms) this.#forget(this.#rooms.keys().next().value!);
       this.#ask(id);
     }
     return room;
@@ -273,6 +290,17 @@ export class GiftPricer {
     room.held = [];
     this.#holding--;
     this.#wake?.();
+  }
+
+  /** A room is forgotten: what it held is released first. */
+  #forget(id: number): void {
+    this.#stopWaiting(id);
+    this.#rooms.delete(id);
+  }
+
+  /** How many rooms are known (at most `maxRooms`). */
+  get rooms(): number {
+    return this.#rooms.size;
   }
 
   /** Resolves (with `undefined`) when a room releases what it held: one promise till then. */
