@@ -132,6 +132,12 @@ test("FrameDecoder: rejects short, oversize and mismatched lengths", () => {
   assert.deepEqual(decoder.push(hostile.subarray(0, 5)), []);
   assert.throws(() => decoder.push(hostile.subarray(5)), ProtocolError);
   assert.ok(decoder.bufferedBytes <= 12);
+  // Once failed, it stays failed, whether or not good frames came before the bad header:
+  // the bytes after it are not frames.
+  const failed = new FrameDecoder();
+  assert.throws(() => failed.push(header(20, 21)), /differ/);
+  assert.ok(failed.error instanceof ProtocolError);
+  assert.throws(() => failed.push(encodeFrame("type@=chatmsg/txt@=injected/", 690)), /differ/);
 });
 
 test("FrameDecoder: a 10 MB push decodes in linear time", () => {

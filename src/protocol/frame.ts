@@ -175,17 +175,21 @@ export class FrameDecoder {
       if (pos < end) this.#keep(chunk.subarray(pos));
       return frames;
     } catch (error) {
-      // Frames that were whole before the bad header are real messages: hand
-      // them over, and fail from the next push on (see `error`).
-      if (!(error instanceof ProtocolError) || frames.length === 0) throw error;
+      if (!(error instanceof ProtocolError)) throw error;
+      // Every later push fails too, however the bytes were split: the bytes after a bad
+      // header are not frames.
       this.#error = error;
+      if (frames.length === 0) throw error;
+      // Frames that were whole before the bad header are real messages: hand them over,
+      // and fail from the next push on (see `error`).
       return frames;
     }
   }
 
   /**
-   * The framing error met after the frames the last `push()` returned, if
-   * any. Once set, every `push()` throws it: the stream cannot be resynchronised.
+   * The framing error met so far, if any (after the frames the last `push()`
+   * returned, or the one it threw). Once set, every `push()` throws it: the
+   * stream cannot be resynchronised.
    */
   get error(): ProtocolError | undefined {
     return this.#error;
