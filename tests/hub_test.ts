@@ -189,13 +189,27 @@ test("hub: drop-oldest keeps the newest and counts drops per room", async () => 
         .map((e) => (e.event as { total: number }).total),
     );
   while (total(41) < 24) await delay(5);
-  const got = await take(hub[Symbol.asyncIterator](), 10);
+  const messages = hub[Symbol.asyncIterator]();
+  const got = await take(messages, 10);
   assert.deepEqual(
     got.map((m) => `${m.room}:${m.message.uid}`),
     ["41:25", "41:26", "41:27", "41:28", "41:29", "41:30", "42:101", "42:102", "42:103", "42:104"],
   );
   assert.equal(total(41), 24);
   assert.equal(total(42), 0);
+
+  // A room removed is forgotten at the next drops: added again, it counts from 0.
+  await hub.remove(41);
+  await second!.sendFrames(Array.from({ length: 12 }, (_, i) => chat(201 + i)));
+  while (total(42) < 2) await delay(5);
+  await take(messages, 10);
+  await hub.add(41);
+  await server.clients[2]!.sendFrames(Array.from({ length: 15 }, (_, i) => chat(301 + i)));
+  const last = (room: number) =>
+    events.filter((e) => e.room === room && e.event.type === "dropped")
+      .map((e) => (e.event as { total: number }).total).at(-1);
+  for (let i = 0; i < 2000 && last(41) !== 5 && last(41) !== 29; i++) await delay(5);
+  assert.equal(last(41), 5);
 });
 
 test("hub: pause pushes back on every room's socket; nothing lost, heartbeats go on", async () => {

@@ -408,12 +408,16 @@ export class Hub<M extends Message = Message>
     queueMicrotask(() => {
       this.#dropFlushPending = false;
       for (const [room, counts] of this.#dropped) {
-        if (counts.count === 0) continue;
-        this.#status.emit({
-          room,
-          event: { type: "dropped", count: counts.count, total: counts.total },
-        });
-        counts.count = 0;
+        if (counts.count > 0) {
+          this.#status.emit({
+            room,
+            event: { type: "dropped", count: counts.count, total: counts.total },
+          });
+          counts.count = 0;
+        }
+        // A room no longer in the hub is forgotten: one added again counts from 0, and a
+        // hub whose rooms come and go (a collector's) keeps no count of every room it had.
+        if (!this.#entries.has(room)) this.#dropped.delete(room);
       }
     });
   }
