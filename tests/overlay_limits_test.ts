@@ -8,7 +8,7 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { connect, type Socket } from "node:net";
 import process from "node:process";
-import { checkRequest, hostName } from "../src/overlay/guard.ts";
+import { checkRequest, hostName } from "../src/base/guard.ts";
 import type { OverlayEvent } from "../src/overlay/events.ts";
 import { OverlayServer } from "../src/overlay/server.ts";
 import { parseMessage } from "../src/protocol/messages.ts";

@@ -14,7 +14,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { sleep } from "../base/timers.ts";
 import { watchConnections } from "../overlay/connections.ts";
-import { hostName, isLoopbackName } from "../overlay/guard.ts";
+import { hostName, isLoopbackName } from "../base/guard.ts";
 import { GiftCatalog, type GiftEntry } from "../protocol/gifts.ts";
 import type { RecordLine } from "../protocol/record.ts";
 import { encodeStt, peekType, type SttValue } from "../protocol/stt.ts";

@@ -19,7 +19,7 @@ import type { Message } from "../protocol/messages.ts";
 import type { GiftCatalog } from "../protocol/gifts.ts";
 import { watchConnections } from "./connections.ts";
 import { EventNormalizer, type RoomStatus, type StatusEvent } from "./events.ts";
-import { checkRequest, type GuardOptions } from "./guard.ts";
+import { checkRequest, type GuardOptions } from "../base/guard.ts";
 import { OVERLAY_HTML } from "./page.ts";
 import { OVERLAY_JS } from "./page_script.ts";
 import { OVERLAY_CSS } from "./page_style.ts";

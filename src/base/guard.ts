@@ -1,6 +1,7 @@
 /**
- * Who may talk to the overlay server: the `Host` and `Origin` policy, as pure
- * functions of a request's headers. The overlay listens on the streamer's
+ * Who may talk to a server on the user's machine (the overlay's; the mock
+ * server's WebSocket): the `Host` and `Origin` policy, as pure functions of
+ * a request's headers. The overlay listens on the streamer's
  * own machine and its stream names the rooms watched, so a web page the
  * streamer happens to visit must not read it: not by a cross-origin request
  * (`Origin`), not by an embedded one (`Sec-Fetch-Site`), and not by DNS
