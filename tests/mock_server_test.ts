@@ -758,6 +758,7 @@ test("maxClients: a connection over the cap is closed at once; others are still 
     const third = await connect();
     await third.expectEof();
     assert.deepEqual(server.clients.map((c) => c.id), [1, 2]);
+    assert.equal(server.refused, 1, "counted");
     second.close();
     await server.clients[1]!.closed;
     const fourth = await connect();

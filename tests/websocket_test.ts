@@ -329,6 +329,54 @@ test("ws server: a first packet that is not HTTP is answered 400 at once", async
   }
 });
 
+test("mock server ws: Host and Origin are checked, and over maxClients an upgrade is answered 503; each refusal is counted", async () => {
+  await using server = await MockServer.start({ protocols: ["ws"], maxClients: 2 });
+  const { port } = parseEndpoint(server.url);
+  const open: Transport[] = [];
+  /** The status line the server answers an upgrade request with these headers. */
+  const statusOf = async (headers: string): Promise<string> => {
+    const conn = await defaultTransportFactory(parseEndpoint(`tcp://127.0.0.1:${port}`), {});
+    open.push(conn);
+    await conn.write(new TextEncoder().encode(
+      `GET / HTTP/1.1\r\n${headers}Upgrade: websocket\r\nConnection: Upgrade\r\n` +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    ));
+    let answer = "";
+    while (!answer.includes("\r\n")) {
+      const chunk = await within(conn.read(), 10_000, "an answer");
+      if (chunk === null) break;
+      answer += new TextDecoder().decode(chunk);
+    }
+    return answer.split("\r\n")[0]!;
+  };
+  try {
+    // A DNS-rebinding page reaches the server under a name of its own.
+    assert.equal(
+      await statusOf(`Host: rebind.evil.example:${port}\r\n`),
+      "HTTP/1.1 421 Misdirected Request",
+    );
+    assert.equal(
+      await statusOf(`Host: 127.0.0.1:${port}\r\nOrigin: https://evil.example\r\n`),
+      "HTTP/1.1 403 Forbidden",
+    );
+    // A page on this machine may connect (a client under development), as may a program.
+    assert.equal(
+      await statusOf(`Host: localhost:${port}\r\nOrigin: http://localhost:3000\r\n`),
+      "HTTP/1.1 101 Switching Protocols",
+    );
+    assert.equal(await statusOf(`Host: 127.0.0.1:${port}\r\n`), "HTTP/1.1 101 Switching Protocols");
+    for (let i = 0; i < 1000 && server.clients.length < 2; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    // Full: refused before the upgrade, not dropped after it.
+    assert.equal(await statusOf(`Host: 127.0.0.1:${port}\r\n`), "HTTP/1.1 503 Service Unavailable");
+    assert.equal(server.clients.length, 2);
+    assert.equal(server.refused, 3);
+  } finally {
+    for (const conn of open) conn.close();
+  }
+});
+
 test("session: tcp:// pointed at a WebSocket port fails at once, with the ws:// hint", async () => {
   await using server = await MockServer.start({ protocols: ["ws"] });
   const { port } = parseEndpoint(server.url);

@@ -33,6 +33,12 @@ export interface GuardOptions {
    * allows every origin. Default none: only the server's own pages.
    */
   allowOrigins?: readonly string[];
+  /**
+   * Pages served from this machine (an `Origin` on a loopback name, any
+   * port) may ask too: for the mock server's WebSocket, which a page under
+   * development on `localhost` connects to. Default false.
+   */
+  loopbackOrigins?: boolean;
 }
 
 /**
@@ -123,6 +129,7 @@ export function checkRequest(headers: GuardHeaders, options: GuardOptions): Verd
   const origin = headers.origin;
   if (origin !== undefined) {
     if (sameOrigin(origin, host)) return { ok: true };
+    if (options.loopbackOrigins === true && isLoopbackOrigin(origin)) return { ok: true };
     if (allowed.includes("*")) return { ok: true, corsOrigin: "*" };
     if (allowed.includes(origin)) return { ok: true, corsOrigin: origin };
     return { ok: false, status: 403, reason: "requests from other sites' pages are refused" };
@@ -169,6 +176,13 @@ function isIpAddress(name: string): boolean {
     return name.split(".").every((part) => Number(part) <= 255);
   }
   return name.includes(":") && /^[0-9a-f:.]+$/.test(name);
+}
+
+/** Whether `origin` is a page's on this machine: `http(s)://` and a loopback name. */
+function isLoopbackOrigin(origin: string): boolean {
+  const match = /^https?:\/\/(.+)$/i.exec(origin);
+  const name = match === null ? undefined : hostName(match[1]!);
+  return name !== undefined && isLoopbackName(name);
 }
 
 /** Whether `origin` is the origin of a page served under `host` (plain HTTP: the server has no TLS). */

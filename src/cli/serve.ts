@@ -125,5 +125,12 @@ export async function serveCommand(args: string[], io: CliIO): Promise<number> {
     unlink();
     await server.close();
   }
+  if (server.refused > 0) {
+    await say(
+      io,
+      `${server.refused} connections refused: over --max-clients, or WebSocket requests from ` +
+        "another site's page or under another name than this machine's",
+    );
+  }
   return OK;
 }

@@ -89,6 +89,7 @@ interface ClientWaiter extends Waiter<MockClient> {
 export class MockServer implements AsyncDisposable {
   readonly #settings: Settings;
   #listeners: Listener[] = [];
+  #refused = 0;
   #url = "";
   #urls: Readonly<Record<MockProtocol, string | undefined>> = { tcp: undefined, ws: undefined };
   /**
@@ -140,7 +141,7 @@ export class MockServer implements AsyncDisposable {
     try {
       for (const [index, protocol] of protocols.entries()) {
         const listener = await listen(
-          { protocol, host, port: index === 0 ? port : 0 },
+          { protocol, host, port: index === 0 ? port : 0, upgrade: this.#upgrade },
           (conn) => this.#accept(conn, protocol),
         );
         this.#listeners.push(listener);
@@ -291,8 +292,38 @@ export class MockServer implements AsyncDisposable {
     await Promise.allSettled([...this.#finishing]);
   }
 
+  /**
+   * The WebSocket listener's checks: a request from another site's page or
+   * under a name not this machine's is refused, and over `maxClients` one is
+   * answered `503` before the upgrade, not dropped after it.
+   */
+  readonly #upgrade = {
+    admit: () => this.#hasRoom(),
+    onRefused: () => void this.#refused++,
+  };
+
+  #hasRoom(): boolean {
+    return this.#closing === undefined && this.#openClients < this.#settings.maxClients;
+  }
+
+  /**
+   * Connections refused: over {@linkcode MockServerOptions.maxClients}, and
+   * WebSocket requests refused (not an upgrade, from another site's page,
+   * under a name not this machine's). None is listed in `clients`.
+   *
+   * @example
+   * ```ts ignore
+   * console.log(`${server.refused} connections refused`);
+   * ```
+   */
+  get refused(): number {
+    return this.#refused;
+  }
+
   #accept(conn: Transport, protocol: MockProtocol): void {
-    if (this.#closing !== undefined || this.#openClients >= this.#settings.maxClients) {
+    if (!this.#hasRoom()) {
+      // A WebSocket has room checked before its upgrade; one that lost a race counts here.
+      if (this.#closing === undefined) this.#refused++;
       conn.close();
       return;
     }

@@ -16,7 +16,7 @@ import type {
 } from "./seam.ts";
 import { connectDeno, listenDenoTcp } from "./deno_tcp.ts";
 import { openWebSocket } from "./websocket.ts";
-import { listenWebSocket } from "./websocket_server.ts";
+import { listenWebSocket, type UpgradePolicy } from "./websocket_server.ts";
 
 /**
  * Whether this is Deno (Bun does not define `Deno`, but the check guards
@@ -77,6 +77,12 @@ export interface ListenOptions {
   host?: string;
   /** Port to bind. Defaults to 0: the OS picks one, reported in `Listener.endpoint`. */
   port?: number;
+  /**
+   * WebSocket only: who may connect, and whether there is room (see
+   * `UpgradePolicy`). Given one, an upgrade request is also checked for its
+   * `Host` and `Origin` (a DNS-rebinding page, another site's page).
+   */
+  upgrade?: Omit<UpgradePolicy, "listenHost">;
 }
 
 /**
@@ -110,6 +116,8 @@ export async function listen(
   const host = endpoint.host ?? "127.0.0.1";
   const port = endpoint.port ?? 0;
   const listenTcp = isDeno ? listenDenoTcp : (await import("./node_tcp.ts")).listenNodeTcp;
-  if (endpoint.protocol === "ws") return await listenWebSocket(listenTcp, host, port, onConnection);
+  if (endpoint.protocol === "ws") {
+    return await listenWebSocket(listenTcp, host, port, onConnection, endpoint.upgrade);
+  }
   return await listenTcp(host, port, onConnection);
 }

@@ -45,8 +45,11 @@ const UNASKED = [
   ["sec-websocket-extensions", "extension"],
   ["sec-websocket-protocol", "subprotocol"],
 ] as const;
-/** The origin Douyu's web player sends (docs/protocol.md, "Endpoints"). */
-const DOUYU_ORIGIN = "https://www.douyu.com";
+/**
+ * The origin Douyu's web player sends (docs/protocol.md, "Endpoints"), as
+ * this client does; the mock server accepts it.
+ */
+export const DOUYU_ORIGIN = "https://www.douyu.com";
 
 const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();

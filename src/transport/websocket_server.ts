@@ -7,10 +7,11 @@
  * @module
  */
 import { DouyuError } from "../base/errors.ts";
+import { checkRequest } from "../base/guard.ts";
 import { setTimer } from "../base/timers.ts";
 import type { ConnectionHandler, Listener, Transport } from "./seam.ts";
 import { deliverConnection, listenerEndpoint } from "./shared.ts";
-import { WebSocketTransport } from "./websocket.ts";
+import { DOUYU_ORIGIN, WebSocketTransport } from "./websocket.ts";
 import { acceptKey, HandshakeHeadError, type HttpHead, readHead } from "./websocket_handshake.ts";
 
 /** Connections a WebSocket listener lets wait for their request at once. */
@@ -29,13 +30,18 @@ const encoder = new TextEncoder();
  * strict HTTP server would, and the stream closed: `400 Bad Request` at the
  * first bytes that no HTTP request can start with (a Douyu packet sent to
  * the wrong port, say) or without `Host`, `431` for a head over 16 KiB,
- * `426 Upgrade Required` for any other request.
+ * `426 Upgrade Required` for any other request. With a `policy`, an upgrade
+ * whose `Host` or `Origin` the server does not answer (`base/guard.ts`: a
+ * DNS-rebinding page, another site's page; Douyu's own origin, which clients
+ * send, and pages on this machine are accepted) gets `421` or `403`, and one
+ * the server has no room for `503`.
  *
  * @param stream The accepted connection; owned by the result from now on.
  * @param url The listener's `ws://` URL, for messages.
  * @param onRequest Called once a whole request head has arrived.
+ * @param policy Who may connect, and whether there is room.
  * @returns The open WebSocket.
- * @throws {DouyuError} when the request is not an upgrade (after answering it).
+ * @throws {DouyuError} when the request is not an upgrade, or is refused (after answering it).
  *
  * @example
  * ```ts ignore
@@ -46,6 +52,7 @@ export async function acceptWebSocket(
   stream: Transport,
   url: string,
   onRequest?: () => void,
+  policy?: UpgradePolicy,
 ): Promise<Transport> {
   const timeout = new AbortController();
   setTimer(SERVER_HANDSHAKE_TIMEOUT, () => stream.close(), timeout.signal);
@@ -56,17 +63,34 @@ export async function acceptWebSocket(
       if (!head.headers.has("host")) throw new HandshakeHeadError(`${url}: no Host header`, 400);
       onRequest?.();
     } catch (error) {
-      if (error instanceof HandshakeHeadError) await refuse(stream, error.status);
+      if (error instanceof HandshakeHeadError) {
+        policy?.onRefused?.(error.status, error.message);
+        await refuse(stream, error.status);
+      }
       throw error;
     }
+    const refused = async (status: Refusal, reason: string): Promise<never> => {
+      policy?.onRefused?.(status, reason);
+      await refuse(stream, status);
+      throw new DouyuError(`${url}: ${reason}`);
+    };
     const key = head.headers.get("sec-websocket-key");
     if (
       !/^GET /.test(head.startLine) || key === undefined ||
       head.headers.get("upgrade")?.toLowerCase() !== "websocket" ||
       head.headers.get("sec-websocket-version") !== "13"
     ) {
-      await refuse(stream, 426);
-      throw new DouyuError(`${url}: not a WebSocket upgrade request`);
+      return await refused(426, "not a WebSocket upgrade request");
+    }
+    if (policy !== undefined) {
+      const verdict = checkRequest({
+        host: head.headers.get("host"),
+        origin: head.headers.get("origin"),
+        "sec-fetch-site": head.headers.get("sec-fetch-site"),
+        "sec-fetch-mode": head.headers.get("sec-fetch-mode"),
+      }, { listenHost: policy.listenHost, allowOrigins: [DOUYU_ORIGIN], loopbackOrigins: true });
+      if (!verdict.ok) return await refused(verdict.status, verdict.reason);
+      if (policy.admit?.() === false) return await refused(503, "too many connections");
     }
     await stream.write(encoder.encode(
       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
@@ -81,15 +105,44 @@ export async function acceptWebSocket(
   }
 }
 
+/**
+ * Who may open a WebSocket on a listener, and whether it has room.
+ *
+ * @example
+ * ```ts
+ * import type { UpgradePolicy } from "./websocket_server.ts";
+ *
+ * let open = 0;
+ * const policy: UpgradePolicy = { listenHost: "127.0.0.1", admit: () => open < 100 };
+ * console.log(policy.admit?.()); // true
+ * ```
+ */
+export interface UpgradePolicy {
+  /**
+   * The address listened on: with loopback names, the only `Host` accepted
+   * (see `base/guard.ts`); pages on this machine may connect (`Origin`).
+   */
+  listenHost: string;
+  /** Asked once a request passed the check: false refuses it with `503` (the server is full). */
+  admit?: () => boolean;
+  /** Told of every request refused (its status, and why), so that it can be counted. */
+  onRefused?: (status: number, reason: string) => void;
+}
+
 /** The answers of a listener that refuses a request: status line, extra headers, body. */
 const REFUSALS = {
   400: ["400 Bad Request", "", "Bad Request\n"],
+  403: ["403 Forbidden", "", "Requests from other sites' pages are refused\n"],
+  421: ["421 Misdirected Request", "", "This server answers only for its own address\n"],
   426: ["426 Upgrade Required", "Sec-WebSocket-Version: 13\r\n", "WebSocket only\n"],
   431: ["431 Request Header Fields Too Large", "", "Request header too large\n"],
+  503: ["503 Service Unavailable", "Retry-After: 5\r\n", "Too many connections\n"],
 } as const;
 
+type Refusal = keyof typeof REFUSALS;
+
 /** Answers a refused request (the connection closes next); a failed write is no matter. */
-async function refuse(stream: Transport, status: keyof typeof REFUSALS): Promise<void> {
+async function refuse(stream: Transport, status: Refusal): Promise<void> {
   const [line, headers, body] = REFUSALS[status];
   await stream.write(encoder.encode(
     `HTTP/1.1 ${line}\r\n${headers}Content-Type: text/plain\r\n` +
@@ -163,6 +216,8 @@ export type TcpListen = (
  * @param host Address to bind.
  * @param port Port to bind; 0 lets the OS choose.
  * @param onConnection Called with each WebSocket.
+ * @param policy Who may connect, and whether there is room (see {@linkcode UpgradePolicy});
+ * `listenHost` defaults to `host`. Without one, any request that is an upgrade is accepted.
  * @returns The bound listener, with a `ws://` endpoint.
  *
  * @example
@@ -180,13 +235,15 @@ export async function listenWebSocket(
   host: string,
   port: number,
   onConnection: ConnectionHandler,
+  policy?: Omit<UpgradePolicy, "listenHost">,
 ): Promise<Listener> {
+  const upgrade = policy === undefined ? undefined : { ...policy, listenHost: host };
   const waiting = new WaitingRoom();
   const tcp = await listenTcp(host, port, (stream) => {
     waiting.admit(stream);
     const url = `${stream.url.replace(/^tcp:/, "ws:")}/`;
     const requested = () => waiting.leave(stream);
-    acceptWebSocket(stream, url, requested).then(
+    acceptWebSocket(stream, url, requested, upgrade).then(
       (ws) => deliverConnection(onConnection, ws),
       () => {}, // answered (or dropped) already; nothing to hand over
     ).finally(requested);
