@@ -250,8 +250,22 @@ test("server: the page, its assets and headers; 404, 405", async () => {
   const page = await fetch(server.url);
   strictEqual(page.status, 200);
   strictEqual(page.headers.get("content-type"), "text/html; charset=utf-8");
-  ok(page.headers.get("content-security-policy")!.includes("script-src 'self'"));
+  const policy = page.headers.get("content-security-policy")!;
+  ok(policy.includes("script-src 'self'"));
+  ok(policy.includes("style-src 'self' 'unsafe-inline' http: https:"), "a css= stylesheet loads");
   ok((await page.text()).includes('<script src="overlay.js"'));
+  // Opened by another site's page: no stylesheet from elsewhere, which could read the page
+  // through attribute selectors (css= of that site's choosing).
+  for (const site of ["cross-site", "same-site"]) {
+    const opened = await fetch(`${server.url}?css=https://evil.example/x.css`, {
+      headers: { "sec-fetch-site": site, "sec-fetch-mode": "navigate" },
+    });
+    strictEqual(opened.status, 200);
+    const strict = opened.headers.get("content-security-policy")!;
+    ok(/style-src 'self' 'unsafe-inline';/.test(strict), strict);
+    ok(/font-src data:;/.test(strict), strict);
+    await opened.text();
+  }
   for (const [path, type] of [["overlay.js", "text/javascript"], ["overlay.css", "text/css"]]) {
     const asset = await fetch(`${server.url}${path}`);
     ok(asset.headers.get("content-type")!.startsWith(type!), path);

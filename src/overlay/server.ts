@@ -101,16 +101,27 @@ const PIECE = 16 * 1024;
 /** Super chats kept for new pages while pinned; more and the first to end goes. */
 const MAX_PINS = 20;
 
-/** Security headers of the pages: nothing runs but our own script. */
-function pageHeaders(frameAncestors: readonly string[]): Record<string, string> {
+/**
+ * Security headers of the pages: nothing runs but our own script. A page
+ * another site's page opened (`Sec-Fetch-Site: cross-site` or `same-site`:
+ * a link, or a hostile page sending the browser there) loads no stylesheet
+ * or font from elsewhere: a `css=` stylesheet of that site's choosing could
+ * read the page with attribute selectors (`[data-room^="1"]`) and tell its
+ * server through `url()`.
+ */
+function pageHeaders(
+  frameAncestors: readonly string[],
+  fromOtherSite = false,
+): Record<string, string> {
+  const elsewhere = fromOtherSite ? "" : " http: https:";
   return {
     "content-security-policy": [
       "default-src 'none'",
       "script-src 'self'",
       // Inline styles: OBS injects a browser source's "Custom CSS" as a <style>.
-      "style-src 'self' 'unsafe-inline' http: https:",
+      `style-src 'self' 'unsafe-inline'${elsewhere}`,
       "img-src http: https: data:",
-      "font-src http: https: data:",
+      `font-src${elsewhere} data:`,
       "connect-src 'self'",
       "base-uri 'none'",
       "form-action 'none'",
@@ -170,6 +181,8 @@ export class OverlayServer implements AsyncDisposable {
   readonly #maxStreams: number;
   readonly #guard: GuardOptions;
   readonly #headers: Record<string, string>;
+  /** The same for a page another site's page opened (see `pageHeaders`). */
+  readonly #otherSiteHeaders: Record<string, string>;
   readonly #history: EventHistory;
   readonly #streams: StreamSet;
   readonly #totals: TotalsHub;
@@ -196,7 +209,9 @@ export class OverlayServer implements AsyncDisposable {
       allowHosts: options.allowHosts ?? [],
       allowOrigins: options.allowOrigins ?? [],
     };
-    this.#headers = pageHeaders((options.allowOrigins ?? []).filter((o) => o !== "null"));
+    const frameAncestors = (options.allowOrigins ?? []).filter((o) => o !== "null");
+    this.#headers = pageHeaders(frameAncestors);
+    this.#otherSiteHeaders = pageHeaders(frameAncestors, true);
     const signal = this.#lifetime.signal;
     this.#streams = new StreamSet({
       piece: PIECE,
@@ -393,8 +408,10 @@ export class OverlayServer implements AsyncDisposable {
       return;
     }
     const body = new TextEncoder().encode(asset.body);
+    const site = req.headers["sec-fetch-site"];
+    const fromOtherSite = site === "cross-site" || site === "same-site";
     res.writeHead(200, {
-      ...this.#headers,
+      ...(fromOtherSite ? this.#otherSiteHeaders : this.#headers),
       ...cors,
       "content-type": asset.type,
       "content-length": String(body.byteLength),
