@@ -104,6 +104,12 @@ test("widget parameters: since and /totals queries, with problems named", () => 
     "room: only numeric room ids are used",
     'top: "99" is not a number from 0 to 50',
   ]);
+  // Each room may cost a lookup: repeated ones count once, and at most 100 are used.
+  const many = Array.from({ length: 150 }, (_, i) => i + 1).join(",");
+  const bounded = readTotalsQuery(new URLSearchParams(`room=3,3,1&room=${many}`), 0);
+  deepStrictEqual(bounded.query.rooms?.slice(0, 4), [3, 1, 2, 4]);
+  strictEqual(bounded.query.rooms?.length, 100);
+  deepStrictEqual(bounded.problems, ["room: only the first 100 rooms are used"]);
 });
 
 /** Reads `/totals` events until `done` says enough; returns the totals. */
@@ -172,4 +178,35 @@ test("server: starting totals (the archive's) are added to what the overlay coun
   deepStrictEqual(events.at(-1)!.gifters, [{ uid: "9", name: "Yesterday", value: 300, gifts: 2 }]);
   strictEqual(asked.length, 1);
   deepStrictEqual((asked[0] as { rooms: number[] }).rooms, [ROOM]);
+});
+
+test("server: a /totals stream's lookups of its rooms end with it; a failure of the starting totals is shown", async () => {
+  let calls = 0;
+  let hold = true;
+  const answers: (() => void)[] = [];
+  const starting: StartingTotals = {
+    load: () => Promise.reject(new Error("archive gone")),
+    liveSince() {
+      calls++;
+      // Live for an hour: what came before the overlay started is asked for (and fails).
+      if (!hold) return Promise.resolve(Date.now() - 3_600_000);
+      return new Promise((resolve) => answers.push(() => resolve(undefined)));
+    },
+  };
+  await using server = await OverlayServer.start({ startingTotals: starting });
+  await readSse(`${server.url}totals?room=1,2,3`, (events) => events.length >= 1);
+  while (server.widgets > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  // The first room's lookup answers after its stream ended: no other is asked.
+  answers[0]!();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  strictEqual(calls, 1);
+  // The starting totals fail after the stream began: its status is sent again, saying so.
+  hold = false;
+  const events = await readSse<{ type: string; problems?: string[] }>(
+    `${server.url}totals?room=1`,
+    (events) => events.some((event) => event.data.problems?.length === 1),
+  );
+  deepStrictEqual(events.find((event) => event.data.problems?.length === 1)!.data.problems, [
+    "starting totals: archive gone",
+  ]);
 });

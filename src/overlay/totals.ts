@@ -25,6 +25,9 @@ import { EventStream, type StreamSet } from "./streams.ts";
 /** Most givers a widget may ask for. */
 export const MAX_TOP = 50;
 
+/** The most rooms one `/totals` stream may name. */
+const MAX_ROOMS = 100;
+
 /** What a `/totals` stream asks: its rooms, its moment, how many givers. */
 interface TotalsQuery {
   rooms: number[] | undefined;
@@ -58,8 +61,14 @@ export function readTotalsQuery(
   if (problem !== undefined) problems.push(problem);
   const ids = params.getAll("room").flatMap((value) => value.split(/[,，]/))
     .map((id) => id.trim()).filter((id) => id !== "");
-  const rooms = ids.filter((id) => /^\d{1,12}$/.test(id)).map(Number);
-  if (rooms.length < ids.length) problems.push("room: only numeric room ids are used");
+  const numeric = ids.filter((id) => /^\d{1,12}$/.test(id));
+  if (numeric.length < ids.length) problems.push("room: only numeric room ids are used");
+  // Each room may cost the archive a lookup: a URL of thousands must not.
+  const rooms = [...new Set(numeric.map(Number))];
+  if (rooms.length > MAX_ROOMS) {
+    problems.push(`room: only the first ${MAX_ROOMS} rooms are used`);
+    rooms.length = MAX_ROOMS;
+  }
   const topText = params.get("top");
   let top = 5;
   if (topText !== null && topText.trim() !== "") {
@@ -88,6 +97,12 @@ class TotalsStream extends EventStream {
   /** The totals may have changed: they are sent at the next round. */
   changed(): void {
     this.#dirty = true;
+  }
+
+  /** A problem met after the stream began: the status is sent again, with it. */
+  problem(text: string): void {
+    this.#problems.push(text);
+    this.#statusSent = false;
   }
 
   /** The status (once: the parameters' problems), then the totals when they changed. */
@@ -218,30 +233,36 @@ export class TotalsHub {
       problems,
     );
     this.#open.add(stream);
-    res.once("close", () => this.#open.delete(stream));
+    // What is asked for this stream ends with it (or with the server).
+    const ended = new AbortController();
+    res.once("close", () => {
+      this.#open.delete(stream);
+      ended.abort();
+    });
     this.#streams.add(stream, res);
     const starting = this.#starting;
     if (starting === undefined) return;
+    const signal = AbortSignal.any([ended.signal, this.#signal]);
     // Totals from before the overlay started: asked once, added when they come.
     void (async () => {
       for (const room of query.rooms ?? []) {
+        if (signal.aborted) return;
         const live = await starting.liveSince?.(room);
         if (live !== undefined && live < this.ledger.liveSince(room)) {
           this.ledger.wentLive(room, live);
         }
       }
       const since = this.ledger.totals({ ...query, top: 0, now: Date.now() }).since;
-      if (since >= this.ledger.start) return;
-      base = await starting.load({
-        rooms: query.rooms,
-        since,
-        until: this.ledger.start,
-        signal: this.#signal,
-      });
+      if (since >= this.ledger.start || signal.aborted) return;
+      base = await starting.load({ rooms: query.rooms, since, until: this.ledger.start, signal });
       stream.changed();
       this.#streams.wake();
     })().catch((error) => {
-      problems.push(`starting totals: ${error instanceof Error ? error.message : String(error)}`);
+      if (signal.aborted) return;
+      stream.problem(
+        `starting totals: ${error instanceof Error ? error.message : String(error)}`,
+      );
+      this.#streams.wake();
     });
   }
 }
