@@ -214,6 +214,7 @@ test("server: a connection that sends nothing, or drips a head, is closed after 
   ok(silent >= 390 && silent < 3000, `silent: closed after ${silent} ms`);
   ok(dripping >= 390 && dripping < 3000, `dripping: closed after ${dripping} ms`);
   strictEqual(server.stats.connections, 0);
+  strictEqual(server.stats.timedOut, 2, "counted");
 });
 
 test("server: a kept-alive connection is closed after idleTimeout; an open stream is not", async () => {
@@ -276,8 +277,23 @@ test("server: past maxConnections, a new connection closes the longest idle one"
   ok(performance.now() - started < 5000);
   await delay(100);
   strictEqual(idle.filter(({ socket }) => socket.destroyed).length, 1);
+  strictEqual(server.stats.evicted, 1, "counted");
   for (const { socket } of idle) socket.destroy();
   await Promise.all(idle.map(({ closed }) => closed));
+});
+
+test("server: past maxConnections with none idle, a new connection is closed at once, and counted", async () => {
+  await using server = await OverlayServer.start({ maxConnections: 2, headerTimeout: 10_000 });
+  const streams = await Promise.all([0, 1].map(() => nonReader(server.url)));
+  await until(() => server.stats.streams === 2, "two streams");
+  const { hostname, port } = new URL(server.url);
+  const extra = connect({ host: hostname, port: Number(port) });
+  extra.on("error", () => {});
+  await new Promise<void>((done) => extra.once("close", () => done()));
+  strictEqual(server.stats.refused, 1);
+  strictEqual(server.stats.streams, 2, "the streams stay");
+  for (const { socket } of streams) socket.destroy();
+  await Promise.all(streams.map(({ closed }) => closed));
 });
 
 // ---------------------------------------------------------------------------

@@ -36,6 +36,29 @@ export interface ConnectionLimits {
   maxConnections: number;
 }
 
+/**
+ * What {@linkcode watchConnections} keeps count of: the connections open
+ * now, and every one it closed, by reason.
+ *
+ * @example
+ * ```ts
+ * import type { ConnectionCounts } from "./connections.ts";
+ *
+ * const counts: ConnectionCounts = { open: 3, refused: 0, evicted: 1, timedOut: 2 };
+ * console.log(counts.evicted); // 1
+ * ```
+ */
+export interface ConnectionCounts {
+  /** Open now. */
+  readonly open: number;
+  /** New ones closed at once: past `maxConnections`, with no idle one to close instead. */
+  readonly refused: number;
+  /** Idle ones closed to make room for a new one. */
+  readonly evicted: number;
+  /** Closed for sending no request head in time, or for staying idle too long. */
+  readonly timedOut: number;
+}
+
 /** One connection's state. */
 interface Tracked {
   /** Requests whose response has not ended. */
@@ -50,7 +73,7 @@ interface Tracked {
  * @param server The `node:http` server, before it listens.
  * @param limits The limits.
  * @param signal Ends the sweep (the server's lifetime).
- * @returns How many connections are open, for tests and diagnostics.
+ * @returns The counts (live: read them when needed), for the server's `stats`.
  *
  * @example
  * ```ts
@@ -59,8 +82,8 @@ interface Tracked {
  *
  * const lifetime = new AbortController();
  * const server = createServer((_req, res) => res.end("ok"));
- * const open = watchConnections(server, { headerTimeout: 10_000, idleTimeout: 5_000, maxConnections: 64 }, lifetime.signal);
- * console.log(open()); // 0
+ * const counts = watchConnections(server, { headerTimeout: 10_000, idleTimeout: 5_000, maxConnections: 64 }, lifetime.signal);
+ * console.log(counts.open, counts.refused); // 0 0
  * lifetime.abort();
  * ```
  */
@@ -68,10 +91,13 @@ export function watchConnections(
   server: Server,
   limits: ConnectionLimits,
   signal: AbortSignal,
-): () => number {
+): ConnectionCounts {
   // Insertion order is the order of last activity: a socket is re-inserted
   // whenever it goes idle, so the first idle one found is the oldest.
   const sockets = new Map<Socket, Tracked>();
+  let refused = 0;
+  let evicted = 0;
+  let timedOut = 0;
   const idleFrom = (socket: Socket, timeout: number) => {
     const tracked = sockets.get(socket);
     if (tracked === undefined) return;
@@ -85,9 +111,13 @@ export function watchConnections(
       socket.destroy();
       return;
     }
-    if (sockets.size >= limits.maxConnections && !closeOldestIdle(sockets)) {
-      socket.destroy();
-      return;
+    if (sockets.size >= limits.maxConnections) {
+      if (closeOldestIdle(sockets)) evicted++;
+      else {
+        refused++;
+        socket.destroy();
+        return;
+      }
     }
     sockets.set(socket, { busy: 0, deadline: performance.now() + limits.headerTimeout });
     socket.once("close", () => sockets.delete(socket));
@@ -110,11 +140,25 @@ export function watchConnections(
       if (tracked.busy === 0 && tracked.deadline <= now) {
         sockets.delete(socket);
         socket.destroy();
+        timedOut++;
       }
     }
   }, signal);
   signal.addEventListener("abort", () => sockets.clear(), { once: true });
-  return () => sockets.size;
+  return {
+    get open() {
+      return sockets.size;
+    },
+    get refused() {
+      return refused;
+    },
+    get evicted() {
+      return evicted;
+    },
+    get timedOut() {
+      return timedOut;
+    },
+  };
 }
 
 function closeOldestIdle(sockets: Map<Socket, Tracked>): boolean {

@@ -17,7 +17,7 @@ import { setRepeating } from "../base/timers.ts";
 import { createFilter, type MessageFilter } from "../output/filters.ts";
 import type { Message } from "../protocol/messages.ts";
 import type { GiftCatalog } from "../protocol/gifts.ts";
-import { watchConnections } from "./connections.ts";
+import { type ConnectionCounts, watchConnections } from "./connections.ts";
 import { EventNormalizer, type RoomStatus, type StatusEvent } from "./events.ts";
 import { checkRequest, type GuardOptions } from "../base/guard.ts";
 import { OVERLAY_HTML } from "./page.ts";
@@ -190,7 +190,7 @@ export class OverlayServer implements AsyncDisposable {
   readonly #pins: HistoryEntry[] = [];
   readonly #rooms = new Map<number, RoomStatus>();
   readonly #lifetime = new AbortController();
-  readonly #connections: () => number;
+  readonly #connections: ConnectionCounts;
   #url = "";
   #closing: Promise<void> | undefined;
 
@@ -286,13 +286,29 @@ export class OverlayServer implements AsyncDisposable {
     return this.#totals.size;
   }
 
-  /** Counters: open streams and connections, bytes waiting in sockets' buffers, streams cut. */
-  get stats(): { streams: number; connections: number; queuedBytes: number; cut: number } {
+  /**
+   * Counters: open streams and connections, bytes waiting in sockets'
+   * buffers, streams cut, and connections closed by the limits (refused past
+   * `maxConnections`, idle ones evicted for a new one, timed out).
+   */
+  get stats(): {
+    streams: number;
+    connections: number;
+    queuedBytes: number;
+    cut: number;
+    refused: number;
+    evicted: number;
+    timedOut: number;
+  } {
+    const connections = this.#connections;
     return {
       streams: this.#streams.size,
-      connections: this.#connections(),
+      connections: connections.open,
       queuedBytes: this.#streams.queued,
       cut: this.#streams.cutForMemory,
+      refused: connections.refused,
+      evicted: connections.evicted,
+      timedOut: connections.timedOut,
     };
   }
 
