@@ -34,6 +34,9 @@ import type { MessageRow } from "./rows.ts";
  */
 export const REVENUE_TYPES: ReadonlySet<string> = new Set(["dgb", "gdp", "comm_chatmsg"]);
 
+/** A gift id as Douyu gives them (the catalogue's are looked up by the same rule). */
+const GIFT_ID = /^\d{1,16}$/;
+
 /** A minute's messages of one type in one room. */
 export interface MinuteTotals {
   room: number;
@@ -137,7 +140,10 @@ export class Rollup {
     }
 
     if (isRevenue) {
-      const gift = row.giftId ?? (row.type === "comm_chatmsg" ? "superchat" : "");
+      // Douyu's gift ids are digits; any other is kept with the unknown gifts (""), so that
+      // none passes for the super chats' own key.
+      const id = row.giftId !== null && GIFT_ID.test(row.giftId) ? row.giftId : null;
+      const gift = id ?? (row.type === "comm_chatmsg" ? "superchat" : "");
       const giftKey = `${row.room}:${minute}:${gift}`;
       let totalsOfGift = this.gifts.get(giftKey);
       if (totalsOfGift === undefined) {
