@@ -17,7 +17,7 @@ import { MIN_NOTICE_MS, NoticeBoard } from "../src/archive/export/notices.ts";
 import { exportSrt } from "../src/archive/export/srt.ts";
 import { exportXml } from "../src/archive/export/xml.ts";
 import { GapTracker, type TimedItem } from "../src/archive/timed.ts";
-import { parseMessage } from "../src/protocol/messages.ts";
+import { type Message, parseMessage, superChatOf } from "../src/protocol/messages.ts";
 import { encodeStt } from "../src/protocol/stt.ts";
 import { GIFT_TYPES, GiftCatalog, giftOf } from "../src/protocol/gifts.ts";
 import { CAPTURE_ROOM, chat, exportItems, HOSTILE_TEXTS, isChatItem } from "./export_data.ts";
@@ -513,6 +513,26 @@ test("ass: gaps show in the bottom row, one at a time", async () => {
   ok(text.includes("Style: Notice,Microsoft YaHei,40,&H0000FFFF,"));
 });
 
+test("ass, srt: a gap's reason (a status detail, from the wire) is cleaned: no new event, line or control", async () => {
+  const detail =
+    "x\r\nDialogue: 0,0:00:00.00,0:00:09.00,Danmaku,,0,0,0,,INJECTED\n\n99\n\u202eevil\u001b[31m";
+  const items: TimedItem[] = [
+    at(0, "a"),
+    { t: T0 + 1000, room: ROOM, status: "disconnected", detail },
+    { t: T0 + 7000, room: ROOM, status: "connected" },
+    at(30, "b"),
+  ];
+  const ass = (await collectExport(exportAss(items))).text;
+  strictEqual(dialogues(ass).filter((line) => line.includes("INJECTED")).length, 1);
+  ok(dialogues(ass).some((line) => line.startsWith("Dialogue: 1,") && line.includes("INJECTED")));
+  const srt = (await collectExport(exportSrt(items))).text;
+  for (const text of [ass, srt]) {
+    ok(!/[\r\u001b\u202e]/.test(text), JSON.stringify(text));
+  }
+  // The SRT's cues: the two chats and the notice, nothing more.
+  strictEqual(srt.trim().split(/\n\n+/).length, 3, srt);
+});
+
 // ---------------------------------------------------------------- SRT
 
 interface Cue {
@@ -582,4 +602,28 @@ test("export data: the capture, sample chats and hostile chats, in time order", 
   ok(items.filter(isChatItem).length > HOSTILE_TEXTS.length + 5);
   ok(items.every((item) => item.room === CAPTURE_ROOM));
   strictEqual(chat(1, "a", "b").type, "chatmsg");
+});
+
+test("exports: a super chat whose fields are not strings (a stored or imported message) is written, not thrown on", async () => {
+  const message = {
+    type: "comm_chatmsg",
+    cprice: "3000",
+    cet: "60",
+    uid: ["7"],
+    btype: { odd: "map" },
+    chatmsg: { nn: ["<b>"], txt: { a: "1" }, uid: ["7"] },
+  } as unknown as Message;
+  const items: TimedItem[] = [{ t: T0, room: ROOM, message }];
+  for (const format of EXPORT_FORMATS) {
+    const { summary } = await collectExport(exportAs(format, items));
+    strictEqual(summary.items, 1, format);
+  }
+  deepStrictEqual(superChatOf(message), {
+    name: "",
+    uid: undefined,
+    text: "",
+    price: 30,
+    seconds: 60,
+    kind: "",
+  });
 });

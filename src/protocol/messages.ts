@@ -10,6 +10,7 @@
  * @module
  */
 
+import { ownField, ownString } from "../base/fields.ts";
 import {
   decodeBody,
   decodeListAt,
@@ -423,16 +424,18 @@ export interface SuperChat {
 export function superChatOf(msg: Message): SuperChat | undefined {
   if (msg.type !== "comm_chatmsg") return undefined;
   const m = msg as CommChatMessage;
-  const cents = toNumber(m.cprice) ?? toNumber(m.crealPrice) ?? 0;
-  const seconds = toNumber(m.cet) ?? 0;
+  const cents = toNumber(ownString(m, "cprice")) ?? toNumber(ownString(m, "crealPrice")) ?? 0;
+  const seconds = toNumber(ownString(m, "cet")) ?? 0;
   if (cents <= 0 || seconds <= 0) return undefined;
-  const chat = m.chatmsg ?? {};
+  // Fields as strings only: a stored or imported message may hold anything where they go.
+  const inner = ownField(m, "chatmsg");
+  const chat = typeof inner === "object" && inner !== null ? inner : {};
   return {
-    name: chat.nn ?? "",
-    uid: toNumber(chat.uid ?? m.uid),
-    text: chat.txt ?? "",
+    name: ownString(chat, "nn") ?? "",
+    uid: toNumber(ownString(chat, "uid") ?? ownString(m, "uid")),
+    text: ownString(chat, "txt") ?? "",
     price: cents / 100,
     seconds,
-    kind: m.btype ?? "",
+    kind: ownString(m, "btype") ?? "",
   };
 }

@@ -7,6 +7,7 @@
  */
 
 import type { Gap } from "../timed.ts";
+import { cleanText } from "./common.ts";
 
 /**
  * A notice to show: from `start` to `end`, ms after time zero.
@@ -108,7 +109,8 @@ function noticeOf(
       ((first.end - first.start) / 1000).toFixed(1)
     } s: ${first.reason}`;
   }
-  return { start, end, text };
+  // A reason holds a status's detail: an error's text, a URL, a peer's name, from the wire.
+  return { start, end, text: cleanText(text) };
 }
 
 /** `H:MM:SS` of ms after time zero. */
