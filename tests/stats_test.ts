@@ -168,7 +168,15 @@ test("stats: a hostile name reaches neither the terminal nor the page as anythin
   assert.match(text, /owned/);
   const page = statsPage(stats, { statuses: [], live: [] });
   assert.ok(!page.includes("<img") && !page.includes("\u001b") && !page.includes("\u0000"));
-  assert.match(page, /<bdi>\]0;owned\[2J&#60;img src=x onerror=alert\(1\)&#62;\u202eevil<\/bdi>/);
+  // Names show their invisible characters as escapes, as the terminal and the exports do.
+  assert.ok(
+    page.includes(
+      "<bdi>&#60;U+001B&#62;]0;owned&#60;U+0007&#62;&#60;U+001B&#62;[2J&#60;img src=x " +
+        "onerror=alert(1)&#62;&#60;U+202E&#62;evil&#60;U+0000&#62;</bdi>",
+    ),
+  );
+  // Gift names lose them, as chat texts do.
+  assert.ok(page.includes("<bdi>]0;owned[2J&#60;img src=x onerror=alert(1)&#62;evil</bdi>"));
 });
 
 test("stats cli: --json has exactly the documented fields; the summary and the page are written", async () => {

@@ -13,6 +13,7 @@
  * @module
  */
 
+import { cleanName, cleanText } from "./export/common.ts";
 import type { RoomStats, StatsTimeline } from "./stats.ts";
 
 /** Minutes drawn one by one; a longer range is drawn in buckets of several. */
@@ -58,9 +59,11 @@ function yuanNum(path: string, value: number): string {
 }
 
 function name(value: string | null, uid: number): string {
+  // Invisible characters shown as escapes (`<U+200B>`), as everywhere else names are shown,
+  // so that one name cannot pass for another.
   return value === null || value === ""
     ? `<bdi class="anon">#${uid}</bdi>`
-    : `<bdi>${text(value)}</bdi>`;
+    : `<bdi>${text(cleanName(value))}</bdi>`;
 }
 
 /** A shaded period of the charts. */
@@ -254,9 +257,9 @@ export function statsPage(stats: RoomStats, timeline: StatsTimeline): string {
   ).join("");
   const topValue = Math.max(0, ...stats.revenue.byGift.map((gift) => gift.value));
   const mix = stats.revenue.byGift.map((gift, i) =>
-    `<span><bdi>${gift.id === "superchat" ? "super chat" : text(gift.name ?? "gift")}</bdi>${
-      gift.id === "superchat" ? "" : ` <span class="muted">#${text(gift.id)}</span>`
-    }</span>
+    `<span><bdi>${
+      gift.id === "superchat" ? "super chat" : text(cleanText(gift.name ?? "gift"))
+    }</bdi>${gift.id === "superchat" ? "" : ` <span class="muted">#${text(gift.id)}</span>`}</span>
 <div class="track"><div class="fill" style="width:${
       topValue > 0 ? ((gift.value / topValue) * 100).toFixed(1) : "0"
     }%"></div></div>
