@@ -9,7 +9,9 @@ import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
+import process from "node:process";
 import { Archive } from "../src/archive/archive.ts";
+import { main } from "../src/cli/cli.ts";
 import { encodeStt } from "../src/protocol/stt.ts";
 import { MockServer } from "../src/testing/mock_server.ts";
 import { lines, run, withHttp } from "./cli_helpers.ts";
@@ -338,6 +340,29 @@ test("archive cli: export writes the archived room in each format; jsonl is logs
       /invalid value for --format: "pdf" \(expected jsonl, csv, xml, ass, srt\)/,
     );
     assert.match((await run(["export", "--db", db, "102965"])).stderr, /missing --format/);
+
+    // A reader that went away (`| head`) is not an error, as for logs; a stdout that fails
+    // otherwise, or a file that cannot be written, is one line naming it.
+    const failing = (error: Error & { code?: string }) => {
+      let stderr = "";
+      const io = {
+        stdout: () => Promise.reject(error),
+        stderr: (text: string) => void (stderr += text),
+      };
+      return { io, stderr: () => stderr };
+    };
+    const args = ["export", "--db", db, "102965", "--format", "xml"];
+    const closed = failing(Object.assign(new Error("broken pipe"), { code: "EPIPE" }));
+    assert.equal(await main(args, closed.io), 0);
+    assert.equal(closed.stderr(), "");
+    const full = failing(new Error("disk full"));
+    assert.equal(await main(args, full.io), 1);
+    assert.equal(full.stderr(), "douyu: cannot write to stdout: disk full\n");
+    if (process.platform === "linux") {
+      const device = await run([...args, "--out", "/dev/full"]);
+      assert.equal(device.code, 1);
+      assert.match(device.stderr, /^douyu: cannot write export \/dev\/full: [^\n]+\n$/);
+    }
   });
 });
 

@@ -489,6 +489,8 @@ test("cli: usage errors name the offending flag or value and exit 2", async () =
     [["--duration", "3000000", "9999"], 'invalid value for --duration: "3000000"'],
     [["--heartbeat", "0", "9999"], 'invalid value for --heartbeat: "0"'],
     [["--url", "http://example.com", "9999"], 'invalid value for --url: "http://example.com"'],
+    [["--url", "tcp://a b:1", "9999"], 'invalid value for --url: "tcp://a b:1"'],
+    [["--url", "tcp://a\u001b[31m\n:1", "9999"], "invalid value for --url"],
     [["--types", "chat msg", "9999"], 'invalid value for --types: "chat msg"'],
     [["--api-base", "ftp://x", "yyf"], 'invalid value for --api-base: "ftp://x"'],
     [[], "missing <room>"],
@@ -562,6 +564,22 @@ test("cli: file errors are one line naming the file, exit 1", async () => {
       missing.stderr,
     );
     strictEqual(lines(missing.stderr).length, 1);
+
+    // A file name, or anything else in a message, cannot cut it in several lines.
+    const odd = await run(["replay", `${dir}/a\u001b[31m\nb.jsonl`]);
+    strictEqual(odd.code, 1);
+    strictEqual(lines(odd.stderr).length, 1, odd.stderr);
+    ok(!odd.stderr.includes("\u001b"), odd.stderr);
+
+    // A time no clock can show.
+    const far = `${dir}/far.jsonl`;
+    await writeFile(far, '{"t": 99999999999999999, "body": "type@=chatmsg/txt@=b/"}\n');
+    const farResult = await run(["replay", far, "--speed", "0"]);
+    strictEqual(farResult.code, 1);
+    strictEqual(
+      farResult.stderr,
+      `douyu: ${far}:1: "t" must be a whole number of ms since the epoch, from 1970 to the year 9999\n`,
+    );
 
     const bad = `${dir}/bad.jsonl`;
     await writeFile(bad, '{"t": 1, "body": "type@=mrkl/"}\n{"t": 2}\n');

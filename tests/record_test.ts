@@ -26,7 +26,10 @@ test("record: malformed lines are rejected with the file name and line number", 
   const cases: [string, string][] = [
     ['{"t": 1, "body": "x"}\nnot json\n', "rec.jsonl:2: not JSON"],
     ["\n\n[1, 2]\n", "rec.jsonl:3: expected an object"],
-    ['{"t": "1", "body": "x"}', 'rec.jsonl:1: "t" must be a number'],
+    ['{"t": "1", "body": "x"}', 'rec.jsonl:1: "t" must be a whole number of ms'],
+    // No clock can show it (a replay printed NaN:NaN:NaN); an import refuses it too.
+    ['{"t": 99999999999999999, "body": "x"}', 'rec.jsonl:1: "t" must be a whole number of ms'],
+    ['{"t": -5, "body": "x"}', 'rec.jsonl:1: "t" must be a whole number of ms'],
     ['{"t": 1}', 'rec.jsonl:1: "body" must be a string'],
     ["null", "rec.jsonl:1: expected an object"],
   ];

@@ -10,12 +10,15 @@
 
 import { EXPORT_FORMATS, exportAs, type ExportFormat, exportTypes } from "../archive/export/mod.ts";
 import type { ArchiveQuery } from "../archive/store.ts";
+import { errorText } from "../base/errors.ts";
 import { sanitizeForTerminal } from "../base/sanitize.ts";
 import { openForWriting, type WritableFile } from "./files.ts";
 import {
+  CliFailure,
   type CliIO,
   interruptCode,
   INTERRUPTED,
+  isBrokenPipe,
   OK,
   say,
   stopController,
@@ -125,7 +128,15 @@ export function exportCommand(args: string[], io: CliIO): Promise<number> {
       );
       let next = await chunks.next();
       while (!next.done) {
-        await write(next.value);
+        try {
+          await write(next.value);
+        } catch (error) {
+          await chunks.return(undefined as never);
+          if (out !== undefined) throw error; // it names the file
+          // A reader that went away (`| head`) is not an error.
+          if (isBrokenPipe(error)) return OK;
+          throw new CliFailure(`cannot write to stdout: ${errorText(error)}`, { cause: error });
+        }
         next = await chunks.next();
       }
       if (shownAt > 0) await io.stderr("\r\x1b[K");

@@ -30,8 +30,17 @@ export async function openForWriting(path: string, what: string): Promise<Writab
   }
   const encoder = new TextEncoder();
   return {
-    write: (text) =>
-      writeAll(encoder.encode(text), async (chunk) => (await handle.write(chunk)).bytesWritten),
+    async write(text) {
+      try {
+        await writeAll(
+          encoder.encode(text),
+          async (chunk) => (await handle.write(chunk)).bytesWritten,
+        );
+      } catch (error) {
+        // A full disk, say: the one line names the file.
+        throw new CliFailure(`cannot write ${what} ${path}: ${errorText(error)}`, { cause: error });
+      }
+    },
     close: () => handle.close(),
   };
 }

@@ -78,10 +78,24 @@ export async function say(io: CliIO, text: string): Promise<void> {
   }
 }
 
-/** The one-line message of an expected failure (or of anything thrown). */
+/** Line breaks, which would cut a failure's one line in several. */
+const LINE_BREAKS = /[\r\n\v\f\u0085\u2028\u2029]+/g;
+
+/**
+ * The one-line message of an expected failure (or of anything thrown): one
+ * line whatever a file name, a URL or a file's contents put in it.
+ */
 export function describeError(error: unknown): string {
-  if (error instanceof CliFailure || error instanceof DouyuError) return error.message;
-  return errorText(error);
+  const text = error instanceof CliFailure || error instanceof DouyuError
+    ? error.message
+    : errorText(error);
+  return text.replace(LINE_BREAKS, " ");
+}
+
+/** Whether writing failed because the reader went away (`| head`): not an error of ours. */
+export function isBrokenPipe(error: unknown): boolean {
+  const { name, code } = (error ?? {}) as { name?: unknown; code?: unknown };
+  return name === "BrokenPipe" || code === "EPIPE";
 }
 
 /** The exit code of an interrupted command: 143 for SIGTERM, else 130. */

@@ -15,7 +15,7 @@ import { BOOKKEEPING_TYPES } from "../protocol/messages.ts";
 import { GiftPricer } from "../archive/pricing.ts";
 import type { TimedMessage } from "../archive/timed.ts";
 import type { GiftCatalogCache } from "../web/gifts.ts";
-import { type CliIO, FAILURE, OK, say, unlessStopped } from "./io.ts";
+import { type CliIO, FAILURE, isBrokenPipe, OK, say, unlessStopped } from "./io.ts";
 import type { OutputOptions } from "./options.ts";
 
 /** Message types whose line shows a gift, which the catalogue names and prices. */
@@ -107,8 +107,7 @@ export class Printer {
 
   /** The exit code for a failed stdout: a reader that went away (`| head`) is not an error. */
   async outputFailure(io: CliIO): Promise<number> {
-    const error = this.outputError as { name?: unknown; code?: unknown };
-    if (error?.name === "BrokenPipe" || error?.code === "EPIPE") return OK;
+    if (isBrokenPipe(this.outputError)) return OK;
     await say(io, `cannot write to stdout: ${errorText(this.outputError)}`);
     return FAILURE;
   }

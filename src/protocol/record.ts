@@ -14,6 +14,7 @@
  * @module
  */
 
+import { isEpochMs } from "../base/when.ts";
 import { DouyuError } from "../base/errors.ts";
 
 /**
@@ -205,8 +206,11 @@ function recordLineOf(value: unknown, where: string): RecordLine {
     throw new RecordingError(`${where}: expected an object with "t" and "body"`);
   }
   const { t, body, room } = value as Record<string, unknown>;
-  if (typeof t !== "number" || !Number.isFinite(t)) {
-    throw new RecordingError(`${where}: "t" must be a number (ms since the epoch)`);
+  // A time no clock can show (printed as NaN:NaN:NaN) is refused, as an import refuses it.
+  if (!isEpochMs(t)) {
+    throw new RecordingError(
+      `${where}: "t" must be a whole number of ms since the epoch, from 1970 to the year 9999`,
+    );
   }
   if (typeof body !== "string") throw new RecordingError(`${where}: "body" must be a string`);
   if (room === undefined) return { t, body };

@@ -107,9 +107,13 @@ export type ConnectionHandler = (conn: Transport) => void;
  * @throws {TypeError} for any other scheme or a missing port on `tcp://`.
  */
 export function parseEndpoint(url: string): Endpoint {
-  const match = /^(tcp|wss?):\/\/(\[[^\]]+\]|[^:/?#]+)(?::(\d+))?(\/[^?#]*)?(\?[^#]*)?$/i.exec(
-    url.trim(),
-  );
+  // A host name holds no space or control character (a URL that does is no address).
+  // deno-lint-ignore no-control-regex
+  const match =
+    /^(tcp|wss?):\/\/(\[[^\]\s]+\]|[^:/?#\s\x00-\x1f\x7f]+)(?::(\d+))?(\/[^?#\s\x00-\x1f\x7f]*)?(\?[^#\s\x00-\x1f\x7f]*)?$/i
+      .exec(
+        url.trim(),
+      );
   if (!match) throw new TypeError(`invalid endpoint URL: ${url}`);
   const protocol = match[1]!.toLowerCase() as Endpoint["protocol"];
   const host = match[2]!.replace(/^\[|\]$/g, "");
