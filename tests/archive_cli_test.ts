@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
+import { DatabaseSync } from "node:sqlite";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
 import process from "node:process";
@@ -157,6 +158,50 @@ test("archive cli: a recording's last line cut off is skipped; progress shows on
     assert.ok(stderr.includes(`\r${erase}douyu:`), "cleared before the summary");
   });
 });
+
+test(
+  "archive cli: an import interrupted says it stopped part-way, and keeps what it read",
+  async () => {
+    await withDir(async (dir) => {
+      const db = join(dir, "a.db");
+      const file = join(dir, "big.ndjson");
+      const t = Date.UTC(2024, 4, 1, 12);
+      const total = 200_000;
+      const line = (i: number) =>
+        JSON.stringify({ type: "chatmsg", rid: "9999", uid: "1", txt: `#${i}`, _t: t + i });
+      await writeFile(file, Array.from({ length: total }, (_, i) => line(i)).join("\n") + "\n");
+      // Interrupted once its first messages are committed: the rest takes seconds more.
+      const committed = () => {
+        let reader: DatabaseSync | undefined;
+        try {
+          reader = new DatabaseSync(db, { readOnly: true });
+          return (reader.prepare("SELECT count(*) AS n FROM m_20240501").get() as { n: number }).n;
+        } catch {
+          return 0; // not created yet
+        } finally {
+          reader?.close();
+        }
+      };
+      const stop = new AbortController();
+      let done = false;
+      const running = run(["archive", "--import", file, "--db", db], { signal: stop.signal })
+        .finally(() => (done = true));
+      while (!done && committed() === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+      stop.abort("SIGINT");
+      const result = await running;
+      assert.equal(result.code, 0, result.stderr);
+      const said =
+        /big\.ndjson: (\d+) messages stored; interrupted, the rest of the file was not read/
+          .exec(result.stderr);
+      assert.ok(said !== null, result.stderr);
+      const stored = Number(said[1]);
+      assert.ok(stored > 0 && stored < total, result.stderr);
+      await using archive = await Archive.open(db, { readOnly: true });
+      assert.equal((await collect(archive.query({ room: 9999 }))).length, stored);
+    });
+  },
+  { timeout: 60_000 },
+);
 
 test("archive cli: live rooms are archived until Ctrl-C, which commits and exits 0", async () => {
   await withDir(async (dir) => {

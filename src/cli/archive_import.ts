@@ -87,9 +87,11 @@ export async function archiveFiles(
       if (!run.quiet) {
         const stored = after.stored - before.stored;
         const again = after.duplicates - before.duplicates;
+        // Interrupted: what was read is stored, and the line says the rest was not read.
         await say(
           io,
-          `${file}: ${stored} messages stored` + (again > 0 ? `, ${again} already there` : ""),
+          `${file}: ${stored} messages stored` + (again > 0 ? `, ${again} already there` : "") +
+            (stop.signal.aborted ? "; interrupted, the rest of the file was not read" : ""),
         );
       }
     }
