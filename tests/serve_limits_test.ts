@@ -7,6 +7,7 @@
  * `/proc`, and a well-behaved client must still be served meanwhile.
  */
 import assert from "node:assert/strict";
+import { createConnection, type Socket } from "node:net";
 import { connect } from "../src/session/session.ts";
 import { SAMPLE_ROOM } from "../src/testing/sample.ts";
 import { runtime, test } from "./harness.ts";
@@ -167,3 +168,30 @@ for (const protocol of ["tcp", "ws"] as const) {
     { timeout: TIMEOUT_MS },
   );
 }
+
+test("serve: connections over --max-clients are refused, and counted when it stops", async () => {
+  const { serve, tcp } = await startServe(["--max-clients", "1"]);
+  const sockets: Socket[] = [];
+  try {
+    const { hostname, port } = new URL(tcp.replace(/^tcp:/, "http:"));
+    const open = () =>
+      new Promise<{ socket: Socket; closed: Promise<void> }>((resolve) => {
+        const socket = createConnection({ host: hostname, port: Number(port) }, () =>
+          resolve({ socket, closed }));
+        socket.on("error", () => {});
+        const closed = new Promise<void>((done) =>
+          socket.once("close", () => done())
+        );
+        sockets.push(socket);
+      });
+    await open();
+    const second = await open();
+    await second.closed;
+    await stopServe(serve);
+    assert.match(serve.stderr, /douyu: 1 connections refused: over --max-clients/);
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    serve.kill("SIGKILL");
+    await serve.exited;
+  }
+}, { timeout: TIMEOUT_MS });

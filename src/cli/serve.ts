@@ -128,8 +128,9 @@ export async function serveCommand(args: string[], io: CliIO): Promise<number> {
   if (server.refused > 0) {
     await say(
       io,
-      `${server.refused} connections refused: over --max-clients, or WebSocket requests from ` +
-        "another site's page or under another name than this machine's",
+      `${server.refused} connections refused: over --max-clients, or requests the WebSocket ` +
+        "port does not answer (not an upgrade, another site's page, another name than this " +
+        "machine's)",
     );
   }
   return OK;
