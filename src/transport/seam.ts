@@ -102,18 +102,19 @@ export interface Listener {
 export type ConnectionHandler = (conn: Transport) => void;
 
 /**
+ * An endpoint URL: a host name holds no space or control character, and
+ * neither does a path or a query (a URL that does is no address).
+ */
+const ENDPOINT =
+  /^(tcp|wss?):\/\/(\[[^\]\s]+\]|[^:/?#\s\p{Cc}]+)(?::(\d+))?(\/[^?#\s\p{Cc}]*)?(\?[^#\s\p{Cc}]*)?$/iu;
+
+/**
  * Parses `tcp://host:port`, `ws://host:port/path` or `wss://host:port/path`.
  *
  * @throws {TypeError} for any other scheme or a missing port on `tcp://`.
  */
 export function parseEndpoint(url: string): Endpoint {
-  // A host name holds no space or control character (a URL that does is no address).
-  // deno-lint-ignore no-control-regex
-  const match =
-    /^(tcp|wss?):\/\/(\[[^\]\s]+\]|[^:/?#\s\x00-\x1f\x7f]+)(?::(\d+))?(\/[^?#\s\x00-\x1f\x7f]*)?(\?[^#\s\x00-\x1f\x7f]*)?$/i
-      .exec(
-        url.trim(),
-      );
+  const match = ENDPOINT.exec(url.trim());
   if (!match) throw new TypeError(`invalid endpoint URL: ${url}`);
   const protocol = match[1]!.toLowerCase() as Endpoint["protocol"];
   const host = match[2]!.replace(/^\[|\]$/g, "");
