@@ -490,6 +490,18 @@ test("fetchRoomInfo: junk in betard fields is left out, never trusted", async ()
   const fetch3: FetchLike = () => Promise.resolve(new Response(hostile));
   deepStrictEqual(await fetchRoomInfo("x", { fetch: fetch3 }), { roomId: 8, source: "betard" });
   strictEqual(({} as Record<string, unknown>).room_id, undefined);
+  // A start time no date can hold is left out: new Date() of it would throw.
+  const far = { room: { room_id: 9, show_time: 9007199254740991 } };
+  const fetch4: FetchLike = () => Promise.resolve(Response.json(far));
+  deepStrictEqual(await fetchRoomInfo("x", { fetch: fetch4 }), { roomId: 9, source: "betard" });
+});
+
+test("web calls: a timeout past what a timer holds (2^31-1 ms) does not fire at once", async () => {
+  const fetch: FetchLike = () =>
+    new Promise((resolve) =>
+      setTimeout(() => resolve(Response.json({ room: { room_id: 5 } })), 100)
+    );
+  strictEqual((await fetchRoomInfo("x", { fetch, timeout: 3e9 })).roomId, 5);
 });
 
 test("fetchRoomInfo: when betard fails, the open API answers and says it cannot see loops", async () => {

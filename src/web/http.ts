@@ -10,7 +10,7 @@
 import { nonNegative, positive } from "../base/checks.ts";
 import { DouyuError, errorText, TimeoutError } from "../base/errors.ts";
 import { sanitizeForTerminal } from "../base/sanitize.ts";
-import { setTimer } from "../base/timers.ts";
+import { MAX_TIMEOUT, setTimer } from "../base/timers.ts";
 
 /**
  * The subset of `fetch` this library calls. `globalThis.fetch` fits; an
@@ -89,7 +89,10 @@ export function startCall(options: CallOptions, what: string, defaults: {
   // AbortSignal.timeout rather than setTimeout: its timer does not keep the
   // process alive, and there is nothing to clear on every exit path.
   const limited = Number.isFinite(timeout);
-  const timer = limited ? AbortSignal.timeout(Math.ceil(timeout)) : undefined;
+  // A longer timer fires at once (the runtimes keep 32 bits): past about 24.8 days, no limit.
+  const timer = limited
+    ? AbortSignal.timeout(Math.min(Math.ceil(timeout), MAX_TIMEOUT))
+    : undefined;
   if (timer) signals.push(timer);
   const signal = AbortSignal.any(signals);
   const deadline = performance.now() + timeout;

@@ -10,6 +10,7 @@
 
 import { RoomResolveError } from "./errors.ts";
 import { isRecord, ownField } from "../base/fields.ts";
+import { isEpochMs } from "../base/when.ts";
 import {
   type Call,
   DESKTOP_UA,
@@ -285,7 +286,8 @@ export async function fetchBetard(
   const category = toText(ownField(room, "second_lvl_name"));
   if (category !== undefined) info.category = category;
   const shown = toInt(ownField(room, "show_time"));
-  if (shown !== undefined && shown > 0) info.startedAt = shown * 1000;
+  // A time no date can hold (9007199254740991 seconds) is left out.
+  if (shown !== undefined && shown > 0 && isEpochMs(shown * 1000)) info.startedAt = shown * 1000;
   const avatars = ownField(room, "avatar");
   if (isRecord(avatars)) {
     const avatar = toHttpUrl(ownField(avatars, "big")) ?? toHttpUrl(ownField(avatars, "middle")) ??
@@ -359,7 +361,9 @@ const CHINA_OFFSET_MS = 8 * 3600_000;
  */
 function openApiTime(value: unknown): number | undefined {
   const seconds = toInt(value);
-  if (seconds !== undefined) return seconds > 0 ? seconds * 1000 : undefined;
+  if (seconds !== undefined) {
+    return seconds > 0 && isEpochMs(seconds * 1000) ? seconds * 1000 : undefined;
+  }
   if (typeof value !== "string") return undefined;
   const m = CHINA_DATE.exec(value);
   if (m === null) return undefined;
