@@ -23,7 +23,7 @@
  * @module
  */
 
-import { GIFT_TYPES } from "../protocol/gifts.ts";
+import { GIFT_TYPES, isGiftId } from "../protocol/gifts.ts";
 import type { MessageRow } from "./rows.ts";
 
 /**
@@ -33,9 +33,6 @@ import type { MessageRow } from "./rows.ts";
  * minutes table, under its own type, never in the users or gifts tables.
  */
 export const REVENUE_TYPES: ReadonlySet<string> = new Set(["dgb", "gdp", "comm_chatmsg"]);
-
-/** A gift id as Douyu gives them (the catalogue's are looked up by the same rule). */
-const GIFT_ID = /^\d{1,16}$/;
 
 /** A minute's messages of one type in one room. */
 export interface MinuteTotals {
@@ -142,7 +139,7 @@ export class Rollup {
     if (isRevenue) {
       // Douyu's gift ids are digits; any other is kept with the unknown gifts (""), so that
       // none passes for the super chats' own key.
-      const id = row.giftId !== null && GIFT_ID.test(row.giftId) ? row.giftId : null;
+      const id = row.giftId !== null && isGiftId(row.giftId) ? row.giftId : null;
       const gift = id ?? (row.type === "comm_chatmsg" ? "superchat" : "");
       const giftKey = `${row.room}:${minute}:${gift}`;
       let totalsOfGift = this.gifts.get(giftKey);

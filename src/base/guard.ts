@@ -134,14 +134,28 @@ export function checkRequest(headers: GuardHeaders, options: GuardOptions): Verd
     if (allowed.includes(origin)) return { ok: true, corsOrigin: origin };
     return { ok: false, status: 403, reason: "requests from other sites' pages are refused" };
   }
-  const site = headers["sec-fetch-site"];
   if (
-    (site === "cross-site" || site === "same-site") && headers["sec-fetch-mode"] !== "navigate" &&
-    !allowed.includes("*")
+    fromOtherSite(headers) && headers["sec-fetch-mode"] !== "navigate" && !allowed.includes("*")
   ) {
     return { ok: false, status: 403, reason: "requests from other sites' pages are refused" };
   }
   return { ok: true };
+}
+
+/**
+ * Whether the browser marks a request as coming from another site's page
+ * (`Sec-Fetch-Site: cross-site` or `same-site`).
+ *
+ * @example
+ * ```ts
+ * import { fromOtherSite } from "./guard.ts";
+ *
+ * console.log(fromOtherSite({ "sec-fetch-site": "cross-site" }), fromOtherSite({})); // true false
+ * ```
+ */
+export function fromOtherSite(headers: GuardHeaders): boolean {
+  const site = headers["sec-fetch-site"];
+  return site === "cross-site" || site === "same-site";
 }
 
 /** The host name of a `Host` value, lower-case, without port or IPv6 brackets; undefined when malformed. */

@@ -19,7 +19,7 @@ import type { Message } from "../protocol/messages.ts";
 import type { GiftCatalog } from "../protocol/gifts.ts";
 import { type ConnectionCounts, watchConnections } from "./connections.ts";
 import { EventNormalizer, type RoomStatus, type StatusEvent } from "./events.ts";
-import { checkRequest, type GuardOptions } from "../base/guard.ts";
+import { checkRequest, fromOtherSite, type GuardOptions } from "../base/guard.ts";
 import { OVERLAY_HTML } from "./page.ts";
 import { OVERLAY_JS } from "./page_script.ts";
 import { OVERLAY_CSS } from "./page_style.ts";
@@ -424,10 +424,8 @@ export class OverlayServer implements AsyncDisposable {
       return;
     }
     const body = new TextEncoder().encode(asset.body);
-    const site = req.headers["sec-fetch-site"];
-    const fromOtherSite = site === "cross-site" || site === "same-site";
     res.writeHead(200, {
-      ...(fromOtherSite ? this.#otherSiteHeaders : this.#headers),
+      ...(fromOtherSite(req.headers) ? this.#otherSiteHeaders : this.#headers),
       ...cors,
       "content-type": asset.type,
       "content-length": String(body.byteLength),

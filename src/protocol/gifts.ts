@@ -295,6 +295,21 @@ export function giftOf(msg: Message, catalog?: GiftCatalog): GiftDetails | undef
   }
 }
 
+/**
+ * Whether `id` is a gift id as Douyu gives them (digits): only these are
+ * looked up in a catalogue, and rolled up by gift in the archive.
+ *
+ * @example
+ * ```ts
+ * import { isGiftId } from "./gifts.ts";
+ *
+ * console.log(isGiftId("20004"), isGiftId("superchat")); // true false
+ * ```
+ */
+export function isGiftId(id: string): boolean {
+  return /^\d{1,16}$/.test(id);
+}
+
 function details(
   rawId: string | undefined,
   prop: boolean,
@@ -303,7 +318,7 @@ function details(
   catalog: GiftCatalog | undefined,
 ): GiftDetails {
   const id = rawId === undefined || rawId === "" ? undefined : rawId;
-  const entry = id !== undefined && /^\d{1,16}$/.test(id) ? catalog?.get(id) : undefined;
+  const entry = id !== undefined && isGiftId(id) ? catalog?.get(id) : undefined;
   const parsedCount = toNumber(rawCount);
   const count = parsedCount !== undefined && Number.isSafeInteger(parsedCount) && parsedCount >= 0
     ? parsedCount
