@@ -193,8 +193,13 @@ function compose(
   });
 }
 
+/** The room id a catalogue is kept under: a number, or a string of digits; else `NaN`. */
+function catalogKey(room: number | string): number {
+  return typeof room === "number" ? room : /^\d{1,16}$/.test(room) ? Number(room) : NaN;
+}
+
 function toCatalogRoom(room: number | string): number {
-  const id = typeof room === "number" ? room : /^\d{1,16}$/.test(room) ? Number(room) : NaN;
+  const id = catalogKey(room);
   if (!Number.isSafeInteger(id) || id <= 0) {
     throw new RangeError(`room must be a positive integer room id, got ${JSON.stringify(room)}`);
   }
@@ -508,7 +513,8 @@ export class GiftCatalogCache {
    * @param room The numeric room id.
    */
   peek(room: number | string): GiftCatalog | undefined {
-    return this.#rooms.get(typeof room === "number" ? room : Number(room))?.value;
+    // The same reading of `room` as get's: "0x5" or " 5" is no room, not room 5.
+    return this.#rooms.get(catalogKey(room))?.value;
   }
 
   /** How many rooms are cached (or being fetched). */

@@ -15,7 +15,9 @@ import { MAX_TIMEOUT, setTimer } from "../base/timers.ts";
 /**
  * The subset of `fetch` this library calls. `globalThis.fetch` fits; an
  * injected one must honour `init.signal`, because timeouts and cancellation
- * are delivered only through it.
+ * are delivered only through it, and should honour `init.redirect`
+ * (`"manual"`): the library follows redirects itself, only within the site
+ * asked, or among Douyu's own sites.
  *
  * @example A fetch that answers from memory
  * ```ts
@@ -149,12 +151,64 @@ export async function getText(
   const sent: Record<string, string> = { accept: headers.accept };
   if (headers.ua !== "") sent["user-agent"] = headers.ua;
   if (headers.referer !== undefined) sent.referer = headers.referer;
-  const response = await call.fetch(url, { signal, headers: sent });
-  if (!response.ok) {
-    await discard(response);
-    throw new Error(`HTTP ${response.status}`);
+  // Redirects are followed here, hop by hop, never by fetch: each hop then goes
+  // through `call.fetch`, so `onlyAt`'s bases hold for it, and none may lead
+  // off to another site (`redirectTarget`).
+  let asked = url;
+  for (let hops = 0;; hops++) {
+    const response = await call.fetch(asked, { signal, headers: sent, redirect: "manual" });
+    if (response.type === "opaqueredirect") {
+      // A browser's fetch hides where a manual redirect leads.
+      throw new Error("redirected, to a place this runtime does not show");
+    }
+    if (REDIRECTS.has(response.status)) {
+      const location = response.headers.get("location");
+      await discard(response);
+      if (hops === MAX_REDIRECTS) throw new Error(`more than ${MAX_REDIRECTS} redirects`);
+      asked = redirectTarget(asked, location, response.status);
+      continue;
+    }
+    if (!response.ok) {
+      await discard(response);
+      throw new Error(`HTTP ${response.status}`);
+    }
+    return await readText(response, call.maxBytes, signal);
   }
-  return await readText(response, call.maxBytes, signal);
+}
+
+/** Redirects a lookup follows, as many as a browser would for one page's worth of hops. */
+const MAX_REDIRECTS = 5;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/** Douyu's own sites: `douyu.com` and its subdomains. */
+const DOUYU_HOST = /(^|\.)douyu\.com$/;
+
+/**
+ * Where a redirect from `from` may lead: the same origin, or from one of
+ * Douyu's sites to another over HTTPS on its usual port (`www.douyu.com` → `m.douyu.com`).
+ * Anything else is refused: a lookup's answer must come from where it was
+ * asked, and a hostile or hijacked base must not send us elsewhere.
+ */
+export function redirectTarget(from: string, location: string | null, status: number): string {
+  if (location === null || location.length > MAX_URL_LENGTH) {
+    throw new Error(`HTTP ${status} without a usable Location`);
+  }
+  const source = new URL(from);
+  let target: URL;
+  try {
+    target = new URL(location, source);
+  } catch {
+    throw new Error(`HTTP ${status} to a Location that is not a URL`);
+  }
+  const sameOrigin = target.origin === source.origin;
+  const withinDouyu = target.protocol === "https:" && target.port === "" &&
+    DOUYU_HOST.test(target.hostname) && DOUYU_HOST.test(source.hostname);
+  if (!sameOrigin && !withinDouyu) {
+    throw new Error(
+      `redirected to ${sanitizeForTerminal(target.origin)}: not followed, another site`,
+    );
+  }
+  return target.href;
 }
 
 /** Reads a body as UTF-8, at most `maxBytes` of it, cancelling the stream on any failure. */
