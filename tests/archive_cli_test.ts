@@ -13,6 +13,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { Archive } from "../src/archive/archive.ts";
 import { main } from "../src/cli/cli.ts";
+import { existsAt } from "../src/cli/files.ts";
 import { encodeStt } from "../src/protocol/stt.ts";
 import { MockServer } from "../src/testing/mock_server.ts";
 import { lines, run, withHttp } from "./cli_helpers.ts";
@@ -329,6 +330,27 @@ test("archive cli: command-line errors are one line and status 2; a missing arch
     assert.equal(help.code, 0);
     assert.match(help.stdout, /douyu archive --import FILE/);
     assert.match((await run(["logs", "--help"])).stdout, /--search WORDS/);
+  });
+});
+
+test("archive cli: a run that fails before storing anything leaves no new archive file behind", async () => {
+  await withDir(async (dir) => {
+    const db = join(dir, "new.db");
+    const down = await run(["archive", "--db", db, "--nats", "nats://127.0.0.1:1"]);
+    assert.equal(down.code, 1, down.stderr);
+    assert.match(down.stderr, /^douyu: cannot reach NATS/);
+    const usage = await run(["archive", "--db", db, "--nats", "nats://a b:4222"]);
+    assert.equal(usage.code, 2, usage.stderr);
+    assert.match(usage.stderr, /invalid value for --nats/);
+    for (const file of [db, `${db}-wal`, `${db}-shm`]) {
+      assert.equal(await existsAt(file), false, file);
+    }
+    // An archive that was there before is kept, whatever happens.
+    const kept = join(dir, "kept.db");
+    const imported = await run(["archive", "--import", CAPTURE, "--room", "102965", "--db", kept]);
+    assert.equal(imported.code, 0, imported.stderr);
+    assert.equal((await run(["archive", "--db", kept, "--nats", "nats://127.0.0.1:1"])).code, 1);
+    assert.ok((await run(["logs", "--db", kept, "102965", "--limit", "1"])).stdout.length > 0);
   });
 });
 

@@ -13,11 +13,12 @@
  * @module
  */
 
-import { Archive } from "../archive/archive.ts";
+import { Archive, isPostgresUrl } from "../archive/archive.ts";
 import { parseRetention } from "../archive/days.ts";
 import { errorText } from "../base/errors.ts";
 import { BOOKKEEPING_TYPES } from "../protocol/messages.ts";
 import { archiveFiles } from "./archive_import.ts";
+import { existsAt, removeSqliteFile } from "./files.ts";
 import { archiveLive, archiveStream } from "./archive_live.ts";
 import { CliFailure, type CliIO, describeError, OK, say, UsageError } from "./io.ts";
 import {
@@ -162,6 +163,9 @@ export function archiveCommand(args: string[], io: CliIO): Promise<number> {
       duration: numberOption(values.duration, "duration", "seconds"),
       quiet: values.quiet ?? false,
     };
+    // A file this run creates is removed again if the run fails before committing anything
+    // (NATS down, a room that does not resolve): no empty archive is left behind.
+    const creates = !isPostgresUrl(target) && !(await existsAt(target));
     let archive: Archive;
     try {
       archive = await Archive.open(target);
@@ -182,6 +186,7 @@ export function archiveCommand(args: string[], io: CliIO): Promise<number> {
       // The first failure is the one to report; what was written is still committed.
       await archive.close().catch(() => {});
       if (archive.counters.stored > 0) await summary(run, archive);
+      else if (creates && archive.counters.commits === 0) await removeSqliteFile(target);
       throw error;
     }
     try {

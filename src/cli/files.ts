@@ -7,7 +7,7 @@
  * @module
  */
 
-import { open, readFile } from "node:fs/promises";
+import { lstat, open, readFile, rm } from "node:fs/promises";
 import { errorText } from "../base/errors.ts";
 import { parseRecording, type RecordLine } from "../protocol/record.ts";
 import { CliFailure, type CliIO, say, writeAll } from "./io.ts";
@@ -84,4 +84,24 @@ export async function readRoomsFile(path: string): Promise<string[]> {
     rooms.push(room);
   }
   return rooms;
+}
+
+/** Whether anything (a file, a link, a directory) is at `path`; `true` when that cannot be told. */
+export async function existsAt(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch (error) {
+    return (error as { code?: unknown }).code !== "ENOENT";
+  }
+}
+
+/**
+ * Removes a SQLite file this run created and then failed to use (it holds only
+ * the tables), with its journal files: a failed run leaves nothing behind.
+ */
+export async function removeSqliteFile(path: string): Promise<void> {
+  for (const suffix of ["", "-wal", "-shm", "-journal"]) {
+    await rm(path + suffix, { force: true }).catch(() => {});
+  }
 }

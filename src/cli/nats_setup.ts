@@ -163,7 +163,12 @@ export function clusterSettings(values: NatsValues): ClusterTarget {
   if (servers.length === 0) {
     throw new UsageError("missing --nats URL: the NATS server, e.g. nats://127.0.0.1:4222");
   }
-  needNet(servers.map(natsHost));
+  for (const server of servers) {
+    if (natsHost(server) === undefined) {
+      throw invalid("nats", server, "a NATS URL such as nats://127.0.0.1:4222 or tls://host:4222");
+    }
+  }
+  needNet(servers.map((server) => natsHost(server)!));
   const options: ConnectClusterOptions = {};
   const ttl = values["lease-ttl"];
   if (ttl !== undefined) options.leaseTtl = leaseTtlMs(ttl);
@@ -370,12 +375,17 @@ async function ignoreOrphanedResets(): Promise<void> {
 }
 
 /** `nats://host:port`, `host:port` or `host` → `host:port` (4222 by default), as `--allow-net` names it. */
-function natsHost(server: string): string {
+function natsHost(server: string): string | undefined {
+  // No space or control character (a URL parser would drop or encode them), and a scheme the
+  // NATS client speaks: anything else is a usage error, not a connection that fails later.
+  if (/[\s\p{Cc}]/u.test(server)) return undefined;
   try {
     const url = new URL(server.includes("://") ? server : `nats://${server}`);
+    if (url.protocol !== "nats:" && url.protocol !== "tls:") return undefined;
+    if (url.hostname === "") return undefined;
     return `${url.hostname}:${url.port === "" ? 4222 : url.port}`;
   } catch {
-    return server; // not a URL: the connection says so
+    return undefined;
   }
 }
 

@@ -275,6 +275,11 @@ test("NATS unreachable or a name in use: one line, exit 1; bad usage: exit 2", a
   const noNats = captureIO();
   assert.equal(await main(["consume", "--json"], noNats.io), 2);
   assert.match(noNats.err.join(""), /missing --nats/);
+  for (const bad of ["nats://a b:4222", "http://127.0.0.1:4222", "nats://", "nats://h:4222\n"]) {
+    const url = captureIO();
+    assert.equal(await main(["consume", "--nats", bad], url.io), 2, bad);
+    assert.match(url.err.join(""), /^douyu: invalid value for --nats: /, bad);
+  }
   const since = captureIO();
   assert.equal(
     await main(["consume", "--nats", "nats://127.0.0.1:1", "--since", "soon"], since.io),
