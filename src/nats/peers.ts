@@ -12,6 +12,9 @@ import { renewInterval, type SessionLease } from "./leases.ts";
 import type { Link } from "./link.ts";
 import type { ViewEntry } from "./view.ts";
 
+/** Most ended sessions remembered (a few hundred bytes each). */
+export const MAX_DEAD = 10_000;
+
 /** One live collector, as its heartbeat says. */
 interface Peer {
   instance: string;
@@ -49,13 +52,18 @@ export class Peers {
    */
   seen(key: string, entry: ViewEntry | undefined, reloaded: boolean): boolean {
     const before = this.#peers.get(key);
-    const health = entry === undefined ? undefined : parseHealth(entry.value);
-    if (entry === undefined || health === undefined) {
+    let revived = false;
+    if (entry === undefined) {
       this.#peers.delete(key);
       // Deleted (a collector stopping): its session has ended. Missing from a reread: maybe
       // expired, maybe not; a claim of its rooms asks the server first.
-      if (before !== undefined && !reloaded) this.#dead.add(before.instance);
+      if (before !== undefined && !reloaded) this.#markDead(before.instance);
     } else {
+      const health = parseHealth(entry.value);
+      // Not a heartbeat (a foreign or hostile write, or a later version's format): it says
+      // nothing of whether a session ended. What was known stands until it expires, and the
+      // collector's own next renewal overwrites the value.
+      if (health === undefined) return false;
       const ttl = this.#c.session.ttl;
       const age = Math.min(ttl, Math.max(0, Date.now() - entry.created));
       this.#peers.set(key, {
@@ -64,12 +72,28 @@ export class Peers {
         expiresAt: entry.seenAt + ttl - age,
         leaseTtl: health.leaseTtl,
       });
+      // A session that heartbeats is live, whatever was concluded before (its key deleted by
+      // someone else, say): it renews its heartbeat within a renewal interval.
+      revived = this.#dead.delete(health.instance);
       if (before !== undefined && before.instance !== health.instance) {
-        this.#dead.add(before.instance);
+        this.#markDead(before.instance);
       }
     }
     // Only a change of who is live changes the shares.
-    return before?.instance !== this.#peers.get(key)?.instance;
+    return revived || before?.instance !== this.#peers.get(key)?.instance;
+  }
+
+  /**
+   * Remembers that a session ended, forgetting the oldest past
+   * {@linkcode MAX_DEAD}: the values come from the bucket, which anyone with
+   * write access can fill. A session forgotten is asked of the server again.
+   */
+  #markDead(instance: string): void {
+    this.#dead.delete(instance);
+    this.#dead.add(instance);
+    if (this.#dead.size > MAX_DEAD) {
+      this.#dead.delete(this.#dead.values().next().value!);
+    }
   }
 
   /**
@@ -130,8 +154,7 @@ export class Peers {
       });
       return false;
     }
-    if (this.#dead.size > 100_000) this.#dead.clear();
-    this.#dead.add(lease.instance);
+    this.#markDead(lease.instance);
     return true;
   }
 }
