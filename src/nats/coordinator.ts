@@ -450,9 +450,17 @@ export class Coordinator {
       );
     }
     const leased = new Set<number>();
-    for (const [room, { lease }] of this.#leases) {
+    const instance = this.#instance;
+    for (const [room, { lease, revision }] of this.#leases) {
       // A lease being handed over, or whose holder is gone, is free.
       if (lease === undefined || lease.releasing === true || !live.has(lease.instance)) continue;
+      if (lease.instance === instance && !this.#holdings.owned.has(room)) {
+        // This session's, for a room it no longer holds: a release whose delete did not finish
+        // (NATS away, a slow answer). Every collector counts a live session's lease as held, so
+        // unless it goes, nobody ever takes the room again.
+        void this.#holdings.forget(room, revision);
+        continue;
+      }
       leased.add(room);
       const load = loads.get(lease.instance);
       if (load !== undefined) load.held++;

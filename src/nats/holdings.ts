@@ -212,6 +212,20 @@ export class Holdings {
     await this.stop(entry);
   }
 
+  /**
+   * Deletes a lease of this session for a room it does not hold (a release
+   * that did not finish), if it is still at `revision`: the room is then
+   * free for any collector, this one included.
+   */
+  async forget(room: number, revision: number): Promise<void> {
+    await settleWithin(
+      this.#c.link.run(() =>
+        this.#c.cluster.leases.delete(roomKey(room), { previousSeq: revision })
+      ),
+      GOODBYE_MS,
+    );
+  }
+
   /** Stops watching a room at once and forgets it. */
   async stop(entry: Owned): Promise<void> {
     if (this.owned.get(entry.room) !== entry) return;

@@ -1,0 +1,73 @@
+/**
+ * The coordinator's own rules, each with real `Coordinator`s and a real
+ * nats-server, but a host that "joins" every room at once: no Douyu room is
+ * watched. What a review found: a lease of a live session for a room it no
+ * longer holds; peers whose limits differ; a close during a start.
+ */
+import assert from "node:assert/strict";
+import { runtime, test, until } from "../harness.ts";
+import { startNatsServer } from "./nats_server.ts";
+import { addRooms, Cluster } from "../../src/nats/mod.ts";
+import { Coordinator, type RoomHost } from "../../src/nats/coordinator.ts";
+
+const TTL = 4000;
+
+const host: RoomHost = {
+  watch: () => Promise.resolve(),
+  unwatch: () => Promise.resolve(),
+  roomStats: () => ({ messages: 0 }),
+  counters: () => ({}),
+  jetstream: () => {},
+};
+
+interface Member {
+  cluster: Cluster;
+  coordinator: Coordinator;
+}
+
+async function member(url: string, name: string, maxRooms = 200): Promise<Member> {
+  const cluster = await Cluster.connect(url, { leaseTtl: TTL });
+  const coordinator = new Coordinator(cluster, host, () => {}, {
+    name,
+    maxRooms,
+    claimJitter: 50,
+    startDelay: 500,
+    handover: 1000,
+    cooldown: 2000,
+  });
+  return { cluster, coordinator };
+}
+
+async function closeAll(members: Member[]): Promise<void> {
+  await Promise.all(members.map((m) => m.coordinator.close()));
+  await Promise.all(members.map((m) => m.cluster.close()));
+}
+
+test(
+  "coordinator: a live session's lease of a room it does not hold is freed, and the room taken",
+  async () => {
+    const nats = await startNatsServer();
+    const admin = await Cluster.connect(nats.url, { leaseTtl: TTL });
+    const members: Member[] = [];
+    try {
+      await addRooms(admin, [5000]);
+      const a = await member(nats.url, "a");
+      members.push(a);
+      await a.coordinator.start();
+      await until("a holds 5000", () => a.coordinator.rooms.length === 1);
+      // What a release that never reached the server leaves: a lease of a's own (live) session,
+      // for a room a does not hold.
+      await admin.leases.put(
+        "5001",
+        JSON.stringify({ collector: "a", instance: a.coordinator.instance, since: Date.now() }),
+      );
+      await addRooms(admin, [5001]);
+      await until("a holds 5001", () => a.coordinator.rooms.includes(5001));
+    } finally {
+      await closeAll(members);
+      await admin.close();
+      await nats.close();
+    }
+  },
+  { ignore: runtime === "bun" },
+); // runtime-free logic: Deno only, to keep test:cluster short
