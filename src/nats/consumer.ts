@@ -304,18 +304,26 @@ export class Subscription<M extends Message = Message>
         cause: error,
       });
     }
-    if (this.#closed) return;
-    const consumer: Consumer = await js.consumers.get(STREAM_NAME, {
-      // One subject as a string: an array asks for nats-server 2.10.
-      filter_subjects: filters.subjects.length === 1 ? filters.subjects[0]! : filters.subjects,
-      ...start,
-    });
-    const messages = await consumer.consume({ max_messages: PREFETCH });
-    if (this.#closed) {
-      messages.stop();
-      await position?.close();
-      return;
+    // The position is claimed from here: a reader that ends (closed, aborted, or failing)
+    // before the loop below takes over lets it go, else its name is refused as in use until
+    // the claim lapses (15 s).
+    let messages: ConsumerMessages | undefined;
+    try {
+      if (!this.#closed) {
+        const consumer: Consumer = await js.consumers.get(STREAM_NAME, {
+          // One subject as a string: an array asks for nats-server 2.10.
+          filter_subjects: filters.subjects.length === 1 ? filters.subjects[0]! : filters.subjects,
+          ...start,
+        });
+        messages = await consumer.consume({ max_messages: PREFETCH });
+      }
+    } finally {
+      if (messages === undefined || this.#closed) {
+        messages?.stop();
+        await position?.close();
+      }
     }
+    if (messages === undefined || this.#closed) return;
     this.#messages = messages;
     const keepalive = new AbortController();
     if (position !== undefined) setRepeating(2000, () => position!.touch(), keepalive.signal);

@@ -171,3 +171,78 @@ test("retention: a new stream keeps 16 GiB, or the largest half of it the server
     await nats.close();
   }
 });
+
+test("a durable reader ended while it opens lets its name go: the next one opens at once", async () => {
+  const nats = await startNatsServer();
+  const cluster = await Cluster.connect(nats.url);
+  let n = 0;
+  const publish = async () => {
+    n++;
+    await cluster.js.publish(subjectOf(1, "dgb"), encode({ type: "dgb", n: String(n) }), {
+      headers: messageHeaders(1, n, "a"),
+    });
+  };
+  // Opens a reader of `name`, ends it at a moment of its opening, and checks its loop ended.
+  const endEarly = async (name: string, how: "close" | "abort", moment: () => Promise<void>) => {
+    const controller = new AbortController();
+    const reader = subscribe(cluster, { durable: name, signal: controller.signal });
+    const iterator = reader[Symbol.asyncIterator]();
+    // Settled either way, so a failure while we wait is reported here, not as unhandled.
+    const first = iterator.next().then(
+      (result) => ({ result }),
+      (error: unknown) => ({ error }),
+    );
+    await moment();
+    if (how === "close") await reader.close();
+    else controller.abort();
+    const outcome = await first;
+    assert.ok("result" in outcome, `${name}: ${"error" in outcome ? outcome.error : ""}`);
+    assert.equal(outcome.result.done, true, name);
+  };
+  const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+  const moments: [string, () => Promise<void>][] = [
+    // Right after the loop asked: the reader is suspended at its first await.
+    ["at-once", () => Promise.resolve()],
+    ["next-tick", async () => await Promise.resolve()],
+    ...[0, 1, 2, 5].map((ms): [string, () => Promise<void>] => [`${ms}ms`, () => wait(ms)]),
+  ];
+  try {
+    for (const [label, moment] of moments) {
+      for (const how of ["close", "abort"] as const) {
+        const name = `early-${label}-${how}`;
+        await endEarly(name, how, moment);
+        // A message after where it stopped: the next reader of the name opens (it is not
+        // refused as "in use" for the 15 s a running reader's claim lasts) and gets it.
+        await publish();
+        const next = subscribe(cluster, { durable: name });
+        const iterator = next[Symbol.asyncIterator]();
+        try {
+          const got = await iterator.next();
+          assert.equal(got.done, false, name);
+          assert.equal((got.value?.message as { n?: string }).n, String(n), name);
+        } finally {
+          await iterator.return!();
+        }
+      }
+    }
+    // The stream gone once the position is claimed: the reader fails, and lets the name go
+    // (the next one fails the same way, not as "in use").
+    for await (const _ of subscribe(cluster, { durable: "stream-gone", since: 0 })) break;
+    await cluster.jsm.streams.delete("DOUYU");
+    for (let attempt = 0; attempt < 2; attempt++) {
+      await assert.rejects(
+        (async () => {
+          for await (const _ of subscribe(cluster, { durable: "stream-gone" })) break;
+        })(),
+        (error: unknown) => {
+          assert.doesNotMatch(String(error), /in use/, `attempt ${attempt}`);
+          assert.match(String(error), /stream not found/i, `attempt ${attempt}`);
+          return true;
+        },
+      );
+    }
+  } finally {
+    await cluster.close();
+    await nats.close();
+  }
+});
