@@ -3,7 +3,7 @@
  * server: shares, handovers, removals, stale rooms, capacity and cooling.
  */
 import assert from "node:assert/strict";
-import { type HeldRoom, planSpread, type SpreadInput } from "../src/nats/spread.ts";
+import { fairShare, type HeldRoom, planSpread, type SpreadInput } from "../src/nats/spread.ts";
 import { test } from "./harness.ts";
 
 const rooms = (from: number, count: number) => Array.from({ length: count }, (_, i) => from + i);
@@ -131,4 +131,39 @@ test("spread: no room past the share while another collector is below its own", 
   const stuck = { ...base, othersBelowShare: true, stuckAfter: 30_000 };
   assert.equal(planSpread(input({ ...stuck, now: 29_999 })).want, 0);
   assert.equal(planSpread(input({ ...stuck, now: 30_000 })).want, 2);
+});
+
+test("spread: fairShare gives a collector capped below the even share its limit, the rest to the others", () => {
+  assert.equal(fairShare(20, [200, 200]), 10);
+  assert.equal(fairShare(20, [200, 5]), 15);
+  assert.equal(fairShare(20, [5, 5, 200]), 10);
+  assert.equal(fairShare(61, [200, 200, 200]), 21);
+  assert.equal(fairShare(0, [200, 5]), 0);
+  assert.equal(fairShare(300, [100, 100]), Infinity); // more rooms than all the limits: each its own
+  // Every room is covered whenever the limits allow it.
+  for (let rooms = 0; rooms <= 120; rooms++) {
+    const limits = [3, 50, 17, 200];
+    const share = fairShare(rooms, limits);
+    const covered = limits.reduce((sum, limit) => sum + Math.min(limit, share), 0);
+    assert.ok(covered >= rooms, `${rooms}: share ${share} covers ${covered}`);
+    if (share > 0 && Number.isFinite(share)) {
+      const less = limits.reduce((sum, limit) => sum + Math.min(limit, share - 1), 0);
+      assert.ok(less < rooms, `${rooms}: share ${share} is not the least`);
+    }
+  }
+});
+
+test("spread: nothing is handed over to a peer already at its limit", () => {
+  // a (200) holds 70 of 100 rooms; b, limited to 30, holds the other 30: every room is watched.
+  const desired = new Set(rooms(1, 100));
+  const held = holding(rooms(31, 70));
+  const leased = new Set(rooms(1, 100));
+  const full = planSpread(input({ desired, live: 2, peerLimits: [30], held, leased }));
+  assert.deepEqual(full.rebalance, []);
+  // A peer of no stated limit still gets the even share.
+  const even = planSpread(input({ desired, live: 2, held, leased }));
+  assert.equal(even.rebalance.length, 20);
+  // b limited to 40: 10 go to it, no more.
+  const roomier = planSpread(input({ desired, live: 2, peerLimits: [40], held, leased }));
+  assert.equal(roomier.rebalance.length, 10);
 });

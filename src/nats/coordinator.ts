@@ -32,7 +32,7 @@ import {
   roomOfKey,
 } from "./records.ts";
 import { fenceMargin, renewInterval, SessionLease } from "./leases.ts";
-import { planSpread } from "./spread.ts";
+import { fairShare, planSpread } from "./spread.ts";
 import { Link, OfflineError } from "./link.ts";
 import { GOODBYE_MS, Holdings, type Owned } from "./holdings.ts";
 import { Peers } from "./peers.ts";
@@ -465,13 +465,15 @@ export class Coordinator {
       const load = loads.get(lease.instance);
       if (load !== undefined) load.held++;
     }
-    const fair = Math.ceil(desired.size / live.size);
+    const peerLimits = [...loads.values()].map((load) => load.maxRooms);
+    const fair = fairShare(desired.size, [this.#options.maxRooms, ...peerLimits]);
     const othersBelowShare = [...loads.values()].some((load) =>
       load.held < Math.min(fair, load.maxRooms)
     );
     const plan = planSpread({
       desired,
       live: live.size,
+      peerLimits,
       leased,
       held: [...this.#holdings.owned.values()].map((entry) => ({
         room: entry.room,

@@ -24,6 +24,12 @@ export interface SpreadInput {
   readonly desired: ReadonlySet<number>;
   /** How many collectors are live, this one included (at least 1). */
   readonly live: number;
+  /**
+   * The limits (`maxRooms`) of the other live collectors, as far as known;
+   * one not listed counts as unlimited. A collector capped below the even
+   * share holds its limit, and the others share the rest.
+   */
+  readonly peerLimits?: readonly number[];
   /** Rooms with a lease, whoever holds it. */
   readonly leased: ReadonlySet<number>;
   /** The rooms this collector holds, releasing ones included. */
@@ -69,8 +75,9 @@ export interface SpreadPlan {
  *
  * - held rooms no longer desired are stopped;
  * - the fair share is the desired rooms divided by the live collectors,
- *   rounded up, at most `maxRooms`; past it, the newest rooms are handed over
- *   (a newcomer gets its share), and nothing is claimed;
+ *   rounded up, at most `maxRooms` (see {@linkcode fairShare} for
+ *   collectors of different limits); past it, the newest rooms are handed
+ *   over (a newcomer gets its share), and nothing is claimed;
  * - below it, free rooms (desired, without a lease, not held, not cooling)
  *   are claimed up to the share and the free capacity;
  * - at or above it, rooms nobody took for `staleAfter` are still claimed with
@@ -108,7 +115,11 @@ export function planSpread(input: SpreadInput): SpreadPlan {
     if (desired.has(entry.room)) kept.push(entry);
     else remove.push(entry.room);
   }
-  const share = Math.min(maxRooms, Math.ceil(desired.size / Math.max(1, input.live)));
+  const others = Array.from(
+    { length: Math.max(0, input.live - 1) },
+    (_, i) => input.peerLimits?.[i] ?? Infinity,
+  );
+  const share = Math.min(maxRooms, fairShare(desired.size, [maxRooms, ...others]));
   if (kept.length > share) {
     // A newcomer (or a smaller desired set): hand the excess over, newest first.
     const rebalance = [...kept].sort((a, b) => b.since - a.since)
@@ -136,6 +147,37 @@ export function planSpread(input: SpreadInput): SpreadPlan {
   }
   shuffle(free, input.random ?? Math.random);
   return { remove, rebalance: [], claim: free, want, freeSince };
+}
+
+/**
+ * The most rooms any collector holds when `rooms` are shared as evenly as
+ * the collectors' `limits` allow: each holds the share or its limit,
+ * whichever is less, and the share is the least that covers every room (or
+ * `Infinity` when even all the limits together do not). Without it, a
+ * collector above an even share would keep handing rooms over to one that
+ * is full, and the rooms would go unwatched in each round.
+ *
+ * @param rooms How many rooms to share.
+ * @param limits Each live collector's `maxRooms`.
+ * @returns The share.
+ *
+ * @example Twenty rooms, a collector of 200 beside one of 5
+ * ```ts
+ * import { fairShare } from "./spread.ts";
+ *
+ * console.log(fairShare(20, [200, 5])); // 15
+ * console.log(fairShare(20, [200, 200])); // 10
+ * ```
+ */
+export function fairShare(rooms: number, limits: readonly number[]): number {
+  const sorted = [...limits].sort((a, b) => a - b);
+  let left = rooms;
+  for (let i = 0; i < sorted.length; i++) {
+    const even = Math.ceil(left / (sorted.length - i));
+    if (sorted[i]! >= even) return even;
+    left -= sorted[i]!;
+  }
+  return left <= 0 ? 0 : Infinity;
 }
 
 function shuffle<T>(items: T[], random: () => number): void {

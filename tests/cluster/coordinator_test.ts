@@ -71,3 +71,42 @@ test(
   },
   { ignore: runtime === "bun" },
 ); // runtime-free logic: Deno only, to keep test:cluster short
+
+test(
+  "coordinator: a peer of a lower limit gets its limit, and no room goes unwatched for it",
+  async () => {
+    const nats = await startNatsServer();
+    const admin = await Cluster.connect(nats.url, { leaseTtl: TTL });
+    const members: Member[] = [];
+    try {
+      const rooms = Array.from({ length: 20 }, (_, i) => 6000 + i);
+      await addRooms(admin, rooms);
+      const a = await member(nats.url, "a", 200);
+      const b = await member(nats.url, "b", 5);
+      members.push(a, b);
+      await Promise.all([a.coordinator.start(), b.coordinator.start()]);
+      const watched = () => new Set([...a.coordinator.rooms, ...b.coordinator.rooms]).size;
+      await until(
+        "20 rooms watched, b at its limit",
+        () => watched() === 20 && b.coordinator.rooms.length === 5,
+        30_000,
+      );
+      // Settled: a must not hand rooms to b, which cannot take them (before, about half the
+      // samples found a room unwatched).
+      const end = performance.now() + 3000;
+      while (performance.now() < end) {
+        assert.equal(
+          watched(),
+          20,
+          `a ${a.coordinator.rooms.length}, b ${b.coordinator.rooms.length}`,
+        );
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    } finally {
+      await closeAll(members);
+      await admin.close();
+      await nats.close();
+    }
+  },
+  { ignore: runtime === "bun" },
+);
