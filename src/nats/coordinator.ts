@@ -98,6 +98,10 @@ export class Coordinator {
   /** Stops renewing the session (a stopping collector deletes its heartbeat instead). */
   readonly #sessionStop = new AbortController();
   #instance: string = crypto.randomUUID();
+  /** The start under way or done, for close() to wait for. */
+  #starting: Promise<void> | undefined;
+  /** Aborted when close() begins: ends a start's waits. */
+  readonly #startStop = new AbortController();
   #announcedTtl: number | undefined;
   #registered = false;
   #ready = false;
@@ -197,9 +201,22 @@ export class Coordinator {
    * the buckets, then claims rooms after the start delay.
    */
   async start(): Promise<void> {
+    const starting = this.#start();
+    this.#starting = starting;
+    await starting;
+  }
+
+  /**
+   * The steps of {@linkcode start}. A `close()` meanwhile ends them at the next step
+   * (resolving: there is nothing left to start), and waits for that before it cleans up, so
+   * that nothing of a start outlives the close (a heartbeat, a watch).
+   */
+  async #start(): Promise<void> {
     await this.#checkName();
+    if (this.#stopping) return;
     await this.#session.begin(this.#sessionStop.signal);
     this.#registered = true;
+    if (this.#stopping) return;
     const signal = this.#lifetime.signal;
     this.#track(this.#watchConnection());
     // A busy server may time a request out: the buckets are read again, for a while.
@@ -208,12 +225,15 @@ export class Coordinator {
         await this.#load();
         break;
       } catch (error) {
-        if (attempt === LOAD_ATTEMPTS || this.#stopping) throw error;
-        await sleep(backoffDelay(attempt, { initial: 500, max: 5000 }), this.#lifetime.signal);
+        if (this.#stopping) return;
+        if (attempt === LOAD_ATTEMPTS) throw error;
+        await sleep(backoffDelay(attempt, { initial: 500, max: 5000 }), this.#startStop.signal);
       }
     }
+    if (this.#stopping) return;
     this.#ready = true;
     await this.#followTtl();
+    if (this.#stopping) return;
     const interval = renewInterval(this.#session.ttl);
     const delay = Math.max(0, this.#options.startDelay ?? Math.min(3000, interval));
     setTimer(delay, () => {
@@ -244,6 +264,9 @@ export class Coordinator {
    */
   async close(): Promise<void> {
     this.#stopping = true;
+    // A start under way ends at its next step (a wait for a namesake's heartbeat ends now).
+    this.#startStop.abort();
+    await this.#starting?.catch(() => {});
     this.#planTimer?.();
     this.#sessionStop.abort();
     const released: Owned[] = [];
@@ -330,7 +353,8 @@ export class Coordinator {
     const instance = typeof health?.instance === "string" ? health.instance : undefined;
     if (instance === this.#instance) return;
     // A collector that just died still has its heartbeat for a while: wait for it to expire.
-    await sleep(this.#session.ttl, this.#lifetime.signal);
+    await sleep(this.#session.ttl, this.#startStop.signal);
+    if (this.#stopping) return;
     const again = await this.#link.run(() => this.#cluster.collectors.get(this.name));
     if (again !== null && again.operation === "PUT" && again.revision !== entry.revision) {
       throw new ClusterError(`a collector named ${this.name} is already running`);

@@ -110,3 +110,45 @@ test(
   },
   { ignore: runtime === "bun" },
 );
+
+test(
+  "coordinator: closed while it starts, it leaves no heartbeat behind, and its start ends",
+  async () => {
+    const nats = await startNatsServer();
+    const admin = await Cluster.connect(nats.url, { leaseTtl: TTL });
+    const members: Member[] = [];
+    try {
+      await addRooms(admin, [7000]);
+      // A crashed predecessor's last heartbeat: the start waits for it to expire (a TTL).
+      const crashed = JSON.stringify({
+        name: "a",
+        instance: "crashed",
+        startedAt: 0,
+        updatedAt: Date.now(),
+        maxRooms: 200,
+        rooms: [],
+        counters: {},
+      });
+      await admin.collectors.put("a", crashed);
+      const a = await member(nats.url, "a");
+      members.push(a);
+      let started = false;
+      const starting = a.coordinator.start().then(() => (started = true));
+      await new Promise((resolve) => setTimeout(resolve, 300)); // Ctrl-C during the wait
+      await a.coordinator.close();
+      assert.equal(started, true, "start() still running after close() returned");
+      await starting;
+      // Past the rest of the wait: the closed collector wrote nothing.
+      await new Promise((resolve) => setTimeout(resolve, TTL));
+      const entry = await admin.collectors.get("a");
+      const value = entry?.operation === "PUT" ? new TextDecoder().decode(entry.value) : undefined;
+      assert.ok(value === undefined || !value.includes(a.coordinator.instance), value);
+      assert.deepEqual(a.coordinator.rooms, []);
+    } finally {
+      await closeAll(members);
+      await admin.close();
+      await nats.close();
+    }
+  },
+  { ignore: runtime === "bun" },
+);
