@@ -3,14 +3,14 @@
  * change (a watch from the snapshot's revision on), so a collector knows the
  * desired rooms, the leases and the live collectors without reading them
  * again and again. Reloaded only when asked (after a reconnect, and rarely
- * otherwise), or when its watch ends.
+ * otherwise), when its watch ends, or again after a reload that failed.
  *
  * @module
  */
 
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
-import { backoffDelay, sleep } from "../base/timers.ts";
+import { backoffDelay, childController, sleep } from "../base/timers.ts";
 import { snapshotAt } from "./records.ts";
 
 /** One live entry of a {@linkcode BucketView}. */
@@ -58,9 +58,13 @@ export class BucketView {
   readonly #entries = new Map<string, ViewEntry>();
   /** The revision of each key's last change, deletions included. */
   readonly #revisions = new Map<string, number>();
-  #generation = 0;
-  #stopWatch: (() => void) | undefined;
-  #following: Promise<void> = Promise.resolve();
+  /**
+   * The current load's work (its watch, its retries): aborted by the next
+   * load() and by stop(), and with the signal load() was given.
+   */
+  #scope: (AbortController & { release(): void }) | undefined;
+  /** The watches being followed and the retries under way, for stop() to await. */
+  readonly #tasks = new Set<Promise<void>>();
 
   /**
    * @param js The JetStream client.
@@ -91,14 +95,41 @@ export class BucketView {
   /**
    * Reads the bucket afresh and follows it from there, until `signal`
    * aborts. Entries that changed while it was not followed are reported.
-   * Rejects when the snapshot fails (the view keeps what it had).
+   * Rejects when the snapshot fails: the view keeps what it had, and tries
+   * again in the background, backing off, until one succeeds or a newer
+   * load(), stop() or `signal` ends it.
    */
   async load(signal: AbortSignal): Promise<void> {
-    const generation = ++this.#generation;
-    this.#stopWatch?.();
-    this.#stopWatch = undefined;
+    const scope = childController(signal);
+    this.#supersede(scope);
+    try {
+      await this.#reload(scope.signal);
+    } catch (error) {
+      // Its watch is stopped and none started: left alone, the view would follow nothing until
+      // the caller's next load (the coordinator's resync is minutes away). Retried until one
+      // succeeds, a newer load() takes over, stop() is called or `signal` aborts.
+      this.#track(this.#retry(scope.signal, true));
+      throw error;
+    }
+  }
+
+  /** Stops following the bucket (and retrying); resolves once the watch has ended. */
+  async stop(): Promise<void> {
+    this.#supersede(undefined);
+    while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
+  }
+
+  /** Ends the previous load's work (its watch, a retry waiting); `next` is the current one's. */
+  #supersede(next: (AbortController & { release(): void }) | undefined): void {
+    this.#scope?.abort();
+    this.#scope?.release();
+    this.#scope = next;
+  }
+
+  /** A snapshot, then a watch from its revision on, until `scope` aborts. */
+  async #reload(scope: AbortSignal): Promise<void> {
     const { entries, revision } = await snapshotAt(this.#js, this.#jsm, this.#bucket);
-    if (generation !== this.#generation || signal.aborted) return;
+    if (scope.aborted) return;
     const seenAt = performance.now();
     // The snapshot is the truth: deletions it no longer shows need no memory (the watch
     // starts after it).
@@ -113,20 +144,16 @@ export class BucketView {
       this.#apply(key, { ...entry, seenAt }, entry.revision, true);
     }
     const watch = await this.#kv.watch({ resumeFromRevision: revision + 1 });
-    if (generation !== this.#generation || signal.aborted) {
+    if (scope.aborted) {
       watch.stop();
       return;
     }
     const stop = () => watch.stop();
-    signal.addEventListener("abort", stop, { once: true });
-    this.#stopWatch = () => {
-      signal.removeEventListener("abort", stop);
-      watch.stop();
-    };
-    this.#following = (async () => {
+    scope.addEventListener("abort", stop, { once: true });
+    this.#track((async () => {
       try {
         for await (const change of watch) {
-          if (generation !== this.#generation) break;
+          if (scope.aborted) break;
           const deleted = change.operation === "DEL" || change.operation === "PURGE";
           const entry = deleted ? undefined : {
             value: change.value,
@@ -136,27 +163,40 @@ export class BucketView {
           };
           this.#apply(change.key, entry, change.revision, false);
         }
+      } catch {
+        // A watch (or a listener) that failed ended it all the same: as below.
       } finally {
-        signal.removeEventListener("abort", stop);
+        scope.removeEventListener("abort", stop);
       }
       // A watch that ended by itself (its consumer gone for good): read the bucket again.
-      for (let attempt = 1; generation === this.#generation && !signal.aborted; attempt++) {
-        try {
-          await this.load(signal);
-          return;
-        } catch {
-          await sleep(backoffDelay(attempt, { initial: 250, max: RETRY_MAX_MS }), signal);
-        }
-      }
-    })();
+      await this.#retry(scope, false);
+    })());
   }
 
-  /** Stops following the bucket; resolves once the watch has ended. */
-  async stop(): Promise<void> {
-    this.#generation++;
-    this.#stopWatch?.();
-    this.#stopWatch = undefined;
-    await this.#following.catch(() => {});
+  /**
+   * Reads the bucket again until that succeeds (a watch follows it again),
+   * backing off between attempts, or until `scope` aborts. `wait`: back off
+   * before the first attempt too (one just failed).
+   */
+  async #retry(scope: AbortSignal, wait: boolean): Promise<void> {
+    for (let attempt = wait ? 1 : 0; !scope.aborted; attempt++) {
+      if (attempt > 0) {
+        await sleep(backoffDelay(attempt, { initial: 250, max: RETRY_MAX_MS }), scope);
+        if (scope.aborted) return;
+      }
+      try {
+        await this.#reload(scope);
+        return;
+      } catch {
+        // The next attempt, later.
+      }
+    }
+  }
+
+  #track(task: Promise<void>): void {
+    this.#tasks.add(task);
+    const done = () => void this.#tasks.delete(task);
+    task.then(done, done);
   }
 
   #apply(key: string, entry: ViewEntry | undefined, revision: number, fromSnapshot: boolean): void {
