@@ -243,7 +243,10 @@ export class StreamPublisher {
    * @param subject The subject.
    * @param payload The body.
    * @param headers Its headers (`Nats-Msg-Id` is set from `msgId`).
-   * @param msgId The de-duplication id, if the message has one.
+   * @param msgId The de-duplication id, if the message has one: 1 to 256
+   * printable ASCII characters.
+   * @throws {RangeError} `msgId` is not such an id (it would be refused as a
+   * header each time the message is sent, outside any caller).
    */
   async publish(
     subject: string,
@@ -251,6 +254,9 @@ export class StreamPublisher {
     headers: MsgHdrs,
     msgId?: string,
   ): Promise<void> {
+    if (msgId !== undefined && !MSG_ID.test(msgId)) {
+      throw new RangeError(`msgId must be 1 to 256 printable ASCII characters`);
+    }
     if (this.full && !this.#closed) {
       this.#counters.waits++;
       while (this.full && !this.#closed) {
@@ -456,9 +462,19 @@ export class StreamPublisher {
     const item = this.#inFlight.get(id);
     if (item === undefined || this.#closed) return;
     this.#inFlight.delete(id);
-    const ack = msg.headers?.hasError
-      ? { error: { code: msg.headers.code, errCode: 0, description: "JetStream is not available" } }
-      : readAck(msg.data);
+    let ack: ReturnType<typeof readAck>;
+    try {
+      ack = msg.headers?.hasError
+        ? {
+          error: { code: msg.headers.code, errCode: 0, description: "JetStream is not available" },
+        }
+        : readAck(msg.data);
+    } catch {
+      // Headers the client cannot decode (it decodes them on first use, and throws): not an
+      // ack. A throw here would escape into the client's reader and stop it reading, and the
+      // message, out of flight, would be neither retried nor counted.
+      ack = undefined;
+    }
     if (ack === undefined || "error" in ack) {
       const error = ack?.error;
       if (error !== undefined && NEVER_STORED.has(error.errCode)) {
@@ -599,6 +615,9 @@ interface AckError {
  * (`{"error":{"code":…,"err_code":…,"description":…}}`); `undefined` when
  * neither.
  */
+/** A `Nats-Msg-Id` a header can carry: no space, no control character. */
+const MSG_ID = /^[\x21-\x7e]{1,256}$/;
+
 function readAck(data: Uint8Array): { duplicate: boolean } | { error: AckError } | undefined {
   if (data.length === 0 || data.length > 4096) return undefined;
   // Nearly every ack is `{"stream":"DOUYU", "seq":N}` (or with `"duplicate": true`): recognised

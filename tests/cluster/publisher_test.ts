@@ -5,9 +5,10 @@
  * same messages, headers and bodies byte for byte.
  */
 import assert from "node:assert/strict";
-import type { NatsConnection } from "@nats-io/transport-node";
+import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
 import { test } from "../harness.ts";
 import { startNatsServer } from "./nats_server.ts";
+import { startFakeNats } from "./fake_nats.ts";
 import { Cluster, STREAM_NAME, subjectOf } from "../../src/nats/mod.ts";
 import { headerBlock } from "../../src/nats/cluster.ts";
 import { StreamPublisher } from "../../src/nats/publisher.ts";
@@ -163,3 +164,51 @@ for (const way of ["as commands", "through publish()"] as const) {
     }
   });
 }
+
+test("an ack whose headers the client cannot decode is no ack: the message is sent again, the client reads on", async () => {
+  let publishes = 0;
+  const server = await startFakeNats((_publish, reply) => {
+    publishes++;
+    const ack = `{"stream":"DOUYU","seq":${publishes}}`;
+    // The first answer's header key holds a space: the client throws when it decodes it.
+    reply(publishes === 1 ? "NATS/1.0\r\nBad Key: 1\r\n\r\n" : undefined, ack);
+  });
+  const connection = await connect({ servers: server.url, reconnect: false });
+  const publisher = new StreamPublisher(connection, { maxPending: 16, ackTimeout: 1000 });
+  try {
+    const head = headerBlock(1, Date.now(), "a", undefined);
+    assert.equal(
+      publisher.offer("douyu.1.dgb", encoder.encode(`${head}{"i":1}`), head.length),
+      true,
+    );
+    assert.equal(await publisher.flush(10_000), 0, JSON.stringify(publisher.counters));
+    assert.equal(publisher.counters.published, 1);
+    assert.equal(publisher.counters.buffered, 0);
+    assert.equal(publishes, 2); // sent again after the broken answer
+    await connection.flush(); // still read: a PING gets its PONG
+  } finally {
+    publisher.close();
+    await connection.close();
+    await server.close();
+  }
+});
+
+test("publish() refuses a msgId no header can carry, at once, to its caller", async () => {
+  const server = await startFakeNats(() => {});
+  const connection = await connect({ servers: server.url, reconnect: false });
+  const publisher = new StreamPublisher(connection, { maxPending: 16 });
+  try {
+    for (const msgId of ["a\r\nb", "a b", "", "x".repeat(257)]) {
+      await assert.rejects(
+        publisher.publish("douyu.1.chatmsg", encoder.encode("{}"), headers(), msgId),
+        RangeError,
+        JSON.stringify(msgId),
+      );
+    }
+    assert.equal(publisher.counters.buffered, 0);
+  } finally {
+    publisher.close();
+    await connection.close();
+    await server.close();
+  }
+});
