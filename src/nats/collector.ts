@@ -15,7 +15,7 @@ import { type Deferred, deferred, setTimer } from "../base/timers.ts";
 import { settleWithin } from "../base/abortable.ts";
 import { formatJson } from "../output/format.ts";
 import { BOOKKEEPING_TYPES, type Message } from "../protocol/messages.ts";
-import { DEFAULT_MAX_ROOMS, Hub, type RoomOptions } from "../rooms/hub.ts";
+import { DEFAULT_MAX_ROOMS, Hub, type HubMessage, type RoomOptions } from "../rooms/hub.ts";
 import { EventFeed } from "../base/feed.ts";
 import { type Cluster, headerBlock, MAX_MESSAGE_BYTES, subjectOf } from "./cluster.ts";
 import { type PublisherOptions, StreamPublisher } from "./publisher.ts";
@@ -31,6 +31,9 @@ const CHAT_ID = /^[0-9A-Za-z-]{1,64}$/;
 const STATUS_BUFFER = 1024;
 /** The most messages the pump takes from the hub at once. */
 const PUMP_BATCH = 512;
+/** Rooms, and types per room, whose subjects the pump keeps built. */
+const MAX_SUBJECT_ROOMS = 10_000;
+const MAX_SUBJECT_TYPES = 64;
 /** Size of the buffers messages are encoded into, many to a buffer. */
 const SLAB_BYTES = 256 * 1024;
 /** JetStream failing this long while connected is reported (once). */
@@ -154,6 +157,8 @@ export class Collector implements AsyncDisposable {
   readonly #maxMessage: number;
   #started = false;
   #pump: Promise<void> = Promise.resolve();
+  /** The batch the pump waits to offer, from the message it holds: see #unoffered(). */
+  #waiting: { batch: readonly HubMessage[]; from: number } | undefined;
   #hubWatch: Promise<void> = Promise.resolve();
   #closing: Promise<void> | undefined;
   #resolveClosed!: () => void;
@@ -351,13 +356,25 @@ export class Collector implements AsyncDisposable {
       this.#flushTimeout,
     );
     // What NATS has not taken by now is lost: counted, never silently.
-    this.#counters.unpublished += this.#publisher.counters.buffered + this.#hub.queued;
+    this.#counters.unpublished += this.#publisher.counters.buffered + this.#hub.queued +
+      this.#unoffered();
     this.#publisher.close(); // a loop still waiting for room gives up
     await this.#hub.close();
     await this.#pump;
     await this.#hubWatch;
     this.#events.end();
     this.#resolveClosed();
+  }
+
+  /** The messages of the batch the pump waits to offer (the one it holds included). */
+  #unoffered(): number {
+    const waiting = this.#waiting;
+    if (waiting === undefined) return 0;
+    let count = 0;
+    for (let i = waiting.from; i < waiting.batch.length; i++) {
+      if (!BOOKKEEPING_TYPES.has(waiting.batch[i]!.message.type)) count++;
+    }
+    return count;
   }
 
   /** Waits for `task`, at most `ms`, and no longer than the collector runs. */
@@ -381,12 +398,12 @@ export class Collector implements AsyncDisposable {
     const encoder = new TextEncoder();
     let slab = new Uint8Array(SLAB_BYTES);
     let used = 0;
-    /** Subjects by room and type: the same few, built once. */
-    const subjects = new Map<number, Map<string, string>>();
+    const subjects = new SubjectCache();
     // A batch at a time: one promise per batch, and the NATS client writes it out in one go.
     for await (const batch of this.#hub.batches(PUMP_BATCH)) {
       const now = Date.now();
-      for (const { room, message } of batch) {
+      for (let i = 0; i < batch.length; i++) {
+        const { room, message } = batch[i]!;
         if (BOOKKEEPING_TYPES.has(message.type)) continue;
         this.#counters.received++;
         const stats = this.#stats.get(room);
@@ -410,18 +427,52 @@ export class Collector implements AsyncDisposable {
           this.#counters.oversized++;
           continue;
         }
-        let byType = subjects.get(room);
-        if (byType === undefined) subjects.set(room, byType = new Map());
-        let subject = byType.get(message.type);
-        if (subject === undefined) {
-          byType.set(message.type, subject = subjectOf(room, message.type));
-        }
-        while (!publisher.offer(subject, bytes, head.length)) {
-          if (publisher.closed) return;
-          await publisher.room();
+        const subject = subjects.get(room, message.type);
+        if (!publisher.offer(subject, bytes, head.length)) {
+          // What this batch still holds is in neither the hub nor the publisher while it waits:
+          // close() counts it if it gives up now.
+          this.#waiting = { batch, from: i };
+          while (!publisher.offer(subject, bytes, head.length)) {
+            if (publisher.closed) return;
+            await publisher.room();
+          }
+          this.#waiting = undefined;
         }
       }
     }
+  }
+}
+
+/**
+ * Subjects by room and type, built once each: the same few, message after
+ * message. Bounded, since types and rooms come from the wire and the
+ * cluster: only types fit for a subject are kept, at most
+ * {@linkcode MAX_SUBJECT_TYPES} a room, and the rooms start again past
+ * {@linkcode MAX_SUBJECT_ROOMS}.
+ */
+export class SubjectCache {
+  readonly #rooms = new Map<number, Map<string, string>>();
+
+  /** The subject of a message of `type` from `room` (`subjectOf`). */
+  get(room: number, type: string): string {
+    let byType = this.#rooms.get(room);
+    if (byType === undefined) {
+      if (this.#rooms.size >= MAX_SUBJECT_ROOMS) this.#rooms.clear();
+      this.#rooms.set(room, byType = new Map());
+    }
+    let subject = byType.get(type);
+    if (subject === undefined) {
+      subject = subjectOf(room, type);
+      if (byType.size < MAX_SUBJECT_TYPES && isSafeName(type)) byType.set(type, subject);
+    }
+    return subject;
+  }
+
+  /** How many subjects are kept. */
+  get size(): number {
+    let size = 0;
+    for (const byType of this.#rooms.values()) size += byType.size;
+    return size;
   }
 }
 
