@@ -106,6 +106,33 @@ test("hub: a room removed with keepQueued still yields what it had read, then no
   assert.equal(next[0]!.room, 2002);
 });
 
+test("hub: a room that fails for good still yields what it had read", async () => {
+  await using server = await MockServer.start();
+  await using hub = new Hub({ url: server.url, types: ["chatmsg"], reconnect: false });
+  const events = watch(hub);
+  await hub.add(2001);
+  const client = await server.nextClient();
+  for (const n of [1, 2, 3, 4, 5]) await client.send(chat(n));
+  while (hub.queued < 5) await delay(5);
+  client.close(); // the server drops the room; without reconnecting, it has ended for good
+  while (!events.some((e) => e.event.type === "closed")) await delay(5);
+  assert.deepEqual(hub.rooms, []);
+  const got = await take(hub[Symbol.asyncIterator](), 5);
+  assert.deepEqual(got.map((m) => Number(m.message.uid)), [1, 2, 3, 4, 5]);
+});
+
+test("hub: a room removed while it connects can be added again at once", async () => {
+  await using server = await MockServer.start();
+  await using hub = new Hub({ url: server.url });
+  const first = hub.add(2001);
+  first.catch(() => {}); // it is let go: rejected, as a removed room's add is
+  const removed = hub.remove(2001);
+  assert.equal(await hub.add(2001), 2001);
+  await removed;
+  await assert.rejects(first);
+  assert.deepEqual(hub.rooms, [2001]);
+});
+
 test("hub: add is idempotent; maxRooms refuses the next room and says why", async () => {
   await using server = await MockServer.start();
   await using hub = new Hub({ url: server.url, maxRooms: 2 });

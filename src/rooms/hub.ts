@@ -235,7 +235,8 @@ export class Hub<M extends Message = Message>
     try {
       return await adding;
     } finally {
-      this.#adding.delete(id);
+      // remove() may have let this one go, and a later add() started another.
+      if (this.#adding.get(id) === adding) this.#adding.delete(id);
     }
   }
 
@@ -279,8 +280,12 @@ export class Hub<M extends Message = Message>
 
   #onStatus(entry: RoomEntry, event: StatusEvent): void {
     this.#status.emit({ room: entry.room, event });
-    // A room whose session ended (failed for good) is no longer watched.
-    if (event.type === "closed") this.#forget(entry);
+    if (event.type === "closed") {
+      // A room whose session ended by itself (failed for good) is no longer watched, but what
+      // it read is still handed out: only remove() and close() discard what was read.
+      if (entry.active) entry.keep = true;
+      this.#forget(entry);
+    }
   }
 
   #forget(entry: RoomEntry): void {
@@ -300,6 +305,9 @@ export class Hub<M extends Message = Message>
   async remove(room: number | string, options: { keepQueued?: boolean } = {}): Promise<void> {
     const parsed = parseRoomInput(room);
     const id = "id" in parsed ? parsed.id : await this.#resolve(room, {});
+    // A room being added is let go too: its add() rejects, and a later add() starts afresh
+    // rather than wait for this one.
+    this.#adding.delete(id);
     const entry = this.#entries.get(id);
     if (entry === undefined) return;
     entry.keep = options.keepQueued === true;
