@@ -3,6 +3,7 @@ import {
   ClosedError,
   connect,
   ConnectionError,
+  type ConnectOptions,
   encodeFrame,
   type Message,
   ProtocolError,
@@ -11,7 +12,10 @@ import {
   TimeoutError,
   type TransportFactory,
 } from "../mod.ts";
+import { inspect } from "node:util";
 import { concat } from "../src/base/bytes.ts";
+import { backoffDelay } from "../src/base/timers.ts";
+import { watchIdle } from "../src/session/keepalive.ts";
 import { type MockClient, MockServer } from "../src/testing/mod.ts";
 import { spawnPeer, test, until } from "./harness.ts";
 
@@ -658,4 +662,160 @@ test("session: options are checked (timer limits, heartbeat below idle timeout)"
   ) {
     await assert.rejects(connect(9999, { url: "tcp://127.0.0.1:1", ...options }), RangeError);
   }
+});
+
+test("session: reconnect policy and maxFrameSize are checked by connect(), before any socket", async () => {
+  let opened = 0;
+  const transport: TransportFactory = () => {
+    opened++;
+    return Promise.reject(new Error("refused"));
+  };
+  const attempt = (options: ConnectOptions) =>
+    connect(9999, { url: "tcp://127.0.0.1:1", transport, ...options });
+  for (
+    const options of [
+      // Delays that shrink or start below 1 ms round to 0 ms: a tight loop.
+      { reconnect: { multiplier: 0.01 } },
+      { reconnect: { multiplier: 0.99 } },
+      { reconnect: { initialDelay: 0.3 } },
+      { reconnect: { maxDelay: 0.5 } },
+      { reconnect: { initialDelay: 5000, maxDelay: 1000 } },
+      // NaN compares false with every count: it would retry forever.
+      { reconnect: { maxAttempts: NaN } },
+      { reconnect: { maxAttempts: 2.5 } },
+      { reconnect: { maxAttempts: -1 } },
+      // FrameDecoder's rule: an integer from 9 to 2^31-1.
+      { maxFrameSize: Infinity },
+      { maxFrameSize: 4096.5 },
+      { maxFrameSize: 8 },
+      { maxFrameSize: 2 ** 31 },
+    ]
+  ) {
+    await assert.rejects(attempt(options), RangeError, inspect(options));
+  }
+  assert.equal(opened, 0, "a socket was opened for options that cannot work");
+  // The bounds themselves are accepted, and either delay alone: the other's
+  // default gives way to it.
+  for (
+    const options of [
+      { reconnect: { multiplier: 1, initialDelay: 1, maxDelay: 1 } },
+      { reconnect: { initialDelay: 60_000 } },
+      { reconnect: { maxDelay: 500 } },
+      { reconnect: { maxAttempts: 0 } },
+      { reconnect: { maxAttempts: Infinity } },
+      { maxFrameSize: 9 },
+      { maxFrameSize: 2 ** 31 - 1 },
+    ]
+  ) {
+    await assert.rejects(attempt(options), ConnectionError, inspect(options));
+  }
+});
+
+test("backoffDelay: never below 1 ms, even from a sub-ms delay or a shrinking multiplier", () => {
+  for (const attempt of [1, 2, 5, 50]) {
+    assert.ok(backoffDelay(attempt, { initial: 0.3, max: 30_000 }) >= 1);
+    assert.ok(backoffDelay(attempt, { initial: 1000, max: 30_000, multiplier: 0.01 }) >= 1);
+  }
+});
+
+/** A clock that moves only when told: see {@linkcode onFakeClock}. */
+interface FakeClock {
+  /** Moves time on by `ms`, firing the timers that fall due, in order. */
+  advance(ms: number): void;
+  /** The delay of every timer set, in order. */
+  readonly delays: number[];
+}
+
+/**
+ * Runs `body` with `performance.now()`, `setTimeout` and `clearTimeout`
+ * replaced by a {@linkcode FakeClock}: exact times, however busy the
+ * machine. `body` is synchronous, so nothing else (the test runner
+ * included) runs while the globals are replaced.
+ */
+function onFakeClock(body: (clock: FakeClock) => void): void {
+  let now = 0;
+  let ids = 0;
+  const timers = new Map<number, { at: number; fn: () => void }>();
+  const delays: number[] = [];
+  const advance = (ms: number) => {
+    const until = now + ms;
+    for (;;) {
+      let next: [number, { at: number; fn: () => void }] | undefined;
+      for (const entry of timers) {
+        if (entry[1].at <= until && entry[1].at < (next?.[1].at ?? Infinity)) next = entry;
+      }
+      if (next === undefined) break;
+      timers.delete(next[0]);
+      now = next[1].at;
+      next[1].fn();
+    }
+    now = until;
+  };
+  const fakeSetTimeout = (fn: () => void, ms = 0) => {
+    delays.push(ms);
+    timers.set(++ids, { at: now + ms, fn });
+    return ids;
+  };
+  // Deno keeps `now` on Performance.prototype, Bun on the object itself.
+  const ownNow = Object.getOwnPropertyDescriptor(performance, "now");
+  const { setTimeout: realSetTimeout, clearTimeout: realClearTimeout } = globalThis;
+  Object.defineProperty(performance, "now", { value: () => now, configurable: true });
+  globalThis.setTimeout = fakeSetTimeout as unknown as typeof setTimeout;
+  globalThis.clearTimeout = ((id: number) => timers.delete(id)) as unknown as typeof clearTimeout;
+  try {
+    body({ advance, delays });
+  } finally {
+    if (ownNow === undefined) delete (performance as unknown as { now?: unknown }).now;
+    else Object.defineProperty(performance, "now", ownNow);
+    globalThis.setTimeout = realSetTimeout;
+    globalThis.clearTimeout = realClearTimeout;
+  }
+}
+
+/** A watchdog of `idleTimeout` ms on the fake clock, and when it failed the connection. */
+function watchdog(idleTimeout: number, signal: AbortSignal) {
+  const result: { failedAt?: number; error?: unknown } = {};
+  const idle = watchIdle(idleTimeout, "tcp://quiet:1", (error) => {
+    result.failedAt ??= performance.now();
+    result.error ??= error;
+  }, signal);
+  return { idle, result };
+}
+
+test("idle watchdog: a connection quiet since just before a check is dead idleTimeout after its last byte", () => {
+  onFakeClock((clock) => {
+    const stop = new AbortController();
+    const { idle, result } = watchdog(1000, stop.signal);
+    clock.advance(10);
+    idle.activity(); // the last byte
+    clock.advance(999); // the check at 1000 ms saw 990 ms of quiet
+    assert.equal(result.failedAt, undefined);
+    clock.advance(1);
+    assert.equal(result.failedAt, 1010, "not idleTimeout after the last byte");
+    assert.ok(result.error instanceof TimeoutError);
+    assert.match(result.error.message, /for 1000 ms/);
+    assert.deepEqual(clock.delays, [1000, 10], "re-armed for more than the time left");
+    stop.abort();
+  });
+});
+
+test("idle watchdog: a pause for a slow consumer is not quiet; dead a full idleTimeout after it", () => {
+  onFakeClock((clock) => {
+    const stop = new AbortController();
+    const { idle, result } = watchdog(1000, stop.signal);
+    clock.advance(500);
+    idle.paused = true;
+    clock.advance(5000); // five checks, each while paused
+    assert.equal(result.failedAt, undefined);
+    // As the read loop resumes: unpaused, and the wait counts as activity.
+    idle.paused = false;
+    idle.activity();
+    clock.advance(999);
+    assert.equal(result.failedAt, undefined);
+    clock.advance(1);
+    assert.equal(result.failedAt, 6500, "not idleTimeout after the pause ended");
+    // A full period while paused, and then only the time left.
+    assert.deepEqual(clock.delays, [1000, 1000, 1000, 1000, 1000, 1000, 500]);
+    stop.abort();
+  });
 });

@@ -95,7 +95,7 @@ export interface Backoff {
 /**
  * The delay before retry number `attempt` (1-based): exponential, capped at
  * `max`, then a random half to all of it, so that clients cut off together
- * do not all come back at the same moment.
+ * do not all come back at the same moment. Never below 1 ms.
  *
  * @example
  * ```ts
@@ -107,7 +107,9 @@ export interface Backoff {
  */
 export function backoffDelay(attempt: number, backoff: Backoff): number {
   const base = Math.min(backoff.max, backoff.initial * (backoff.multiplier ?? 2) ** (attempt - 1));
-  return Math.round(base / 2 + Math.random() * base / 2);
+  // Callers check their settings, but a delay rounded to 0 ms (a sub-ms
+  // initial delay, a multiplier below 1) would retry in a tight loop.
+  return Math.max(1, Math.round(base / 2 + Math.random() * base / 2));
 }
 
 /**

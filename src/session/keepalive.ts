@@ -74,16 +74,22 @@ export function watchIdle(
     },
     paused: false,
   };
-  const watch = () => {
-    setTimer(idleTimeout, () => {
-      const idle = Math.round(performance.now() - lastActivity);
-      if (watchdog.paused || idle < idleTimeout) {
-        watch();
+  const watch = (delay: number) => {
+    setTimer(delay, () => {
+      const idle = performance.now() - lastActivity;
+      if (watchdog.paused) {
+        // The pause ends with activity(): from then on, a full period.
+        watch(idleTimeout);
+      } else if (idle < idleTimeout) {
+        // Only the time left: a full period more would find a connection
+        // that went quiet just after a check up to twice idleTimeout late.
+        // Ceiled, so that a timer firing a fraction early cannot spin.
+        watch(Math.ceil(idleTimeout - idle));
       } else {
-        fail(new TimeoutError(`no data from ${url} for ${idle} ms`));
+        fail(new TimeoutError(`no data from ${url} for ${Math.round(idle)} ms`));
       }
     }, signal);
   };
-  watch();
+  watch(idleTimeout);
   return watchdog;
 }

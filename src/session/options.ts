@@ -10,6 +10,7 @@ import { positive as checkPositive } from "../base/checks.ts";
 import type { OverflowPolicy } from "../base/queue.ts";
 import type { RoomLookupOptions } from "../web/room.ts";
 import { MAX_TIMEOUT } from "../base/timers.ts";
+import { DEFAULT_MAX_FRAME_SIZE, FrameDecoder } from "../protocol/frame.ts";
 import type { TransportFactory } from "../transport/seam.ts";
 import { defaultTransportFactory } from "../transport/default.ts";
 
@@ -47,11 +48,17 @@ export function defaultUrls(random: () => number = Math.random): string[] {
 
 /** How to reconnect after an established connection drops. */
 export interface ReconnectPolicy {
-  /** Delay before the first retry, ms; retries wait half to all of it (jitter). Default 1000. */
+  /**
+   * Delay before the first retry, ms, at least 1; retries wait half to all
+   * of it (jitter). Default 1000, or `maxDelay` if that is smaller.
+   */
   initialDelay?: number;
-  /** Longest delay between retries, ms. Default 30 000. */
+  /**
+   * Longest delay between retries, ms, at least `initialDelay`. Default
+   * 30 000, or `initialDelay` if that is larger.
+   */
   maxDelay?: number;
-  /** Growth of the delay per failed retry. Default 2. */
+  /** Growth of the delay per failed retry, at least 1. Default 2. */
   multiplier?: number;
   /** A connection that stayed up this long (ms) resets the backoff. Default 60 000. */
   resetAfter?: number;
@@ -60,7 +67,8 @@ export interface ReconnectPolicy {
    * does not log in and join, and also when it joins but the connection
    * drops within `resetAfter`: a server that accepts and then hangs up at
    * once is failing too. Only a connection that stays up for `resetAfter`
-   * starts the count afresh. Default `Infinity`.
+   * starts the count afresh. A whole number >= 0, or `Infinity`. Default
+   * `Infinity`.
    */
   maxAttempts?: number;
 }
@@ -106,7 +114,10 @@ export interface ConnectOptions<T extends string = string> extends RoomLookupOpt
   overflow?: OverflowPolicy;
   /** Opens sockets; replace it to add a transport or a test double. Default: TCP and WebSocket on this runtime. */
   transport?: TransportFactory;
-  /** Largest frame accepted, bytes; a larger one ends the connection. Default 1 MiB. */
+  /**
+   * Largest frame accepted, bytes, a whole number from 9 to 2^31-1; a
+   * larger frame ends the connection. Default 1 MiB.
+   */
   maxFrameSize?: number;
   /**
    * Called with every body as it arrives (before the `types` filter), with
@@ -132,14 +143,6 @@ export interface ResolvedOptions {
 
 /** Checks `options` and fills in the defaults; throws a `RangeError` on a bad one. */
 export function resolveOptions(options: ConnectOptions): ResolvedOptions {
-  const positive = (name: string, value: number | undefined, fallback: number, max = Infinity) => {
-    const n = checkPositive(value ?? fallback, name, { infinite: true });
-    if (n > max) throw new RangeError(`${name} must be at most ${max}, got ${value}`);
-    return n;
-  };
-  // Timer delays beyond 2^31-1 ms fire at once on every runtime.
-  const delay = (name: string, value: number | undefined, fallback: number) =>
-    positive(name, value, fallback, MAX_TIMEOUT);
   const reconnect = options.reconnect ?? true;
   const policy = reconnect === false ? undefined : reconnect === true ? {} : reconnect;
   const heartbeatInterval = delay("heartbeatInterval", options.heartbeatInterval, 45_000);
@@ -155,19 +158,76 @@ export function resolveOptions(options: ConnectOptions): ResolvedOptions {
     heartbeatInterval,
     idleTimeout,
     loginTimeout: delay("loginTimeout", options.loginTimeout, 10_000),
-    reconnect: policy && {
-      initialDelay: delay("reconnect.initialDelay", policy.initialDelay, 1000),
-      maxDelay: delay("reconnect.maxDelay", policy.maxDelay, 30_000),
-      multiplier: positive("reconnect.multiplier", policy.multiplier, 2),
-      resetAfter: positive("reconnect.resetAfter", policy.resetAfter, 60_000),
-      maxAttempts: policy.maxAttempts ?? Infinity,
-    },
+    reconnect: policy && resolveReconnect(policy),
     group: options.group ?? -9999,
     types: options.types ? new Set(options.types) : undefined,
     queueSize: positive("queueSize", options.queueSize, 10_000),
     overflow: options.overflow ?? "pause",
     transport: options.transport ?? defaultTransportFactory,
-    maxFrameSize: positive("maxFrameSize", options.maxFrameSize, 1024 * 1024),
+    maxFrameSize: frameSize(options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE),
     onBody: options.onBody,
   };
+}
+
+/** `value ?? fallback`, when it is a number > 0 (or Infinity) from `min` to `max`. */
+function positive(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+  { min = 0, max = Infinity } = {},
+): number {
+  const n = checkPositive(value ?? fallback, name, { infinite: true });
+  if (n < min) throw new RangeError(`${name} must be at least ${min}, got ${n}`);
+  if (n > max) throw new RangeError(`${name} must be at most ${max}, got ${n}`);
+  return n;
+}
+
+/** A timer's delay: timer delays beyond 2^31-1 ms fire at once on every runtime. */
+function delay(name: string, value: number | undefined, fallback: number, min = 0): number {
+  return positive(name, value, fallback, { min, max: MAX_TIMEOUT });
+}
+
+/** The reconnection policy, checked, with its defaults. */
+function resolveReconnect(policy: ReconnectPolicy): Required<ReconnectPolicy> {
+  // Retry delays round to whole ms: one below 1 ms, or a multiplier below 1
+  // that shrinks each delay to 0, would reconnect in a tight loop.
+  const retryDelay = (name: string, value: number) => delay(name, value, value, 1);
+  const initialGiven = policy.initialDelay === undefined
+    ? undefined
+    : retryDelay("reconnect.initialDelay", policy.initialDelay);
+  const maxGiven = policy.maxDelay === undefined
+    ? undefined
+    : retryDelay("reconnect.maxDelay", policy.maxDelay);
+  // A default gives way to the bound that is given, so that either alone works.
+  const initialDelay = initialGiven ?? Math.min(1000, maxGiven ?? 1000);
+  const maxDelay = maxGiven ?? Math.max(30_000, initialDelay);
+  if (maxDelay < initialDelay) {
+    throw new RangeError(
+      `reconnect.maxDelay (${maxDelay} ms) must be at least reconnect.initialDelay (${initialDelay} ms)`,
+    );
+  }
+  // NaN compares false with every count, so it would mean "retry forever".
+  const maxAttempts = policy.maxAttempts ?? Infinity;
+  if (maxAttempts !== Infinity && !(Number.isSafeInteger(maxAttempts) && maxAttempts >= 0)) {
+    throw new RangeError(
+      `reconnect.maxAttempts must be an integer >= 0 (or Infinity), got ${maxAttempts}`,
+    );
+  }
+  return {
+    initialDelay,
+    maxDelay,
+    multiplier: positive("reconnect.multiplier", policy.multiplier, 2, { min: 1 }),
+    resetAfter: positive("reconnect.resetAfter", policy.resetAfter, 60_000),
+    maxAttempts,
+  };
+}
+
+/**
+ * `maxFrameSize`, checked by the rule of the `FrameDecoder` every connection
+ * makes: checked only there, a bad value would fail each endpoint in turn
+ * (and every reconnection) rather than `connect()` at once.
+ */
+function frameSize(maxFrameSize: number): number {
+  new FrameDecoder({ maxFrameSize }); // throws the RangeError
+  return maxFrameSize;
 }
