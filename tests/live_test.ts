@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { type LiveEvent, type LiveWatcher, watchLive } from "../mod.ts";
+import {
+  defaultTransportFactory,
+  type LiveEvent,
+  type LiveWatcher,
+  RoomResolveError,
+  type TransportFactory,
+  watchLive,
+} from "../mod.ts";
 import { MockServer, MockWebApi } from "../src/testing/mod.ts";
 import { test } from "./harness.ts";
 
@@ -187,5 +194,81 @@ test("live: a name whose lookup fails is looked up again; a room that gives up i
   } finally {
     await watcher.close();
     await api.close();
+  }
+});
+
+/** Lets a watcher run for `ms`, then closes it: how long `close()` took. */
+async function closeAfter(watcher: LiveWatcher, ms: number): Promise<number> {
+  await delay(ms);
+  const start = performance.now();
+  await watcher.close();
+  return performance.now() - start;
+}
+
+// Joining backs off 1 s doubling to 30 s, each delay a random half to all of
+// it: attempts at 0, 0.5–1 s, 1.5–3 s, so at most 3 within 2 s (a busy
+// machine only makes fewer). Before the fix each failed attempt's `closed`
+// event started one more join loop, and they multiplied into thousands.
+const MOST_ATTEMPTS_IN_2S = 5;
+
+test("live: an endpoint that refuses connections is tried again with backoff, by one loop", async () => {
+  // A port just freed: nothing listens there, the connection is refused.
+  const { createServer } = await import("node:net");
+  const listener = createServer();
+  await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
+  const { port } = listener.address() as { port: number };
+  await new Promise<void>((resolve, reject) =>
+    listener.close((error) => error ? reject(error) : resolve())
+  );
+  // Counted at the transport: the first attempt starts before status() could be asked.
+  let attempts = 0;
+  const transport: TransportFactory = (endpoint, options) => {
+    attempts++;
+    return defaultTransportFactory(endpoint, options);
+  };
+  const url = `tcp://127.0.0.1:${port}`;
+  const watcher = watchLive([9999], { url, transport, roomApi: false });
+  const closeMs = await closeAfter(watcher, 2000);
+  assert.ok(attempts >= 1, "it tried");
+  assert.ok(attempts <= MOST_ATTEMPTS_IN_2S, `${attempts} connection attempts in 2 s`);
+  assert.ok(closeMs < 1000, `close() took ${Math.round(closeMs)} ms`);
+});
+
+test("live: a transport that fails at once neither multiplies attempts nor starves close()", async () => {
+  let attempts = 0;
+  const transport: TransportFactory = (_endpoint, { signal }) => {
+    attempts++;
+    if (attempts <= 20) return Promise.reject(new Error("refused"));
+    // Past the bound, each failure waits for a timer: the storm before the
+    // fix never left the microtask queue, and this test would hang instead
+    // of failing.
+    return new Promise((_resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("refused")), 1);
+      signal?.addEventListener("abort", () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      }, { once: true });
+    });
+  };
+  const watcher = watchLive([9999], { url: "tcp://127.0.0.1:1", transport, roomApi: false });
+  const closeMs = await closeAfter(watcher, 2000);
+  assert.ok(attempts >= 1, "it tried");
+  assert.ok(attempts <= MOST_ATTEMPTS_IN_2S, `${attempts} connection attempts in 2 s`);
+  assert.ok(closeMs < 1000, `close() took ${Math.round(closeMs)} ms`);
+});
+
+test("live: input that is no room at all throws RoomResolveError at once, as Hub.add does", async () => {
+  const started: LiveWatcher[] = [];
+  try {
+    for (const room of ["", 0, -1, "a b", "https://example.com/9999"]) {
+      assert.throws(
+        () => started.push(watchLive([9999, room], { url: "tcp://127.0.0.1:1", roomApi: false })),
+        RoomResolveError,
+        `watchLive([9999, ${JSON.stringify(room)}])`,
+      );
+    }
+  } finally {
+    // Before the fix they started (and watched nothing for the bad room).
+    await Promise.all(started.map((watcher) => watcher.close()));
   }
 });

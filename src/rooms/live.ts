@@ -12,7 +12,7 @@ import type { LiveStatusMessage } from "../protocol/message_types.ts";
 import { MessageQueue } from "../base/queue.ts";
 import { lookupOptionsFor, resolveRoomFor, type ResolveRoomOptions } from "../web/room.ts";
 import { fetchRoomInfo, type RoomInfo } from "../web/room_info.ts";
-import { parseRoomInput } from "../web/room_input.ts";
+import { parseRoomInput, type RoomInput } from "../web/room_input.ts";
 import type { FetchLike } from "../web/http.ts";
 import { Hub, type HubStatusEvent, type RoomOptions } from "./hub.ts";
 
@@ -129,6 +129,12 @@ interface Tracker {
   firstSync: Promise<void>;
   /** The events of this room waiting for that answer, in order. */
   emitting: Promise<void>;
+  /**
+   * Whether a join loop runs for this room: at most one may. Each failed
+   * attempt ends its session with a `closed` event, and a second loop
+   * started on each of them would multiply the attempts past any backoff.
+   */
+  joining: boolean;
 }
 
 /** Looking up and joining a room again: 1 s doubling to 30 s, jittered. */
@@ -197,12 +203,14 @@ export class LiveWatcher implements AsyncIterable<LiveEvent>, AsyncDisposable {
     if (!(this.#confirmation >= 0)) {
       throw new RangeError(`offlineConfirmation must be >= 0, got ${offlineConfirmation}`);
     }
-    const list = [...rooms];
+    // Parsed up front: input that is no room at all is the caller's mistake,
+    // thrown here, not a failure to retry (nor to lose inside a task).
+    const list = [...rooms].map((room) => ({ input: room, parsed: parseRoomInput(room) }));
     this.#hub = new Hub({ ...connection, types: ["rss"], maxRooms: Math.max(1, list.length) });
     const lifetime = this.#lifetime.signal;
     this.#track(this.#readMessages());
     this.#track(this.#followConnections());
-    for (const room of list) this.#track(this.#watchRoom(room));
+    for (const { input, parsed } of list) this.#track(this.#watchRoom(input, parsed));
     if (resyncInterval !== undefined && resyncInterval > 0) {
       setRepeating(resyncInterval, () => {
         for (const tracker of this.#trackers.values()) void this.#resync(tracker);
@@ -284,18 +292,14 @@ export class LiveWatcher implements AsyncIterable<LiveEvent>, AsyncDisposable {
    * barrage. A name whose lookup fails is looked up again (the API may be
    * down for a while), with the same backoff as joining.
    */
-  async #watchRoom(input: number | string): Promise<void> {
+  async #watchRoom(input: number | string, parsed: RoomInput): Promise<void> {
     const lifetime = this.#lifetime.signal;
-    let room: number | undefined;
+    let room = "id" in parsed ? parsed.id : undefined;
     for (let attempt = 1; room === undefined; attempt++) {
-      const parsed = parseRoomInput(input); // throws for input that is no room at all
-      if ("id" in parsed) room = parsed.id;
-      else {
-        try {
-          room = await resolveRoomFor(input, this.#options.url, this.#lookupOptions());
-        } catch {
-          await sleep(backoffDelay(attempt, RETRY), lifetime);
-        }
+      try {
+        room = await resolveRoomFor(input, this.#options.url, this.#lookupOptions());
+      } catch {
+        await sleep(backoffDelay(attempt, RETRY), lifetime);
       }
       if (lifetime.aborted) return;
     }
@@ -309,24 +313,35 @@ export class LiveWatcher implements AsyncIterable<LiveEvent>, AsyncDisposable {
       rssSeen: 0,
       firstSync: Promise.resolve(),
       emitting: Promise.resolve(),
+      joining: false,
     };
     this.#trackers.set(room, tracker);
     // The barrage's "connected" event triggers a re-sync; until it connects,
     // the API alone tells the state.
     tracker.firstSync = this.#resync(tracker);
-    await this.#join(room);
+    await this.#join(tracker);
   }
 
-  /** Adds a room to the hub, trying again (1 s doubling to 30 s, jittered) while it fails. */
-  async #join(room: number): Promise<void> {
+  /**
+   * Adds a room to the hub, trying again (1 s doubling to 30 s, jittered)
+   * while it fails. The only place that retries: the `closed` event of each
+   * failed attempt is left to this loop.
+   */
+  async #join(tracker: Tracker): Promise<void> {
+    if (tracker.joining) return;
+    tracker.joining = true;
     const lifetime = this.#lifetime.signal;
-    for (let attempt = 1; !lifetime.aborted; attempt++) {
-      try {
-        await this.#hub.add(room);
-        return;
-      } catch {
-        await sleep(backoffDelay(attempt, RETRY), lifetime);
+    try {
+      for (let attempt = 1; !lifetime.aborted; attempt++) {
+        try {
+          await this.#hub.add(tracker.room);
+          return;
+        } catch {
+          await sleep(backoffDelay(attempt, RETRY), lifetime);
+        }
       }
+    } finally {
+      tracker.joining = false;
     }
   }
 
@@ -346,9 +361,15 @@ export class LiveWatcher implements AsyncIterable<LiveEvent>, AsyncDisposable {
       if (tracker === undefined) continue;
       if (event.type === "connected") void this.#resync(tracker);
       // A room whose session gave up (`reconnect: false`, `maxAttempts`) is
-      // joined again: a watcher watches for as long as it runs.
-      if (event.type === "closed" && !this.#lifetime.signal.aborted) {
-        this.#track(this.#join(room));
+      // joined again: a watcher watches for as long as it runs. Not while a
+      // join loop runs (its failed attempts end in `closed` too: it retries
+      // them itself), nor when the room is in the hub (the `closed` of an
+      // earlier attempt, read after a later one joined).
+      if (
+        event.type === "closed" && !this.#lifetime.signal.aborted && !tracker.joining &&
+        !this.#hub.rooms.includes(room)
+      ) {
+        this.#track(this.#join(tracker));
       }
     }
   }
@@ -431,6 +452,10 @@ export class LiveWatcher implements AsyncIterable<LiveEvent>, AsyncDisposable {
  * @param rooms Room ids, names or URLs.
  * @param options Connection, API and timing options, and a `state` to start from.
  * @returns The watcher: iterate it with `for await`.
+ * @throws {RoomResolveError} for a room that is no room id, name or Douyu URL
+ * at all (empty, `0`, a URL of another site, …), before anything starts; a
+ * name that cannot be looked up yet is looked up again instead.
+ * @throws {RangeError} for a negative `offlineConfirmation`.
  *
  * @example A go-live alert (a mock server and a stand-in API, so this runs offline)
  * ```ts
