@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { request } from "node:http";
+import { createConnection, type Socket } from "node:net";
 import { resolveRoom } from "../src/web/room.ts";
 import { fetchRoomInfo } from "../src/web/room_info.ts";
 import { GiftCatalogCache } from "../src/web/gifts.ts";
@@ -17,7 +18,14 @@ import { RoomResolveError } from "../src/web/errors.ts";
 import { MockServer } from "../src/testing/mock_server.ts";
 import { MockWebApi } from "../src/testing/web_api.ts";
 import { SAMPLE_ROOM, sampleRecording } from "../src/testing/sample.ts";
-import { failure, test } from "./harness.ts";
+import { failure, runtime, test } from "./harness.ts";
+
+/**
+ * Bun's `node:http` server gives no `connection` event (a socket is seen only
+ * with its first request), and `closeAllConnections()` leaves one that has
+ * sent nothing: no JavaScript hook reaches it. Its own idle timeout cuts it.
+ */
+const BUN_HIDES_CONNECTIONS = { ignore: runtime === "bun" };
 
 /** Where nothing listens. */
 const DEAD = "http://127.0.0.1:9";
@@ -125,10 +133,72 @@ test("MockWebApi: GET only, its own Host only, unknown paths 404; close() is ide
   assert.equal((await raw(`${web.url}/nothing/here/at/all`, {})).status, 404);
   assert.equal((await raw(`${web.url}/betard/0`, {})).status, 400);
   assert.equal((await raw(`${web.url}/${"x".repeat(3000)}`, {})).status, 414);
+  // Only what it answered counts as asked: not another site's name, nor a POST.
+  assert.deepEqual(web.requests, [
+    "/betard/9999",
+    "/betard/9999",
+    "/nothing/here/at/all",
+    "/betard/0",
+  ]);
   await web.close();
   await web.close();
   await assert.rejects(raw(`${web.url}/betard/9999`, {}));
 });
+
+test(
+  "MockWebApi: connections that never send a request are cut, and cannot shut others out",
+  async () => {
+    await using web = await MockWebApi.start();
+    const { hostname: host, port } = new URL(web.url);
+    // As many as it takes (64), each sending a request's head that never ends.
+    const stalled = await Promise.all(
+      Array.from({ length: 64 }, () =>
+        new Promise<Socket>((resolve, reject) => {
+          const socket = createConnection({ host, port: Number(port) }, () => {
+            socket.write(`GET /betard/9999 HTTP/1.1\r\nHost: ${host}:${port}\r\n`);
+            resolve(socket);
+          });
+          socket.once("error", reject);
+        })),
+    );
+    const closed = stalled.map((socket) =>
+      new Promise<number>((resolve) => {
+        socket.on("error", () => {});
+        socket.once("close", () => resolve(performance.now()));
+      })
+    );
+    // Cut within its 5 s, with room for a busy machine; not left until the client gives up.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<false>((
+      resolve,
+    ) => (timer = setTimeout(() => resolve(false), 12_000)));
+    const cut = await Promise.race([Promise.all(closed).then(() => true), late]);
+    clearTimeout(timer);
+    for (const socket of stalled) socket.destroy();
+    await Promise.all(closed);
+    assert.ok(cut, "connections that never sent a request were left open");
+    assert.equal((await fetch(`${web.url}/betard/9999`).then((r) => r.json())).room.room_id, 9999);
+  },
+  BUN_HIDES_CONNECTIONS,
+);
+
+test("MockWebApi: close() also closes a connection that has sent nothing", async () => {
+  const web = await MockWebApi.start();
+  const { hostname: host, port } = new URL(web.url);
+  const socket = await new Promise<Socket>((resolve, reject) => {
+    const opened = createConnection({ host, port: Number(port) }, () => resolve(opened));
+    opened.once("error", reject);
+  });
+  socket.on("error", () => {});
+  const ended = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+  await web.close();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 3000)));
+  const cut = await Promise.race([ended.then(() => true), late]);
+  clearTimeout(timer);
+  socket.destroy();
+  assert.ok(cut, "the connection was left open");
+}, BUN_HIDES_CONNECTIONS);
 
 test("MockWebApi: invalid options are refused", async () => {
   await assert.rejects(MockWebApi.start({ port: 70_000 }), RangeError);

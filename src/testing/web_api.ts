@@ -6,7 +6,7 @@
  * @module
  */
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { SAMPLE_ROOM, sampleGiftList } from "./sample.ts";
 import {
   sampleBetard,
@@ -110,6 +110,12 @@ const MAX_LOGGED = 1000;
 const MAX_PATH = 2048;
 /** Most connections open at once; more are refused. */
 const MAX_CONNECTIONS = 64;
+/**
+ * How long a connection may take to send a request's head, from when it
+ * opens or its last answer ends: one that never does (a slowloris) would
+ * hold one of {@linkcode MAX_CONNECTIONS} for as long as it liked.
+ */
+const HEAD_WITHIN_MS = 5000;
 const ROOM_PATH = /^\/(betard|api\/RoomApi\/room|m)\/([^/]+)$/;
 const PROPS_PATH = "/resource/common/prop_gift_list/prop_gift_config.json";
 const GIFT_LIST_PATH = "/api/gift/v3/web/list";
@@ -149,6 +155,8 @@ export class MockWebApi implements AsyncDisposable {
   #down: ReadonlySet<MockWebApiName> = new Set();
   #url = "";
   #closing: Promise<void> | undefined;
+  /** Open connections, each with its timer while it owes a request's head. */
+  readonly #sockets = new Map<Socket, ReturnType<typeof setTimeout> | undefined>();
 
   private constructor(server: Server, options: MockWebApiOptions) {
     this.#server = server;
@@ -189,7 +197,12 @@ export class MockWebApi implements AsyncDisposable {
     const server = createServer();
     server.maxConnections = MAX_CONNECTIONS;
     const api = new MockWebApi(server, options);
-    server.on("request", (req, res) => api.#answer(req, res));
+    server.on("connection", (socket: Socket) => api.#opened(socket));
+    server.on("request", (req, res) => {
+      api.#busy(req.socket);
+      res.once("finish", () => api.#idle(req.socket));
+      api.#answer(req, res);
+    });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(port, host, () => {
@@ -300,6 +313,11 @@ export class MockWebApi implements AsyncDisposable {
     this.#closing ??= new Promise<void>((resolve) => {
       this.#server.close(() => resolve());
       this.#server.closeAllConnections();
+      // Bun's closeAllConnections() leaves a connection that has sent nothing yet.
+      for (const socket of [...this.#sockets.keys()]) {
+        this.#busy(socket);
+        socket.destroy();
+      }
     });
     return this.#closing;
   }
@@ -316,14 +334,37 @@ export class MockWebApi implements AsyncDisposable {
     return this.close();
   }
 
+  #opened(socket: Socket): void {
+    this.#sockets.set(socket, undefined);
+    socket.once("close", () => {
+      this.#busy(socket);
+      this.#sockets.delete(socket);
+    });
+    this.#idle(socket);
+  }
+
+  /** A connection owes a request's head: it has {@linkcode HEAD_WITHIN_MS} to send it. */
+  #idle(socket: Socket): void {
+    if (!this.#sockets.has(socket) || this.#closing !== undefined) return;
+    clearTimeout(this.#sockets.get(socket));
+    this.#sockets.set(socket, setTimeout(() => socket.destroy(), HEAD_WITHIN_MS));
+  }
+
+  /** A connection sent a request (or is closing): no timer. */
+  #busy(socket: Socket): void {
+    clearTimeout(this.#sockets.get(socket));
+    if (this.#sockets.has(socket)) this.#sockets.set(socket, undefined);
+  }
+
   #answer(req: IncomingMessage, res: ServerResponse): void {
     const target = req.url ?? "";
     if (target.length > MAX_PATH) return send(res, 414, "request target too long");
-    this.#requests.push(target);
-    if (this.#requests.length > MAX_LOGGED) this.#requests.shift();
     // A page on another site must not reach it through a name that points here (DNS rebinding).
     if (!this.#hostAllowed(req.headers.host)) return send(res, 421, "unknown host");
     if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "GET only");
+    // Only what it answers is a request asked of it.
+    this.#requests.push(target);
+    if (this.#requests.length > MAX_LOGGED) this.#requests.shift();
     let url: URL;
     try {
       url = new URL(target, this.#url);
