@@ -515,6 +515,23 @@ test("an async source is streamed, and closing does not wait for it", async () =
   assert.equal(finished, false);
 });
 
+test("a source that throws ends the client's stream; the error is kept as sourceError", async () => {
+  const boom = new Error("boom");
+  const messages = function* () {
+    yield chat("one");
+    throw boom;
+  };
+  await withServer({ messages }, async (server, connect) => {
+    const raw = await connect();
+    await raw.login();
+    await raw.send(JOIN);
+    const client = server.clients[0]!;
+    await client.closed;
+    assert.equal(client.sourceError, boom);
+    raw.close();
+  });
+});
+
 test("a looping source that yields nothing does not spin", async () => {
   await withServer({ messages: [], loop: true }, async (_server, connect) => {
     const raw = await connect();
@@ -703,6 +720,10 @@ test("invalid options are rejected", async () => {
     { protocols: ["udp" as "tcp"] },
     { messages: [], recording: [] },
     { messages: "type@=chatmsg/" as unknown as string[] },
+    { messages: 5 as unknown as string[] },
+    { messages: null as unknown as string[] },
+    { recording: "abc" as unknown as [] },
+    { recording: { length: 1 } as unknown as [] },
     { speed: -1 },
     { interval: Number.NaN },
     { idleTimeout: -5 },

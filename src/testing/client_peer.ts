@@ -47,6 +47,8 @@ export class ClientPeer {
   readonly client: MockClient;
   /** What the client sent. */
   readonly log: ReceivedLog;
+  /** What the message source threw while streaming to it (see {@linkcode MockClient.sourceError}). */
+  sourceError: unknown;
   /** Every write to the client. */
   readonly queue: WriteQueue;
   /** Settle as {@linkcode MockClient.loggedIn}, `joined` and `closed` say. */
@@ -184,12 +186,19 @@ export class ClientPeer {
           this.#hasJoined = true;
           this.joined.resolve(message);
           this.#onJoin();
-          this.#tasks.push(streamTo(this.#settings, {
-            queue: this.queue,
-            signal: this.#controller.signal,
-            streaming: () => this.streaming(),
-            close: () => this.close(),
-          }));
+          this.#tasks.push(
+            streamTo(this.#settings, {
+              queue: this.queue,
+              signal: this.#controller.signal,
+              streaming: () => this.streaming(),
+              close: (error) => {
+                // Kept for the test to see (finished() settles every task and reports none),
+                // before `closed` resolves.
+                this.sourceError = error;
+                this.close();
+              },
+            }).catch(() => {}),
+          );
         }
         break;
       case "mrkl":

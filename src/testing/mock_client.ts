@@ -30,6 +30,7 @@ export interface PeerHandle {
   readonly joined: Deferred<Record<string, string>>;
   readonly closed: Deferred<void>;
   readonly isOpen: boolean;
+  readonly sourceError: unknown;
   close(): void;
   silence(): void;
 }
@@ -111,6 +112,22 @@ export class MockClient {
    */
   get received(): readonly Record<string, string>[] {
     return this.#peer.log.messages;
+  }
+
+  /**
+   * What the scripted message source (`messages` or `recording`) threw while
+   * streaming to this client, or `undefined`. The stream then ended and the
+   * connection was closed: check it when a test double seems to hang up for
+   * no reason.
+   *
+   * @example
+   * ```ts ignore
+   * await client.closed;
+   * if (client.sourceError !== undefined) throw client.sourceError;
+   * ```
+   */
+  get sourceError(): unknown {
+    return this.#peer.sourceError;
   }
 
   /**

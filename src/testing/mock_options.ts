@@ -126,9 +126,10 @@ export interface MockServerOptions {
   /** For `recording`: 1 = real time, 2 = twice as fast, 0 = as fast as possible. Default 1. */
   speed?: number;
   /**
-   * Milliseconds between two `messages`. Default 0: back to back, each one a
-   * separate write that waits for the previous one (write backpressure), with
-   * a yield to the event loop every 64 frames.
+   * Milliseconds between two `messages`, each then a write of its own.
+   * Default 0: back to back, whole packets gathered into writes of about
+   * 16 KiB, each waiting for the previous one (write backpressure), with a
+   * yield to the event loop every 64 frames.
    */
   interval?: number;
   /** Repeat `messages` or `recording` forever. Default false. */
@@ -148,8 +149,9 @@ export interface MockServerOptions {
   /** Answer `loginreq`. Default true; false never answers (to test login timeouts). */
   answerLogin?: boolean;
   /**
-   * Most connections open at once. One more is closed as soon as it is
-   * accepted, without a word; the listeners keep accepting others. Default
+   * Most connections open at once. One more over TCP is closed as soon as it
+   * is accepted, without a word; over WebSocket it is answered `503` before
+   * the upgrade. The listeners keep accepting others. Default
    * {@linkcode MOCK_SERVER_LIMITS}`.maxClients` (1000).
    */
   maxClients?: number;
@@ -363,6 +365,17 @@ export function resolveSettings(options: MockServerOptions): Settings {
   // A string is iterable too, and would stream one character per message.
   if (typeof options.messages === "string") {
     throw new TypeError("messages must be an iterable of messages, not one string");
+  }
+  const messages: unknown = options.messages;
+  if (
+    messages !== undefined && typeof messages !== "function" &&
+    !(typeof messages === "object" && messages !== null && Symbol.iterator in messages)
+  ) {
+    throw new TypeError("messages must be an iterable of messages, or a function returning one");
+  }
+  const recording: unknown = options.recording;
+  if (recording !== undefined && typeof recording !== "function" && !Array.isArray(recording)) {
+    throw new TypeError("recording must be an array of lines, or a function returning one");
   }
   const port = options.port ?? 0;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {

@@ -21,8 +21,8 @@ export interface StreamTarget {
   readonly signal: AbortSignal;
   /** False once the stream should stop (closed, or silenced). */
   streaming(): boolean;
-  /** Ends the client: the message source threw. */
-  close(): void;
+  /** Ends the client: the message source threw `error`. */
+  close(error: unknown): void;
 }
 
 /**
@@ -38,8 +38,8 @@ export async function streamTo(settings: Settings, target: StreamTarget): Promis
     if (recording !== undefined) await streamRecording(settings, recording, target, writer);
     else if (messages !== undefined) await streamMessages(settings, messages, target, writer);
   } catch (error) {
-    // The user's message source threw: end this client and let the error surface.
-    target.close();
+    // The user's message source threw: end this client, saying why, and let the error surface.
+    target.close(error);
     throw error;
   }
 }
