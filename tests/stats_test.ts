@@ -203,6 +203,9 @@ test("stats cli: --json has exactly the documented fields; the summary and the p
     }
     const json = await run(["stats", "--db", db, "1001", "--json"]);
     assert.equal(json.code, 0, json.stderr);
+    // The hostile name's bidi override is escaped, as in every --json line: never raw.
+    assert.ok(json.stdout.includes("\\u202e"), "the name is not in the output");
+    assert.doesNotMatch(json.stdout, /[\u007f-\u009f\u202a-\u202e]/);
     const stats = JSON.parse(json.stdout);
     assert.deepEqual(Object.keys(stats), [
       "room",

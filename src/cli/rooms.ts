@@ -7,6 +7,7 @@
 
 import type { ClusterOverview } from "../nats/mod.ts";
 import { sanitizeForTerminal } from "../base/sanitize.ts";
+import { formatJson } from "../output/format.ts";
 import { CliFailure, type CliIO, interruptCode, stopController, UsageError } from "./io.ts";
 import { defineOptions, LOOKUP_OPTIONS, lookups } from "./options.ts";
 import { resolveRooms } from "./resolve.ts";
@@ -125,7 +126,7 @@ export function roomsCommand(args: string[], io: CliIO): Promise<number> {
         } else {
           const view = await nats.overview(cluster);
           await io.stdout(
-            values.json ? `${JSON.stringify(view)}\n` : formatOverview(view, Date.now()),
+            values.json ? `${formatJson(view)}\n` : formatOverview(view, Date.now()),
           );
         }
       });

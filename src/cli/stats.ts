@@ -9,6 +9,7 @@
 import type { RoomStats } from "../archive/stats.ts";
 import { formatCount, formatYuan, statsPage } from "../archive/stats_page.ts";
 import { sanitizeForTerminal } from "../base/sanitize.ts";
+import { formatJson } from "../output/format.ts";
 import { CliFailure, type CliIO, describeError, OK } from "./io.ts";
 import { defineOptions, HELP_OPTION, parseCommand } from "./options.ts";
 import { archiveReading, openForReading } from "./logs.ts";
@@ -179,7 +180,7 @@ export function statsCommand(args: string[], io: CliIO): Promise<number> {
         await file.close();
       }
     }
-    if (values.json) await io.stdout(`${JSON.stringify(result.stats)}\n`);
+    if (values.json) await io.stdout(`${formatJson(result.stats)}\n`);
     else if (values.html === undefined) await io.stdout(summaryText(result.stats));
     return OK;
   });
