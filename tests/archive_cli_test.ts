@@ -6,7 +6,7 @@
  * and the command-line errors.
  */
 import assert from "node:assert/strict";
-import { readFile, writeFile } from "node:fs/promises";
+import { open, readFile, writeFile } from "node:fs/promises";
 import { DatabaseSync } from "node:sqlite";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
@@ -333,6 +333,51 @@ test("archive cli: command-line errors are one line and status 2; a missing arch
   });
 });
 
+test("archive cli: an import stops at a line past 16 MiB with its number; a long line is read in linear time", async () => {
+  await withDir(async (dir) => {
+    const db = join(dir, "a.db");
+    const line = (n: number, pad = "") =>
+      JSON.stringify({
+        type: "chatmsg",
+        rid: "9999",
+        uid: String(n),
+        nn: "Ann",
+        txt: `message ${n}`,
+        pad, // a field nothing indexes: the line is long, the text is not
+        _t: 1714564800000 + n,
+      });
+    // A 4 MiB line is imported (the pieces of a long line are joined once, not per chunk)…
+    const long = join(dir, "long.ndjson");
+    await writeFile(long, `${line(1, "x".repeat(4 * 1024 * 1024))}\n${line(2)}\n`);
+    const imported = await run(["archive", "--import", long, "--room", "9999", "--db", db]);
+    assert.equal(imported.code, 0, imported.stderr);
+    assert.match(imported.stderr, /2 messages stored/);
+    // …and one past the bound ends the import with one line naming it.
+    const huge = join(dir, "huge.ndjson");
+    await writeFile(huge, `${line(3)}\n${"y".repeat(17 * 1024 * 1024)}`);
+    const refused = await run(["archive", "--import", huge, "--room", "9999", "--db", db]);
+    assert.equal(refused.code, 1);
+    assert.match(
+      refused.stderr,
+      /^douyu: .*huge\.ndjson:2: line longer than 16777216 characters$/m,
+    );
+  });
+});
+
+test("archive cli: replay refuses a recording too large to read whole, in one line", async () => {
+  await withDir(async (dir) => {
+    const big = join(dir, "big.jsonl");
+    await truncate(big, 300 * 1024 * 1024, true); // sparse: nothing is written
+    const replayed = await run(["replay", big, "--speed", "0"]);
+    assert.equal(replayed.code, 1);
+    assert.match(
+      replayed.stderr,
+      /^douyu: cannot read recording .*big\.jsonl: \d+ bytes, more than/,
+    );
+    assert.equal(replayed.stderr.split("\n").filter((l) => l !== "").length, 1);
+  });
+});
+
 test("archive cli: a run that fails before storing anything leaves no new archive file behind", async () => {
   await withDir(async (dir) => {
     const db = join(dir, "new.db");
@@ -520,3 +565,13 @@ test("archive cli: --retain 30d drops whole days past 30 and keeps the rest", as
     assert.ok(!again.stderr.includes("dropped"), again.stderr);
   });
 });
+
+/** Makes `path` a file of `size` bytes (sparse: no data written). */
+async function truncate(path: string, size: number, create: boolean): Promise<void> {
+  const file = await open(path, create ? "w" : "r+");
+  try {
+    await file.truncate(size);
+  } finally {
+    await file.close();
+  }
+}

@@ -103,6 +103,13 @@ test("cli permissions: each missing one is one line naming the flag to add", asy
         ),
       ],
       [
+        [`--allow-read=${dir}/a.db`, `--allow-write=${dir}/a.db`],
+        ["archive", "--import", recording, "--db", join(dir, "a.db")],
+        new RegExp(
+          `^douyu: import file ${literal(recording)}: no read access; run with --allow-read=`,
+        ),
+      ],
+      [
         ["-N"],
         ["replay", recording],
         new RegExp(

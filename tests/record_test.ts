@@ -22,6 +22,13 @@ test("record: serialize and parse round-trip, including the real capture", async
   ]);
 });
 
+test("record: a byte order mark before the first line is no part of it", () => {
+  deepStrictEqual(parseRecording('\uFEFF{"t": 1, "body": "x"}\n{"t": 2, "body": "y"}\n'), [
+    { t: 1, body: "x" },
+    { t: 2, body: "y" },
+  ]);
+});
+
 test("record: malformed lines are rejected with the file name and line number", () => {
   const cases: [string, string][] = [
     ['{"t": 1, "body": "x"}\nnot json\n', "rec.jsonl:2: not JSON"],

@@ -18,6 +18,7 @@ import { GiftCatalogCache } from "../web/gifts.ts";
 import { type ArchiveRun, keeps } from "./archive.ts";
 import { CliFailure, OK, say, stopController, UsageError } from "./io.ts";
 import { giftBases, lookups } from "./options.ts";
+import { needRead } from "./permissions.ts";
 import { invalid } from "./nats_setup.ts";
 
 /** How often the progress line is rewritten, ms. */
@@ -61,6 +62,8 @@ export async function archiveFiles(
     },
   });
   let notedPricing = false;
+  // Every file up front: a missing permission is one line before anything is stored.
+  for (const file of files) needRead(file, "import file");
   try {
     for (const file of files) {
       if (stop.signal.aborted) break;
@@ -144,25 +147,51 @@ async function* readItems(
   }
 }
 
-/** A file's lines, each with whether it is a last one without a newline. */
+/** The longest line an import reads (a message is at most a 1 MiB packet, JSON a few times that). */
+export const MAX_IMPORT_LINE = 16 * 1024 * 1024;
+
+/**
+ * A file's lines, each with whether it is a last one without a newline.
+ * Each chunk is searched once: a long line's pieces are joined when it ends,
+ * not copied again with every chunk. A line past {@linkcode MAX_IMPORT_LINE}
+ * ends the import with its number.
+ */
 async function* readLines(
   file: string,
   progress: Progress,
 ): AsyncGenerator<{ line: string; last: boolean }> {
   const decoder = new TextDecoder();
-  let rest = "";
+  let pieces: string[] = [];
+  let pending = 0;
+  let number = 0;
+  const tooLong = () =>
+    new CliFailure(`${file}:${number + 1}: line longer than ${MAX_IMPORT_LINE} characters`);
   try {
     for await (const chunk of createReadStream(file)) {
       const bytes = chunk as Uint8Array;
       progress.read += bytes.length;
-      const parts = (rest + decoder.decode(bytes, { stream: true })).split("\n");
-      rest = parts.pop()!;
-      for (const line of parts) yield { line, last: false };
+      const text = decoder.decode(bytes, { stream: true });
+      let start = 0;
+      for (let end = text.indexOf("\n"); end >= 0; end = text.indexOf("\n", start)) {
+        if (pending + end - start > MAX_IMPORT_LINE) throw tooLong();
+        pieces.push(text.slice(start, end));
+        yield { line: pieces.join(""), last: false };
+        number++;
+        pieces = [];
+        pending = 0;
+        start = end + 1;
+      }
+      if (start < text.length) {
+        pending += text.length - start;
+        if (pending > MAX_IMPORT_LINE) throw tooLong();
+        pieces.push(text.slice(start));
+      }
     }
   } catch (error) {
+    if (error instanceof CliFailure) throw error;
     throw new CliFailure(`cannot read ${file}: ${errorText(error)}`);
   }
-  rest += decoder.decode();
+  const rest = pieces.join("") + decoder.decode();
   if (rest !== "") yield { line: rest, last: true };
 }
 

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { lstat, open, readFile, rm } from "node:fs/promises";
+import { lstat, open, readFile, rm, stat } from "node:fs/promises";
 import { errorText } from "../base/errors.ts";
 import { parseRecording, type RecordLine } from "../protocol/record.ts";
 import { CliFailure, type CliIO, say, writeAll } from "./io.ts";
@@ -48,12 +48,27 @@ export async function openForWriting(path: string, what: string): Promise<Writab
 /** Reads a text file; `what` names it in errors. */
 export async function readText(path: string, what: string): Promise<string> {
   needRead(path, what);
+  let bytes: Uint8Array;
   try {
-    return await readFile(path, "utf8");
+    // Checked first: past the largest string a runtime holds, Deno's readFile throws where no
+    // caller can catch it (a stack trace, not a line).
+    const size = (await stat(path)).size;
+    if (size > MAX_TEXT_FILE) {
+      throw new Error(`${size} bytes, more than the ${MAX_TEXT_FILE} read whole`);
+    }
+    bytes = await readFile(path);
   } catch (error) {
     throw new CliFailure(`cannot read ${what} ${path}: ${errorText(error)}`);
   }
+  return new TextDecoder().decode(bytes);
 }
+
+/**
+ * The largest file read whole (recordings to replay or serve, rooms files,
+ * credentials): 256 MiB. A larger recording is imported into an archive
+ * (`douyu archive --import`), which reads it line by line.
+ */
+export const MAX_TEXT_FILE = 256 * 1024 * 1024;
 
 /** Reads a recording; a last line cut off (by a kill, a full disk) is skipped with a warning. */
 export async function readRecording(path: string, io: CliIO): Promise<RecordLine[]> {

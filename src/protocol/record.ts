@@ -146,7 +146,8 @@ export function parseRecording(
   options: ParseRecordingOptions = {},
 ): RecordLine[] {
   const lines: RecordLine[] = [];
-  const raws = text.split("\n");
+  // A byte order mark (some editors write one) is no part of the first line.
+  const raws = (text.startsWith("\uFEFF") ? text.slice(1) : text).split("\n");
   for (let index = 0; index < raws.length; index++) {
     const raw = raws[index]!;
     const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
