@@ -163,12 +163,13 @@ export function clusterSettings(values: NatsValues): ClusterTarget {
   if (servers.length === 0) {
     throw new UsageError("missing --nats URL: the NATS server, e.g. nats://127.0.0.1:4222");
   }
-  for (const server of servers) {
-    if (natsHost(server) === undefined) {
+  needNet(servers.map((server) => {
+    const host = natsHost(server);
+    if (host === undefined) {
       throw invalid("nats", server, "a NATS URL such as nats://127.0.0.1:4222 or tls://host:4222");
     }
-  }
-  needNet(servers.map((server) => natsHost(server)!));
+    return host;
+  }));
   const options: ConnectClusterOptions = {};
   const ttl = values["lease-ttl"];
   if (ttl !== undefined) options.leaseTtl = leaseTtlMs(ttl);

@@ -432,10 +432,10 @@ export class Collector implements AsyncDisposable {
           // What this batch still holds is in neither the hub nor the publisher while it waits:
           // close() counts it if it gives up now.
           this.#waiting = { batch, from: i };
-          while (!publisher.offer(subject, bytes, head.length)) {
+          do {
             if (publisher.closed) return;
             await publisher.room();
-          }
+          } while (!publisher.offer(subject, bytes, head.length));
           this.#waiting = undefined;
         }
       }

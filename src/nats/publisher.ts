@@ -610,14 +610,14 @@ interface AckError {
   description: string;
 }
 
+/** A `Nats-Msg-Id` a header can carry: no space, no control character. */
+const MSG_ID = /^[\x21-\x7e]{1,256}$/;
+
 /**
  * A JetStream publish ack (`{"stream":…,"seq":…}`), or its error
  * (`{"error":{"code":…,"err_code":…,"description":…}}`); `undefined` when
  * neither.
  */
-/** A `Nats-Msg-Id` a header can carry: no space, no control character. */
-const MSG_ID = /^[\x21-\x7e]{1,256}$/;
-
 function readAck(data: Uint8Array): { duplicate: boolean } | { error: AckError } | undefined {
   if (data.length === 0 || data.length > 4096) return undefined;
   // Nearly every ack is `{"stream":"DOUYU", "seq":N}` (or with `"duplicate": true`): recognised

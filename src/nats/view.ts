@@ -62,7 +62,7 @@ export class BucketView {
    * The current load's work (its watch, its retries): aborted by the next
    * load() and by stop(), and with the signal load() was given.
    */
-  #scope: (AbortController & { release(): void }) | undefined;
+  #scope: ReturnType<typeof childController> | undefined;
   /** The watches being followed and the retries under way, for stop() to await. */
   readonly #tasks = new Set<Promise<void>>();
 
@@ -120,7 +120,7 @@ export class BucketView {
   }
 
   /** Ends the previous load's work (its watch, a retry waiting); `next` is the current one's. */
-  #supersede(next: (AbortController & { release(): void }) | undefined): void {
+  #supersede(next: ReturnType<typeof childController> | undefined): void {
     this.#scope?.abort();
     this.#scope?.release();
     this.#scope = next;

@@ -122,11 +122,7 @@ export class FrameDecoder {
 
   /** Creates a decoder. */
   constructor(options: FrameDecoderOptions = {}) {
-    const max = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
-    if (!Number.isInteger(max) || max < MIN_LENGTH || max > 0x7fffffff) {
-      throw new RangeError(`maxFrameSize must be an integer from 9 to 2^31-1, got ${max}`);
-    }
-    this.#maxFrameSize = max;
+    this.#maxFrameSize = checkMaxFrameSize(options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE);
     this.#filter = options.filter;
   }
 
@@ -294,4 +290,24 @@ export class FrameDecoder {
     if (this.#filter !== undefined && !this.#filter(body)) return;
     frames.push({ type: view.getUint16(pos + 8, true), body: decoder.decode(body) });
   }
+}
+
+/**
+ * `max` when it is a frame size limit a decoder takes: an integer from 9 (the
+ * smallest packet) to 2^31-1.
+ *
+ * @throws {RangeError} for any other value.
+ *
+ * @example
+ * ```ts
+ * import { checkMaxFrameSize } from "./frame.ts";
+ *
+ * console.log(checkMaxFrameSize(1024 * 1024)); // 1048576
+ * ```
+ */
+export function checkMaxFrameSize(max: number): number {
+  if (!Number.isInteger(max) || max < MIN_LENGTH || max > 0x7fffffff) {
+    throw new RangeError(`maxFrameSize must be an integer from 9 to 2^31-1, got ${max}`);
+  }
+  return max;
 }

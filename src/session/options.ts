@@ -10,7 +10,7 @@ import { positive as checkPositive } from "../base/checks.ts";
 import type { OverflowPolicy } from "../base/queue.ts";
 import type { RoomLookupOptions } from "../web/room.ts";
 import { MAX_TIMEOUT } from "../base/timers.ts";
-import { DEFAULT_MAX_FRAME_SIZE, FrameDecoder } from "../protocol/frame.ts";
+import { checkMaxFrameSize, DEFAULT_MAX_FRAME_SIZE } from "../protocol/frame.ts";
 import type { TransportFactory } from "../transport/seam.ts";
 import { defaultTransportFactory } from "../transport/default.ts";
 
@@ -164,7 +164,9 @@ export function resolveOptions(options: ConnectOptions): ResolvedOptions {
     queueSize: positive("queueSize", options.queueSize, 10_000),
     overflow: options.overflow ?? "pause",
     transport: options.transport ?? defaultTransportFactory,
-    maxFrameSize: frameSize(options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE),
+    // Checked here by the decoder's own rule: checked only when a connection opens, a bad value
+    // would fail each endpoint in turn (and every reconnection) rather than connect() at once.
+    maxFrameSize: checkMaxFrameSize(options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE),
     onBody: options.onBody,
   };
 }
@@ -220,14 +222,4 @@ function resolveReconnect(policy: ReconnectPolicy): Required<ReconnectPolicy> {
     resetAfter: positive("reconnect.resetAfter", policy.resetAfter, 60_000),
     maxAttempts,
   };
-}
-
-/**
- * `maxFrameSize`, checked by the rule of the `FrameDecoder` every connection
- * makes: checked only there, a bad value would fail each endpoint in turn
- * (and every reconnection) rather than `connect()` at once.
- */
-function frameSize(maxFrameSize: number): number {
-  new FrameDecoder({ maxFrameSize }); // throws the RangeError
-  return maxFrameSize;
 }

@@ -34,6 +34,7 @@ import {
   startCall,
   toHttpUrl,
   toInt,
+  toRoomId,
   toText,
   trimSlash,
 } from "./http.ts";
@@ -193,14 +194,9 @@ function compose(
   });
 }
 
-/** The room id a catalogue is kept under: a number, or a string of digits; else `NaN`. */
-function catalogKey(room: number | string): number {
-  return typeof room === "number" ? room : /^\d{1,16}$/.test(room) ? Number(room) : NaN;
-}
-
 function toCatalogRoom(room: number | string): number {
-  const id = catalogKey(room);
-  if (!Number.isSafeInteger(id) || id <= 0) {
+  const id = toRoomId(room);
+  if (id === undefined) {
     throw new RangeError(`room must be a positive integer room id, got ${JSON.stringify(room)}`);
   }
   return id;
@@ -514,7 +510,8 @@ export class GiftCatalogCache {
    */
   peek(room: number | string): GiftCatalog | undefined {
     // The same reading of `room` as get's: "0x5" or " 5" is no room, not room 5.
-    return this.#rooms.get(catalogKey(room))?.value;
+    const id = toRoomId(room);
+    return id === undefined ? undefined : this.#rooms.get(id)?.value;
   }
 
   /** How many rooms are cached (or being fetched). */
